@@ -1,0 +1,5 @@
+import sys
+
+from cad.cli import main
+
+sys.exit(main())

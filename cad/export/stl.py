@@ -1,0 +1,48 @@
+"""Binary STL (millimetres; STL has no unit field, slicers assume mm)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from cad.mesh import Mesh
+from tracer.errors import ExportError
+
+__all__ = ["write_stl", "read_stl", "stl_bytes"]
+
+_DTYPE = np.dtype([("normal", "<f4", (3,)), ("v", "<f4", (3, 3)), ("attr", "<u2")])
+
+
+def stl_bytes(mesh: Mesh, *, header: bytes = b"tracecad binary STL, units: mm") -> bytes:
+    tri = mesh.triangles()
+    rec = np.zeros(len(tri), dtype=_DTYPE)
+    n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    ln = np.linalg.norm(n, axis=1, keepdims=True)
+    rec["normal"] = np.divide(n, ln, out=np.zeros_like(n), where=ln > 0)
+    rec["v"] = tri
+    return header[:80].ljust(80, b" ") + np.uint32(len(tri)).tobytes() + rec.tobytes()
+
+
+def write_stl(mesh: Mesh, path: str | Path) -> Path:
+    path = Path(path)
+    path.write_bytes(stl_bytes(mesh))
+    return path
+
+
+def read_stl(path: str | Path) -> Mesh:
+    """Read a binary (or ASCII) STL into a :class:`Mesh` (vertices not merged)."""
+    data = Path(path).read_bytes()
+    if len(data) >= 84:
+        n = int(np.frombuffer(data, "<u4", 1, 80)[0])
+        if 84 + 50 * n == len(data):
+            rec = np.frombuffer(data, _DTYPE, n, 84)
+            v = rec["v"].astype(np.float64).reshape(-1, 3)
+            return Mesh(v, np.arange(len(v)).reshape(-1, 3))
+    text = data.decode("ascii", errors="replace")
+    if text.lstrip().startswith("solid"):
+        vals = [line.split()[1:4] for line in text.splitlines() if line.strip().startswith("vertex")]
+        v = np.array(vals, dtype=np.float64).reshape(-1, 3)
+        if len(v) % 3 == 0:
+            return Mesh(v, np.arange(len(v)).reshape(-1, 3))
+    raise ExportError(f"{path}: not a valid STL file")

@@ -1,0 +1,57 @@
+"""SVG of the traced footprint in millimetres, with the true Bézier curves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["svg_text", "write_svg", "svg_area_mm2"]
+
+
+def _path_d(ring, x0: float, y1: float) -> str:
+    c = ring.ctrl.copy()
+    c[..., 0] -= x0
+    c[..., 1] = y1 - c[..., 1]  # SVG's y points down
+    parts = [f"M{c[0, 0, 0]:.6f},{c[0, 0, 1]:.6f}"]
+    for seg, line in zip(c, ring.is_line):
+        if line:
+            parts.append(f"L{seg[3, 0]:.6f},{seg[3, 1]:.6f}")
+        else:
+            parts.append("C" + " ".join(f"{p[0]:.6f},{p[1]:.6f}" for p in seg[1:]))
+    parts.append("Z")
+    return "".join(parts)
+
+
+def svg_text(regions, *, fill: str = "#000000") -> str:
+    """An SVG document whose user unit is 1 mm; the page is the footprint's bounding box."""
+    x0, y0, x1, y1 = regions.bounds
+    w, h = x1 - x0, y1 - y0
+    paths = []
+    for r in regions.regions:
+        d = " ".join(_path_d(ring, x0, y1) for ring in r.rings)
+        paths.append(f'  <path d="{d}"/>')
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w:.6f}mm" height="{h:.6f}mm" '
+        f'viewBox="0 0 {w:.6f} {h:.6f}">\n'
+        f'<g fill="{fill}" fill-rule="evenodd" stroke="none">\n' + "\n".join(paths) + "\n</g>\n</svg>\n")
+
+
+def write_svg(regions, path: str | Path) -> Path:
+    path = Path(path)
+    path.write_text(svg_text(regions), encoding="utf-8")
+    return path
+
+
+def svg_area_mm2(path: str | Path) -> float:
+    """Re-read an SVG with svgpathtools and return the even-odd area of all its paths (mm²)."""
+    from svgpathtools import svg2paths
+
+    paths, _ = svg2paths(str(path))
+    total = 0.0
+    for p in paths:
+        for sub in p.continuous_subpaths():
+            if sub.isclosed():
+                total += -sub.area()  # y-down page: counter-clockwise shells have negative area
+    return float(np.abs(total))

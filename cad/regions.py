@@ -1,0 +1,292 @@
+"""Outlines (pixels, y down) -> Regions (millimetres, y up): the only place where units and the y-flip change.
+
+The footprint is scaled so that the *subject's* bounding box has the
+requested width (or height, or pixel pitch), centred on the origin, with
+image x -> +X and image y (down) -> -Y. Seen from +Z the part reads like the
+image; ``mirror=True`` flips X (rubber stamps).
+
+Cleaning: nesting comes from potrace's tree; specks (islands and holes)
+smaller than ``min_area_mm2`` are dropped and counted; a polygon whose exact
+curves self-intersect, or that overlaps a neighbour, is repaired with
+shapely and kept as a polyline (counted in ``repaired``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import shapely
+from shapely.geometry import MultiPolygon, Polygon
+
+from cad import geometry as G
+from tracer.errors import GeometryError, InvalidInputError
+from tracer.types import Outlines
+
+__all__ = ["Ring", "Region", "Regions", "to_regions", "regions_from_polygons", "DEFAULT_WIDTH_MM"]
+
+DEFAULT_WIDTH_MM = 50.0
+#: Flattening tolerance used to judge validity and to measure, as a fraction of the output width.
+FINE_TOLERANCE_FRACTION = 2e-5
+#: Polyline rings made by repair are simplified to this fraction of the width.
+REPAIR_SIMPLIFY_FRACTION = 2e-5
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Ring:
+    """A closed ring in mm, y up: ``ctrl`` (n,4,2), ``is_line`` (n,). ``exact`` is False after repair."""
+
+    ctrl: np.ndarray
+    is_line: np.ndarray
+    exact: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("ctrl", "is_line"):
+            a = np.array(getattr(self, name), copy=True)
+            a.setflags(write=False)
+            object.__setattr__(self, name, a)
+
+    @property
+    def n_segments(self) -> int:
+        return len(self.ctrl)
+
+    def area(self) -> float:
+        """Exact signed area in mm² (positive: counter-clockwise)."""
+        return G.signed_area(self.ctrl)
+
+    def flatten(self, tolerance_mm: float) -> np.ndarray:
+        return G.flatten(self.ctrl, self.is_line, tolerance_mm)
+
+    def oriented(self, ccw: bool) -> "Ring":
+        if (self.area() > 0) == ccw:
+            return self
+        c, l = G.reverse(self.ctrl, self.is_line)
+        return Ring(c, l, self.exact)
+
+    @classmethod
+    def from_points(cls, pts: np.ndarray) -> "Ring":
+        """A polyline ring through ``pts`` (m, 2); a repeated closing point is ignored."""
+        pts = np.asarray(pts, dtype=np.float64)
+        if len(pts) > 1 and np.allclose(pts[0], pts[-1]):
+            pts = pts[:-1]
+        p0, p1 = pts, np.roll(pts, -1, axis=0)
+        keep = np.hypot(*(p1 - p0).T) > 0
+        p0, p1 = p0[keep], p1[keep]
+        if len(p0) < 3:
+            raise GeometryError("a ring needs at least 3 distinct points")
+        ctrl = np.stack([p0, p0 + (p1 - p0) / 3, p0 + 2 * (p1 - p0) / 3, p1], axis=1)
+        return cls(ctrl, np.ones(len(p0), dtype=bool), exact=False)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Region:
+    """One polygon: a counter-clockwise shell and clockwise holes, all in mm."""
+
+    shell: Ring
+    holes: tuple[Ring, ...] = ()
+
+    @property
+    def rings(self) -> tuple[Ring, ...]:
+        return (self.shell, *self.holes)
+
+    def area(self) -> float:
+        return self.shell.area() + sum(h.area() for h in self.holes)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Regions:
+    """The cleaned footprint in mm (y up, centred on the subject's bounding box).
+
+    ``geometry`` is a valid shapely MultiPolygon flattened finely from the
+    rings (for measuring, never for building the solid).
+    """
+
+    regions: tuple[Region, ...]
+    geometry: MultiPolygon
+    px_mm: float
+    report: dict = field(default_factory=dict)
+
+    @property
+    def area_mm2(self) -> float:
+        """Exact area enclosed by the curves, in mm²."""
+        return float(sum(r.area() for r in self.regions))
+
+    @property
+    def n_holes(self) -> int:
+        return sum(len(r.holes) for r in self.regions)
+
+    @property
+    def n_segments(self) -> int:
+        return sum(ring.n_segments for r in self.regions for ring in r.rings)
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """Exact bounding box of the curves, in mm."""
+        boxes = np.array([G.curve_bounds(r.shell.ctrl) for r in self.regions])
+        return (float(boxes[:, 0].min()), float(boxes[:, 1].min()), float(boxes[:, 2].max()), float(boxes[:, 3].max()))
+
+    @property
+    def width_mm(self) -> float:
+        b = self.bounds
+        return b[2] - b[0]
+
+    @property
+    def height_mm(self) -> float:
+        b = self.bounds
+        return b[3] - b[1]
+
+
+def _scale_from(size_px: tuple[float, float], width_mm, height_mm, px_mm) -> float:
+    given = [v is not None for v in (width_mm, height_mm, px_mm)]
+    if sum(given) > 1:
+        raise InvalidInputError("give only one of width_mm, height_mm and px_mm")
+    for name, v in (("width_mm", width_mm), ("height_mm", height_mm), ("px_mm", px_mm)):
+        if v is not None and not (np.isfinite(v) and v > 0):
+            raise InvalidInputError(f"{name} must be a positive number, got {v}")
+    if px_mm is not None:
+        return float(px_mm)
+    if height_mm is not None:
+        return float(height_mm) / size_px[1]
+    return float(width_mm if width_mm is not None else DEFAULT_WIDTH_MM) / size_px[0]
+
+
+def to_regions(outlines: Outlines, *, width_mm: float | None = None, height_mm: float | None = None,
+               px_mm: float | None = None, min_area_mm2: float = 0.0, mirror: bool = False) -> Regions:
+    """Convert traced outlines to valid, oriented regions in millimetres.
+
+    Parameters
+    ----------
+    outlines : potrace outlines in source pixels, y down.
+    width_mm, height_mm, px_mm : at most one; the subject's bounding-box width
+        (default 50 mm), its height, or the size of one source pixel.
+    min_area_mm2 : islands and holes enclosing less than this are dropped.
+    mirror : flip X (the part then reads mirrored from +Z, as a stamp must).
+    """
+    contours = outlines.contours
+    if not contours:
+        raise GeometryError("nothing to build: the outline is empty")
+    areas_px = np.array([abs(G.signed_area(c.ctrl)) for c in contours])
+    alive = np.ones(len(contours), dtype=bool)
+    # drop specks: a dropped contour takes its descendants with it (parents come first)
+    dropped_islands = dropped_holes = 0
+    scale = None
+    for _ in range(2):  # scale depends on the bbox, which depends on what is dropped
+        bbox = _bbox_px(outlines, alive)
+        scale = _scale_from((bbox[2] - bbox[0], bbox[3] - bbox[1]), width_mm, height_mm, px_mm)
+        if min_area_mm2 <= 0:
+            break
+        min_px = min_area_mm2 / scale**2
+        new_alive = np.ones(len(contours), dtype=bool)
+        for i, c in enumerate(contours):
+            if (c.parent >= 0 and not new_alive[c.parent]) or areas_px[i] < min_px:
+                new_alive[i] = False
+        if (new_alive == alive).all():
+            break
+        alive = new_alive
+    if not alive.any():
+        raise GeometryError(f"every part of the outline is smaller than --min-area {min_area_mm2} mm²")
+    for i, c in enumerate(contours):
+        if not alive[i] and (c.parent < 0 or alive[c.parent]):
+            if c.is_hole:
+                dropped_holes += 1
+            else:
+                dropped_islands += 1
+    bbox = _bbox_px(outlines, alive)
+    assert scale is not None
+    cx, cy = 0.5 * (bbox[0] + bbox[2]), 0.5 * (bbox[1] + bbox[3])
+    sx = -scale if mirror else scale
+
+    def to_mm(ctrl: np.ndarray) -> np.ndarray:
+        # The one pixel -> mm conversion and y-flip of tracecad.
+        out = np.empty_like(ctrl)
+        out[..., 0] = (ctrl[..., 0] - cx) * sx
+        out[..., 1] = (cy - ctrl[..., 1]) * scale
+        return out
+
+    rings = {i: Ring(to_mm(c.ctrl), c.is_line) for i, c in enumerate(contours) if alive[i]}
+    raw: list[Region] = []
+    for i, c in enumerate(contours):
+        if alive[i] and not c.is_hole:
+            holes = tuple(rings[j].oriented(ccw=False) for j, h in enumerate(contours)
+                          if alive[j] and h.is_hole and h.parent == i)
+            raw.append(Region(rings[i].oriented(ccw=True), holes))
+    width_ref = (bbox[2] - bbox[0]) * scale
+    regions = _clean(raw, tolerance=FINE_TOLERANCE_FRACTION * width_ref,
+                     simplify=REPAIR_SIMPLIFY_FRACTION * width_ref)
+    report = {"dropped_islands": dropped_islands, "dropped_holes": dropped_holes,
+              "repaired": sum(1 for r in regions[0] if not all(x.exact for x in r.rings))}
+    return Regions(regions=regions[0], geometry=regions[1], px_mm=scale, report=report)
+
+
+def _bbox_px(outlines: Outlines, alive: np.ndarray) -> tuple[float, float, float, float]:
+    boxes = [G.curve_bounds(c.ctrl) for i, c in enumerate(outlines.contours) if alive[i] and c.parent < 0]
+    if not boxes:
+        raise GeometryError("nothing to build: the outline is empty")
+    b = np.array(boxes)
+    return float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max())
+
+
+def _polygon(region: Region, tolerance: float) -> Polygon:
+    return Polygon(region.shell.flatten(tolerance), [h.flatten(tolerance) for h in region.holes])
+
+
+def regions_from_polygons(geom, *, simplify: float = 0.0) -> list[Region]:
+    """Polyline regions from a shapely (Multi)Polygon (already in mm, y up)."""
+    out = []
+    geom = shapely.orient_polygons(geom, exterior_cw=False)
+    for poly in getattr(geom, "geoms", [geom]):
+        if poly.is_empty or poly.geom_type != "Polygon" or poly.area <= 0:
+            continue
+        if simplify > 0:
+            simple = poly.simplify(simplify, preserve_topology=True)
+            if simple.is_valid and not simple.is_empty:
+                poly = shapely.orient_polygons(simple, exterior_cw=False)
+        shell = Ring.from_points(np.asarray(poly.exterior.coords))
+        holes = tuple(Ring.from_points(np.asarray(h.coords)) for h in poly.interiors if len(h.coords) >= 4)
+        out.append(Region(shell.oriented(ccw=True), tuple(h.oriented(ccw=False) for h in holes)))
+    return out
+
+
+def _clean(raw: list[Region], *, tolerance: float, simplify: float) -> tuple[tuple[Region, ...], MultiPolygon]:
+    """Keep exact regions that are valid and disjoint; repair the others as polylines."""
+    polys = [_polygon(r, tolerance) for r in raw]
+    valid = shapely.is_valid(np.array(polys, dtype=object)) if polys else np.array([], bool)
+    # Overlaps between neighbours (an island grazing its surrounding hole after smoothing).
+    tree = shapely.STRtree(polys)
+    pairs = tree.query(polys, predicate="intersects")
+    group = list(range(len(polys)))
+
+    def find(a: int) -> int:
+        while group[a] != a:
+            group[a] = group[group[a]]
+            a = group[a]
+        return a
+
+    for a, b in pairs.T:
+        if a < b and valid[a] and valid[b]:
+            inter = polys[a].intersection(polys[b])
+            if inter.area > 0 or inter.geom_type not in ("Point", "MultiPoint"):
+                group[find(a)] = find(b)
+    members: dict[int, list[int]] = {}
+    for i in range(len(polys)):
+        members.setdefault(find(i), []).append(i)
+    out_regions: list[Region] = []
+    out_polys: list[Polygon] = []
+    for idx in members.values():
+        if len(idx) == 1 and valid[idx[0]]:
+            out_regions.append(raw[idx[0]])
+            out_polys.append(polys[idx[0]])
+            continue
+        fixed = shapely.union_all([shapely.make_valid(polys[i]) for i in idx])
+        fixed = shapely.make_valid(fixed)
+        parts = [g for g in getattr(fixed, "geoms", [fixed]) if g.geom_type in ("Polygon", "MultiPolygon")]
+        for reg in regions_from_polygons(shapely.MultiPolygon(
+                [p for g in parts for p in getattr(g, "geoms", [g])]) if parts else Polygon(), simplify=simplify):
+            out_regions.append(reg)
+            out_polys.append(_polygon(reg, tolerance))
+    if not out_regions:
+        raise GeometryError("the outline has no area left after cleaning")
+    mp = shapely.orient_polygons(MultiPolygon(out_polys), exterior_cw=False)
+    if not mp.is_valid:
+        mp = shapely.make_valid(mp)
+    return tuple(out_regions), mp

@@ -1,0 +1,180 @@
+"""Immutable values passed between the tracing stages.
+
+Frames
+------
+All ``tracer`` coordinates are in **source-image pixels**, origin at the
+top-left corner of the image, x to the right and y **down**. Pixel ``(col,
+row)`` covers the square ``[col, col+1] x [row, row+1]``. Millimetres and the
+y-flip exist only in :mod:`cad.regions`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from tracer.errors import InvalidInputError
+
+__all__ = ["Image", "Mask", "Contour", "Outlines", "IsolateParams", "TraceParams"]
+
+
+def _frozen(a: NDArray, dtype) -> NDArray:
+    out = np.array(a, dtype=dtype, copy=True)
+    out.setflags(write=False)
+    return out
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Image:
+    """A decoded image.
+
+    ``pixels`` is ``(rows, cols, 3)`` float32 RGB in ``[0, 1]`` (grey images are
+    expanded), ``alpha`` is ``(rows, cols)`` float32 in ``[0, 1]`` or ``None``
+    when the image has no alpha channel or it is fully opaque. ``name`` is the
+    file name used in messages.
+    """
+
+    pixels: NDArray[np.float32]
+    alpha: NDArray[np.float32] | None = None
+    name: str = "<image>"
+    source_size: tuple[int, int] | None = None  # (cols, rows) before any downscale
+    scale: float = 1.0  # source pixels per pixel of ``pixels`` (> 1 after a downscale)
+
+    def __post_init__(self) -> None:
+        px = np.asarray(self.pixels)
+        if px.ndim != 3 or px.shape[2] != 3:
+            raise InvalidInputError(f"image pixels must be (rows, cols, 3), got shape {px.shape}")
+        object.__setattr__(self, "pixels", _frozen(px, np.float32))
+        if self.alpha is not None:
+            a = np.asarray(self.alpha)
+            if a.shape != px.shape[:2]:
+                raise InvalidInputError(f"alpha shape {a.shape} does not match pixels {px.shape[:2]}")
+            object.__setattr__(self, "alpha", _frozen(a, np.float32))
+        if self.source_size is None:
+            object.__setattr__(self, "source_size", (px.shape[1], px.shape[0]))
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """``(cols, rows)`` of ``pixels``."""
+        return (self.pixels.shape[1], self.pixels.shape[0])
+
+    def luminance(self) -> NDArray[np.float32]:
+        """Rec. 709 luma of the RGB values, ``(rows, cols)`` float32 in [0, 1]."""
+        p = self.pixels
+        return (0.2126 * p[..., 0] + 0.7152 * p[..., 1] + 0.0722 * p[..., 2]).astype(np.float32)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Mask:
+    """Binary raster of the subject: ``True`` is material.
+
+    ``pixels`` is ``(rows, cols)`` bool, row 0 at the top. One mask pixel is
+    ``scale`` source pixels wide (``scale < 1`` after sub-pixel upsampling).
+    """
+
+    pixels: NDArray[np.bool_]
+    scale: float = 1.0
+    source_size: tuple[int, int] = (0, 0)
+    info: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        px = np.asarray(self.pixels)
+        if px.ndim != 2:
+            raise InvalidInputError(f"mask must be 2-D, got {px.ndim}-D")
+        if not self.scale > 0:
+            raise InvalidInputError(f"mask scale must be > 0, got {self.scale}")
+        object.__setattr__(self, "pixels", _frozen(px, bool))
+        if self.source_size == (0, 0):
+            object.__setattr__(
+                self, "source_size", (round(px.shape[1] * self.scale), round(px.shape[0] * self.scale))
+            )
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Contour:
+    """One closed outline made of cubic Bézier segments.
+
+    ``ctrl`` is ``(n, 4, 2)`` float64 in source pixels (y down): segment ``i``
+    runs from ``ctrl[i, 0]`` to ``ctrl[i, 3]`` and ``ctrl[i, 3] == ctrl[i+1, 0]``
+    (cyclically). ``is_line[i]`` marks straight segments (potrace corners),
+    whose inner control points lie at thirds of the chord, so every segment
+    is a valid cubic. ``is_hole`` comes from potrace's sign; ``parent`` is the
+    index of the enclosing contour in :attr:`Outlines.contours`, or -1.
+    """
+
+    ctrl: NDArray[np.float64]
+    is_line: NDArray[np.bool_]
+    is_hole: bool
+    parent: int = -1
+
+    def __post_init__(self) -> None:
+        c = np.asarray(self.ctrl, dtype=np.float64)
+        if c.ndim != 3 or c.shape[1:] != (4, 2) or len(c) == 0:
+            raise InvalidInputError(f"contour control points must be (n, 4, 2), got {c.shape}")
+        object.__setattr__(self, "ctrl", _frozen(c, np.float64))
+        object.__setattr__(self, "is_line", _frozen(self.is_line, bool))
+
+    @property
+    def n_segments(self) -> int:
+        return len(self.ctrl)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Outlines:
+    """The traced outlines of one image, in source pixels (y down)."""
+
+    contours: tuple[Contour, ...]
+    source_size: tuple[int, int]
+    info: dict = field(default_factory=dict)
+
+    @property
+    def n_segments(self) -> int:
+        return sum(c.n_segments for c in self.contours)
+
+
+@dataclass(frozen=True, slots=True)
+class IsolateParams:
+    """Options of :func:`tracer.isolate`.
+
+    threshold : ink level in 0..255 on luminance (None: automatic, Otsu).
+    invert : swap ink and background after the automatic polarity decision.
+    use_alpha : None (auto: when the alpha channel carries the shape), True or False.
+    upsample : working pixels per source pixel (None: automatic sub-pixel policy).
+    target_px_mm : working pixel size aimed at by the automatic policy, in mm, given the output width.
+    width_mm : the requested output width, used only to pick the working size.
+    method : "otsu" | "adaptive" | "color" | "grabcut".
+    color : "#RRGGBB" for method "color"; color_tolerance is a Lab distance (Delta E).
+    denoise : "auto" | "none" | "median" | "bilateral".
+    """
+
+    threshold: float | None = None
+    invert: bool = False
+    use_alpha: bool | None = None
+    upsample: float | None = None
+    target_px_mm: float = 0.02
+    width_mm: float | None = None
+    method: str = "otsu"
+    color: str | None = None
+    color_tolerance: float = 30.0
+    denoise: str = "auto"
+    max_working_px: int = 40_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class TraceParams:
+    """potrace's parameters, under potrace's own names, plus a complexity budget.
+
+    turdsize : speckles up to this many working pixels are suppressed.
+    turnpolicy : "minority" (default), "majority", "black", "white", "left", "right", "random".
+    alphamax : corner threshold (0 = polygon, 1.3334 = no corners).
+    opttolerance : curve optimisation tolerance, in working pixels (0 disables curve optimisation).
+    max_segments : refuse outlines with more curve segments than this (TooComplexError).
+    """
+
+    turdsize: int = 2
+    turnpolicy: str = "minority"
+    alphamax: float = 1.0
+    opttolerance: float = 0.2
+    max_segments: int = 200_000
