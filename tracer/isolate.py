@@ -85,15 +85,15 @@ def ink_field(image: Image, params: IsolateParams = IsolateParams()) -> tuple[np
         info.update(source="luminance", threshold=float(params.threshold), polarity="dark-on-light")
     else:
         t = _otsu(lum)
-        lo, hi = lum[lum < t], lum[lum >= t]
+        lo, hi = lum[lum <= t], lum[lum > t]
         if lo.size == 0 or hi.size == 0 or float(np.median(hi)) - float(np.median(lo)) < MIN_CONTRAST:
             raise EmptyMaskError(
                 f"{name}: no subject found, the image is blank or has almost no contrast "
                 "(try --threshold N or --invert)")
         ink_lo, paper_hi = float(np.median(lo)), float(np.median(hi))
         border_med = float(np.median(_border(lum)))
-        dark_ink = border_med >= t
         t = 0.5 * (ink_lo + paper_hi)  # midpoint between the two levels: unbiased sub-pixel edge
+        dark_ink = border_med >= t  # the border is background: a light border means dark ink
         info.update(source="luminance", threshold=round(t * 255, 2),
                     polarity="dark-on-light" if dark_ink else "light-on-dark",
                     levels=(round(ink_lo * 255, 1), round(paper_hi * 255, 1)))

@@ -1,0 +1,50 @@
+"""Synthetic masks and images built in code (no files, no ../shared)."""
+
+from __future__ import annotations
+
+import io
+
+import cv2
+import numpy as np
+from PIL import Image
+
+
+def square(n: int = 32, lo: int = 8, hi: int = 24) -> np.ndarray:
+    m = np.zeros((n, n), bool)
+    m[lo:hi, lo:hi] = True
+    return m
+
+
+def ring(n: int = 200, r_out: float = 80, r_in: float = 40) -> np.ndarray:
+    yy, xx = np.mgrid[:n, :n] + 0.5
+    d = np.hypot(xx - n / 2, yy - n / 2)
+    return (d <= r_out) & (d >= r_in)
+
+
+def square_with_hole(n: int = 64) -> np.ndarray:
+    m = np.zeros((n, n), bool)
+    m[8:56, 8:56] = True
+    m[24:40, 24:40] = False
+    return m
+
+
+def letter_f(scale: int = 10) -> np.ndarray:
+    """An 'F': asymmetric under both mirrors; bars point to +x, the long bar is at the top."""
+    m = np.zeros((12 * scale, 10 * scale), bool)
+    m[1 * scale:11 * scale, 1 * scale:3 * scale] = True   # stem on the left
+    m[1 * scale:3 * scale, 1 * scale:9 * scale] = True    # long top bar
+    m[5 * scale:7 * scale, 1 * scale:6 * scale] = True    # short middle bar
+    return m
+
+
+def to_png(mask: np.ndarray, *, dark_on_light: bool = True, aa: bool = False) -> bytes:
+    img = np.where(mask, 0, 255).astype(np.uint8) if dark_on_light else np.where(mask, 255, 0).astype(np.uint8)
+    if aa:
+        img = cv2.GaussianBlur(img, (0, 0), 0.7)
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def save_png(mask: np.ndarray, path, **kw) -> None:
+    path.write_bytes(to_png(mask, **kw))

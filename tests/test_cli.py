@@ -1,0 +1,111 @@
+"""The CLI, run in-process: exit codes, messages, the geometry contract."""
+
+import json
+
+import numpy as np
+import pytest
+import shapes
+import trimesh
+
+from cad.cli import main
+
+
+def run(capsys, *argv):
+    code = main(list(map(str, argv)))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_version_and_help(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0
+    assert "tracecad" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as e:
+        main(["convert", "--help"])
+    assert e.value.code == 0 and "examples:" in capsys.readouterr().out
+
+
+def test_usage_errors_exit_2(capsys, tmp_path):
+    with pytest.raises(SystemExit) as e:
+        main(["convert"])
+    assert e.value.code == 2
+    with pytest.raises(SystemExit) as e:
+        main(["convert", "x.png", "--width", "10", "--height", "5"])
+    assert e.value.code == 2
+    code, _, err = run(capsys, "convert", tmp_path / "a.png", "-o", tmp_path, "--formats", "obj")
+    assert code == 2 and "unknown format" in err
+
+
+def test_geometry_contract_centred_width_and_not_mirrored(capsys, tmp_path):
+    png = tmp_path / "F.png"
+    shapes.save_png(shapes.letter_f(), png, aa=True)
+    code, out, err = run(capsys, "convert", png, "-o", tmp_path / "o", "--formats", "stl", "--width", "42", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["results"][0]["width_mm"] == pytest.approx(42, abs=1e-9)
+    m = trimesh.load(tmp_path / "o" / "F.stl", force="mesh")
+    assert m.is_volume
+    (x0, y0, z0), (x1, y1, z1) = m.bounds
+    assert x1 - x0 == pytest.approx(42, abs=0.02)
+    assert (x0 + x1) / 2 == pytest.approx(0, abs=0.02) and (y0 + y1) / 2 == pytest.approx(0, abs=0.02)
+    assert z0 == pytest.approx(0, abs=1e-6) and z1 == pytest.approx(3, abs=1e-6)
+    # 'F' read from +Z: more material top-left than bottom-right
+    v = m.triangles_center
+    top = m.area_faces[(v[:, 1] > 0.6 * y1) & (v[:, 2] > 2.9)].sum()
+    bottom = m.area_faces[(v[:, 1] < 0.6 * y0) & (v[:, 2] > 2.9)].sum()
+    assert top > 2 * bottom
+    right = m.area_faces[(v[:, 0] > 0.5 * x1) & (v[:, 2] > 2.9)].sum()
+    left = m.area_faces[(v[:, 0] < 0.5 * x0) & (v[:, 2] > 2.9)].sum()
+    assert left > right
+
+
+def test_partial_failure_exits_1_with_one_sentence_and_no_output(capsys, tmp_path):
+    good = tmp_path / "good.png"
+    shapes.save_png(shapes.ring(), good)
+    bad = tmp_path / "bad.png"
+    bad.write_text("this is not an image")
+    code, out, err = run(capsys, "convert", good, bad, "-o", tmp_path / "o", "--formats", "stl", "-q")
+    assert code == 1
+    lines = [l for l in err.splitlines() if l.strip()]
+    assert len(lines) == 1 and "bad.png" in lines[0] and "Traceback" not in err
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["good.stl"]
+
+
+def test_blank_image_suggests_invert_or_threshold(capsys, tmp_path):
+    blank = tmp_path / "blank.png"
+    shapes.save_png(np.zeros((64, 64), bool), blank)
+    code, _, err = run(capsys, "convert", blank, "-o", tmp_path / "o", "-q")
+    assert code == 1 and "blank.png" in err and "--invert" in err and "Traceback" not in err
+
+
+def test_debug_shows_traceback(capsys, tmp_path):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"")
+    code, _, err = run(capsys, "convert", bad, "-o", tmp_path / "o", "--debug", "-q")
+    assert code == 1 and "Traceback" in err
+
+
+def test_light_on_dark_and_invert(capsys, tmp_path):
+    png = tmp_path / "neg.png"
+    shapes.save_png(shapes.square_with_hole(), png, dark_on_light=False)
+    code, out, _ = run(capsys, "convert", png, "-o", tmp_path / "o", "--formats", "stl", "--json")
+    r = json.loads(out)["results"][0]
+    assert code == 0 and r["holes"] == 1 and r["bodies"] == 1
+    code, out, _ = run(capsys, "convert", png, "-o", tmp_path / "o2", "--formats", "stl", "--json", "--invert")
+    r2 = json.loads(out)["results"][0]
+    assert code == 0 and r2["area_mm2"] != pytest.approx(r["area_mm2"], rel=0.01)
+
+
+def test_check_command(capsys, tmp_path):
+    png = tmp_path / "r.png"
+    shapes.save_png(shapes.ring(), png)
+    assert run(capsys, "convert", png, "-o", tmp_path, "--formats", "step,stl,3mf", "-q")[0] == 0
+    code, out, _ = run(capsys, "check", tmp_path / "r.stl", tmp_path / "r.3mf", tmp_path / "r.step")
+    assert code == 0 and out.count(": ok") == 3
+    broken = tmp_path / "broken.stl"
+    data = (tmp_path / "r.stl").read_bytes()
+    n = int(np.frombuffer(data, "<u4", 1, 80)[0]) - 1
+    broken.write_bytes(data[:80] + np.uint32(n).tobytes() + data[84:84 + 50 * n])
+    code, out, _ = run(capsys, "check", broken)
+    assert code == 1 and "not watertight" in out

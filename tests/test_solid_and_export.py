@@ -1,0 +1,116 @@
+"""B-rep and mesh invariants, and file round-trips through independent readers (OCC, trimesh, svgpathtools)."""
+
+import numpy as np
+import pytest
+import shapes
+import trimesh
+
+import cad
+import tracer
+from cad.export.step import read_step, write_step
+from cad.export.stl import read_stl, write_stl
+from cad.export.threemf import Part, read_3mf, write_3mf
+from cad.mesh import check_mesh, extrude_mesh
+from cad.regions import to_regions
+from cad.solid import count_solids, extrude, face_count, is_valid_shape, shape_volume
+
+pytestmark = pytest.mark.slow
+
+
+def regions_of(mask, **kw):
+    return to_regions(tracer.trace(tracer.Mask(mask)), **kw)
+
+
+@pytest.mark.parametrize("mask, holes, bodies", [
+    (shapes.square(), 0, 1),
+    (shapes.ring(), 1, 1),
+    (shapes.square_with_hole(), 1, 1),
+    (shapes.letter_f(), 0, 1),
+    (shapes.ring(n=200, r_out=90, r_in=70) | shapes.ring(n=200, r_out=40, r_in=20), 2, 2),  # island in a hole
+])
+def test_volume_equals_area_times_thickness_and_genus_equals_holes(mask, holes, bodies):
+    r = regions_of(mask, width_mm=40)
+    s = extrude(r, thickness_mm=2.5)
+    assert is_valid_shape(s.shape)
+    assert s.volume_mm3 == pytest.approx(r.area_mm2 * 2.5, rel=1e-6)
+    assert s.solids == bodies == len(r.regions)
+    m = extrude_mesh(r, 2.5)
+    rep = check_mesh(m)
+    assert rep.is_volume and rep.bodies == bodies and rep.genus == holes
+    tm = trimesh.Trimesh(m.vertices, m.faces)  # independent check
+    assert tm.is_volume
+    assert tm.volume == pytest.approx(r.area_mm2 * 2.5, rel=2e-3)
+    assert tm.euler_number == 2 * bodies - 2 * holes
+    np.testing.assert_allclose(tm.bounds[:, 2], [0, 2.5])
+
+
+def test_side_walls_are_one_face_per_curve_segment():
+    r = regions_of(shapes.ring(), width_mm=30)
+    s = extrude(r, thickness_mm=1)
+    assert s.faces == r.n_segments + 2  # walls + top + bottom
+
+
+def test_step_round_trip_is_the_same_valid_solid(tmp_path):
+    r = regions_of(shapes.square_with_hole(), width_mm=20)
+    s = extrude(r, thickness_mm=3)
+    p = write_step(s.shape, tmp_path / "a.step")
+    text = p.read_text(errors="replace")
+    assert "AUTOMOTIVE_DESIGN" in text  # AP214
+    assert "SI_UNIT(.MILLI.,.METRE.)" in text.replace(" ", "")
+    back = read_step(p)
+    assert is_valid_shape(back) and count_solids(back) == 1
+    assert shape_volume(back) == pytest.approx(s.volume_mm3, rel=1e-9)
+    assert face_count(back) == s.faces
+
+
+def test_stl_and_3mf_load_as_watertight_volumes_with_the_same_bounds(tmp_path):
+    r = regions_of(shapes.ring(), width_mm=25)
+    m = extrude_mesh(r, 4)
+    stl = trimesh.load(write_stl(m, tmp_path / "a.stl"), force="mesh")
+    tmf = trimesh.load(write_3mf([Part("a", m)], tmp_path / "a.3mf"), force="mesh")
+    for t in (stl, tmf):
+        assert t.is_volume
+        x0, y0, x1, y1 = r.bounds
+        assert x1 - x0 == pytest.approx(25, abs=1e-9)
+        np.testing.assert_allclose(t.bounds, [[x0, y0, 0], [x1, y1, 4]], atol=0.01)  # chord tolerance
+        assert t.volume == pytest.approx(m.volume(), rel=1e-5)
+    unit, parts = read_3mf(tmp_path / "a.3mf")
+    assert unit == "millimeter" and len(parts) == 1
+    assert check_mesh(read_stl(tmp_path / "a.stl")).is_volume
+
+
+def test_check_mesh_detects_a_hole_and_a_flipped_triangle():
+    m = extrude_mesh(regions_of(shapes.square(), width_mm=10), 1)
+    good = check_mesh(m)
+    assert good.is_volume and good.genus == 0
+    holed = cad.Mesh(m.vertices, m.faces[1:])
+    assert not check_mesh(holed).watertight
+    f = m.faces.copy()
+    f[0] = f[0][::-1]
+    assert not check_mesh(cad.Mesh(m.vertices, f)).winding_consistent
+
+
+def test_convert_writes_all_formats_that_read_back(tmp_path):
+    png = tmp_path / "ring.png"
+    shapes.save_png(shapes.ring(), png, aa=True)
+    e = cad.convert(png, tmp_path / "out", cad.ConvertOptions(width_mm=30, thickness_mm=2,
+                                                              formats=("step", "stl", "3mf", "svg")))
+    assert e["status"] == "ok" and set(e["outputs"]) == {"step", "stl", "3mf", "svg"}
+    assert e["width_mm"] == pytest.approx(30, abs=1e-9)
+    assert e["holes"] == 1 and e["bodies"] == 1
+    assert e["volume_mm3"] == pytest.approx(e["area_mm2"] * 2, rel=1e-6)
+    assert e["step_faces"] <= 1.2 * (e["curve_segments"] + 2 * e["bodies"])
+    from cad.export.svg import svg_area_mm2
+    assert svg_area_mm2(e["outputs"]["svg"]) == pytest.approx(e["area_mm2"], rel=1e-4)
+    t = trimesh.load(e["outputs"]["stl"], force="mesh")
+    assert t.is_volume and t.bounds[1][0] - t.bounds[0][0] == pytest.approx(30, abs=0.02)
+    # nothing but the four outputs is left in the folder
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["ring.3mf", "ring.step", "ring.stl", "ring.svg"]
+
+
+def test_stl_only_run_does_not_build_the_brep(tmp_path):
+    png = tmp_path / "sq.png"
+    shapes.save_png(shapes.square(64, 10, 50), png)
+    conv = cad.build(png, cad.ConvertOptions(formats="stl"))
+    cad.write_outputs(conv, tmp_path, "sq")
+    assert conv._solid is None and "solid" not in conv.timings
