@@ -14,7 +14,7 @@ import numpy as np
 
 from tracer.errors import ExportError
 
-__all__ = ["Mesh", "MeshReport", "extrude_mesh", "check_mesh", "merge_vertices", "DEFAULT_TOLERANCE_MM"]
+__all__ = ["Mesh", "MeshReport", "extrude_mesh", "check_mesh", "merge_vertices", "weld", "DEFAULT_TOLERANCE_MM"]
 
 #: Default chord tolerance for meshes: well below an FDM nozzle's resolution (0.4 mm nozzle, 0.1 mm steps).
 DEFAULT_TOLERANCE_MM = 0.01
@@ -143,4 +143,16 @@ def extrude_mesh(regions, thickness_mm: float, *, tolerance_mm: float = DEFAULT_
     if status != manifold3d.Error.NoError:
         raise ExportError(f"manifold could not extrude the footprint ({status})")
     m = solid.to_mesh()
-    return Mesh(np.asarray(m.vert_properties)[:, :3], np.asarray(m.tri_verts))
+    return weld(np.asarray(m.vert_properties)[:, :3], np.asarray(m.tri_verts))
+
+
+def weld(vertices: np.ndarray, faces: np.ndarray) -> Mesh:
+    """Merge vertices that coincide once stored as float32 (as in STL) and drop triangles that collapse.
+
+    manifold3d keeps coincident vertices apart where two outlines touch; a
+    file reader would merge them, so the mesh is welded exactly as it will be read.
+    """
+    v32 = np.asarray(vertices, dtype=np.float32).astype(np.float64)
+    v, f = merge_vertices(v32, np.asarray(faces, dtype=np.int64))
+    keep = (f[:, 0] != f[:, 1]) & (f[:, 1] != f[:, 2]) & (f[:, 0] != f[:, 2])
+    return Mesh(v, f[keep])

@@ -247,6 +247,43 @@ def regions_from_polygons(geom, *, simplify: float = 0.0) -> list[Region]:
     return out
 
 
+#: Where two rings touch at a point (a checkerboard corner), the solid would have a non-manifold
+#: edge there; a gap this wide (mm) is cut around the contact, far below what a printer resolves.
+CONTACT_GAP_MM = 0.02
+
+
+def _separate_contacts(regions: list[Region], polys: list[Polygon], *, tolerance: float, simplify: float):
+    """Cut a tiny gap wherever two boundary rings touch, so every edge of the solid is manifold."""
+    rings, owner = [], []
+    for i, p in enumerate(polys):
+        for r in (p.exterior, *p.interiors):
+            rings.append(shapely.LinearRing(r))
+            owner.append(i)
+    if len(rings) < 2:
+        return regions, polys
+    tree = shapely.STRtree(rings)
+    a, b = tree.query(rings, predicate="intersects")
+    contacts = []
+    for i, j in zip(a, b):
+        if i < j:
+            inter = rings[i].intersection(rings[j])
+            if not inter.is_empty:
+                contacts.append(inter)
+    if not contacts:
+        return regions, polys
+    cut = shapely.union_all(contacts).buffer(CONTACT_GAP_MM / 2, quad_segs=4)
+    new_regions, new_polys = [], []
+    for reg, poly in zip(regions, polys):
+        if not poly.intersects(cut):
+            new_regions.append(reg)
+            new_polys.append(poly)
+            continue
+        for r in regions_from_polygons(shapely.make_valid(poly.difference(cut)), simplify=simplify):
+            new_regions.append(r)
+            new_polys.append(_polygon(r, tolerance))
+    return new_regions, new_polys
+
+
 def _clean(raw: list[Region], *, tolerance: float, simplify: float) -> tuple[tuple[Region, ...], MultiPolygon]:
     """Keep exact regions that are valid and disjoint; repair the others as polylines."""
     polys = [_polygon(r, tolerance) for r in raw]
@@ -286,6 +323,7 @@ def _clean(raw: list[Region], *, tolerance: float, simplify: float) -> tuple[tup
             out_polys.append(_polygon(reg, tolerance))
     if not out_regions:
         raise GeometryError("the outline has no area left after cleaning")
+    out_regions, out_polys = _separate_contacts(out_regions, out_polys, tolerance=tolerance, simplify=simplify)
     mp = shapely.orient_polygons(MultiPolygon(out_polys), exterior_cw=False)
     if not mp.is_valid:
         mp = shapely.make_valid(mp)
