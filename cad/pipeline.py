@@ -171,7 +171,7 @@ def build(source, options: ConvertOptions = ConvertOptions(), *, name: str | Non
         caught.append(f"dropped {rep.get('dropped_islands', 0)} speck(s) and filled {rep.get('dropped_holes', 0)} "
                       f"pinhole(s) smaller than {options.min_area_mm2} mm²")
     if rep.get("repaired"):
-        caught.append(f"repaired {rep["repaired"]} self-intersecting, overlapping or touching region(s) as polylines")
+        caught.append(f"repaired {rep['repaired']} self-intersecting, overlapping or touching region(s) as polylines")
     conv = Conversion(name=name, options=options, mask=mask, outlines=outlines, regions=regions,
                       timings=timings, warnings=caught)
     return conv
