@@ -14,7 +14,13 @@ import sys
 import traceback
 from pathlib import Path
 
-__all__ = ["main", "IMAGE_SUFFIXES"]
+__all__ = ["main", "IMAGE_SUFFIXES", "FEATURE_MODULES"]
+
+#: Modules that add their own ``convert`` options. Each defines
+#: ``add_arguments(parser)`` (an argument group of its own) and
+#: ``update_options(args, kw)`` (puts its fields into the ConvertOptions
+#: keyword dict). They must import nothing heavy at module level.
+FEATURE_MODULES: tuple[str, ...] = ()
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif")
 
@@ -91,6 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--opttolerance", type=float, default=None, help="curve optimisation tolerance in working pixels (default 0.2)")
     t.add_argument("--turnpolicy", default=None, choices=("minority", "majority", "black", "white", "left", "right", "random"))
     t.add_argument("--max-segments", type=int, default=None, help="refuse outlines with more curve segments (default 200000)")
+    import importlib
+
+    for mod in FEATURE_MODULES:
+        importlib.import_module(mod).add_arguments(c)
     c.add_argument("--json", action="store_true", help="print one JSON document with a report per input on stdout")
     c.add_argument("--debug", action="store_true", help="show tracebacks")
     c.add_argument("-q", "--quiet", action="store_true", help="no summary table")
@@ -149,6 +159,10 @@ def options_from_args(a):
         kw["min_area_mm2"] = a.min_area
     if a.max_pixels is not None:
         kw["max_pixels"] = a.max_pixels
+    import importlib
+
+    for mod in FEATURE_MODULES:
+        importlib.import_module(mod).update_options(a, kw)
     return ConvertOptions(**kw)
 
 
