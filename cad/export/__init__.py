@@ -51,19 +51,60 @@ class Staging:
         self.committed: list[Path] = []
 
     def path(self, final: str | os.PathLike[str]) -> Path:
-        """A temporary path beside ``final``, to be renamed to ``final`` on commit."""
+        """A temporary path beside ``final``, to be renamed to ``final`` on commit.
+
+        Temporary files of ``final`` left by a process that was killed (its pid
+        is gone) are deleted first, so a kill never leaves litter for long.
+        """
         final = Path(final)
+        _sweep_stale(final)
         tmp = final.with_name(f".{final.name}.{os.getpid()}.{secrets.token_hex(4)}.part")
         self._items.append((tmp, final))
         return tmp
 
     def commit(self) -> list[Path]:
+        """Rename every staged file to its final name: all of them, or (on failure) none.
+
+        A final name taken by a folder is refused before anything is renamed.
+        An existing file is kept under a hard link until every rename has
+        succeeded, so a failing rename restores the previous files.
+        """
         for tmp, final in self._items:
             if not tmp.exists():
                 raise ExportError(f"{final}: the staged file vanished before it could be renamed")
-        for tmp, final in self._items:
-            os.replace(tmp, final)
+            if final.is_dir():
+                raise ExportError(f"{final}: a folder already has this name, so the file cannot be written")
+        done: list[tuple[Path, Path | None]] = []
+        try:
+            for tmp, final in self._items:
+                backup = None
+                if final.exists():
+                    backup = final.with_name(f".{final.name}.{os.getpid()}.{secrets.token_hex(4)}.old.part")
+                    try:
+                        os.link(final, backup)
+                    except OSError:
+                        backup = None  # no hard links here: the old file cannot be restored, only replaced
+                os.replace(tmp, final)
+                done.append((final, backup))
+        except OSError as exc:
+            for final, backup in reversed(done):
+                try:
+                    if backup is not None:
+                        os.replace(backup, final)
+                    else:
+                        final.unlink()
+                except OSError:
+                    pass
+            raise ExportError(f"{final}: cannot be written ({exc.strerror or exc})") from exc
+        for final, backup in done:
+            if backup is not None:
+                try:
+                    backup.unlink()
+                except OSError:
+                    pass
             self.committed.append(final)
+        for d in {final.parent for final, _ in done}:
+            _fsync_dir(d)
         self._items = []
         return self.committed
 
@@ -88,3 +129,49 @@ def fsync_file(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the renames durable (best effort: some filesystems refuse to fsync a folder)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, but belongs to someone else
+    return True
+
+
+def _sweep_stale(final: Path) -> None:
+    """Delete ``.<name>.<pid>.<hex>[.old].part`` files of ``final`` whose process no longer runs."""
+    prefix = f".{final.name}."
+    try:
+        names = os.listdir(final.parent)
+    except OSError:
+        return
+    for n in names:
+        if not (n.startswith(prefix) and n.endswith(".part")):
+            continue
+        rest = n[len(prefix):-len(".part")].split(".")
+        if len(rest) not in (2, 3) or not rest[0].isdigit() or (len(rest) == 3 and rest[2] != "old"):
+            continue
+        if not _pid_alive(int(rest[0])):
+            try:
+                (final.parent / n).unlink()
+            except OSError:
+                pass
