@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 __all__ = ["Job", "BatchResult", "plan", "run", "run_job", "read_manifest", "ManifestRow", "write_report",
-           "ManifestError", "manifest_has_presets"]
+           "ManifestError"]
 
 #: Report columns written to a CSV report, in order.
 CSV_COLUMNS = ("input", "status", "error", "outputs", "width_mm", "height_mm", "thickness_mm", "bodies", "holes",
@@ -99,15 +99,6 @@ _MANIFEST_ALIASES = {"input": "input", "file": "input", "path": "input", "image"
                      "thickness": "thickness_mm", "thickness_mm": "thickness_mm", "preset": "preset"}
 
 
-def manifest_has_presets() -> bool:
-    """True when the products feature (``cad.products``) is installed and provides presets."""
-    try:
-        import cad.products as products  # noqa: F401  (optional feature module)
-    except ImportError:
-        return False
-    return hasattr(products, "PRESETS") and hasattr(products, "apply_preset")
-
-
 def read_manifest(path: str | os.PathLike[str]) -> list[ManifestRow]:
     """Read a manifest CSV: a header with ``input`` and any of ``width``, ``height``, ``thickness``, ``preset``."""
     path = Path(path)
@@ -157,9 +148,6 @@ def read_manifest(path: str | os.PathLike[str]) -> list[ManifestRow]:
         if rec.get("preset"):
             kw["preset"] = rec["preset"]
         rows.append(ManifestRow(key=rec["input"], line=lineno, **kw))
-    if any(r.preset for r in rows) and not manifest_has_presets():
-        raise ManifestError(f"{path}: the manifest's preset column needs the products feature (cad.products "
-                            "with presets), which this build of tracecad does not have")
     return rows
 
 
@@ -193,10 +181,6 @@ def _match_manifest(rows: list[ManifestRow], manifest_dir: Path, items: list[tup
 
 
 def _apply_row(options, row: ManifestRow):
-    if row.preset:
-        import cad.products as products
-
-        options = products.apply_preset(options, row.preset)
     kw: dict = {}
     if row.width_mm is not None:
         kw.update(width_mm=row.width_mm, height_mm=None, px_mm=None)
@@ -217,8 +201,13 @@ def _target(path: Path, root: Path | None) -> tuple[Path, str]:
 
 
 def plan(items: list[tuple[Path, Path | None]], out_dir: str | os.PathLike[str], options, *,
-         manifest: str | os.PathLike[str] | None = None, debug: bool = False) -> tuple[list[Job], list[str]]:
+         manifest: str | os.PathLike[str] | None = None, debug: bool = False,
+         preset_options=None) -> tuple[list[Job], list[str]]:
     """``expand_inputs`` items -> jobs, and warnings (unmatched manifest rows, renamed collisions).
+
+    ``preset_options(name)`` gives the options for a manifest row's preset (the CLI builds them as
+    if ``--preset NAME`` had been given, so command-line flags still override the preset); without
+    it (the products feature is absent) a manifest that names a preset is refused.
 
     Outputs go to ``out_dir / <folder below the root given> / <stem>.<format>``. When two inputs
     would still share an output name (equal stems given as separate files or under separate
@@ -227,9 +216,20 @@ def plan(items: list[tuple[Path, Path | None]], out_dir: str | os.PathLike[str],
     """
     warnings: list[str] = []
     rows: dict[int, ManifestRow] = {}
+    presets: dict[str, object] = {}
     if manifest is not None:
         mrows = read_manifest(manifest)
         rows, unmatched = _match_manifest(mrows, Path(manifest).parent, items)
+        for r in mrows:
+            if not r.preset or r.preset in presets:
+                continue
+            if preset_options is None:
+                raise ManifestError(f"{manifest}, line {r.line}: the preset column needs the products feature "
+                                    "(cad.products and its --preset flag), which this build does not have")
+            try:
+                presets[r.preset] = preset_options(r.preset)
+            except (ValueError, KeyError) as exc:
+                raise ManifestError(f"{manifest}, line {r.line}: {exc}") from None
         for r in unmatched:
             warnings.append(f"{manifest}, line {r.line}: {r.key!r} matches no input")
     targets = [_target(p, root) for p, root in items]
@@ -270,7 +270,8 @@ def plan(items: list[tuple[Path, Path | None]], out_dir: str | os.PathLike[str],
         used.add(key(i))
     jobs = []
     for i, ((p, _root), (sub, stem)) in enumerate(zip(items, targets)):
-        opts = _apply_row(options, rows[i]) if i in rows else options
+        row = rows.get(i)
+        opts = options if row is None else _apply_row(presets[row.preset] if row.preset else options, row)
         jobs.append(Job(index=i, source=str(p), name=str(p), out_dir=str(Path(out_dir) / sub), stem=stem,
                         options=opts, debug=debug))
     return jobs, warnings

@@ -20,7 +20,7 @@ __all__ = ["main", "IMAGE_SUFFIXES", "FEATURE_MODULES"]
 #: ``add_arguments(parser)`` (an argument group of its own) and
 #: ``update_options(args, kw)`` (puts its fields into the ConvertOptions
 #: keyword dict). They must import nothing heavy at module level.
-FEATURE_MODULES: tuple[str, ...] = ()
+FEATURE_MODULES: tuple[str, ...] = ("cad.relief", "cad.products")
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif")
 
@@ -101,6 +101,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     for mod in FEATURE_MODULES:
         importlib.import_module(mod).add_arguments(c)
+    b = c.add_argument_group("batch")  # cad/batch.py
+    b.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
+                   help="parallel worker processes (default: the CPU count)")
+    b.add_argument("--report", metavar="FILE", help="write a report of every input: JSON, or CSV when FILE ends in .csv")
+    b.add_argument("--skip-existing", action="store_true",
+                   help="skip inputs whose outputs all exist (resume a batch); finished files are left untouched")
+    b.add_argument("--manifest", metavar="CSV", help="per-input width/height/thickness/preset (columns: input,width,...)")
+    b.add_argument("--executor", choices=("local", "dask"), default="local",
+                   help="local worker processes (default) or a Dask distributed cluster (pip install 'tracecad[dask]')")
+    b.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address for --executor dask, e.g. tcp://host:8786")
     c.add_argument("--json", action="store_true", help="print one JSON document with a report per input on stdout")
     c.add_argument("--debug", action="store_true", help="show tracebacks")
     c.add_argument("-q", "--quiet", action="store_true", help="no summary table")
@@ -168,14 +178,14 @@ def options_from_args(a):
 
 def _stem_for(path: Path, root: Path | None) -> tuple[Path, str]:
     """Output sub-folder and stem: the input's folder structure below ``root`` is mirrored."""
-    if root is None:
-        return Path(), path.stem
-    rel = path.relative_to(root)
-    return rel.parent, rel.stem
+    from cad.batch import _target
+
+    return _target(path, root)
 
 
 def cmd_convert(a) -> int:
-    from cad.pipeline import convert, error_entry
+    """Plan the jobs (cad/batch.py), run them in-process, in worker processes or on Dask, report."""
+    from cad import batch
     from tracer.errors import TracecadError
 
     try:
@@ -183,35 +193,77 @@ def cmd_convert(a) -> int:
     except (TracecadError, ValueError) as exc:
         print(f"tracecad: error: {exc}", file=sys.stderr)
         return 2
+    if a.jobs is not None and a.jobs < 1:
+        print(f"tracecad: error: --jobs must be at least 1, got {a.jobs}", file=sys.stderr)
+        return 2
+    if a.executor == "dask":
+        if not a.scheduler:
+            print("tracecad: error: --executor dask needs --scheduler ADDRESS (e.g. tcp://10.0.0.5:8786)",
+                  file=sys.stderr)
+            return 2
+        try:
+            import distributed  # noqa: F401
+        except ImportError:
+            print("tracecad: error: --executor dask needs the dask extra: pip install 'tracecad[dask]'",
+                  file=sys.stderr)
+            return 2
+    elif a.scheduler:
+        print("tracecad: error: --scheduler is only used with --executor dask", file=sys.stderr)
+        return 2
     inputs = expand_inputs(a.inputs)
     if not inputs:
         print("tracecad: error: no input images found", file=sys.stderr)
         return 2
-    entries = []
-    for path, root in inputs:
-        sub, stem = _stem_for(path, root)
-        name = str(path)
+    preset_options = None
+    if hasattr(a, "preset"):  # the products feature is present: a manifest row may name a preset
+
+        def preset_options(name: str):
+            from cad.products import PRESETS
+
+            if name not in PRESETS:
+                raise ValueError(f"unknown preset {name!r} (choose from {', '.join(PRESETS)})")
+            return options_from_args(argparse.Namespace(**{**vars(a), "preset": name}))
+
+    try:
+        jobs, notes = batch.plan(inputs, a.out_dir, options, manifest=a.manifest, debug=a.debug,
+                                 preset_options=preset_options)
+    except (batch.ManifestError, TracecadError) as exc:
+        print(f"tracecad: error: {exc}", file=sys.stderr)
+        return 2
+    for n in notes:
+        print(f"tracecad: warning: {n}", file=sys.stderr)
+    progress = batch.make_progress(quiet=a.quiet, n_inputs=len(jobs), debug=a.debug)
+    try:
+        result = batch.run(jobs, n_jobs=a.jobs, executor=a.executor, scheduler=a.scheduler,
+                           skip_existing=a.skip_existing, progress=progress)
+    except KeyboardInterrupt as exc:
+        result = getattr(exc, "batch_result", None)
+        if result is None:
+            raise
+    except (OSError, ValueError, RuntimeError) as exc:  # e.g. the Dask scheduler cannot be reached
+        print(f"tracecad: error: {exc}", file=sys.stderr)
+        if a.debug:
+            traceback.print_exc()
+        return 1
+    for e in result.entries:
+        e.pop("_traceback", None)
+    if a.report:
         try:
-            entry = convert(path, Path(a.out_dir) / sub, options, stem=stem, name=name)
-        except KeyboardInterrupt:
-            print("tracecad: interrupted; no partial file was left", file=sys.stderr)
-            return 130
-        except Exception as exc:  # one sentence per failing input; the batch goes on
-            entry = error_entry(name, exc)
-            print(f"tracecad: error: {entry['error']}", file=sys.stderr)
-            if a.debug:
-                traceback.print_exc()
-        else:
-            for w in entry.get("warnings", []):
-                print(f"tracecad: warning: {name}: {w}", file=sys.stderr)
-        entries.append(entry)
-    failed = sum(e["status"] != "ok" for e in entries)
+            batch.write_report(a.report, result, _version())
+        except (OSError, TracecadError) as exc:
+            print(f"tracecad: error: {a.report}: cannot write the report ({exc})", file=sys.stderr)
+            return 2 if not result.interrupted else 130
+    if result.interrupted:
+        done = result.count("ok")
+        print(f"tracecad: interrupted after {done} of {len(jobs)} input(s); no partial file was left "
+              "(rerun with --skip-existing to resume)", file=sys.stderr)
+        return 130
     if a.json:
-        json.dump({"tracecad": _version(), "results": entries}, sys.stdout, indent=2)
+        json.dump({"tracecad": _version(), "results": result.entries}, sys.stdout, indent=2)
         sys.stdout.write("\n")
     elif not a.quiet:
-        _print_table(entries)
-    return 1 if failed else 0
+        _print_table(result)
+    return batch.exit_code(result)
 
 
 def _version() -> str:
@@ -220,21 +272,10 @@ def _version() -> str:
     return __version__
 
 
-def _print_table(entries: list[dict]) -> None:
-    from rich.console import Console
-    from rich.table import Table
+def _print_table(result) -> None:
+    from cad.batch import print_summary
 
-    table = Table(title="tracecad", show_lines=False)
-    for col in ("input", "status", "size mm", "bodies", "holes", "segments", "faces", "seconds"):
-        table.add_column(col, overflow="fold")
-    for e in entries:
-        if e["status"] == "ok":
-            table.add_row(Path(e["input"]).name, "ok", f"{e['width_mm']:.1f} x {e['height_mm']:.1f} x {e['thickness_mm']:g}",
-                          str(e["bodies"]), str(e["holes"]), str(e["curve_segments"]),
-                          str(e["step_faces"] if e["step_faces"] is not None else "-"), f"{e['seconds']['total']:.2f}")
-        else:
-            table.add_row(Path(e["input"]).name, "[red]error[/red]", e["error"], "", "", "", "", "")
-    Console(width=max(100, Console().width)).print(table)
+    print_summary(result)
 
 
 def cmd_check(a) -> int:

@@ -16,6 +16,7 @@ import shapes
 import trimesh
 from PIL import Image
 
+import cad.cli
 from cad import batch
 from cad.cli import main
 
@@ -196,11 +197,28 @@ def test_manifest_errors_are_usage_errors(capsys, tmp_path):
     bad.write_text("input,width\nx.png,-3\n")
     code, _, err = run(capsys, "convert", png, "-o", tmp_path / "o", "--manifest", bad)
     assert code == 2 and "line 2" in err
-    if not batch.manifest_has_presets():
-        bad.write_text("input,preset\nx.png,keychain\n")
-        code, _, err = run(capsys, "convert", png, "-o", tmp_path / "o", "--manifest", bad)
-        assert code == 2 and "products feature" in err
+    bad.write_text("input,preset\nx.png,no-such-preset\n")
+    code, _, err = run(capsys, "convert", png, "-o", tmp_path / "o", "--manifest", bad)
+    assert code == 2 and "line 2" in err and ("products feature" in err or "unknown preset" in err)
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.skipif("cad.products" not in cad.cli.FEATURE_MODULES,
+                    reason="the products feature (cad/products.py, --preset) is not wired into the CLI yet")
+def test_manifest_preset_column_acts_like_the_preset_flag(capsys, tmp_path):
+    from cad.products import PRESETS
+
+    for name in ("a", "b"):
+        shapes.save_png(shapes.square_with_hole(), tmp_path / f"{name}.png")
+    man = tmp_path / "m.csv"
+    man.write_text("input,preset,width\na.png,keychain,40\n")
+    code, out, err = run(capsys, "convert", tmp_path / "a.png", tmp_path / "b.png", "-o", tmp_path / "o",
+                         "--formats", "stl", "--json", "--manifest", man, "--jobs", "1")
+    assert code == 0, err
+    a, b = json.loads(out)["results"]
+    assert a["thickness_mm"] == PRESETS["keychain"]["thickness_mm"] and b["thickness_mm"] == 3
+    for e in (a, b):
+        assert trimesh.load(e["outputs"]["stl"], force="mesh").is_volume
 
 
 def _comparable(entry: dict, base: Path) -> dict:
