@@ -1,0 +1,148 @@
+"""Height fields on a regular grid -> closed triangle meshes (the 2.5D modes' geometry).
+
+Frames: a grid has ``(ny + 1) x (nx + 1)`` nodes; node ``(i, j)`` sits at
+``x = x0 + j * pitch_x`` and ``y = y0 - i * pitch_y`` (row 0 at the top, image
+y down -> -Y) with its top at ``z[i, j]`` and its bottom at ``Z = 0``. The
+mesh is built with an explicit top surface, a flat bottom and side walls
+that share the boundary vertices, so it is a closed 2-manifold by
+construction (``check_mesh`` verifies it anyway). A *periodic* grid wraps in
+x (column ``nx`` is column ``0``): it has no left/right walls and becomes a
+tube once bent round a full cylinder.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tracer.errors import ExportError, InvalidInputError
+
+__all__ = ["sample_nodes", "grid_mesh", "bend_to_cylinder", "to_manifold", "from_manifold"]
+
+
+def sample_nodes(values: np.ndarray, u: np.ndarray, v: np.ndarray, *, step_px: float,
+                 weights: np.ndarray | None = None) -> np.ndarray:
+    """Sample ``values`` (rows, cols) at pixel positions ``u`` (columns) x ``v`` (rows) -> (len(v), len(u)).
+
+    Positions are in pixel-edge coordinates (pixel ``(c, r)`` covers
+    ``[c, c+1] x [r, r+1]``). When the grid is coarser than the pixels
+    (``step_px > 1``) the image is first box-filtered over one grid step, so
+    the source is downsampled to the pitch rather than aliased; a box filter
+    is symmetric, so linear gradients are reproduced exactly. ``weights``
+    (e.g. alpha) makes the average ignore transparent pixels.
+    """
+    import cv2
+
+    vals = np.ascontiguousarray(values, dtype=np.float32)
+    w = None if weights is None else np.ascontiguousarray(weights, dtype=np.float32)
+    k = int(round(step_px))
+    if k >= 2:
+        if w is None:
+            vals = cv2.blur(vals, (k, k), borderType=cv2.BORDER_REPLICATE)
+        else:
+            num = cv2.blur(vals * w, (k, k), borderType=cv2.BORDER_REPLICATE)
+            w = cv2.blur(w, (k, k), borderType=cv2.BORDER_REPLICATE)
+            vals = num
+    mu = np.broadcast_to(np.asarray(u, np.float32)[None, :] - 0.5, (len(v), len(u)))
+    mv = np.broadcast_to(np.asarray(v, np.float32)[:, None] - 0.5, (len(v), len(u)))
+    mu, mv = np.ascontiguousarray(mu), np.ascontiguousarray(mv)
+    out = cv2.remap(vals, mu, mv, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    if w is not None:
+        if k < 2:
+            num = cv2.remap(vals * w, mu, mv, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        else:
+            num = out
+        den = cv2.remap(w, mu, mv, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        out = np.where(den > 1e-6, num / np.maximum(den, 1e-6), 0.0)
+    return np.asarray(out, dtype=np.float64)
+
+
+def grid_mesh(z: np.ndarray, *, pitch_x: float, pitch_y: float, x0: float = 0.0, y0: float = 0.0,
+              periodic: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Closed mesh of the solid between ``Z = 0`` and the height field ``z`` -> ``(vertices, faces)``.
+
+    ``z`` is ``(ny + 1, nx + 1)`` node heights, all > 0 (``(ny + 1, nx)`` when
+    ``periodic``). Triangles are counter-clockwise seen from outside.
+    """
+    z = np.asarray(z, dtype=np.float64)
+    if z.ndim != 2 or z.shape[0] < 2 or z.shape[1] < (3 if periodic else 2):
+        raise InvalidInputError(f"a height grid needs at least 2 x 2 nodes, got {z.shape}")
+    if not np.isfinite(z).all() or z.min() <= 0:
+        raise InvalidInputError("every node of a height grid must have a finite height above 0")
+    rows, cols = z.shape
+    nx = cols if periodic else cols - 1
+    ny = rows - 1
+    jj, ii = np.meshgrid(np.arange(cols), np.arange(rows))
+    xy = np.stack([x0 + jj * pitch_x, y0 - ii * pitch_y], axis=-1).reshape(-1, 2)
+    n = rows * cols
+    top = np.column_stack([xy, z.reshape(-1)])
+    bot = np.column_stack([xy, np.zeros(n)])
+    verts = np.concatenate([top, bot])
+
+    def nid(i, j):
+        return i * cols + (j % cols if periodic else j)
+
+    ci, cj = np.meshgrid(np.arange(ny), np.arange(nx), indexing="ij")
+    ci, cj = ci.ravel(), cj.ravel()
+    a, b = nid(ci, cj), nid(ci, cj + 1)          # top-left, top-right (image rows: 0 at the top)
+    c, d = nid(ci + 1, cj + 1), nid(ci + 1, cj)  # bottom-right, bottom-left
+    # Seen from +Z the cell is d -> c -> b -> a counter-clockwise. Split along the shorter 3-D diagonal.
+    zf = z.reshape(-1)
+    diag_db = np.abs(zf[d] - zf[b]) <= np.abs(zf[a] - zf[c])
+    t1 = np.where(diag_db[:, None], np.column_stack([d, c, b]), np.column_stack([d, c, a]))
+    t2 = np.where(diag_db[:, None], np.column_stack([d, b, a]), np.column_stack([c, b, a]))
+    top_f = np.concatenate([t1, t2])
+    bot_f = np.concatenate([np.column_stack([d, b, c]), np.column_stack([d, a, b])]) + n
+    walls = []
+
+    def wall(p, q):  # top boundary edge p -> q (as the top faces traverse it) gets a quad down to Z = 0
+        walls.append(np.column_stack([q, p, p + n]))
+        walls.append(np.column_stack([q, p + n, q + n]))
+
+    j = np.arange(nx)
+    wall(nid(ny, j), nid(ny, j + 1))             # bottom row of the image (d -> c)
+    wall(nid(0, j + 1), nid(0, j))               # top row (b -> a)
+    if not periodic:
+        i = np.arange(ny)
+        wall(nid(i + 1, nx), nid(i, nx))         # right column (c -> b)
+        wall(nid(i, 0), nid(i + 1, 0))           # left column (a -> d)
+    faces = np.concatenate([top_f, bot_f, *walls]).astype(np.int64)
+    used = np.zeros(len(verts), bool)
+    used[faces.ravel()] = True
+    remap = np.cumsum(used) - 1
+    return verts[used], remap[faces]
+
+
+def bend_to_cylinder(vertices: np.ndarray, *, radius_mm: float) -> np.ndarray:
+    """Wrap a flat panel round a cylinder whose axis is the Z axis.
+
+    Flat ``x`` becomes arc length on the radius ``radius_mm`` (``x = 0`` at
+    angle 0, which faces -Y), flat ``y`` becomes Z and flat ``z`` (thickness)
+    points outward. The map preserves orientation, and from outside (from -Y)
+    the panel reads like the image.
+    """
+    v = np.asarray(vertices, dtype=np.float64)
+    theta = v[:, 0] / radius_mm
+    r = radius_mm + v[:, 2]
+    return np.column_stack([r * np.sin(theta), -r * np.cos(theta), v[:, 1]])
+
+
+def to_manifold(vertices: np.ndarray, faces: np.ndarray):
+    import manifold3d
+
+    mesh = manifold3d.Mesh(vert_properties=np.ascontiguousarray(vertices, dtype=np.float32),
+                           tri_verts=np.ascontiguousarray(faces, dtype=np.uint32))
+    m = manifold3d.Manifold(mesh)
+    if m.status() != manifold3d.Error.NoError:
+        raise ExportError(f"the height-field mesh is not a manifold ({m.status()})")
+    return m
+
+
+def from_manifold(m):
+    from cad.mesh import weld
+
+    import manifold3d
+
+    if m.status() != manifold3d.Error.NoError:
+        raise ExportError(f"manifold3d failed on the height-field mesh ({m.status()})")
+    mesh = m.to_mesh()
+    return weld(np.asarray(mesh.vert_properties)[:, :3], np.asarray(mesh.tri_verts))

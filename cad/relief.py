@@ -1,0 +1,605 @@
+"""2.5D modes: grayscale relief and lithophanes (``--mode relief`` / ``--mode lithophane``).
+
+The image's grey levels become heights on a regular grid (``pitch_mm``
+apart; the source is box-filtered down to that pitch), and
+:mod:`cad.heightmap` closes the grid into a watertight solid with a flat
+bottom at Z = 0. manifold3d then cuts it to the subject's outline (when the
+outline follows the subject), adds the frame, and simplifies flat areas
+within the mesh tolerance; :func:`cad.mesh.check_mesh` checks the result and
+every file again after it is read back, before it gets its final name.
+
+* relief: brightness (``invert_heights``: darkness) -> height between
+  ``min_height_mm`` and ``max_height_mm`` on top of a ``base_mm`` plate.
+* lithophane: darkness -> thickness between ``min_height_mm`` (0.8) and
+  ``max_height_mm`` (3.0), a frame, flat or bent round a cylinder.
+
+Frames: like every tracecad part, millimetres, bottom at Z = 0, centred on
+the origin, and seen from +Z it reads like the image (image x -> +X, image
+y -> -Y). A curved panel stands upright instead: the cylinder's axis is the
+Z axis, the panel's inner (flat) face lies on ``curve_radius_mm``, its
+middle faces -Y, and seen from -Y (outside) it reads like the image.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from tracer.errors import ExportError, GeometryError, InvalidInputError, TracecadWarning
+
+__all__ = ["MODES", "OUTLINES", "ReliefParams", "ReliefResult", "build_relief", "convert_relief",
+           "add_arguments", "update_options", "faceted_solid"]
+
+MODES = ("extrude", "relief", "lithophane")
+OUTLINES = ("auto", "rect", "subject")
+#: Grids above this many nodes are coarsened (with a warning): ~2 M nodes is a 280 x 280 mm panel at 0.2 mm.
+MAX_GRID_NODES = 2_000_000
+#: A faceted STEP solid above this many triangles is refused (the STEP file would be ~2.5 kB per facet).
+STEP_MAX_FACETS = 60_000
+DEFAULT_WIDTH_MM = 50.0
+
+_DEFAULTS = {  # mode -> (min_height, max_height, base, frame)
+    "relief": (0.0, 2.0, 1.0, 0.0),
+    "lithophane": (0.8, 3.0, 0.0, 3.0),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ReliefParams:
+    """Options of the 2.5D modes (None: the mode's default; see :meth:`resolved`).
+
+    min_height_mm, max_height_mm : relief height above the base (relief, default 0 and 2) or panel
+        thickness (lithophane, default 0.8 and 3.0) for the lowest and highest level.
+    base_mm : plate under the relief (relief only, default 1).
+    gamma : the level is ``value ** gamma`` (value: brightness for a relief, darkness for a lithophane).
+    smooth_mm : Gaussian smoothing of the heights (sigma, mm); 0 = none.
+    invert_heights : swap high and low.
+    pitch_mm : grid spacing; the image is downsampled to it.
+    curve_angle_deg, curve_radius_mm : bend the panel round a cylinder (any two of width, angle, radius).
+    frame_mm : width of a border at full height (lithophane default 3, relief default 0).
+    outline : "rect" (the whole image), "subject" (follow the isolated subject), "auto" (subject when
+        the alpha channel carries a shape).
+    simplify : merge triangles of flat areas, within the mesh tolerance.
+    """
+
+    min_height_mm: float | None = None
+    max_height_mm: float | None = None
+    base_mm: float | None = None
+    gamma: float = 1.0
+    smooth_mm: float = 0.0
+    invert_heights: bool = False
+    pitch_mm: float = 0.2
+    curve_angle_deg: float | None = None
+    curve_radius_mm: float | None = None
+    frame_mm: float | None = None
+    outline: str = "auto"
+    simplify: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("gamma", "pitch_mm"):
+            v = getattr(self, name)
+            if not (np.isfinite(v) and v > 0):
+                raise InvalidInputError(f"{name} must be a positive number, got {v}")
+        if self.pitch_mm < 0.01:
+            raise InvalidInputError(f"pitch_mm must be at least 0.01 mm, got {self.pitch_mm}")
+        for name in ("min_height_mm", "max_height_mm", "base_mm", "smooth_mm", "frame_mm"):
+            v = getattr(self, name)
+            if v is not None and not (np.isfinite(v) and v >= 0):
+                raise InvalidInputError(f"{name} must be a number >= 0, got {v}")
+        if self.curve_angle_deg is not None and not (0 < self.curve_angle_deg <= 360):
+            raise InvalidInputError(f"curve_angle_deg must be in (0, 360], got {self.curve_angle_deg}")
+        if self.curve_radius_mm is not None and not (np.isfinite(self.curve_radius_mm) and self.curve_radius_mm > 0):
+            raise InvalidInputError(f"curve_radius_mm must be a positive number, got {self.curve_radius_mm}")
+        if self.outline not in OUTLINES:
+            raise InvalidInputError(f"outline must be one of {', '.join(OUTLINES)}, got {self.outline!r}")
+
+    @property
+    def curved(self) -> bool:
+        return self.curve_angle_deg is not None or self.curve_radius_mm is not None
+
+    def resolved(self, mode: str) -> "ReliefParams":
+        """The same options with the mode's defaults filled in, checked for consistency."""
+        if mode not in _DEFAULTS:
+            raise InvalidInputError(f"mode must be relief or lithophane here, got {mode!r}")
+        lo, hi, base, frame = _DEFAULTS[mode]
+        if mode == "lithophane" and self.base_mm:
+            raise InvalidInputError("--base does not apply to lithophanes (their thinnest part is --min-height)")
+        out = replace(self, min_height_mm=lo if self.min_height_mm is None else self.min_height_mm,
+                      max_height_mm=hi if self.max_height_mm is None else self.max_height_mm,
+                      base_mm=base if self.base_mm is None else self.base_mm,
+                      frame_mm=frame if self.frame_mm is None else self.frame_mm)
+        if out.max_height_mm < out.min_height_mm:
+            raise InvalidInputError(f"max height {out.max_height_mm} mm is below min height {out.min_height_mm} mm "
+                                    "(use --invert-heights to swap high and low)")
+        if out.base_mm + out.min_height_mm <= 0:
+            what = "--min-height" if mode == "lithophane" else "--base + --min-height"
+            raise InvalidInputError(f"{what} must be above 0 mm, or the thinnest part would have no thickness")
+        if self.curved and self.outline == "subject":
+            raise InvalidInputError("a curved panel is rectangular: --relief-outline subject cannot be bent")
+        return out
+
+
+@dataclass(slots=True, eq=False)
+class ReliefResult:
+    """The in-memory result of :func:`build_relief`."""
+
+    name: str
+    mesh: object
+    report: dict
+    expected_volume_mm3: float
+    volume_tolerance_mm3: float
+    warnings: list
+    timings: dict
+
+
+# ---------------------------------------------------------------------------------------------- build
+
+
+def _levels(image, p: ReliefParams, mode: str, *, weight_alpha: bool):
+    """The per-pixel level field in [0, 1] before gamma, and the weights for sampling (or None)."""
+    lum = image.luminance().astype(np.float32)
+    field = lum if mode == "relief" else 1.0 - lum  # lithophane: dark is thick
+    if p.invert_heights:
+        field = 1.0 - field
+    alpha = image.alpha
+    if alpha is not None and not weight_alpha:
+        field = field * alpha  # transparent pixels are the lowest / thinnest
+        alpha = None
+    return field, alpha
+
+
+def _panel_size(image, options, p: ReliefParams, frame: float, *, frame_x: float) -> tuple[float, float]:
+    """Total panel width and height (mm, frame included) for a rectangular outline."""
+    cols, rows = image.source_size
+    if options.px_mm is not None:
+        wi, hi = cols * options.px_mm, rows * options.px_mm
+    elif options.height_mm is not None:
+        hi = options.height_mm - 2 * frame
+        if hi <= 0:
+            raise InvalidInputError(f"--height {options.height_mm:g} mm leaves no room inside a {frame:g} mm frame")
+        wi = hi * cols / rows
+    else:
+        w = options.width_mm
+        if w is None and p.curve_angle_deg is not None and p.curve_radius_mm is not None:
+            w = p.curve_radius_mm * math.radians(p.curve_angle_deg)
+        elif w is None:
+            w = DEFAULT_WIDTH_MM
+        wi = w - 2 * frame_x
+        if wi <= 0:
+            raise InvalidInputError(f"a {w:g} mm wide panel leaves no room inside a {frame:g} mm frame")
+        hi = wi * rows / cols
+    return wi + 2 * frame_x, hi + 2 * frame
+
+
+def _curve(width: float, p: ReliefParams, options) -> tuple[float, float]:
+    """(radius, angle in degrees) of a curved panel whose flat width is ``width``."""
+    if p.curve_angle_deg is not None and p.curve_radius_mm is not None:
+        if any(v is not None for v in (options.width_mm, options.height_mm, options.px_mm)):
+            raise InvalidInputError("give at most two of the panel size (--width/--height/--px-mm), "
+                                    "--curve-angle and --curve-radius")
+        return p.curve_radius_mm, p.curve_angle_deg
+    if p.curve_radius_mm is not None:
+        angle = math.degrees(width / p.curve_radius_mm)
+        if angle > 360 + 1e-9:
+            raise InvalidInputError(f"a {width:.1f} mm wide panel would wrap {angle:.0f}° round a "
+                                    f"{p.curve_radius_mm:g} mm radius; use a larger radius or a smaller width")
+        return p.curve_radius_mm, angle
+    return width / math.radians(p.curve_angle_deg), p.curve_angle_deg
+
+
+def _pitch(extent_x: float, extent_y: float, pitch: float, warn: list) -> float:
+    nodes = (extent_x / pitch + 1) * (extent_y / pitch + 1)
+    if nodes > MAX_GRID_NODES:
+        new = pitch * math.sqrt(nodes / MAX_GRID_NODES) * 1.01
+        warn.append(f"pitch raised from {pitch:g} to {new:.3f} mm to stay under {MAX_GRID_NODES} grid nodes")
+        return new
+    return pitch
+
+
+def _smooth(z: np.ndarray, sigma_nodes: float, periodic: bool) -> np.ndarray:
+    if sigma_nodes <= 0:
+        return z
+    import cv2
+
+    if periodic:
+        pad = int(math.ceil(3 * sigma_nodes)) + 1
+        zz = np.concatenate([z[:, -pad:], z, z[:, :pad]], axis=1)
+        out = cv2.GaussianBlur(zz.astype(np.float32), (0, 0), sigma_nodes, borderType=cv2.BORDER_REPLICATE)
+        return out[:, pad:-pad].astype(np.float64)
+    return cv2.GaussianBlur(z.astype(np.float32), (0, 0), sigma_nodes, borderType=cv2.BORDER_REPLICATE).astype(np.float64)
+
+
+def _alive_contours(outlines, scale: float, min_area_mm2: float) -> np.ndarray:
+    """Which contours :func:`cad.regions.to_regions` keeps at ``scale`` (same rule: area and parent)."""
+    from cad import geometry as G
+
+    alive = np.ones(len(outlines.contours), bool)
+    if min_area_mm2 > 0:
+        min_px = min_area_mm2 / scale**2
+        for i, c in enumerate(outlines.contours):
+            if (c.parent >= 0 and not alive[c.parent]) or abs(G.signed_area(c.ctrl)) < min_px:
+                alive[i] = False
+    return alive
+
+
+def _subject_frame(outlines, regions) -> tuple[float, float]:
+    """The pixel point that :func:`to_regions` put at the origin (the subject's bbox centre), checked."""
+    from cad import geometry as G
+
+    s = regions.px_mm
+    alive = _alive_contours(outlines, s, regions.report.get("min_area_mm2", 0.0))
+    boxes = np.array([G.curve_bounds(c.ctrl) for i, c in enumerate(outlines.contours) if alive[i] and c.parent < 0])
+    if len(boxes) == 0:
+        raise GeometryError("nothing to build: the outline is empty")
+    u0, v0, u1, v1 = boxes[:, 0].min(), boxes[:, 1].min(), boxes[:, 2].max(), boxes[:, 3].max()
+    if abs((u1 - u0) * s - regions.width_mm) > 1e-3 * regions.width_mm + 1e-6 or \
+            abs((v1 - v0) * s - regions.height_mm) > 1e-3 * regions.height_mm + 1e-6:
+        raise GeometryError("could not place the height field on the subject's outline (bounding boxes differ)")
+    return 0.5 * (u0 + u1), 0.5 * (v0 + v1)
+
+
+def _cross_section(regions, tolerance_mm: float):
+    import manifold3d
+
+    contours = [ring.flatten(tolerance_mm) for r in regions.regions for ring in r.rings]
+    return manifold3d.CrossSection(contours, manifold3d.FillRule.Positive)
+
+
+def build_relief(source, options, *, name: str | None = None) -> ReliefResult:
+    """Image -> checked, watertight relief or lithophane mesh in memory (no files)."""
+    import tracer
+    from cad import heightmap as H
+    from cad import mesh as M
+
+    if name is None:
+        name = "<bytes>" if isinstance(source, (bytes, bytearray)) else str(source)
+    mode = options.mode
+    p = options.relief.resolved(mode)
+    timings: dict[str, float] = {}
+    warn: list[str] = []
+    t = time.perf_counter()
+    image = tracer.load_image(source, max_pixels=options.max_pixels, name=name)
+    timings["load"] = time.perf_counter() - t
+    if image.scale != 1.0:
+        warn.append(f"image decoded reduced by {image.scale:g}x to stay under the pixel limit")
+    t = time.perf_counter()
+    from tracer.isolate import _alpha_carries_shape
+
+    outline = p.outline
+    if outline == "auto":
+        outline = "subject" if (_alpha_carries_shape(image) and not p.curved) else "rect"
+    lo = p.base_mm + p.min_height_mm
+    hi = p.base_mm + p.max_height_mm
+    frame = p.frame_mm
+    rows_d, cols_d = image.pixels.shape[:2]
+    dec = image.scale  # source pixels per decoded pixel
+    report: dict = {"mode": mode, "outline": outline}
+    regions = None
+    periodic = False
+    if outline == "rect":
+        field, weights = _levels(image, p, mode, weight_alpha=False)
+        full_turn = p.curve_angle_deg is not None and p.curve_angle_deg >= 360.0 - 1e-9
+        width, height = _panel_size(image, options, p, frame, frame_x=0.0 if full_turn else frame)
+        radius = angle = None
+        if p.curved:
+            radius, angle = _curve(width, p, options)
+            if abs(angle - 360.0) < 1e-6:  # a closed tube: the grid wraps round, no side walls or side frame
+                periodic = True
+                width = 2 * math.pi * radius
+        pitch = _pitch(width, height, p.pitch_mm, warn)
+        nx, ny = max(2, round(width / pitch)), max(2, round(height / pitch))
+        px_, py_ = width / nx, height / ny
+        kx = 0 if periodic else round(frame / px_)
+        ky = round(frame / py_)
+        if frame > 0 and (ky == 0 or (kx == 0 and not periodic)):
+            warn.append(f"the {frame:g} mm frame is narrower than half the pitch and was left out")
+        x0, y0 = -width / 2, height / 2
+        xs = x0 + np.arange(nx if periodic else nx + 1) * px_
+        ys = y0 - np.arange(ny + 1) * py_
+        inner_w, inner_h = width - 2 * kx * px_, height - 2 * ky * py_
+        u = (xs - (x0 + kx * px_)) / inner_w * cols_d
+        v = ((y0 - ky * py_) - ys) / inner_h * rows_d
+        if options.mirror:
+            u = cols_d - u
+        step_px = max(px_ * cols_d / inner_w, py_ * rows_d / inner_h)
+        level = H.sample_nodes(field, u, v, step_px=step_px, weights=weights)
+    else:
+        if p.curved:
+            raise InvalidInputError("a curved panel is rectangular: --relief-outline subject cannot be bent")
+        from cad.regions import to_regions
+
+        iso = options.isolate
+        if iso.width_mm is None:
+            iso = replace(iso, width_mm=options.width_mm)
+        with warnings.catch_warnings(record=True) as wlist:
+            warnings.simplefilter("always", TracecadWarning)
+            mask = tracer.isolate(image, params=iso)
+            outlines = tracer.trace(mask, params=options.trace)
+            regions = to_regions(outlines, width_mm=options.width_mm, height_mm=options.height_mm,
+                                 px_mm=options.px_mm, min_area_mm2=options.min_area_mm2, mirror=options.mirror)
+        warn.extend(str(w.message) for w in wlist if issubclass(w.category, TracecadWarning))
+        regions.report.setdefault("min_area_mm2", options.min_area_mm2)
+        cx, cy = _subject_frame(outlines, regions)
+        s = regions.px_mm
+        bx0, by0, bx1, by1 = regions.bounds
+        margin = frame + 2 * p.pitch_mm
+        pitch = _pitch(bx1 - bx0 + 2 * margin, by1 - by0 + 2 * margin, p.pitch_mm, warn)
+        nx = int(math.ceil((bx1 - bx0 + 2 * margin) / pitch))
+        ny = int(math.ceil((by1 - by0 + 2 * margin) / pitch))
+        px_ = py_ = pitch
+        x0, y0 = bx0 - margin, by1 + margin
+        xs = x0 + np.arange(nx + 1) * px_
+        ys = y0 - np.arange(ny + 1) * py_
+        sx = -1.0 if options.mirror else 1.0
+        u = (cx + sx * xs / s) / dec
+        v = (cy - ys / s) / dec
+        field, weights = _levels(image, p, mode, weight_alpha=True)
+        level = H.sample_nodes(field, u, v, step_px=pitch / (s * dec), weights=weights)
+        width, height = bx1 - bx0, by1 - by0
+        radius = angle = None
+        kx = ky = 0
+    timings["sample"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    level = _smooth(level, p.smooth_mm / min(px_, py_), periodic)
+    level = np.clip(level, 0.0, 1.0) ** p.gamma
+    z = lo + level * (hi - lo)
+    if regions is not None and frame > 0:
+        import shapely
+
+        gx, gy = np.meshgrid(xs, ys)
+        z[~shapely.contains_xy(regions.geometry, gx, gy)] = hi
+    if kx or ky:
+        fr = np.zeros(z.shape, bool)
+        if ky:
+            fr[:ky + 1] = fr[-ky - 1:] = True
+        if kx:
+            fr[:, :kx + 1] = fr[:, -kx - 1:] = True
+        z[fr] = hi
+    verts, faces = H.grid_mesh(z, pitch_x=px_, pitch_y=py_, x0=x0, y0=y0, periodic=periodic)
+    grid_volume = M.Mesh(verts, faces).volume()
+    top_area = (nx * px_) * (ny * py_)
+    if p.curved:
+        verts = verts.copy()
+        verts[:, 1] += height / 2  # flat y -> Z from 0
+        verts = H.bend_to_cylinder(verts, radius_mm=radius)
+        grid_volume = M.Mesh(verts, faces).volume()
+        top_area *= 1 + hi / radius
+    solid = H.to_manifold(verts, faces)
+    timings["grid"] = time.perf_counter() - t
+    t = time.perf_counter()
+    expected = grid_volume
+    if regions is not None:
+        import manifold3d
+
+        cs = _cross_section(regions, options.tolerance_mm)
+        if frame > 0:  # the frame is part of the height field (full height outside the subject): one cut, no union
+            cs = cs.offset(frame, manifold3d.JoinType.Round, 2.0, 0)
+            b = cs.bounds()
+            width, height = b[2] - b[0], b[3] - b[1]
+        prism = manifold3d.Manifold.extrude(cs, hi + 2.0).translate((0.0, 0.0, -1.0))
+        solid = solid ^ prism
+        if frame > 0:
+            solid = solid.translate((-(b[0] + b[2]) / 2, -(b[1] + b[3]) / 2, 0.0))
+        expected = solid.volume()
+        top_area = regions.area_mm2 + (frame * float(regions.geometry.length) * 1.5 if frame else 0.0)
+    if p.simplify:
+        solid = solid.simplify(options.tolerance_mm)
+    mesh = H.from_manifold(solid)
+    timings["mesh"] = time.perf_counter() - t
+    rep = M.check_mesh(mesh)
+    tol = (options.tolerance_mm if p.simplify else 0.0) * top_area * 1.05 + 1e-6 * abs(expected) + 1e-6
+    if not rep.is_volume:
+        raise ExportError(f"{name}: the {mode} mesh is not a closed volume (watertight={rep.watertight}, "
+                          f"winding={rep.winding_consistent})")
+    if abs(rep.volume_mm3 - expected) > tol:
+        raise ExportError(f"{name}: the {mode} mesh volume {rep.volume_mm3:.3f} mm³ does not match the height "
+                          f"field's {expected:.3f} mm³ (tolerance {tol:.3f})")
+    bmin, bmax = mesh.vertices.min(axis=0), mesh.vertices.max(axis=0)
+    report.update({
+        "width_mm": round(float(width), 6), "height_mm": round(float(height), 6),
+        "thickness_mm": round(float(hi), 6), "min_thickness_mm": round(float(lo), 6),
+        "area_mm2": round(float(regions.area_mm2 if regions is not None else width * height), 6),
+        "volume_mm3": round(rep.volume_mm3, 6), "bodies": rep.bodies, "holes": rep.genus,
+        "contours": sum(len(r.rings) for r in regions.regions) if regions is not None else 1,
+        "curve_segments": regions.n_segments if regions is not None else 0,
+        "step_faces": None, "triangles": rep.triangles,
+        "grid": [int(nx), int(ny)], "pitch_mm": round(float(max(px_, py_)), 6),
+        "frame_mm": round(float(kx * px_ if not periodic else ky * py_), 6) if regions is None else frame,
+        "curve_radius_mm": None if radius is None else round(radius, 6),
+        "curve_angle_deg": None if angle is None else round(angle, 6),
+        "bbox_mm": [[round(float(a), 6) for a in bmin], [round(float(a), 6) for a in bmax]],
+    })
+    return ReliefResult(name=name, mesh=mesh, report=report, expected_volume_mm3=rep.volume_mm3,
+                        volume_tolerance_mm3=1e-5 * rep.volume_mm3 + 1e-4 * top_area, warnings=warn, timings=timings)
+
+
+# ---------------------------------------------------------------------------------------------- STEP
+
+
+def faceted_solid(mesh):
+    """An OCC solid whose faces are the mesh's triangles, sharing edges (no sewing search needed)."""
+    from OCP.BRep import BRep_Builder
+    from OCP.BRepBuilderAPI import BRepBuilderAPI_MakeEdge, BRepBuilderAPI_MakeFace, BRepBuilderAPI_MakeVertex, BRepBuilderAPI_MakeWire
+    from OCP.gp import gp_Pnt
+    from OCP.TopoDS import TopoDS, TopoDS_Shell, TopoDS_Solid
+
+    v, f = mesh.vertices, mesh.faces
+    verts = [BRepBuilderAPI_MakeVertex(gp_Pnt(float(a), float(b), float(c))).Vertex() for a, b, c in v]
+    e = np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])
+    ue, inv = np.unique(np.sort(e, axis=1), axis=0, return_inverse=True)
+    edges = [BRepBuilderAPI_MakeEdge(verts[a], verts[b]).Edge() for a, b in ue]
+    inv = inv.reshape(3, -1).T
+    builder = BRep_Builder()
+    shell = TopoDS_Shell()
+    builder.MakeShell(shell)
+    for tri, ids in zip(f, inv):
+        w = BRepBuilderAPI_MakeWire()
+        for s, (a, b) in enumerate(((tri[0], tri[1]), (tri[1], tri[2]), (tri[2], tri[0]))):
+            ed = edges[ids[s]]
+            w.Add(TopoDS.Edge_s(ed.Reversed()) if a > b else ed)
+        mf = BRepBuilderAPI_MakeFace(w.Wire(), True)
+        if not mf.IsDone():
+            raise ExportError("OpenCASCADE could not make a planar face from a mesh triangle")
+        builder.Add(shell, mf.Face())
+    shell.Closed(True)
+    solid = TopoDS_Solid()
+    builder.MakeSolid(solid)
+    builder.Add(solid, shell)
+    return solid
+
+
+# ---------------------------------------------------------------------------------------------- write
+
+
+def write_relief(result: ReliefResult, out_dir, stem: str, formats) -> dict:
+    """Write, read back, check and atomically rename each format (stl, 3mf, step). All or nothing."""
+    import os
+    from pathlib import Path
+
+    from cad.export import Staging, fsync_file, parse_formats
+    from cad.export.stl import read_stl, write_stl
+    from cad.export.threemf import Part, read_3mf, write_3mf
+    from cad.mesh import check_mesh
+
+    formats = parse_formats(formats)
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ExportError(f"{out_dir}: cannot create the output directory ({exc.strerror})") from exc
+    if not os.access(out_dir, os.W_OK):
+        raise ExportError(f"{out_dir}: the output directory is not writable")
+    finals = {f: out_dir / f"{stem}.{f}" for f in formats}
+    want, tol = result.expected_volume_mm3, result.volume_tolerance_mm3
+
+    def check(mesh, final):
+        rep = check_mesh(mesh)
+        if not rep.is_volume or abs(rep.volume_mm3 - want) > tol:
+            raise ExportError(f"{final.name}: the file did not read back as the same closed mesh "
+                              f"(watertight={rep.watertight}, volume {rep.volume_mm3:.3f} mm³, expected {want:.3f})")
+
+    with Staging() as stage:
+        for fmt, final in finals.items():
+            tmp = stage.path(final)
+            try:
+                if fmt == "stl":
+                    write_stl(result.mesh, tmp)
+                    check(read_stl(tmp), final)
+                elif fmt == "3mf":
+                    write_3mf([Part(stem, result.mesh)], tmp)
+                    unit, parts = read_3mf(tmp)
+                    if unit != "millimeter" or len(parts) != 1:
+                        raise ExportError(f"{final.name}: the 3MF did not read back as one part in millimetres")
+                    check(parts[0][1], final)
+                elif fmt == "step":
+                    _write_step(result, tmp, final)
+                fsync_file(tmp)
+            except OSError as exc:
+                raise ExportError(f"{final}: cannot write ({exc.strerror or exc})") from exc
+        written = stage.commit()
+    return {f: str(p) for f, p in zip(finals, written)}
+
+
+def _write_step(result: ReliefResult, tmp, final) -> None:
+    from cad.export.step import read_step, write_step
+    from cad.solid import count_solids, is_valid_shape, shape_volume
+
+    n = result.mesh.n_triangles
+    if n > STEP_MAX_FACETS:
+        raise ExportError(f"{final.name}: a faceted STEP of {n} triangles is too large (limit {STEP_MAX_FACETS}); "
+                          "write stl/3mf, or raise --pitch or --tolerance")
+    solid = faceted_solid(result.mesh)
+    vol = shape_volume(solid)
+    if not is_valid_shape(solid) or abs(vol - result.mesh.volume()) > 1e-6 * abs(vol) + 1e-6:
+        raise ExportError(f"{final.name}: the faceted solid is not valid (volume {vol:.3f} mm³)")
+    write_step(solid, tmp)
+    back = read_step(tmp)
+    bvol = shape_volume(back)
+    if count_solids(back) != 1 or abs(bvol - vol) > 1e-6 * abs(vol) + 1e-6 or not is_valid_shape(back):
+        raise ExportError(f"{final.name}: the STEP file did not read back as the same solid "
+                          f"({count_solids(back)} solids, {bvol:.4f} mm³)")
+    result.report["step_faces"] = n
+
+
+def convert_relief(source, out_dir, options, *, stem: str, name: str | None = None) -> dict:
+    """``--mode relief|lithophane``: build, write and report (the same entry shape as ``cad.convert``)."""
+    from cad.export import parse_formats
+
+    t0 = time.perf_counter()
+    formats = parse_formats(options.formats)
+    if getattr(options, "colors", None) is not None:
+        raise InvalidInputError(f"--colors cannot be combined with --mode {options.mode}")
+    if "svg" in formats:
+        raise InvalidInputError(f"--formats svg is not available in --mode {options.mode} "
+                                "(it has no single outline); choose from step, stl, 3mf")
+    result = build_relief(source, options, name=name)
+    t = time.perf_counter()
+    outputs = write_relief(result, out_dir, stem, formats)
+    result.timings["export"] = time.perf_counter() - t
+    entry = {"input": result.name, "status": "ok", "error": None, "outputs": outputs}
+    entry.update(result.report)
+    entry["warnings"] = result.warnings
+    entry["seconds"] = {k: round(v, 4) for k, v in result.timings.items()}
+    entry["seconds"]["total"] = round(time.perf_counter() - t0, 4)
+    return entry
+
+
+# ---------------------------------------------------------------------------------------------- CLI
+
+
+def add_arguments(parser) -> None:
+    from cad.cli import _nonneg, _positive
+
+    g = parser.add_argument_group("relief and lithophane (--mode relief|lithophane)")
+    g.add_argument("--mode", choices=MODES, default="extrude",
+                   help="extrude the traced outline (default), grey levels as heights (relief), "
+                        "or a backlit lithophane (dark = thick)")
+    g.add_argument("--min-height", type=_nonneg, default=None, metavar="MM",
+                   help="lowest level: height above the base (relief, default 0) or thickness (lithophane, 0.8)")
+    g.add_argument("--max-height", type=_nonneg, default=None, metavar="MM",
+                   help="highest level: height above the base (relief, default 2) or thickness (lithophane, 3.0)")
+    g.add_argument("--base", type=_nonneg, default=None, metavar="MM", help="plate under a relief (default 1)")
+    g.add_argument("--gamma", type=_positive, default=None, help="level = value^gamma (default 1)")
+    g.add_argument("--smooth", type=_nonneg, default=None, metavar="MM", help="Gaussian smoothing sigma (default 0)")
+    g.add_argument("--invert-heights", action="store_true", help="swap high and low")
+    g.add_argument("--pitch", type=_positive, default=None, metavar="MM",
+                   help="grid spacing; the image is downsampled to it (default 0.2)")
+    g.add_argument("--curve-angle", type=_positive, default=None, metavar="DEG",
+                   help="bend the panel round a cylinder over this angle (up to 360)")
+    g.add_argument("--curve-radius", type=_positive, default=None, metavar="MM", help="inner radius of the bent panel")
+    g.add_argument("--frame", type=_nonneg, default=None, metavar="MM",
+                   help="border at full height (lithophane default 3, relief 0)")
+    g.add_argument("--relief-outline", choices=OUTLINES, default=None,
+                   help="rect (whole image), subject (follow the isolated subject), auto (subject when the alpha "
+                        "channel carries a shape; default)")
+    g.add_argument("--no-simplify", dest="relief_simplify", action="store_false", default=True,
+                   help="keep every grid triangle (default: merge flat areas within --tolerance)")
+    # --formats defaults to step,stl for extrusions and to stl,3mf here (a faceted STEP of a photo relief
+    # would be too large); None marks "not given" and update_options picks the mode's default.
+    parser.set_defaults(formats=None)
+
+
+def update_options(args, kw: dict) -> None:
+    mode = getattr(args, "mode", "extrude")
+    kw["mode"] = mode
+    if kw.get("formats") is None:
+        kw["formats"] = "step,stl" if mode == "extrude" else "stl,3mf"
+    fields = {"min_height_mm": args.min_height, "max_height_mm": args.max_height, "base_mm": args.base,
+              "gamma": args.gamma, "smooth_mm": args.smooth, "pitch_mm": args.pitch,
+              "curve_angle_deg": args.curve_angle, "curve_radius_mm": args.curve_radius, "frame_mm": args.frame,
+              "outline": args.relief_outline}
+    given = {k: v for k, v in fields.items() if v is not None}
+    if args.invert_heights:
+        given["invert_heights"] = True
+    if not args.relief_simplify:
+        given["simplify"] = False
+    if mode == "extrude":
+        if given:
+            raise InvalidInputError("relief options (--min-height, --pitch, --frame, ...) need --mode relief or lithophane")
+        return
+    kw["relief"] = ReliefParams(**given)
