@@ -230,24 +230,17 @@ def write_outputs(conv: Conversion, out_dir: str | os.PathLike[str], stem: str, 
 
 
 def _write_checked_step(conv: Conversion, tmp: Path, final: Path) -> None:
-    from cad.export.step import read_step, write_step
-    from cad.solid import count_solids, face_count, shape_volume
+    from cad.export.step import verify_step, write_step
 
-    # The in-memory solid already passed BRepCheck (cad.solid.extrude). The file is
-    # read back and must give the same solids, the same faces and the same volume
-    # (1e-6): that proves it is complete, parses, and round-trips units and geometry.
-    # A second full BRepCheck of the read-back shape would cost more than writing
-    # and reading together (bench/RESULTS.md) and re-checks the same topology.
+    # The in-memory solid already passed BRepCheck and volume = area x thickness
+    # (cad.solid.extrude). The file is re-read: complete, millimetres, the same
+    # solid and face counts, and it parses with OpenCASCADE's STEP reader. Rebuilding
+    # the shapes from the file (and a second BRepCheck) cost more than everything
+    # else in a STEP+STL+3MF run; `tracecad check` and the tests still do the full
+    # round trip (bench/RESULTS.md explains the choice).
     solid = conv.solid
     write_step(solid.shape, tmp)
-    back = read_step(tmp)
-    vol = shape_volume(back)
-    n_solids, n_faces = count_solids(back), face_count(back)
-    if (n_solids != solid.solids or n_faces != solid.faces
-            or abs(vol - solid.volume_mm3) > 1e-6 * solid.volume_mm3 + 1e-9):
-        raise ExportError(f"{final.name}: the STEP file did not read back as the same solid "
-                          f"({n_solids} solids, {n_faces} faces, {vol:.4f} mm³; expected {solid.solids}, "
-                          f"{solid.faces}, {solid.volume_mm3:.4f})")
+    verify_step(tmp, solids=solid.solids, faces=solid.faces)
 
 
 def convert(source, out_dir: str | os.PathLike[str], options: ConvertOptions = ConvertOptions(), *,
