@@ -9,7 +9,7 @@ CORPUS ?= ../shared/corpus
 .PHONY: demo test setup setup-bench bench fidelity clean
 
 setup:
-	@bash scripts/setup.sh test
+	@bash scripts/setup.sh test,dask
 
 demo: setup
 	$(VENV)/bin/tracecad convert sample_images -o $(OUT) --formats step,stl,3mf,svg

@@ -394,6 +394,12 @@ def _run_pool(todo: list[Job], workers: int, progress, done) -> None:
         try:
             while queue or running:
                 while queue and len(running) < workers and not broken:
+                    # An input that was in flight when a worker died runs alone, so that a second
+                    # crash is pinned on the right input and no bystander is blamed.
+                    if any(j.index in crashes for j in running.values()):
+                        break
+                    if queue[0].index in crashes and running:
+                        break
                     job = queue.popleft()
                     running[pool.submit(run_job, job)] = job
                     progress.started(job)
@@ -406,7 +412,7 @@ def _run_pool(todo: list[Job], workers: int, progress, done) -> None:
                         entry = fut.result()
                     except BrokenProcessPool:
                         # A worker died (a crash in native code, or killed): retry each input that was
-                        # in flight once in a fresh pool; twice in flight at a crash means it is the cause.
+                        # in flight once, alone, in a fresh pool; a crash while it runs alone is its own.
                         broken = True
                         crashes[job.index] = crashes.get(job.index, 0) + 1
                         if crashes[job.index] >= 2:
@@ -451,7 +457,7 @@ def _stop_pool(pool, out_dirs: set[str]) -> None:
 
 
 def _sweep_parts(out_dirs: set[str], pids: set[int] | None) -> None:
-    """Delete staged ``.<name>.<pid>.<hex>.part`` files left by dead workers (``pids=None``: any pid
+    """Delete staged ``.<name>.<pid>.<hex>[.old].part`` files left by dead workers (``pids=None``: any pid
     that is no longer running)."""
     for d in out_dirs:
         try:
@@ -461,8 +467,11 @@ def _sweep_parts(out_dirs: set[str], pids: set[int] | None) -> None:
         for n in names:
             if not (n.startswith(".") and n.endswith(".part")):
                 continue
-            bits = n.rsplit(".", 3)
-            if len(bits) != 4 or not bits[1].isdigit():
+            core = n[:-len(".part")]
+            if core.endswith(".old"):  # Staging's hard-link backup of a replaced file
+                core = core[:-len(".old")]
+            bits = core.rsplit(".", 2)
+            if len(bits) != 3 or not bits[1].isdigit():
                 continue
             pid = int(bits[1])
             if pids is not None and pid not in pids:
@@ -580,6 +589,10 @@ class PlainProgress(MessagesOnly):
 class RichProgress(MessagesOnly):
     """A live bar on stderr: count, rate, ETA and the current file."""
 
+    def __init__(self, *, debug: bool = False, console=None) -> None:
+        super().__init__(debug=debug)
+        self._console = console
+
     def start(self, *, total: int, skipped: int) -> None:
         from rich.console import Console
         from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn,
@@ -591,7 +604,7 @@ class RichProgress(MessagesOnly):
                 s = task.finished_speed or task.speed
                 return Text(f"{s:.2f} files/s" if s else "- files/s", style="progress.data.speed")
 
-        self.console = Console(stderr=True)
+        self.console = self._console or Console(stderr=True)
         if skipped:
             self.console.print(f"tracecad: skipping {skipped} input(s) whose outputs all exist")
         self.bar = Progress(TextColumn("converting"), BarColumn(), MofNCompleteColumn(), RateColumn(),
@@ -604,7 +617,7 @@ class RichProgress(MessagesOnly):
         self.console.print(text, markup=False, highlight=False)
 
     def started(self, job: Job) -> None:
-        self.bar.update(self.task, current=job.name)
+        self.bar.update(self.task, current=job.name, refresh=True)
 
     def finished(self, job: Job, entry: dict) -> None:
         self.bar.advance(self.task)

@@ -319,3 +319,48 @@ def test_ctrl_c_stops_cleanly_with_no_partial_file(tmp_path, jobs):
     for stem in stems:  # all or nothing per input, and every file that exists is whole
         assert sorted(n for n in left if n.rsplit(".", 1)[0] == stem) == [f"{stem}.3mf", f"{stem}.stl", f"{stem}.svg"]
         assert trimesh.load(out_dir / f"{stem}.stl", force="mesh").is_volume
+
+
+class _CrashOnArrival:
+    """Unpickling this in a worker kills the worker process at once, like a segfault in native code."""
+
+    def __reduce__(self):
+        return (os._exit, (3,))
+
+
+def test_a_worker_crash_fails_only_its_own_input(tmp_path):
+    from dataclasses import replace
+
+    from cad.pipeline import ConvertOptions
+
+    src = tmp_path / "in"
+    tree(src, 4)
+    items = [(p, src) for p in sorted(src.rglob("*.png"))]
+    jobs, _ = batch.plan(items, tmp_path / "o", ConvertOptions(formats="stl"))
+    jobs[1] = replace(jobs[1], options=_CrashOnArrival())
+    result = batch.run(jobs, n_jobs=2)
+    assert [e["status"] for e in result.entries] == ["ok", "error", "ok", "ok"]
+    assert "worker process died" in result.entries[1]["error"] and jobs[1].name in result.entries[1]["error"]
+    for e in result.entries[::2]:
+        stl_ok(Path(e["outputs"]["stl"]), e)
+    assert not list((tmp_path / "o").rglob(".*"))
+
+
+def test_terminal_progress_bar_shows_count_rate_eta_and_current_file(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from cad.pipeline import ConvertOptions
+
+    src = tmp_path / "in"
+    tree(src, 3, broken=[("zz.png", b"nope")])
+    items = [(p, src) for p in sorted(src.rglob("*.png"))]
+    jobs, _ = batch.plan(items, tmp_path / "o", ConvertOptions(formats="stl"))
+    buf = io.StringIO()
+    bar = batch.RichProgress(console=Console(file=buf, force_terminal=True, width=200))
+    result = batch.run(jobs, n_jobs=1, progress=bar)
+    text = buf.getvalue()
+    assert result.count("ok") == 3 and result.failed == 1
+    assert "4/4" in text and "files/s" in text and "ETA" in text and "logo0.png" in text
+    assert "tracecad: error:" in text and "zz.png" in text
