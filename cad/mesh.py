@@ -132,8 +132,8 @@ def check_mesh(mesh: Mesh) -> MeshReport:
     if winding:
         watertight = watertight and bool(np.isin(rkey, ukey, assume_unique=False).all())
     labels = _components(n, directed)
-    used = np.unique(f)
-    bodies = len(np.unique(labels[used]))
+    used = np.flatnonzero(np.bincount(f.ravel(), minlength=n))
+    bodies = int(np.count_nonzero(np.bincount(labels[used], minlength=n)))
     n_edges = len(und)
     euler = len(used) - n_edges + len(f)
     genus = int(round((2 * bodies - euler) / 2)) if watertight else -1

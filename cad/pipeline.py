@@ -185,7 +185,6 @@ def write_outputs(conv: Conversion, out_dir: str | os.PathLike[str], stem: str, 
     """Write, check and atomically rename every requested format. All or nothing."""
     from cad.export import fsync_file
     from cad.export.stl import read_stl, write_stl
-    from cad.export.threemf import Part, read_3mf, write_3mf
 
     formats = parse_formats(formats or conv.options.formats)
     out_dir = Path(out_dir)
@@ -206,6 +205,8 @@ def write_outputs(conv: Conversion, out_dir: str | os.PathLike[str], stem: str, 
                     back = read_stl(tmp)
                     check_volume_mesh(back, conv.expected_volume_mm3, conv.volume_tolerance_mm3 * 1.5, final.name)
                 elif fmt == "3mf":
+                    from cad.export.threemf import Part, read_3mf, write_3mf  # zipfile/xml only when asked for
+
                     write_3mf([Part(stem, conv.mesh)], tmp)
                     unit, parts = read_3mf(tmp)
                     if unit != "millimeter" or len(parts) != 1:
