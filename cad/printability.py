@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import shapely
-from shapely.geometry import MultiPolygon, Point, Polygon, box
+from shapely.geometry import MultiPolygon, Polygon, box
 
 __all__ = ["analyse", "thin_spots", "narrowest", "thicken", "thicken_regions", "write_preview",
            "DEFAULT_NOZZLE_MM", "RISK_FACTOR", "MAX_LISTED"]
@@ -37,6 +37,10 @@ DEFAULT_NOZZLE_MM = 0.4
 RISK_FACTOR = 2.0
 #: At most this many spots of each kind are listed in the report (the narrowest first).
 MAX_LISTED = 50
+#: The narrowest feature is searched up to this many times the risk width, gaps up to GAP_CAP_FACTOR times
+#: (``None`` in the report: nothing narrower).
+FEATURE_CAP_FACTOR = 8.0
+GAP_CAP_FACTOR = 4.0
 _QUAD = 8
 
 
@@ -88,7 +92,7 @@ def thin_spots(geom, width_mm: float) -> list[dict]:
     return spots
 
 
-def narrowest(geom, threshold_mm: float, *, cap_factor: float = 8.0, steps: int = 7) -> tuple[float | None, list[dict]]:
+def narrowest(geom, threshold_mm: float, *, cap_factor: float = FEATURE_CAP_FACTOR, steps: int = 7) -> tuple[float | None, list[dict]]:
     """The narrowest feature width of ``geom`` (mm) and the spots thinner than ``threshold_mm``.
 
     When nothing is thinner than the threshold, the width is searched up to
@@ -121,8 +125,9 @@ def analyse(geom, *, nozzle_mm: float = DEFAULT_NOZZLE_MM, risk_factor: float = 
     """Measure ``geom`` against the nozzle: the report that ``--json`` prints (without shapely objects)."""
     threshold = risk_factor * nozzle_mm
     feat_w, feats = narrowest(geom, threshold)
-    comp = _complement(geom, 4 * threshold)
-    gap_w, gaps = narrowest(comp, threshold)
+    # gaps: the complement inside a frame twice as wide as the widest gap searched for
+    comp = _complement(geom, 2 * GAP_CAP_FACTOR * threshold)
+    gap_w, gaps = narrowest(comp, threshold, cap_factor=GAP_CAP_FACTOR)
 
     def public(spots, kind):
         return [{"kind": kind, **{k: v for k, v in s.items() if not k.startswith("_")}} for s in spots[:MAX_LISTED]]

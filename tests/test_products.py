@@ -1,0 +1,224 @@
+"""Products (plates, holes, rims, edges, stencils, stamps, cookie cutters): geometry invariants, not bytes."""
+
+import json
+
+import numpy as np
+import pytest
+import shapely
+import shapes
+from shapely.geometry import Point
+
+import tracer
+from cad.checks import check_file
+from cad.cli import main
+from cad.mesh import check_mesh
+from cad.pipeline import ConvertOptions
+from cad.products import PRESETS, ProductOptions, build_product, tessellate
+from cad.regions import to_regions
+from cad.solid import count_solids, extrude, is_valid_shape, shape_volume
+from tracer.errors import InvalidInputError
+
+pytestmark = pytest.mark.slow
+
+TOL = 0.01
+
+
+def regions_of(mask, width_mm=20.0, mirror=False):
+    return to_regions(tracer.trace(tracer.Mask(mask)), width_mm=width_mm, mirror=mirror)
+
+
+def make(regions, thickness=1.5, **prod):
+    warnings = []
+    solid = build_product(regions, ConvertOptions(thickness_mm=thickness, product=ProductOptions(**prod)), warnings)
+    return solid, warnings
+
+
+def mesh_ok(solid):
+    """The tessellated mesh is a closed, consistently wound volume matching the B-rep's volume."""
+    mesh = tessellate(solid.shape, TOL)
+    rep = check_mesh(mesh)
+    assert rep.is_volume, rep
+    assert rep.volume_mm3 == pytest.approx(solid.volume_mm3, abs=solid.report["surface_mm2"] * TOL)
+    return rep
+
+
+def test_emboss_plate_and_artwork_volumes_add_up():
+    reg = regions_of(shapes.square_with_hole())
+    s, _ = make(reg, thickness=1.5, plate="rect", margin_mm=2.0, base_thickness_mm=2.0)
+    w, h = reg.width_mm + 4.0, reg.height_mm + 4.0
+    assert s.solids == 1 and count_solids(s.shape) == 1 and is_valid_shape(s.shape)
+    assert s.volume_mm3 == pytest.approx(w * h * 2.0 + reg.area_mm2 * 1.5, rel=1e-6)
+    rep = mesh_ok(s)
+    assert rep.bodies == 1 and rep.genus == 0  # the artwork's hole is a blind pocket now, not a through hole
+    b = s.report["footprint_mm"]
+    assert b == pytest.approx([w, h], abs=1e-6)
+
+
+@pytest.mark.parametrize("plate", ["rounded", "circle", "ellipse", "contour"])
+def test_every_plate_shape_contains_the_artwork_and_adds_up(plate):
+    reg = regions_of(shapes.letter_f())
+    s, _ = make(reg, thickness=1.0, plate=plate, margin_mm=2.0, base_thickness_mm=1.5)
+    assert count_solids(s.shape) == 1 and is_valid_shape(s.shape)
+    plate_vol = s.volume_mm3 - reg.area_mm2 * 1.0
+    plate_only, _ = make(reg, thickness=1.0, plate=plate, margin_mm=2.0, base_thickness_mm=1.5, style="deboss",
+                         depth_mm=1e-3)  # same plate, almost nothing engraved
+    assert plate_vol == pytest.approx(plate_only.volume_mm3 + reg.area_mm2 * 1e-3, rel=1e-5)
+    mesh_ok(s)
+
+
+def test_hole_raises_genus_by_one_and_misses_the_artwork():
+    reg = regions_of(shapes.letter_f())
+    plain, _ = make(reg, plate="contour", margin_mm=2.0)
+    holed, _ = make(reg, plate="contour", margin_mm=2.0, hole_mm=3.0)
+    g0, g1 = mesh_ok(plain).genus, mesh_ok(holed).genus
+    assert g1 == g0 + 1
+    assert holed.solids == 1
+    x, y = holed.report["hole_xy_mm"]
+    dx, dy = holed.report["offset_mm"]
+    art = shapely.affinity.translate(reg.geometry, dx, dy)
+    assert Point(x, y).distance(art) >= 1.5 + 1.0 - 1e-6  # radius + default clearance
+    # the drilled volume is a full cylinder through the plate: the tab plate minus exactly pi r^2 t
+    assert holed.volume_mm3 < plain.volume_mm3 + 100  # sanity: a tab was added, not a second part
+
+
+def test_hole_at_user_position():
+    reg = regions_of(shapes.square(), width_mm=20)
+    s, w = make(reg, plate="rect", margin_mm=8.0, hole_mm=3.0, hole_at=(-13.0, 13.0))
+    assert s.report["hole_xy_mm"] == pytest.approx([-13.0, 13.0])
+    no_hole, _ = make(reg, plate="rect", margin_mm=8.0)
+    assert no_hole.volume_mm3 - s.volume_mm3 == pytest.approx(np.pi * 1.5**2 * 2.0, rel=1e-6)
+    assert not w
+
+
+def test_engraved_volume_is_plate_minus_pocket():
+    reg = regions_of(shapes.square_with_hole())
+    s, _ = make(reg, plate="rect", margin_mm=3.0, base_thickness_mm=3.0, style="deboss", depth_mm=1.2)
+    w, h = reg.width_mm + 6.0, reg.height_mm + 6.0
+    assert s.volume_mm3 == pytest.approx(w * h * 3.0 - reg.area_mm2 * 1.2, rel=1e-6)
+    assert count_solids(s.shape) == 1
+    mesh_ok(s)
+
+
+def test_chamfer_is_valid_and_smaller():
+    reg = regions_of(shapes.square(), width_mm=10)
+    sharp, _ = make(reg, plate="rect", margin_mm=3.0)
+    cham, warn = make(reg, plate="rect", margin_mm=3.0, chamfer_mm=0.4)
+    assert not warn
+    assert is_valid_shape(cham.shape) and count_solids(cham.shape) == 1
+    assert cham.volume_mm3 < sharp.volume_mm3
+    # square artwork 10x10 and plate 16x16: 45° chamfers remove c²/2 per mm of top edge (minus corner overlaps)
+    lost = sharp.volume_mm3 - cham.volume_mm3
+    assert lost == pytest.approx(0.08 * (40 + 64), rel=0.05)
+    mesh_ok(cham)
+    fil, _ = make(reg, plate="rect", margin_mm=3.0, fillet_mm=0.4)
+    assert is_valid_shape(fil.shape) and cham.volume_mm3 < fil.volume_mm3 < sharp.volume_mm3
+
+
+def test_chamfer_failure_falls_back_with_a_warning():
+    reg = regions_of(shapes.square(), width_mm=1.0)  # 1 mm artwork, 2 mm chamfer cannot fit
+    s, warn = make(reg, plate="rect", margin_mm=3.0, chamfer_mm=2.0, rim_mm=1.0)
+    assert any("left sharp" in w for w in warn)
+    assert is_valid_shape(s.shape) and count_solids(s.shape) == 1
+
+
+def test_rim_adds_a_border_ring():
+    reg = regions_of(shapes.square(), width_mm=10)
+    plain, _ = make(reg, plate="rect", margin_mm=5.0, thickness=1.0)
+    rim, _ = make(reg, plate="rect", margin_mm=5.0, thickness=1.0, rim_mm=1.0)
+    assert rim.volume_mm3 - plain.volume_mm3 == pytest.approx((20 * 20 - 18 * 18) * 1.0, rel=1e-6)
+    assert count_solids(rim.shape) == 1
+    mesh_ok(rim)
+
+
+@pytest.mark.parametrize("mask", [
+    shapes.ring(),                                                           # O
+    shapes.square_with_hole(),                                               # a counter
+    shapes.ring(n=200, r_out=90, r_in=70) | shapes.ring(n=200, r_out=40, r_in=20),  # nested counters
+])
+def test_stencil_stays_one_piece(mask):
+    reg = regions_of(mask)
+    s, _ = make(reg, plate="rect", margin_mm=4.0, base_thickness_mm=1.0, style="stencil", bridge_mm=1.0)
+    assert count_solids(s.shape) == 1 and is_valid_shape(s.shape)
+    assert s.report["bridges"] == reg.n_holes
+    rep = mesh_ok(s)
+    assert rep.bodies == 1
+    w, h = reg.width_mm + 8, reg.height_mm + 8
+    # cut through: the plate minus the artwork plus the bridges (each at most bridge x span)
+    assert w * h - reg.area_mm2 < s.volume_mm3 < (w * h - reg.area_mm2) + reg.n_holes * 1.0 * 10.0
+
+
+def test_stencil_of_letters_with_counters(samples):
+    from cad.pipeline import build
+
+    conv = build(samples / "letters_B8A.png", ConvertOptions(
+        width_mm=40, product=ProductOptions(plate="rect", style="stencil", margin_mm=5.0, base_thickness_mm=1.0)))
+    assert conv.solid.solids == 1 and count_solids(conv.solid.shape) == 1
+    assert conv.solid.report["bridges"] >= conv.regions.n_holes  # B:2, 8:2, A:1 counters held
+    rep = check_mesh(conv.mesh)
+    assert rep.is_volume and rep.bodies == 1
+
+
+def test_cookie_cutter_is_one_piece_even_for_separate_islands():
+    mask = np.zeros((100, 200), bool)
+    mask[20:80, 10:80] = True
+    mask[20:80, 110:190] = True
+    mask[40:60, 30:60] = False  # a hole: ignored by the cutter
+    reg = regions_of(mask, width_mm=40)
+    s, warn = make(reg, thickness=10.0, style="cutter", wall_mm=0.8, flange_mm=3.0, base_thickness_mm=1.5)
+    assert count_solids(s.shape) == 1 and is_valid_shape(s.shape)
+    assert any("merged" in w for w in warn)
+    rep = mesh_ok(s)
+    assert rep.bodies == 1 and rep.genus == 1  # one ring around everything
+
+
+def test_cookie_cutter_single_shape_wall_volume():
+    reg = regions_of(shapes.square(n=64, lo=8, hi=56), width_mm=30)
+    s, _ = make(reg, thickness=10.0, style="cutter", wall_mm=1.0, flange_mm=3.0, base_thickness_mm=1.0)
+    sil = shapely.Polygon(reg.geometry.geoms[0].exterior)
+    wall = sil.buffer(1.0, quad_segs=16).area - sil.area
+    flange = sil.buffer(4.0, quad_segs=16).area - sil.buffer(1.0, quad_segs=16).area
+    assert s.volume_mm3 == pytest.approx(wall * 10.0 + flange * 1.0, rel=1e-3)
+    assert mesh_ok(s).genus == 1
+
+
+def test_stamp_is_mirrored_on_a_block():
+    reg = regions_of(shapes.letter_f(), mirror=True)
+    plain = regions_of(shapes.letter_f())
+    s, _ = make(reg, thickness=2.0, plate="rect", base_thickness_mm=8.0, margin_mm=3.0)
+    assert count_solids(s.shape) == 1
+    # the F's stem is on the left (centroid left of the bbox centre) normally, on the right on the stamp
+    assert plain.geometry.centroid.x < -0.5 and reg.geometry.centroid.x == pytest.approx(-plain.geometry.centroid.x)
+    from OCP.BRepGProp import BRepGProp
+    from OCP.GProp import GProp_GProps
+
+    props = GProp_GProps()
+    BRepGProp.VolumeProperties_s(s.shape, props)
+    assert props.CentreOfMass().X() > 0  # the raised (mirrored) F pulls the block's centre of mass right
+
+
+def test_presets_are_documented_defaults_and_flags_override(tmp_path):
+    png = tmp_path / "f.png"
+    shapes.save_png(shapes.letter_f(), png)
+    out = tmp_path / "out"
+    argv = ["convert", str(png), "-o", str(out), "--preset", "keychain", "--hole", "3", "--json", "-q"]
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert main(argv) == 0
+    entry = json.loads(buf.getvalue())["results"][0]
+    assert entry["product"]["preset"] == "keychain" and entry["product"]["hole_mm"] == 3.0
+    assert entry["thickness_mm"] == PRESETS["keychain"]["thickness_mm"]
+    assert any("thin" in k for k in entry) and "printability" in entry
+    for f in entry["outputs"].values():
+        assert check_file(f)["ok"]
+
+
+def test_options_are_checked():
+    with pytest.raises(InvalidInputError):
+        ProductOptions(style="deboss")  # no plate
+    with pytest.raises(InvalidInputError):
+        ProductOptions(plate="rect", style="deboss", depth_mm=3.0, base_thickness_mm=2.0)
+    with pytest.raises(InvalidInputError):
+        ProductOptions(plate="rect", chamfer_mm=0.5, fillet_mm=0.5)
