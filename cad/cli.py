@@ -20,7 +20,7 @@ __all__ = ["main", "IMAGE_SUFFIXES", "FEATURE_MODULES"]
 #: ``add_arguments(parser)`` (an argument group of its own) and
 #: ``update_options(args, kw)`` (puts its fields into the ConvertOptions
 #: keyword dict). They must import nothing heavy at module level.
-FEATURE_MODULES: tuple[str, ...] = ("cad.relief", "cad.products")
+FEATURE_MODULES: tuple[str, ...] = ("cad.relief", "cad.products", "cad.multicolor")
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif")
 

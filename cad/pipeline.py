@@ -19,6 +19,7 @@ import tracer
 from cad import mesh as M
 from cad.export import Staging, parse_formats
 from cad.regions import Regions, to_regions
+from cad.relief import MODES, ReliefParams
 from tracer.errors import ExportError, InvalidInputError, TracecadError, TracecadWarning
 from tracer.types import IsolateParams, TraceParams
 
@@ -45,9 +46,22 @@ class ConvertOptions:
     isolate: IsolateParams = IsolateParams()
     trace: TraceParams = TraceParams()
     debug_dir: str | None = None
+    # --colors (cad/multicolor.py): None = single body; an int N or "auto" = one body per colour
+    colors: int | str | None = None
+    layer_heights: str | tuple | None = None
+    enclosed_background: str | None = None
+    color_distance: float | None = None
+    # --mode relief|lithophane (cad/relief.py): grey levels become heights; "extrude" is the traced outline
+    mode: str = "extrude"
+    relief: ReliefParams = ReliefParams()
+    # --preset/--plate/--nozzle ... (cad/products.py): a plate, hole, rim, stencil, stamp or cookie cutter around
+    # the artwork, and the printability check; None = the plain extrusion
+    product: object = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "formats", parse_formats(self.formats))
+        if self.mode not in MODES:
+            raise InvalidInputError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
         if sum(v is not None for v in (self.width_mm, self.height_mm, self.px_mm)) > 1:
             raise InvalidInputError("give only one of --width, --height and --px-mm")
         for name in ("width_mm", "height_mm", "px_mm", "thickness_mm", "tolerance_mm"):
@@ -77,7 +91,12 @@ class Conversion:
         """The prism mesh at the chord tolerance (built on first use, then checked)."""
         if self._mesh is None:
             t = time.perf_counter()
-            mesh = M.extrude_mesh(self.regions, self.options.thickness_mm, tolerance_mm=self.options.tolerance_mm)
+            if self._is_product:  # tessellated B-rep of the product (cad/products.py)
+                from cad.products import tessellate
+
+                mesh = tessellate(self.solid.shape, self.options.tolerance_mm)
+            else:
+                mesh = M.extrude_mesh(self.regions, self.options.thickness_mm, tolerance_mm=self.options.tolerance_mm)
             check_volume_mesh(mesh, self.expected_volume_mm3, self.volume_tolerance_mm3, self.name)
             self._mesh = mesh
             self.timings["mesh"] = time.perf_counter() - t
@@ -90,7 +109,12 @@ class Conversion:
             from cad.solid import extrude
 
             t = time.perf_counter()
-            self._solid = extrude(self.regions, thickness_mm=self.options.thickness_mm)
+            if self._is_product:
+                from cad.products import build_product
+
+                self._solid = build_product(self.regions, self.options, self.warnings)
+            else:
+                self._solid = extrude(self.regions, thickness_mm=self.options.thickness_mm)
             if self._solid.report.get("polyline_fallbacks"):
                 self.warnings.append(f"{self._solid.report['polyline_fallbacks']} region(s) built from polylines "
                                      "because OpenCASCADE rejected their curves")
@@ -98,12 +122,22 @@ class Conversion:
         return self._solid
 
     @property
+    def _is_product(self) -> bool:
+        return self.options.product is not None and self.options.product.builds_solid
+
+    @property
     def expected_volume_mm3(self) -> float:
+        if self._is_product:
+            return self.solid.volume_mm3
         return self.regions.area_mm2 * self.options.thickness_mm
 
     @property
     def volume_tolerance_mm3(self) -> float:
         """How far a mesh volume may stray: the chord error along the whole outline, times thickness."""
+        if self._is_product:
+            from cad.products import mesh_volume_tolerance
+
+            return mesh_volume_tolerance(self.solid, self.options.tolerance_mm)
         perimeter = float(self.regions.geometry.length)
         return 1.0 * perimeter * self.options.tolerance_mm * self.options.thickness_mm + 1e-9
 
@@ -121,6 +155,10 @@ class Conversion:
             "repaired_regions": reg.report.get("repaired", 0),
             "working_size": self.mask.info.get("working_size") if hasattr(self.mask, "info") else None,
         }
+        if self.options.product is not None:  # product and printability ("thin_features") fields
+            from cad.products import product_report
+
+            out.update(product_report(self))
         return out
 
 
@@ -172,6 +210,12 @@ def build(source, options: ConvertOptions = ConvertOptions(), *, name: str | Non
                       f"pinhole(s) smaller than {options.min_area_mm2} mm²")
     if rep.get("repaired"):
         caught.append(f"repaired {rep['repaired']} self-intersecting, overlapping or touching region(s) as polylines")
+    if options.product is not None:  # --min-feature thickening and the printability check (cad/products.py)
+        from cad.products import prepare
+
+        t = time.perf_counter()
+        regions = prepare(regions, options, caught)
+        timings["printability"] = time.perf_counter() - t
     conv = Conversion(name=name, options=options, mask=mask, outlines=outlines, regions=regions,
                       timings=timings, warnings=caught)
     return conv
@@ -247,11 +291,25 @@ def _write_checked_step(conv: Conversion, tmp: Path, final: Path) -> None:
 def convert(source, out_dir: str | os.PathLike[str], options: ConvertOptions = ConvertOptions(), *,
             stem: str | None = None, name: str | None = None) -> dict:
     """Convert one image file and write its outputs. Raises :class:`TracecadError` on failure."""
+    if options.mode != "extrude":  # grey levels as heights: cad/relief.py
+        from cad.relief import convert_relief
+
+        if stem is None:
+            stem = Path(str(source)).stem if not isinstance(source, (bytes, bytearray)) else "image"
+        return convert_relief(source, out_dir, options, stem=stem, name=name)
+    if options.colors is not None:  # one body per colour: cad/multicolor.py
+        from cad.multicolor import convert_multicolor
+
+        return convert_multicolor(source, out_dir, options, stem=stem, name=name)
     t0 = time.perf_counter()
     if stem is None:
         stem = Path(str(source)).stem if not isinstance(source, (bytes, bytearray)) else "image"
     conv = build(source, options, name=name)
     outputs = write_outputs(conv, out_dir, stem)
+    if options.product is not None and options.product.preview:  # <stem>.thin.png (cad/products.py)
+        from cad.products import write_preview
+
+        outputs["thin_png"] = write_preview(conv, out_dir, stem)
     entry = {"input": conv.name, "status": "ok", "error": None,
              "outputs": {k: str(v) for k, v in outputs.items()}}
     entry.update(conv.report())

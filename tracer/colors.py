@@ -1,0 +1,483 @@
+"""Colour quantisation: :class:`Image` -> :class:`ColorLabels`, a partition of the working raster by colour.
+
+How a multi-colour image becomes one label per working pixel:
+
+1. **Palette.** k-means in CIE Lab on the *flat* pixels only (pixels whose
+   3x3 neighbourhood is nearly uniform), so anti-aliased fringes and blur
+   never form a colour of their own. Clusters closer than ``merge_delta_e``
+   (Delta E 1976) are merged, clusters with almost no pixels are dropped, and
+   with ``colors=N`` the closest clusters keep merging until N colours remain
+   besides the background.
+2. **Background.** The transparent part when the alpha channel carries the
+   shape, otherwise the palette colour that covers most of the image border.
+   Only the part of it connected to the border is background: enclosed areas
+   of the same colour (white rings of a target, white squares of a chequered
+   flag) are a colour of the part (``enclosed_background="fill"``, default) or
+   holes (``"hole"``).
+3. **Fringes.** Each pixel is explained as a mix of at most two palette
+   colours that occur near it (within ``fringe_px``); the mixing fraction is
+   the pixel's coverage by each of the two. A dark-on-yellow edge therefore
+   splits between black and yellow and never turns into a thin orange or
+   brown sliver.
+4. **Sub-pixel partition.** The per-colour coverage fields are interpolated
+   onto the working raster (finer than the source for small images, as in
+   :func:`tracer.isolate`) and every working pixel takes the colour of
+   highest coverage: the boundary between two colours is where each covers
+   half the pixel. Regions smaller than ``min_px`` source pixels are given to
+   the neighbouring colour they touch most.
+
+The result is a partition: each working pixel has exactly one label, so
+colour masks never overlap and leave no gap inside the subject.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tracer.errors import EmptyMaskError, InvalidInputError
+from tracer.types import Image, IsolateParams, Mask
+
+__all__ = ["ColorParams", "Palette", "ColorLabels", "palette", "label_colors", "to_lab", "hex_color"]
+
+#: Label of the background (transparent or border-connected background colour) in :attr:`ColorLabels.labels`.
+BACKGROUND = -1
+
+
+@dataclass(frozen=True, slots=True)
+class ColorParams:
+    """Options of :func:`label_colors`.
+
+    colors : number of colours of the part (background excluded), or None to decide automatically;
+        it is an upper bound: colours that are not distinct (``merge_delta_e``) are not split.
+    merge_delta_e : clusters whose Lab centres are closer than this are one colour.
+    flat_delta_e : a pixel is flat when its 3x3 neighbourhood spans less than this (Lab Delta E);
+        raised automatically on noisy images.
+    min_cluster_fraction : palette clusters with fewer flat pixels than this fraction of the subject are dropped.
+    min_px : colour regions smaller than this many source pixels are merged into a neighbour.
+    fringe_px : how far (source pixels) a colour may be mixed into an anti-aliased edge pixel.
+    enclosed_background : "fill" (areas of the background colour enclosed by the part are a colour
+        of the part) or "hole" (they are holes).
+    max_colors : refuse palettes larger than this.
+    """
+
+    colors: int | None = None
+    merge_delta_e: float = 8.0
+    flat_delta_e: float = 6.0
+    min_cluster_fraction: float = 0.0005
+    min_px: float = 12.0
+    fringe_px: int = 2
+    enclosed_background: str = "fill"
+    max_colors: int = 24
+
+    def __post_init__(self) -> None:
+        if self.colors is not None and not (isinstance(self.colors, int) and 1 <= self.colors <= self.max_colors):
+            raise InvalidInputError(f"colors must be an integer from 1 to {self.max_colors} (or auto), got {self.colors!r}")
+        if self.enclosed_background not in ("fill", "hole"):
+            raise InvalidInputError(f"enclosed_background must be 'fill' or 'hole', got {self.enclosed_background!r}")
+        if self.fringe_px < 1:
+            raise InvalidInputError(f"fringe_px must be >= 1, got {self.fringe_px}")
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Palette:
+    """Colours in sRGB ``[0, 1]`` (K, 3) and Lab (K, 3); ``background`` indexes it, or is -1 (transparent)."""
+
+    rgb: np.ndarray
+    lab: np.ndarray
+    background: int
+    counts: np.ndarray  # flat pixels per colour
+
+    @property
+    def hex(self) -> list[str]:
+        return [hex_color(c) for c in self.rgb]
+
+    def __len__(self) -> int:
+        return len(self.rgb)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ColorLabels:
+    """A partition of the working raster: ``labels`` (rows, cols) int16, a palette index or :data:`BACKGROUND`.
+
+    One working pixel is ``scale`` source pixels wide (as :attr:`tracer.Mask.scale`).
+    ``colors`` lists the palette indices that occur in the part, largest area first.
+    """
+
+    labels: np.ndarray
+    scale: float
+    source_size: tuple[int, int]
+    palette: Palette
+    colors: tuple[int, ...]
+    info: dict = field(default_factory=dict)
+
+    def mask(self, index: int | None = None) -> Mask:
+        """The :class:`Mask` of palette colour ``index``, or of the whole subject when ``index`` is None."""
+        px = self.labels != BACKGROUND if index is None else self.labels == index
+        return Mask(pixels=px, scale=self.scale, source_size=self.source_size, info=dict(self.info))
+
+    def hex(self, index: int) -> str:
+        return hex_color(self.palette.rgb[index])
+
+    def area_px(self, index: int | None = None) -> float:
+        """Area in source pixels² of a colour (or of the subject)."""
+        px = self.labels != BACKGROUND if index is None else self.labels == index
+        return float(np.count_nonzero(px)) * self.scale**2
+
+
+def hex_color(rgb) -> str:
+    c = np.clip(np.round(np.asarray(rgb, dtype=np.float64) * 255.0), 0, 255).astype(int)
+    return "#%02x%02x%02x" % tuple(int(v) for v in c)
+
+
+def _cv2():
+    import cv2
+
+    return cv2
+
+
+def to_lab(rgb: np.ndarray) -> np.ndarray:
+    """sRGB in [0, 1] (..., 3) -> CIE Lab (L 0..100), float32."""
+    cv2 = _cv2()
+    a = np.ascontiguousarray(np.asarray(rgb, dtype=np.float32).reshape(-1, 1, 3))
+    return cv2.cvtColor(a, cv2.COLOR_RGB2Lab).reshape(np.shape(rgb))
+
+
+def _border_pixels(a: np.ndarray) -> np.ndarray:
+    h, w = a.shape[:2]
+    b = max(1, min(h, w) // 50)
+    parts = [a[:b], a[-b:], a[:, :b], a[:, -b:]]
+    return np.concatenate([p.reshape(-1, *a.shape[2:]) for p in parts])
+
+
+def _flat(lab: np.ndarray, threshold: float) -> np.ndarray:
+    """Pixels whose 3x3 neighbourhood spans less than ``threshold`` Delta E."""
+    cv2 = _cv2()
+    k = np.ones((3, 3), np.uint8)
+    span2 = np.zeros(lab.shape[:2], np.float32)
+    for c in range(3):
+        ch = np.ascontiguousarray(lab[..., c])
+        span2 += (cv2.dilate(ch, k) - cv2.erode(ch, k)) ** 2
+    return span2 < threshold**2
+
+
+def _kmeans(samples: np.ndarray, k: int) -> np.ndarray:
+    cv2 = _cv2()
+    k = max(1, min(k, len(samples)))
+    cv2.setRNGSeed(12345)
+    crit = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 50, 0.05)
+    _, _, centres = cv2.kmeans(np.ascontiguousarray(samples, np.float32), k, None, crit, 2, cv2.KMEANS_PP_CENTERS)
+    return centres.astype(np.float64)
+
+
+def _assign(x: np.ndarray, centres: np.ndarray, chunk: int = 1 << 18) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest centre and its squared distance for each row of ``x``."""
+    lab_idx = np.empty(len(x), np.int32)
+    d2 = np.empty(len(x), np.float32)
+    c = centres.astype(np.float32)
+    for s in range(0, len(x), chunk):
+        d = ((x[s:s + chunk, None, :] - c[None]) ** 2).sum(axis=2)
+        lab_idx[s:s + chunk] = d.argmin(axis=1)
+        d2[s:s + chunk] = d.min(axis=1)
+    return lab_idx, d2
+
+
+def _merge(centres: np.ndarray, weights: np.ndarray, *, max_distance: float, max_count: int | None):
+    """Agglomerate centres: merge the closest pair while it is closer than ``max_distance``
+    or while there are more than ``max_count`` clusters. Returns (centres, weights, groups)."""
+    cs = [c.copy() for c in centres]
+    ws = [float(w) for w in weights]
+    groups = [[i] for i in range(len(cs))]
+    while len(cs) > 1:
+        c = np.array(cs)
+        d = np.linalg.norm(c[:, None] - c[None], axis=2)
+        np.fill_diagonal(d, np.inf)
+        i, j = np.unravel_index(np.argmin(d), d.shape)
+        too_many = max_count is not None and len(cs) > max_count
+        if not (d[i, j] < max_distance or too_many):
+            break
+        if too_many and not d[i, j] < max_distance:
+            # Ward cost: merge the pair whose union adds the least variance (small clusters go first).
+            w = np.array(ws)
+            cost = (w[:, None] * w[None] / (w[:, None] + w[None] + 1e-12)) * d**2
+            i, j = np.unravel_index(np.argmin(cost), cost.shape)
+        i, j = min(i, j), max(i, j)
+        wi, wj = ws[i], ws[j]
+        cs[i] = (cs[i] * wi + cs[j] * wj) / max(wi + wj, 1e-12)
+        ws[i] = wi + wj
+        groups[i] += groups[j]
+        del cs[j], ws[j], groups[j]
+    return np.array(cs), np.array(ws), groups
+
+
+def _alpha_carries_shape(image: Image) -> bool:
+    a = image.alpha
+    if a is None:
+        return False
+    frac = float((a < 0.5).mean())
+    return 0.0005 < frac < 0.9995
+
+
+def palette(image: Image, params: ColorParams = ColorParams()) -> tuple[Palette, dict]:
+    """The image's palette (background included unless it is transparent) and what was decided."""
+    rgb = image.pixels
+    lab = to_lab(rgb)
+    info: dict = {}
+    transparent = _alpha_carries_shape(image)
+    opaque = image.alpha >= 0.5 if (transparent and image.alpha is not None) else np.ones(rgb.shape[:2], bool)
+    flat_t = params.flat_delta_e
+    flat = _flat(lab, flat_t) & opaque
+    if transparent:  # a pixel next to the transparent part is a fringe
+        cv2 = _cv2()
+        flat &= cv2.erode(opaque.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    # Noisy images (JPEG, photos): too few flat pixels -> raise the threshold up to 4 times.
+    for _ in range(4):
+        if flat.sum() >= 0.25 * opaque.sum():
+            break
+        flat_t *= 1.6
+        flat = _flat(lab, flat_t) & opaque
+    info["flat_delta_e"] = round(flat_t, 2)
+    samples = lab[flat]
+    if len(samples) < 16:
+        raise EmptyMaskError(f"{image.name}: no area of flat colour found; the image is too noisy or too small "
+                             "for --colors")
+    rng = np.random.default_rng(0)
+    if len(samples) > 120_000:
+        samples = samples[rng.choice(len(samples), 120_000, replace=False)]
+    k0 = min(params.max_colors + 8, 24)
+    if params.colors is not None:
+        k0 = max(k0, params.colors + 2)
+    centres = _kmeans(samples, k0)
+    idx, _ = _assign(samples, centres)
+    counts = np.bincount(idx, minlength=len(centres)).astype(np.float64)
+    keep = counts > 0
+    centres, counts = centres[keep], counts[keep]
+    # Drop clusters with almost no pixels (they are fringes that happened to be flat, or noise).
+    min_count = max(4.0, params.min_cluster_fraction * len(samples))
+    small = counts < min_count
+    if small.all():
+        small[np.argmax(counts)] = False
+    centres, counts = centres[~small], counts[~small]
+    centres, counts, _ = _merge(centres, counts, max_distance=params.merge_delta_e, max_count=None)
+    # Refine: every flat pixel to its nearest centre; the colour is the mean sRGB of its flat pixels.
+    all_flat_lab = lab[flat]
+    all_flat_rgb = rgb[flat]
+    for _ in range(3):
+        idx, _ = _assign(all_flat_lab, centres)
+        new = np.array([all_flat_lab[idx == i].mean(axis=0) if np.any(idx == i) else centres[i]
+                        for i in range(len(centres))])
+        if np.allclose(new, centres, atol=1e-3):
+            break
+        centres = new
+    idx, _ = _assign(all_flat_lab, centres)
+    counts = np.bincount(idx, minlength=len(centres)).astype(np.float64)
+    used = counts > 0
+    centres, counts = centres[used], counts[used]
+    idx, _ = _assign(all_flat_lab, centres)
+    mean_rgb = np.array([all_flat_rgb[idx == i].mean(axis=0) for i in range(len(centres))])
+    if len(centres) > params.max_colors + (0 if transparent else 1):
+        raise InvalidInputError(f"{image.name}: the image has more than {params.max_colors} distinct flat colours; "
+                                "give --colors N to merge them")
+    if transparent:
+        background = -1
+        info["background"] = "transparent"
+    else:
+        b_idx, _ = _assign(_border_pixels(lab).reshape(-1, 3), centres)
+        background = int(np.bincount(b_idx, minlength=len(centres)).argmax())
+        info["background"] = hex_color(mean_rgb[background])
+    pal = Palette(rgb=mean_rgb, lab=to_lab(mean_rgb).astype(np.float64), background=background, counts=counts)
+    info["palette"] = pal.hex
+    return pal, info
+
+
+def _reduce(pal: Palette, n: int) -> tuple[Palette, np.ndarray]:
+    """Merge the part's colours (never the background) down to ``n`` (Ward); returns the merged
+    palette and the map fine index -> merged index. The fine palette still decides the boundaries."""
+    K = len(pal)
+    rest = np.array([i for i in range(K) if i != pal.background])
+    if len(rest) <= n:
+        return pal, np.arange(K)
+    _, _, groups = _merge(pal.lab[rest], pal.counts[rest], max_distance=0.0, max_count=n)
+    groups = [[int(rest[g]) for g in grp] for grp in groups]
+    if pal.background >= 0:
+        groups = [[pal.background], *groups]
+    lut = np.zeros(K, np.int64)
+    rgb, counts = [], []
+    for gi, grp in enumerate(groups):
+        lut[grp] = gi
+        w = pal.counts[grp]
+        rgb.append((pal.rgb[grp] * w[:, None]).sum(axis=0) / max(w.sum(), 1e-12))
+        counts.append(w.sum())
+    rgb = np.array(rgb)
+    merged = Palette(rgb=rgb, lab=to_lab(rgb).astype(np.float64), background=0 if pal.background >= 0 else -1,
+                     counts=np.array(counts))
+    return merged, lut
+
+
+def _coverage(image: Image, pal: Palette, params: ColorParams, transparent: bool, flat_t: float) -> np.ndarray:
+    """(K+1, rows, cols) float32 coverage of each palette colour (last channel: transparent)."""
+    cv2 = _cv2()
+    rgb = np.asarray(image.pixels, np.float32)
+    h, w = rgb.shape[:2]
+    K = len(pal)
+    lab = to_lab(rgb)
+    lab_idx, d2 = _assign(lab.reshape(-1, 3), pal.lab)
+    lab_idx, d2 = lab_idx.reshape(h, w), d2.reshape(h, w)
+    # Core pixels: close to a palette colour, and flat, or very close (thin strokes have no flat pixel).
+    flat = _flat(lab, flat_t)
+    tight = max(4.0, 0.6 * flat_t)
+    core = ((d2 < (2.0 * flat_t) ** 2) & flat) | (d2 < tight**2)
+    if transparent and image.alpha is not None:
+        core &= image.alpha >= 0.5
+    r = int(params.fringe_px)
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * r + 1, 2 * r + 1))
+    allowed = np.zeros((K, h, w), bool)
+    for k in range(K):
+        m = (core & (lab_idx == k)).astype(np.uint8)
+        allowed[k] = cv2.dilate(m, kernel).astype(bool)
+    none = ~allowed.any(axis=0)  # far from every core (gradients, noise): every colour may explain it
+    allowed[:, none] = True
+    pal_rgb = pal.rgb.astype(np.float32)
+    best = np.full((h, w), np.inf, np.float32)
+    a_lab = np.zeros((h, w), np.int16)
+    b_lab = np.zeros((h, w), np.int16)
+    t_mix = np.zeros((h, w), np.float32)
+    for a in range(K):
+        sel = allowed[a]
+        r2 = ((rgb - pal_rgb[a]) ** 2).sum(axis=2)
+        upd = sel & (r2 < best)
+        best[upd], a_lab[upd], b_lab[upd], t_mix[upd] = r2[upd], a, a, 0.0
+    for a in range(K):
+        for b in range(a + 1, K):
+            sel = allowed[a] & allowed[b]
+            if not sel.any():
+                continue
+            ys, xs = np.nonzero(sel)
+            p = rgb[ys, xs]
+            ca, cb = pal_rgb[a], pal_rgb[b]
+            d = cb - ca
+            dd = float(d @ d)
+            if dd <= 1e-12:
+                continue
+            t = np.clip(((p - ca) @ d) / dd, 0.0, 1.0)
+            r2 = (((ca + t[:, None] * d) - p) ** 2).sum(axis=1)
+            upd = r2 < best[ys, xs] - 1e-9
+            yy, xx = ys[upd], xs[upd]
+            best[yy, xx], a_lab[yy, xx], b_lab[yy, xx], t_mix[yy, xx] = r2[upd], a, b, t[upd]
+    cov = np.zeros((K + 1, h, w), np.float32)
+    rows, cols = np.mgrid[:h, :w]
+    np.add.at(cov, (a_lab, rows, cols), 1.0 - t_mix)
+    np.add.at(cov, (b_lab, rows, cols), t_mix)
+    if transparent and image.alpha is not None:
+        alpha = np.clip(image.alpha, 0, 1).astype(np.float32)
+        cov[:K] *= alpha
+        cov[K] = 1.0 - alpha
+    return cov
+
+
+def label_colors(image: Image, *, params: ColorParams = ColorParams(),
+                 isolate: IsolateParams = IsolateParams()) -> ColorLabels:
+    """Partition the image into colour labels on the working raster (see the module docstring).
+
+    ``isolate`` supplies the working-resolution policy (``upsample``, ``target_px_mm``, ``width_mm``).
+    """
+    from tracer.isolate import working_factor
+
+    cv2 = _cv2()
+    pal, info = palette(image, params)
+    transparent = pal.background < 0
+    cov = _coverage(image, pal, params, transparent, info["flat_delta_e"])
+    K = len(pal)
+    bg_channel = K if transparent else pal.background
+    h, w = cov.shape[1:]
+    coarse = cov.argmax(axis=0)
+    subject = coarse != bg_channel
+    if not subject.any():
+        raise EmptyMaskError(f"{image.name}: no subject found: every pixel has the background colour "
+                             f"{info.get('background')}")
+    rows = np.flatnonzero(subject.any(axis=1))
+    cols = np.flatnonzero(subject.any(axis=0))
+    subject_px = float(max(cols[-1] - cols[0] + 1, rows[-1] - rows[0] + 1))
+    kf = working_factor(subject_px, isolate, h * w)
+    if kf > 1:
+        kk = int(round(kf))
+        size, interp, scale = (w * kk, h * kk), cv2.INTER_LINEAR, 1.0 / kk
+    elif kf < 1:
+        d = int(round(1.0 / kf))
+        cov = cov[:, : (h // d) * d, : (w // d) * d]
+        size, interp, scale = (w // d, h // d), cv2.INTER_AREA, float(d)
+    else:
+        size, interp, scale = (w, h), None, 1.0
+    best = np.full((size[1], size[0]), -np.inf, np.float32)
+    labels = np.zeros((size[1], size[0]), np.int16)
+    for k in range(cov.shape[0]):
+        if not cov[k].any():
+            continue
+        f = cov[k] if interp is None else cv2.resize(cov[k], size, interpolation=interp)
+        upd = f > best
+        best[upd] = f[upd]
+        labels[upd] = k
+    del best, cov
+    # Background: the background channel, where connected to the image border.
+    bg = labels == bg_channel
+    n, comp = cv2.connectedComponents(bg.astype(np.uint8), connectivity=4)
+    edge = np.unique(np.concatenate([comp[0], comp[-1], comp[:, 0], comp[:, -1]]))
+    outside = np.isin(comp, edge[edge > 0])
+    labels[outside] = BACKGROUND
+    enclosed = bg & ~outside
+    if enclosed.any() and (transparent or params.enclosed_background == "hole"):
+        labels[enclosed] = BACKGROUND
+    info["enclosed_background_px"] = round(float(enclosed.sum()) * scale**2, 1)
+    if params.colors is not None and len(pal) - (0 if transparent else 1) > params.colors:
+        merged, lut = _reduce(pal, params.colors)
+        fg = labels != BACKGROUND
+        labels[fg] = lut[labels[fg]].astype(np.int16)
+        pal = merged
+        info["palette"] = pal.hex
+    min_work_px = max(1, int(round(params.min_px / scale**2)))
+    labels, merged = _absorb_specks(labels, min_work_px)
+    info["merged_specks"] = merged
+    present = [int(k) for k in np.unique(labels) if k != BACKGROUND]
+    if not present:
+        raise EmptyMaskError(f"{image.name}: no subject left after colour quantisation")
+    areas = {k: int(np.count_nonzero(labels == k)) for k in present}
+    order = tuple(sorted(present, key=lambda k: -areas[k]))
+    info.update(working_size=(int(labels.shape[1]), int(labels.shape[0])), working_scale=scale,
+                colors=[hex_color(pal.rgb[k]) for k in order])
+    return ColorLabels(labels=labels, scale=scale * image.scale, source_size=image.source_size,
+                       palette=pal, colors=order, info=info)
+
+
+def _absorb_specks(labels: np.ndarray, min_px: int) -> tuple[np.ndarray, int]:
+    """Give every connected colour region smaller than ``min_px`` working pixels to the colour
+    (or background) it borders most. Returns the new labels and how many regions moved."""
+    cv2 = _cv2()
+    labels = labels.copy()
+    merged = 0
+    k3 = np.ones((3, 3), np.uint8)
+    h, w = labels.shape
+    for _ in range(3):
+        moved = 0
+        for k in np.unique(labels):
+            if k == BACKGROUND:
+                continue
+            m = (labels == k).astype(np.uint8)
+            n, comp, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
+            small = np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] < min_px) + 1
+            for c in small:
+                x, y, cw, ch = stats[c, :4]
+                x0, y0, x1, y1 = max(0, x - 1), max(0, y - 1), min(w, x + cw + 1), min(h, y + ch + 1)
+                sub = comp[y0:y1, x0:x1] == c
+                ring = cv2.dilate(sub.astype(np.uint8), k3).astype(bool) & ~sub
+                around = labels[y0:y1, x0:x1][ring]
+                around = around[around != k]
+                if len(around) == 0:
+                    continue
+                vals, cnt = np.unique(around, return_counts=True)
+                labels[y0:y1, x0:x1][sub] = vals[np.argmax(cnt)]
+                moved += 1
+        merged += moved
+        if not moved:
+            break
+    return labels, merged
