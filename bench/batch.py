@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -73,12 +74,28 @@ def make_folder(folder: Path, n: int, corpus: Path | None) -> str:
 
 
 def convert(src: Path, out: Path, report: Path, *extra: str) -> tuple[int, float, dict, str]:
+    code, dt, _cpu, doc, err = convert_cpu(src, out, report, *extra)
+    return code, dt, doc, err
+
+
+def convert_cpu(src: Path, out: Path, report: Path, *extra: str):
+    """Run the CLI; wall seconds and CPU seconds (user+sys of the process and its workers)."""
     cmd = [*_tracecad(), "convert", str(src), "-o", str(out), "-q", "--report", str(report), *extra]
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     dt = time.perf_counter() - t
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
     doc = json.loads(report.read_text()) if report.exists() else {}
-    return p.returncode, dt, doc, p.stderr
+    return p.returncode, dt, cpu, doc, p.stderr
+
+
+def _autogroup() -> bool:
+    try:
+        return Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() == "1"
+    except OSError:
+        return False
 
 
 def load() -> str:
@@ -87,23 +104,33 @@ def load() -> str:
 
 def bench_speed(src: Path, work: Path, formats: str, repeat: int) -> float:
     print(f"\n== speed: --jobs 1 vs --jobs 2, formats {formats}, {repeat} round(s)")
-    ratios = []
+    ratios, cpus = [], []
     for r in range(repeat):
-        times = {}
+        times, cpu = {}, {}
         for jobs in ((1, 2) if r % 2 == 0 else (2, 1)):
             out = work / f"speed{r}_j{jobs}"
             before = load()
-            code, dt, doc, err = convert(src, out, work / f"speed{r}_j{jobs}.json", "--formats", formats,
-                                         "--jobs", str(jobs))
+            code, dt, c, doc, err = convert_cpu(src, out, work / f"speed{r}_j{jobs}.json", "--formats", formats,
+                                                "--jobs", str(jobs))
             s = doc.get("summary", {})
-            print(f"  round {r + 1} --jobs {jobs}: {dt:7.2f} s wall, exit {code}, converted {s.get('converted')}, "
-                  f"failed {s.get('failed')}  ({before} before)")
-            times[jobs] = dt
+            print(f"  round {r + 1} --jobs {jobs}: {dt:7.2f} s wall, {c:7.2f} s CPU = {c / dt:.2f} CPUs used, exit {code}, "
+                  f"converted {s.get('converted')}, failed {s.get('failed')}  ({before} before, {load()} after)")
+            times[jobs], cpu[jobs] = dt, c
         ratios.append(times[1] / times[2])
-        print(f"  round {r + 1}: speed-up --jobs 2 / --jobs 1 = {ratios[-1]:.2f}x")
+        cpus.append(cpu[2] / cpu[1])
+        print(f"  round {r + 1}: speed-up --jobs 2 / --jobs 1 = {ratios[-1]:.2f}x wall; "
+              f"CPU seconds --jobs 2 / --jobs 1 = {cpus[-1]:.2f}")
     med = statistics.median(ratios)
     print(f"  speed-up over {repeat} round(s): median {med:.2f}x, min {min(ratios):.2f}x, max {max(ratios):.2f}x "
           f"(target >= 1.6x on 2 cores; {os.cpu_count()} CPUs here)")
+    print(f"  parallel overhead: --jobs 2 spends {statistics.median(cpus):.2f}x the CPU seconds of --jobs 1 (median); "
+          f"on 2 otherwise idle cores the wall speed-up is bounded by 2 / that = {2 / statistics.median(cpus):.2f}x. "
+          "A load average above 2 means other processes took CPU during the run: the wall ratio is then not "
+          "the idle-machine figure.")
+    if _autogroup():
+        print("  note: the kernel's autogroup scheduler is on, so this session's processes share one CPU quota "
+              "against other sessions: under load, --jobs 2 gets no more CPU than --jobs 1 ('CPUs used' above), "
+              "and only an otherwise idle machine shows the real speed-up.")
     return med
 
 

@@ -309,6 +309,12 @@ def _worker_init() -> None:
     # happens (it sends SIGTERM to the workers, which unwind through their Staging blocks).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _on_sigterm)
+    try:  # one thread per worker: the workers are the parallelism (no oversubscription)
+        import cv2
+
+        cv2.setNumThreads(1)
+    except ImportError:
+        pass
 
 
 def _skipped_entry(job: Job) -> dict:

@@ -289,8 +289,9 @@ def test_dask_needs_a_scheduler(capsys, tmp_path):
     assert code == 2 and "--scheduler" in err
 
 
-@pytest.mark.parametrize("jobs", [1, 2])
-def test_ctrl_c_stops_cleanly_with_no_partial_file(tmp_path, jobs):
+@pytest.mark.parametrize("jobs,group", [(1, False), (2, False), (2, True)])
+def test_ctrl_c_stops_cleanly_with_no_partial_file(tmp_path, jobs, group):
+    """SIGINT to the main process alone, or (group=True) to the whole process group as a terminal's Ctrl-C does."""
     src = tmp_path / "in"
     src.mkdir()
     for i in range(60):
@@ -299,13 +300,17 @@ def test_ctrl_c_stops_cleanly_with_no_partial_file(tmp_path, jobs):
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     proc = subprocess.Popen([sys.executable, "-m", "cad", "convert", str(src), "-o", str(out_dir),
                              "--formats", "stl,3mf,svg", "--jobs", str(jobs)],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=group)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and len(list(out_dir.glob("*.stl"))) < 2:
             time.sleep(0.02)
         assert proc.poll() is None, proc.communicate()
-        proc.send_signal(signal.SIGINT)
+        if group:
+            os.killpg(proc.pid, signal.SIGINT)
+        else:
+            proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
