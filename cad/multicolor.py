@@ -34,7 +34,7 @@ from shapely.geometry import MultiPolygon, Polygon
 
 from cad import geometry as G
 from cad import mesh as M
-from cad.regions import Regions, regions_from_polygons, to_regions
+from cad.regions import FINE_TOLERANCE_FRACTION, Regions, regions_from_polygons, to_regions
 from tracer.errors import ExportError, GeometryError, InvalidInputError, TracecadWarning
 
 __all__ = ["ColorBody", "MultiConversion", "build_multicolor", "write_multicolor", "convert_multicolor",
@@ -327,6 +327,170 @@ def _fix_pinches(geoms: list, disk: float, grid: float) -> int:
     return fixed
 
 
+# ----------------------------------------------------------------------------- shared curves
+
+#: A polyline vertex where the outline turns by more than this (degrees) is a corner of the curve fit.
+CORNER_DEG = 40.0
+
+
+def _fit_cubic(p: np.ndarray, tol: float, t0: np.ndarray, t1: np.ndarray, depth: int = 0) -> list[np.ndarray]:
+    """Least-squares cubic Béziers through ``p`` (m, 2) within ``tol`` (Schneider), end tangents ``t0``/``t1``."""
+    a, b = p[0], p[-1]
+    chord = np.linalg.norm(b - a)
+    if len(p) == 2:
+        return [np.array([a, a + (b - a) / 3, a + 2 * (b - a) / 3, b])]
+    if chord == 0:  # closed piece: fit its two halves
+        i = len(p) // 2
+        tm = _unit(p[i + 1] - p[i - 1])
+        return _fit_cubic(p[: i + 1], tol, t0, -tm, depth + 1) + _fit_cubic(p[i:], tol, tm, t1, depth + 1)
+    d = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(p, axis=0), axis=1))])
+    u = d / d[-1]
+    for _ in range(3):
+        B = np.stack([(1 - u) ** 3, 3 * (1 - u) ** 2 * u, 3 * (1 - u) * u**2, u**3], axis=1)
+        A1, A2 = B[:, 1:2] * t0, B[:, 2:3] * t1
+        rhs = p - (B[:, 0:1] + B[:, 1:2]) * a - (B[:, 2:3] + B[:, 3:4]) * b
+        c11, c12, c22 = (A1 * A1).sum(), (A1 * A2).sum(), (A2 * A2).sum()
+        x1, x2 = (A1 * rhs).sum(), (A2 * rhs).sum()
+        det = c11 * c22 - c12 * c12
+        al1 = (x1 * c22 - x2 * c12) / det if abs(det) > 1e-12 else 0.0
+        al2 = (c11 * x2 - c12 * x1) / det if abs(det) > 1e-12 else 0.0
+        if not (al1 > 1e-6 * chord and al2 > 1e-6 * chord) or al1 > 2 * chord or al2 > 2 * chord:
+            al1 = al2 = chord / 3
+        c = np.array([a, a + al1 * t0, b + al2 * t1, b])
+        q = B @ c
+        err = np.linalg.norm(q - p, axis=1)
+        # Newton step on the parameters (one per round)
+        d1 = 3 * ((1 - u) ** 2)[:, None] * (c[1] - c[0]) + 6 * ((1 - u) * u)[:, None] * (c[2] - c[1]) \
+            + 3 * (u**2)[:, None] * (c[3] - c[2])
+        d2 = 6 * (1 - u)[:, None] * (c[2] - 2 * c[1] + c[0]) + 6 * u[:, None] * (c[3] - 2 * c[2] + c[1])
+        num = ((q - p) * d1).sum(axis=1)
+        den = (d1 * d1).sum(axis=1) + ((q - p) * d2).sum(axis=1)
+        un = np.where(np.abs(den) > 1e-12, u - num / np.where(den == 0, 1, den), u)
+        un[0], un[-1] = 0.0, 1.0
+        if np.all(np.diff(un) > 0):
+            u = un
+    i = int(np.argmax(err))
+    if err[i] <= tol:
+        return [c]
+    if depth > 40 or len(p) <= 3:
+        if len(p) <= 3:  # two chords: lines through the points
+            return [np.array([p[k], p[k] + (p[k + 1] - p[k]) / 3, p[k] + 2 * (p[k + 1] - p[k]) / 3, p[k + 1]])
+                    for k in range(len(p) - 1)]
+        return [c]
+    i = min(max(i, 1), len(p) - 2)
+    tm = p[i + 1] - p[i - 1]
+    tm = tm / (np.linalg.norm(tm) or 1.0)
+    return _fit_cubic(p[: i + 1], tol, t0, -tm, depth + 1) + _fit_cubic(p[i:], tol, tm, t1, depth + 1)
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    n = np.linalg.norm(v)
+    return v / n if n > 0 else v
+
+
+def fit_arc(p: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray]:
+    """An open polyline (m, 2) -> cubic Bézier segments (n, 4, 2) and ``is_line`` (n,), split at corners."""
+    p = np.asarray(p, np.float64)
+    v = np.diff(p, axis=0)
+    ang = np.degrees(np.abs(np.arctan2(v[:-1, 0] * v[1:, 1] - v[:-1, 1] * v[1:, 0], (v[:-1] * v[1:]).sum(axis=1))))
+    inner = (np.flatnonzero(ang > CORNER_DEG) + 1).tolist()
+    if np.array_equal(p[0], p[-1]) and len(inner) < 2:  # a closed loop: at least three pieces
+        inner = sorted(set(inner) | {len(p) // 3, (2 * len(p)) // 3})
+    cuts = [0, *[c for c in inner if 0 < c < len(p) - 1], len(p) - 1]
+    segs, lines = [], []
+    for s0, s1 in zip(cuts[:-1], cuts[1:]):
+        q = p[s0: s1 + 1]
+        if len(q) == 2:
+            a, b = q
+            segs.append(np.array([a, a + (b - a) / 3, a + 2 * (b - a) / 3, b]))
+            lines.append(True)
+            continue
+        t0 = _unit(q[1] - q[0])
+        t1 = _unit(q[-2] - q[-1])
+        for c in _fit_cubic(q, tol, t0, t1):
+            segs.append(c)
+            chord = c[3] - c[0]
+            lines.append(bool(np.allclose(c[1], c[0] + chord / 3) and np.allclose(c[2], c[0] + 2 * chord / 3)))
+    ctrl = np.array(segs)
+    ctrl[1:, 0] = ctrl[:-1, 3]  # exact continuity
+    return ctrl, np.array(lines, bool)
+
+
+def curve_partition(parts_mm: list, tol: float):
+    """Exact Bézier regions for a partition (a coverage of polygons in mm).
+
+    Every boundary arc between two junctions (points where three or more colours, or the
+    outside, meet) is fitted once, and the SAME control points (reversed where needed)
+    serve both colours it separates, so neighbouring bodies share their curves exactly.
+    Returns a list of region lists, or None when the fitted curves would make a region invalid.
+    """
+    from collections import defaultdict
+
+    from cad.regions import Region, Ring
+
+    owners = defaultdict(set)
+    rings_of = []
+    for k, g in enumerate(parts_mm):
+        rings = []
+        for poly in _polys(shapely.orient_polygons(g, exterior_cw=False)):
+            rs = [np.asarray(poly.exterior.coords)[:-1]] + [np.asarray(r.coords)[:-1] for r in poly.interiors]
+            rings.append(rs)
+            for r in rs:
+                for pt in map(tuple, r):
+                    owners[pt].add(k)
+        rings_of.append(rings)
+    outline = shapely.coverage_union_all(np.array(parts_mm, dtype=object))
+    for poly in _polys(outline):
+        for r in (poly.exterior, *poly.interiors):
+            for pt in map(tuple, np.asarray(r.coords)[:-1]):
+                owners[pt].add(-1)
+    cache: dict = {}
+
+    def arc(points: np.ndarray):
+        fwd = tuple(map(tuple, points))
+        rev = fwd[::-1]
+        if fwd <= rev:
+            if fwd not in cache:
+                cache[fwd] = fit_arc(points, tol)
+            return cache[fwd]
+        if rev not in cache:
+            cache[rev] = fit_arc(points[::-1], tol)
+        c, l = cache[rev]
+        return G.reverse(c, l)
+
+    def ring_curves(r: np.ndarray):
+        nodes = [i for i, pt in enumerate(map(tuple, r)) if len(owners[pt]) >= 3]
+        if not nodes:  # a closed loop shared by two colours: canonical start and direction
+            i0 = min(range(len(r)), key=lambda i: tuple(r[i]))
+            rr = np.roll(r, -i0, axis=0)
+            return arc(np.vstack([rr, rr[:1]]))
+        rr = np.roll(r, -nodes[0], axis=0)
+        idx = [i - nodes[0] for i in nodes] + [len(r)]
+        ext = np.vstack([rr, rr[:1]])
+        cs, ls = [], []
+        for a, b in zip(idx[:-1], idx[1:]):
+            c, l = arc(ext[a: b + 1])
+            cs.append(c)
+            ls.append(l)
+        return np.concatenate(cs), np.concatenate(ls)
+
+    out = []
+    for k, rings in enumerate(rings_of):
+        regs = []
+        for rs in rings:
+            curves = [ring_curves(r) for r in rs]
+            shell = Ring(*curves[0]).oriented(ccw=True)
+            holes = tuple(Ring(*c).oriented(ccw=False) for c in curves[1:])
+            reg = Region(shell, holes)
+            fine = tol / 4
+            poly = Polygon(shell.flatten(fine), [h.flatten(fine) for h in holes])
+            if not poly.is_valid or abs(reg.area() - poly.area) > 1e-3 * abs(poly.area) + 1e-9:
+                return None
+            regs.append(reg)
+        out.append(regs)
+    return out
+
+
 # ----------------------------------------------------------------------------- build
 
 @dataclass(slots=True, eq=False)
@@ -516,15 +680,26 @@ def build_multicolor(source, options, *, name: str | None = None, stem: str = "p
     hexes = [labels.hex(k) for k in labels.colors]
     lab = to_lab(np.array([labels.palette.rgb[k] for k in labels.colors]))
     heights = _heights(parse_layer_heights(getattr(options, "layer_heights", None)), hexes, lab, options.thickness_mm)
+    parts_mm = [shapely.affinity.affine_transform(g, affine) for g in parts]
+    t = time.perf_counter()
+    curves = curve_partition(parts_mm, 0.5 * options.tolerance_mm)
+    timings["curves"] = time.perf_counter() - t
+    if curves is None:
+        caught.append("the shared colour boundaries are kept as polylines (a fitted curve would have crossed another)")
     bodies = []
     dropped_colours = []
-    for i, (k, g) in enumerate(zip(labels.colors, parts)):
-        g_mm = shapely.affinity.affine_transform(g, affine)
+    fine = FINE_TOLERANCE_FRACTION * max(union_mm.bounds[2] - union_mm.bounds[0], 1e-9)
+    for i, g_mm in enumerate(parts_mm):
         if g_mm.is_empty or g_mm.area <= 0:
             dropped_colours.append(hexes[i])
             continue
-        regs = regions_from_polygons(g_mm)
-        geom = shapely.orient_polygons(MultiPolygon([p for p in _polys(g_mm)]), exterior_cw=False)
+        if curves is not None:
+            regs = curves[i]
+            geom = MultiPolygon([Polygon(r.shell.flatten(fine), [h.flatten(fine) for h in r.holes]) for r in regs])
+        else:
+            regs = regions_from_polygons(g_mm)
+            geom = MultiPolygon([p for p in _polys(g_mm)])
+        geom = shapely.orient_polygons(geom, exterior_cw=False)
         regions = Regions(regions=tuple(regs), geometry=geom, px_mm=s, report={})
         bodies.append(ColorBody(name=f"{stem}_{len(bodies) + 1}_{hexes[i][1:]}", color=hexes[i], regions=regions,
                                 z0_mm=0.0, height_mm=heights[i], tolerance_mm=options.tolerance_mm))
