@@ -299,7 +299,7 @@ def test_ctrl_c_stops_cleanly_with_no_partial_file(tmp_path, jobs, group):
     out_dir = tmp_path / "out"
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     proc = subprocess.Popen([sys.executable, "-m", "cad", "convert", str(src), "-o", str(out_dir),
-                             "--formats", "stl,3mf,svg", "--jobs", str(jobs)],
+                             "--formats", "stl,3mf,svg", "--jobs", str(jobs), "--report", str(tmp_path / "r.json")],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=group)
     try:
@@ -324,6 +324,11 @@ def test_ctrl_c_stops_cleanly_with_no_partial_file(tmp_path, jobs, group):
     for stem in stems:  # all or nothing per input, and every file that exists is whole
         assert sorted(n for n in left if n.rsplit(".", 1)[0] == stem) == [f"{stem}.3mf", f"{stem}.stl", f"{stem}.svg"]
         assert trimesh.load(out_dir / f"{stem}.stl", force="mesh").is_volume
+    doc = json.loads((tmp_path / "r.json").read_text())  # the report is still written
+    assert doc["summary"]["interrupted"] is True and len(doc["results"]) == 60
+    ok = {Path(e["input"]).stem for e in doc["results"] if e["status"] == "ok"}
+    assert ok <= stems and {e["status"] for e in doc["results"]} <= {"ok", "not run"}
+    assert doc["summary"]["not_run"] == 60 - len(ok) > 0
 
 
 class _CrashOnArrival:
