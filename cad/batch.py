@@ -357,7 +357,7 @@ def run(jobs: list[Job], *, n_jobs: int | None = None, executor: str = "local", 
         entries[job.index] = entry
         progress.finished(job, entry)
 
-    workers = min(n_jobs, len(todo)) if executor == "local" else n_jobs
+    workers = max(1, min(n_jobs, len(todo))) if executor == "local" else n_jobs
     interrupted = False
     try:
         if executor == "dask":
