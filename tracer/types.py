@@ -146,7 +146,10 @@ class IsolateParams:
     width_mm : the requested output width, used only to pick the working size.
     method : "otsu" | "adaptive" | "color" | "grabcut".
     color : "#RRGGBB" for method "color"; color_tolerance is a Lab distance (Delta E).
-    denoise : "auto" | "none" | "median" | "bilateral".
+    denoise : "auto" (median filter when the image is noisy, radius following the resolution) |
+        "none" | "median" | "bilateral".
+    speck_mm2 : islands and holes of the mask smaller than this area at the output width are removed
+        (0 disables).
     """
 
     threshold: float | None = None
@@ -159,6 +162,7 @@ class IsolateParams:
     color: str | None = None
     color_tolerance: float = 30.0
     denoise: str = "auto"
+    speck_mm2: float = 0.005
     max_working_px: int = 40_000_000
 
 

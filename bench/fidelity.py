@@ -1,0 +1,142 @@
+"""Fidelity benchmark: trace the corpus with the CLI and score it against the true vector shapes.
+
+For each image kind (png512, png2048, jpeg35, photo) this runs, in one process per kind::
+
+    .venv/bin/tracecad convert <images of that kind> -o OUT/<kind> --formats stl --width 50 --json
+
+then ``python ../shared/corpus/score.py --outdir OUT/<kind> --width-mm 50 --kind <kind> --set mono``,
+prints score.py's table, and a summary per kind (mean/min IoU, Hausdorff p95, watertight count,
+median isolate seconds) against the targets of issue 3.
+
+Usage::
+
+    nice -n 10 .venv/bin/python bench/fidelity.py [--kind png512 ...] [--set mono] [--out DIR]
+                                                   [--items a,b] [-- extra tracecad convert flags]
+
+Exits 0 with a message when ../shared/corpus is absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT.parent / "shared" / "corpus"
+KINDS = ("png512", "png2048", "jpeg35", "photo")
+#: issue 3 targets: (mean IoU, worst IoU); every kind also needs all watertight and Hausdorff p95 <= 0.5 %.
+TARGETS = {"png512": (0.995, 0.985), "png2048": (0.995, 0.985), "jpeg35": (0.993, 0.985), "photo": (0.993, 0.985)}
+HAUSDORFF_P95_PCT = 0.5
+
+
+def _tracecad() -> list[str]:
+    exe = ROOT / ".venv" / "bin" / "tracecad"
+    if exe.exists():
+        return [str(exe)]
+    return [sys.executable, "-m", "cad"]
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra: list[str] = []
+    if "--" in argv:
+        i = argv.index("--")
+        argv, extra = argv[:i], argv[i + 1:]
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--kind", action="append", choices=KINDS, help="image kind (repeatable; default: all four)")
+    ap.add_argument("--set", default="mono", help="corpus set (default mono)")
+    ap.add_argument("--items", default=None, help="comma list of item names (default: all of the set)")
+    ap.add_argument("--out", default=None, help="output folder (default: a temporary folder)")
+    ap.add_argument("--width", type=float, default=50.0, help="--width passed to tracecad and score.py (mm)")
+    ap.add_argument("--quiet-table", action="store_true", help="print only the per-kind summary")
+    a = ap.parse_args(argv)
+
+    if not (CORPUS / "score.py").exists() or not (CORPUS / "manifest.json").exists():
+        print(f"fidelity: {CORPUS} is absent; nothing to measure (skipped)")
+        return 0
+    try:
+        import cairosvg  # noqa: F401
+        import svgelements  # noqa: F401
+    except ImportError:
+        print("fidelity: score.py needs svgelements and cairosvg (.venv/bin/pip install svgelements cairosvg); skipped")
+        return 0
+
+    manifest = json.loads((CORPUS / "manifest.json").read_text())
+    wanted = set(a.items.split(",")) if a.items else None
+    kinds = a.kind or list(KINDS)
+    out_root = Path(a.out) if a.out else Path(tempfile.mkdtemp(prefix="tracecad-fidelity-"))
+    print(f"fidelity: outputs in {out_root}; extra flags: {' '.join(extra) or '(none)'}")
+    summary = {}
+    for kind in kinds:
+        images = [CORPUS / img["path"] for it in manifest["items"]
+                  if it.get("set") == a.set and (wanted is None or it["name"] in wanted)
+                  for img in it["images"] if img["kind"] == kind]
+        outdir = out_root / kind
+        outdir.mkdir(parents=True, exist_ok=True)
+        cmd = [*_tracecad(), "convert", *map(str, images), "-o", str(outdir), "--formats", "stl",
+               "--width", f"{a.width:g}", "--json", *extra]
+        run = subprocess.run(cmd, capture_output=True, text=True)
+        iso_s, errors = [], []
+        try:
+            for e in json.loads(run.stdout)["results"]:
+                if e["status"] == "ok":
+                    iso_s.append(e["seconds"].get("isolate", float("nan")))
+                else:
+                    errors.append(e["error"])
+        except (json.JSONDecodeError, KeyError):
+            print(run.stderr[-2000:])
+            errors.append(f"tracecad exited {run.returncode} without a JSON report")
+        for err in errors:
+            print(f"  tracecad error: {err}")
+        score_cmd = [sys.executable, str(CORPUS / "score.py"), "--outdir", str(outdir), "--width-mm", f"{a.width:g}",
+                     "--kind", kind, "--set", a.set, "--json"]
+        sc = subprocess.run(score_cmd, capture_output=True, text=True)
+        rows = []
+        for line in sc.stdout.splitlines():
+            obj = json.loads(line)
+            if "summary" not in obj:
+                rows.append(obj)
+        if wanted is not None:
+            rows = [r for r in rows if r["item"] in wanted]
+        if not a.quiet_table:
+            for r in sorted(rows, key=lambda r: r.get("iou", -1)):
+                if "error" in r:
+                    print(f"FAIL {r['item']:<24} {kind:<8} {r['error']}")
+                else:
+                    print(f"{r['item']:<24} {kind:<8} iou {r['iou']:.4f}  hausdorff {r['hausdorff_pct']:.2f}%  "
+                          f"area {r['area_ratio']:.4f}  width {r['width_out_mm']:.3f}  watertight {r['is_volume']}")
+        ok = [r for r in rows if "iou" in r]
+        ious = sorted(r["iou"] for r in ok)
+        hs = sorted(r["hausdorff_pct"] for r in ok)
+        s = {
+            "n": len(rows), "failed": len(rows) - len(ok),
+            "iou_mean": statistics.fmean(ious) if ious else 0.0, "iou_min": ious[0] if ious else 0.0,
+            "worst": min(ok, key=lambda r: r["iou"])["item"] if ok else None,
+            "hausdorff_p95": hs[min(len(hs) - 1, int(0.95 * len(hs)))] if hs else float("inf"),
+            "watertight": sum(bool(r.get("is_volume")) for r in ok),
+            "isolate_s_median": statistics.median(iso_s) if iso_s else float("nan"),
+        }
+        summary[kind] = s
+    print()
+    print(f"{'kind':<8} {'n':>3} {'mean IoU':>9} {'min IoU':>8} {'worst':<16} {'H p95 %':>8} {'watertight':>10} "
+          f"{'isolate s':>9}  target")
+    for kind, s in summary.items():
+        mean_t, min_t = TARGETS[kind]
+        met = (s["failed"] == 0 and s["watertight"] == s["n"] and s["iou_mean"] >= mean_t and s["iou_min"] >= min_t
+               and s["hausdorff_p95"] <= HAUSDORFF_P95_PCT)
+        print(f"{kind:<8} {s['n']:>3} {s['iou_mean']:>9.4f} {s['iou_min']:>8.4f} {str(s['worst']):<16} "
+              f"{s['hausdorff_p95']:>8.2f} {s['watertight']:>4}/{s['n']:<5} {s['isolate_s_median']:>9.3f}  "
+              f"{'met' if met else 'NOT met'} (mean>={mean_t}, min>={min_t}, H95<={HAUSDORFF_P95_PCT}%)")
+    if os.environ.get("FIDELITY_JSON"):
+        Path(os.environ["FIDELITY_JSON"]).write_text(json.dumps(summary, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
