@@ -126,6 +126,14 @@ class ColorLabels:
         return float(np.count_nonzero(px)) * self.scale**2
 
 
+#: sRGB -> Y'CbCr (BT.601) and the weight of the chroma channels when explaining a pixel of a lossy
+#: (JPEG-like) image as a mix; lossless art keeps full weight.
+_YCC = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]], np.float32)
+CHROMA_WEIGHT = 0.35
+#: A pixel explained worse than this (weighted Y'CbCr distance) looks for colours further away.
+MAX_MIX_RESIDUAL = 0.06
+
+
 def hex_color(rgb) -> str:
     c = np.clip(np.round(np.asarray(rgb, dtype=np.float64) * 255.0), 0, 255).astype(int)
     return "#%02x%02x%02x" % tuple(int(v) for v in c)
@@ -276,6 +284,8 @@ def palette(image: Image, params: ColorParams = ColorParams()) -> tuple[Palette,
     centres, counts = centres[used], counts[used]
     idx, _ = _assign(all_flat_lab, centres)
     mean_rgb = np.array([all_flat_rgb[idx == i].mean(axis=0) for i in range(len(centres))])
+    _, d2 = _assign(all_flat_lab, centres)
+    info["noise_delta_e"] = round(float(np.sqrt(np.percentile(d2, 90))), 3)  # 0 for lossless flat art
     if len(centres) > params.max_colors + (0 if transparent else 1):
         raise InvalidInputError(f"{image.name}: the image has more than {params.max_colors} distinct flat colours; "
                                 "give --colors N to merge them")
@@ -315,7 +325,8 @@ def _reduce(pal: Palette, n: int) -> tuple[Palette, np.ndarray]:
     return merged, lut
 
 
-def _coverage(image: Image, pal: Palette, params: ColorParams, transparent: bool, flat_t: float) -> np.ndarray:
+def _coverage(image: Image, pal: Palette, params: ColorParams, transparent: bool, flat_t: float,
+              noise_delta_e: float = 0.0) -> np.ndarray:
     """(K+1, rows, cols) float32 coverage of each palette colour (last channel: transparent)."""
     cv2 = _cv2()
     rgb = np.asarray(image.pixels, np.float32)
@@ -330,41 +341,32 @@ def _coverage(image: Image, pal: Palette, params: ColorParams, transparent: bool
     core = ((d2 < (2.0 * flat_t) ** 2) & flat) | (d2 < tight**2)
     if transparent and image.alpha is not None:
         core &= image.alpha >= 0.5
-    r = int(params.fringe_px)
-    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * r + 1, 2 * r + 1))
-    allowed = np.zeros((K, h, w), bool)
-    for k in range(K):
-        m = (core & (lab_idx == k)).astype(np.uint8)
-        allowed[k] = cv2.dilate(m, kernel).astype(bool)
-    none = ~allowed.any(axis=0)  # far from every core (gradients, noise): every colour may explain it
-    allowed[:, none] = True
-    pal_rgb = pal.rgb.astype(np.float32)
+    # Mixing is linear in sRGB, hence in any linear transform of it: work in Y'CbCr with the chroma
+    # weighted down, because JPEG halves the chroma resolution and smears colour across edges
+    # while the luma edge stays sharp.
+    cw = CHROMA_WEIGHT if noise_delta_e > 0.05 else 1.0  # lossless art: every channel is exact
+    m = _YCC * np.array([[1.0], [cw], [cw]], np.float32)
+    pix = rgb @ m.T
+    pal_w = pal.rgb.astype(np.float32) @ m.T
     best = np.full((h, w), np.inf, np.float32)
     a_lab = np.zeros((h, w), np.int16)
     b_lab = np.zeros((h, w), np.int16)
     t_mix = np.zeros((h, w), np.float32)
-    for a in range(K):
-        sel = allowed[a]
-        r2 = ((rgb - pal_rgb[a]) ** 2).sum(axis=2)
-        upd = sel & (r2 < best)
-        best[upd], a_lab[upd], b_lab[upd], t_mix[upd] = r2[upd], a, a, 0.0
-    for a in range(K):
-        for b in range(a + 1, K):
-            sel = allowed[a] & allowed[b]
-            if not sel.any():
-                continue
-            ys, xs = np.nonzero(sel)
-            p = rgb[ys, xs]
-            ca, cb = pal_rgb[a], pal_rgb[b]
-            d = cb - ca
-            dd = float(d @ d)
-            if dd <= 1e-12:
-                continue
-            t = np.clip(((p - ca) @ d) / dd, 0.0, 1.0)
-            r2 = (((ca + t[:, None] * d) - p) ** 2).sum(axis=1)
-            upd = r2 < best[ys, xs] - 1e-9
-            yy, xx = ys[upd], xs[upd]
-            best[yy, xx], a_lab[yy, xx], b_lab[yy, xx], t_mix[yy, xx] = r2[upd], a, b, t[upd]
+    cores = [(core & (lab_idx == k)).astype(np.uint8) for k in range(K)]
+    r = int(params.fringe_px)
+    todo = np.ones((h, w), bool)
+    # The colours found within r pixels explain a pixel; a pixel they explain badly (JPEG ringing,
+    # blur, a core too far away) looks further (2r, 4r), and finally every colour competes.
+    for radius in (r, 2 * r, 4 * r, None):
+        if radius is None:
+            allowed = np.broadcast_to(todo, (K, h, w))
+        else:
+            kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * radius + 1, 2 * radius + 1))
+            allowed = np.stack([cv2.dilate(c, kernel).astype(bool) & todo for c in cores])
+        _mix(pix, pal_w, allowed, best, a_lab, b_lab, t_mix)
+        todo = best > MAX_MIX_RESIDUAL**2
+        if not todo.any():
+            break
     cov = np.zeros((K + 1, h, w), np.float32)
     rows, cols = np.mgrid[:h, :w]
     np.add.at(cov, (a_lab, rows, cols), 1.0 - t_mix)
@@ -374,6 +376,37 @@ def _coverage(image: Image, pal: Palette, params: ColorParams, transparent: bool
         cov[:K] *= alpha
         cov[K] = 1.0 - alpha
     return cov
+
+
+def _mix(pix, pal_w, allowed, best, a_lab, b_lab, t_mix) -> None:
+    """Explain each allowed pixel as one palette colour or a mix of two (in place, keeping the best fit)."""
+    K = len(pal_w)
+    for a in range(K):
+        sel = allowed[a]
+        if not sel.any():
+            continue
+        ys, xs = np.nonzero(sel)
+        r2 = ((pix[ys, xs] - pal_w[a]) ** 2).sum(axis=1)
+        upd = r2 < best[ys, xs]
+        yy, xx = ys[upd], xs[upd]
+        best[yy, xx], a_lab[yy, xx], b_lab[yy, xx], t_mix[yy, xx] = r2[upd], a, a, 0.0
+    for a in range(K):
+        for b in range(a + 1, K):
+            sel = allowed[a] & allowed[b]
+            if not sel.any():
+                continue
+            ys, xs = np.nonzero(sel)
+            p = pix[ys, xs]
+            ca, cb = pal_w[a], pal_w[b]
+            d = cb - ca
+            dd = float(d @ d)
+            if dd <= 1e-12:
+                continue
+            t = np.clip(((p - ca) @ d) / dd, 0.0, 1.0)
+            r2 = (((ca + t[:, None] * d) - p) ** 2).sum(axis=1)
+            upd = r2 < best[ys, xs] - 1e-9
+            yy, xx = ys[upd], xs[upd]
+            best[yy, xx], a_lab[yy, xx], b_lab[yy, xx], t_mix[yy, xx] = r2[upd], a, b, t[upd]
 
 
 def label_colors(image: Image, *, params: ColorParams = ColorParams(),
@@ -387,7 +420,7 @@ def label_colors(image: Image, *, params: ColorParams = ColorParams(),
     cv2 = _cv2()
     pal, info = palette(image, params)
     transparent = pal.background < 0
-    cov = _coverage(image, pal, params, transparent, info["flat_delta_e"])
+    cov = _coverage(image, pal, params, transparent, info["flat_delta_e"], info.get("noise_delta_e", 0.0))
     K = len(pal)
     bg_channel = K if transparent else pal.background
     h, w = cov.shape[1:]
@@ -400,6 +433,9 @@ def label_colors(image: Image, *, params: ColorParams = ColorParams(),
     cols = np.flatnonzero(subject.any(axis=0))
     subject_px = float(max(cols[-1] - cols[0] + 1, rows[-1] - rows[0] + 1))
     kf = working_factor(subject_px, isolate, h * w)
+    if kf > 1 and isolate.upsample is None:  # K coverage fields: round the factor down, not up
+        want = (isolate.width_mm or 50.0) / isolate.target_px_mm
+        kf = float(min(kf, max(1, round(want / subject_px))))
     if kf > 1:
         kk = int(round(kf))
         size, interp, scale = (w * kk, h * kk), cv2.INTER_LINEAR, 1.0 / kk
