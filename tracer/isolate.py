@@ -402,9 +402,12 @@ def isolate(image: Image, *, params: IsolateParams = IsolateParams()) -> Mask:
     src_px_mm = width_mm / max(float(cols[-1] - cols[0] + 1), 1.0)
     speck_px = params.speck_mm2 / src_px_mm ** 2 if params.speck_mm2 > 0 else 0.0
     if clean:
-        coverage = coverage.copy()
-        coverage[coverage < CLEAN_DEAD_ZONE] = 0.0
-        coverage[coverage > 1.0 - CLEAN_DEAD_ZONE] = 1.0
+        # faint values away from the body are artefacts; so is anything within the compression ringing level
+        dead = max(CLEAN_DEAD_ZONE, min(0.25, 1.5 * D.artefact_level(coverage)))
+        info["dead_zone"] = round(dead, 3)
+        coverage = D.keep_attached(coverage)
+        coverage[coverage < dead] = 0.0
+        coverage[coverage > 1.0 - dead] = 1.0
     if speck_px > 0:
         if clean:
             coverage, islands, holes = D.remove_specks(coverage, min_area_px=speck_px)

@@ -1,0 +1,71 @@
+"""``--debug-dir``: write the isolation mask and an overlay of the traced outline on the input.
+
+Files written into ``DIR`` for an input with stem ``NAME``:
+
+* ``NAME.mask.png``: the binary mask potrace traced (working raster; white = subject);
+* ``NAME.overlay.png``: the input image (greyed) with the traced outlines drawn on it,
+  outer outlines in red and holes in blue, at least 1024 px wide so sub-pixel
+  detail is visible.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from tracer.types import Image, Mask, Outlines
+
+__all__ = ["write_debug", "outline_points"]
+
+#: The overlay is drawn at least this wide (small images are enlarged).
+OVERLAY_MIN_PX = 1024
+_SAMPLES = 8  # points per Bézier segment
+
+
+def outline_points(ctrl: np.ndarray) -> np.ndarray:
+    """``(n, 4, 2)`` cubic control points -> ``(n * 8, 2)`` points along the closed outline."""
+    t = (np.arange(_SAMPLES) / _SAMPLES)[:, None]
+    b = np.stack([(1 - t) ** 3, 3 * (1 - t) ** 2 * t, 3 * (1 - t) * t ** 2, t ** 3], axis=1)  # (s, 4, 1)
+    pts = np.einsum("sk,nkd->nsd", b[..., 0], ctrl)
+    return pts.reshape(-1, 2)
+
+
+def write_debug(out_dir: str | os.PathLike[str], stem: str, image: Image, mask: Mask,
+                outlines: Outlines | None) -> dict[str, Path]:
+    """Write ``stem.mask.png`` and ``stem.overlay.png`` into ``out_dir`` (created if missing)."""
+    import cv2
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"mask": out / f"{stem}.mask.png", "overlay": out / f"{stem}.overlay.png"}
+    _write_png(paths["mask"], (mask.pixels.astype(np.uint8) * 255))
+    rgb = image.pixels
+    if image.alpha is not None:  # transparent areas on a checker-free light grey
+        rgb = rgb * image.alpha[..., None] + 0.85 * (1.0 - image.alpha[..., None])
+    grey = 0.35 + 0.65 * (0.2126 * rgb[..., 0] + 0.7152 * rgb[..., 1] + 0.0722 * rgb[..., 2])
+    h, w = grey.shape
+    f = max(1, int(np.ceil(OVERLAY_MIN_PX / max(w, 1)))) if w < OVERLAY_MIN_PX else 1
+    base = np.clip(grey * 255 + 0.5, 0, 255).astype(np.uint8)
+    if f > 1:
+        base = cv2.resize(base, (w * f, h * f), interpolation=cv2.INTER_NEAREST)
+    canvas = cv2.cvtColor(base, cv2.COLOR_GRAY2BGR)
+    if outlines is not None:
+        shift = 4  # sub-pixel drawing: coordinates in 1/16 px
+        # outline coordinates are in source pixels; the loaded image may be reduced by image.scale
+        k = f / image.scale * (1 << shift)
+        for c in outlines.contours:
+            pts = np.rint(outline_points(c.ctrl) * k).astype(np.int32).reshape(-1, 1, 2)
+            colour = (255, 80, 0) if c.is_hole else (0, 0, 255)
+            cv2.polylines(canvas, [pts], True, colour, 1, cv2.LINE_AA, shift)
+    _write_png(paths["overlay"], canvas[..., ::-1])
+    return paths
+
+
+def _write_png(path: Path, array: np.ndarray) -> None:
+    from PIL import Image as PILImage
+
+    tmp = path.with_name(f".{path.name}.tmp")
+    PILImage.fromarray(np.ascontiguousarray(array)).save(tmp, format="PNG")
+    os.replace(tmp, path)
