@@ -278,11 +278,11 @@ def _write_checked_step(conv: Conversion, tmp: Path, final: Path) -> None:
     from cad.export.step import verify_step, write_step
 
     # The in-memory solid already passed BRepCheck and volume = area x thickness
-    # (cad.solid.extrude). The file is re-read: complete, millimetres, the same
-    # solid and face counts, and it parses with OpenCASCADE's STEP reader. Rebuilding
-    # the shapes from the file (and a second BRepCheck) cost more than everything
-    # else in a STEP+STL+3MF run; `tracecad check` and the tests still do the full
-    # round trip (bench/RESULTS.md explains the choice).
+    # (cad.solid.extrude). The file is re-read as text: complete, every entity
+    # defined once, every reference resolved, millimetres, the same solid and face
+    # counts. Rebuilding the shapes from the file (and a second BRepCheck) cost more
+    # than everything else in a STEP+STL+3MF run; `tracecad check` and the tests
+    # still do the full round trip (bench/RESULTS.md explains the choice).
     solid = conv.solid
     write_step(solid.shape, tmp)
     verify_step(tmp, solids=solid.solids, faces=solid.faces)

@@ -26,7 +26,14 @@ def test_accepts_the_file_it_wrote(written):
     verify_step(p, solids=s.solids, faces=s.faces)
 
 
-@pytest.mark.parametrize("damage", ["truncate", "drop_end", "inch", "face_count", "solid_count"])
+def test_a_file_name_with_hash_and_semicolon_is_fine(tmp_path, written):
+    _, s = written
+    p = write_step(s.shape, tmp_path / "logo #999999; v2.step")
+    verify_step(p, solids=s.solids, faces=s.faces)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "drop_end", "inch", "face_count", "solid_count", "lost_entity",
+                                    "dangling_ref"])
 def test_rejects_a_damaged_or_different_file(written, tmp_path, damage):
     p, s = written
     data = p.read_bytes()
@@ -41,6 +48,12 @@ def test_rejects_a_damaged_or_different_file(written, tmp_path, damage):
         faces += 1
     elif damage == "solid_count":
         solids -= 1
+    elif damage == "lost_entity":  # one whole entity line missing, the file otherwise intact
+        lines = data.split(b"\n")
+        k = next(i for i, ln in enumerate(lines) if ln.startswith(b"#20 ="))
+        data = b"\n".join(lines[:k] + lines[k + 1:])
+    elif damage == "dangling_ref":
+        data = data.replace(b"#20,", b"#999999,", 1)
     q = tmp_path / "b.step"
     q.write_bytes(data)
     with pytest.raises(tracer.ExportError):
