@@ -445,18 +445,23 @@ def curve_partition(parts_mm: list, tol: float):
             for pt in map(tuple, np.asarray(r.coords)[:-1]):
                 owners[pt].add(-1)
     cache: dict = {}
+    straight: set = set()  # arcs kept as polylines because their fitted curve made a region invalid
+    used: list = []
 
     def arc(points: np.ndarray):
         fwd = tuple(map(tuple, points))
         rev = fwd[::-1]
-        if fwd <= rev:
-            if fwd not in cache:
-                cache[fwd] = fit_arc(points, tol)
-            return cache[fwd]
-        if rev not in cache:
-            cache[rev] = fit_arc(points[::-1], tol)
-        c, l = cache[rev]
-        return G.reverse(c, l)
+        key, pts, flip = (fwd, points, False) if fwd <= rev else (rev, points[::-1], True)
+        used.append(key)
+        if key in straight:
+            q = np.asarray(pts, np.float64)
+            c = np.stack([q[:-1], q[:-1] + (q[1:] - q[:-1]) / 3, q[:-1] + 2 * (q[1:] - q[:-1]) / 3, q[1:]], axis=1)
+            c, l = c, np.ones(len(c), bool)
+        else:
+            if key not in cache:
+                cache[key] = fit_arc(pts, tol)
+            c, l = cache[key]
+        return G.reverse(c, l) if flip else (c, l)
 
     def ring_curves(r: np.ndarray):
         nodes = [i for i, pt in enumerate(map(tuple, r)) if len(owners[pt]) >= 3]
@@ -474,21 +479,37 @@ def curve_partition(parts_mm: list, tol: float):
             ls.append(l)
         return np.concatenate(cs), np.concatenate(ls)
 
-    out = []
-    for k, rings in enumerate(rings_of):
-        regs = []
-        for rs in rings:
-            curves = [ring_curves(r) for r in rs]
-            shell = Ring(*curves[0]).oriented(ccw=True)
-            holes = tuple(Ring(*c).oriented(ccw=False) for c in curves[1:])
-            reg = Region(shell, holes)
-            fine = tol / 4
-            poly = Polygon(shell.flatten(fine), [h.flatten(fine) for h in holes])
-            if not poly.is_valid or abs(reg.area() - poly.area) > 1e-3 * abs(poly.area) + 1e-9:
-                return None
-            regs.append(reg)
-        out.append(regs)
-    return out
+    fine = tol / 4
+    for _ in range(8):
+        out, bad = [], set()
+        for k, rings in enumerate(rings_of):
+            regs = []
+            for rs in rings:
+                used.clear()
+                curves = [ring_curves(r) for r in rs]
+                shell = Ring(*curves[0]).oriented(ccw=True)
+                holes = tuple(Ring(*c).oriented(ccw=False) for c in curves[1:])
+                reg = Region(shell, holes)
+                poly = Polygon(shell.flatten(fine), [h.flatten(fine) for h in holes])
+                orig = Polygon(rs[0], rs[1:])
+                drift = 2.0 * tol * orig.length + 1e-9
+                if not poly.is_valid:  # a fitted arc crosses another: keep the arcs near the crossing straight
+                    m = re.search(r"\[([-0-9.eE+]+) ([-0-9.eE+]+)\]", shapely.is_valid_reason(poly))
+                    near = set()
+                    if m:
+                        where = shapely.Point(float(m.group(1)), float(m.group(2)))
+                        near = {a for a in used if a not in straight
+                                and shapely.LineString(a).distance(where) <= 4 * tol + 1e-9}
+                    bad.update(near or {a for a in used if a not in straight})
+                elif (abs(reg.area() - poly.area) > 1e-3 * abs(poly.area) + 1e-9
+                        or abs(reg.area() - orig.area) > drift):
+                    bad.update(a for a in used if a not in straight)
+                regs.append(reg)
+            out.append(regs)
+        if not bad:
+            return out
+        straight.update(bad)
+    return None
 
 
 # ----------------------------------------------------------------------------- build
@@ -503,6 +524,7 @@ class ColorBody:
     z0_mm: float
     height_mm: float
     tolerance_mm: float
+    is_base: bool = False  # the base plate under the colours (not a colour of the image)
     _mesh: M.Mesh | None = None
     _solid: object = None
 
@@ -553,7 +575,7 @@ class MultiConversion:
 
     def overlap_mm2(self) -> float:
         """Total pairwise intersection area between the bodies' footprints."""
-        gs = [b.regions.geometry for b in self.bodies]
+        gs = [b.regions.geometry for b in self.bodies if not b.is_base]
         return float(sum(gs[i].intersection(gs[j]).area for i in range(len(gs)) for j in range(i + 1, len(gs))))
 
     def report(self) -> dict:
@@ -571,11 +593,11 @@ class MultiConversion:
                 "volume_mm3": round(b._solid.volume_mm3 if b._solid is not None else b.expected_volume_mm3, 6),
                 "bodies": len(b.regions.regions), "holes": b.regions.n_holes,
                 "triangles": b._mesh.n_triangles if b._mesh is not None else None,
-                "step_faces": b._solid.faces if b._solid is not None else None})
+                "step_faces": b._solid.faces if b._solid is not None else None, "base_plate": b.is_base})
         return {
             "width_mm": round(float(xmax - xmin), 6), "height_mm": round(float(ymax - ymin), 6),
             "thickness_mm": max(b.z0_mm + b.height_mm for b in self.bodies),
-            "area_mm2": round(sum(b.area_mm2 for b in self.bodies), 6),
+            "area_mm2": round(sum(b.area_mm2 for b in self.bodies if not b.is_base), 6),
             "volume_mm3": round(sum(c["volume_mm3"] for c in colours), 6),
             "bodies": sum(len(b.regions.regions) for b in self.bodies),
             "holes": sum(b.regions.n_holes for b in self.bodies),
@@ -682,7 +704,7 @@ def build_multicolor(source, options, *, name: str | None = None, stem: str = "p
     heights = _heights(parse_layer_heights(getattr(options, "layer_heights", None)), hexes, lab, options.thickness_mm)
     parts_mm = [shapely.affinity.affine_transform(g, affine) for g in parts]
     t = time.perf_counter()
-    curves = curve_partition(parts_mm, 0.5 * options.tolerance_mm)
+    curves = curve_partition(parts_mm, options.tolerance_mm)
     timings["curves"] = time.perf_counter() - t
     if curves is None:
         caught.append("the shared colour boundaries are kept as polylines (a fitted curve would have crossed another)")
@@ -705,6 +727,11 @@ def build_multicolor(source, options, *, name: str | None = None, stem: str = "p
                                 z0_mm=0.0, height_mm=heights[i], tolerance_mm=options.tolerance_mm))
     if not bodies:
         raise GeometryError(f"{name}: no colour has any area left")
+    plate = _base_plate(options, union_mm, labels, stem, s)
+    if plate is not None:
+        for b in bodies:
+            b.z0_mm = plate.height_mm
+        bodies.insert(0, plate)
     if dropped_colours:
         caught.append(f"colour(s) {', '.join(dropped_colours)} had no area left after the partition")
     if labels.info.get("merged_specks"):
@@ -715,6 +742,29 @@ def build_multicolor(source, options, *, name: str | None = None, stem: str = "p
     info.update(pinfo)
     return MultiConversion(name=name, options=options, labels=labels, bodies=bodies, union_mm=union_mm, px_mm=s,
                            timings=timings, warnings=caught, info=info)
+
+
+def _base_plate(options, union_mm, labels, stem: str, px_mm: float) -> ColorBody | None:
+    """The base plate body of ``--plate`` (cad/products.py), or None. The colours then stand on it."""
+    prod = getattr(options, "product", None)
+    if prod is None or getattr(prod, "plate", "none") == "none":
+        if prod is not None and getattr(prod, "builds_solid", False):
+            raise InvalidInputError("with --colors only --plate (with --margin, --base-thickness, --corner-radius) "
+                                    "is supported; --style, --hole, --rim, --chamfer and --fillet are not")
+        return None
+    from cad import products
+
+    if (prod.style != "emboss" or prod.hole_mm or prod.rim_mm or prod.chamfer_mm or prod.fillet_mm):
+        raise InvalidInputError("with --colors only --plate (with --margin, --base-thickness, --corner-radius) "
+                                "is supported; --style, --hole, --rim, --chamfer and --fillet are not")
+    outline = products._plate_outline(prod.plate, union_mm, prod.margin_mm, prod.corner_radius_mm).poly
+    regs = regions_from_polygons(outline)
+    geom = shapely.orient_polygons(MultiPolygon(_polys(outline)), exterior_cw=False)
+    bg = labels.info.get("background", "")
+    color = bg if isinstance(bg, str) and bg.startswith("#") else "#808080"
+    return ColorBody(name=f"{stem}_base_{color[1:]}", color=color,
+                     regions=Regions(regions=tuple(regs), geometry=geom, px_mm=px_mm, report={}),
+                     z0_mm=0.0, height_mm=prod.base_thickness_mm, tolerance_mm=options.tolerance_mm, is_base=True)
 
 
 # ----------------------------------------------------------------------------- STEP with XCAF

@@ -282,3 +282,24 @@ def test_pipeline_convert_dispatches(logo_png, tmp_path):
     e = convert(logo_png, tmp_path, ConvertOptions(colors="auto", width_mm=WIDTH_MM, formats=("stl",)))
     assert e["status"] == "ok" and len(e["colors"]) == 3
     assert sum(c["area_mm2"] for c in e["colors"]) == pytest.approx(e["area_mm2"])
+
+
+def test_colours_on_a_base_plate(logo_png, tmp_path):
+    from cad.export.threemf import read_3mf
+    from cad.products import ProductOptions
+
+    opts = ConvertOptions(colors="auto", width_mm=WIDTH_MM, thickness_mm=1.0, formats=("3mf",),
+                          product=ProductOptions(plate="rect", margin_mm=2.0, base_thickness_mm=1.5))
+    conv = build_multicolor(logo_png, opts, stem="logo")
+    base, colours = conv.bodies[0], conv.bodies[1:]
+    assert base.is_base and base.color == "#ffffff" and len(colours) == 3
+    assert base.area_mm2 == pytest.approx((WIDTH_MM + 4.0) ** 2, rel=1e-3)
+    for b in colours:  # the colours stand on the plate
+        z = b.mesh.vertices[:, 2]
+        assert z.min() == pytest.approx(1.5) and z.max() == pytest.approx(2.5)
+    assert base.mesh.vertices[:, 2].max() == pytest.approx(1.5)
+    out = write_multicolor(conv, tmp_path, "logo")
+    unit, parts = read_3mf(out["3mf"])
+    assert len(parts) == 4 and all(check_mesh(m).is_volume for _, m, _ in parts)
+    with pytest.raises(InvalidInputError):
+        build_multicolor(logo_png, ConvertOptions(colors="auto", product=ProductOptions(plate="rect", hole_mm=4.0)))
