@@ -61,11 +61,19 @@ def median(xs):
     return statistics.median(xs) if xs else float("nan")
 
 
-def run(cmd, *, cwd=None, env=None):
-    """Run ``cmd``; return (wall seconds, peak RSS MB of that child, returncode, stdout, stderr).
+def run(cmd, *, cwd=None, env=None, rss=False):
+    """Run ``cmd``; return (wall seconds, peak RSS MB, returncode, stdout, stderr).
 
     The child's CPU seconds (user + system) are left in ``run.cpu`` (less sensitive to a busy machine).
+    Peak RSS: a forked child inherits its parent's high-water mark (Linux keeps the larger one across
+    exec), so with ``rss=True`` the command runs under GNU ``/usr/bin/time``, a small process whose own
+    child's peak is the true one. Without it the RSS returned is an upper bound.
     """
+    timefile = None
+    if rss and Path("/usr/bin/time").exists():
+        timefile = tempfile.NamedTemporaryFile(suffix=".time", delete=False)
+        timefile.close()
+        cmd = ["/usr/bin/time", "-f", "%M", "-o", timefile.name, *cmd]
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t = time.perf_counter()
         p = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=cwd, env=env)
@@ -75,7 +83,14 @@ def run(cmd, *, cwd=None, env=None):
         p.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
-        return wall, ru.ru_maxrss / 1024.0, p.returncode, out.read().decode(errors="replace"), err.read().decode(errors="replace")
+        peak = ru.ru_maxrss / 1024.0
+        if timefile is not None:
+            try:
+                peak = int(Path(timefile.name).read_text().split()[-1]) / 1024.0
+            except (ValueError, IndexError):
+                pass
+            os.unlink(timefile.name)
+        return wall, peak, p.returncode, out.read().decode(errors="replace"), err.read().decode(errors="replace")
 
 
 def tracecad_cmd() -> list[str]:
@@ -152,7 +167,7 @@ def generate(gen: Path, *, big: bool = True) -> dict[str, Path]:
 
     gen.mkdir(parents=True, exist_ok=True)
     out = {"logo1080": gen / "logo1080.png", "photo4k": gen / "photo4k.jpg", "squares": gen / "squares1080.png",
-           "big_png": gen / "big48mp.png", "big_jpg": gen / "big48mp.jpg"}
+           "big_png": gen / "big48mp.png", "big_jpg": gen / "big48mp.jpg", "near_png": gen / "near40mp.png"}
     if not out["logo1080"].exists():
         _draw_logo(1920, 1080, 4).save(out["logo1080"])
     if not out["squares"].exists():  # straight outlines only: triangles must not grow with a finer tolerance
@@ -184,6 +199,12 @@ def generate(gen: Path, *, big: bool = True) -> dict[str, Path]:
         ImageDraw.Draw(im).ellipse([1000, 1000, 7000, 5000], fill=0)
         im.save(out["big_png"], compress_level=1)
         im.convert("RGB").save(out["big_jpg"], quality=85)
+    if big and not out["near_png"].exists():  # just under the 40 MP limit: the largest image decoded in full
+        from PIL import ImageDraw
+
+        im = Image.new("RGB", (7700, 5180), (255, 255, 255))
+        ImageDraw.Draw(im).ellipse([900, 700, 6800, 4500], fill=(0, 0, 0))
+        im.save(out["near_png"], compress_level=1)
     return out
 
 
@@ -267,7 +288,7 @@ def child_economy(args) -> int:
 
 
 def run_child(mode: str, *extra: str) -> dict:
-    wall, rss, rc, out, err = run([sys.executable, str(Path(__file__).resolve()), "--child", mode, *extra])
+    wall, rss, rc, out, err = run([sys.executable, str(Path(__file__).resolve()), "--child", mode, *extra], rss=True)
     if rc != 0:
         raise SystemExit(f"bench child {mode} failed (exit {rc}):\n{err[-3000:]}")
     d = json.loads(out)
@@ -393,7 +414,7 @@ def section_logo(gen: dict[str, Path], work: Path, repeat: int) -> dict:
     for label, fmts in (("stl", "stl"), ("step,stl", "step,stl"), ("step,stl,3mf", "step,stl,3mf")):
         walls, rsss, cpus = [], [], []
         for _ in range(repeat):
-            wall, rss, rc, _, err = run([*tc, "convert", str(logo), "-o", str(work / "cli"), "--formats", fmts, "-q"])
+            wall, rss, rc, _, err = run([*tc, "convert", str(logo), "-o", str(work / "cli"), "--formats", fmts, "-q"], rss=True)
             if rc != 0:
                 raise SystemExit(f"tracecad CLI failed: {err[-2000:]}")
             walls.append(wall)
@@ -416,8 +437,9 @@ def section_memory(gen: dict[str, Path], work: Path) -> dict:
     tc = tracecad_cmd()
     out = {}
     for label, img, fmts in (("photo4k stl", gen["photo4k"], "stl"), ("photo4k step,stl,3mf", gen["photo4k"], "step,stl,3mf"),
+                             ("39.9 MP RGB PNG (under the limit)", gen["near_png"], "stl"),
                              ("48 MP PNG", gen["big_png"], "stl"), ("48 MP JPEG", gen["big_jpg"], "stl")):
-        wall, rss, rc, js, err = run([*tc, "convert", str(img), "-o", str(work / "mem"), "--formats", fmts, "--json"])
+        wall, rss, rc, js, err = run([*tc, "convert", str(img), "-o", str(work / "mem"), "--formats", fmts, "--json"], rss=True)
         cpu = run.cpu
         try:
             entry = json.loads(js)["results"][0]
@@ -434,6 +456,59 @@ def section_economy(images: list[Path], gen: dict[str, Path], work: Path) -> dic
     lst = work / "economy.txt"
     lst.write_text("\n".join(str(p) for p in [*images, gen["logo1080"]]))
     return run_child("economy", "--child-list", str(lst), "--child-sweep", f"{gen['logo1080']},{gen['squares']}")
+
+
+def section_checks(gen: dict[str, Path], work: Path, repeat: int, corpus_logo: Path | None) -> dict:
+    """What the safety checks cost: the checks before this issue vs the ones now run (same solid, same run)."""
+    from cad.export.step import read_step, verify_step, write_step
+    from cad.pipeline import ConvertOptions, build
+    from cad.solid import _face, _prism, compound, count_solids, face_count, is_valid_shape, shape_volume
+
+    work.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for img in [p for p in (gen["logo1080"], corpus_logo) if p is not None]:
+        regions = build(img, ConvertOptions()).regions
+        t = {k: [] for k in ("build", "brepcheck_prisms", "brepcheck_faces", "brepcheck_compound", "volumes",
+                             "write", "readback_transfer", "readback_brepcheck", "verify_step")}
+        for _ in range(repeat):
+            c = time.perf_counter()
+            faces = [_face(r) for r in regions.regions]
+            prisms = [_prism(f, 3.0, 0.0) for f in faces]
+            t["build"].append(time.perf_counter() - c)
+            c = time.perf_counter()
+            assert all(is_valid_shape(s) for s in prisms)
+            t["brepcheck_prisms"].append(time.perf_counter() - c)
+            c = time.perf_counter()
+            assert all(is_valid_shape(f) for f in faces)
+            t["brepcheck_faces"].append(time.perf_counter() - c)
+            comp = compound(prisms)
+            c = time.perf_counter()
+            assert is_valid_shape(comp)
+            t["brepcheck_compound"].append(time.perf_counter() - c)
+            c = time.perf_counter()
+            vol = sum(shape_volume(s) for s in prisms)
+            t["volumes"].append(time.perf_counter() - c)
+            step = work / "check.step"
+            c = time.perf_counter()
+            write_step(comp, step)
+            t["write"].append(time.perf_counter() - c)
+            c = time.perf_counter()
+            back = read_step(step)
+            assert count_solids(back) == len(prisms) and abs(shape_volume(back) - vol) <= 1e-6 * vol
+            t["readback_transfer"].append(time.perf_counter() - c)
+            c = time.perf_counter()
+            assert is_valid_shape(back)
+            t["readback_brepcheck"].append(time.perf_counter() - c)
+            c = time.perf_counter()
+            verify_step(step, solids=len(prisms), faces=face_count(comp))
+            t["verify_step"].append(time.perf_counter() - c)
+        med = {k: median(v) for k, v in t.items()}
+        before = (med["build"] + med["brepcheck_prisms"] + med["volumes"] + med["brepcheck_compound"] + med["write"]
+                  + med["readback_transfer"] + med["readback_brepcheck"])
+        after = med["build"] + med["brepcheck_faces"] + med["volumes"] + med["write"] + med["verify_step"]
+        out[img.name] = {"seconds": med, "before_s": before, "after_s": after, "faces": face_count(comp),
+                         "step_bytes": step.stat().st_size}
+    return out
 
 
 # --------------------------------------------------------------------------- report
@@ -519,6 +594,14 @@ def report(res: dict) -> str:
         L.append("cold `--formats stl` import profile (cumulative s per top-level import): "
                  + ", ".join(f"{k} {v:.3f}" for k, v in lg["import_profile_stl"]))
         L.append(f"--json reports: {lg['json_keys']}")
+    ck = res.get("checks")
+    if ck:
+        L.append("")
+        L.append("## checks: STEP path before and after this issue (same solid, same run; s, medians)")
+        for name, d in ck.items():
+            sec = d["seconds"]
+            L.append(f"{name} ({d['faces']} faces, STEP {d['step_bytes'] / 1e6:.1f} MB): before {d['before_s']:.3f} s, after {d['after_s']:.3f} s "
+                     f"({ratio(d['after_s'], d['before_s']):.2f}x) -- " + ", ".join(f"{k} {v:.3f}" for k, v in sec.items()))
     mem = res.get("memory")
     if mem:
         L.append("")
@@ -550,7 +633,7 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--limit", type=int, default=0, help="use only the first N mono items (default: all)")
     ap.add_argument("--kinds", default=",".join(KINDS))
-    ap.add_argument("--sections", default="trace,stl,logo,memory,economy")
+    ap.add_argument("--sections", default="trace,stl,logo,checks,memory,economy")
     ap.add_argument("--out", default=str(ROOT / "bench" / "out" / "speed"))
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--child-list", help=argparse.SUPPRESS)
@@ -586,6 +669,9 @@ def main(argv=None) -> int:
         print(f"[stl done {time.perf_counter() - t0:.0f} s]", file=sys.stderr)
     if "logo" in sections:
         res["logo"] = section_logo(gen, out / "logo", a.repeat)
+    if "checks" in sections:
+        logo = [p for p in images.get("png512", []) if p.name == "audi.512.png"]
+        res["checks"] = section_checks(gen, out / "checks", a.repeat, logo[0] if logo else None)
     if "memory" in sections:
         res["memory"] = section_memory(gen, out / "memory")
     if "economy" in sections:
