@@ -65,34 +65,46 @@ def _reach(piece: Polygon, kept, r: float) -> float:
     return float(shapely.distance(pts, kept).max())
 
 
-def thin_spots(geom, width_mm: float) -> list[dict]:
-    """Places where ``geom`` is narrower than ``width_mm``: ``[{x_mm, y_mm, width_mm, area_mm2, bounds}]``.
-
-    Sorted narrowest first. ``geom`` is a shapely (Multi)Polygon in mm.
-    """
+def _lost_pieces(geom, width_mm: float) -> list[Polygon]:
+    """The pieces of ``geom`` a disc of diameter ``width_mm`` cannot reach that count as thin spots."""
     r = width_mm / 2.0
     geom = shapely.make_valid(geom) if not geom.is_valid else geom
     kept = _opening(geom, r)
     lost = geom.difference(kept.buffer(1e-9 * max(1.0, width_mm)))
-    spots = []
     eps = (width_mm * 1e-3) ** 2
-    for piece in _polys(lost):
-        if piece.area <= eps:
+    # an ordinary corner rounded by the nozzle loses less than r: not a lost feature. A piece touches the
+    # kept shape (or is alone), so it cannot reach further than its own diameter: small ones are skipped cheaply.
+    out = []
+    for p in _polys(lost):
+        if p.area <= eps:
             continue
-        if _reach(piece, kept, r) < r:
-            continue  # an ordinary corner rounded by the nozzle, not a lost feature
-        tol = max(width_mm * 1e-3, 1e-4)
-        mic = shapely.maximum_inscribed_circle(piece, tolerance=tol)
-        w = 2.0 * float(mic.length)
+        x0, y0, x1, y1 = p.bounds
+        if kept.is_empty or (np.hypot(x1 - x0, y1 - y0) >= r and _reach(p, kept, r) >= r):
+            out.append(p)
+    return out
+
+
+def _describe(pieces: list[Polygon], width_mm: float) -> list[dict]:
+    spots = []
+    for piece in pieces:
+        mic = shapely.maximum_inscribed_circle(piece, tolerance=max(width_mm * 1e-3, 1e-4))
         c = mic.coords[0]
-        spots.append({"x_mm": round(float(c[0]), 4), "y_mm": round(float(c[1]), 4), "width_mm": round(w, 4),
-                      "area_mm2": round(float(piece.area), 5),
+        spots.append({"x_mm": round(float(c[0]), 4), "y_mm": round(float(c[1]), 4),
+                      "width_mm": round(2.0 * float(mic.length), 4), "area_mm2": round(float(piece.area), 5),
                       "bounds": [round(float(b), 4) for b in piece.bounds], "_geom": piece})
     spots.sort(key=lambda s: s["width_mm"])
     return spots
 
 
-def narrowest(geom, threshold_mm: float, *, cap_factor: float = FEATURE_CAP_FACTOR, steps: int = 7) -> tuple[float | None, list[dict]]:
+def thin_spots(geom, width_mm: float) -> list[dict]:
+    """Places where ``geom`` is narrower than ``width_mm``: ``[{x_mm, y_mm, width_mm, area_mm2, bounds}]``.
+
+    Sorted narrowest first. ``geom`` is a shapely (Multi)Polygon in mm.
+    """
+    return _describe(_lost_pieces(geom, width_mm), width_mm)
+
+
+def narrowest(geom, threshold_mm: float, *, cap_factor: float = FEATURE_CAP_FACTOR, steps: int = 6) -> tuple[float | None, list[dict]]:
     """The narrowest feature width of ``geom`` (mm) and the spots thinner than ``threshold_mm``.
 
     When nothing is thinner than the threshold, the width is searched up to
@@ -103,17 +115,19 @@ def narrowest(geom, threshold_mm: float, *, cap_factor: float = FEATURE_CAP_FACT
     if spots:
         return spots[0]["width_mm"], spots
     lo, hi = threshold_mm, threshold_mm * cap_factor
-    found = thin_spots(geom, hi)
+    found = _lost_pieces(geom, hi)
     if not found:
         return None, []
     for _ in range(steps):
         mid = (lo * hi) ** 0.5
-        s = thin_spots(geom, mid)
-        if s:
-            hi, found = mid, s
+        pieces = _lost_pieces(geom, mid)
+        if pieces:
+            hi, found = mid, pieces
         else:
             lo = mid
-    return found[0]["width_mm"], []
+    # nothing was lost at ``lo``: a piece's inscribed circle can be smaller (a tapering cusp), but the
+    # feature as a whole is at least ``lo`` wide
+    return round(max(_describe(found, hi)[0]["width_mm"], lo), 4), []
 
 
 def _complement(geom, margin: float):

@@ -43,6 +43,9 @@ __all__ = ["ProductOptions", "PRESETS", "PLATES", "STYLES", "build_product", "te
 
 PLATES = ("none", "rect", "rounded", "circle", "ellipse", "contour")
 STYLES = ("emboss", "deboss", "stencil", "cutter")
+#: Offset outlines (contour plates, cutter walls, tabs, bridges) are polylines simplified to this (mm):
+#: half the default chord tolerance, and it keeps BRepCheck (quadratic in the edges of a wire) fast.
+OUTLINE_SIMPLIFY_MM = 0.005
 
 #: Each preset is a set of defaults; every explicit flag overrides it.
 PRESETS: dict[str, dict] = {
@@ -364,7 +367,7 @@ def _poly_faces(geom):
     from cad.regions import regions_from_polygons
     from cad.solid import _face
 
-    return [_face(r) for r in regions_from_polygons(geom, simplify=1e-4)]
+    return [_face(r) for r in regions_from_polygons(geom, simplify=OUTLINE_SIMPLIFY_MM)]
 
 
 def _prism(face, z0: float, h: float):
@@ -538,7 +541,7 @@ def _plate_outline(kind: str, art, margin: float, corner: float | None) -> _Plat
                 d *= 2
                 poly = sil.buffer(margin + d, quad_segs=16).buffer(-d, quad_segs=16)
         poly = Polygon(max(_polys(poly), key=lambda q: q.area).exterior)
-        return _Plate("contour", poly.simplify(1e-3, preserve_topology=True))
+        return _Plate("contour", poly.simplify(OUTLINE_SIMPLIFY_MM, preserve_topology=True))
     raise InvalidInputError(f"unknown plate {kind!r}")
 
 
@@ -633,7 +636,7 @@ def _silhouette(art, wall: float):
         sil = shells.buffer(d, quad_segs=16).buffer(-d, quad_segs=16)
         d *= 1.5
     sil = max(_polys(sil), key=lambda q: q.area)
-    return Polygon(sil.exterior).simplify(1e-3, preserve_topology=True), True
+    return Polygon(sil.exterior).simplify(OUTLINE_SIMPLIFY_MM, preserve_topology=True), True
 
 
 def _translate_regions(regions, dx: float, dy: float):
@@ -696,16 +699,29 @@ def build_product(regions, options, warnings: list):
     top_art = base + h if prod.style == "emboss" and plate is not None else h
     parts = []
     # plate
-    if plate is not None:
+    treat = prod.chamfer_mm or prod.fillet_mm
+    # Fast path for deboss/stencil: the plate face with the artwork's exact outlines as holes, extruded
+    # directly (no Boolean cut across the artwork's side walls, which takes OCC seconds).
+    comp = None
+    if plate is not None and prod.style in ("deboss", "stencil") and tab is None and not treat:
+        comp = _complement_faces(plate.faces(), regions)
+    if comp is not None:
+        if prod.style == "stencil":
+            parts += [_prism(f, 0.0, base) for f in comp]
+        else:
+            parts += [_prism(f, 0.0, base - prod.depth_mm) for f in plate.faces()]
+            parts += [_prism(f, base - prod.depth_mm, prod.depth_mm) for f in comp]
+    if plate is not None and comp is None:
         plate_solids = [_prism(f, 0.0, base) for f in plate.faces()]
         if tab is not None:
             plate_solids += [_prism(f, 0.0, base) for f in _poly_faces(tab)]
             plate_solids = _solids(_unify(_fuse(plate_solids, "join the hole's tab to the plate")))
-        treat = prod.chamfer_mm or prod.fillet_mm
         kind = "chamfer" if prod.chamfer_mm else "fillet"
         if treat and not prod.rim_mm:
             plate_solids = _treat_all(plate_solids, base, treat, kind, "plate", warnings)
         parts += plate_solids
+    if plate is not None:
+        kind = "chamfer" if prod.chamfer_mm else "fillet"
         if prod.rim_mm:
             outer = plate.faces()
             inner = plate.faces(prod.rim_mm)
@@ -726,11 +742,13 @@ def build_product(regions, options, warnings: list):
                                     "artwork", warnings)
         parts += art_solids
         rep["art_volume_mm3"] = round(sum(shape_volume(s) for s in art_solids), 6)
-    elif prod.style == "deboss":
+    elif prod.style == "deboss" and comp is None:
         cut_tools.append(extrude(regions, thickness_mm=prod.depth_mm + 1.0, z0_mm=base - prod.depth_mm).shape)
-        rep["depth_mm"] = prod.depth_mm
-    elif prod.style == "stencil":
+    elif prod.style == "stencil" and comp is None:
         cut_tools.append(extrude(regions, thickness_mm=base + 2.0, z0_mm=-1.0).shape)
+    if prod.style == "deboss":
+        rep["depth_mm"] = prod.depth_mm
+    rep["fast_complement"] = comp is not None
     shape = _fuse(parts) if len(parts) > 1 else parts[0]
     if cut_tools:
         shape = _cut(shape, cut_tools, "cut the artwork into the plate")
@@ -750,6 +768,52 @@ def build_product(regions, options, warnings: list):
     if dx or dy:
         shape = _move(shape, dx, dy)
     return _finish(shape, rep, footprint, dx, dy)
+
+
+def _complement_faces(plate_faces: list, regions):
+    """Faces of (plate minus artwork) with the artwork's exact rings, or ``None`` when OCC rejects them.
+
+    The plate face gets every artwork shell as a hole; every artwork hole becomes a face of its own,
+    with the artwork islands directly inside it as its holes.
+    """
+    from OCP.BRepBuilderAPI import BRepBuilderAPI_MakeFace
+    from OCP.BRepTools import BRepTools
+    from OCP.TopoDS import TopoDS
+
+    from cad.solid import _wire, is_valid_shape
+
+    if len(plate_faces) != 1:
+        return None
+    regs = regions.regions
+    tol = 1e-3
+    holes = [(i, h, Polygon(h.flatten(tol))) for i, r in enumerate(regs) for h in r.holes]
+    probe = [Point(*r.shell.ctrl[0, 0]) for r in regs]  # a point of the region itself (on its shell)
+    parent: dict[int, int] = {}  # region -> index into holes of the smallest hole holding it
+    for j, pt in enumerate(probe):
+        best = None
+        for k, (i, _, hp) in enumerate(holes):
+            if i != j and hp.contains(pt) and (best is None or hp.area < holes[best][2].area):
+                best = k
+        if best is not None:
+            parent[j] = best
+    try:
+        faces = []
+        mf = BRepBuilderAPI_MakeFace(BRepTools.OuterWire_s(TopoDS.Face_s(plate_faces[0])), True)
+        for j, r in enumerate(regs):
+            if j not in parent:
+                mf.Add(_wire(r.shell.oriented(ccw=False)))
+        faces.append(mf.Face())
+        for k, (_, h, _) in enumerate(holes):
+            mf = BRepBuilderAPI_MakeFace(_wire(h.oriented(ccw=True)), True)
+            for j, r in enumerate(regs):
+                if parent.get(j) == k:
+                    mf.Add(_wire(r.shell.oriented(ccw=False)))
+            faces.append(mf.Face())
+    except SolidError:  # an outline OCC cannot take as exact curves: use the Boolean route
+        return None
+    if not all(is_valid_shape(f) for f in faces):
+        return None
+    return faces
 
 
 def _move(shape, dx, dy):
@@ -798,7 +862,7 @@ def _cookie_cutter(regions, prod: ProductOptions, h: float, warnings: list):
 
     def ring_face(offset):
         out = sil.buffer(offset, quad_segs=16, join_style="round")
-        out = Polygon(max(_polys(out), key=lambda q: q.area).exterior).simplify(1e-3, preserve_topology=True)
+        out = Polygon(max(_polys(out), key=lambda q: q.area).exterior).simplify(OUTLINE_SIMPLIFY_MM, preserve_topology=True)
         shell = Ring.from_points(np.asarray(out.exterior.coords)).oriented(ccw=True)
         return _face(Region(shell, (inner,))), out
 

@@ -99,6 +99,19 @@ def test_engraved_volume_is_plate_minus_pocket():
     mesh_ok(s)
 
 
+@pytest.mark.parametrize("style", ["deboss", "stencil"])
+def test_direct_complement_faces_match_the_boolean_cut(style, monkeypatch):
+    import cad.products as products
+
+    reg = regions_of(shapes.ring(n=200, r_out=90, r_in=70) | shapes.ring(n=200, r_out=40, r_in=20))
+    fast, _ = make(reg, plate="ellipse", margin_mm=2.0, style=style, depth_mm=0.5)
+    monkeypatch.setattr(products, "_complement_faces", lambda *a: None)
+    slow, _ = make(reg, plate="ellipse", margin_mm=2.0, style=style, depth_mm=0.5)
+    assert fast.report["fast_complement"] and not slow.report["fast_complement"]
+    assert fast.volume_mm3 == pytest.approx(slow.volume_mm3, rel=1e-7)
+    assert count_solids(fast.shape) == 1 and is_valid_shape(fast.shape)
+
+
 def test_chamfer_is_valid_and_smaller():
     reg = regions_of(shapes.square(), width_mm=10)
     sharp, _ = make(reg, plate="rect", margin_mm=3.0)
