@@ -1012,5 +1012,9 @@ def write_preview(conv, out_dir, stem: str):
     report = conv.regions.report.get("printability", {})
     outline = None
     if conv._solid is not None:
-        outline = conv._solid.report.get("_footprint")
+        rep = conv._solid.report
+        outline = rep.get("_footprint")
+        if outline is not None and rep.get("hole_xy_mm"):
+            (hx, hy), (dx, dy) = rep["hole_xy_mm"], rep["offset_mm"]
+            outline = outline.difference(Point(hx - dx, hy - dy).buffer(rep["hole_mm"] / 2, quad_segs=32))
     return draw(conv.regions.geometry, report, Path(out_dir) / f"{stem}.thin.png", outline=outline)

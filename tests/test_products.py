@@ -228,6 +228,16 @@ def test_presets_are_documented_defaults_and_flags_override(tmp_path):
         assert check_file(f)["ok"]
 
 
+def test_apply_preset_for_batch_manifests():
+    from cad.products import apply_preset
+
+    o = apply_preset(ConvertOptions(product=ProductOptions(nozzle_mm=0.25)), "stamp")
+    assert o.product.preset == "stamp" and o.mirror and o.thickness_mm == PRESETS["stamp"]["thickness_mm"]
+    assert o.product.base_thickness_mm == PRESETS["stamp"]["base_thickness_mm"] and o.product.nozzle_mm == 0.25
+    with pytest.raises(InvalidInputError):
+        apply_preset(ConvertOptions(), "mug")
+
+
 def test_options_are_checked():
     with pytest.raises(InvalidInputError):
         ProductOptions(style="deboss")  # no plate
