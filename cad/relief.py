@@ -315,6 +315,8 @@ def build_relief(source, options, *, name: str | None = None) -> ReliefResult:
         iso = options.isolate
         if iso.width_mm is None:
             iso = replace(iso, width_mm=options.width_mm)
+        # The heights live on a grid of --pitch; an outline traced finer than a quarter of it buys nothing.
+        iso = replace(iso, target_px_mm=max(iso.target_px_mm, p.pitch_mm / 4))
         with warnings.catch_warnings(record=True) as wlist:
             warnings.simplefilter("always", TracecadWarning)
             mask = tracer.isolate(image, params=iso)
@@ -328,21 +330,75 @@ def build_relief(source, options, *, name: str | None = None) -> ReliefResult:
         bx0, by0, bx1, by1 = regions.bounds
         margin = frame + 2 * p.pitch_mm
         pitch = _pitch(bx1 - bx0 + 2 * margin, by1 - by0 + 2 * margin, p.pitch_mm, warn)
-        nx = int(math.ceil((bx1 - bx0 + 2 * margin) / pitch))
-        ny = int(math.ceil((by1 - by0 + 2 * margin) / pitch))
+        nx = int(math.ceil((bx1 - bx0 + 2 * margin) / pitch)) + 1
+        ny = int(math.ceil((by1 - by0 + 2 * margin) / pitch)) + 1
         px_ = py_ = pitch
-        x0, y0 = bx0 - margin, by1 + margin
-        xs = x0 + np.arange(nx + 1) * px_
-        ys = y0 - np.arange(ny + 1) * py_
         sx = -1.0 if options.mirror else 1.0
-        u = (cx + sx * xs / s) / dec
-        v = (cy - ys / s) / dec
         field, weights = _levels(image, p, mode, weight_alpha=True)
-        level = H.sample_nodes(field, u, v, step_px=pitch / (s * dec), weights=weights)
         width, height = bx1 - bx0, by1 - by0
         radius = angle = None
         kx = ky = 0
     timings["sample"] = time.perf_counter() - t
+
+    # A subject's outline is cut out of the grid by a boolean. Where an outline vertex falls (almost) on a
+    # grid line, the exact result can hold vertices closer than float32 can tell apart, which the STL would
+    # merge; the grid is therefore offset by an irrational fraction of the pitch, and offset again if needed.
+    shifts = [(0.0, 0.0)] if regions is None else [(0.3183099, 0.2763932), (0.6180340, 0.4142136),
+                                                   (0.1415927, 0.7320508)]
+    # As a last resort the exact, unsimplified mesh is kept.
+    tol_mm = options.tolerance_mm if p.simplify else 0.0
+    plan = [(shift, tol_mm) for shift in shifts]
+    if p.simplify:
+        plan.append((shifts[0], 0.0))
+    for attempt, ((fx, fy), simplify) in enumerate(plan):
+        if regions is not None:
+            t = time.perf_counter()
+            x0, y0 = bx0 - margin - fx * pitch, by1 + margin + fy * pitch
+            xs = x0 + np.arange(nx + 1) * px_
+            ys = y0 - np.arange(ny + 1) * py_
+            level = H.sample_nodes(field, (cx + sx * xs / s) / dec, (cy - ys / s) / dec,
+                                   step_px=pitch / (s * dec), weights=weights)
+            timings["sample"] += time.perf_counter() - t
+        mesh, rep, expected, top_area, width, height = _mesh_once(
+            level, p, options, regions, xs=xs, ys=ys, x0=x0, y0=y0, px_=px_, py_=py_, nx=nx, ny=ny, kx=kx, ky=ky,
+            lo=lo, hi=hi, frame=frame, periodic=periodic, radius=radius, width=width, height=height, timings=timings,
+            simplify=simplify)
+        if rep.is_volume:
+            break
+    report["simplified_mm"] = simplify
+    tol = 1e-5 * abs(expected) + 1e-3  # float32 vertices against manifold's double-precision volume
+    if not rep.is_volume:
+        raise ExportError(f"{name}: the {mode} mesh is not a closed volume (watertight={rep.watertight}, "
+                          f"winding={rep.winding_consistent})")
+    if abs(rep.volume_mm3 - expected) > tol:
+        raise ExportError(f"{name}: the {mode} mesh volume {rep.volume_mm3:.3f} mm³ does not match the "
+                          f"solid's {expected:.3f} mm³ (tolerance {tol:.3f})")
+    if attempt:
+        report["mesh_attempts"] = attempt + 1
+    bmin, bmax = mesh.vertices.min(axis=0), mesh.vertices.max(axis=0)
+    report.update({
+        "width_mm": round(float(width), 6), "height_mm": round(float(height), 6),
+        "thickness_mm": round(float(hi), 6), "min_thickness_mm": round(float(lo), 6),
+        "area_mm2": round(float(regions.area_mm2 if regions is not None else width * height), 6),
+        "volume_mm3": round(rep.volume_mm3, 6), "bodies": rep.bodies, "holes": rep.genus,
+        "contours": sum(len(r.rings) for r in regions.regions) if regions is not None else 1,
+        "curve_segments": regions.n_segments if regions is not None else 0,
+        "step_faces": None, "triangles": rep.triangles,
+        "grid": [int(nx), int(ny)], "pitch_mm": round(float(max(px_, py_)), 6),
+        "frame_mm": round(float(kx * px_ if not periodic else ky * py_), 6) if regions is None else frame,
+        "curve_radius_mm": None if radius is None else round(radius, 6),
+        "curve_angle_deg": None if angle is None else round(angle, 6),
+        "bbox_mm": [[round(float(a), 6) for a in bmin], [round(float(a), 6) for a in bmax]],
+    })
+    return ReliefResult(name=name, mesh=mesh, report=report, expected_volume_mm3=rep.volume_mm3,
+                        volume_tolerance_mm3=1e-5 * rep.volume_mm3 + 1e-4 * top_area, warnings=warn, timings=timings)
+
+
+def _mesh_once(level, p, options, regions, *, xs, ys, x0, y0, px_, py_, nx, ny, kx, ky, lo, hi, frame, periodic,
+               radius, width, height, timings, simplify):
+    """Levels on the grid -> (mesh, check report, expected volume, top area, width, height)."""
+    from cad import heightmap as H
+    from cad import mesh as M
 
     t = time.perf_counter()
     level = _smooth(level, p.smooth_mm / min(px_, py_), periodic)
@@ -370,9 +426,16 @@ def build_relief(source, options, *, name: str | None = None) -> ReliefResult:
         grid_volume = M.Mesh(verts, faces).volume()
         top_area *= 1 + hi / radius
     solid = H.to_manifold(verts, faces)
-    timings["grid"] = time.perf_counter() - t
+    timings["grid"] = timings.get("grid", 0.0) + time.perf_counter() - t
     t = time.perf_counter()
-    expected = grid_volume
+    if simplify > 0:
+        # Flat areas merge; every surface moves by less than the tolerance, so the volume may change by at
+        # most tolerance x top area. Done on the plain height field, before any cut: simplifying a cut
+        # outline could bring thin features into contact.
+        solid = solid.simplify(simplify)
+        change = abs(solid.volume() - grid_volume)
+        if change > simplify * top_area * 1.05 + 1e-6 * grid_volume:
+            raise ExportError(f"simplifying changed the volume by {change:.3f} mm³, more than the tolerance allows")
     if regions is not None:
         import manifold3d
 
@@ -385,37 +448,11 @@ def build_relief(source, options, *, name: str | None = None) -> ReliefResult:
         solid = solid ^ prism
         if frame > 0:
             solid = solid.translate((-(b[0] + b[2]) / 2, -(b[1] + b[3]) / 2, 0.0))
-        expected = solid.volume()
-        top_area = regions.area_mm2 + (frame * float(regions.geometry.length) * 1.5 if frame else 0.0)
-    if p.simplify:
-        solid = solid.simplify(options.tolerance_mm)
+    expected = solid.volume()
     mesh = H.from_manifold(solid)
-    timings["mesh"] = time.perf_counter() - t
     rep = M.check_mesh(mesh)
-    tol = (options.tolerance_mm if p.simplify else 0.0) * top_area * 1.05 + 1e-6 * abs(expected) + 1e-6
-    if not rep.is_volume:
-        raise ExportError(f"{name}: the {mode} mesh is not a closed volume (watertight={rep.watertight}, "
-                          f"winding={rep.winding_consistent})")
-    if abs(rep.volume_mm3 - expected) > tol:
-        raise ExportError(f"{name}: the {mode} mesh volume {rep.volume_mm3:.3f} mm³ does not match the height "
-                          f"field's {expected:.3f} mm³ (tolerance {tol:.3f})")
-    bmin, bmax = mesh.vertices.min(axis=0), mesh.vertices.max(axis=0)
-    report.update({
-        "width_mm": round(float(width), 6), "height_mm": round(float(height), 6),
-        "thickness_mm": round(float(hi), 6), "min_thickness_mm": round(float(lo), 6),
-        "area_mm2": round(float(regions.area_mm2 if regions is not None else width * height), 6),
-        "volume_mm3": round(rep.volume_mm3, 6), "bodies": rep.bodies, "holes": rep.genus,
-        "contours": sum(len(r.rings) for r in regions.regions) if regions is not None else 1,
-        "curve_segments": regions.n_segments if regions is not None else 0,
-        "step_faces": None, "triangles": rep.triangles,
-        "grid": [int(nx), int(ny)], "pitch_mm": round(float(max(px_, py_)), 6),
-        "frame_mm": round(float(kx * px_ if not periodic else ky * py_), 6) if regions is None else frame,
-        "curve_radius_mm": None if radius is None else round(radius, 6),
-        "curve_angle_deg": None if angle is None else round(angle, 6),
-        "bbox_mm": [[round(float(a), 6) for a in bmin], [round(float(a), 6) for a in bmax]],
-    })
-    return ReliefResult(name=name, mesh=mesh, report=report, expected_volume_mm3=rep.volume_mm3,
-                        volume_tolerance_mm3=1e-5 * rep.volume_mm3 + 1e-4 * top_area, warnings=warn, timings=timings)
+    timings["mesh"] = timings.get("mesh", 0.0) + time.perf_counter() - t
+    return mesh, rep, expected, top_area, width, height
 
 
 # ---------------------------------------------------------------------------------------------- STEP
