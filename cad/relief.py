@@ -571,6 +571,8 @@ def convert_relief(source, out_dir, options, *, stem: str, name: str | None = No
     formats = parse_formats(options.formats)
     if getattr(options, "colors", None) is not None:
         raise InvalidInputError(f"--colors cannot be combined with --mode {options.mode}")
+    if getattr(options, "product", None) is not None:
+        raise InvalidInputError(f"product presets (--preset, --plate, ...) cannot be combined with --mode {options.mode}")
     if "svg" in formats:
         raise InvalidInputError(f"--formats svg is not available in --mode {options.mode} "
                                 "(it has no single outline); choose from step, stl, 3mf")
