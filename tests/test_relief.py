@@ -339,3 +339,35 @@ def test_option_validation():
         ReliefParams(curve_angle_deg=400.0)
     with pytest.raises(InvalidInputError):
         ReliefParams(outline="circle")
+
+
+def test_step_refused_above_the_facet_limit_and_nothing_is_written(tmp_path, monkeypatch):
+    import cad.relief as R
+    from tracer.errors import ExportError
+
+    monkeypatch.setattr(R, "STEP_MAX_FACETS", 10)
+    img = np.tile(np.linspace(0, 255, 40) ** 1.5 / 255**0.5, (20, 1))
+    with pytest.raises(ExportError, match="too large"):
+        convert(png(img), tmp_path, opts("relief", width_mm=20.0, pitch_mm=0.5, formats=("stl", "step")), stem="x")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_images_always_give_closed_meshes(seed):
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    grey = cv2.GaussianBlur(rng.uniform(0, 255, (70, 90)).astype(np.float32), (0, 0), 3)
+    grey = (grey - grey.min()) / (np.ptp(grey) + 1e-9) * 255
+    blob = cv2.GaussianBlur(rng.uniform(0, 1, (70, 90)).astype(np.float32), (0, 0), 6)
+    alpha = np.where(blob > np.median(blob), 255, 0).astype(np.uint8)  # ragged shape, several islands
+    buf = io.BytesIO()
+    Image.fromarray(np.dstack([np.repeat(grey.astype(np.uint8)[..., None], 3, axis=2), alpha]), "RGBA").save(buf, "PNG")
+    data = buf.getvalue()
+    cases = [opts("relief", width_mm=25.0, smooth_mm=0.2),
+             opts("relief", width_mm=25.0, frame_mm=0.8, gamma=0.7),
+             opts("lithophane", width_mm=25.0, outline="rect", curve_angle_deg=200.0, pitch_mm=0.3)]
+    for o in cases:
+        res = build_relief(data, o)
+        assert_volume(res.mesh)
+        assert res.mesh.vertices[:, 2].min() == 0.0
