@@ -237,7 +237,7 @@ def product_report(conv) -> dict:
         rep = conv._solid.report
         out["product"] = {"preset": prod.preset, "plate": prod.plate, "style": prod.style,
                           "base_thickness_mm": prod.base_thickness_mm, "solids": conv._solid.solids,
-                          **{k: v for k, v in rep.items() if not k.startswith("_") and k != "surface_mm2"}}
+                          **{k: v for k, v in rep.items() if not k.startswith("_")}}
     elif prod.builds_solid:
         out["product"] = {"preset": prod.preset, "plate": prod.plate, "style": prod.style}
     return out
@@ -838,11 +838,26 @@ def _finish(shape, rep: dict, footprint, dx: float, dy: float):
     if not is_valid_shape(shape):
         raise SolidError("the product fails OpenCASCADE's BRepCheck")
     vol = shape_volume(shape)
-    props = GProp_GProps()
-    BRepGProp.SurfaceProperties_s(shape, props)
+    # Only curved faces can stray from their triangles (a planar face's mesh lies in its plane), so the
+    # mesh volume check allows (area of the curved faces) x chord tolerance.
+    from OCP.BRepAdaptor import BRepAdaptor_Surface
+    from OCP.GeomAbs import GeomAbs_Plane
+    from OCP.TopAbs import TopAbs_FACE
+    from OCP.TopExp import TopExp_Explorer
+    from OCP.TopoDS import TopoDS
+
+    curved = 0.0
+    ex = TopExp_Explorer(shape, TopAbs_FACE)
+    while ex.More():
+        f = TopoDS.Face_s(ex.Current())
+        ex.Next()
+        if BRepAdaptor_Surface(f).GetType() != GeomAbs_Plane:
+            props = GProp_GProps()
+            BRepGProp.SurfaceProperties_s(f, props)
+            curved += float(props.Mass())
     fx0, fy0, fx1, fy1 = footprint.bounds
     rep.update({"footprint_mm": [round(fx1 - fx0, 4), round(fy1 - fy0, 4)], "offset_mm": [round(dx, 6), round(dy, 6)],
-                "surface_mm2": float(props.Mass()), "_footprint": footprint})
+                "_curved_mm2": curved, "_footprint": footprint})
     return Solid(shape=shape, volume_mm3=vol, faces=face_count(shape), solids=1, report=rep)
 
 
@@ -980,8 +995,9 @@ def tessellate(shape, tolerance_mm: float):
 
 
 def mesh_volume_tolerance(solid, tolerance_mm: float) -> float:
-    """How far the tessellated volume may stray: every surface point within the chord tolerance."""
-    return float(solid.report.get("surface_mm2", 0.0)) * tolerance_mm + 1e-9
+    """How far the tessellated volume may stray: every point of a curved face within the chord tolerance."""
+    # plus the float32 rounding of STL/3MF coordinates (relative 6e-8 each)
+    return float(solid.report.get("_curved_mm2", 0.0)) * tolerance_mm + 1e-6 * abs(solid.volume_mm3) + 1e-9
 
 
 # --------------------------------------------------------------------------- presets for the batch manifest, preview

@@ -13,7 +13,7 @@ from cad.checks import check_file
 from cad.cli import main
 from cad.mesh import check_mesh
 from cad.pipeline import ConvertOptions
-from cad.products import PRESETS, ProductOptions, build_product, tessellate
+from cad.products import PRESETS, ProductOptions, build_product, mesh_volume_tolerance, tessellate
 from cad.regions import to_regions
 from cad.solid import count_solids, extrude, is_valid_shape, shape_volume
 from tracer.errors import InvalidInputError
@@ -38,7 +38,7 @@ def mesh_ok(solid):
     mesh = tessellate(solid.shape, TOL)
     rep = check_mesh(mesh)
     assert rep.is_volume, rep
-    assert rep.volume_mm3 == pytest.approx(solid.volume_mm3, abs=solid.report["surface_mm2"] * TOL)
+    assert rep.volume_mm3 == pytest.approx(solid.volume_mm3, abs=mesh_volume_tolerance(solid, TOL))
     return rep
 
 
