@@ -104,7 +104,7 @@ def thin_spots(geom, width_mm: float) -> list[dict]:
     return _describe(_lost_pieces(geom, width_mm), width_mm)
 
 
-def narrowest(geom, threshold_mm: float, *, cap_factor: float = FEATURE_CAP_FACTOR, steps: int = 6) -> tuple[float | None, list[dict]]:
+def narrowest(geom, threshold_mm: float, *, cap_factor: float = FEATURE_CAP_FACTOR, steps: int = 4) -> tuple[float | None, list[dict]]:
     """The narrowest feature width of ``geom`` (mm) and the spots thinner than ``threshold_mm``.
 
     When nothing is thinner than the threshold, the width is searched up to
@@ -114,9 +114,18 @@ def narrowest(geom, threshold_mm: float, *, cap_factor: float = FEATURE_CAP_FACT
     spots = thin_spots(geom, threshold_mm)
     if spots:
         return spots[0]["width_mm"], spots
-    lo, hi = threshold_mm, threshold_mm * cap_factor
-    found = _lost_pieces(geom, hi)
-    if not found:
+    # scan upwards (the "reaches beyond" test is not monotonic over a wide range: a short stroke
+    # between two blobs stops counting once the disc is as large as the stroke is long), then bisect
+    lo, hi, found = threshold_mm, None, []
+    w = threshold_mm
+    while w < threshold_mm * cap_factor:
+        w = min(w * 1.5, threshold_mm * cap_factor)
+        found = _lost_pieces(geom, w)
+        if found:
+            hi = w
+            break
+        lo = w
+    if hi is None:
         return None, []
     for _ in range(steps):
         mid = (lo * hi) ** 0.5

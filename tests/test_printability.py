@@ -85,6 +85,7 @@ def test_pipeline_reports_and_thickens_a_thin_stroke(tmp_path):
     assert not mid.buffer(-0.399).is_empty and mid.buffer(-0.399).length > 5.0
     assert fixed.regions.report["printability"]["n_thin_features"] == 0
     assert fixed.regions.report["printability"]["thickened_spots"] == 1
+    assert 0.8 <= fixed.regions.report["printability"]["narrowest_feature_mm"] <= 0.9  # the stroke, now 0.8 wide
     assert fixed.regions.area_mm2 > conv.regions.area_mm2
     # the mesh of the thickened footprint is still a closed volume of area x thickness
     from cad.mesh import check_mesh
