@@ -307,6 +307,15 @@ def main(argv=None) -> int:
     if a.command is None:
         parser.print_help(sys.stderr)
         return 2
+    import signal
+    import threading
+
+    prev_term = None
+    if threading.current_thread() is threading.main_thread():
+        # SIGTERM (kill, a service manager, a CI timeout) unwinds like Ctrl-C: every Staging block
+        # deletes its temporary files, so no partial file is left. SIGKILL cannot be caught: its
+        # temporary may stay and is swept by the next write of the same file.
+        prev_term = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         if a.command == "convert":
             return cmd_convert(a)
@@ -315,7 +324,14 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("tracecad: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if prev_term is not None:
+            signal.signal(signal.SIGTERM, prev_term)
     return 2
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

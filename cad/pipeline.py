@@ -107,7 +107,10 @@ class Conversion:
         """The exact B-rep (built on first use: a mesh-only run never loads OCC)."""
         if self._solid is None:
             from cad.solid import extrude
+            from tracer.budget import check_brep_budget
 
+            check_brep_budget([[ring.n_segments for ring in r.rings] for r in self.regions.regions],
+                              max_segments=self.options.trace.max_segments)  # OCC's checks are quadratic per face
             t = time.perf_counter()
             if self._is_product:
                 from cad.products import build_product
@@ -269,6 +272,10 @@ def write_outputs(conv: Conversion, out_dir: str | os.PathLike[str], stem: str, 
                 fsync_file(tmp)
             except OSError as exc:
                 raise ExportError(f"{final}: cannot write ({exc.strerror or exc})") from exc
+        from cad import checks
+
+        if checks.strict_enabled():  # TRACECAD_STRICT=1: independent invariants, before any rename
+            checks.self_check(conv)
         written = stage.commit()
     conv.timings["export"] = time.perf_counter() - t0
     return {f: p for f, p in zip(finals, written)}

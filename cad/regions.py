@@ -183,6 +183,8 @@ def to_regions(outlines: Outlines, *, width_mm: float | None = None, height_mm: 
         if (new_alive == alive).all():
             break
         alive = new_alive
+        if not alive.any():  # all specks: say so (the bbox of nothing cannot be taken)
+            break
     if not alive.any():
         raise GeometryError(f"every part of the outline is smaller than --min-area {min_area_mm2} mm²")
     for i, c in enumerate(contours):

@@ -564,3 +564,15 @@ def test_file_names_with_spaces_and_non_ascii(capsys, tmp_path, stem):
     code, o, _ = run(capsys, "check", *(out / f"{stem}.{e}" for e in ("step", "stl", "3mf")))
     assert code == 0, o
     assert r["bodies"] == 1
+
+
+def test_only_specks_smaller_than_min_area(capsys, tmp_path):
+    img = np.full((200, 200), 255, np.uint8)
+    for y in range(20, 200, 40):
+        for x in range(20, 200, 40):
+            img[y:y + 4, x:x + 4] = 0
+    f = tmp_path / "specks.png"
+    f.write_bytes(png_bytes(img))
+    code, _, err = run(capsys, "convert", f, "-o", tmp_path / "o", "-q", "--min-area", "5")
+    line = assert_clean_failure(code, err, tmp_path / "o", str(f), "smaller than --min-area")
+    assert "5" in line

@@ -19,7 +19,7 @@ speckled image (salt and pepper, a photo of gravel) has millions of them.
 The exact B-rep (STEP) has a budget of its own, :func:`check_brep_budget`:
 OpenCASCADE's BRepCheck compares every edge of a face with every other
 (measured: time grows with the square of the segments of one region, about
-0.2 s for 1000 and 40 s for 7000 segments on a loaded 2-core machine), so
+1.2 s for 1 300 and 42 s for 7 000 segments on a loaded 2-core machine), so
 the sum over regions of (segments of the region)² may not exceed
 ``(BREP_SEGMENTS_FRACTION * max_segments)²``: one region of 10 000 segments
 at the default budget. Meshes (STL, 3MF) are linear and not limited by it.

@@ -84,6 +84,9 @@ def trace(mask: Mask, *, params: TraceParams = TraceParams()) -> Outlines:
     TooComplexError
         If the outline has more than ``params.max_segments`` segments.
     """
+    from tracer.budget import precheck
+
+    precheck(mask.pixels, turdsize=params.turdsize, max_segments=params.max_segments)  # before potrace: bounded cost
     paths = _potrace.trace_bitmap(
         mask.pixels, turdsize=params.turdsize, turnpolicy=params.turnpolicy,
         alphamax=params.alphamax, opttolerance=params.opttolerance)
