@@ -638,6 +638,9 @@ def build_multicolor(source, options, *, name: str | None = None, stem: str = "p
 
     if name is None:
         name = "<bytes>" if isinstance(source, (bytes, bytearray)) else str(source)
+    if getattr(options, "mode", "extrude") != "extrude":
+        raise InvalidInputError(f"--colors makes one extruded body per colour; it cannot be combined with "
+                                f"--mode {options.mode}")
     timings: dict[str, float] = {}
     caught: list[str] = []
     with warnings.catch_warnings(record=True) as wlist:
