@@ -303,3 +303,31 @@ def test_colours_on_a_base_plate(logo_png, tmp_path):
     assert len(parts) == 4 and all(check_mesh(m).is_volume for _, m, _ in parts)
     with pytest.raises(InvalidInputError):
         build_multicolor(logo_png, ConvertOptions(colors="auto", product=ProductOptions(plate="rect", hole_mm=4.0)))
+
+
+def _sliver_bait(xx, yy):
+    """Yellow inside a black frame, and elsewhere an olive disc: olive is exactly the 50 % mix of
+    black and yellow, so every anti-aliased black/yellow edge pixel looks like olive."""
+    rgb = np.empty(xx.shape + (3,), np.float64)
+    rgb[:] = WHITE
+    frame = (xx >= 20) & (xx < 120) & (yy >= 20) & (yy < 180)
+    inner = (xx >= 35.3) & (xx < 104.6) & (yy >= 35.7) & (yy < 164.2)  # edges off the pixel grid
+    disc = np.hypot(xx - 155, yy - 100) <= 25
+    rgb[frame] = BLACK
+    rgb[inner] = (250, 230, 0)
+    rgb[disc] = (125, 115, 0)
+    return rgb, (frame | disc).astype(np.float64)
+
+
+def test_anti_aliased_fringes_make_no_sliver_of_a_third_colour(tmp_path):
+    p = tmp_path / "bait.png"
+    p.write_bytes(_render(_sliver_bait))
+    conv = build_multicolor(p, ConvertOptions(colors="auto", width_mm=WIDTH_MM))
+    assert len(conv.bodies) == 3
+    s = conv.px_mm
+    olive = _body(conv, (125, 115, 0))
+    assert len(olive.regions.regions) == 1  # the disc only: nothing along the black/yellow edges
+    assert olive.area_mm2 == pytest.approx(math.pi * 25**2 * s**2, rel=0.005)
+    yellow = _body(conv, (250, 230, 0))
+    assert len(yellow.regions.regions) == 1
+    assert yellow.area_mm2 == pytest.approx((104.6 - 35.3) * (164.2 - 35.7) * s**2, rel=0.005)
