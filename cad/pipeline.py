@@ -198,6 +198,10 @@ def build(source, options: ConvertOptions = ConvertOptions(), *, name: str | Non
         t = time.perf_counter()
         outlines = tracer.trace(mask, params=options.trace)
         timings["trace"] = time.perf_counter() - t
+        if "step" in options.formats:  # an over-budget B-rep is refused now, not after the regions are cleaned
+            from tracer.budget import check_brep_budget, segments_by_outer
+
+            check_brep_budget(segments_by_outer(outlines), max_segments=options.trace.max_segments)
         t = time.perf_counter()
         regions = to_regions(outlines, width_mm=options.width_mm, height_mm=options.height_mm,
                              px_mm=options.px_mm, min_area_mm2=options.min_area_mm2, mirror=options.mirror)

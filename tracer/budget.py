@@ -33,7 +33,7 @@ import numpy as np
 
 from tracer.errors import TooComplexError
 
-__all__ = ["precheck", "boundary_edges", "min_segments", "check_brep_budget", "brep_cost",
+__all__ = ["precheck", "boundary_edges", "min_segments", "check_brep_budget", "brep_cost", "segments_by_outer",
            "BOUNDARY_EDGES_PER_SEGMENT", "MIN_SEGMENTS_PER_PATH", "BREP_SEGMENTS_FRACTION"]
 
 #: Boundary length (unit pixel edges) allowed per curve segment of the budget.
@@ -133,3 +133,12 @@ def check_brep_budget(segments_per_ring_per_region, *, max_segments: int, name: 
             f"meshes (--formats stl,3mf), simplify (a larger --alphamax or --opttolerance, --upsample 1), or "
             f"raise --max-segments")
     return cost
+
+
+def segments_by_outer(outlines) -> list[list[int]]:
+    """Per outer contour of a trace, the segment counts of it and its holes (the regions-to-be)."""
+    groups: dict[int, list[int]] = {}
+    for i, c in enumerate(outlines.contours):
+        key = c.parent if c.is_hole and c.parent >= 0 else i
+        groups.setdefault(key, []).append(c.n_segments)
+    return list(groups.values())
