@@ -85,8 +85,16 @@ def build_parser() -> argparse.ArgumentParser:
     g = c.add_argument_group("isolation")
     g.add_argument("--threshold", type=float, metavar="N", help="ink threshold on luminance 0..255 (default: automatic)")
     g.add_argument("--invert", action="store_true", help="swap subject and background")
-    g.add_argument("--method", choices=("otsu", "adaptive"), default="otsu",
-                   help="otsu (global, default) or adaptive (uneven lighting)")
+    g.add_argument("--method", choices=("otsu", "adaptive", "color", "grabcut"), default="otsu",
+                   help="otsu (global, default; uneven paper is flattened automatically), adaptive (always "
+                        "flatten the illumination), color (pixels near --color), grabcut (subject in front of a "
+                        "photographed background)")
+    g.add_argument("--color", metavar="'#RRGGBB'", help="the subject's colour for --method color (implies it)")
+    g.add_argument("--color-tolerance", type=_positive, default=30.0, metavar="DE",
+                   help="CIE Lab distance (Delta E) still counted as the --color (default 30)")
+    g.add_argument("--denoise", choices=("auto", "none", "median", "bilateral"), default="auto",
+                   help="noise filter, radius following the resolution (default auto: median when the image is noisy)")
+    g.add_argument("--debug-dir", metavar="DIR", help="write NAME.mask.png and NAME.overlay.png (outline on the input) here")
     g.add_argument("--alpha", dest="use_alpha", action=argparse.BooleanOptionalAction, default=None,
                    help="use the alpha channel as the shape (default: when it carries one)")
     g.add_argument("--upsample", type=_positive, metavar="K", help="working pixels per source pixel (default: automatic)")
@@ -155,14 +163,21 @@ def options_from_args(a):
     from cad.pipeline import ConvertOptions
     from tracer.types import IsolateParams, TraceParams
 
+    method = "color" if a.color and a.method == "otsu" else a.method
+    if method == "color" and not a.color:
+        raise ValueError("--method color needs --color '#RRGGBB'")
+    if a.color:
+        from tracer.isolate import parse_color
+
+        parse_color(a.color)  # a malformed colour is a usage error, not one error per input
     iso = IsolateParams(threshold=a.threshold, invert=a.invert, use_alpha=a.use_alpha, upsample=a.upsample,
-                        method=a.method)
+                        method=method, color=a.color, color_tolerance=a.color_tolerance, denoise=a.denoise)
     tp = TraceParams()
     tkw = {k: getattr(a, k) for k in ("turdsize", "alphamax", "opttolerance", "turnpolicy", "max_segments")
            if getattr(a, k) is not None}
     tp = replace(tp, **tkw)
     kw = dict(width_mm=a.width, height_mm=a.height, px_mm=a.px_mm, thickness_mm=a.thickness,
-              formats=a.formats, mirror=a.mirror, isolate=iso, trace=tp)
+              formats=a.formats, mirror=a.mirror, isolate=iso, trace=tp, debug_dir=a.debug_dir)
     if a.tolerance is not None:
         kw["tolerance_mm"] = a.tolerance
     if a.min_area is not None:

@@ -333,13 +333,18 @@ def _subpixel_weights(k: int) -> np.ndarray:
     return np.einsum("ia,jb->ijab", w1, w1).reshape(k * k, 25)
 
 
-def coverage_fill(coverage: np.ndarray, k: int) -> np.ndarray:
+def coverage_fill(coverage: np.ndarray, k: int, *, smooth: bool = True) -> np.ndarray:
     """Upsample a coverage field ``(rows, cols)`` in [0, 1] to a ``k`` times finer binary mask.
 
     Each source pixel gets ``round(coverage * k * k)`` sub-pixels (its ink
     area, exactly, to 1/k²), chosen where the bicubic interpolation of the
     coverage is highest. Only partly covered pixels are ranked, so the cost
     follows the length of the outline, not the area of the image.
+
+    With ``smooth`` (default) the level that selects a pixel's sub-pixels is
+    averaged with its neighbours' (Gaussian, ``SMOOTH_LEVEL_PX``), so ink is
+    preserved over a neighbourhood rather than in each pixel: outlines are
+    continuous where a blurred edge spreads its ink over two pixels.
     """
     cv2 = _cv2()
     c = np.ascontiguousarray(np.clip(coverage, 0.0, 1.0), dtype=np.float32)
@@ -355,11 +360,45 @@ def coverage_fill(coverage: np.ndarray, k: int) -> np.ndarray:
     dy, dx = np.mgrid[0:5, 0:5]
     neigh = pad[ys[:, None] + dy.ravel()[None, :], xs[:, None] + dx.ravel()[None, :]]  # (N, 25)
     blocks = neigh @ _subpixel_weights(k).T.astype(np.float32)  # (N, kk) bicubic values
-    order = np.argsort(-blocks, axis=1, kind="stable")
-    on = np.zeros((len(ys), kk), dtype=bool)
-    np.put_along_axis(on, order, np.arange(kk)[None, :] < n[ys, xs][:, None], axis=1)
+    if not smooth:
+        order = np.argsort(-blocks, axis=1, kind="stable")
+        on = np.zeros((len(ys), kk), dtype=bool)
+        np.put_along_axis(on, order, np.arange(kk)[None, :] < n[ys, xs][:, None], axis=1)
+        mask.reshape(h, k, w, k)[ys, :, xs, :] = on.reshape(len(ys), k, k)
+        return mask
+    # The level that gives each pixel its ink is smoothed over neighbouring pixels, so that ink spread
+    # over two pixels (blur) is not split into two strips with a gap, and no pixel grows a lone spike.
+    srt = -np.sort(-blocks, axis=1)
+    nn = n[ys, xs]
+    idx = np.arange(len(ys))
+    t_p = 0.5 * (srt[idx, nn - 1] + srt[idx, np.minimum(nn, kk - 1)])
+    tmap = np.zeros((h, w), np.float32)
+    wmap = np.zeros((h, w), np.float32)
+    tmap[ys, xs] = t_p
+    wmap[ys, xs] = 1.0
+    ts = cv2.GaussianBlur(tmap, (0, 0), SMOOTH_LEVEL_PX)
+    ws = cv2.GaussianBlur(wmap, (0, 0), SMOOTH_LEVEL_PX)
+    level = np.where(ws > 1e-3, ts / np.maximum(ws, 1e-6), np.float32(0.5)).astype(np.float32)
+    lpad = np.pad(level, 1, mode="edge")
+    dy3, dx3 = np.mgrid[0:3, 0:3]
+    lneigh = lpad[ys[:, None] + dy3.ravel()[None, :], xs[:, None] + dx3.ravel()[None, :]]  # (N, 9)
+    lev = lneigh @ _subpixel_weights_linear(k).T.astype(np.float32)  # (N, kk) bilinear level
+    on = blocks >= lev
     mask.reshape(h, k, w, k)[ys, :, xs, :] = on.reshape(len(ys), k, k)
     return mask
+
+
+
+
+#: Gaussian radius (source pixels) over which the per-pixel ink level is shared by coverage_fill.
+SMOOTH_LEVEL_PX = 0.8
+
+
+def _subpixel_weights_linear(k: int) -> np.ndarray:
+    """(k*k, 9): bilinear weights of a pixel's 3x3 neighbourhood at each of its k x k sub-pixel centres."""
+    u = (np.arange(k) + 0.5) / k - 0.5
+    w1 = np.clip(1.0 - np.abs(u[:, None] - np.arange(-1, 2)[None, :]), 0.0, None)  # (k, 3)
+    return np.einsum("ia,jb->ijab", w1, w1).reshape(k * k, 9)
 
 
 def isolate(image: Image, *, params: IsolateParams = IsolateParams()) -> Mask:
@@ -408,7 +447,7 @@ def isolate(image: Image, *, params: IsolateParams = IsolateParams()) -> Mask:
         coverage = D.keep_attached(coverage)
         coverage[coverage < dead] = 0.0
         coverage[coverage > 1.0 - dead] = 1.0
-    if speck_px > 0:
+    if speck_px > 0 and sigma <= D.CONTENT_SIGMA:  # texture is left to the complexity budget
         if clean:
             coverage, islands, holes = D.remove_specks(coverage, min_area_px=speck_px)
         else:
