@@ -159,7 +159,8 @@ def self_check(conv) -> dict:
     * bodies - holes of the regions equals outer - hole contours of the trace
       when nothing was dropped or repaired (topology is preserved);
     * the mesh, if built, is a closed volume with one body per region and
-      genus equal to the number of holes;
+      genus equal to the number of holes (products such as plates and
+      keychain holes change the topology on purpose: there, only closed and valid);
     * the B-rep, if built, has one valid solid per region (BRepCheck on the
       whole compound, not only per face).
 
@@ -199,7 +200,8 @@ def self_check(conv) -> dict:
         m = check_mesh(conv._mesh)
         if not m.is_volume:
             raise ExportError(f"{name}: strict check: the mesh is not a closed volume")
-        if m.bodies != len(regs.regions) or m.genus != regs.n_holes:
+        product = bool(getattr(conv, "_is_product", False))  # plates, keychain holes: not a plain extrusion
+        if not product and (m.bodies != len(regs.regions) or m.genus != regs.n_holes):
             raise ExportError(f"{name}: strict check: the mesh has {m.bodies} bodies and genus {m.genus}, "
                               f"expected {len(regs.regions)} and {regs.n_holes}")
         done["mesh"] = (m.bodies, m.genus)
@@ -208,7 +210,8 @@ def self_check(conv) -> dict:
 
         shape = conv._solid.shape
         n = count_solids(shape)
-        if n != len(regs.regions) or not is_valid_shape(shape):
+        product = bool(getattr(conv, "_is_product", False))
+        if (not product and n != len(regs.regions)) or n == 0 or not is_valid_shape(shape):
             raise SolidError(f"{name}: strict check: the B-rep has {n} solids for {len(regs.regions)} regions "
                              "or fails BRepCheck")
         done["solid"] = n
