@@ -22,6 +22,16 @@ def _cv2():
     return cv2
 
 
+#: Statistics (noise, artefact level) are measured on every s-th pixel so that at most this many rows/cols remain.
+STATS_SIDE = 1024
+
+
+def _decimated(a: np.ndarray) -> np.ndarray:
+    """Every s-th pixel of a large field (pixel statistics do not need them all)."""
+    s = max(1, int(np.ceil(max(a.shape) / STATS_SIDE)))
+    return np.ascontiguousarray(a[::s, ::s], dtype=np.float32)
+
+
 def noise_sigma(coverage: np.ndarray) -> float:
     """Robust standard deviation of the pixel noise of a coverage field (0 = paper, 1 = ink).
 
@@ -31,7 +41,7 @@ def noise_sigma(coverage: np.ndarray) -> float:
     spatially correlated (blurred or compressed) sensor noise still does.
     """
     cv2 = _cv2()
-    c = np.ascontiguousarray(coverage, dtype=np.float32)
+    c = _decimated(coverage)
     smooth = cv2.GaussianBlur(c, (0, 0), 2.0)
     k = np.ones((7, 7), np.uint8)
     span = cv2.dilate(c, k) - cv2.erode(c, k)
@@ -145,7 +155,7 @@ def artefact_level(coverage: np.ndarray) -> float:
     of ``min(c, 1 - c)`` over those pixels (0 for a clean image).
     """
     cv2 = _cv2()
-    c = np.ascontiguousarray(coverage, dtype=np.float32)
+    c = _decimated(coverage)
     k3, k7 = np.ones((3, 3), np.uint8), np.ones((7, 7), np.uint8)
     span3 = cv2.dilate(c, k3) - cv2.erode(c, k3)
     span7 = cv2.dilate(c, k7) - cv2.erode(c, k7)
