@@ -20,7 +20,7 @@ from cad import mesh as M
 from cad.export import Staging, parse_formats
 from cad.regions import Regions, to_regions
 from cad.relief import MODES, ReliefParams
-from tracer.errors import ExportError, InvalidInputError, TracecadError, TracecadWarning
+from tracer.errors import ExportError, InvalidInputError, TooComplexError, TracecadError, TracecadWarning
 from tracer.types import IsolateParams, TraceParams
 
 __all__ = ["ConvertOptions", "Conversion", "build", "write_outputs", "convert", "output_paths"]
@@ -212,6 +212,10 @@ def build(source, options: ConvertOptions = ConvertOptions(), *, name: str | Non
         t = time.perf_counter()
         regions = to_regions(outlines, width_mm=options.width_mm, height_mm=options.height_mm,
                              px_mm=options.px_mm, min_area_mm2=options.min_area_mm2, mirror=options.mirror)
+        if regions.n_segments > options.trace.max_segments:  # repairs (polylines) can add segments
+            raise TooComplexError(
+                f"{name}: the cleaned outline has {regions.n_segments} segments, above the budget of "
+                f"{options.trace.max_segments} (raise --max-segments, or simplify with a larger --turdsize / --min-area)")
         timings["regions"] = time.perf_counter() - t
         for w in wlist:
             if issubclass(w.category, TracecadWarning):
