@@ -22,7 +22,7 @@ import signal
 import sys
 import time
 from collections import deque
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 __all__ = ["Job", "BatchResult", "plan", "run", "run_job", "read_manifest", "ManifestRow", "write_report",
@@ -384,13 +384,22 @@ def run(jobs: list[Job], *, n_jobs: int | None = None, executor: str = "local", 
     return result
 
 
+def _input_bytes(job: Job) -> int:
+    try:
+        return os.stat(job.source).st_size
+    except OSError:
+        return 0
+
+
 def _run_pool(todo: list[Job], workers: int, progress, done) -> None:
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
     ctx = mp.get_context("spawn")  # never fork: OCP/VTK and threads do not survive it reliably
-    queue = deque(todo)
+    # Largest inputs first (file size as the cost estimate): a big image started last would leave
+    # the other workers idle at the end. The report keeps the input order (entries by job.index).
+    queue = deque(sorted(todo, key=_input_bytes, reverse=True))
     crashes: dict[int, int] = {}
     out_dirs = {j.out_dir for j in todo}
     while queue:

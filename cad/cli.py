@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     c.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders (searched recursively) or globs")
     c.add_argument("-o", "--output", "--out-dir", dest="out_dir", default="out", help="output folder (created if missing; default: out)")
-    c.add_argument("--formats", default="step,stl", help="comma list of step, stl, 3mf, svg (default: step,stl)")
+    c.add_argument("--formats", default="step,stl", help="comma list of step, stl, 3mf, svg (default: step,stl; stl,3mf with --mode relief or lithophane)")
     size = c.add_mutually_exclusive_group()
     size.add_argument("--width", type=_positive, metavar="MM", help="width of the subject's bounding box (default 50)")
     size.add_argument("--height", type=_positive, metavar="MM", help="height of the subject's bounding box instead")

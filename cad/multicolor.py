@@ -20,7 +20,6 @@ like a layered sign. A base plate is not available yet (no ``cad.products`` modu
 
 from __future__ import annotations
 
-import os
 import re
 import time
 import warnings
@@ -893,13 +892,9 @@ def write_multicolor(conv: MultiConversion, out_dir, stem: str, formats=None) ->
     from cad.pipeline import check_volume_mesh
 
     formats = parse_formats(formats or conv.options.formats)
-    out_dir = Path(out_dir)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ExportError(f"{out_dir}: cannot create the output directory ({exc.strerror})") from exc
-    if not os.access(out_dir, os.W_OK):
-        raise ExportError(f"{out_dir}: the output directory is not writable")
+    from cad.export import prepare_out_dir
+
+    out_dir = prepare_out_dir(out_dir)
     finals = output_paths(out_dir, stem, formats, conv.bodies)
     t0 = time.perf_counter()
     bodies = conv.bodies

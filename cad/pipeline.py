@@ -249,13 +249,9 @@ def write_outputs(conv: Conversion, out_dir: str | os.PathLike[str], stem: str, 
     from cad.export.stl import read_stl, write_stl
 
     formats = parse_formats(formats or conv.options.formats)
-    out_dir = Path(out_dir)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ExportError(f"{out_dir}: cannot create the output directory ({exc.strerror})") from exc
-    if not os.access(out_dir, os.W_OK):
-        raise ExportError(f"{out_dir}: the output directory is not writable")
+    from cad.export import prepare_out_dir
+
+    out_dir = prepare_out_dir(out_dir)
     finals = output_paths(out_dir, stem, formats)
     t0 = time.perf_counter()
     with Staging() as stage:

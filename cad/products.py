@@ -34,7 +34,7 @@ from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 import shapely
-from shapely.geometry import MultiPolygon, Point, Polygon, box
+from shapely.geometry import Point, Polygon, box
 
 from tracer.errors import InvalidInputError, SolidError
 
@@ -666,7 +666,7 @@ def build_product(regions, options, warnings: list):
     """
     import shapely.affinity  # noqa: F401
 
-    from cad.solid import Solid, extrude, face_count, is_valid_shape, shape_volume
+    from cad.solid import extrude, shape_volume
 
     prod: ProductOptions = options.product
     h = options.thickness_mm

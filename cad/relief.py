@@ -253,7 +253,6 @@ def build_relief(source, options, *, name: str | None = None) -> ReliefResult:
     """Image -> checked, watertight relief or lithophane mesh in memory (no files)."""
     import tracer
     from cad import heightmap as H
-    from cad import mesh as M
 
     if name is None:
         name = "<bytes>" if isinstance(source, (bytes, bytearray)) else str(source)
@@ -495,8 +494,6 @@ def faceted_solid(mesh):
 
 def write_relief(result: ReliefResult, out_dir, stem: str, formats) -> dict:
     """Write, read back, check and atomically rename each format (stl, 3mf, step). All or nothing."""
-    import os
-    from pathlib import Path
 
     from cad.export import Staging, fsync_file, parse_formats
     from cad.export.stl import read_stl, write_stl
@@ -504,13 +501,9 @@ def write_relief(result: ReliefResult, out_dir, stem: str, formats) -> dict:
     from cad.mesh import check_mesh
 
     formats = parse_formats(formats)
-    out_dir = Path(out_dir)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ExportError(f"{out_dir}: cannot create the output directory ({exc.strerror})") from exc
-    if not os.access(out_dir, os.W_OK):
-        raise ExportError(f"{out_dir}: the output directory is not writable")
+    from cad.export import prepare_out_dir
+
+    out_dir = prepare_out_dir(out_dir)
     finals = {f: out_dir / f"{stem}.{f}" for f in formats}
     want, tol = result.expected_volume_mm3, result.volume_tolerance_mm3
 

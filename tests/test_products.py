@@ -15,7 +15,7 @@ from cad.mesh import check_mesh
 from cad.pipeline import ConvertOptions
 from cad.products import PRESETS, ProductOptions, build_product, mesh_volume_tolerance, tessellate
 from cad.regions import to_regions
-from cad.solid import count_solids, extrude, is_valid_shape, shape_volume
+from cad.solid import count_solids, is_valid_shape
 from tracer.errors import InvalidInputError
 
 pytestmark = pytest.mark.slow

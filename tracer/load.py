@@ -107,7 +107,6 @@ def load_image(source, *, max_pixels: int = DEFAULT_MAX_PIXELS, name: str | None
     decoded reduced when the format allows it (JPEG), otherwise refused with
     :class:`ImageTooLargeError` before any pixel is decoded.
     """
-    from PIL import Image as PILImage
     from PIL import ImageOps
 
     if name is None:

@@ -14,10 +14,22 @@ from pathlib import Path
 
 from tracer.errors import ExportError
 
-__all__ = ["Staging", "FORMATS", "parse_formats"]
+__all__ = ["Staging", "FORMATS", "parse_formats", "prepare_out_dir"]
 
 #: Known output formats, in the order they are written.
 FORMATS = ("step", "stl", "3mf", "svg")
+
+
+def prepare_out_dir(out_dir: str | os.PathLike[str]) -> Path:
+    """Create ``out_dir`` if missing and make sure it can be written to; one-sentence ExportError otherwise."""
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ExportError(f"{out_dir}: cannot create the output directory ({exc.strerror})") from exc
+    if not os.access(out_dir, os.W_OK):
+        raise ExportError(f"{out_dir}: the output directory is not writable")
+    return out_dir
 
 
 def parse_formats(text: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
