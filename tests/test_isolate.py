@@ -312,3 +312,29 @@ def test_cli_color_flags(tmp_path, capsys):
     assert code == 0 and entry["bodies"] == 1
     assert entry["area_mm2"] == pytest.approx(math.pi * 25 ** 2, rel=0.03)
     assert main(["convert", str(png), "-o", str(tmp_path), "--color", "green"]) == 2
+
+
+def test_a_flat_third_tone_switches_off_the_coverage_fill():
+    """Partial coverage is an edge in a two-level image; a flat grey fill is a third tone, not an edge.
+
+    The coverage fill would dither such a fill into thousands of specks (seen on colour emoji traced
+    in mono), so isolation falls back to the midpoint cut when flat mid-tones are present.
+    """
+    from tracer.isolate import coverage_fill, has_flat_midtones
+
+    img = np.full((512, 512), 255, np.uint8)
+    cv2.circle(img, (256, 256), 200, 0, -1, cv2.LINE_AA)
+    two_level = 1.0 - img / 255.0
+    assert not has_flat_midtones(two_level)
+    img[180:330, 180:330] = 140  # a flat grey square inside the disc's ink
+    three = (1.0 - img / 255.0).astype(np.float32)
+    assert has_flat_midtones(three)
+    # what the gate prevents: the fill dithers the grey square (neither all ink nor all paper)
+    dithered = coverage_fill(three, 4)[200 * 4:310 * 4, 200 * 4:310 * 4]
+    assert 0.05 < dithered.mean() < 0.95
+    image = tracer.Image(np.repeat((img / 255.0).astype(np.float32)[..., None], 3, axis=2), name="tones")
+    mask = tracer.isolate(image, params=tracer.IsolateParams(width_mm=50))
+    assert mask.info["subpixel"] != "coverage fill"
+    k = round(1 / mask.scale)
+    inner = mask.pixels[200 * k:310 * k, 200 * k:310 * k]
+    assert inner.all() or not inner.any()

@@ -393,6 +393,22 @@ def coverage_fill(coverage: np.ndarray, k: int, *, smooth: bool = True) -> np.nd
 
 
 
+#: In a two-level image (ink on paper) partial coverage occurs only along edges. Flat areas of
+#: partial coverage (a grey fill, a third colour) cover more than this fraction of the image in
+#: images that are not two-level.
+FLAT_MIDTONE_FRACTION = 0.002
+
+
+def has_flat_midtones(coverage: np.ndarray) -> bool:
+    """True when the coverage field has flat areas of partial ink (a third tone), not just edges."""
+    cv2 = _cv2()
+    c = np.ascontiguousarray(coverage, dtype=np.float32)
+    k3 = np.ones((3, 3), np.uint8)
+    span = cv2.dilate(c, k3) - cv2.erode(c, k3)
+    flat_mid = (c > 0.15) & (c < 0.85) & (span < 0.1)
+    return int(np.count_nonzero(flat_mid)) > FLAT_MIDTONE_FRACTION * c.size
+
+
 #: Gaussian radius (source pixels) over which the per-pixel ink level is shared by coverage_fill.
 SMOOTH_LEVEL_PX = 0.8
 
@@ -441,6 +457,9 @@ def isolate(image: Image, *, params: IsolateParams = IsolateParams()) -> Mask:
     clean = coverage is not None and sigma <= D.NOISY_SIGMA and radius == 0
     k = working_factor(subject_px, params, h * w, max_upsample=MAX_COVERAGE_UPSAMPLE if clean else MAX_UPSAMPLE)
     clean = clean and k >= MIN_COVERAGE_UPSAMPLE and float(k).is_integer()  # -> coverage fill
+    if clean and has_flat_midtones(coverage):
+        clean = False  # a third tone (grey fill, colour) is not an edge: the coverage fill would dither it
+        info["flat_midtones"] = True
     # Specks: an area at the output width (mm²) -> source pixels², removed at the source resolution.
     width_mm = params.width_mm if params.width_mm else 50.0
     src_px_mm = width_mm / max(float(cols[-1] - cols[0] + 1), 1.0)
