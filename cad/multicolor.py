@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 import time
 import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -644,13 +644,10 @@ def build_multicolor(source, options, *, name: str | None = None, stem: str = "p
     caught: list[str] = []
     with warnings.catch_warnings(record=True) as wlist:
         warnings.simplefilter("always", TracecadWarning)
+        from cad.pipeline import load_for
+
+        image, iso = load_for(source, options, name, timings)
         t = time.perf_counter()
-        image = tracer.load_image(source, max_pixels=options.max_pixels, name=name)
-        timings["load"] = time.perf_counter() - t
-        t = time.perf_counter()
-        iso = options.isolate
-        if iso.width_mm is None:
-            iso = replace(iso, width_mm=options.width_mm)
         labels = label_colors(image, params=_color_params(options), isolate=iso)
         timings["colors"] = time.perf_counter() - t
         t = time.perf_counter()

@@ -178,6 +178,17 @@ def check_volume_mesh(mesh: M.Mesh, expected_mm3: float, tolerance_mm3: float, n
     return rep
 
 
+def load_for(source, options: ConvertOptions, name: str, timings: dict) -> tuple:
+    """Load the image (timed into ``timings["load"]``) and the isolation parameters for its output width."""
+    t = time.perf_counter()
+    image = tracer.load_image(source, max_pixels=options.max_pixels, name=name)
+    timings["load"] = time.perf_counter() - t
+    iso = options.isolate
+    if iso.width_mm is None:
+        iso = replace(iso, width_mm=options.width_mm)
+    return image, iso
+
+
 def build(source, options: ConvertOptions = ConvertOptions(), *, name: str | None = None) -> Conversion:
     """Run load -> isolate -> trace -> regions in memory. The mesh and solid are built on demand."""
     if name is None:
@@ -186,13 +197,8 @@ def build(source, options: ConvertOptions = ConvertOptions(), *, name: str | Non
     caught: list[str] = []
     with warnings.catch_warnings(record=True) as wlist:
         warnings.simplefilter("always", TracecadWarning)
+        image, iso = load_for(source, options, name, timings)
         t = time.perf_counter()
-        image = tracer.load_image(source, max_pixels=options.max_pixels, name=name)
-        timings["load"] = time.perf_counter() - t
-        t = time.perf_counter()
-        iso = options.isolate
-        if iso.width_mm is None:
-            iso = replace(iso, width_mm=options.width_mm)
         mask = tracer.isolate(image, params=iso)
         timings["isolate"] = time.perf_counter() - t
         t = time.perf_counter()
