@@ -208,7 +208,14 @@ def prepare(regions, options, warnings: list):
         report = dict(regions.report)
         if n:
             warnings.append(f"thickened {n} stroke(s) narrower than {prod.min_feature_mm:g} mm (--min-feature)")
-    found = P.analyse(regions.geometry, nozzle_mm=prod.nozzle_mm)
+    geometry = regions.geometry
+    if prod.style == "cutter":
+        # a cookie cutter follows the outer silhouette only: holes and the artwork's own strokes do not print
+        import shapely
+        from shapely.geometry import Polygon
+
+        geometry = shapely.union_all([Polygon(p.exterior) for p in getattr(geometry, "geoms", [geometry])])
+    found = P.analyse(geometry, nozzle_mm=prod.nozzle_mm)
     found["thickened_spots"] = report.get("thickened_spots", 0)
     found["min_feature_mm"] = prod.min_feature_mm
     report["printability"] = found

@@ -104,3 +104,26 @@ def test_json_entry_has_thin_key_and_preview_marks_spots(tmp_path):
     img = np.asarray(Image.open(entry["outputs"]["thin_png"]).convert("RGB")).astype(int)
     red = (img[..., 0] > 200) & (img[..., 1] < 80) & (img[..., 2] < 80)
     assert red.sum() > 50
+
+
+def test_cookie_cutter_judges_only_its_silhouette(tmp_path, capsys):
+    """A narrow slot inside the artwork matters for a keychain, not for a cutter (which ignores holes)."""
+    import json
+
+    import numpy as np
+    import shapes
+
+    from cad.cli import main
+
+    m = np.zeros((400, 400), bool)
+    m[50:350, 50:350] = True
+    m[100:300, 198:201] = False  # a 3 px slot: 0.5 mm at 50 mm wide
+    png = tmp_path / "slot.png"
+    shapes.save_png(m, png)
+    found = {}
+    for preset in ("keychain", "cookie-cutter"):
+        assert main(["convert", str(png), "-o", str(tmp_path / preset), "--preset", preset,
+                     "--formats", "stl", "--json", "-q"]) == 0
+        found[preset] = json.loads(capsys.readouterr().out)["results"][0]["thin_features"]
+    assert len(found["keychain"]) == 1 and found["keychain"][0]["width_mm"] < 0.8
+    assert found["cookie-cutter"] == []
