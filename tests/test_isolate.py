@@ -338,3 +338,19 @@ def test_a_flat_third_tone_switches_off_the_coverage_fill():
     k = round(1 / mask.scale)
     inner = mask.pixels[200 * k:310 * k, 200 * k:310 * k]
     assert inner.all() or not inner.any()
+
+
+def test_speck_removal_binary_fast_path_equals_the_coverage_path():
+    from tracer import denoise as D
+
+    rng = np.random.default_rng(3)
+    m = np.zeros((300, 300), bool)
+    m[50:250, 60:240] = True
+    m |= rng.random(m.shape) < 0.002   # specks of paper-side noise
+    m &= ~(rng.random(m.shape) < 0.002)  # pinholes
+    m[120:126, 120:126] = False          # a 36 px hole: kept at min 20
+    a, ia, ha = D.remove_specks(m.astype(np.float32), min_area_px=20)
+    b, ib, hb = D.remove_specks(m, min_area_px=20)
+    assert (ia, ha) == (ib, hb) and ia > 0 and ha > 0
+    assert np.array_equal(a, b)
+    assert not b[120:126, 120:126].any()

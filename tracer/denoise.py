@@ -98,9 +98,11 @@ def remove_specks(coverage: np.ndarray, *, min_area_px: float, floor: float = 0.
     nowhere drop below it are removed too, whatever their size. Returns ``(coverage, islands dropped, holes filled)``.
     """
     cv2 = _cv2()
-    c = np.asarray(coverage, dtype=np.float32)
     if min_area_px <= 0:
-        return c, 0, 0
+        return np.asarray(coverage, dtype=np.float32), 0, 0
+    if np.asarray(coverage).dtype == bool:
+        return _remove_specks_binary(np.asarray(coverage), min_area_px)
+    c = np.asarray(coverage, dtype=np.float32)
     n, lab = cv2.connectedComponents((c > floor).astype(np.uint8), connectivity=8)
     mass = np.bincount(lab.ravel(), weights=c.ravel(), minlength=n)
     # a faint smudge (noise, JPEG blocks) never reaches the midpoint anywhere: it is not part of the subject
@@ -122,6 +124,26 @@ def remove_specks(coverage: np.ndarray, *, min_area_px: float, floor: float = 0.
     if holes:
         c = np.where(tiny[lab2], np.float32(1.0), c)
     return c, islands, holes
+
+
+def _remove_specks_binary(mask: np.ndarray, min_area_px: float) -> tuple[np.ndarray, int, int]:
+    """:func:`remove_specks` for a bool mask, where ink mass is the pixel count: no weighted passes."""
+    cv2 = _cv2()
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
+    small = stats[:, cv2.CC_STAT_AREA] < min_area_px
+    small[0] = False
+    islands = int(small.sum())
+    out = mask & ~small[lab] if islands else mask.copy()
+    n2, lab2, stats2, _ = cv2.connectedComponentsWithStats((~out).view(np.uint8), connectivity=4)
+    h, w = out.shape
+    x, y = stats2[:, cv2.CC_STAT_LEFT], stats2[:, cv2.CC_STAT_TOP]
+    inner = (x > 0) & (y > 0) & (x + stats2[:, cv2.CC_STAT_WIDTH] < w) & (y + stats2[:, cv2.CC_STAT_HEIGHT] < h)
+    tiny = inner & (stats2[:, cv2.CC_STAT_AREA] < min_area_px)
+    tiny[0] = False
+    holes = int(tiny.sum())
+    if holes:
+        out |= tiny[lab2]
+    return out.astype(np.float32), islands, holes
 
 
 def keep_attached(coverage: np.ndarray, *, link: float = 0.1) -> np.ndarray:

@@ -475,7 +475,7 @@ def isolate(image: Image, *, params: IsolateParams = IsolateParams()) -> Mask:
         if clean:
             coverage, islands, holes = D.remove_specks(coverage, min_area_px=speck_px)
         else:
-            cut, islands, holes = D.remove_specks(coarse.astype(np.float32), min_area_px=speck_px)
+            cut, islands, holes = D.remove_specks(coarse, min_area_px=speck_px)
             if islands or holes:  # push the removed pixels well past the level, keeping the grey edges elsewhere
                 lo_v, hi_v = float(field.min()), float(field.max())
                 field = np.where(coarse & (cut < 0.5), np.float32(min(lo_v, level - 1.0)), field)
