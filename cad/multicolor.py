@@ -288,21 +288,9 @@ def simplify_partition(parts: list, tolerance: float, grid: float) -> list:
 
 def _pinch_points(geom) -> list:
     """Points where two boundary rings of one colour touch (they would make a non-manifold body)."""
-    rings = []
-    for p in _polys(geom):
-        rings.append(shapely.LinearRing(p.exterior.coords))
-        rings.extend(shapely.LinearRing(r.coords) for r in p.interiors)
-    if len(rings) < 2:
-        return []
-    tree = shapely.STRtree(rings)
-    a, b = tree.query(rings, predicate="intersects")
-    pts = []
-    for i, j in zip(a, b):
-        if i < j:
-            inter = rings[i].intersection(rings[j])
-            if not inter.is_empty:
-                pts.append(inter)
-    return pts
+    from cad.regions import ring_contacts
+
+    return ring_contacts(_polys(geom))
 
 
 def _fix_pinches(geoms: list, disk: float, grid: float) -> int:

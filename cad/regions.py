@@ -254,23 +254,24 @@ def regions_from_polygons(geom, *, simplify: float = 0.0) -> list[Region]:
 CONTACT_GAP_MM = 0.02
 
 
-def _separate_contacts(regions: list[Region], polys: list[Polygon], *, tolerance: float, simplify: float):
-    """Cut a tiny gap wherever two boundary rings touch, so every edge of the solid is manifold."""
-    rings, owner = [], []
-    for i, p in enumerate(polys):
-        for r in (p.exterior, *p.interiors):
-            rings.append(shapely.LinearRing(r))
-            owner.append(i)
+def ring_contacts(polygons) -> list:
+    """Where two boundary rings of ``polygons`` touch or cross: a list of shapely geometries (points, lines)."""
+    rings = [shapely.LinearRing(r) for p in polygons for r in (p.exterior, *p.interiors)]
     if len(rings) < 2:
-        return regions, polys
-    tree = shapely.STRtree(rings)
-    a, b = tree.query(rings, predicate="intersects")
+        return []
+    a, b = shapely.STRtree(rings).query(rings, predicate="intersects")
     contacts = []
     for i, j in zip(a, b):
         if i < j:
             inter = rings[i].intersection(rings[j])
             if not inter.is_empty:
                 contacts.append(inter)
+    return contacts
+
+
+def _separate_contacts(regions: list[Region], polys: list[Polygon], *, tolerance: float, simplify: float):
+    """Cut a tiny gap wherever two boundary rings touch, so every edge of the solid is manifold."""
+    contacts = ring_contacts(polys)
     if not contacts:
         return regions, polys
     cut = shapely.union_all(contacts).buffer(CONTACT_GAP_MM / 2, quad_segs=4)
