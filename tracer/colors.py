@@ -10,7 +10,8 @@ How a multi-colour image becomes one label per working pixel:
    besides the background.
 2. **Background.** The transparent part when the alpha channel carries the
    shape, otherwise the palette colour that covers most of the image border.
-   Only the part of it connected to the border is background: enclosed areas
+   Only the part of it the page reaches from the border through more than a pinch (a
+   corner contact or a gap thinner than ``NECK_PX``) is background: enclosed areas
    of the same colour (white rings of a target, white squares of a chequered
    flag) are a colour of the part (``enclosed_background="fill"``, default) or
    holes (``"hole"``).
@@ -125,6 +126,10 @@ class ColorLabels:
         px = self.labels != BACKGROUND if index is None else self.labels == index
         return float(np.count_nonzero(px)) * self.scale**2
 
+
+#: A background-coloured area joined to the page only through a neck narrower than this (source
+#: pixels: a corner contact, a hairline gap in an outline) is enclosed by the subject, not page.
+NECK_PX = 2.0
 
 #: sRGB -> Y'CbCr (BT.601) and the weight of the chroma channels when explaining a pixel of a lossy
 #: (JPEG-like) image as a mix; lossless art keeps full weight.
@@ -455,11 +460,10 @@ def label_colors(image: Image, *, params: ColorParams = ColorParams(),
         best[upd] = f[upd]
         labels[upd] = k
     del best, cov
-    # Background: the background channel, where connected to the image border.
+    # Background: the background channel, where connected to the image border through more than a
+    # pinch (a corner contact or a gap thinner than NECK_PX source pixels).
     bg = labels == bg_channel
-    n, comp = cv2.connectedComponents(bg.astype(np.uint8), connectivity=4)
-    edge = np.unique(np.concatenate([comp[0], comp[-1], comp[:, 0], comp[:, -1]]))
-    outside = np.isin(comp, edge[edge > 0])
+    outside = _outside(bg, max(1, int(round(0.5 * NECK_PX / scale))))
     labels[outside] = BACKGROUND
     enclosed = bg & ~outside
     if enclosed.any() and (transparent or params.enclosed_background == "hole"):
@@ -483,6 +487,41 @@ def label_colors(image: Image, *, params: ColorParams = ColorParams(),
                 colors=[hex_color(pal.rgb[k]) for k in order])
     return ColorLabels(labels=labels, scale=scale * image.scale, source_size=image.source_size,
                        palette=pal, colors=order, info=info)
+
+
+def _outside(bg: np.ndarray, r: int) -> np.ndarray:
+    """The part of ``bg`` (background-coloured working pixels) that is the page around the subject.
+
+    Connected to the image border is not enough: two squares of a chequer touch the page at
+    their corners, and an outline drawn with a hairline gap still encloses what it draws. So the
+    page is what a disk of radius ``r`` (working px) can reach from the border without touching
+    the subject (an opening by reconstruction), plus the slivers it leaves that touch only the
+    page (sharp corners of the page). Everything else of that colour is enclosed by the subject.
+    """
+    cv2 = _cv2()
+    h, w = bg.shape
+    pad = r + 1
+    padded = np.pad(bg, pad, constant_values=True).astype(np.uint8)  # the page goes on beyond the image
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    core = cv2.erode(padded, disk)
+    n, comp = cv2.connectedComponents(core, connectivity=4)
+    seeds = (comp == comp[0, 0]) & (core > 0)  # the frame of padding is one component, the page's
+    page = cv2.dilate(seeds.astype(np.uint8), disk).astype(bool)[pad:pad + h, pad:pad + w] & bg
+    inner_core = ((core > 0) & ~seeds)[pad:pad + h, pad:pad + w]
+    rest = bg & ~page
+    if not rest.any():
+        return page
+    # Pixels of that colour no disk reached: enclosed if they hold an enclosed core (an area of
+    # their own) or touch only the subject; slivers beside the page (corners) are the page.
+    n, comp = cv2.connectedComponents(rest.astype(np.uint8), connectivity=4)
+    has_core = np.zeros(n, bool)
+    has_core[np.unique(comp[inner_core & rest])] = True
+    near_page = cv2.dilate(page.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    touches = np.zeros(n, bool)
+    touches[np.unique(comp[near_page & rest])] = True
+    sliver = touches & ~has_core
+    sliver[0] = False
+    return page | sliver[comp]
 
 
 def _absorb_specks(labels: np.ndarray, min_px: int) -> tuple[np.ndarray, int]:
