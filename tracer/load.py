@@ -71,7 +71,7 @@ def _open(source, name: str):
     try:
         # Pillow's own bomb check is replaced by ours (it would warn or raise its own type).
         PILImage.MAX_IMAGE_PIXELS = None
-        PILImage.init()
+        _register_plugins()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return PILImage.open(fp, formats=[f for f in FORMATS if f in PILImage.OPEN]), fh
@@ -93,13 +93,25 @@ def _open(source, name: str):
         raise
 
 
+def _register_plugins() -> None:
+    """Import the Pillow decoders of :data:`FORMATS` only (``PIL.Image.init()`` imports all ~45 plugins)."""
+    import importlib
+
+    for mod in ("BmpImagePlugin", "GifImagePlugin", "JpegImagePlugin", "PpmImagePlugin", "PngImagePlugin",
+                "TiffImagePlugin", "WebPImagePlugin", "MpoImagePlugin"):
+        try:
+            importlib.import_module(f"PIL.{mod}")
+        except ImportError:  # a decoder Pillow was built without: its format is simply not offered
+            pass
+
+
 def _close(fh) -> None:
     if fh is not None:
         fh.close()
 
 
 def load_image(source, *, max_pixels: int = DEFAULT_MAX_PIXELS, name: str | None = None) -> Image:
-    """Decode an image file (path or bytes) into RGB float32 plus optional alpha.
+    """Decode an image file (path or bytes) into an :class:`Image` (compact storage, see ``_to_arrays``).
 
     Applies the EXIF orientation, takes the first frame of animations and
     multi-page files, and accepts 1/8/16-bit grey, grey+alpha, RGB(A),
@@ -139,8 +151,8 @@ def load_image(source, *, max_pixels: int = DEFAULT_MAX_PIXELS, name: str | None
             warnings.simplefilter("ignore")  # Pillow warns on odd EXIF / palette transparency
             try:
                 im.load()
-                im = ImageOps.exif_transpose(im)
-                rgb, alpha = _to_arrays(im)
+                ImageOps.exif_transpose(im, in_place=True)  # in place: no copy of the decoded image
+                pixels, alpha = _to_arrays(im)
             except MemoryError as exc:
                 raise ImageTooLargeError(f"{name}: not enough memory to decode the image "
                                          "(lower --max-pixels to have it refused earlier)") from exc
@@ -149,47 +161,65 @@ def load_image(source, *, max_pixels: int = DEFAULT_MAX_PIXELS, name: str | None
                 if "truncated" in msg.lower() or isinstance(exc, EOFError):
                     raise ImageReadError(f"{name}: the image data is truncated or corrupt") from exc
                 raise ImageReadError(f"{name}: the image data is corrupt and cannot be decoded ({msg})") from exc
-        return Image(pixels=rgb, alpha=alpha, name=name,
-                     source_size=(round(rgb.shape[1] * scale), round(rgb.shape[0] * scale)), scale=scale)
+        im.close()  # the decoded copy inside Pillow is no longer needed
+        return Image._adopt(pixels, alpha, name=name, scale=scale,
+                            source_size=(round(pixels.shape[1] * scale), round(pixels.shape[0] * scale)))
     finally:
         im.close()
         _close(fh)
 
 
 def _to_arrays(im) -> tuple[np.ndarray, np.ndarray | None]:
-    """RGB float32 [0,1] and alpha float32 [0,1] (None when absent or fully opaque)."""
+    """Compact pixels (for :class:`Image`) and alpha float32 [0,1] (None when absent or fully opaque).
+
+    8-bit images stay uint8: ``(rows, cols)`` when grey (also an RGB image whose
+    three channels are equal), ``(rows, cols, 3)`` otherwise; 16-bit and float
+    grey become ``(rows, cols)`` float32 in [0, 1]. No float32 RGB array and no
+    float64 temporary is made here; :class:`Image` converts on demand, to the
+    same values the float32 RGB decoding gave.
+    """
     mode = im.mode
-    alpha = None
-    if mode == "P" or mode == "PA":
-        im = im.convert("RGBA")
-        mode = "RGBA"
-    if mode in ("1", "L"):
-        g = np.asarray(im.convert("L"), dtype=np.float32) / 255.0
-        rgb = np.repeat(g[..., None], 3, axis=2)
-    elif mode == "LA":
-        a = np.asarray(im, dtype=np.float32) / 255.0
-        rgb = np.repeat(a[..., :1], 3, axis=2)
-        alpha = a[..., 1]
-    elif mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-        g = np.nan_to_num(np.asarray(im, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
-        if mode == "F" and g.max() <= 1.0:
-            top = 1.0
-        else:
-            top = 65535.0 if (mode.startswith("I;16") or g.max() > 255) else 255.0
-        rgb = np.repeat((np.clip(g / top, 0, 1)).astype(np.float32)[..., None], 3, axis=2)
-    elif mode == "RGBA":
-        a = np.asarray(im, dtype=np.float32) / 255.0
-        rgb, alpha = a[..., :3], a[..., 3]
-    elif mode == "RGB":
-        rgb = np.asarray(im, dtype=np.float32) / 255.0
-    elif mode in ("RGBa", "La"):
+    if mode in ("P", "PA", "RGBa", "La"):
         return _to_arrays(im.convert("RGBA"))
-    elif mode == "CMYK":
-        rgb = np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
-    else:
-        # 16-bit RGB(A) and other rare modes: let Pillow convert.
-        conv = im.convert("RGBA")
-        return _to_arrays(conv)
-    if alpha is not None and alpha.min() >= 1.0 - 1e-6:
-        alpha = None
-    return np.ascontiguousarray(rgb, dtype=np.float32), alpha
+    if mode == "CMYK":
+        return _to_arrays(im.convert("RGB"))
+    if mode == "1":
+        return _to_arrays(im.convert("L"))
+    if mode == "L":
+        return np.asarray(im), None
+    if mode in ("LA", "RGBA"):
+        a = np.asarray(im)
+        colour = a[..., 0] if mode == "LA" else _rgb_or_grey(a[..., :3])
+        return np.ascontiguousarray(colour), _alpha(a[..., -1])
+    if mode == "RGB":
+        return _rgb_or_grey(np.asarray(im)), None
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N"):
+        g = np.asarray(im).astype(np.float32)  # uint16 is exact in float32; the float32 quotient equals the
+        g /= np.float32(65535.0)                # float64 one rounded to float32 (53 >= 2 x 24 + 2 bits)
+        return g, None
+    if mode in ("I", "F"):
+        g = np.asarray(im, dtype=np.float64)  # 32-bit values: divide in float64 like before, in place
+        np.nan_to_num(g, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+        top = 1.0 if (mode == "F" and g.max() <= 1.0) else (65535.0 if g.max() > 255 else 255.0)
+        g /= top
+        np.clip(g, 0, 1, out=g)
+        return g.astype(np.float32), None
+    # 16-bit RGB(A) and other rare modes: let Pillow convert.
+    return _to_arrays(im.convert("RGBA"))
+
+
+def _rgb_or_grey(rgb: np.ndarray) -> np.ndarray:
+    """uint8 ``(rows, cols, 3)``, or its first channel when all three are equal (a grey image saved as RGB)."""
+    r = rgb[..., 0]
+    if np.array_equal(r, rgb[..., 1]) and np.array_equal(r, rgb[..., 2]):
+        return np.ascontiguousarray(r)
+    return np.ascontiguousarray(rgb)
+
+
+def _alpha(a8: np.ndarray) -> np.ndarray | None:
+    """uint8 alpha -> float32 [0, 1] (``a / 255`` in float32), or None when fully opaque."""
+    if a8.min() == 255:
+        return None
+    from tracer.types import _U8_TO_F32
+
+    return _U8_TO_F32[a8]

@@ -26,7 +26,20 @@ def _frozen(a: NDArray, dtype) -> NDArray:
     return out
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+def _readonly(a: NDArray, dtype) -> NDArray:
+    """``a`` as a read-only C-contiguous array of ``dtype``, copied only when it is not one already."""
+    out = np.ascontiguousarray(a, dtype=dtype)
+    out.setflags(write=False)
+    return out
+
+
+#: uint8 value -> float32 in [0, 1], the same values as ``u8.astype(float32) / 255``.
+_U8_TO_F32 = np.arange(256, dtype=np.float32) / 255.0
+_U8_TO_F32.setflags(write=False)
+#: Rec. 709 luma weights (applied in float32, in this order, by :meth:`Image.luminance`).
+_LUMA = (0.2126, 0.7152, 0.0722)
+
+
 class Image:
     """A decoded image.
 
@@ -34,36 +47,123 @@ class Image:
     expanded), ``alpha`` is ``(rows, cols)`` float32 in ``[0, 1]`` or ``None``
     when the image has no alpha channel or it is fully opaque. ``name`` is the
     file name used in messages.
+
+    Storage is compact: the constructor also takes ``(rows, cols)`` grey
+    pixels and uint8 pixels (0..255), and keeps them as given (a 40 MP grey
+    uint8 image holds 40 MB, not the 480 MB of float32 RGB). ``pixels`` builds
+    the float32 RGB array on first use (then keeps it, and only it);
+    :meth:`luminance` works on the compact data and gives the same float32
+    values as it does on ``pixels``. Immutable: every array is read-only.
     """
 
-    pixels: NDArray[np.float32]
-    alpha: NDArray[np.float32] | None = None
-    name: str = "<image>"
-    source_size: tuple[int, int] | None = None  # (cols, rows) before any downscale
-    scale: float = 1.0  # source pixels per pixel of ``pixels`` (> 1 after a downscale)
+    __slots__ = ("_data", "alpha", "name", "source_size", "scale")
 
-    def __post_init__(self) -> None:
-        px = np.asarray(self.pixels)
-        if px.ndim != 3 or px.shape[2] != 3:
-            raise InvalidInputError(f"image pixels must be (rows, cols, 3), got shape {px.shape}")
-        object.__setattr__(self, "pixels", _frozen(px, np.float32))
-        if self.alpha is not None:
-            a = np.asarray(self.alpha)
+    def __init__(self, pixels, alpha=None, name: str = "<image>", source_size: tuple[int, int] | None = None,
+                 scale: float = 1.0) -> None:
+        self._init(np.asarray(pixels), alpha, name, source_size, scale, copy=True)
+
+    @classmethod
+    def _adopt(cls, pixels: NDArray, alpha: NDArray | None = None, **kw) -> "Image":
+        """An Image over arrays the caller gives up (no copy when dtype and layout already fit; tracer.load)."""
+        self = cls.__new__(cls)
+        self._init(pixels, alpha, kw.get("name", "<image>"), kw.get("source_size"), kw.get("scale", 1.0), copy=False)
+        return self
+
+    def _init(self, px, alpha, name, source_size, scale, *, copy: bool) -> None:
+        if not (px.ndim == 2 or (px.ndim == 3 and px.shape[2] == 3)):
+            raise InvalidInputError(f"image pixels must be (rows, cols, 3) or (rows, cols), got shape {px.shape}")
+        dtype = np.uint8 if px.dtype == np.uint8 else np.float32
+        data = _frozen(px, dtype) if copy else _readonly(px, dtype)
+        if alpha is not None:
+            a = np.asarray(alpha)
             if a.shape != px.shape[:2]:
                 raise InvalidInputError(f"alpha shape {a.shape} does not match pixels {px.shape[:2]}")
-            object.__setattr__(self, "alpha", _frozen(a, np.float32))
-        if self.source_size is None:
-            object.__setattr__(self, "source_size", (px.shape[1], px.shape[0]))
+            alpha = _frozen(a, np.float32) if copy else _readonly(a, np.float32)
+        if source_size is None:
+            source_size = (px.shape[1], px.shape[0])
+        set_ = object.__setattr__
+        set_(self, "_data", data)
+        set_(self, "alpha", alpha)
+        set_(self, "name", name)
+        set_(self, "source_size", tuple(source_size))
+        set_(self, "scale", scale)
+
+    def __setattr__(self, key, value):
+        raise AttributeError(f"Image is immutable (cannot set {key!r})")
+
+    def __delattr__(self, key):
+        raise AttributeError(f"Image is immutable (cannot delete {key!r})")
+
+    def __reduce__(self):
+        return (Image, (self._data, self.alpha, self.name, self.source_size, self.scale))
+
+    def __repr__(self) -> str:
+        d = self._data
+        kind = "grey" if d.ndim == 2 else "RGB"
+        return (f"Image(name={self.name!r}, size={self.size}, {kind} {d.dtype}, "
+                f"alpha={'yes' if self.alpha is not None else 'no'}, scale={self.scale:g})")
+
+    @property
+    def pixels(self) -> NDArray[np.float32]:
+        """``(rows, cols, 3)`` float32 RGB in [0, 1], read-only (built on first use from the compact data)."""
+        d = self._data
+        if d.ndim == 3 and d.dtype == np.float32:
+            return d
+        f = _U8_TO_F32[d] if d.dtype == np.uint8 else d
+        if f.ndim == 2:
+            f = np.repeat(f[..., None], 3, axis=2)
+        f.setflags(write=False)
+        object.__setattr__(self, "_data", f)  # the float copy replaces the compact one (one copy held)
+        return f
+
+    @property
+    def is_grey(self) -> bool:
+        """True when the image is stored as one grey channel (R = G = B)."""
+        return self._data.ndim == 2
 
     @property
     def size(self) -> tuple[int, int]:
         """``(cols, rows)`` of ``pixels``."""
-        return (self.pixels.shape[1], self.pixels.shape[0])
+        return (self._data.shape[1], self._data.shape[0])
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(rows, cols)``."""
+        return self._data.shape[:2]
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the pixel data and alpha."""
+        return self._data.nbytes + (self.alpha.nbytes if self.alpha is not None else 0)
 
     def luminance(self) -> NDArray[np.float32]:
-        """Rec. 709 luma of the RGB values, ``(rows, cols)`` float32 in [0, 1]."""
-        p = self.pixels
-        return (0.2126 * p[..., 0] + 0.7152 * p[..., 1] + 0.0722 * p[..., 2]).astype(np.float32)
+        """Rec. 709 luma of the RGB values, ``(rows, cols)`` float32 in [0, 1].
+
+        Computed as ``(0.2126 R + 0.7152 G) + 0.0722 B`` in float32 whatever the
+        storage (uint8 data goes through per-channel lookup tables of exactly
+        those products), so grey, uint8 and float32 RGB storage of the same
+        image give identical values, without a float32 RGB temporary.
+        """
+        d = self._data
+        wr, wg, wb = _LUMA
+        if d.dtype == np.uint8:
+            if d.ndim == 2:
+                lut = (wr * _U8_TO_F32 + wg * _U8_TO_F32) + wb * _U8_TO_F32
+                return lut[d]
+            out = (wr * _U8_TO_F32)[d[..., 0]]
+            out += (wg * _U8_TO_F32)[d[..., 1]]
+            out += (wb * _U8_TO_F32)[d[..., 2]]
+            return out
+        if d.ndim == 2:
+            out = wr * d
+            out += wg * d
+            t = wb * d
+        else:
+            out = wr * d[..., 0]
+            out += wg * d[..., 1]
+            t = wb * d[..., 2]
+        out += t
+        return out
 
 
 @dataclass(frozen=True, slots=True, eq=False)
