@@ -58,3 +58,30 @@ def test_rejects_a_damaged_or_different_file(written, tmp_path, damage):
     q.write_bytes(data)
     with pytest.raises(tracer.ExportError):
         verify_step(q, solids=solids, faces=faces)
+
+
+def test_written_without_pcurves_reads_back_as_the_same_valid_curved_solids(written):
+    """write.surfacecurve.mode 0: no PCURVE entities; OCC rebuilds the same valid solids, volume and faces."""
+    from cad.export.step import read_step
+    from cad.solid import count_solids, face_count, is_valid_shape, shape_volume
+
+    p, s = written
+    text = p.read_bytes()
+    assert b"PCURVE" not in text and b"B_SPLINE_CURVE" in text  # the Bézier walls are there, their 2-D copies not
+    back = read_step(p)
+    assert is_valid_shape(back) and count_solids(back) == s.solids and face_count(back) == s.faces
+    assert shape_volume(back) == pytest.approx(s.volume_mm3, rel=1e-9)
+
+
+def test_write_step_restores_the_process_wide_writer_settings(written, tmp_path):
+    """Interface_Static is global: another STEP writer in the process (multi-colour XCAF) keeps its settings."""
+    from OCP.Interface import Interface_Static
+    from OCP.STEPControl import STEPControl_Writer
+
+    _, s = written
+    STEPControl_Writer()
+    Interface_Static.SetIVal_s("write.surfacecurve.mode", 1)
+    Interface_Static.SetCVal_s("write.step.product.name", "someone else's")
+    write_step(s.shape, tmp_path / "b.step")
+    assert Interface_Static.IVal_s("write.surfacecurve.mode") == 1
+    assert Interface_Static.CVal_s("write.step.product.name") == "someone else's"
