@@ -5,9 +5,11 @@ How a multi-colour image becomes one label per working pixel:
 1. **Palette.** k-means in CIE Lab on the *flat* pixels only (pixels whose
    3x3 neighbourhood is nearly uniform), so anti-aliased fringes and blur
    never form a colour of their own. Clusters closer than ``merge_delta_e``
-   (Delta E 1976) are merged, clusters with almost no pixels are dropped, and
-   with ``colors=N`` the closest clusters keep merging until N colours remain
-   besides the background.
+   (Delta E 1976) are merged, clusters with almost no pixels (a fraction of
+   the subject's flat pixels, not the page's) are dropped, and with
+   ``colors=N`` the closest clusters keep merging until N colours remain
+   besides the background. On a lossy image a small cluster near a big one is
+   the big one's compression noise (:func:`_absorb_satellites`).
 2. **Background.** The transparent part when the alpha channel carries the
    shape, otherwise the palette colour that covers most of the image border.
    Only the part of it the page reaches from the border through more than a pinch (a
@@ -55,7 +57,8 @@ class ColorParams:
     merge_delta_e : clusters whose Lab centres are closer than this are one colour.
     flat_delta_e : a pixel is flat when its 3x3 neighbourhood spans less than this (Lab Delta E);
         raised automatically on noisy images.
-    min_cluster_fraction : palette clusters with fewer flat pixels than this fraction of the subject are dropped.
+    min_cluster_fraction : palette clusters with fewer flat pixels than this fraction of the subject's
+        flat pixels (the page's excluded) are dropped.
     min_px : colour regions smaller than this many source pixels are merged into a neighbour.
     fringe_px : how far (source pixels) a colour may be mixed into an anti-aliased edge pixel.
     enclosed_background : "fill" (areas of the background colour enclosed by the part are a colour
@@ -130,6 +133,13 @@ class ColorLabels:
 #: A background-coloured area joined to the page only through a neck narrower than this (source
 #: pixels: a corner contact, a hairline gap in an outline) is enclosed by the subject, not page.
 NECK_PX = 2.0
+
+#: Flat pixels spread this far (Delta E, 90th percentile) from their colour: a lossy image.
+LOSSY_NOISE_DELTA_E = 0.05
+#: On a lossy image, a cluster with 1/SATELLITE_RATIO of the flat pixels of a colour within
+#: SATELLITE_DISTANCE * merge_delta_e of it is that colour's compression noise.
+SATELLITE_RATIO = 20.0
+SATELLITE_DISTANCE = 2.0
 
 #: sRGB -> Y'CbCr (BT.601) and the weight of the chroma channels when explaining a pixel of a lossy
 #: (JPEG-like) image as a mix; lossless art keeps full weight.
@@ -224,6 +234,41 @@ def _merge(centres: np.ndarray, weights: np.ndarray, *, max_distance: float, max
     return np.array(cs), np.array(ws), groups
 
 
+def _refine(x: np.ndarray, centres: np.ndarray, rounds: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Lloyd rounds of ``centres`` on the samples ``x``; returns the used centres and their counts."""
+    for _ in range(rounds):
+        idx, _ = _assign(x, centres)
+        new = np.array([x[idx == i].mean(axis=0) if np.any(idx == i) else centres[i] for i in range(len(centres))])
+        if np.allclose(new, centres, atol=1e-3):
+            break
+        centres = new
+    idx, _ = _assign(x, centres)
+    counts = np.bincount(idx, minlength=len(centres)).astype(np.float64)
+    used = counts > 0
+    return centres[used], counts[used]
+
+
+def _absorb_satellites(centres: np.ndarray, counts: np.ndarray, *, max_distance: float) -> np.ndarray:
+    """Merge each cluster that is much smaller (SATELLITE_RATIO) than a neighbour closer than
+    ``max_distance`` into it (the smallest first). Returns the remaining centres."""
+    cs, ws = [c.copy() for c in centres], [float(w) for w in counts]
+    while len(cs) > 1:
+        c = np.array(cs)
+        d = np.linalg.norm(c[:, None] - c[None], axis=2)
+        np.fill_diagonal(d, np.inf)
+        w = np.array(ws)
+        cand = (d < max_distance) & (w[None, :] >= SATELLITE_RATIO * w[:, None])  # row i is a satellite of j
+        rows = np.flatnonzero(cand.any(axis=1))
+        if not len(rows):
+            break
+        i = int(rows[np.argmin(w[rows])])
+        j = int(np.flatnonzero(cand[i])[np.argmin(d[i][cand[i]])])
+        cs[j] = (cs[j] * ws[j] + cs[i] * ws[i]) / (ws[i] + ws[j])
+        ws[j] += ws[i]
+        del cs[i], ws[i]
+    return np.array(cs)
+
+
 def _alpha_carries_shape(image: Image) -> bool:
     a = image.alpha
     if a is None:
@@ -267,7 +312,13 @@ def palette(image: Image, params: ColorParams = ColorParams()) -> tuple[Palette,
     keep = counts > 0
     centres, counts = centres[keep], counts[keep]
     # Drop clusters with almost no pixels (they are fringes that happened to be flat, or noise).
-    min_count = max(4.0, params.min_cluster_fraction * len(samples))
+    # "Almost none" is relative to the subject: the page (most of the border, or transparent)
+    # would otherwise raise the bar for small colours of a small subject on a large page.
+    subject_samples = float(len(samples))
+    if not transparent:
+        b_idx, _ = _assign(_border_pixels(lab).reshape(-1, 3), centres)
+        subject_samples -= counts[int(np.bincount(b_idx, minlength=len(centres)).argmax())]
+    min_count = max(4.0, params.min_cluster_fraction * max(subject_samples, 0.05 * len(samples)))
     small = counts < min_count
     if small.all():
         small[np.argmax(counts)] = False
@@ -276,21 +327,22 @@ def palette(image: Image, params: ColorParams = ColorParams()) -> tuple[Palette,
     # Refine: every flat pixel to its nearest centre; the colour is the mean sRGB of its flat pixels.
     all_flat_lab = lab[flat]
     all_flat_rgb = rgb[flat]
-    for _ in range(3):
-        idx, _ = _assign(all_flat_lab, centres)
-        new = np.array([all_flat_lab[idx == i].mean(axis=0) if np.any(idx == i) else centres[i]
-                        for i in range(len(centres))])
-        if np.allclose(new, centres, atol=1e-3):
-            break
-        centres = new
-    idx, _ = _assign(all_flat_lab, centres)
-    counts = np.bincount(idx, minlength=len(centres)).astype(np.float64)
-    used = counts > 0
-    centres, counts = centres[used], counts[used]
+    centres, counts = _refine(all_flat_lab, centres)
+    _, d2 = _assign(all_flat_lab, centres)
+    noise = float(np.sqrt(np.percentile(d2, 90)))  # 0 for lossless flat art
+    # The refined centres can end up closer than merge_delta_e; and on lossy images the chroma
+    # noise of JPEG splits a colour into a big cluster and small satellites a little further away.
+    merged, _, _ = _merge(centres, counts, max_distance=params.merge_delta_e, max_count=None)
+    if noise > LOSSY_NOISE_DELTA_E:
+        merged = _absorb_satellites(merged, _refine(all_flat_lab, merged)[1],
+                                    max_distance=SATELLITE_DISTANCE * params.merge_delta_e)
+    if len(merged) != len(centres):
+        centres, counts = _refine(all_flat_lab, merged)
+        _, d2 = _assign(all_flat_lab, centres)
+        noise = float(np.sqrt(np.percentile(d2, 90)))
     idx, _ = _assign(all_flat_lab, centres)
     mean_rgb = np.array([all_flat_rgb[idx == i].mean(axis=0) for i in range(len(centres))])
-    _, d2 = _assign(all_flat_lab, centres)
-    info["noise_delta_e"] = round(float(np.sqrt(np.percentile(d2, 90))), 3)  # 0 for lossless flat art
+    info["noise_delta_e"] = round(noise, 3)
     if len(centres) > params.max_colors + (0 if transparent else 1):
         raise InvalidInputError(f"{image.name}: the image has more than {params.max_colors} distinct flat colours; "
                                 "give --colors N to merge them")
@@ -349,7 +401,7 @@ def _coverage(image: Image, pal: Palette, params: ColorParams, transparent: bool
     # Mixing is linear in sRGB, hence in any linear transform of it: work in Y'CbCr with the chroma
     # weighted down, because JPEG halves the chroma resolution and smears colour across edges
     # while the luma edge stays sharp.
-    cw = CHROMA_WEIGHT if noise_delta_e > 0.05 else 1.0  # lossless art: every channel is exact
+    cw = CHROMA_WEIGHT if noise_delta_e > LOSSY_NOISE_DELTA_E else 1.0  # lossless art: every channel is exact
     m = _YCC * np.array([[1.0], [cw], [cw]], np.float32)
     pix = rgb @ m.T
     pal_w = pal.rgb.astype(np.float32) @ m.T
