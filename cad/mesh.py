@@ -44,8 +44,7 @@ class Mesh:
         return self.vertices[self.faces]
 
     def volume(self) -> float:
-        t = self.triangles()
-        return float(np.einsum("ij,ij->i", t[:, 0], np.cross(t[:, 1], t[:, 2])).sum() / 6.0)
+        return _signed_volume(self.vertices, self.faces)
 
     @classmethod
     def concatenate(cls, meshes: list["Mesh"]) -> "Mesh":
@@ -72,6 +71,15 @@ class MeshReport:
     @property
     def is_volume(self) -> bool:
         return self.watertight and self.winding_consistent and self.volume_mm3 > 0 and self.triangles > 0
+
+
+def _signed_volume(v: np.ndarray, f: np.ndarray) -> float:
+    """Sum over triangles of ``a . (b x c) / 6`` (divergence theorem), without ``np.cross``'s overhead."""
+    a, b, c = v[f[:, 0]], v[f[:, 1]], v[f[:, 2]]
+    cx = b[:, 1] * c[:, 2] - b[:, 2] * c[:, 1]
+    cy = b[:, 2] * c[:, 0] - b[:, 0] * c[:, 2]
+    cz = b[:, 0] * c[:, 1] - b[:, 1] * c[:, 0]
+    return float((a[:, 0] * cx + a[:, 1] * cy + a[:, 2] * cz).sum() / 6.0)
 
 
 def merge_vertices(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -125,20 +133,19 @@ def check_mesh(mesh: Mesh) -> MeshReport:
     directed = np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])
     key = directed[:, 0] * n + directed[:, 1]
     rkey = directed[:, 1] * n + directed[:, 0]
-    ukey, counts = np.unique(key, return_counts=True)
-    winding = bool((counts == 1).all())
+    skey = np.sort(key)
+    winding = bool((skey[1:] != skey[:-1]).all())  # no directed edge twice
     und = np.unique(np.minimum(key, rkey), return_counts=True)[1]
+    # Each undirected edge twice, and (winding) no directed edge twice: the two uses are (a, b) and
+    # (b, a), so every edge's reverse is present (what np.isin(rkey, key) tested, at 10x the cost).
     watertight = bool((und == 2).all()) and degenerate == 0
-    if winding:
-        watertight = watertight and bool(np.isin(rkey, ukey, assume_unique=False).all())
     labels = _components(n, directed)
     used = np.flatnonzero(np.bincount(f.ravel(), minlength=n))
     bodies = int(np.count_nonzero(np.bincount(labels[used], minlength=n)))
     n_edges = len(und)
     euler = len(used) - n_edges + len(f)
     genus = int(round((2 * bodies - euler) / 2)) if watertight else -1
-    t = v[f]
-    vol = float(np.einsum("ij,ij->i", t[:, 0], np.cross(t[:, 1], t[:, 2])).sum() / 6.0)
+    vol = _signed_volume(v, f)
     return MeshReport(len(f), watertight, winding, vol, bodies, genus, degenerate)
 
 

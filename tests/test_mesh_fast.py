@@ -1,0 +1,84 @@
+"""The faster mesh code gives the verdicts and numbers of the code it replaced (kept here as the reference)."""
+
+import numpy as np
+import pytest
+import shapes
+
+import cad
+import tracer
+from cad.mesh import _components, check_mesh, extrude_mesh, merge_vertices
+from cad.regions import to_regions
+
+
+def reference_check(mesh):
+    """The former ``check_mesh``: np.unique counts, np.isin for reverse edges, np.cross volume."""
+    v, f = merge_vertices(mesh.vertices, mesh.faces)
+    if len(f) == 0:
+        return (0, False, False, 0.0, 0, 0, 0)
+    degenerate = int(((f[:, 0] == f[:, 1]) | (f[:, 1] == f[:, 2]) | (f[:, 0] == f[:, 2])).sum())
+    n = len(v)
+    directed = np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])
+    key = directed[:, 0] * n + directed[:, 1]
+    rkey = directed[:, 1] * n + directed[:, 0]
+    ukey, counts = np.unique(key, return_counts=True)
+    winding = bool((counts == 1).all())
+    und = np.unique(np.minimum(key, rkey), return_counts=True)[1]
+    watertight = bool((und == 2).all()) and degenerate == 0
+    if winding:
+        watertight = watertight and bool(np.isin(rkey, ukey, assume_unique=False).all())
+    labels = _components(n, directed)
+    used = np.flatnonzero(np.bincount(f.ravel(), minlength=n))
+    bodies = int(np.count_nonzero(np.bincount(labels[used], minlength=n)))
+    euler = len(used) - len(und) + len(f)
+    genus = int(round((2 * bodies - euler) / 2)) if watertight else -1
+    t = v[f]
+    vol = float(np.einsum("ij,ij->i", t[:, 0], np.cross(t[:, 1], t[:, 2])).sum() / 6.0)
+    return (len(f), watertight, winding, vol, bodies, genus, degenerate)
+
+
+def as_tuple(rep):
+    return (rep.triangles, rep.watertight, rep.winding_consistent, rep.volume_mm3, rep.bodies, rep.genus, rep.degenerate)
+
+
+def _mesh(mask, width=20.0):
+    return extrude_mesh(to_regions(tracer.trace(tracer.Mask(mask)), width_mm=width), 2.0)
+
+
+GOOD = {
+    "square": _mesh(shapes.square()),
+    "ring": _mesh(shapes.ring()),
+    "island in a hole": _mesh(shapes.ring(n=200, r_out=90, r_in=70) | shapes.ring(n=200, r_out=40, r_in=20)),
+    "letter f": _mesh(shapes.letter_f()),
+}
+
+
+def _mutations(m, rng):
+    f = m.faces
+    yield "as is", m
+    yield "one triangle missing", cad.Mesh(m.vertices, f[1:])
+    g = f.copy()
+    g[3] = g[3][::-1]
+    yield "one triangle flipped", cad.Mesh(m.vertices, g)
+    yield "all flipped", cad.Mesh(m.vertices, f[:, ::-1])
+    yield "a triangle twice", cad.Mesh(m.vertices, np.concatenate([f, f[:1]]))
+    yield "a triangle twice, reversed", cad.Mesh(m.vertices, np.concatenate([f, f[:1, ::-1]]))
+    g = f.copy()
+    g[5, 1] = g[5, 0]
+    yield "a degenerate triangle", cad.Mesh(m.vertices, g)
+    yield "shuffled", cad.Mesh(m.vertices, f[rng.permutation(len(f))])
+    yield "two copies side by side", cad.Mesh.concatenate([m, cad.Mesh(m.vertices + [100.0, 0, 0], f)])
+    yield "two copies overlapping (edges used 4 times)", cad.Mesh.concatenate([m, m])
+    yield "empty", cad.Mesh(np.zeros((0, 3)), np.zeros((0, 3), np.int64))
+
+
+@pytest.mark.parametrize("name", sorted(GOOD))
+def test_check_mesh_equals_the_former_implementation(name):
+    rng = np.random.default_rng(3)
+    for label, m in _mutations(GOOD[name], rng):
+        assert as_tuple(check_mesh(m)) == reference_check(m), label
+
+
+def test_mesh_volume_is_the_triple_product_sum():
+    m = GOOD["ring"]
+    t = m.triangles()
+    assert m.volume() == float(np.einsum("ij,ij->i", t[:, 0], np.cross(t[:, 1], t[:, 2])).sum() / 6.0)
