@@ -203,3 +203,19 @@ def test_image_rejects_bad_shapes(shape):
         Image(np.zeros(shape, np.float32))
     with pytest.raises(InvalidInputError):
         Image(np.zeros((8, 9), np.uint8), alpha=np.ones((9, 8)))
+
+
+def test_mask_adopt_is_the_same_mask_without_a_copy():
+    from tracer.types import Mask
+
+    px = _rng().random((30, 40)) > 0.5
+    a, b = Mask(px.copy(), scale=0.5, info={"k": 1}), Mask._adopt(px, scale=0.5, info={"k": 1})
+    assert b.pixels is px and not px.flags.writeable  # adopted, and now read-only
+    assert np.array_equal(a.pixels, b.pixels) and a.scale == b.scale and a.source_size == b.source_size == (20, 15)
+    assert a.info == b.info
+    with pytest.raises(InvalidInputError):
+        Mask._adopt(np.zeros((3, 3, 3), bool))
+    with pytest.raises(InvalidInputError):
+        Mask._adopt(np.zeros((3, 3), bool), scale=0)
+    c = Mask._adopt(np.zeros((3, 4), np.uint8))  # other dtypes are converted (copied) as Mask() does
+    assert c.pixels.dtype == bool and c.source_size == (4, 3)

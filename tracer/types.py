@@ -33,6 +33,20 @@ def _readonly(a: NDArray, dtype) -> NDArray:
     return out
 
 
+def _lookup(d: NDArray[np.uint8], table: NDArray[np.float32], channel: int | None = None) -> NDArray[np.float32]:
+    """``table[d]`` (or ``table[d[..., channel]]``) as a new float32 array.
+
+    OpenCV's LUT when available (3-5x faster than NumPy's gather; exact, it is
+    a lookup), one channel at a time so no float32 RGB temporary is made.
+    """
+    try:
+        import cv2
+    except ImportError:  # pragma: no cover - cv2 is a dependency; NumPy gives the same values
+        return table[d if channel is None else d[..., channel]]
+    src = d if channel is None else cv2.extractChannel(d, channel)
+    return cv2.LUT(src, table)
+
+
 #: uint8 value -> float32 in [0, 1], the same values as ``u8.astype(float32) / 255``.
 _U8_TO_F32 = np.arange(256, dtype=np.float32) / 255.0
 _U8_TO_F32.setflags(write=False)
@@ -109,7 +123,7 @@ class Image:
         d = self._data
         if d.ndim == 3 and d.dtype == np.float32:
             return d
-        f = _U8_TO_F32[d] if d.dtype == np.uint8 else d
+        f = _lookup(d, _U8_TO_F32) if d.dtype == np.uint8 else d
         if f.ndim == 2:
             f = np.repeat(f[..., None], 3, axis=2)
         f.setflags(write=False)
@@ -148,11 +162,10 @@ class Image:
         wr, wg, wb = _LUMA
         if d.dtype == np.uint8:
             if d.ndim == 2:
-                lut = (wr * _U8_TO_F32 + wg * _U8_TO_F32) + wb * _U8_TO_F32
-                return lut[d]
-            out = (wr * _U8_TO_F32)[d[..., 0]]
-            out += (wg * _U8_TO_F32)[d[..., 1]]
-            out += (wb * _U8_TO_F32)[d[..., 2]]
+                return _lookup(d, (wr * _U8_TO_F32 + wg * _U8_TO_F32) + wb * _U8_TO_F32)
+            out = _lookup(d, wr * _U8_TO_F32, 0)
+            out += _lookup(d, wg * _U8_TO_F32, 1)
+            out += _lookup(d, wb * _U8_TO_F32, 2)
             return out
         if d.ndim == 2:
             out = wr * d
@@ -190,6 +203,27 @@ class Mask:
             object.__setattr__(
                 self, "source_size", (round(px.shape[1] * self.scale), round(px.shape[0] * self.scale))
             )
+
+    @classmethod
+    def _adopt(cls, pixels: NDArray, scale: float = 1.0, source_size: tuple[int, int] = (0, 0),
+               info: dict | None = None) -> "Mask":
+        """A Mask over an array the caller gives up: no defensive copy when it is already C-contiguous bool.
+
+        For producers of large working rasters (tracer.isolate): the copy in the
+        constructor costs about 3 ms per 16 MP mask. Same checks and result as ``Mask(...)``.
+        """
+        px = np.asarray(pixels)
+        if px.ndim != 2:
+            raise InvalidInputError(f"mask must be 2-D, got {px.ndim}-D")
+        if not scale > 0:
+            raise InvalidInputError(f"mask scale must be > 0, got {scale}")
+        self = cls.__new__(cls)
+        if source_size == (0, 0):
+            source_size = (round(px.shape[1] * scale), round(px.shape[0] * scale))
+        for k, v in (("pixels", _readonly(px, bool)), ("scale", scale), ("source_size", source_size),
+                     ("info", {} if info is None else info)):
+            object.__setattr__(self, k, v)
+        return self
 
 
 @dataclass(frozen=True, slots=True, eq=False)
