@@ -7,6 +7,7 @@ outlines are compared with the analytic area, extent and IoU.
 
 from __future__ import annotations
 
+import importlib
 import io
 import json
 import math
@@ -22,6 +23,8 @@ from cad.cli import main
 from cad.regions import to_regions
 from tracer import denoise as D
 from tracer.isolate import coverage_fill, isolate
+
+isolate_module = importlib.import_module("tracer.isolate")
 from tracer.types import Image, IsolateParams
 
 SS = 16  # supersampling per axis for the anti-aliased renders
@@ -115,6 +118,36 @@ def test_thin_tip_reaches_its_apex():
     _, _, area_cut, bbox_cut = traced(img, threshold=127.5)
     assert bbox_cut[2] < 71.3 - 4.0 and bbox_cut[2] < bbox[2] - 2.0
     assert area_cut < 0.99 * true_area
+
+
+def polygon(pts):
+    """Even-odd inside test of a polygon (pixel units, y down)."""
+    pts = np.asarray(pts, float)
+
+    def inside(x, y):
+        res = np.zeros_like(x, bool)
+        for (xi, yi), (xj, yj) in zip(pts, np.roll(pts, 1, axis=0)):
+            res ^= ((yi > y) != (yj > y)) & (x < (xj - xi) * (y - yi) / (yj - yi + 1e-300) + xi)
+        return res
+    return inside
+
+
+@pytest.mark.parametrize("angle", [0.0, 20.0])
+def test_starved_tip_pixels_get_their_ink_back(monkeypatch, angle):
+    """The repair of starved taper pixels keeps the ink (area within 0.5 %) and adds no speck: one body, one contour."""
+    a = math.radians(angle)
+    d, nrm = np.array([math.cos(a), math.sin(a)]), np.array([-math.sin(a), math.cos(a)])
+    base, length, half = np.array([12.3, 10.7]), 60.0, 3.0
+    shape = polygon([base + half * nrm, base + length * d, base - half * nrm])
+    img = grey_image(render(shape, int(base[0] + length * d[0] + 12), int(base[1] + length * d[1] + 12)))
+    true_area = length * half
+    mask, out, area, _ = traced(img)
+    monkeypatch.setattr(isolate_module, "STARVED_PASSES", 0)
+    mask0, _, _, _ = traced(img)
+    assert (mask.pixels != mask0.pixels).any()  # the repair acted on this taper
+    assert area == pytest.approx(true_area, rel=0.005)
+    assert cv2.connectedComponents(mask.pixels.view(np.uint8), connectivity=8)[0] - 1 == 1
+    assert len(out.contours) == 1
 
 
 def test_coverage_fill_preserves_ink_per_pixel():

@@ -347,7 +347,10 @@ def coverage_fill(coverage: np.ndarray, k: int, *, smooth: bool = True) -> np.nd
     With ``smooth`` (default) the level that selects a pixel's sub-pixels is
     averaged with its neighbours' (Gaussian, ``SMOOTH_LEVEL_PX``), so ink is
     preserved over a neighbourhood rather than in each pixel: outlines are
-    continuous where a blurred edge spreads its ink over two pixels.
+    continuous where a blurred edge spreads its ink over two pixels. A pixel
+    that the shared level leaves with less than ``STARVED_FRACTION`` of its
+    ink (the tip of a taper, the end of a hairline, where all neighbours are
+    darker) gets exactly its ink back, so thin tips keep their length.
     """
     cv2 = _cv2()
     c = np.ascontiguousarray(np.clip(coverage, 0.0, 1.0), dtype=np.float32)
@@ -387,7 +390,26 @@ def coverage_fill(coverage: np.ndarray, k: int, *, smooth: bool = True) -> np.nd
     lneigh = lpad[ys[:, None] + dy3.ravel()[None, :], xs[:, None] + dx3.ravel()[None, :]]  # (N, 9)
     lev = lneigh @ _subpixel_weights_linear(k).T.astype(np.float32)  # (N, kk) bilinear level
     on = blocks >= lev
-    mask.reshape(h, k, w, k)[ys, :, xs, :] = on.reshape(len(ys), k, k)
+    # Ink conservation where the shared level starved a pixel (the tip of a taper, the end of a hairline):
+    # it gets exactly its ink back, on the sub-pixels furthest above the shared level, when that ink
+    # touches the outline already placed (so no lone specks appear); repeated so that tips grow pixel by pixel.
+    blocks_out = mask.reshape(h, k, w, k)
+    blocks_out[ys, :, xs, :] = on.reshape(len(ys), k, k)
+    starved = np.flatnonzero(on.sum(axis=1) < STARVED_FRACTION * nn)
+    if len(starved):
+        margin = blocks[starved] - lev[starved]
+        kth = -np.sort(-margin, axis=1)[np.arange(len(starved)), nn[starved] - 1]
+        exact = (margin >= kth[:, None]).reshape(-1, k, k)
+        k3 = np.ones((3, 3), np.uint8)
+        for _ in range(STARVED_PASSES):
+            near = cv2.dilate(mask.view(np.uint8), k3).view(bool).reshape(h, k, w, k)[ys[starved], :, xs[starved], :]
+            take = (exact & near).any(axis=(1, 2))
+            if not take.any():
+                break
+            blocks_out[ys[starved[take]], :, xs[starved[take]], :] = exact[take]
+            starved, exact = starved[~take], exact[~take]
+            if not len(starved):
+                break
     return mask
 
 
@@ -410,7 +432,11 @@ def has_flat_midtones(coverage: np.ndarray) -> bool:
 
 
 #: Gaussian radius (source pixels) over which the per-pixel ink level is shared by coverage_fill.
-SMOOTH_LEVEL_PX = 0.8
+SMOOTH_LEVEL_PX = 0.6
+#: coverage_fill gives a pixel its exact ink back when the shared level left it less than this fraction.
+STARVED_FRACTION = 0.5
+#: passes of coverage_fill's starved-pixel repair (each one reaches one pixel further along a tip).
+STARVED_PASSES = 3
 
 
 def _subpixel_weights_linear(k: int) -> np.ndarray:
