@@ -1,9 +1,9 @@
 """Triangle meshes: the prism mesher for plain extrusions and the mesh checks.
 
-The prism mesher flattens the exact rings at the chord tolerance and lets
-manifold3d triangulate and extrude them, so the result is a closed 2-manifold
-by construction; :func:`check_mesh` verifies it independently before any
-file is written.
+The prism mesher flattens the exact rings at the chord tolerance, lets
+manifold3d clean and triangulate the footprint, and closes the prism with
+wall quads; :func:`check_mesh` verifies it independently (closed,
+consistently wound, volume) before any file is written.
 """
 
 from __future__ import annotations
@@ -151,19 +151,40 @@ def check_mesh(mesh: Mesh) -> MeshReport:
 
 def extrude_mesh(regions, thickness_mm: float, *, tolerance_mm: float = DEFAULT_TOLERANCE_MM,
                  z0_mm: float = 0.0) -> Mesh:
-    """Prism mesh of ``regions`` from ``z0_mm`` to ``z0_mm + thickness_mm`` (manifold3d)."""
+    """Prism mesh of ``regions`` from ``z0_mm`` to ``z0_mm + thickness_mm``.
+
+    The rings are flattened at the chord tolerance and cleaned by manifold3d's
+    ``CrossSection`` (Clipper2, positive fill: overlaps from flattening are
+    resolved); its polygons are triangulated once by manifold3d's
+    triangulator for both caps, and every polygon edge becomes a wall quad.
+    This is what ``Manifold.extrude`` builds (same triangles, volume, genus
+    and bodies on the corpus), without its half-edge mesh construction (about
+    30 % of the mesher's time). :func:`check_mesh` verifies the result before
+    any file is written.
+    """
     import manifold3d
 
     contours = [ring.flatten(tolerance_mm) for r in regions.regions for ring in r.rings]
     cs = manifold3d.CrossSection(contours, manifold3d.FillRule.Positive)
-    solid = manifold3d.Manifold.extrude(cs, float(thickness_mm))
-    if z0_mm:
-        solid = solid.translate((0.0, 0.0, float(z0_mm)))
-    status = solid.status()
-    if status != manifold3d.Error.NoError:
-        raise ExportError(f"manifold could not extrude the footprint ({status})")
-    m = solid.to_mesh()
-    return weld(np.asarray(m.vert_properties)[:, :3], np.asarray(m.tri_verts))
+    polys = [np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in cs.to_polygons()]
+    polys = [p for p in polys if len(p) >= 3]
+    if not polys:
+        raise ExportError("manifold could not extrude the footprint (nothing left after cleaning the outline)")
+    caps = np.asarray(manifold3d.triangulate(polys), dtype=np.int64).reshape(-1, 3)
+    pts = np.concatenate(polys)
+    n = len(pts)
+    sizes = np.fromiter((len(p) for p in polys), dtype=np.int64, count=len(polys))
+    ends = np.cumsum(sizes)
+    nxt = np.arange(1, n + 1)
+    nxt[ends - 1] = ends - sizes  # each polygon closes on its first vertex
+    z0, z1 = float(z0_mm), float(z0_mm) + float(thickness_mm)
+    v = np.empty((2 * n, 3))
+    v[:n, :2], v[:n, 2] = pts, z0
+    v[n:, :2], v[n:, 2] = pts, z1
+    a = np.arange(n)
+    walls = np.concatenate([np.stack([a, nxt, nxt + n], axis=1), np.stack([a, nxt + n, a + n], axis=1)])
+    faces = np.concatenate([caps[:, ::-1], caps + n, walls])  # bottom faces down, top up, walls out
+    return weld(v, faces)
 
 
 def weld(vertices: np.ndarray, faces: np.ndarray) -> Mesh:
