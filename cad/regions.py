@@ -39,6 +39,7 @@ class Ring:
     ctrl: np.ndarray
     is_line: np.ndarray
     exact: bool = True
+    _area: float | None = field(default=None, init=False, repr=False)  # cache of area() (the arrays are read-only)
 
     def __post_init__(self) -> None:
         for name in ("ctrl", "is_line"):
@@ -52,7 +53,9 @@ class Ring:
 
     def area(self) -> float:
         """Exact signed area in mm² (positive: counter-clockwise)."""
-        return G.signed_area(self.ctrl)
+        if self._area is None:
+            object.__setattr__(self, "_area", G.signed_area(self.ctrl))
+        return self._area
 
     def flatten(self, tolerance_mm: float) -> np.ndarray:
         return G.flatten(self.ctrl, self.is_line, tolerance_mm)
@@ -105,6 +108,7 @@ class Regions:
     geometry: MultiPolygon
     px_mm: float
     report: dict = field(default_factory=dict)
+    _bounds: tuple | None = field(default=None, init=False, repr=False)  # cache of bounds
 
     @property
     def area_mm2(self) -> float:
@@ -122,8 +126,11 @@ class Regions:
     @property
     def bounds(self) -> tuple[float, float, float, float]:
         """Exact bounding box of the curves, in mm."""
-        boxes = np.array([G.curve_bounds(r.shell.ctrl) for r in self.regions])
-        return (float(boxes[:, 0].min()), float(boxes[:, 1].min()), float(boxes[:, 2].max()), float(boxes[:, 3].max()))
+        if self._bounds is None:
+            boxes = np.array([G.curve_bounds(r.shell.ctrl) for r in self.regions])
+            object.__setattr__(self, "_bounds", (float(boxes[:, 0].min()), float(boxes[:, 1].min()),
+                                                 float(boxes[:, 2].max()), float(boxes[:, 3].max())))
+        return self._bounds
 
     @property
     def width_mm(self) -> float:
