@@ -403,12 +403,22 @@ def fit_arc(p: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray]:
     return ctrl, np.array(lines, bool)
 
 
-def curve_partition(parts_mm: list, tol: float):
+#: Curve-fit tolerance of the shared colour boundaries, in working pixels (see build_multicolor).
+CURVE_FIT_PX = 1.0
+
+#: An arc whose fitted curve crosses another is fitted again with half the tolerance this many
+#: times before it is kept as a polyline.
+REFIT_ROUNDS = 3
+
+
+def curve_partition(parts_mm: list, tol: float, inner_tol: float | None = None):
     """Exact Bézier regions for a partition (a coverage of polygons in mm).
 
     Every boundary arc between two junctions (points where three or more colours, or the
     outside, meet) is fitted once, and the SAME control points (reversed where needed)
     serve both colours it separates, so neighbouring bodies share their curves exactly.
+    Arcs between two colours are fitted within ``inner_tol`` (default ``tol``), the outline of
+    the whole subject within ``tol``.
     Returns a list of region lists, or None when the fitted curves would make a region invalid.
     """
     from collections import defaultdict
@@ -432,23 +442,40 @@ def curve_partition(parts_mm: list, tol: float):
             for pt in map(tuple, np.asarray(r.coords)[:-1]):
                 owners[pt].add(-1)
     cache: dict = {}
-    straight: set = set()  # arcs kept as polylines because their fitted curve made a region invalid
+    # Arcs whose fitted curve made a region invalid (it crossed another) or drifted are fitted
+    # again closer (tolerance halved, REFIT_ROUNDS times), and only then kept as polylines.
+    level: dict = {}
+    straight: set = set()
     used: list = []
+    fitted: dict = {}
+    pins: dict = {}  # arc -> (points where its fitted curve crossed another, radius kept as a polyline)
 
     def arc(points: np.ndarray):
         fwd = tuple(map(tuple, points))
         rev = fwd[::-1]
         key, pts, flip = (fwd, points, False) if fwd <= rev else (rev, points[::-1], True)
         used.append(key)
-        if key in straight:
-            q = np.asarray(pts, np.float64)
-            c = np.stack([q[:-1], q[:-1] + (q[1:] - q[:-1]) / 3, q[:-1] + 2 * (q[1:] - q[:-1]) / 3, q[1:]], axis=1)
-            c, l = c, np.ones(len(c), bool)
-        else:
-            if key not in cache:
-                cache[key] = fit_arc(pts, tol)
-            c, l = cache[key]
+        c, l = _arc_curve(key, pts)
+        fitted[key] = (c, l)
         return G.reverse(c, l) if flip else (c, l)
+
+    def _arc_curve(key, pts):
+        if key in straight:
+            return _polyline_curve(pts)
+        lv = level.get(key, 0)
+        pin = pins.get(key)
+        mid = key[len(key) // 2]
+        base = tol if (inner_tol is None or -1 in owners[mid]) else inner_tol
+        ck = (key, lv, None if pin is None else (pin[1], len(pin[0])))
+        if ck not in cache:
+            if pin is None:
+                cache[ck] = fit_arc(pts, base * 0.5**lv)
+            else:  # near where it crossed another arc the arc stays a polyline, elsewhere it is fitted
+                near = np.zeros(len(pts), bool)
+                for q in pin[0]:
+                    near |= np.hypot(pts[:, 0] - q[0], pts[:, 1] - q[1]) <= pin[1]
+                cache[ck] = _fit_pinned(np.asarray(pts, np.float64), near, base * 0.5**lv)
+        return cache[ck]
 
     def ring_curves(r: np.ndarray):
         nodes = [i for i, pt in enumerate(map(tuple, r)) if len(owners[pt]) >= 3]
@@ -467,8 +494,10 @@ def curve_partition(parts_mm: list, tol: float):
         return np.concatenate(cs), np.concatenate(ls)
 
     fine = tol / 4
-    for _ in range(8):
+    tmax = max(tol, inner_tol or tol)
+    for _ in range(8 + REFIT_ROUNDS):
         out, bad = [], set()
+        pinned_now: set = set()
         for k, rings in enumerate(rings_of):
             regs = []
             for rs in rings:
@@ -479,24 +508,111 @@ def curve_partition(parts_mm: list, tol: float):
                 reg = Region(shell, holes)
                 poly = Polygon(shell.flatten(fine), [h.flatten(fine) for h in holes])
                 orig = Polygon(rs[0], rs[1:])
-                drift = 2.0 * tol * orig.length + 1e-9
-                if not poly.is_valid:  # a fitted arc crosses another: keep the arcs near the crossing straight
+                drift = 2.0 * tmax * orig.length + 1e-9
+                if not poly.is_valid:  # a fitted arc crosses another: fit the arcs that cross closer
+                    crossing = _crossing_arcs({a: fitted[a] for a in used if a not in straight}, fine)
+                    if crossing:
+                        bad.update(a for a, where in crossing.items() if not where)
+                        for a, where in ((a, w) for a, w in crossing.items() if w):
+                            old_pts, radius = pins.get(a, ([], 2.0 * tmax))
+                            if a in pinned_now:
+                                radius = pins[a][1]
+                            elif a in pins:
+                                radius *= 2.0
+                            pins[a] = (old_pts + [w for w in where if all(np.hypot(*(np.subtract(w, o))) > 1e-9
+                                                                          for o in old_pts)], radius)
+                            pinned_now.add(a)
+                            if radius > 2.0 * tmax * 2.0**REFIT_ROUNDS:
+                                straight.add(a)
+                        regs.append(reg)
+                        continue
                     m = re.search(r"\[([-0-9.eE+]+) ([-0-9.eE+]+)\]", shapely.is_valid_reason(poly))
                     near = set()
                     if m:
                         where = shapely.Point(float(m.group(1)), float(m.group(2)))
                         near = {a for a in used if a not in straight
-                                and shapely.LineString(a).distance(where) <= 4 * tol + 1e-9}
+                                and shapely.LineString(a).distance(where) <= 4 * tmax + 1e-9}
                     bad.update(near or {a for a in used if a not in straight})
-                elif (abs(reg.area() - poly.area) > 1e-3 * abs(poly.area) + 1e-9
-                        or abs(reg.area() - orig.area) > drift):
+                elif (abs(reg.area() - poly.area) > 1e-3 * abs(poly.area) + fine * orig.length + 1e-9
+                        or abs(reg.area() - orig.area) > drift):  # a looped curve, or one that strays
                     bad.update(a for a in used if a not in straight)
                 regs.append(reg)
             out.append(regs)
-        if not bad:
+        if not bad and not pinned_now:
             return out
-        straight.update(bad)
+        for a in bad:
+            level[a] = level.get(a, 0) + 1
+            if level[a] > REFIT_ROUNDS:
+                straight.add(a)
     return None
+
+
+def _polyline_curve(pts) -> tuple[np.ndarray, np.ndarray]:
+    q = np.asarray(pts, np.float64)
+    c = np.stack([q[:-1], q[:-1] + (q[1:] - q[:-1]) / 3, q[:-1] + 2 * (q[1:] - q[:-1]) / 3, q[1:]], axis=1)
+    return c, np.ones(len(c), bool)
+
+
+def _fit_pinned(p: np.ndarray, near: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray]:
+    """Fit an open polyline with the vertices flagged ``near`` (and the edges touching them) kept
+    as a polyline: runs of far vertices are fitted with :func:`fit_arc`."""
+    n = len(p)
+    keep = near.copy()
+    keep[:-1] |= near[1:]
+    keep[1:] |= near[:-1]
+    cs, ls = [], []
+    i = 0
+    while i < n - 1:
+        if keep[i] and keep[i + 1]:  # a straight edge
+            j = i + 1
+            while j < n - 1 and keep[j + 1] and keep[j]:
+                j += 1
+            c, l = _polyline_curve(p[i: j + 1])
+        else:
+            j = i + 1
+            while j < n - 1 and not (keep[j] and keep[j + 1]):
+                j += 1
+            c, l = fit_arc(p[i: j + 1], tol)
+        cs.append(c)
+        ls.append(l)
+        i = j
+    ctrl = np.concatenate(cs)
+    ctrl[1:, 0] = ctrl[:-1, 3]
+    return ctrl, np.concatenate(ls)
+
+
+def _crossing_arcs(arcs: dict, fine: float) -> dict:
+    """The fitted arcs (key -> (ctrl, is_line)) that cross another or themselves, i.e. meet
+    anywhere but at an end point they share: key -> the points where they do."""
+    keys = list(arcs)
+    out: dict = {}
+    if not keys:
+        return out
+    lines = []
+    for k in keys:
+        c, l = arcs[k]
+        pts = np.vstack([G.flatten(c, l, fine), c[-1, 3][None]])
+        lines.append(shapely.LineString(pts))
+    lines = np.array(lines, dtype=object)
+    for k, g in zip(keys, lines):
+        if not g.is_simple and not g.is_ring:  # a curve looping on itself: no point to pin, fit it closer
+            out[k] = []
+    tree = shapely.STRtree(lines)
+    ia, ib = tree.query(lines, predicate="intersects")
+    for i, j in zip(ia, ib):
+        if i >= j:
+            continue
+        inter = shapely.intersection(lines[i], lines[j])
+        ends = np.array([keys[i][0], keys[i][-1], keys[j][0], keys[j][-1]])
+        pts = shapely.get_coordinates(inter)
+        shared = [bool(np.min(np.abs(ends[:2] - q).max(axis=1)) <= 1e-9 and np.min(np.abs(ends[2:] - q).max(axis=1)) <= 1e-9)
+                  for q in pts]
+        if inter.geom_type in ("Point", "MultiPoint") and all(shared):
+            continue
+        where = [tuple(q) for q, sh in zip(pts, shared) if not sh] or [tuple(pts[0])]
+        out.setdefault(keys[i], []).extend(where)
+        out.setdefault(keys[j], []).extend(where)
+    return out
 
 
 # ----------------------------------------------------------------------------- build
@@ -691,7 +807,12 @@ def build_multicolor(source, options, *, name: str | None = None, stem: str = "p
     heights = _heights(parse_layer_heights(getattr(options, "layer_heights", None)), hexes, lab, options.thickness_mm)
     parts_mm = [shapely.affinity.affine_transform(g, affine) for g in parts]
     t = time.perf_counter()
-    curves = curve_partition(parts_mm, options.tolerance_mm)
+    # The boundaries between colours are known to about a working pixel (the label raster's step),
+    # so they are fitted within CURVE_FIT_PX of it (or --tolerance, if coarser): fitting closer only
+    # follows the staircase of the raster with more faces. The subject's outline (potrace's, as in
+    # the single-colour pipeline, which sets the frame) keeps --tolerance.
+    inner_tol = max(options.tolerance_mm, CURVE_FIT_PX * s * labels.scale)
+    curves = curve_partition(parts_mm, options.tolerance_mm, inner_tol)
     timings["curves"] = time.perf_counter() - t
     if curves is None:
         caught.append("the shared colour boundaries are kept as polylines (a fitted curve would have crossed another)")
