@@ -400,10 +400,17 @@ def coverage_fill(coverage: np.ndarray, k: int, *, smooth: bool = True) -> np.nd
         margin = blocks[starved] - lev[starved]
         kth = -np.sort(-margin, axis=1)[np.arange(len(starved)), nn[starved] - 1]
         exact = (margin >= kth[:, None]).reshape(-1, k, k)
-        k3 = np.ones((3, 3), np.uint8)
+        padded = np.zeros((h * k + 2, w * k + 2), bool)
+        r = np.arange(k + 2)
         for _ in range(STARVED_PASSES):
-            near = cv2.dilate(mask.view(np.uint8), k3).view(bool).reshape(h, k, w, k)[ys[starved], :, xs[starved], :]
-            take = (exact & near).any(axis=(1, 2))
+            # ink within one sub-pixel of the restored ink, read in a (k+2)² window around each starved pixel
+            padded[1:-1, 1:-1] = mask
+            win = padded[(ys[starved] * k)[:, None, None] + r[None, :, None], (xs[starved] * k)[:, None, None] + r[None, None, :]]
+            grown = np.zeros_like(win)
+            for dy in range(3):
+                for dx in range(3):
+                    grown[:, dy:dy + k, dx:dx + k] |= exact
+            take = (grown & win).any(axis=(1, 2))
             if not take.any():
                 break
             blocks_out[ys[starved[take]], :, xs[starved[take]], :] = exact[take]
