@@ -219,3 +219,12 @@ def test_mask_adopt_is_the_same_mask_without_a_copy():
         Mask._adopt(np.zeros((3, 3), bool), scale=0)
     c = Mask._adopt(np.zeros((3, 4), np.uint8))  # other dtypes are converted (copied) as Mask() does
     assert c.pixels.dtype == bool and c.source_size == (4, 3)
+
+
+@pytest.mark.parametrize("case", ["RGB png", "L png", "RGBA png", "I;16 png", "F tiff"])
+def test_rgb8_equals_rounding_the_float_pixels(case):
+    img = load_image(CASES[case])
+    ref = np.clip(img.pixels * 255.0 + 0.5, 0, 255).astype(np.uint8)  # what isolate's GrabCut path computes
+    fresh = load_image(CASES[case])  # rgb8 before pixels was ever built
+    out = fresh.rgb8()
+    assert out.dtype == np.uint8 and out.shape == ref.shape and np.array_equal(out, ref)

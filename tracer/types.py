@@ -130,6 +130,13 @@ class Image:
         object.__setattr__(self, "_data", f)  # the float copy replaces the compact one (one copy held)
         return f
 
+    def rgb8(self) -> NDArray[np.uint8]:
+        """``(rows, cols, 3)`` uint8 RGB: ``clip(pixels * 255 + 0.5)`` without a float32 RGB array when stored as uint8."""
+        d = self._data
+        if d.dtype == np.uint8:
+            return np.ascontiguousarray(np.repeat(d[..., None], 3, axis=2) if d.ndim == 2 else d)
+        return np.clip(self.pixels * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
     @property
     def is_grey(self) -> bool:
         """True when the image is stored as one grey channel (R = G = B)."""
