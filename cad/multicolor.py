@@ -403,8 +403,11 @@ def fit_arc(p: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray]:
     return ctrl, np.array(lines, bool)
 
 
-#: Curve-fit tolerance of the shared colour boundaries, in working pixels (see build_multicolor).
+#: Curve-fit tolerance of the shared colour boundaries, in working pixels (see build_multicolor),
+#: and at most this many source pixels (a downsampled working raster is coarser than the source's
+#: anti-aliased edges).
 CURVE_FIT_PX = 1.0
+CURVE_FIT_MAX_SOURCE_PX = 0.25
 
 #: An arc whose fitted curve crosses another is fitted again with half the tolerance this many
 #: times before it is kept as a polyline.
@@ -808,10 +811,11 @@ def build_multicolor(source, options, *, name: str | None = None, stem: str = "p
     parts_mm = [shapely.affinity.affine_transform(g, affine) for g in parts]
     t = time.perf_counter()
     # The boundaries between colours are known to about a working pixel (the label raster's step),
-    # so they are fitted within CURVE_FIT_PX of it (or --tolerance, if coarser): fitting closer only
-    # follows the staircase of the raster with more faces. The subject's outline (potrace's, as in
-    # the single-colour pipeline, which sets the frame) keeps --tolerance.
-    inner_tol = max(options.tolerance_mm, CURVE_FIT_PX * s * labels.scale)
+    # so they are fitted within CURVE_FIT_PX of it (at most CURVE_FIT_MAX_SOURCE_PX; --tolerance if
+    # coarser): fitting closer only follows the staircase of the raster with more faces. The
+    # subject's outline (potrace's, as in the single-colour pipeline, which sets the frame) keeps
+    # --tolerance.
+    inner_tol = max(options.tolerance_mm, min(CURVE_FIT_PX * labels.scale, CURVE_FIT_MAX_SOURCE_PX) * s)
     curves = curve_partition(parts_mm, options.tolerance_mm, inner_tol)
     timings["curves"] = time.perf_counter() - t
     if curves is None:
