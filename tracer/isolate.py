@@ -539,4 +539,4 @@ def isolate(image: Image, *, params: IsolateParams = IsolateParams()) -> Mask:
     if not mask.any():
         raise EmptyMaskError(f"{image.name}: no subject found after thresholding (try --invert or --threshold N)")
     info.update(working_size=(int(mask.shape[1]), int(mask.shape[0])), working_scale=scale)
-    return Mask(pixels=mask, scale=scale * image.scale, source_size=image.source_size, info=info)
+    return Mask._adopt(mask, scale=scale * image.scale, source_size=image.source_size, info=info)
