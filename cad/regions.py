@@ -252,6 +252,9 @@ def regions_from_polygons(geom, *, simplify: float = 0.0) -> list[Region]:
                 poly = shapely.orient_polygons(simple, exterior_cw=False)
         shell = Ring.from_points(np.asarray(poly.exterior.coords))
         holes = tuple(Ring.from_points(np.asarray(h.coords)) for h in poly.interiors if len(h.coords) >= 4)
+        # A hole of no area (collinear points, left by make_valid/simplify) encloses nothing, and
+        # OCC rejects the face that holds it (BRepCheck_IntersectingWires): it is left out.
+        holes = tuple(h for h in holes if abs(h.area()) > max(simplify, 1e-9) ** 2)
         out.append(Region(shell.oriented(ccw=True), tuple(h.oriented(ccw=False) for h in holes)))
     return out
 

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import shapely
 import shapes
 
 import cad
@@ -108,3 +109,22 @@ def test_prism_mesher_matches_manifold_extrude(mask, z0):
     assert a.volume_mm3 == pytest.approx(b.volume_mm3, rel=1e-12)
     assert np.allclose(ours.vertices.min(0), ref.vertices.min(0)) and np.allclose(ours.vertices.max(0), ref.vertices.max(0))
     assert abs(a.volume_mm3 - regions.area_mm2 * 2.0) <= float(regions.geometry.length) * 0.01 * 2.0  # chord error
+
+
+@pytest.mark.parametrize("simplify", [0.0, 1e-3])
+def test_a_zero_area_hole_left_by_repair_is_dropped_and_the_solid_builds(simplify):
+    """bitcoin.512.png: make_valid/simplify left a hole of three collinear points; OCC refused the face."""
+    from shapely.geometry import Polygon
+
+    from cad.regions import Regions, regions_from_polygons
+    from cad.solid import extrude
+
+    shell = [(0, 0), (10, 0), (10, 10), (0, 10)]
+    real_hole = [(2, 2), (4, 2), (4, 4), (2, 4)]
+    flat_hole = [(6, 6), (7, 7), (8, 8), (6, 6)]
+    regs = regions_from_polygons(Polygon(shell, [real_hole, flat_hole]), simplify=simplify)
+    assert len(regs) == 1 and len(regs[0].holes) == 1
+    assert regs[0].area() == pytest.approx(100 - 4)
+    geom = shapely.MultiPolygon([Polygon(shell, [real_hole])])
+    solid = extrude(Regions(regions=tuple(regs), geometry=geom, px_mm=1.0), thickness_mm=2.0)
+    assert solid.volume_mm3 == pytest.approx(96 * 2.0, rel=1e-9)
