@@ -276,9 +276,13 @@ def child_economy(args) -> int:
     paths = [Path(p) for p in Path(args.child_list).read_text().splitlines() if p]
     rows = []
     for p in paths:
-        conv = build(p, ConvertOptions(formats=("step", "stl")))
-        conv.solid
-        conv.mesh
+        try:
+            conv = build(p, ConvertOptions(formats=("step", "stl")))
+            conv.solid
+            conv.mesh
+        except Exception as exc:  # one failing image is reported, not fatal to the whole bench
+            rows.append({"input": str(p), "error": f"{type(exc).__name__}: {exc}"})
+            continue
         r = conv.report()
         rows.append({"input": str(p), "faces": r["step_faces"], "segments": r["curve_segments"], "bodies": r["bodies"],
                      "triangles": r["triangles"]})
@@ -635,11 +639,14 @@ def report(res: dict) -> str:
             L.append(f"| {k} | {d['rc']} | {d['s']:.2f} | {d['cpu']:.2f} | {d['rss_mb']:.0f} | {d['working_size']} | {note} |")
     ec = res.get("economy")
     if ec:
-        rows = ec["rows"]
+        failed = [r for r in ec["rows"] if r.get("error")]
+        rows = [r for r in ec["rows"] if not r.get("error")]
         rs = [r["faces"] / (r["segments"] + 2 * r["bodies"]) for r in rows]
         L.append("")
         L.append(f"## 5. output economy (target faces <= {TARGETS['faces']} x (segments + 2 x bodies))")
         L.append(f"{len(rows)} images: faces / (segments + 2 x bodies): min {min(rs):.3f}, median {median(rs):.3f}, max {max(rs):.3f}")
+        for r in failed:
+            L.append(f"FAILED to build: {r['input']}: {r['error']}")
         for name, sw in ec["sweep"].items():
             tols = sorted(sw, key=float, reverse=True)
             tri = [sw[t] for t in tols]
@@ -683,21 +690,31 @@ def main(argv=None) -> int:
         print(f"speed.py: {corpus} not found; skipping the corpus parts (the generated images still run)")
     images_gen = {**images, "gen-photo4k": [gen["photo4k"]], "gen-logo1080": [gen["logo1080"]]}
     t0 = time.perf_counter()
+
+    def save():  # after every section: a later failure does not lose what was measured
+        (out / "speed.json").write_text(json.dumps(res, indent=1, default=str))
+
     if "trace" in sections:
         res["trace"] = section_trace(images_gen, out / "trace", a.repeat)
+        save()
         print(f"[trace done {time.perf_counter() - t0:.0f} s]", file=sys.stderr)
     if "stl" in sections:
         res["stl"] = section_stl(images_gen, out / "stl", a.repeat)
+        save()
         print(f"[stl done {time.perf_counter() - t0:.0f} s]", file=sys.stderr)
     if "logo" in sections:
         res["logo"] = section_logo(gen, out / "logo", a.repeat)
+        save()
     if "checks" in sections:
         logo = [p for p in images.get("png512", []) if p.name == "audi.512.png"]
         res["checks"] = section_checks(gen, out / "checks", a.repeat, logo[0] if logo else None)
+        save()
     if "memory" in sections:
         res["memory"] = section_memory(gen, out / "memory")
+        save()
     if "economy" in sections:
         res["economy"] = section_economy(images.get("png512", []), gen, out / "economy")
+        save()
     res["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     res["seconds"] = time.perf_counter() - t0
     (out / "speed.json").write_text(json.dumps(res, indent=1, default=str))
