@@ -109,3 +109,25 @@ def test_check_command(capsys, tmp_path):
     broken.write_bytes(data[:80] + np.uint32(n).tobytes() + data[84:84 + 50 * n])
     code, out, _ = run(capsys, "check", broken)
     assert code == 1 and "not watertight" in out
+
+
+def test_blas_runs_on_one_thread_unless_the_user_chose():
+    """The CLI limits NumPy's BLAS to one thread (and its spawned workers); a count set by the user is kept."""
+    import os
+    import subprocess
+    import sys
+
+    probe = ("import json, os; from cad.cli import single_threaded_blas; single_threaded_blas(); "
+             "from threadpoolctl import threadpool_info; "
+             "print(json.dumps([[i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas'], "
+             "os.environ.get('OPENBLAS_NUM_THREADS')]))")
+
+    def run_probe(env):
+        out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+        return json.loads(out.stdout)
+
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    counts, var = run_probe(env)
+    assert counts and set(counts) == {1} and var == "1"
+    counts, var = run_probe({**env, "OPENBLAS_NUM_THREADS": "2"})
+    assert var == "2"  # the user's choice is left alone
