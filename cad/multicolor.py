@@ -895,8 +895,6 @@ def _xcaf_doc():
 def write_colored_step(items: list[tuple[str, str, object]], path: str | Path) -> Path:
     """Write ``[(name, "#rrggbb", shape)]`` as one STEP AP214 file with named, coloured products (XCAF)."""
     from OCP.IFSelect import IFSelect_RetDone
-    from OCP.Interface import Interface_Static
-    from OCP.Message import Message, Message_Gravity
     from OCP.Quantity import Quantity_Color, Quantity_TOC_sRGB
     from OCP.STEPCAFControl import STEPCAFControl_Writer
     from OCP.STEPControl import STEPControl_AsIs
@@ -904,9 +902,10 @@ def write_colored_step(items: list[tuple[str, str, object]], path: str | Path) -
     from OCP.TDataStd import TDataStd_Name
     from OCP.XCAFDoc import XCAFDoc_ColorType, XCAFDoc_DocumentTool
 
+    from cad.export.step import quiet_occ_messages, writer_settings
+
     path = Path(path)
-    for printer in Message.DefaultMessenger_s().Printers():
-        printer.SetTraceLevel(Message_Gravity.Message_Fail)
+    quiet_occ_messages()
     doc = _xcaf_doc()
     st = XCAFDoc_DocumentTool.ShapeTool_s(doc.Main())
     ct = XCAFDoc_DocumentTool.ColorTool_s(doc.Main())
@@ -917,15 +916,14 @@ def write_colored_step(items: list[tuple[str, str, object]], path: str | Path) -
         qc = Quantity_Color(r, g, b, Quantity_TOC_sRGB)
         ct.SetColor(lab, qc, XCAFDoc_ColorType.XCAFDoc_ColorGen)
         ct.SetColor(lab, qc, XCAFDoc_ColorType.XCAFDoc_ColorSurf)
-    Interface_Static.SetCVal_s("write.step.schema", "AP214IS")
-    Interface_Static.SetCVal_s("write.step.unit", "MM")
     w = STEPCAFControl_Writer()
     w.SetColorMode(True)
     w.SetNameMode(True)
-    if not w.Transfer(doc, STEPControl_AsIs):
-        raise ExportError(f"{path.name}: OpenCASCADE could not translate the coloured solids to STEP")
-    if w.Write(str(path)) != IFSelect_RetDone:
-        raise ExportError(f"{path.name}: OpenCASCADE could not write the STEP file")
+    with writer_settings():  # the same schema, unit and no p-curves as the one-body writer
+        if not w.Transfer(doc, STEPControl_AsIs):
+            raise ExportError(f"{path.name}: OpenCASCADE could not translate the coloured solids to STEP")
+        if w.Write(str(path)) != IFSelect_RetDone:
+            raise ExportError(f"{path.name}: OpenCASCADE could not write the STEP file")
     return path
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 
 import numpy as np
-import pytest
 import shapely
 import shapely.affinity
 from PIL import Image

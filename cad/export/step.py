@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from pathlib import Path
 
 from tracer.errors import ExportError
@@ -17,8 +18,8 @@ _STRING = re.compile(rb"'(?:[^']|'')*'")
 _MM = re.compile(rb"LENGTH_UNIT\s*\(\s*\)[^;]*SI_UNIT\s*\(\s*\.MILLI\.\s*,\s*\.METRE\.\s*\)")
 
 
-#: Writer settings (OCC ``Interface_Static``, process-wide): set for our write, then restored, so that
-#: another STEP writer in the same process (cad/multicolor.py's XCAF writer) keeps its own settings.
+#: Writer settings (OCC ``Interface_Static``, process-wide), set by :func:`writer_settings` for each of
+#: our writes (the plain writer here and the XCAF writer of cad/multicolor.py) and restored after it.
 #: ``write.surfacecurve.mode = 0``: no p-curves (each edge's 2-D copy in every adjacent face's
 #: parameter space). They are optional in AP214, derived data that readers recompute from the 3-D
 #: edge and the surface (exact here: planes and linear extrusions); OCC documents the switch for
@@ -27,35 +28,51 @@ _MM = re.compile(rb"LENGTH_UNIT\s*\(\s*\)[^;]*SI_UNIT\s*\(\s*\.MILLI\.\s*,\s*\.M
 WRITE_SETTINGS = (("write.step.schema", "AP214IS"), ("write.step.unit", "MM"), ("write.surfacecurve.mode", 0))
 
 
-def write_step(shape, path: str | Path) -> Path:
-    from OCP.IFSelect import IFSelect_RetDone
-    from OCP.Interface import Interface_Static
-    from OCP.Message import Message, Message_Gravity
-    from OCP.STEPControl import STEPControl_AsIs, STEPControl_Writer
+@contextmanager
+def writer_settings(product_name: str | None = None):
+    """Set :data:`WRITE_SETTINGS` (and the product name) for one STEP write; restore the previous values after.
 
-    path = Path(path)
-    for printer in Message.DefaultMessenger_s().Printers():
-        printer.SetTraceLevel(Message_Gravity.Message_Fail)
-    writer = STEPControl_Writer()  # first: creating it registers the settings with their defaults
-    settings = (*WRITE_SETTINGS, ("write.step.product.name", path.stem.lstrip(".")))
+    Create the OCC writer before entering: creating it registers the settings with their defaults.
+    """
+    from OCP.Interface import Interface_Static
+
+    settings = WRITE_SETTINGS + ((("write.step.product.name", product_name),) if product_name else ())
     saved = [(k, Interface_Static.IVal_s(k) if isinstance(v, int) else Interface_Static.CVal_s(k))
              for k, v in settings]
-    try:
-        for k, v in settings:
-            if isinstance(v, int):
-                Interface_Static.SetIVal_s(k, v)
-            else:
-                Interface_Static.SetCVal_s(k, v)
-        if writer.Transfer(shape, STEPControl_AsIs) != IFSelect_RetDone:
-            raise ExportError(f"{path.name}: OpenCASCADE could not translate the solid to STEP")
-        if writer.Write(str(path)) != IFSelect_RetDone:
-            raise ExportError(f"{path.name}: OpenCASCADE could not write the STEP file")
-    finally:
-        for k, v in saved:
+
+    def apply(values):
+        for k, v in values:
             if isinstance(v, int):
                 Interface_Static.SetIVal_s(k, v)
             elif v is not None:
                 Interface_Static.SetCVal_s(k, v)
+    try:
+        apply(settings)
+        yield
+    finally:
+        apply(saved)
+
+
+def quiet_occ_messages() -> None:
+    """OCC's default messenger prints only failures (not the translator's chatter) on stdout."""
+    from OCP.Message import Message, Message_Gravity
+
+    for printer in Message.DefaultMessenger_s().Printers():
+        printer.SetTraceLevel(Message_Gravity.Message_Fail)
+
+
+def write_step(shape, path: str | Path) -> Path:
+    from OCP.IFSelect import IFSelect_RetDone
+    from OCP.STEPControl import STEPControl_AsIs, STEPControl_Writer
+
+    path = Path(path)
+    quiet_occ_messages()
+    writer = STEPControl_Writer()
+    with writer_settings(path.stem.lstrip(".")):
+        if writer.Transfer(shape, STEPControl_AsIs) != IFSelect_RetDone:
+            raise ExportError(f"{path.name}: OpenCASCADE could not translate the solid to STEP")
+        if writer.Write(str(path)) != IFSelect_RetDone:
+            raise ExportError(f"{path.name}: OpenCASCADE could not write the STEP file")
     return path
 
 
