@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import re
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +33,7 @@ from shapely.geometry import MultiPolygon, Polygon
 from cad import geometry as G
 from cad import mesh as M
 from cad.regions import FINE_TOLERANCE_FRACTION, Regions, regions_from_polygons, to_regions
-from tracer.errors import ExportError, GeometryError, InvalidInputError, TracecadWarning
+from tracer.errors import ExportError, GeometryError, InvalidInputError
 
 __all__ = ["ColorBody", "MultiConversion", "build_multicolor", "write_multicolor", "convert_multicolor",
            "partition", "write_colored_step", "read_colored_step", "parse_layer_heights",
@@ -742,17 +741,15 @@ def build_multicolor(source, options, *, name: str | None = None, stem: str = "p
     import tracer
     from tracer.colors import BACKGROUND, label_colors
 
-    if name is None:
-        name = "<bytes>" if isinstance(source, (bytes, bytearray)) else str(source)
+    from cad.pipeline import collect_warnings, load_for, source_name
+
+    name = source_name(source, name)
     if getattr(options, "mode", "extrude") != "extrude":
         raise InvalidInputError(f"--colors makes one extruded body per colour; it cannot be combined with "
                                 f"--mode {options.mode}")
     timings: dict[str, float] = {}
     caught: list[str] = []
-    with warnings.catch_warnings(record=True) as wlist:
-        warnings.simplefilter("always", TracecadWarning)
-        from cad.pipeline import load_for
-
+    with collect_warnings(caught):
         image, iso = load_for(source, options, name, timings)
         t = time.perf_counter()
         labels = label_colors(image, params=_color_params(options), isolate=iso)
@@ -789,9 +786,6 @@ def build_multicolor(source, options, *, name: str | None = None, stem: str = "p
         pinches = _fix_pinches(parts, PINCH_DISK_MM / s, grid_px)
         pinfo["pinches"] = pinches
         timings["partition"] = time.perf_counter() - t
-        for w in wlist:
-            if issubclass(w.category, TracecadWarning):
-                caught.append(str(w.message))
     # px (y down) -> mm (y up, centred): the same affine map to_regions applied to the whole outline.
     bx = np.array([G.curve_bounds(c.ctrl) for c in union_outlines.contours if c.parent < 0])
     cx, cy = 0.5 * (bx[:, 0].min() + bx[:, 2].max()), 0.5 * (bx[:, 1].min() + bx[:, 3].max())

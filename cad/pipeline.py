@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -178,6 +179,24 @@ def check_volume_mesh(mesh: M.Mesh, expected_mm3: float, tolerance_mm3: float, n
     return rep
 
 
+def source_name(source, name: str | None) -> str:
+    """The name used in messages: ``name``, else the path, else ``<bytes>``."""
+    if name is not None:
+        return name
+    return "<bytes>" if isinstance(source, (bytes, bytearray)) else str(source)
+
+
+@contextmanager
+def collect_warnings(caught: list[str]):
+    """Record every :class:`TracecadWarning` raised inside the block (once each, in order) into ``caught``."""
+    with warnings.catch_warnings(record=True) as wlist:
+        warnings.simplefilter("always", TracecadWarning)
+        try:
+            yield
+        finally:
+            caught.extend(str(w.message) for w in wlist if issubclass(w.category, TracecadWarning))
+
+
 def load_for(source, options: ConvertOptions, name: str, timings: dict) -> tuple:
     """Load the image (timed into ``timings["load"]``) and the isolation parameters for its output width."""
     t = time.perf_counter()
@@ -191,12 +210,10 @@ def load_for(source, options: ConvertOptions, name: str, timings: dict) -> tuple
 
 def build(source, options: ConvertOptions = ConvertOptions(), *, name: str | None = None) -> Conversion:
     """Run load -> isolate -> trace -> regions in memory. The mesh and solid are built on demand."""
-    if name is None:
-        name = "<bytes>" if isinstance(source, (bytes, bytearray)) else str(source)
+    name = source_name(source, name)
     timings: dict[str, float] = {}
     caught: list[str] = []
-    with warnings.catch_warnings(record=True) as wlist:
-        warnings.simplefilter("always", TracecadWarning)
+    with collect_warnings(caught):
         image, iso = load_for(source, options, name, timings)
         t = time.perf_counter()
         mask = tracer.isolate(image, params=iso)
@@ -223,9 +240,6 @@ def build(source, options: ConvertOptions = ConvertOptions(), *, name: str | Non
                 f"{name}: the cleaned outline has {regions.n_segments} segments, above the budget of "
                 f"{options.trace.max_segments} (raise --max-segments, or simplify with a larger --turdsize / --min-area)")
         timings["regions"] = time.perf_counter() - t
-        for w in wlist:
-            if issubclass(w.category, TracecadWarning):
-                caught.append(str(w.message))
     if image.scale != 1.0:
         caught.append(f"image decoded reduced by {image.scale:g}x to stay under the pixel limit")
     rep = regions.report
