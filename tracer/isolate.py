@@ -390,35 +390,45 @@ def coverage_fill(coverage: np.ndarray, k: int, *, smooth: bool = True) -> np.nd
     lneigh = lpad[ys[:, None] + dy3.ravel()[None, :], xs[:, None] + dx3.ravel()[None, :]]  # (N, 9)
     lev = lneigh @ _subpixel_weights_linear(k).T.astype(np.float32)  # (N, kk) bilinear level
     on = blocks >= lev
-    # Ink conservation where the shared level starved a pixel (the tip of a taper, the end of a hairline):
-    # it gets exactly its ink back, on the sub-pixels furthest above the shared level, when that ink
-    # touches the outline already placed (so no lone specks appear); repeated so that tips grow pixel by pixel.
-    blocks_out = mask.reshape(h, k, w, k)
-    blocks_out[ys, :, xs, :] = on.reshape(len(ys), k, k)
+    mask.reshape(h, k, w, k)[ys, :, xs, :] = on.reshape(len(ys), k, k)
     starved = np.flatnonzero(on.sum(axis=1) < STARVED_FRACTION * nn)
     if len(starved):
-        margin = blocks[starved] - lev[starved]
-        kth = -np.sort(-margin, axis=1)[np.arange(len(starved)), nn[starved] - 1]
-        exact = (margin >= kth[:, None]).reshape(-1, k, k)
-        padded = np.zeros((h * k + 2, w * k + 2), bool)
-        r = np.arange(k + 2)
-        for _ in range(STARVED_PASSES):
-            # ink within one sub-pixel of the restored ink, read in a (k+2)² window around each starved pixel
-            padded[1:-1, 1:-1] = mask
-            win = padded[(ys[starved] * k)[:, None, None] + r[None, :, None], (xs[starved] * k)[:, None, None] + r[None, None, :]]
-            grown = np.zeros_like(win)
-            for dy in range(3):
-                for dx in range(3):
-                    grown[:, dy:dy + k, dx:dx + k] |= exact
-            take = (grown & win).any(axis=(1, 2))
-            if not take.any():
-                break
-            blocks_out[ys[starved[take]], :, xs[starved[take]], :] = exact[take]
-            starved, exact = starved[~take], exact[~take]
-            if not len(starved):
-                break
+        _repair_starved(mask, k, ys[starved], xs[starved], blocks[starved] - lev[starved], nn[starved])
     return mask
 
+
+
+def _repair_starved(mask: np.ndarray, k: int, ys: np.ndarray, xs: np.ndarray, margin: np.ndarray,
+                    n: np.ndarray) -> None:
+    """Ink conservation where the shared level starved a pixel (the tip of a taper, the end of a hairline).
+
+    Pixel ``(ys[i], xs[i])`` of ``mask`` (``k`` sub-pixels a side) gets exactly
+    ``n[i]`` ink sub-pixels, those with the highest ``margin`` above the shared
+    level, when that ink touches (8-connected) ink already in ``mask``, so no
+    lone speck appears; ``STARVED_PASSES`` rounds, so a tip grows pixel by pixel.
+    """
+    rows, cols = mask.shape
+    blocks = mask.reshape(rows // k, k, cols // k, k)
+    kth = -np.sort(-margin, axis=1)[np.arange(len(n)), n - 1]
+    exact = (margin >= kth[:, None]).reshape(-1, k, k)
+    grown = np.zeros((len(n), k + 2, k + 2), bool)  # the restored ink dilated by one sub-pixel
+    for dy in range(3):
+        for dx in range(3):
+            grown[:, dy:dy + k, dx:dx + k] |= exact
+    r = np.arange(-1, k + 1)
+    for _ in range(STARVED_PASSES):
+        # the mask in a (k+2)² window around each starved pixel (outside the raster: no ink)
+        wy, wx = (ys * k)[:, None] + r[None, :], (xs * k)[:, None] + r[None, :]
+        inside = ((wy >= 0) & (wy < rows))[:, :, None] & ((wx >= 0) & (wx < cols))[:, None, :]
+        win = mask[np.clip(wy, 0, rows - 1)[:, :, None], np.clip(wx, 0, cols - 1)[:, None, :]] & inside
+        take = (grown & win).any(axis=(1, 2))
+        if not take.any():
+            return
+        blocks[ys[take], :, xs[take], :] = exact[take]
+        keep = ~take
+        ys, xs, exact, grown = ys[keep], xs[keep], exact[keep], grown[keep]
+        if not len(ys):
+            return
 
 
 
