@@ -241,6 +241,10 @@ def child_stl(args) -> int:
     t_import = time.perf_counter() - t0
     paths = [Path(p) for p in Path(args.child_list).read_text().splitlines() if p]
     opts = ConvertOptions(formats=("stl",))
+    if args.child_upsample:  # --upsample N: the working raster the user chose instead of the 0.02 mm policy
+        from dataclasses import replace
+
+        opts = replace(opts, isolate=replace(opts.isolate, upsample=int(args.child_upsample)))
     res = []
     for i, p in enumerate(paths):
         t, c = time.perf_counter(), time.process_time()
@@ -375,7 +379,7 @@ def section_trace(images: dict[str, list[Path]], work: Path, repeat: int) -> dic
     return out
 
 
-def section_stl(images: dict[str, list[Path]], work: Path, repeat: int) -> dict:
+def section_stl(images: dict[str, list[Path]], work: Path, repeat: int, upsample: int | None = None) -> dict:
     out = {}
     work.mkdir(parents=True, exist_ok=True)
     for kind, paths in images.items():
@@ -384,7 +388,8 @@ def section_stl(images: dict[str, list[Path]], work: Path, repeat: int) -> dict:
         ours: list[dict] = []
         peers: list[list[dict]] = []
         for rep in range(repeat):  # interleaved: tracecad's batch process, then the peer route, per repeat
-            ours.append(run_child("stl", "--child-list", str(lst), "--child-out", str(work / "tracecad" / kind)))
+            extra = ("--child-upsample", str(upsample)) if upsample else ()
+            ours.append(run_child("stl", "--child-list", str(lst), "--child-out", str(work / "tracecad" / kind), *extra))
             peers.append([peer_stl(p, work / "peer" / kind) for p in paths])
         rows = []
         for i, p in enumerate(paths):
@@ -670,6 +675,9 @@ def main(argv=None) -> int:
     ap.add_argument("--child-list", help=argparse.SUPPRESS)
     ap.add_argument("--child-out", help=argparse.SUPPRESS)
     ap.add_argument("--child-sweep", help=argparse.SUPPRESS)
+    ap.add_argument("--child-upsample", help=argparse.SUPPRESS)
+    ap.add_argument("--upsample", type=int, default=None,
+                    help="stl section: run tracecad with --upsample N (default: its working-raster policy)")
     a = ap.parse_args(argv)
     if a.child:
         return {"stl": child_stl, "inproc": child_inproc, "economy": child_economy}[a.child](a)
@@ -701,7 +709,7 @@ def main(argv=None) -> int:
         save()
         print(f"[trace done {time.perf_counter() - t0:.0f} s]", file=sys.stderr)
     if "stl" in sections:
-        res["stl"] = section_stl(images_gen, out / "stl", a.repeat)
+        res["stl"] = section_stl(images_gen, out / "stl", a.repeat, a.upsample)
         save()
         print(f"[stl done {time.perf_counter() - t0:.0f} s]", file=sys.stderr)
     if "logo" in sections:
