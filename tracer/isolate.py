@@ -76,10 +76,21 @@ def _border(a: np.ndarray) -> np.ndarray:
 
 
 def _otsu(values01: np.ndarray) -> float:
+    """Otsu's threshold of values in [0, 1] on 256 levels (``round(v * 255)``, as 8-bit Otsu), over 255."""
     cv2 = _cv2()
-    u8 = np.clip(values01 * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    t, _ = cv2.threshold(u8.reshape(-1, 1), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    return float(t) / 255.0
+    v = np.ascontiguousarray(values01, dtype=np.float32)
+    hist = cv2.calcHist([v], [0], None, [256], [-0.5 / 255.0, 255.5 / 255.0]).ravel().astype(np.float64)
+    hist[0] += np.count_nonzero(v < -0.5 / 255.0)  # out of range: clipped, as 8-bit values would be
+    hist[-1] += np.count_nonzero(v >= 255.5 / 255.0)
+    p = hist / max(hist.sum(), 1.0)
+    levels = np.arange(256, dtype=np.float64)
+    w0 = np.cumsum(p)  # class 0 = levels <= t
+    m0 = np.cumsum(p * levels)
+    mu = m0[-1]
+    w1 = 1.0 - w0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        between = np.where((w0 > 1e-12) & (w1 > 1e-12), (mu * w0 - m0) ** 2 / (w0 * w1), 0.0)
+    return float(np.argmax(between)) / 255.0
 
 
 def _alpha_carries_shape(image: Image) -> bool:
@@ -138,12 +149,14 @@ def _background_estimate(lum: np.ndarray, dark_ink: bool, *, degree: int = 2) ->
         paper = np.abs(v - surf) < band
     if coef is None:
         return np.full((h, w), float(np.median(v[paper])) if paper.any() else 1.0, np.float32)
-    X = ((np.arange(w, dtype=np.float32) + 0.5) / w - 0.5)[None, :]
-    Y = ((np.arange(h, dtype=np.float32) + 0.5) / h - 0.5)[:, None]
-    bg = np.zeros((h, w), np.float32)
+    # sum of c_ij x^i y^j = (Y powers) @ (coefficient-weighted X powers): one (h, J) x (J, w) product
+    X = (np.arange(w, dtype=np.float64) + 0.5) / w - 0.5
+    Y = (np.arange(h, dtype=np.float64) + 0.5) / h - 0.5
+    rows = np.zeros((degree + 1, w))
     for c, (i, j) in zip(coef, terms):
-        bg += np.float32(c) * (X ** i) * (Y ** j)
-    return bg
+        rows[j] += c * X ** i
+    cols = np.stack([Y ** j for j in range(degree + 1)], axis=1)
+    return (cols.astype(np.float32) @ rows.astype(np.float32)).astype(np.float32, copy=False)
 
 
 def _flatten(lum: np.ndarray, bg: np.ndarray, dark_ink: bool) -> np.ndarray:
@@ -155,12 +168,18 @@ def _flatten(lum: np.ndarray, bg: np.ndarray, dark_ink: bool) -> np.ndarray:
 def _levels(lum: np.ndarray, name: str) -> tuple[float, float, float]:
     """Otsu split -> (threshold, ink level (dark side median), paper level (light side median))."""
     t = _otsu(lum)
-    lo, hi = lum[lum <= t], lum[lum > t]
-    if lo.size == 0 or hi.size == 0 or float(np.median(hi)) - float(np.median(lo)) < MIN_CONTRAST:
+    dark = lum <= t
+    lo, hi = lum[dark], lum[~dark]
+    if lo.size == 0 or hi.size == 0:
         raise EmptyMaskError(
             f"{name}: no subject found, the image is blank or has almost no contrast "
             "(try --threshold N or --invert)")
-    return t, float(np.median(lo)), float(np.median(hi))
+    ink, paper = float(np.median(lo)), float(np.median(hi))
+    if paper - ink < MIN_CONTRAST:
+        raise EmptyMaskError(
+            f"{name}: no subject found, the image is blank or has almost no contrast "
+            "(try --threshold N or --invert)")
+    return t, ink, paper
 
 
 def ink_field(image: Image, params: IsolateParams = IsolateParams()) -> tuple[np.ndarray, float, dict]:
@@ -518,11 +537,12 @@ def isolate(image: Image, *, params: IsolateParams = IsolateParams()) -> Mask:
         if clean:
             coverage, islands, holes = D.remove_specks(coverage, min_area_px=speck_px)
         else:
-            cut, islands, holes = D.remove_specks(coarse, min_area_px=speck_px)
+            cut, islands, holes = D.remove_specks_mask(coarse, speck_px)
             if islands or holes:  # push the removed pixels well past the level, keeping the grey edges elsewhere
                 lo_v, hi_v = float(field.min()), float(field.max())
-                field = np.where(coarse & (cut < 0.5), np.float32(min(lo_v, level - 1.0)), field)
-                field = np.where(~coarse & (cut > 0.5), np.float32(max(hi_v, level + 1.0)), field)
+                field = field.copy()
+                field[coarse & ~cut] = min(lo_v, level - 1.0)
+                field[cut & ~coarse] = max(hi_v, level + 1.0)
         if islands or holes:
             info["specks_removed"] = (islands, holes)
     if clean:
