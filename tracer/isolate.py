@@ -166,10 +166,14 @@ def _flatten(lum: np.ndarray, bg: np.ndarray, dark_ink: bool) -> np.ndarray:
 
 
 def _levels(lum: np.ndarray, name: str) -> tuple[float, float, float]:
-    """Otsu split -> (threshold, ink level (dark side median), paper level (light side median))."""
-    t = _otsu(lum)
-    dark = lum <= t
-    lo, hi = lum[dark], lum[~dark]
+    """Otsu split -> (threshold, ink level (dark side median), paper level (light side median)).
+
+    Measured on at most about 1024 x 1024 pixels (every s-th pixel of a larger image).
+    """
+    sample = D._decimated(lum)  # a global statistic: every s-th pixel of a large image is plenty
+    t = _otsu(sample)
+    dark = sample <= t
+    lo, hi = sample[dark], sample[~dark]
     if lo.size == 0 or hi.size == 0:
         raise EmptyMaskError(
             f"{name}: no subject found, the image is blank or has almost no contrast "
