@@ -389,3 +389,15 @@ def test_speck_removal_binary_fast_path_equals_the_coverage_path():
     assert (ia, ha) == (ib, hb) and ia > 0 and ha > 0
     assert np.array_equal(a, b)
     assert not b[120:126, 120:126].any()
+
+
+def test_speck_removal_with_more_components_than_16_bit_labels():
+    """Over 65535 specks: the labelling falls back to 32-bit labels and still removes every one."""
+    m = np.zeros((1000, 1000), bool)
+    m[::3, ::3] = True  # 111,556 isolated pixels
+    m[390:610, 390:610] = False
+    n_specks = int(m.sum())
+    m[400:600, 400:600] = True  # one real body, clear of the specks
+    out, islands, holes = D.remove_specks_mask(m, 4.0)
+    assert n_specks > 65535 and islands == n_specks
+    assert holes == 0 and out.sum() == 200 * 200 and out[400:600, 400:600].all()

@@ -139,6 +139,19 @@ def _remove_specks_binary(mask: np.ndarray, min_area_px: float) -> tuple[np.ndar
     return out.astype(np.float32), islands, holes
 
 
+def _labels_and_areas(mask: np.ndarray, connectivity: int) -> tuple[int, np.ndarray, np.ndarray]:
+    """``(n, labels, pixel count per label)`` of a bool mask; 16-bit labels (a fast histogram) while they fit."""
+    cv2 = _cv2()
+    u8 = mask.view(np.uint8)
+    try:
+        n, lab = cv2.connectedComponents(u8, connectivity=connectivity, ltype=cv2.CV_16U)
+    except cv2.error:  # more than 65535 components
+        n, lab = cv2.connectedComponents(u8, connectivity=connectivity)
+        return n, lab, np.bincount(lab.ravel(), minlength=n)
+    area = cv2.calcHist([lab], [0], None, [n], [0, n]).ravel().astype(np.int64)
+    return n, lab, area
+
+
 def remove_specks_mask(mask: np.ndarray, min_area_px: float) -> tuple[np.ndarray, int, int]:
     """:func:`remove_specks` on a bool mask, returning a bool mask (``mask`` itself when nothing changed).
 
@@ -146,14 +159,13 @@ def remove_specks_mask(mask: np.ndarray, min_area_px: float) -> tuple[np.ndarray
     several times faster without its statistics pass, and a hole's only other
     property needed, touching the border, is read off the border's labels.
     """
-    cv2 = _cv2()
-    n, lab = cv2.connectedComponents(mask.view(np.uint8), connectivity=8)
-    small = np.bincount(lab.ravel(), minlength=n) < min_area_px
+    n, lab, area = _labels_and_areas(mask, 8)
+    small = area < min_area_px
     small[0] = False
     islands = int(small.sum())
     out = mask & ~small[lab] if islands else mask
-    n2, lab2 = cv2.connectedComponents((~out).view(np.uint8), connectivity=4)
-    tiny = np.bincount(lab2.ravel(), minlength=n2) < min_area_px
+    n2, lab2, area2 = _labels_and_areas(~out, 4)
+    tiny = area2 < min_area_px
     tiny[np.concatenate([lab2[0], lab2[-1], lab2[:, 0], lab2[:, -1]])] = False  # open to the border: not a hole
     tiny[0] = False
     holes = int(tiny.sum())
