@@ -165,6 +165,10 @@ def _flatten(lum: np.ndarray, bg: np.ndarray, dark_ink: bool) -> np.ndarray:
     return np.clip(1.0 - (1.0 - lum) / np.maximum(1.0 - bg, 1e-3), 0, 1).astype(np.float32)
 
 
+#: The ink and paper levels are medians of at most about this many pixels of each side (strided).
+LEVEL_SAMPLES = 1 << 18
+
+
 def _levels(lum: np.ndarray, name: str) -> tuple[float, float, float]:
     """Otsu split -> (threshold, ink level (dark side median), paper level (light side median)).
 
@@ -178,7 +182,7 @@ def _levels(lum: np.ndarray, name: str) -> tuple[float, float, float]:
         raise EmptyMaskError(
             f"{name}: no subject found, the image is blank or has almost no contrast "
             "(try --threshold N or --invert)")
-    ink, paper = float(np.median(lo)), float(np.median(hi))
+    ink, paper = (float(np.median(v[:: max(1, v.size // LEVEL_SAMPLES)])) for v in (lo, hi))
     if paper - ink < MIN_CONTRAST:
         raise EmptyMaskError(
             f"{name}: no subject found, the image is blank or has almost no contrast "
