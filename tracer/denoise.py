@@ -33,7 +33,7 @@ def _decimated(a: np.ndarray) -> np.ndarray:
 
 
 #: noise_sigma takes the median absolute deviation of at most about this many flat pixels.
-MAD_SAMPLES = 1 << 18
+MAD_SAMPLES = 1 << 16
 
 
 def noise_sigma(coverage: np.ndarray) -> float:
@@ -55,7 +55,7 @@ def noise_sigma(coverage: np.ndarray) -> float:
     if flat.sum() < max(64, 0.02 * flat.size):  # no flat area at all: the image is texture, not noise on paper
         return 1.0
     vals = r[flat]
-    if vals.size > MAD_SAMPLES:  # a robust scale: a few hundred thousand samples fix it to well under 1 %
+    if vals.size > MAD_SAMPLES:  # a robust scale: 65k samples fix it to about 0.5 %
         vals = vals[:: vals.size // MAD_SAMPLES]
     return float(1.4826 * np.median(vals))
 

@@ -166,7 +166,7 @@ def _flatten(lum: np.ndarray, bg: np.ndarray, dark_ink: bool) -> np.ndarray:
 
 
 #: The ink and paper levels are medians of at most about this many pixels of each side (strided).
-LEVEL_SAMPLES = 1 << 18
+LEVEL_SAMPLES = 1 << 16
 
 
 def _levels(lum: np.ndarray, name: str) -> tuple[float, float, float]:
