@@ -267,15 +267,20 @@ def _check(op, what: str):
 def _fuse(shapes: list, what: str = "fuse the parts"):
     """Fuse many shapes in one general Boolean operation."""
     from OCP.BRepAlgoAPI import BRepAlgoAPI_Fuse
-    from OCP.TopTools import TopTools_ListOfShape
 
     if len(shapes) == 1:
         return shapes[0]
+    return _boolean(BRepAlgoAPI_Fuse(), shapes[0], shapes[1:], what)
+
+
+def _boolean(op, shape, tools_: list, what: str):
+    """Run the general Boolean ``op`` (fuse or cut) of ``shape`` with ``tools_``, serially, and check it."""
+    from OCP.TopTools import TopTools_ListOfShape
+
     args, tools = TopTools_ListOfShape(), TopTools_ListOfShape()
-    args.Append(shapes[0])
-    for s in shapes[1:]:
+    args.Append(shape)
+    for s in tools_:
         tools.Append(s)
-    op = BRepAlgoAPI_Fuse()
     op.SetArguments(args)
     op.SetTools(tools)
     op.SetRunParallel(False)
@@ -285,20 +290,10 @@ def _fuse(shapes: list, what: str = "fuse the parts"):
 
 def _cut(shape, tools_: list, what: str = "cut the part"):
     from OCP.BRepAlgoAPI import BRepAlgoAPI_Cut
-    from OCP.TopTools import TopTools_ListOfShape
 
     if not tools_:
         return shape
-    args, tools = TopTools_ListOfShape(), TopTools_ListOfShape()
-    args.Append(shape)
-    for s in tools_:
-        tools.Append(s)
-    op = BRepAlgoAPI_Cut()
-    op.SetArguments(args)
-    op.SetTools(tools)
-    op.SetRunParallel(False)
-    op.Build()
-    return _check(op, what)
+    return _boolean(BRepAlgoAPI_Cut(), shape, tools_, what)
 
 
 def _unify(shape):

@@ -264,18 +264,23 @@ def world(tmp_path_factory):
     shutil.rmtree(w, ignore_errors=True)
 
 
+def _convert_unprivileged(capsys, world, f, out):
+    """``tracecad convert f -o out -q`` with real permission bits: as root, in a child running as ``nobody``."""
+    if os.geteuid() == 0:
+        _needs_nobody()
+        r = _as_nobody(["convert", str(f), "-o", str(out), "-q"], world)
+        return r.returncode, r.stderr
+    code, _, err = run(capsys, "convert", f, "-o", out, "-q")
+    return code, err
+
+
 def test_unreadable_file(capsys, world):
     """A file without read permission. As root the check runs in a child that drops to ``nobody``."""
     f = world / "secret.png"
     f.write_bytes(png_bytes(ring_grey()))
     os.chmod(f, 0o000)
     out = world / "o"
-    if os.geteuid() == 0:
-        _needs_nobody()
-        r = _as_nobody(["convert", str(f), "-o", str(out), "-q"], world)
-        code, err = r.returncode, r.stderr
-    else:
-        code, _, err = run(capsys, "convert", f, "-o", out, "-q")
+    code, err = _convert_unprivileged(capsys, world, f, out)
     assert_clean_failure(code, err, out, str(f), "permission denied")
 
 
@@ -287,12 +292,7 @@ def test_read_only_output_dir(capsys, world):
     out = world / "ro"
     out.mkdir()
     os.chmod(out, 0o555)
-    if os.geteuid() == 0:
-        _needs_nobody()
-        r = _as_nobody(["convert", str(f), "-o", str(out), "-q"], world)
-        code, err = r.returncode, r.stderr
-    else:
-        code, _, err = run(capsys, "convert", f, "-o", out, "-q")
+    code, err = _convert_unprivileged(capsys, world, f, out)
     assert_clean_failure(code, err, out, str(out), "not writable")
 
 
