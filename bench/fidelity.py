@@ -50,15 +50,17 @@ def main(argv=None) -> int:
         argv, extra = argv[:i], argv[i + 1:]
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--kind", action="append", choices=KINDS, help="image kind (repeatable; default: all four)")
+    ap.add_argument("--corpus", default=str(CORPUS), help="the corpus folder (default ../shared/corpus)")
     ap.add_argument("--set", default="mono", help="corpus set (default mono)")
     ap.add_argument("--items", default=None, help="comma list of item names (default: all of the set)")
     ap.add_argument("--out", default=None, help="output folder (default: a temporary folder)")
     ap.add_argument("--width", type=float, default=50.0, help="--width passed to tracecad and score.py (mm)")
     ap.add_argument("--quiet-table", action="store_true", help="print only the per-kind summary")
     a = ap.parse_args(argv)
+    corpus = Path(a.corpus)
 
-    if not (CORPUS / "score.py").exists() or not (CORPUS / "manifest.json").exists():
-        print(f"fidelity: {CORPUS} is absent; nothing to measure (skipped)")
+    if not (corpus / "score.py").exists() or not (corpus / "manifest.json").exists():
+        print(f"fidelity: {corpus} is absent; nothing to measure (skipped)")
         return 0
     try:
         import cairosvg  # noqa: F401
@@ -67,14 +69,14 @@ def main(argv=None) -> int:
         print("fidelity: score.py needs svgelements and cairosvg (.venv/bin/pip install svgelements cairosvg); skipped")
         return 0
 
-    manifest = json.loads((CORPUS / "manifest.json").read_text())
+    manifest = json.loads((corpus / "manifest.json").read_text())
     wanted = set(a.items.split(",")) if a.items else None
     kinds = a.kind or list(KINDS)
     out_root = Path(a.out) if a.out else Path(tempfile.mkdtemp(prefix="tracecad-fidelity-"))
     print(f"fidelity: outputs in {out_root}; extra flags: {' '.join(extra) or '(none)'}")
     summary = {}
     for kind in kinds:
-        images = [CORPUS / img["path"] for it in manifest["items"]
+        images = [corpus / img["path"] for it in manifest["items"]
                   if it.get("set") == a.set and (wanted is None or it["name"] in wanted)
                   for img in it["images"] if img["kind"] == kind]
         outdir = out_root / kind
@@ -94,7 +96,7 @@ def main(argv=None) -> int:
             errors.append(f"tracecad exited {run.returncode} without a JSON report")
         for err in errors:
             print(f"  tracecad error: {err}")
-        score_cmd = [sys.executable, str(CORPUS / "score.py"), "--outdir", str(outdir), "--width-mm", f"{a.width:g}",
+        score_cmd = [sys.executable, str(corpus / "score.py"), "--outdir", str(outdir), "--width-mm", f"{a.width:g}",
                      "--kind", kind, "--set", a.set, "--json"]
         sc = subprocess.run(score_cmd, capture_output=True, text=True)
         rows = []
