@@ -23,6 +23,8 @@ Stages
    loss moves the subject's bounding box and hence the scale of the whole
    part. A noisy field, a fixed ``threshold`` or GrabCut's mask is instead
    cut at the midpoint level after bicubic interpolation ("midpoint cut").
+   A blur (a camera) ends thin tapers early at that level; :mod:`tracer.tips`
+   measures the blur and puts such tips back where the field says they reach.
 5. **Specks.** Islands and holes smaller than ``speck_mm2`` (at the output
    width) are removed.
 
@@ -332,6 +334,20 @@ GRABCUT_SIDE = 400
 GRABCUT_ITERATIONS = 5
 
 
+def _restore_tips(mask: np.ndarray, coverage: np.ndarray | None, k: int, info: dict) -> np.ndarray:
+    """Give a blurred picture's midpoint cut back the tips the blur took (:mod:`tracer.tips`)."""
+    if coverage is None or info.get("flat_midtones"):
+        return mask  # no ink/paper coverage to read the blur from (a third tone is not an edge)
+    from tracer import tips
+
+    sigma = tips.estimate_blur(coverage)
+    info["blur_sigma"] = round(sigma, 2)
+    mask, n = tips.restore_tips(mask, coverage, k, sigma)
+    if n:
+        info["tips_restored"] = n
+    return mask
+
+
 def working_factor(subject_px: float, params: IsolateParams, n_pixels: int, *,
                    max_upsample: int = MAX_UPSAMPLE) -> float:
     """Working pixels per source pixel: fine enough for ``target_px_mm`` at the output width."""
@@ -564,6 +580,7 @@ def isolate(image: Image, *, params: IsolateParams = IsolateParams()) -> Mask:
         mask = work >= level
         scale = 1.0 / kk
         info["subpixel"] = "midpoint cut"
+        mask = _restore_tips(mask, coverage, kk, info)
     elif k < 1:
         d = int(round(1.0 / k))
         f = field[: (h // d) * d, : (w // d) * d]
@@ -574,6 +591,7 @@ def isolate(image: Image, *, params: IsolateParams = IsolateParams()) -> Mask:
     else:
         mask, scale = field >= level, 1.0
         info["subpixel"] = "midpoint cut"
+        mask = _restore_tips(mask, coverage, 1, info)
     if not mask.any():
         raise EmptyMaskError(f"{image.name}: no subject found after thresholding (try --invert or --threshold N)")
     info.update(working_size=(int(mask.shape[1]), int(mask.shape[0])), working_scale=scale)

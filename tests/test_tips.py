@@ -1,0 +1,99 @@
+"""Blunted tips of blurred pictures are restored (tracer.tips), and nothing else is touched."""
+
+from __future__ import annotations
+
+import io
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+import tracer
+from tracer import tips
+
+SS = 8  # supersampling of the synthetic renders
+
+
+def _render(polys_ink, polys_paper=(), size=(400, 300)) -> np.ndarray:
+    """Exact-ish coverage (0..1) of ink polygons minus paper polygons, in source pixels."""
+    w, h = size
+    big = np.zeros((h * SS, w * SS), np.uint8)
+    for p in polys_ink:
+        cv2.fillPoly(big, [np.round(np.asarray(p) * SS * 16).astype(np.int32)], 1, shift=4)
+    for p in polys_paper:
+        cv2.fillPoly(big, [np.round(np.asarray(p) * SS * 16).astype(np.int32)], 0, shift=4)
+    return big.reshape(h, SS, w, SS).mean(axis=(1, 3))
+
+
+def _photo(cover: np.ndarray, *, sigma: float, seed: int = 1) -> bytes:
+    """Ink on paper, blurred like a camera, with sensor noise: the midpoint-cut path of isolate."""
+    rng = np.random.default_rng(seed)
+    lum = 240.0 - 210.0 * cv2.GaussianBlur(cover.astype(np.float32), (0, 0), sigma)
+    lum = np.clip(lum + rng.normal(0.0, 3.0, lum.shape), 0, 255).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(lum).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _isolate(data: bytes, *, restore: bool, monkeypatch) -> tracer.Mask:
+    if not restore:
+        monkeypatch.setattr(tips, "MIN_SIGMA", 1e9)
+    try:
+        return tracer.isolate(tracer.load_image(data), params=tracer.IsolateParams(width_mm=50))
+    finally:
+        monkeypatch.undo()
+
+
+def _extent_px(mask: tracer.Mask) -> tuple[float, float, float, float]:
+    rows = np.flatnonzero(mask.pixels.any(axis=1))
+    cols = np.flatnonzero(mask.pixels.any(axis=0))
+    s = mask.scale
+    return cols[0] * s, rows[0] * s, (cols[-1] + 1) * s, (rows[-1] + 1) * s
+
+
+# A long, thin wedge (7.8 degrees) pointing right at x = 340.
+WEDGE = [(60, 130), (340, 150), (60, 170), (40, 150)]
+
+
+def test_blur_is_measured_from_the_edges():
+    t = np.linspace(0, 2 * np.pi, 720, endpoint=False)
+    cover = _render([np.stack([200 + 100 * np.cos(t), 150 + 100 * np.sin(t)], axis=1)])  # edges at every phase
+    for sigma in (1.0, 1.5, 2.5):
+        f = cv2.GaussianBlur(cover.astype(np.float32), (0, 0), sigma)
+        assert tips.estimate_blur(f) == pytest.approx(np.hypot(sigma, 0.3), rel=0.12)
+
+
+def test_a_blurred_wedge_gets_its_tip_back(monkeypatch):
+    data = _photo(_render([WEDGE]), sigma=1.5)
+    plain = _isolate(data, restore=False, monkeypatch=monkeypatch)
+    fixed = _isolate(data, restore=True, monkeypatch=monkeypatch)
+    lost = 340 - _extent_px(plain)[2]
+    assert lost > 8.0  # the midpoint cut loses the tip (the test can fail)
+    assert fixed.info.get("tips_restored", 0) >= 1
+    assert abs(_extent_px(fixed)[2] - 340) < 0.3 * lost  # 12.5 px short -> 3.5 px short, measured
+    # everything else of the mask is unchanged: only pixels near the tip were added
+    a, b = plain.pixels, fixed.pixels
+    assert not (a & ~b).any()
+    added = np.argwhere(b & ~a) * plain.scale
+    assert added[:, 1].min() > 340 - 60
+
+
+def test_blunt_ends_and_slits_are_left_alone(monkeypatch):
+    bar = [(60, 60), (340, 60), (340, 80), (60, 80)]  # a square stroke end, 20 px wide
+    thin = [(60, 120), (340, 120), (340, 124), (60, 124)]  # a 4 px stroke: no taper
+    block = [(60, 160), (340, 160), (340, 260), (60, 260)]
+    slit = [(340, 205), (120, 210), (340, 215)]  # a paper wedge cut into the block
+    data = _photo(_render([bar, thin, block], [slit]), sigma=1.5)
+    plain = _isolate(data, restore=False, monkeypatch=monkeypatch)
+    fixed = _isolate(data, restore=True, monkeypatch=monkeypatch)
+    assert fixed.info.get("tips_restored", 0) == 0
+    assert np.array_equal(plain.pixels, fixed.pixels)
+
+
+def test_clean_renders_are_not_touched(monkeypatch):
+    cover = _render([WEDGE])
+    buf = io.BytesIO()
+    Image.fromarray((240.0 - 210.0 * cover).astype(np.uint8)).save(buf, format="PNG")
+    mask = _isolate(buf.getvalue(), restore=True, monkeypatch=monkeypatch)
+    assert "tips_restored" not in mask.info

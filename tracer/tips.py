@@ -1,0 +1,257 @@
+"""Sharp tips that a blurred picture has blunted, put back from the straight sides that lead to them.
+
+A camera (or any blur) spreads each edge over a few pixels. Where a wedge of
+ink narrows below about ``1.35 sigma`` its blurred peak no longer reaches the
+midpoint level, so the midpoint cut ends the wedge early: a thin beak or the
+end of a tapering swash comes out several pixels short. The sides of the
+wedge further back are placed correctly (a straight edge is not moved by a
+symmetric blur), so the lost tip is where those sides meet.
+
+:func:`restore_tips` finds convex ink tips on the mask's outline, fits a line
+to each side at a distance from the tip where the blur no longer matters,
+and fills the triangle up to the lines' intersection, but only when the
+evidence says a wedge was cut short:
+
+* both sides are straight within a fraction of a pixel;
+* at the blunted tip the two side lines are no further apart than the width
+  that a blur of the measured ``sigma`` erases (a round or square stroke end
+  is wider than that and is left alone);
+* there is ink in the field beyond the blunted tip, as the faint rest of a
+  wedge leaves (a blurred blunt end fades to paper within about ``2 sigma``).
+
+``sigma`` is measured from the field itself (the steepest ink-to-paper slope
+of a blurred step is ``1 / (sigma sqrt(2 pi))``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["estimate_blur", "restore_tips"]
+
+#: Below this blur (source pixels) tips survive the midpoint cut to within a fraction of a pixel.
+MIN_SIGMA = 0.8
+#: A wedge vanishes where its width falls below this many sigmas (blurred peak = 1/2).
+VANISH_WIDTH_SIGMAS = 1.35
+#: Above this blur (source pixels) the estimate is not trusted (and no tip is restored).
+MAX_SIGMA = 8.0
+#: Pixels whose 0..1 field changes less than this per pixel are not on an edge.
+MIN_EDGE_SLOPE = 0.02
+#: The blur is measured on at most this many edge pixels.
+BLUR_SAMPLES = 65536
+#: Largest opening angle of a tip that is restored (degrees).
+MAX_TIP_ANGLE = 60.0
+#: The side lines may be this many times the vanishing width apart at the blunted tip.
+WIDTH_MARGIN = 2.0
+#: The sides are fitted where the two of them are at least this many sigmas apart.
+FIT_WIDTH_SIGMAS = 3.0
+#: Fractions of the way to the apex that are tried against the field.
+CENTRE_DEGREE = 2
+SPAN = 1.0
+REACH_STEPS = tuple(np.round(np.arange(0.0, 1.21, 0.1), 2))
+
+
+def _cv2():
+    import cv2
+
+    return cv2
+
+
+def estimate_blur(field01: np.ndarray) -> float:
+    """The blur ``sigma`` (source pixels) of a 0 (paper) .. 1 (ink) field, from its edge slopes."""
+    f = np.asarray(field01, dtype=np.float32)
+    h, w = f.shape
+    if h < 3 or w < 3:
+        return 0.0
+    inner = f[1:-1, 1:-1]
+    ys, xs = np.nonzero((inner > 0.4) & (inner < 0.6))
+    if ys.size < 50:
+        return 0.0
+    if ys.size > BLUR_SAMPLES:  # the median of an even subsample
+        pick = np.linspace(0, ys.size - 1, BLUR_SAMPLES).astype(np.intp)
+        ys, xs = ys[pick], xs[pick]
+    ys, xs = ys + 1, xs + 1
+    gx = 0.5 * (f[ys, xs + 1] - f[ys, xs - 1])
+    gy = 0.5 * (f[ys + 1, xs] - f[ys - 1, xs])
+    g = np.hypot(gx, gy)
+    g = g[g > MIN_EDGE_SLOPE]  # a flat mid-grey area (a third tone) is not an edge
+    if g.size < 50:
+        return 0.0
+    slope = float(np.median(g))
+    if slope <= 1e-6 or slope >= 0.5:
+        return 0.0
+    # A central difference across a blurred step is erf(1 / (sigma sqrt 2)) / 2, not the slope 1 / (sigma sqrt(2 pi)).
+    lo, hi = 1e-3, 1e3
+    for _ in range(60):
+        sig = math.sqrt(lo * hi)
+        if math.erf(1.0 / (sig * math.sqrt(2.0))) / 2.0 > slope:
+            lo = sig
+        else:
+            hi = sig
+    sig = math.sqrt(lo * hi)
+    return sig if sig <= MAX_SIGMA else 0.0
+
+
+def _point_at(p: np.ndarray, arc: np.ndarray, seg: np.ndarray, per: float, target: np.ndarray) -> np.ndarray:
+    """Points of the closed polyline ``p`` at arc lengths ``target`` (wrapped), linearly interpolated."""
+    n = len(p)
+    t = np.asarray(target, dtype=np.float64) % per
+    j = np.clip(np.searchsorted(arc, t, side="right") - 1, 0, n - 1)
+    frac = (t - arc[j]) / np.maximum(seg[j], 1e-12)
+    return p[j] + frac[..., None] * (p[(j + 1) % n] - p[j])
+
+
+def _get(u8: np.ndarray, q: np.ndarray) -> bool:
+    x, y = int(round(float(q[0]))), int(round(float(q[1])))
+    return 0 <= y < u8.shape[0] and 0 <= x < u8.shape[1] and bool(u8[y, x])
+
+
+def _taper(frame, w_from: float, b_from: float, b_end: float) -> np.ndarray:
+    """Outline of a sharp taper, ``w_from`` wide at ``b_from`` behind the blunted tip, with its apex at ``b_end``.
+
+    ``frame = (t, u, v, lateral)``: the blunted tip, the axis towards it, its normal, and the
+    centreline's lateral offset as a polynomial in the distance behind ``t``.
+    """
+    t, u, v, lateral = frame
+    b = np.linspace(b_from, b_end, max(3, int(abs(b_from - b_end)) + 1))
+    c = t - b[:, None] * u + np.polyval(lateral, b)[:, None] * v
+    tan = -u + np.polyval(np.polyder(lateral), b)[:, None] * v
+    tan /= np.maximum(np.linalg.norm(tan, axis=1, keepdims=True), 1e-9)
+    nrm = np.stack([-tan[:, 1], tan[:, 0]], axis=1)
+    half = (w_from * (b - b_end) / max(b_from - b_end, 1e-9))[:, None] * 0.5
+    return np.concatenate([c + half * nrm, (c - half * nrm)[::-1]])
+
+
+def _best_reach_polys(u8, field01, k, sigma, polys):
+    """The candidate (or None for no change) whose blurred shape best explains ``field01`` near the tip."""
+    cv2 = _cv2()
+    kk = int(k)
+    pad = int(math.ceil(3.0 * sigma)) + 1
+    allp = np.concatenate(polys)
+    lo = np.floor(allp.min(axis=0) / kk).astype(int) - pad
+    hi = np.ceil(allp.max(axis=0) / kk).astype(int) + pad + 1
+    h, w = field01.shape
+    x0, y0 = max(lo[0], 0), max(lo[1], 0)
+    x1, y1 = min(hi[0], w), min(hi[1], h)
+    if x1 - x0 < 3 or y1 - y0 < 3:
+        return None
+    crop = u8[y0 * kk:y1 * kk, x0 * kk:x1 * kk]
+    if crop.shape != ((y1 - y0) * kk, (x1 - x0) * kk):
+        return None
+    seen = field01[y0:y1, x0:x1].astype(np.float32)
+    inner = np.zeros(seen.shape, dtype=bool)
+    b = pad - 1
+    inner[b:inner.shape[0] - b, b:inner.shape[1] - b] = True
+    off = np.array([x0 * kk, y0 * kk], dtype=np.float64)
+    best, best_err = None, None
+    for poly in [None] + list(polys):
+        shape = crop.copy()
+        if poly is not None:
+            cv2.fillPoly(shape, [np.round((poly - off) * 16).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=4)
+        cover = shape.reshape(y1 - y0, kk, x1 - x0, kk).mean(axis=(1, 3), dtype=np.float32)
+        err = float(np.square(cv2.GaussianBlur(cover, (0, 0), sigma) - seen)[inner].sum())
+        if best_err is None or err < best_err:
+            best, best_err = poly, err
+    return best
+
+
+def restore_tips(mask: np.ndarray, field01: np.ndarray, k: float, sigma: float | None = None) -> tuple[np.ndarray, int]:
+    """Extend blunted ink tips of ``mask`` (working raster, ``k`` working px per source px).
+
+    ``field01`` is the source-resolution field the mask was cut from, scaled so
+    paper is 0 and ink 1. Returns ``(mask, number of tips restored)``; the mask
+    is a new array when a tip was restored.
+    """
+    if sigma is None:
+        sigma = estimate_blur(field01)
+    if sigma < MIN_SIGMA:
+        return mask, 0
+    cv2 = _cv2()
+    s = sigma * k  # blur in working pixels
+    vanish = VANISH_WIDTH_SIGMAS * s
+    d1 = 2.0 * s + 1.0  # the sides are fitted from here ...
+    d2 = d1 + max(6.0, 4.0 * s)  # ... to here (arc length from the tip, working px)
+    max_cos = math.cos(math.radians(MAX_TIP_ANGLE))
+    u8 = mask.view(np.uint8) if mask.dtype == bool and mask.flags.c_contiguous else np.ascontiguousarray(mask, np.uint8)
+    contours, _ = cv2.findContours(u8, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
+    tris = []
+    for cnt in contours:
+        p = cnt[:, 0, :].astype(np.float64)
+        n = len(p)
+        if n < 3:
+            continue
+        seg = np.linalg.norm(np.roll(p, -1, axis=0) - p, axis=1)
+        arc = np.concatenate([[0.0], np.cumsum(seg)])  # arc[i] = length from p[0] to p[i]; arc[n] = perimeter
+        per = float(arc[-1])
+        if per < 4.0 * d2:
+            continue
+
+        def at(base: float, d):
+            return _point_at(p, arc, seg, per, base + np.asarray(d, dtype=np.float64))
+
+        a = at(0.0, arc[:n] - d2) - p
+        b = at(0.0, arc[:n] + d2) - p
+        na, nb = np.linalg.norm(a, axis=1), np.linalg.norm(b, axis=1)
+        cos = np.einsum("ij,ij->i", a, b) / np.maximum(na * nb, 1e-9)
+        cand = np.flatnonzero(cos > max_cos)
+        if cand.size == 0:
+            continue
+        # one tip per stretch of the outline: the sharpest point
+        taken = np.zeros(n, dtype=bool)
+        for i in cand[np.argsort(-cos[cand])]:
+            if taken[i]:
+                continue
+            near = np.abs((arc[:n] - arc[i] + 0.5 * per) % per - 0.5 * per) <= d2
+            taken |= near
+            # the tip is the outline's extreme point along the wedge's axis (the sharpest vertex may sit to one side)
+            u = -(a[i] / max(na[i], 1e-9) + b[i] / max(nb[i], 1e-9))
+            idx = np.flatnonzero(near)
+            i = int(idx[np.argmax(p[idx] @ u)])
+            t = p[i]
+            # The sides are fitted where the wedge is wide enough (3 sigma) for the blur to leave them in place.
+            dd = np.arange(d1, 8.0 * d2, 1.0)
+            chord = np.linalg.norm(at(arc[i], -dd) - at(arc[i], dd), axis=1)
+            wide = np.flatnonzero(chord >= FIT_WIDTH_SIGMAS * s)
+            if wide.size == 0:
+                continue
+            d_from = float(dd[wide[0]])
+            d_to = d_from + max(6.0, 4.0 * s, SPAN * d_from)  # a long span: the angle decides how far the tip reaches
+            # Pair the two sides at equal arc length d from the tip: width w(d) and centre c(d) of the taper.
+            ds = np.arange(d_from, d_to + 0.5, 1.0)
+            lp, rp = at(arc[i], -ds), at(arc[i], ds)
+            width = np.linalg.norm(rp - lp, axis=1)
+            centre = 0.5 * (lp + rp)
+            # Measure along the taper's own axis (arc length runs longer around the blunted end).
+            u = centre[0] - centre[-1]
+            u /= max(np.linalg.norm(u), 1e-9)
+            v = np.array([-u[1], u[0]])
+            back = (t - centre) @ u  # distance behind the blunted tip
+            slope, w0 = np.polyfit(back, width, 1)
+            if slope <= 0.05:
+                continue  # parallel or widening towards the tip: a stroke end, not a taper
+            if w0 > WIDTH_MARGIN * vanish:
+                continue  # at the blunted tip the taper is wider than the blur erases: a real end
+            b_apex = -w0 / slope  # where the width reaches 0 (negative: beyond the blunted tip)
+            if -b_apex <= 0.5:
+                continue
+            resid = width - (slope * back + w0)
+            if float(np.sqrt(np.mean(resid ** 2))) > 0.35 * s + 0.5:
+                continue  # the sides are not a steady taper
+            lateral = np.polyfit(back, (centre - t) @ v, CENTRE_DEGREE)
+            frame = (t, u, v, lateral)
+            b_from = float(back.min())
+            mid = centre[0]
+            if not (_get(u8, mid) and not _get(u8, t + (t - mid) / max(np.linalg.norm(t - mid), 1e-9) * 1.5)):
+                continue  # a paper wedge (the end of a slit), not an ink tip
+            reach = _best_reach_polys(u8, field01, k, sigma, [_taper(frame, slope * b_from + w0, b_from, f * b_apex)
+                                                              for f in REACH_STEPS[1:]])
+            if reach is not None:
+                tris.append(reach)
+    if not tris:
+        return mask, 0
+    out = u8.copy()
+    for tri in tris:
+        cv2.fillPoly(out, [np.round(tri * 16).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=4)
+    return out.astype(bool), len(tris)
