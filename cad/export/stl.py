@@ -9,7 +9,7 @@ import numpy as np
 from cad.mesh import Mesh
 from tracer.errors import ExportError
 
-__all__ = ["write_stl", "read_stl", "stl_bytes"]
+__all__ = ["write_stl", "read_stl", "stl_bytes", "holds_mesh"]
 
 _DTYPE = np.dtype([("normal", "<f4", (3,)), ("v", "<f4", (3, 3)), ("attr", "<u2")])
 
@@ -28,6 +28,23 @@ def write_stl(mesh: Mesh, path: str | Path) -> Path:
     path = Path(path)
     path.write_bytes(stl_bytes(mesh))
     return path
+
+
+def holds_mesh(path: str | Path, mesh: Mesh) -> bool:
+    """True when ``path`` is a binary STL of exactly ``mesh``'s triangles: same count and order, and every
+    corner, read back as float64 like :func:`read_stl` does, equal to the mesh's coordinate bit for bit.
+
+    Then the file reads back as the very mesh: any check of ``read_stl(path)`` gives the verdict that the
+    same check gave ``mesh`` (merging identical coordinates yields the same corners per triangle, in the
+    same order). False when it does not (a mesh whose coordinates are not float32 values, a damaged
+    write): the caller then checks what the file holds.
+    """
+    data = Path(path).read_bytes()
+    n = mesh.n_triangles
+    if len(data) != 84 + 50 * n or int(np.frombuffer(data, "<u4", 1, 80)[0]) != n:
+        return False
+    rec = np.frombuffer(data, _DTYPE, n, 84)
+    return bool(np.array_equal(rec["v"].astype(np.float64), mesh.triangles()))
 
 
 def read_stl(path: str | Path) -> Mesh:
