@@ -29,12 +29,14 @@ def _bernstein_d(t: np.ndarray) -> np.ndarray:
     return np.stack([-3 * u * u, 3 * u * u - 6 * u * t, 6 * u * t - 3 * t * t, 3 * t * t], axis=-1)
 
 
+_B_GL = _bernstein(_GL_T)  # (3, 4): the Bernstein weights and their derivatives at the Gauss nodes
+_DB_GL = _bernstein_d(_GL_T)
+
+
 def signed_area(ctrl: np.ndarray) -> float:
     """Exact signed area enclosed by a ring (positive = counter-clockwise in a y-up frame)."""
-    b = _bernstein(_GL_T)  # (3, 4)
-    db = _bernstein_d(_GL_T)
-    p = np.einsum("qk,nkd->nqd", b, ctrl)  # (n, 3, 2)
-    dp = np.einsum("qk,nkd->nqd", db, ctrl)
+    p = np.einsum("qk,nkd->nqd", _B_GL, ctrl)  # (n, 3, 2)
+    dp = np.einsum("qk,nkd->nqd", _DB_GL, ctrl)
     integrand = p[..., 0] * dp[..., 1] - p[..., 1] * dp[..., 0]
     return float(0.5 * (integrand @ _GL_W).sum())
 

@@ -91,6 +91,8 @@ def merge_vertices(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray,
     v = np.asarray(vertices, dtype=np.float64).reshape(-1, 3)
     if len(v) == 0:
         return v.copy(), np.asarray(faces, dtype=np.int64)
+    if _strictly_sorted(v):  # already unique rows in lexicographic order (a welded mesh): the sort is the identity
+        return v.copy(), np.array(faces, dtype=np.int64)
     order = np.lexsort((v[:, 2], v[:, 1], v[:, 0]))
     s = v[order]
     new = np.empty(len(s), dtype=bool)
@@ -99,6 +101,24 @@ def merge_vertices(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray,
     inverse = np.empty(len(v), dtype=np.int64)
     inverse[order] = np.cumsum(new) - 1
     return s[new], inverse[faces]
+
+
+def _strictly_sorted(v: np.ndarray) -> bool:
+    """True when every row of ``v`` (n, 3) is lexicographically greater than the one before (so no two are equal).
+
+    The comparisons are those of ``np.lexsort`` and ``!=`` in :func:`merge_vertices` (-0.0 equals 0.0; a NaN
+    compares false, so a NaN row makes this False).
+    """
+    if len(v) < 2:
+        return True
+    a, b = v[:-1], v[1:]
+    gt = b[:, 2] > a[:, 2]
+    eq = b[:, 1] == a[:, 1]
+    gt &= eq
+    gt |= b[:, 1] > a[:, 1]
+    gt &= b[:, 0] == a[:, 0]
+    gt |= b[:, 0] > a[:, 0]
+    return bool(gt.all())
 
 
 def _components(n: int, edges: np.ndarray) -> np.ndarray:
@@ -184,7 +204,37 @@ def extrude_mesh(regions, thickness_mm: float, *, tolerance_mm: float = DEFAULT_
     a = np.arange(n)
     walls = np.concatenate([np.stack([a, nxt, nxt + n], axis=1), np.stack([a, nxt + n, a + n], axis=1)])
     faces = np.concatenate([caps[:, ::-1], caps + n, walls])  # bottom faces down, top up, walls out
-    return weld(v, faces)
+    return _weld_prism(pts, z0, z1, v, faces)
+
+
+def _weld_prism(pts: np.ndarray, z0: float, z1: float, v: np.ndarray, faces: np.ndarray) -> Mesh:
+    """``weld(v, faces)`` for a prism whose vertices ``v`` are ``pts`` at ``z0`` then ``pts`` at ``z1``: the same Mesh.
+
+    The float32 points are merged in 2D (one sort of n rows instead of 2n): when the two heights stay
+    apart in float32, the sorted unique vertices of ``weld`` are each unique point at ``z0`` followed by
+    it at ``z1``, and a vertex merges only with copies of its own point at its own height, the first of
+    them (stable sort) being kept. Other cases (non-finite points, heights equal in float32) go to :func:`weld`.
+    """
+    n = len(pts)
+    p32 = pts.astype(np.float32).astype(np.float64)
+    lo, hi = float(np.float32(z0)), float(np.float32(z1))
+    if n == 0 or not lo < hi or not np.isfinite(p32).all():
+        return weld(v, faces)
+    order = np.lexsort((p32[:, 1], p32[:, 0]))
+    s = p32[order]
+    new = np.empty(n, dtype=bool)
+    new[0] = True
+    np.any(s[1:] != s[:-1], axis=1, out=new[1:])
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.cumsum(new) - 1
+    u = s[new]
+    verts = np.empty((2 * len(u), 3))
+    verts[0::2, :2], verts[0::2, 2] = u, lo
+    verts[1::2, :2], verts[1::2, 2] = u, hi
+    inverse = np.concatenate([2 * rank, 2 * rank + 1])
+    f = inverse[faces]
+    keep = (f[:, 0] != f[:, 1]) & (f[:, 1] != f[:, 2]) & (f[:, 0] != f[:, 2])
+    return Mesh(verts, f[keep])
 
 
 def weld(vertices: np.ndarray, faces: np.ndarray) -> Mesh:

@@ -172,13 +172,14 @@ def to_regions(outlines: Outlines, *, width_mm: float | None = None, height_mm: 
     contours = outlines.contours
     if not contours:
         raise GeometryError("nothing to build: the outline is empty")
+    boxes_px = {i: G.curve_bounds(c.ctrl) for i, c in enumerate(contours) if c.parent < 0}  # outer contours
     areas_px = np.array([abs(G.signed_area(c.ctrl)) for c in contours])
     alive = np.ones(len(contours), dtype=bool)
     # drop specks: a dropped contour takes its descendants with it (parents come first)
     dropped_islands = dropped_holes = 0
     scale = None
     for _ in range(2):  # scale depends on the bbox, which depends on what is dropped
-        bbox = _bbox_px(outlines, alive)
+        bbox = _bbox_px(boxes_px, alive)
         scale = _scale_from((bbox[2] - bbox[0], bbox[3] - bbox[1]), width_mm, height_mm, px_mm)
         if min_area_mm2 <= 0:
             break
@@ -200,7 +201,7 @@ def to_regions(outlines: Outlines, *, width_mm: float | None = None, height_mm: 
                 dropped_holes += 1
             else:
                 dropped_islands += 1
-    bbox = _bbox_px(outlines, alive)
+    bbox = _bbox_px(boxes_px, alive)
     assert scale is not None
     cx, cy = 0.5 * (bbox[0] + bbox[2]), 0.5 * (bbox[1] + bbox[3])
     sx = -scale if mirror else scale
@@ -227,8 +228,9 @@ def to_regions(outlines: Outlines, *, width_mm: float | None = None, height_mm: 
     return Regions(regions=regions[0], geometry=regions[1], px_mm=scale, report=report)
 
 
-def _bbox_px(outlines: Outlines, alive: np.ndarray) -> tuple[float, float, float, float]:
-    boxes = [G.curve_bounds(c.ctrl) for i, c in enumerate(outlines.contours) if alive[i] and c.parent < 0]
+def _bbox_px(boxes_px: dict, alive: np.ndarray) -> tuple[float, float, float, float]:
+    """The bounding box of the alive outer contours, from their boxes ``{index: curve_bounds}``."""
+    boxes = [box for i, box in boxes_px.items() if alive[i]]
     if not boxes:
         raise GeometryError("nothing to build: the outline is empty")
     b = np.array(boxes)

@@ -128,3 +128,42 @@ def test_a_zero_area_hole_left_by_repair_is_dropped_and_the_solid_builds(simplif
     geom = shapely.MultiPolygon([Polygon(shell, [real_hole])])
     solid = extrude(Regions(regions=tuple(regs), geometry=geom, px_mm=1.0), thickness_mm=2.0)
     assert solid.volume_mm3 == pytest.approx(96 * 2.0, rel=1e-9)
+
+
+def unique_reference(vertices, faces):
+    """``merge_vertices`` as first written: np.unique over rows."""
+    u, inv = np.unique(np.asarray(vertices, dtype=np.float64).reshape(-1, 3), axis=0, return_inverse=True)
+    return u, inv.reshape(-1)[np.asarray(faces, dtype=np.int64)]
+
+
+def _same(a, b):
+    return all(np.array_equal(x, y) and np.array_equal(np.signbit(x), np.signbit(y)) for x, y in zip(a, b))
+
+
+def test_merge_vertices_on_sorted_unique_rows_is_the_identity_and_equals_np_unique():
+    rng = np.random.default_rng(5)
+    for name in sorted(GOOD):  # a welded mesh: its vertices are already sorted and unique
+        m = GOOD[name]
+        v, f = merge_vertices(m.vertices, m.faces)
+        assert np.array_equal(v, m.vertices) and np.array_equal(f, m.faces)
+        assert _same(merge_vertices(m.vertices, m.faces), unique_reference(m.vertices, m.faces))
+    grid = rng.integers(-2, 3, size=(400, 3)).astype(np.float64)
+    cases = [grid, np.unique(grid, axis=0), np.unique(grid, axis=0)[::-1], grid[:1], np.zeros((2, 3)),
+             np.array([[0.0, 1, 2], [0.0, 1, 3], [0.0, 2, 0], [1.0, -1, 0]])]
+    for v in cases:
+        f = rng.integers(0, len(v), size=(30, 3))
+        assert _same(merge_vertices(v, f), unique_reference(v, f))
+
+
+def test_the_prism_weld_equals_the_general_weld():
+    from cad.mesh import _weld_prism, weld
+
+    rng = np.random.default_rng(7)
+    pts = rng.integers(-3, 4, size=(300, 2)).astype(np.float64) * 0.25  # many repeated points
+    pts[:5] = [[0.0, 1.0], [-0.0, 1.0], [0.0, -0.0], [1e-9, 1.0], [1.0 + 1e-12, 2.0]]  # -0.0; float32 merges
+    n = len(pts)
+    faces = rng.integers(0, 2 * n, size=(500, 3))
+    for z0, z1 in ((0.0, 3.0), (-2.0, 1.0), (7.0, 7.001), (1.0, 1.0 + 1e-12)):  # the last: equal in float32
+        v = np.concatenate([np.column_stack([pts, np.full(n, z0)]), np.column_stack([pts, np.full(n, z1)])])
+        a, b = _weld_prism(pts, z0, z1, v, faces), weld(v, faces)
+        assert _same((a.vertices, a.faces), (b.vertices, b.faces)), (z0, z1)

@@ -133,6 +133,17 @@ def test_segment_lower_bound_never_exceeds_what_potrace_returns(bits, turdsize, 
     assert budget.min_segments(bits, turdsize) <= actual
     assert all(len(t) >= budget.MIN_SEGMENTS_PER_PATH for _, _, _, t, _ in paths)
     assert budget.boundary_edges(bits) == budget.boundary_edges(bits.T)
+    assert budget.boundary_edges(bits, _potrace.pack_bitmap(bits)) == budget.boundary_edges(bits)  # packed count
+
+
+@pytest.mark.parametrize("w", [1, 2, 63, 64, 65, 127, 128, 129, 200])
+@pytest.mark.parametrize("h", [1, 2, 7])
+def test_boundary_edges_on_packed_words_equal_the_pixel_count(w, h):
+    from tracer import _potrace
+
+    rng = np.random.default_rng(w * 10 + h)
+    for bits in (rng.random((h, w)) < 0.5, np.ones((h, w), bool), np.zeros((h, w), bool)):
+        assert budget.boundary_edges(bits, _potrace.pack_bitmap(bits)) == budget.boundary_edges(bits)
 
 
 def test_salt_and_pepper_fails_clearly_before_potrace(tmp_path, monkeypatch):

@@ -114,3 +114,32 @@ def test_stl_only_run_does_not_build_the_brep(tmp_path):
     conv = cad.build(png, cad.ConvertOptions(formats="stl"))
     cad.write_outputs(conv, tmp_path, "sq")
     assert conv._solid is None and "solid" not in conv.timings
+
+
+def test_an_stl_that_is_not_the_checked_mesh_bit_for_bit_is_checked_on_its_own(tmp_path, monkeypatch):
+    from cad.export import stl as stl_mod
+
+    m = extrude_mesh(regions_of(shapes.ring(), width_mm=25), 4)
+    p = write_stl(m, tmp_path / "a.stl")
+    assert stl_mod.holds_mesh(p, m)  # the mesher's coordinates are float32 values: the file is the mesh
+    shifted = cad.Mesh(m.vertices + 1e-9, m.faces)  # not float32 values: the file cannot hold it exactly
+    assert not stl_mod.holds_mesh(write_stl(shifted, tmp_path / "b.stl"), shifted)
+    data = bytearray(p.read_bytes())
+    data[84 + 12] ^= 0x40  # one corner of the first triangle damaged
+    (tmp_path / "c.stl").write_bytes(bytes(data))
+    assert not stl_mod.holds_mesh(tmp_path / "c.stl", m)
+    (tmp_path / "d.stl").write_bytes(p.read_bytes()[:-50])  # a truncated file
+    assert not stl_mod.holds_mesh(tmp_path / "d.stl", m)
+    # in the pipeline, a written file that is not the checked mesh is checked on its own (and refused here)
+    png = tmp_path / "ring.png"
+    shapes.save_png(shapes.ring(), png, aa=True)
+    conv = cad.build(png, cad.ConvertOptions(width_mm=30, formats="stl"))
+
+    def damaged_write(mesh, path):
+        path.write_bytes(stl_mod.stl_bytes(cad.Mesh(mesh.vertices, mesh.faces[1:])))  # one triangle missing
+        return path
+
+    monkeypatch.setattr(stl_mod, "write_stl", damaged_write)
+    with pytest.raises(tracer.ExportError, match="watertight"):
+        cad.write_outputs(conv, tmp_path / "out", "ring")
+    assert not (tmp_path / "out" / "ring.stl").exists()

@@ -26,16 +26,10 @@ def version() -> str:
     return ffi.string(lib.potrace_version()).decode()
 
 
-def trace_bitmap(bits: np.ndarray, *, turdsize: int, turnpolicy: str, alphamax: float,
-                 opttolerance: float) -> list[tuple[int, int, int, np.ndarray, np.ndarray]]:
-    """Trace a bool bitmap (row 0 = y 0). Returns ``[(sign, parent, depth, tags, c)]`` per path.
-
-    ``sign`` is +1 (outer) or -1 (hole); ``parent`` the index of the enclosing
-    path or -1; ``tags`` (n,) int32; ``c`` (n, 3, 2) float64 as in potracelib.
-    """
-    ffi, lib = _lib()
-    if turnpolicy not in TURNPOLICIES:
-        raise ValueError(f"turnpolicy must be one of {sorted(TURNPOLICIES)}, got {turnpolicy!r}")
+def pack_bitmap(bits: np.ndarray) -> np.ndarray:
+    """A bool bitmap ``(h, w)`` in potrace's layout: ``(h, dy)`` native unsigned words, the leftmost pixel
+    of each word in its most significant bit, the bits past ``w`` zero."""
+    ffi, _ = _lib()
     h, w = bits.shape
     packed = np.packbits(np.ascontiguousarray(bits, dtype=bool), axis=1, bitorder="big")
     word = ffi.sizeof("potrace_word")
@@ -43,7 +37,26 @@ def trace_bitmap(bits: np.ndarray, *, turdsize: int, turnpolicy: str, alphamax: 
     row = np.zeros((h, dy * word), dtype=np.uint8)
     row[:, : packed.shape[1]] = packed
     words = row.view(f">u{word}").astype(f"=u{word}")
-    words = np.ascontiguousarray(words)
+    return np.ascontiguousarray(words)
+
+
+def trace_bitmap(bits: np.ndarray, *, turdsize: int, turnpolicy: str, alphamax: float,
+                 opttolerance: float, words: np.ndarray | None = None) -> list[tuple[int, int, int, np.ndarray, np.ndarray]]:
+    """Trace a bool bitmap (row 0 = y 0). Returns ``[(sign, parent, depth, tags, c)]`` per path.
+
+    ``sign`` is +1 (outer) or -1 (hole); ``parent`` the index of the enclosing
+    path or -1; ``tags`` (n,) int32; ``c`` (n, 3, 2) float64 as in potracelib.
+    ``words`` is ``pack_bitmap(bits)`` when the caller already has it.
+    """
+    ffi, lib = _lib()
+    if turnpolicy not in TURNPOLICIES:
+        raise ValueError(f"turnpolicy must be one of {sorted(TURNPOLICIES)}, got {turnpolicy!r}")
+    h, w = bits.shape
+    if words is None:
+        words = pack_bitmap(bits)
+    dy = words.shape[1]
+    if words.shape[0] != h or 8 * words.itemsize != 8 * ffi.sizeof("potrace_word") or dy * 8 * words.itemsize < w:
+        raise ValueError("words is not the packed bitmap of bits")
 
     params = lib.potrace_param_default()
     if params == ffi.NULL:

@@ -46,13 +46,41 @@ BREP_SEGMENTS_FRACTION = 0.05
 _HINT = "raise --max-segments, or simplify with a larger --turdsize, --upsample 1 or a smaller --width"
 
 
-def boundary_edges(bits: np.ndarray) -> int:
-    """Unit edges between True and False pixels, the image border counting as False."""
+def boundary_edges(bits: np.ndarray, words: np.ndarray | None = None) -> int:
+    """Unit edges between True and False pixels, the image border counting as False.
+
+    ``words``: the same bitmap packed as potrace takes it (``tracer._potrace.pack_bitmap``), when the caller
+    has it; the edges are then counted on the words (64 pixels per operation), to the same number.
+    """
+    if words is not None:
+        return _boundary_edges_packed(words)
     b = np.ascontiguousarray(bits, dtype=bool)
     h, w = b.shape
     n = int(np.count_nonzero(b[1:] != b[:-1])) + int(np.count_nonzero(b[:, 1:] != b[:, :-1]))
     n += int(np.count_nonzero(b[0])) + int(np.count_nonzero(b[-1])) + int(np.count_nonzero(b[:, 0]))
     n += int(np.count_nonzero(b[:, -1]))
+    return n
+
+
+def _boundary_edges_packed(words: np.ndarray) -> int:
+    """:func:`boundary_edges` of a bitmap packed in rows of unsigned words, leftmost pixel in the top bit,
+    bits past the width zero.
+
+    Vertical edges are the set bits of (row XOR next row), plus the set bits of the first and last rows (the
+    border). Horizontal ones are the set bits of (row XOR row shifted right by one pixel, a 0 entering on
+    the left): each pixel against its left neighbour, the first one against the border; the last pixel's
+    edge with the right border is the 0 of the padding after it, or, when the width fills the last word,
+    that word's lowest bit.
+    """
+    w = np.ascontiguousarray(words)
+    nbits = 8 * w.itemsize
+    n = int(np.bitwise_count(w[1:] ^ w[:-1]).sum(dtype=np.int64))
+    n += int(np.bitwise_count(w[0]).sum(dtype=np.int64)) + int(np.bitwise_count(w[-1]).sum(dtype=np.int64))
+    shifted = w >> w.dtype.type(1)
+    shifted[:, 1:] |= w[:, :-1] << w.dtype.type(nbits - 1)
+    shifted ^= w
+    n += int(np.bitwise_count(shifted).sum(dtype=np.int64))
+    n += int(np.count_nonzero(w[:, -1] & w.dtype.type(1)))
     return n
 
 
@@ -90,14 +118,16 @@ def min_segments(bits: np.ndarray, turdsize: int) -> int:
     return MIN_SEGMENTS_PER_PATH * (outer + holes)
 
 
-def precheck(bits: np.ndarray, *, turdsize: int, max_segments: int, name: str = "") -> dict:
+def precheck(bits: np.ndarray, *, turdsize: int, max_segments: int, name: str = "",
+             words: np.ndarray | None = None) -> dict:
     """Refuse (``TooComplexError``) a mask that is over budget, before potrace sees it.
 
     Returns ``{"boundary_edges": ..., "min_segments": ...}`` (``min_segments``
     is None when the cheap boundary count already shows it cannot matter).
+    ``words``: ``bits`` packed for potrace, when the caller has it (see :func:`boundary_edges`).
     """
     prefix = f"{name}: " if name else ""
-    edges = boundary_edges(bits)
+    edges = boundary_edges(bits, words)
     cap = BOUNDARY_EDGES_PER_SEGMENT * max_segments
     if edges > cap:
         raise TooComplexError(

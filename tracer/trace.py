@@ -86,10 +86,12 @@ def trace(mask: Mask, *, params: TraceParams = TraceParams()) -> Outlines:
     """
     from tracer.budget import precheck
 
-    precheck(mask.pixels, turdsize=params.turdsize, max_segments=params.max_segments)  # before potrace: bounded cost
+    words = _potrace.pack_bitmap(mask.pixels)  # potrace's layout, packed once for the budget and for potrace
+    precheck(mask.pixels, turdsize=params.turdsize, max_segments=params.max_segments,
+             words=words)  # before potrace: bounded cost
     paths = _potrace.trace_bitmap(
         mask.pixels, turdsize=params.turdsize, turnpolicy=params.turnpolicy,
-        alphamax=params.alphamax, opttolerance=params.opttolerance)
+        alphamax=params.alphamax, opttolerance=params.opttolerance, words=words)
     if not paths:
         raise EmptyMaskError("no outline left after tracing (everything was smaller than turdsize)")
     total = sum(int(np.count_nonzero(t == _potrace.CORNER)) + len(t) for _, _, _, t, _ in paths)

@@ -9,25 +9,59 @@ import numpy as np
 from cad.mesh import Mesh
 from tracer.errors import ExportError
 
-__all__ = ["write_stl", "read_stl", "stl_bytes"]
+__all__ = ["write_stl", "read_stl", "stl_bytes", "holds_mesh"]
 
 _DTYPE = np.dtype([("normal", "<f4", (3,)), ("v", "<f4", (3, 3)), ("attr", "<u2")])
 
 
-def stl_bytes(mesh: Mesh, *, header: bytes = b"tracecad binary STL, units: mm") -> bytes:
+_HEADER = b"tracecad binary STL, units: mm"
+
+
+def _records(mesh: Mesh) -> np.ndarray:
+    """The 50-byte triangle records: unit normal (0 for a degenerate triangle), three corners, attribute 0."""
     tri = mesh.triangles()
     rec = np.zeros(len(tri), dtype=_DTYPE)
     n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
     ln = np.linalg.norm(n, axis=1, keepdims=True)
     rec["normal"] = np.divide(n, ln, out=np.zeros_like(n), where=ln > 0)
     rec["v"] = tri
-    return header[:80].ljust(80, b" ") + np.uint32(len(tri)).tobytes() + rec.tobytes()
+    return rec
+
+
+def _head(header: bytes, n: int) -> bytes:
+    return header[:80].ljust(80, b" ") + np.uint32(n).tobytes()
+
+
+def stl_bytes(mesh: Mesh, *, header: bytes = _HEADER) -> bytes:
+    rec = _records(mesh)
+    return _head(header, len(rec)) + rec.tobytes()
 
 
 def write_stl(mesh: Mesh, path: str | Path) -> Path:
+    """Write ``stl_bytes(mesh)`` to ``path`` (the records straight from their array, without joining copies)."""
     path = Path(path)
-    path.write_bytes(stl_bytes(mesh))
+    rec = _records(mesh)
+    with open(path, "wb") as fh:
+        fh.write(_head(_HEADER, len(rec)))
+        fh.write(memoryview(rec).cast("B"))
     return path
+
+
+def holds_mesh(path: str | Path, mesh: Mesh) -> bool:
+    """True when ``path`` is a binary STL of exactly ``mesh``'s triangles: same count and order, and every
+    corner, read back as float64 like :func:`read_stl` does, equal to the mesh's coordinate bit for bit.
+
+    Then the file reads back as the very mesh: any check of ``read_stl(path)`` gives the verdict that the
+    same check gave ``mesh`` (merging identical coordinates yields the same corners per triangle, in the
+    same order). False when it does not (a mesh whose coordinates are not float32 values, a damaged
+    write): the caller then checks what the file holds.
+    """
+    data = Path(path).read_bytes()
+    n = mesh.n_triangles
+    if len(data) != 84 + 50 * n or int(np.frombuffer(data, "<u4", 1, 80)[0]) != n:
+        return False
+    rec = np.frombuffer(data, _DTYPE, n, 84)
+    return bool(np.array_equal(rec["v"].astype(np.float64), mesh.triangles()))
 
 
 def read_stl(path: str | Path) -> Mesh:
