@@ -327,7 +327,7 @@ def _write_checked_step(conv: Conversion, tmp: Path, final: Path) -> None:
     # than everything else in a STEP+STL+3MF run; `tracecad check` and the tests
     # still do the full round trip (bench/RESULTS.md explains the choice).
     solid = conv.solid
-    write_step(solid.shape, tmp)
+    write_step(solid.shape, tmp, name=final.stem)
     verify_step(tmp, solids=solid.solids, faces=solid.faces)
 
 

@@ -547,7 +547,7 @@ def _write_step(result: ReliefResult, tmp, final) -> None:
     vol = shape_volume(solid)
     if not is_valid_shape(solid) or abs(vol - result.mesh.volume()) > 1e-6 * abs(vol) + 1e-6:
         raise ExportError(f"{final.name}: the faceted solid is not valid (volume {vol:.3f} mm³)")
-    write_step(solid, tmp)
+    write_step(solid, tmp, name=final.stem)
     back = read_step(tmp)
     bvol = shape_volume(back)
     if count_solids(back) != 1 or abs(bvol - vol) > 1e-6 * abs(vol) + 1e-6 or not is_valid_shape(back):

@@ -1,5 +1,7 @@
 """The STEP check run before a file gets its final name: it accepts what OCC wrote and rejects damage."""
 
+from pathlib import Path
+
 import pytest
 import shapes
 
@@ -85,3 +87,17 @@ def test_write_step_restores_the_process_wide_writer_settings(written, tmp_path)
     write_step(s.shape, tmp_path / "b.step")
     assert Interface_Static.IVal_s("write.surfacecurve.mode") == 1
     assert Interface_Static.CVal_s("write.step.product.name") == "someone else's"
+
+
+def test_the_part_is_named_after_the_final_file_not_the_staging_file(tmp_path):
+    """The STEP writes to a temporary file that is renamed on success; CAD programs show the PRODUCT name."""
+    import re
+
+    from cad.pipeline import ConvertOptions, convert
+
+    src = tmp_path / "badge.png"
+    shapes.save_png(shapes.square_with_hole(), src)
+    out = convert(src, tmp_path / "out", ConvertOptions(width_mm=20, formats=("step",)))
+    text = Path(out["outputs"]["step"]).read_bytes()
+    names = re.findall(rb"PRODUCT\s*\(\s*'([^']*)'", text)
+    assert names and {re.sub(rb" \d+$", b"", n) for n in names} == {b"badge"}  # OCC numbers products: 'badge 1'

@@ -61,14 +61,18 @@ def quiet_occ_messages() -> None:
         printer.SetTraceLevel(Message_Gravity.Message_Fail)
 
 
-def write_step(shape, path: str | Path) -> Path:
+def write_step(shape, path: str | Path, *, name: str | None = None) -> Path:
+    """Write one shape to ``path``; ``name`` is the product name a CAD program shows (default: the file's stem).
+
+    Pass the final file's stem when ``path`` is a temporary staging file, or the part is named after it.
+    """
     from OCP.IFSelect import IFSelect_RetDone
     from OCP.STEPControl import STEPControl_AsIs, STEPControl_Writer
 
     path = Path(path)
     quiet_occ_messages()
     writer = STEPControl_Writer()
-    with writer_settings(path.stem.lstrip(".")):
+    with writer_settings(name or path.stem.lstrip(".")):
         if writer.Transfer(shape, STEPControl_AsIs) != IFSelect_RetDone:
             raise ExportError(f"{path.name}: OpenCASCADE could not translate the solid to STEP")
         if writer.Write(str(path)) != IFSelect_RetDone:
