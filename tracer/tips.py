@@ -43,14 +43,17 @@ MIN_EDGE_SLOPE = 0.02
 BLUR_SAMPLES = 65536
 #: Largest opening angle of a tip that is restored (degrees).
 MAX_TIP_ANGLE = 60.0
-#: The side lines may be this many times the vanishing width apart at the blunted tip.
+#: The taper may be this many times the vanishing width wide at the blunted tip.
 WIDTH_MARGIN = 2.0
 #: The sides are fitted where the two of them are at least this many sigmas apart.
 FIT_WIDTH_SIGMAS = 3.0
-#: Fractions of the way to the apex that are tried against the field.
+#: Degree of the polynomial that follows the taper's centreline (2: a curving swash).
 CENTRE_DEGREE = 2
+#: The fit runs over this many times the distance from the blunted tip to where it starts.
 SPAN = 1.0
-REACH_STEPS = tuple(np.round(np.arange(0.0, 1.21, 0.1), 2))
+#: Fractions of the extrapolated length tried against the field (0 = as cut), then +-REACH_FINE around the best.
+REACH_COARSE = (0.0, 0.3, 0.6, 0.9, 1.2)
+REACH_FINE = 0.1
 
 
 def _cv2():
@@ -124,14 +127,18 @@ def _taper(frame, w_from: float, b_from: float, b_end: float) -> np.ndarray:
     return np.concatenate([c + half * nrm, (c - half * nrm)[::-1]])
 
 
-def _best_reach_polys(u8, field01, k, sigma, polys):
-    """The candidate (or None for no change) whose blurred shape best explains ``field01`` near the tip."""
+def _best_reach(u8, field01, k, sigma, make) -> np.ndarray | None:
+    """The tip outline ``make(f)`` (or None: leave the cut as it is) whose blurred shape best explains ``field01``.
+
+    ``f`` is the fraction of the extrapolated length; the sum of squared differences
+    around the tip is searched on a coarse grid, then refined next to its best point.
+    """
     cv2 = _cv2()
     kk = int(k)
     pad = int(math.ceil(3.0 * sigma)) + 1
-    allp = np.concatenate(polys)
-    lo = np.floor(allp.min(axis=0) / kk).astype(int) - pad
-    hi = np.ceil(allp.max(axis=0) / kk).astype(int) + pad + 1
+    biggest = make(REACH_COARSE[-1])
+    lo = np.floor(biggest.min(axis=0) / kk).astype(int) - pad
+    hi = np.ceil(biggest.max(axis=0) / kk).astype(int) + pad + 1
     h, w = field01.shape
     x0, y0 = max(lo[0], 0), max(lo[1], 0)
     x1, y1 = min(hi[0], w), min(hi[1], h)
@@ -141,20 +148,27 @@ def _best_reach_polys(u8, field01, k, sigma, polys):
     if crop.shape != ((y1 - y0) * kk, (x1 - x0) * kk):
         return None
     seen = field01[y0:y1, x0:x1].astype(np.float32)
-    inner = np.zeros(seen.shape, dtype=bool)
+    inner = np.zeros(seen.shape, dtype=bool)  # away from the crop's edges, where the blur sees the border
     b = pad - 1
     inner[b:inner.shape[0] - b, b:inner.shape[1] - b] = True
     off = np.array([x0 * kk, y0 * kk], dtype=np.float64)
-    best, best_err = None, None
-    for poly in [None] + list(polys):
-        shape = crop.copy()
-        if poly is not None:
-            cv2.fillPoly(shape, [np.round((poly - off) * 16).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=4)
-        cover = shape.reshape(y1 - y0, kk, x1 - x0, kk).mean(axis=(1, 3), dtype=np.float32)
-        err = float(np.square(cv2.GaussianBlur(cover, (0, 0), sigma) - seen)[inner].sum())
-        if best_err is None or err < best_err:
-            best, best_err = poly, err
-    return best
+    errors: dict[float, float] = {}
+
+    def error(f: float) -> float:
+        if f not in errors:
+            shape = crop.copy()
+            if f > 0:
+                cv2.fillPoly(shape, [np.round((make(f) - off) * 16).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=4)
+            cover = shape.reshape(y1 - y0, kk, x1 - x0, kk).mean(axis=(1, 3), dtype=np.float32)
+            errors[f] = float(np.square(cv2.GaussianBlur(cover, (0, 0), sigma) - seen)[inner].sum())
+        return errors[f]
+
+    best = min(REACH_COARSE, key=error)
+    for f in (round(best - REACH_FINE, 3), round(best + REACH_FINE, 3)):
+        if 0.0 < f <= REACH_COARSE[-1]:
+            error(f)
+    best = min(errors, key=errors.get)
+    return make(best) if best > 0 else None
 
 
 def restore_tips(mask: np.ndarray, field01: np.ndarray, k: float, sigma: float | None = None) -> tuple[np.ndarray, int]:
@@ -245,8 +259,10 @@ def restore_tips(mask: np.ndarray, field01: np.ndarray, k: float, sigma: float |
             mid = centre[0]
             if not (_get(u8, mid) and not _get(u8, t + (t - mid) / max(np.linalg.norm(t - mid), 1e-9) * 1.5)):
                 continue  # a paper wedge (the end of a slit), not an ink tip
-            reach = _best_reach_polys(u8, field01, k, sigma, [_taper(frame, slope * b_from + w0, b_from, f * b_apex)
-                                                              for f in REACH_STEPS[1:]])
+            w_from = slope * b_from + w0
+            reach = _best_reach(u8, field01, k, sigma,
+                                lambda f, frame=frame, w_from=w_from, b_from=b_from, b_apex=b_apex:
+                                _taper(frame, w_from, b_from, f * b_apex))
             if reach is not None:
                 tris.append(reach)
     if not tris:
