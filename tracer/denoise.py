@@ -103,6 +103,10 @@ def remove_specks(coverage: np.ndarray, *, min_area_px: float, floor: float = 0.
     it covers. A hole is a 4-connected set below ``1 - floor`` that does not
     touch the image border. Islands that nowhere reach 0.5 and holes that
     nowhere drop below it are removed too, whatever their size. Returns ``(coverage, islands dropped, holes filled)``.
+
+    A component's mass lies between its number of full pixels and its number
+    of pixels, both read off label histograms; the weighted sum (the same
+    float sum as ever) is taken only for components those counts leave undecided.
     """
     cv2 = _cv2()
     if min_area_px <= 0:
@@ -110,27 +114,56 @@ def remove_specks(coverage: np.ndarray, *, min_area_px: float, floor: float = 0.
     if np.asarray(coverage).dtype == bool:
         return _remove_specks_binary(np.asarray(coverage), min_area_px)
     c = np.asarray(coverage, dtype=np.float32)
-    n, lab = cv2.connectedComponents((c > floor).astype(np.uint8), connectivity=8)
-    mass = np.bincount(lab.ravel(), weights=c.ravel(), minlength=n)
+    lo, hi = cv2.minMaxLoc(c)[:2] if c.size else (0.0, 0.0)
+    bounded = floor >= 0.0 and lo >= 0.0 and hi <= 1.0  # each pixel weighs 0..1: counts bound the masses
+    n, lab, area = _labels_and_areas(c > floor, 8)
+    small = _below(lab, n, area, c, c >= 1.0, c, min_area_px, bounded)
     # a faint smudge (noise, JPEG blocks) never reaches the midpoint anywhere: it is not part of the subject
-    solid = np.bincount(lab[c >= 0.5], minlength=n) > 0
-    small = (mass < min_area_px) | ~solid
+    small |= ~(_label_counts(lab, n, c >= 0.5) > 0)
     small[0] = False
     islands = int(small.sum())
     if islands:
         c = np.where(small[lab], np.float32(0.0), c)
-    n2, lab2, stats = cv2.connectedComponentsWithStats((c < 1.0 - floor).astype(np.uint8), connectivity=4)[:3]
-    h, w = c.shape
-    x, y = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
-    inner = (x > 0) & (y > 0) & (x + stats[:, cv2.CC_STAT_WIDTH] < w) & (y + stats[:, cv2.CC_STAT_HEIGHT] < h)
-    missing = np.bincount(lab2.ravel(), weights=(1.0 - c).ravel(), minlength=n2)
-    open_hole = np.bincount(lab2[c <= 0.5], minlength=n2) > 0
-    tiny = inner & ((missing < min_area_px) | ~open_hole)
+    n2, lab2, area2 = _labels_and_areas(c < 1.0 - floor, 4)
+    tiny = _below(lab2, n2, area2, c, c <= 0.0, None, min_area_px, bounded)
+    tiny |= ~(_label_counts(lab2, n2, c <= 0.5) > 0)
+    tiny[np.concatenate([lab2[0], lab2[-1], lab2[:, 0], lab2[:, -1]])] = False  # open to the border: not a hole
     tiny[0] = False
     holes = int(tiny.sum())
     if holes:
         c = np.where(tiny[lab2], np.float32(1.0), c)
     return c, islands, holes
+
+
+def _label_counts(lab: np.ndarray, n: int, where: np.ndarray) -> np.ndarray:
+    """Number of pixels of each label where ``where`` (bool) holds."""
+    cv2 = _cv2()
+    if lab.dtype == np.uint16:
+        return cv2.calcHist([lab], [0], where.view(np.uint8), [n], [0, n]).ravel().astype(np.int64)
+    return np.bincount(lab[where], minlength=n)
+
+
+def _below(lab: np.ndarray, n: int, area: np.ndarray, c: np.ndarray, whole: np.ndarray, weights: np.ndarray | None,
+           min_area_px: float, bounded: bool) -> np.ndarray:
+    """Labels whose mass, ``bincount(lab, weights)`` (``weights=None``: ``1 - c``), is below ``min_area_px``.
+
+    With ``bounded`` (every weight in 0..1) a label's mass is at least its
+    number of ``whole`` pixels (weight 1) and at most its pixel count (the
+    float sums of non-negative terms keep both bounds), so the weighted sum is
+    taken only over the labels that neither bound decides.
+    """
+    if not bounded:
+        w = (1.0 - c) if weights is None else weights
+        return np.bincount(lab.ravel(), weights=w.ravel(), minlength=n) < min_area_px
+    below = area < min_area_px
+    open_ = ~below & (_label_counts(lab, n, whole) < min_area_px)
+    open_[0] = False
+    if open_.any():
+        sel = open_[lab]
+        w = (1.0 - c[sel]) if weights is None else weights[sel]  # the same terms in the same (raster) order
+        mass = np.bincount(lab[sel], weights=w, minlength=n)
+        below |= open_ & (mass < min_area_px)
+    return below
 
 
 def _remove_specks_binary(mask: np.ndarray, min_area_px: float) -> tuple[np.ndarray, int, int]:
@@ -188,12 +221,15 @@ def keep_attached(coverage: np.ndarray, *, link: float = 0.1) -> np.ndarray:
     k3 = np.ones((3, 3), np.uint8)
     out = c.copy()
     for field, to in ((c, 0.0), (1.0 - c, 1.0)):
-        n, lab = cv2.connectedComponents((field >= link).astype(np.uint8), connectivity=8)
-        solid = np.bincount(lab[field >= 0.5], minlength=n) > 0
+        linked = field >= link
+        n, lab, _ = _labels_and_areas(linked, 8)
+        solid = _label_counts(lab, n, field >= 0.5) > 0
         solid[0] = False
-        kept = solid[lab]
+        kept = linked if solid[1:].all() else solid[lab]  # (a clean image: every component is solid)
         near = cv2.dilate(kept.view(np.uint8), k3).view(bool)
-        out = np.where((field > 0) & ~near, np.float32(to), out)
+        drop = (field > 0) & ~near
+        if drop.any():
+            out[drop] = to
     return out
 
 

@@ -379,26 +379,66 @@ def coverage_fill(coverage: np.ndarray, k: int, *, smooth: bool = True) -> np.nd
     ink (the tip of a taper, the end of a hairline, where all neighbours are
     darker) gets exactly its ink back, so thin tips keep their length.
     """
+    return _coverage_fill(coverage, k, smooth=smooth)[0]
+
+
+def _block_fill(full: np.ndarray, k: int) -> np.ndarray:
+    """``full`` (bool, rows x cols) repeated into k x k blocks: zeros, then only the box around the True pixels."""
+    h, w = full.shape
+    mask = np.zeros((h * k, w * k), bool)
+    rows = np.flatnonzero(full.any(axis=1))
+    if len(rows):
+        cols = np.flatnonzero(full.any(axis=0))
+        r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+        wide = np.repeat(full[r0:r1, c0:c1], k, axis=1)  # columns first, then whole rows k times
+        mask.reshape(h, k, w * k)[r0:r1, :, c0 * k:c1 * k] = wide[:, None, :]
+    return mask
+
+
+def _gather(a: np.ndarray, ys: np.ndarray, xs: np.ndarray, r: int) -> np.ndarray:
+    """``(N, (2r+1)²)``: the (2r+1)² neighbourhood of each pixel (ys, xs) of ``a``, edges replicated (np.pad "edge")."""
+    cv2 = _cv2()
+    pad = cv2.copyMakeBorder(a, r, r, r, r, cv2.BORDER_REPLICATE)
+    pw = pad.shape[1]
+    d = np.arange(2 * r + 1)
+    offs = (d[:, None] * pw + d[None, :]).ravel()
+    return pad.ravel()[(ys * pw + xs)[:, None] + offs[None, :]]
+
+
+_WEIGHTS: dict = {}
+
+
+def _weights(k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cached ``(cubic (25, k*k), linear (9, k*k))`` float32 sub-pixel weights (transposed, as matmul takes them)."""
+    w = _WEIGHTS.get(k)
+    if w is None:
+        w = _WEIGHTS[k] = (_subpixel_weights(k).T.astype(np.float32), _subpixel_weights_linear(k).T.astype(np.float32))
+        for a in w:
+            a.flags.writeable = False
+    return w
+
+
+def _coverage_fill(coverage: np.ndarray, k: int, *, smooth: bool = True) -> tuple[np.ndarray, bool]:
+    """:func:`coverage_fill` and whether the mask holds any ink (without a pass over the large mask)."""
     cv2 = _cv2()
     c = np.ascontiguousarray(np.clip(coverage, 0.0, 1.0), dtype=np.float32)
     h, w = c.shape
     kk = k * k
     n = np.rint(c * kk).astype(np.int32)
     full = n >= kk
-    mask = cv2.resize(full.view(np.uint8), (w * k, h * k), interpolation=cv2.INTER_NEAREST).view(bool)
+    mask = _block_fill(full, k)
+    any_full = bool(full.any())
     ys, xs = np.nonzero((n > 0) & ~full)
     if len(ys) == 0:
-        return mask
-    pad = np.pad(c, 2, mode="edge")
-    dy, dx = np.mgrid[0:5, 0:5]
-    neigh = pad[ys[:, None] + dy.ravel()[None, :], xs[:, None] + dx.ravel()[None, :]]  # (N, 25)
-    blocks = neigh @ _subpixel_weights(k).T.astype(np.float32)  # (N, kk) bicubic values
+        return mask, any_full
+    w_cubic, w_linear = _weights(k)
+    blocks = _gather(c, ys, xs, 2) @ w_cubic  # (N, kk) bicubic values
     if not smooth:
         order = np.argsort(-blocks, axis=1, kind="stable")
         on = np.zeros((len(ys), kk), dtype=bool)
         np.put_along_axis(on, order, np.arange(kk)[None, :] < n[ys, xs][:, None], axis=1)
         mask.reshape(h, k, w, k)[ys, :, xs, :] = on.reshape(len(ys), k, k)
-        return mask
+        return mask, True
     # The level that gives each pixel its ink is smoothed over neighbouring pixels, so that ink spread
     # over two pixels (blur) is not split into two strips with a gap, and no pixel grows a lone spike.
     srt = -np.sort(-blocks, axis=1)
@@ -409,19 +449,19 @@ def coverage_fill(coverage: np.ndarray, k: int, *, smooth: bool = True) -> np.nd
     wmap = np.zeros((h, w), np.float32)
     tmap[ys, xs] = t_p
     wmap[ys, xs] = 1.0
-    ts = cv2.GaussianBlur(tmap, (0, 0), SMOOTH_LEVEL_PX)
-    ws = cv2.GaussianBlur(wmap, (0, 0), SMOOTH_LEVEL_PX)
-    level = np.where(ws > 1e-3, ts / np.maximum(ws, 1e-6), np.float32(0.5)).astype(np.float32)
-    lpad = np.pad(level, 1, mode="edge")
-    dy3, dx3 = np.mgrid[0:3, 0:3]
-    lneigh = lpad[ys[:, None] + dy3.ravel()[None, :], xs[:, None] + dx3.ravel()[None, :]]  # (N, 9)
-    lev = lneigh @ _subpixel_weights_linear(k).T.astype(np.float32)  # (N, kk) bilinear level
+    ts = _gather(cv2.GaussianBlur(tmap, (0, 0), SMOOTH_LEVEL_PX), ys, xs, 1)
+    ws = _gather(cv2.GaussianBlur(wmap, (0, 0), SMOOTH_LEVEL_PX), ys, xs, 1)
+    # the shared level, only on the 3x3 neighbourhoods of the partial pixels (N, 9)
+    lneigh = np.where(ws > 1e-3, ts / np.maximum(ws, 1e-6), np.float32(0.5)).astype(np.float32)
+    lev = lneigh @ w_linear  # (N, kk) bilinear level
     on = blocks >= lev
     mask.reshape(h, k, w, k)[ys, :, xs, :] = on.reshape(len(ys), k, k)
-    starved = np.flatnonzero(on.sum(axis=1) < STARVED_FRACTION * nn)
-    if len(starved):
+    got = on.sum(axis=1)
+    starved = np.flatnonzero(got < STARVED_FRACTION * nn)
+    any_ink = any_full or bool(got.any())
+    if len(starved):  # (the repair only adds ink next to ink already in the mask)
         _repair_starved(mask, k, ys[starved], xs[starved], blocks[starved] - lev[starved], nn[starved])
-    return mask
+    return mask, any_ink
 
 
 
@@ -553,9 +593,10 @@ def isolate(image: Image, *, params: IsolateParams = IsolateParams()) -> Mask:
                 field[cut & ~coarse] = max(hi_v, level + 1.0)
         if islands or holes:
             info["specks_removed"] = (islands, holes)
+    has_ink = None  # known without a pass over the working raster (coverage fill), else read off the mask
     if clean:
         kk = int(k)
-        mask = coverage_fill(coverage, kk)
+        mask, has_ink = _coverage_fill(coverage, kk)
         scale = 1.0 / kk
         info["subpixel"] = "coverage fill"
     elif k > 1:
@@ -574,7 +615,7 @@ def isolate(image: Image, *, params: IsolateParams = IsolateParams()) -> Mask:
     else:
         mask, scale = field >= level, 1.0
         info["subpixel"] = "midpoint cut"
-    if not mask.any():
+    if not (mask.any() if has_ink is None else has_ink):
         raise EmptyMaskError(f"{image.name}: no subject found after thresholding (try --invert or --threshold N)")
     info.update(working_size=(int(mask.shape[1]), int(mask.shape[0])), working_scale=scale)
     return Mask._adopt(mask, scale=scale * image.scale, source_size=image.source_size, info=info)
