@@ -401,3 +401,31 @@ def test_speck_removal_with_more_components_than_16_bit_labels():
     out, islands, holes = D.remove_specks_mask(m, 4.0)
     assert n_specks > 65535 and islands == n_specks
     assert holes == 0 and out.sum() == 200 * 200 and out[400:600, 400:600].all()
+
+
+def test_background_fit_sampled_grid_equals_the_full_surface():
+    """The drift check reads the surface on a grid only: bit for bit the full surface's values there."""
+    rng = np.random.default_rng(5)
+    h, w = 301, 517
+    yy, xx = np.mgrid[0:h, 0:w]
+    lum = (0.8 + 0.1 * xx / w - 0.05 * (yy / h) ** 2).astype(np.float32)
+    lum[100:200, 150:400] = 0.1  # ink
+    lum += rng.normal(0, 0.01, lum.shape).astype(np.float32)
+    for dark, degree in ((True, 2), (True, 3), (False, 2)):
+        fit = isolate_module._BackgroundFit(lum if dark else 1.0 - lum, dark, degree=degree)
+        full = fit.surface()
+        assert np.array_equal(full, isolate_module._background_estimate(lum if dark else 1.0 - lum, dark, degree=degree))
+        for sy, sx in ((h // 64, w // 64), (1, 1), (7, 3)):
+            assert np.array_equal(fit.sampled(sy, sx), full[::sy, ::sx])
+
+
+def test_coverage_fill_reports_whether_it_placed_any_ink():
+    c = np.zeros((30, 40), np.float32)
+    mask, has_ink = isolate_module._coverage_fill(c, 4)
+    assert not has_ink and not mask.any()
+    c[10, 10] = 0.3  # one partial pixel
+    mask, has_ink = isolate_module._coverage_fill(c, 4)
+    assert has_ink and mask.any()
+    c[12:15, 20:25] = 1.0
+    mask, has_ink = isolate_module._coverage_fill(c, 4)
+    assert has_ink == bool(mask.any())

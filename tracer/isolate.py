@@ -123,40 +123,66 @@ def _background_estimate(lum: np.ndarray, dark_ink: bool, *, degree: int = 2) ->
     against the surface three times, so large ink areas never pull the
     paper level down (as a grey closing would).
     """
-    cv2 = _cv2()
-    h, w = lum.shape
-    d = max(1, int(math.ceil(max(h, w) / 128)))
-    small = cv2.resize(lum, (max(2, w // d), max(2, h // d)), interpolation=cv2.INTER_AREA) if d > 1 else lum
-    sh, sw = small.shape
-    yy, xx = np.mgrid[0:sh, 0:sw].astype(np.float32)
-    xs, ys = (xx + 0.5) / sw - 0.5, (yy + 0.5) / sh - 0.5
-    terms = [(i, j) for i in range(degree + 1) for j in range(degree + 1 - i)]
-    A = np.stack([xs.ravel() ** i * ys.ravel() ** j for i, j in terms], axis=1)
-    v = small.ravel().astype(np.float64)
-    t = _otsu(small)
-    ink = float(np.median(v[v <= t])) if (v <= t).any() else 0.0
-    if not dark_ink:
-        ink = float(np.median(v[v > t])) if (v > t).any() else 1.0
-    paper = (v > t) if dark_ink else (v <= t)
-    coef = None
-    for _ in range(3):
-        if paper.sum() < len(terms) * 4:
-            break
-        Ap = A[paper].astype(np.float64)  # normal equations: a few terms, thousands of samples
-        coef = np.linalg.solve(Ap.T @ Ap + 1e-9 * np.eye(len(terms)), Ap.T @ v[paper])
-        surf = A @ coef
-        band = 0.15 * np.abs(surf - ink)  # paper lies close to the surface; edges and ink do not
-        paper = np.abs(v - surf) < band
-    if coef is None:
-        return np.full((h, w), float(np.median(v[paper])) if paper.any() else 1.0, np.float32)
-    # sum of c_ij x^i y^j = (Y powers) @ (coefficient-weighted X powers): one (h, J) x (J, w) product
-    X = (np.arange(w, dtype=np.float64) + 0.5) / w - 0.5
-    Y = (np.arange(h, dtype=np.float64) + 0.5) / h - 0.5
-    rows = np.zeros((degree + 1, w))
-    for c, (i, j) in zip(coef, terms):
-        rows[j] += c * X ** i
-    cols = np.stack([Y ** j for j in range(degree + 1)], axis=1)
-    return (cols.astype(np.float32) @ rows.astype(np.float32)).astype(np.float32, copy=False)
+    return _BackgroundFit(lum, dark_ink, degree=degree).surface()
+
+
+class _BackgroundFit:
+    """The fit of :func:`_background_estimate`; its surface in full or on a grid of rows and columns only."""
+
+    def __init__(self, lum: np.ndarray, dark_ink: bool, *, degree: int = 2):
+        cv2 = _cv2()
+        h, w = lum.shape
+        self.shape, self.degree = (h, w), degree
+        d = max(1, int(math.ceil(max(h, w) / 128)))
+        small = cv2.resize(lum, (max(2, w // d), max(2, h // d)), interpolation=cv2.INTER_AREA) if d > 1 else lum
+        sh, sw = small.shape
+        yy, xx = np.mgrid[0:sh, 0:sw].astype(np.float32)
+        xs, ys = (xx + 0.5) / sw - 0.5, (yy + 0.5) / sh - 0.5
+        terms = [(i, j) for i in range(degree + 1) for j in range(degree + 1 - i)]
+        A = np.stack([xs.ravel() ** i * ys.ravel() ** j for i, j in terms], axis=1)
+        v = small.ravel().astype(np.float64)
+        t = _otsu(small)
+        ink = float(np.median(v[v <= t])) if (v <= t).any() else 0.0
+        if not dark_ink:
+            ink = float(np.median(v[v > t])) if (v > t).any() else 1.0
+        paper = (v > t) if dark_ink else (v <= t)
+        coef = None
+        for _ in range(3):
+            if paper.sum() < len(terms) * 4:
+                break
+            Ap = A[paper].astype(np.float64)  # normal equations: a few terms, thousands of samples
+            coef = np.linalg.solve(Ap.T @ Ap + 1e-9 * np.eye(len(terms)), Ap.T @ v[paper])
+            surf = A @ coef
+            band = 0.15 * np.abs(surf - ink)  # paper lies close to the surface; edges and ink do not
+            paper = np.abs(v - surf) < band
+        self.coef, self.terms = coef, terms
+        self.flat = None if coef is not None else (float(np.median(v[paper])) if paper.any() else 1.0)
+
+    def _factors(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(cols (h, J), rows (J, w))`` float32: the surface is ``cols @ rows``."""
+        h, w = self.shape
+        # sum of c_ij x^i y^j = (Y powers) @ (coefficient-weighted X powers): one (h, J) x (J, w) product
+        X = (np.arange(w, dtype=np.float64) + 0.5) / w - 0.5
+        Y = (np.arange(h, dtype=np.float64) + 0.5) / h - 0.5
+        rows = np.zeros((self.degree + 1, w))
+        for c, (i, j) in zip(self.coef, self.terms):
+            rows[j] += c * X ** i
+        cols = np.stack([Y ** j for j in range(self.degree + 1)], axis=1)
+        return cols.astype(np.float32), rows.astype(np.float32)
+
+    def surface(self) -> np.ndarray:
+        """The paper level at every pixel, ``(h, w)`` float32."""
+        if self.coef is None:
+            return np.full(self.shape, self.flat, np.float32)
+        cols, rows = self._factors()
+        return (cols @ rows).astype(np.float32, copy=False)
+
+    def sampled(self, sy: int, sx: int) -> np.ndarray:
+        """``surface()[::sy, ::sx]`` without the rest: the same K=3 products (one per element), on those rows and columns."""
+        if self.coef is None:
+            return self.surface()[::sy, ::sx]
+        cols, rows = self._factors()
+        return np.ascontiguousarray(cols[::sy]) @ np.ascontiguousarray(rows[:, ::sx])
 
 
 def _flatten(lum: np.ndarray, bg: np.ndarray, dark_ink: bool) -> np.ndarray:
@@ -239,10 +265,12 @@ def ink_field(image: Image, params: IsolateParams = IsolateParams()) -> tuple[np
         flatten = params.method == "adaptive"
         bg = None
         if not flatten:
-            bg = _background_estimate(lum, dark_ink)
-            lo_bg, hi_bg = np.percentile(bg[:: max(1, bg.shape[0] // 64), :: max(1, bg.shape[1] // 64)], [2, 98])
+            fit = _BackgroundFit(lum, dark_ink)  # the drift is read on a 64 x 64 grid of the surface
+            lo_bg, hi_bg = np.percentile(fit.sampled(max(1, lum.shape[0] // 64), max(1, lum.shape[1] // 64)), [2, 98])
             flatten = (hi_bg - lo_bg) > AUTO_FLATTEN_DRIFT * (paper_hi - ink_lo)
             info["paper_drift"] = round(float(hi_bg - lo_bg) * 255, 1)
+            if flatten:
+                bg = fit.surface()
         if flatten:
             if bg is None:
                 bg = _background_estimate(lum, dark_ink, degree=3)
