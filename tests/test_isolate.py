@@ -429,3 +429,29 @@ def test_coverage_fill_reports_whether_it_placed_any_ink():
     c[12:15, 20:25] = 1.0
     mask, has_ink = isolate_module._coverage_fill(c, 4)
     assert has_ink == bool(mask.any())
+
+
+def test_reaches_all_shows_every_component_holds_a_seed():
+    """The labelling-free shortcut of keep_attached / remove_specks: True only when every component has a seed."""
+    region = np.zeros((20, 30), bool)
+    region[2:8, 2:10] = True     # component A
+    region[12:18, 15:28] = True  # component B
+    seeds = np.zeros_like(region)
+    seeds[4, 4] = True
+    assert not D._reaches_all(region, seeds, np.ones((3, 3), np.uint8))  # B has no seed
+    seeds[14, 20] = True
+    assert D._reaches_all(region, seeds, np.ones((3, 3), np.uint8), steps=10)
+    assert not D._reaches_all(region, seeds, np.ones((3, 3), np.uint8), steps=2)  # B's far end is 7 steps away
+    diag = np.zeros((5, 5), bool)
+    diag[1, 1] = diag[2, 2] = True  # 8- but not 4-connected
+    only = np.zeros_like(diag)
+    only[1, 1] = True
+    assert D._reaches_all(diag, only, np.ones((3, 3), np.uint8))
+    assert not D._reaches_all(diag, only, cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3)))
+
+
+def test_at_least_is_a_float32_bound_from_above():
+    for t in (0.46, 0.5, 0.1 + 1e-9, 1.0):
+        t32 = D._at_least(t)
+        assert float(t32) >= t and float(np.nextafter(t32, np.float32(0))) < t
+    assert D._at_least(1.5) is None

@@ -115,23 +115,69 @@ def remove_specks(coverage: np.ndarray, *, min_area_px: float, floor: float = 0.
     c = np.asarray(coverage, dtype=np.float32)
     lo, hi = cv2.minMaxLoc(c)[:2] if c.size else (0.0, 0.0)
     bounded = floor >= 0.0 and lo >= 0.0 and hi <= 1.0  # each pixel weighs 0..1: counts bound the masses
-    n, lab, area = _labels_and_areas(c > floor, 8)
-    small = _below(lab, n, area, c, c >= 1.0, c, min_area_px, bounded)
-    # a faint smudge (noise, JPEG blocks) never reaches the midpoint anywhere: it is not part of the subject
-    small |= ~(_label_counts(lab, n, c >= 0.5) > 0)
-    small[0] = False
-    islands = int(small.sum())
-    if islands:
-        c = np.where(small[lab], np.float32(0.0), c)
-    n2, lab2, area2 = _labels_and_areas(c < 1.0 - floor, 4)
-    tiny = _below(lab2, n2, area2, c, c <= 0.0, None, min_area_px, bounded)
-    tiny |= ~(_label_counts(lab2, n2, c <= 0.5) > 0)
-    tiny[np.concatenate([lab2[0], lab2[-1], lab2[:, 0], lab2[:, -1]])] = False  # open to the border: not a hole
-    tiny[0] = False
-    holes = int(tiny.sum())
-    if holes:
-        c = np.where(tiny[lab2], np.float32(1.0), c)
+    # A component holding a pixel of weight >= max(0.5, min_area_px) is neither faint nor small: when every
+    # component holds one (every pixel is joined to such a pixel within a few steps), nothing is labelled.
+    sure = _at_least(max(0.5, float(min_area_px)))
+    ink = c > floor
+    islands = 0
+    if not (bounded and sure is not None and _reaches_all(ink, c >= sure, np.ones((3, 3), np.uint8))):
+        n, lab, area = _labels_and_areas(ink, 8)
+        small = _below(lab, n, area, c, c >= 1.0, c, min_area_px, bounded)
+        # a faint smudge (noise, JPEG blocks) never reaches the midpoint anywhere: it is not part of the subject
+        small |= ~(_label_counts(lab, n, c >= 0.5) > 0)
+        small[0] = False
+        islands = int(small.sum())
+        if islands:
+            c = np.where(small[lab], np.float32(0.0), c)
+    paper = c < 1.0 - floor
+    holes = 0
+    if not (bounded and sure is not None
+            and _reaches_all(paper, (c <= 0.5) & ((1.0 - c) >= sure), cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3)))):
+        n2, lab2, area2 = _labels_and_areas(paper, 4)
+        tiny = _below(lab2, n2, area2, c, c <= 0.0, None, min_area_px, bounded)
+        tiny |= ~(_label_counts(lab2, n2, c <= 0.5) > 0)
+        tiny[np.concatenate([lab2[0], lab2[-1], lab2[:, 0], lab2[:, -1]])] = False  # open to the border: not a hole
+        tiny[0] = False
+        holes = int(tiny.sum())
+        if holes:
+            c = np.where(tiny[lab2], np.float32(1.0), c)
     return c, islands, holes
+
+
+#: Geodesic steps :func:`_reaches_all` takes before it gives up (anti-aliased fringes are a pixel or two wide).
+REACH_STEPS = 4
+
+
+def _reaches_all(region: np.ndarray, seeds: np.ndarray, kernel: np.ndarray, steps: int = REACH_STEPS) -> bool:
+    """True when every pixel of ``region`` is joined to a pixel of ``seeds & region`` within ``region``.
+
+    Grows the seeds inside the region (dilation by ``kernel``: 3x3 for 8-, a cross
+    for 4-connectivity) at most ``steps`` times; False means "not shown", not "no".
+    Then every component of the region holds a seed pixel, without labelling it.
+    """
+    cv2 = _cv2()
+    total = np.count_nonzero(region)
+    reached = seeds & region
+    for i in range(steps + 1):
+        if np.count_nonzero(reached) == total:
+            return True
+        if i == steps:
+            return False
+        grown = cv2.dilate(reached.view(np.uint8), kernel).view(bool) & region
+        if np.count_nonzero(grown) == np.count_nonzero(reached):
+            return False  # no growth: some pixels are never reached
+        reached = grown
+    return False
+
+
+def _at_least(t: float) -> np.float32 | None:
+    """The smallest float32 that is >= ``t`` (so ``c >= _at_least(t)`` implies ``c >= t`` exactly); None above 1."""
+    if t > 1.0:
+        return None
+    t32 = np.float32(t)
+    if float(t32) < t:
+        t32 = np.nextafter(t32, np.float32(np.inf))
+    return t32
 
 
 def _label_counts(lab: np.ndarray, n: int, where: np.ndarray) -> np.ndarray:
@@ -221,10 +267,14 @@ def keep_attached(coverage: np.ndarray, *, link: float = 0.1) -> np.ndarray:
     out = c.copy()
     for field, to in ((c, 0.0), (1.0 - c, 1.0)):
         linked = field >= link
-        n, lab, _ = _labels_and_areas(linked, 8)
-        solid = _label_counts(lab, n, field >= 0.5) > 0
-        solid[0] = False
-        kept = linked if solid[1:].all() else solid[lab]  # (a clean image: every component is solid)
+        seeds = field >= 0.5
+        if _reaches_all(linked, seeds, k3):  # (a clean image: every component is solid, no labelling needed)
+            kept = linked
+        else:
+            n, lab, _ = _labels_and_areas(linked, 8)
+            solid = _label_counts(lab, n, seeds) > 0
+            solid[0] = False
+            kept = linked if solid[1:].all() else solid[lab]
         near = cv2.dilate(kept.view(np.uint8), k3).view(bool)
         drop = (field > 0) & ~near
         if drop.any():
