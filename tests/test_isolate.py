@@ -455,3 +455,26 @@ def test_at_least_is_a_float32_bound_from_above():
         t32 = D._at_least(t)
         assert float(t32) >= t and float(np.nextafter(t32, np.float32(0))) < t
     assert D._at_least(1.5) is None
+
+
+def test_median_shortcut_equals_numpy_median():
+    rng = np.random.default_rng(7)
+    for n in (1, 2, 3, 10, 11, 1000, 1001):
+        for frac in (0.0, 0.4, 0.5, 0.51, 0.9, 1.0):
+            v = rng.random(n).astype(np.float32)
+            v[: int(frac * n)] = 0.0
+            assert D._median(v, "min") == float(np.median(v))
+            w = v.copy()
+            w[: int(frac * n)] = 1.0
+            assert D._median(w, "max") == float(np.median(w))
+    z = np.array([0.0, -0.0, -0.0, 0.5], np.float32)  # signed zeros: left to numpy
+    assert D._median(z, "min") == float(np.median(z))
+
+
+def test_shared_spans_give_the_same_statistics():
+    cov = np.clip(render(disc(60.3, 50.7, 30.2), 128, 100) + np.float32(0.0), 0, 1).astype(np.float32)
+    sigma, span7 = D._noise_sigma(cov)
+    assert sigma == D.noise_sigma(cov)
+    midtones, span3 = isolate_module._flat_midtones(cov)
+    assert midtones == isolate_module.has_flat_midtones(cov)
+    assert D.artefact_level(cov, spans=(span3, span7)) == D.artefact_level(cov)

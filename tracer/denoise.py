@@ -44,6 +44,11 @@ def noise_sigma(coverage: np.ndarray) -> float:
     anti-aliasing and JPEG ringing next to edges do not count as noise, while
     spatially correlated (blurred or compressed) sensor noise still does.
     """
+    return _noise_sigma(coverage)[0]
+
+
+def _noise_sigma(coverage: np.ndarray) -> tuple[float, np.ndarray]:
+    """:func:`noise_sigma` and the 7x7 span (dilate - erode) of ``_decimated(coverage)`` it measured."""
     cv2 = _cv2()
     c = _decimated(coverage)
     smooth = cv2.GaussianBlur(c, (0, 0), 2.0)
@@ -52,11 +57,26 @@ def noise_sigma(coverage: np.ndarray) -> float:
     # flat: the 7x7 neighbourhood holds no edge (span below half the contrast) and is not saturated
     flat = np.flatnonzero(span < 0.5)
     if flat.size < max(64, 0.02 * span.size):  # no flat area at all: the image is texture, not noise on paper
-        return 1.0
+        return 1.0, span
     if flat.size > MAD_SAMPLES:  # a robust scale: 65k samples fix it to about 0.5 %
         flat = flat[:: flat.size // MAD_SAMPLES]
     vals = np.abs(c.ravel()[flat] - smooth.ravel()[flat])  # |c - smooth| on the samples only
-    return float(1.4826 * np.median(vals))
+    return float(1.4826 * _median(vals, "min")), span
+
+
+def _median(v: np.ndarray, extreme: str) -> float:
+    """``float(np.median(v))`` of a 1-D array; no partition when its minimum (or maximum) fills the middle.
+
+    On a clean render most samples sit exactly at one value (paper 0, full ink):
+    when more than half of ``v`` equals its ``extreme`` ("min" or "max"), both
+    middle order statistics are that value, which is then the median.
+    """
+    n = v.size
+    if n:
+        m = v.min() if extreme == "min" else v.max()
+        if np.count_nonzero(v == m) > n // 2 and not (m == 0 and np.signbit(v).any()):  # (+0 / -0: let numpy pick)
+            return float(m)
+    return float(np.median(v))
 
 
 #: ``denoise="auto"`` median-filters only above this noise: below it, a median costs more detail (tips,
@@ -282,18 +302,23 @@ def keep_attached(coverage: np.ndarray, *, link: float = 0.1) -> np.ndarray:
     return out
 
 
-def artefact_level(coverage: np.ndarray) -> float:
+def artefact_level(coverage: np.ndarray, *, spans: tuple[np.ndarray, np.ndarray] | None = None) -> float:
     """How far from pure ink/paper the pixels next to (not on) edges stray: JPEG ringing and blocking.
 
     On a clean render, pixels two or three pixels from an edge are exactly 0
     or 1; after lossy compression they are not. Returns the 95th percentile
-    of ``min(c, 1 - c)`` over those pixels (0 for a clean image).
+    of ``min(c, 1 - c)`` over those pixels (0 for a clean image). ``spans``:
+    the 3x3 and 7x7 spans (dilate - erode) of ``_decimated(coverage)`` when the
+    caller has them already.
     """
     cv2 = _cv2()
     c = _decimated(coverage)
-    k3, k7 = np.ones((3, 3), np.uint8), np.ones((7, 7), np.uint8)
-    span3 = cv2.dilate(c, k3) - cv2.erode(c, k3)
-    span7 = cv2.dilate(c, k7) - cv2.erode(c, k7)
+    if spans is not None:
+        span3, span7 = spans
+    else:
+        k3, k7 = np.ones((3, 3), np.uint8), np.ones((7, 7), np.uint8)
+        span3 = cv2.dilate(c, k3) - cv2.erode(c, k3)
+        span7 = cv2.dilate(c, k7) - cv2.erode(c, k7)
     near = (span7 >= 0.5) & (span3 < 0.25)
     if near.sum() < 64:
         return 0.0

@@ -32,6 +32,7 @@ pixels per working pixel, so the tracer returns source pixels (y down).
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -126,6 +127,17 @@ def _background_estimate(lum: np.ndarray, dark_ink: bool, *, degree: int = 2) ->
     return _BackgroundFit(lum, dark_ink, degree=degree).surface()
 
 
+@functools.lru_cache(maxsize=8)
+def _design_matrix(sh: int, sw: int, degree: int) -> np.ndarray:
+    """(sh*sw, terms) float64 (from float32 pixel coordinates): the monomials x^i y^j of the background fit."""
+    yy, xx = np.mgrid[0:sh, 0:sw].astype(np.float32)
+    xs, ys = (xx + 0.5) / sw - 0.5, (yy + 0.5) / sh - 0.5
+    terms = [(i, j) for i in range(degree + 1) for j in range(degree + 1 - i)]
+    A = np.stack([xs.ravel() ** i * ys.ravel() ** j for i, j in terms], axis=1).astype(np.float64)
+    A.flags.writeable = False
+    return A
+
+
 class _BackgroundFit:
     """The fit of :func:`_background_estimate`; its surface in full or on a grid of rows and columns only."""
 
@@ -135,11 +147,8 @@ class _BackgroundFit:
         self.shape, self.degree = (h, w), degree
         d = max(1, int(math.ceil(max(h, w) / 128)))
         small = cv2.resize(lum, (max(2, w // d), max(2, h // d)), interpolation=cv2.INTER_AREA) if d > 1 else lum
-        sh, sw = small.shape
-        yy, xx = np.mgrid[0:sh, 0:sw].astype(np.float32)
-        xs, ys = (xx + 0.5) / sw - 0.5, (yy + 0.5) / sh - 0.5
         terms = [(i, j) for i in range(degree + 1) for j in range(degree + 1 - i)]
-        A = np.stack([xs.ravel() ** i * ys.ravel() ** j for i, j in terms], axis=1)
+        A = _design_matrix(*small.shape, degree)
         v = small.ravel().astype(np.float64)
         t = _otsu(small)
         ink = float(np.median(v[v <= t])) if (v <= t).any() else 0.0
@@ -150,7 +159,7 @@ class _BackgroundFit:
         for _ in range(3):
             if paper.sum() < len(terms) * 4:
                 break
-            Ap = A[paper].astype(np.float64)  # normal equations: a few terms, thousands of samples
+            Ap = A[paper]  # normal equations: a few terms, thousands of samples
             coef = np.linalg.solve(Ap.T @ Ap + 1e-9 * np.eye(len(terms)), Ap.T @ v[paper])
             surf = A @ coef
             band = 0.15 * np.abs(surf - ink)  # paper lies close to the surface; edges and ink do not
@@ -208,7 +217,7 @@ def _levels(lum: np.ndarray, name: str) -> tuple[float, float, float]:
         raise EmptyMaskError(
             f"{name}: no subject found, the image is blank or has almost no contrast "
             "(try --threshold N or --invert)")
-    ink, paper = (float(np.median(v[:: max(1, v.size // LEVEL_SAMPLES)])) for v in (lo, hi))
+    ink, paper = (D._median(v[:: max(1, v.size // LEVEL_SAMPLES)], ext) for v, ext in ((lo, "min"), (hi, "max")))
     if paper - ink < MIN_CONTRAST:
         raise EmptyMaskError(
             f"{name}: no subject found, the image is blank or has almost no contrast "
@@ -535,12 +544,17 @@ FLAT_MIDTONE_FRACTION = 0.002
 
 def has_flat_midtones(coverage: np.ndarray) -> bool:
     """True when the coverage field has flat areas of partial ink (a third tone), not just edges."""
+    return _flat_midtones(coverage)[0]
+
+
+def _flat_midtones(coverage: np.ndarray) -> tuple[bool, np.ndarray]:
+    """:func:`has_flat_midtones` and the 3x3 span (dilate - erode) of the coverage it measured."""
     cv2 = _cv2()
     c = np.ascontiguousarray(coverage, dtype=np.float32)
     k3 = np.ones((3, 3), np.uint8)
     span = cv2.dilate(c, k3) - cv2.erode(c, k3)
     flat_mid = (c > 0.15) & (c < 0.85) & (span < 0.1)
-    return int(np.count_nonzero(flat_mid)) > FLAT_MIDTONE_FRACTION * c.size
+    return int(np.count_nonzero(flat_mid)) > FLAT_MIDTONE_FRACTION * c.size, span
 
 
 #: Gaussian radius (source pixels) over which the per-pixel ink level is shared by coverage_fill.
@@ -568,9 +582,12 @@ def isolate(image: Image, *, params: IsolateParams = IsolateParams()) -> Mask:
     coverage = None
     if "ink" in info and params.threshold is None and abs(info["ink"] - info["paper"]) > 1e-6:
         raw = ((field - info["paper"]) / (info["ink"] - info["paper"])).astype(np.float32)
-        sigma = D.noise_sigma(raw)
+        sigma, span7 = D._noise_sigma(raw)
         coverage = np.clip(raw, 0.0, 1.0)
         info["noise_sigma"] = round(sigma, 4)
+        lo_raw, hi_raw = cv2.minMaxLoc(raw)[:2]
+        if not (lo_raw >= 0.0 and hi_raw <= 1.0 and max(raw.shape) <= D.STATS_SIDE):
+            span7 = None  # measured on other values than the coverage's (clipped or decimated)
     else:
         sigma = 0.0
     # Denoise: radius follows the resolution and the measured noise.
@@ -595,16 +612,21 @@ def isolate(image: Image, *, params: IsolateParams = IsolateParams()) -> Mask:
     clean = coverage is not None and sigma <= D.NOISY_SIGMA and radius == 0
     k = working_factor(subject_px, params, h * w, max_upsample=MAX_COVERAGE_UPSAMPLE if clean else MAX_UPSAMPLE)
     clean = clean and k >= MIN_COVERAGE_UPSAMPLE and float(k).is_integer()  # -> coverage fill
-    if clean and has_flat_midtones(coverage):
-        clean = False  # a third tone (grey fill, colour) is not an edge: the coverage fill would dither it
-        info["flat_midtones"] = True
+    span3 = None
+    if clean:
+        midtones, span3 = _flat_midtones(coverage)
+        if midtones:
+            clean = False  # a third tone (grey fill, colour) is not an edge: the coverage fill would dither it
+            info["flat_midtones"] = True
     # Specks: an area at the output width (mm²) -> source pixels², removed at the source resolution.
     width_mm = params.width_mm if params.width_mm else 50.0
     src_px_mm = width_mm / max(float(cols[-1] - cols[0] + 1), 1.0)
     speck_px = params.speck_mm2 / src_px_mm ** 2 if params.speck_mm2 > 0 else 0.0
     if clean:
         # faint values away from the body are artefacts; so is anything within the compression ringing level
-        dead = max(CLEAN_DEAD_ZONE, min(0.25, 1.5 * D.artefact_level(coverage)))
+        # (the spans measured above, when they were measured on these very values)
+        spans = (span3, span7) if span7 is not None else None
+        dead = max(CLEAN_DEAD_ZONE, min(0.25, 1.5 * D.artefact_level(coverage, spans=spans)))
         info["dead_zone"] = round(dead, 3)
         coverage = D.keep_attached(coverage)
         coverage[coverage < dead] = 0.0
