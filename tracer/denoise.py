@@ -52,8 +52,7 @@ def _noise_sigma(coverage: np.ndarray) -> tuple[float, np.ndarray]:
     cv2 = _cv2()
     c = _decimated(coverage)
     smooth = cv2.GaussianBlur(c, (0, 0), 2.0)
-    k = np.ones((7, 7), np.uint8)
-    span = cv2.dilate(c, k) - cv2.erode(c, k)
+    span = _span(c, np.ones((7, 7), np.uint8))
     # flat: the 7x7 neighbourhood holds no edge (span below half the contrast) and is not saturated
     flat = np.flatnonzero(span < 0.5)
     if flat.size < max(64, 0.02 * span.size):  # no flat area at all: the image is texture, not noise on paper
@@ -62,6 +61,13 @@ def _noise_sigma(coverage: np.ndarray) -> tuple[float, np.ndarray]:
         flat = flat[:: flat.size // MAD_SAMPLES]
     vals = np.abs(c.ravel()[flat] - smooth.ravel()[flat])  # |c - smooth| on the samples only
     return float(1.4826 * _median(vals, "min")), span
+
+
+def _span(c: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """``dilate(c) - erode(c)`` (local max - min over ``kernel``), subtracted in place."""
+    cv2 = _cv2()
+    hi = cv2.dilate(c, kernel)
+    return np.subtract(hi, cv2.erode(c, kernel), out=hi)
 
 
 def _median(v: np.ndarray, extreme: str) -> float:
@@ -205,7 +211,7 @@ def _label_counts(lab: np.ndarray, n: int, where: np.ndarray) -> np.ndarray:
     cv2 = _cv2()
     if lab.dtype == np.uint16:
         return cv2.calcHist([lab], [0], where.view(np.uint8), [n], [0, n]).ravel().astype(np.int64)
-    return np.bincount(lab[where], minlength=n)
+    return np.bincount(np.compress(where.ravel(), lab), minlength=n)
 
 
 def _below(lab: np.ndarray, n: int, area: np.ndarray, c: np.ndarray, whole: np.ndarray, weights: np.ndarray | None,
@@ -225,8 +231,9 @@ def _below(lab: np.ndarray, n: int, area: np.ndarray, c: np.ndarray, whole: np.n
     open_[0] = False
     if open_.any():
         sel = open_[lab]
-        w = (1.0 - c[sel]) if weights is None else weights[sel]  # the same terms in the same (raster) order
-        mass = np.bincount(lab[sel], weights=w, minlength=n)
+        sel = sel.ravel()
+        w = (1.0 - np.compress(sel, c)) if weights is None else np.compress(sel, weights)  # same terms, same order
+        mass = np.bincount(np.compress(sel, lab), weights=w, minlength=n)
         below |= open_ & (mass < min_area_px)
     return below
 
@@ -311,16 +318,13 @@ def artefact_level(coverage: np.ndarray, *, spans: tuple[np.ndarray, np.ndarray]
     the 3x3 and 7x7 spans (dilate - erode) of ``_decimated(coverage)`` when the
     caller has them already.
     """
-    cv2 = _cv2()
     c = _decimated(coverage)
     if spans is not None:
         span3, span7 = spans
     else:
-        k3, k7 = np.ones((3, 3), np.uint8), np.ones((7, 7), np.uint8)
-        span3 = cv2.dilate(c, k3) - cv2.erode(c, k3)
-        span7 = cv2.dilate(c, k7) - cv2.erode(c, k7)
+        span3, span7 = _span(c, np.ones((3, 3), np.uint8)), _span(c, np.ones((7, 7), np.uint8))
     near = (span7 >= 0.5) & (span3 < 0.25)
     if near.sum() < 64:
         return 0.0
-    v = c[near]
+    v = np.compress(near.ravel(), c)  # (as c[near], faster)
     return float(np.percentile(np.minimum(v, 1.0 - v), 95))

@@ -159,8 +159,8 @@ class _BackgroundFit:
         for _ in range(3):
             if paper.sum() < len(terms) * 4:
                 break
-            Ap = A[paper]  # normal equations: a few terms, thousands of samples
-            coef = np.linalg.solve(Ap.T @ Ap + 1e-9 * np.eye(len(terms)), Ap.T @ v[paper])
+            Ap = np.compress(paper, A, axis=0)  # normal equations: a few terms, thousands of samples
+            coef = np.linalg.solve(Ap.T @ Ap + 1e-9 * np.eye(len(terms)), Ap.T @ np.compress(paper, v))
             surf = A @ coef
             band = 0.15 * np.abs(surf - ink)  # paper lies close to the surface; edges and ink do not
             paper = np.abs(v - surf) < band
@@ -212,7 +212,7 @@ def _levels(lum: np.ndarray, name: str) -> tuple[float, float, float]:
     sample = D._decimated(lum)  # a global statistic: every s-th pixel of a large image is plenty
     t = _otsu(sample)
     dark = sample <= t
-    lo, hi = sample[dark], sample[~dark]
+    lo, hi = np.compress(dark.ravel(), sample), np.compress(~dark.ravel(), sample)  # (as sample[dark], faster)
     if lo.size == 0 or hi.size == 0:
         raise EmptyMaskError(
             f"{name}: no subject found, the image is blank or has almost no contrast "
@@ -433,13 +433,15 @@ def _block_fill(full: np.ndarray, k: int) -> np.ndarray:
 
 
 def _gather(a: np.ndarray, ys: np.ndarray, xs: np.ndarray, r: int) -> np.ndarray:
-    """``(N, (2r+1)²)``: the (2r+1)² neighbourhood of each pixel (ys, xs) of ``a``, edges replicated (np.pad "edge")."""
-    cv2 = _cv2()
-    pad = cv2.copyMakeBorder(a, r, r, r, r, cv2.BORDER_REPLICATE)
-    pw = pad.shape[1]
-    d = np.arange(2 * r + 1)
-    offs = (d[:, None] * pw + d[None, :]).ravel()
-    return pad.ravel()[(ys * pw + xs)[:, None] + offs[None, :]]
+    """``(N, (2r+1)²)``: the (2r+1)² neighbourhood of each pixel (ys, xs) of ``a``, edges replicated (np.pad "edge").
+
+    Read through clipped row and column indices, so no padded copy of ``a`` is made.
+    """
+    h, w = a.shape
+    d = np.arange(-r, r + 1)
+    rows = np.clip(ys[:, None] + d, 0, h - 1) * w  # (N, 2r+1)
+    cols = np.clip(xs[:, None] + d, 0, w - 1)
+    return np.ascontiguousarray(a).ravel()[(rows[:, :, None] + cols[:, None, :]).reshape(len(ys), -1)]
 
 
 _WEIGHTS: dict = {}
@@ -458,16 +460,22 @@ def _weights(k: int) -> tuple[np.ndarray, np.ndarray]:
 def _coverage_fill(coverage: np.ndarray, k: int, *, smooth: bool = True) -> tuple[np.ndarray, bool]:
     """:func:`coverage_fill` and whether the mask holds any ink (without a pass over the large mask)."""
     cv2 = _cv2()
-    c = np.ascontiguousarray(np.clip(coverage, 0.0, 1.0), dtype=np.float32)
+    c = np.ascontiguousarray(coverage, dtype=np.float32)
+    lo, hi = cv2.minMaxLoc(c)[:2] if c.size else (0.0, 0.0)
+    if not (0.0 <= lo and hi <= 1.0):
+        c = np.clip(c, 0.0, 1.0)  # (a copy only when something is out of range)
     h, w = c.shape
     kk = k * k
-    n = np.rint(c * kk).astype(np.int32)
+    n = c * kk  # sub-pixels of ink per pixel: whole numbers in float32, rounded in place
+    np.rint(n, out=n)
     full = n >= kk
     mask = _block_fill(full, k)
     any_full = bool(full.any())
-    ys, xs = np.divmod(np.flatnonzero((n > 0) & ~full), w)  # (as np.nonzero, several times faster)
-    if len(ys) == 0:
+    flat = np.flatnonzero((n > 0) & ~full)
+    if len(flat) == 0:
         return mask, any_full
+    ys, xs = np.divmod(flat, w)  # (as np.nonzero, several times faster)
+    nn = n.ravel()[flat].astype(np.int32)
     # flat index of each partial pixel's k x k block in the mask, and of the block's sub-pixels
     block = (ys * (k * w * k) + xs * k)[:, None] + (np.arange(k)[:, None] * (w * k) + np.arange(k)[None, :]).ravel()
     w_cubic, w_linear = _weights(k)
@@ -475,21 +483,20 @@ def _coverage_fill(coverage: np.ndarray, k: int, *, smooth: bool = True) -> tupl
     if not smooth:
         order = np.argsort(-blocks, axis=1, kind="stable")
         on = np.zeros((len(ys), kk), dtype=bool)
-        np.put_along_axis(on, order, np.arange(kk)[None, :] < n[ys, xs][:, None], axis=1)
+        np.put_along_axis(on, order, np.arange(kk)[None, :] < nn[:, None], axis=1)
         mask.ravel()[block] = on
         return mask, True
     # The level that gives each pixel its ink is smoothed over neighbouring pixels, so that ink spread
     # over two pixels (blur) is not split into two strips with a gap, and no pixel grows a lone spike.
     srt = np.sort(blocks, axis=1)  # ascending: the i-th highest value is srt[:, kk - 1 - i]
-    nn = n[ys, xs]
     idx = np.arange(len(ys))
     t_p = 0.5 * (srt[idx, kk - nn] + srt[idx, np.maximum(kk - 1 - nn, 0)])
     tmap = np.zeros((h, w), np.float32)
-    wmap = np.zeros((h, w), np.float32)
-    tmap[ys, xs] = t_p
-    wmap[ys, xs] = 1.0
+    tmap.ravel()[flat] = t_p
     ts = _gather(cv2.GaussianBlur(tmap, (0, 0), SMOOTH_LEVEL_PX), ys, xs, 1)
-    ws = _gather(cv2.GaussianBlur(wmap, (0, 0), SMOOTH_LEVEL_PX), ys, xs, 1)
+    tmap.fill(0.0)  # (reused for the weights)
+    tmap.ravel()[flat] = 1.0
+    ws = _gather(cv2.GaussianBlur(tmap, (0, 0), SMOOTH_LEVEL_PX), ys, xs, 1)
     # the shared level, only on the 3x3 neighbourhoods of the partial pixels (N, 9)
     lneigh = np.where(ws > 1e-3, ts / np.maximum(ws, 1e-6), np.float32(0.5)).astype(np.float32)
     lev = lneigh @ w_linear  # (N, kk) bilinear level
@@ -551,10 +558,9 @@ def has_flat_midtones(coverage: np.ndarray) -> bool:
 
 def _flat_midtones(coverage: np.ndarray) -> tuple[bool, np.ndarray]:
     """:func:`has_flat_midtones` and the 3x3 span (dilate - erode) of the coverage it measured."""
-    cv2 = _cv2()
     c = np.ascontiguousarray(coverage, dtype=np.float32)
     k3 = np.ones((3, 3), np.uint8)
-    span = cv2.dilate(c, k3) - cv2.erode(c, k3)
+    span = D._span(c, k3)
     flat_mid = (c > 0.15) & (c < 0.85) & (span < 0.1)
     return int(np.count_nonzero(flat_mid)) > FLAT_MIDTONE_FRACTION * c.size, span
 
@@ -583,12 +589,14 @@ def isolate(image: Image, *, params: IsolateParams = IsolateParams()) -> Mask:
     h, w = field.shape
     coverage = None
     if "ink" in info and params.threshold is None and abs(info["ink"] - info["paper"]) > 1e-6:
-        raw = ((field - info["paper"]) / (info["ink"] - info["paper"])).astype(np.float32)
+        raw = np.subtract(field, info["paper"], dtype=np.float32)
+        raw /= info["ink"] - info["paper"]  # (in place: the same float32 values as one expression)
         sigma, span7 = D._noise_sigma(raw)
-        coverage = np.clip(raw, 0.0, 1.0)
         info["noise_sigma"] = round(sigma, 4)
         lo_raw, hi_raw = cv2.minMaxLoc(raw)[:2]
-        if not (lo_raw >= 0.0 and hi_raw <= 1.0 and max(raw.shape) <= D.STATS_SIDE):
+        in_range = lo_raw >= 0.0 and hi_raw <= 1.0
+        coverage = raw if in_range else np.clip(raw, 0.0, 1.0)  # (clipping in-range values changes nothing)
+        if not (in_range and max(raw.shape) <= D.STATS_SIDE):
             span7 = None  # measured on other values than the coverage's (clipped or decimated)
     else:
         sigma = 0.0
