@@ -184,16 +184,18 @@ def _reaches_all(region: np.ndarray, seeds: np.ndarray, kernel: np.ndarray, step
     cv2 = _cv2()
     total = np.count_nonzero(region)
     reached = seeds & region
-    for i in range(steps + 1):
-        if np.count_nonzero(reached) == total:
+    got = np.count_nonzero(reached)
+    grown = np.empty_like(reached)  # two buffers, grown into alternately
+    for _ in range(steps):
+        if got == total:
             return True
-        if i == steps:
-            return False
-        grown = cv2.dilate(reached.view(np.uint8), kernel).view(bool) & region
-        if np.count_nonzero(grown) == np.count_nonzero(reached):
+        cv2.dilate(reached.view(np.uint8), kernel, dst=grown.view(np.uint8))
+        np.logical_and(grown, region, out=grown)
+        before, got = got, np.count_nonzero(grown)
+        if got == before:
             return False  # no growth: some pixels are never reached
-        reached = grown
-    return False
+        reached, grown = grown, reached
+    return got == total
 
 
 def _at_least(t: float) -> np.float32 | None:

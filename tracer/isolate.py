@@ -81,8 +81,12 @@ def _otsu(values01: np.ndarray) -> float:
     cv2 = _cv2()
     v = np.ascontiguousarray(values01, dtype=np.float32)
     hist = cv2.calcHist([v], [0], None, [256], [-0.5 / 255.0, 255.5 / 255.0]).ravel().astype(np.float64)
-    hist[0] += np.count_nonzero(v < -0.5 / 255.0)  # out of range: clipped, as 8-bit values would be
-    hist[-1] += np.count_nonzero(v >= 255.5 / 255.0)
+    lo_edge, hi_edge = np.float32(-0.5 / 255.0), np.float32(255.5 / 255.0)  # (as numpy compares float32 to them)
+    v_min, v_max = cv2.minMaxLoc(v.reshape(v.shape[0], -1) if v.ndim else v.reshape(1, 1))[:2] if v.size else (0.0, 0.0)
+    if v_min < lo_edge:  # out of range: clipped, as 8-bit values would be
+        hist[0] += np.count_nonzero(v < -0.5 / 255.0)
+    if v_max >= hi_edge:
+        hist[-1] += np.count_nonzero(v >= 255.5 / 255.0)
     p = hist / max(hist.sum(), 1.0)
     levels = np.arange(256, dtype=np.float64)
     w0 = np.cumsum(p)  # class 0 = levels <= t
