@@ -478,3 +478,16 @@ def test_shared_spans_give_the_same_statistics():
     midtones, span3 = isolate_module._flat_midtones(cov)
     assert midtones == isolate_module.has_flat_midtones(cov)
     assert D.artefact_level(cov, spans=(span3, span7)) == D.artefact_level(cov)
+
+
+def test_all_large_proves_component_areas_with_squares():
+    m = np.zeros((40, 40), bool)
+    m[5:15, 5:15] = True  # 100 px
+    assert D._all_large(m, 9.0, np.ones((3, 3), np.uint8))
+    m[30, 30] = True  # a 1 px island: not shown large
+    assert not D._all_large(m, 4.0, np.ones((3, 3), np.uint8))
+    assert D._all_large(m, 1.0, np.ones((3, 3), np.uint8))  # every component has a pixel
+    edge = np.zeros((10, 10), bool)
+    edge[0:2, 0:2] = True  # 4 px in the corner: the window may not reach outside the image
+    assert not D._all_large(edge, 9.0, np.ones((3, 3), np.uint8))
+    assert D._all_large(np.zeros((5, 5), bool), 50.0, np.ones((3, 3), np.uint8))

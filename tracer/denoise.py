@@ -266,19 +266,48 @@ def remove_specks_mask(mask: np.ndarray, min_area_px: float) -> tuple[np.ndarray
     several times faster without its statistics pass, and a hole's only other
     property needed, touching the border, is read off the border's labels.
     """
-    n, lab, area = _labels_and_areas(mask, 8)
-    small = area < min_area_px
-    small[0] = False
-    islands = int(small.sum())
-    out = mask & ~small[lab] if islands else mask
-    n2, lab2, area2 = _labels_and_areas(~out, 4)
-    tiny = area2 < min_area_px
-    tiny[np.concatenate([lab2[0], lab2[-1], lab2[:, 0], lab2[:, -1]])] = False  # open to the border: not a hole
-    tiny[0] = False
-    holes = int(tiny.sum())
-    if holes:
-        out = out | tiny[lab2]
+    cv2 = _cv2()
+    islands = holes = 0
+    out = mask
+    if not _all_large(mask, min_area_px, np.ones((3, 3), np.uint8)):
+        n, lab, area = _labels_and_areas(mask, 8)
+        small = area < min_area_px
+        small[0] = False
+        islands = int(small.sum())
+        out = mask & ~small[lab] if islands else mask
+    paper = ~out
+    if not _all_large(paper, min_area_px, cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))):
+        n2, lab2, area2 = _labels_and_areas(paper, 4)
+        tiny = area2 < min_area_px
+        tiny[np.concatenate([lab2[0], lab2[-1], lab2[:, 0], lab2[:, -1]])] = False  # open to the border: not a hole
+        tiny[0] = False
+        holes = int(tiny.sum())
+        if holes:
+            out = out | tiny[lab2]
     return out, islands, holes
+
+
+#: :func:`_all_large` proves areas with squares up to this side (larger areas: few squares, labelling it is).
+LARGE_SQUARE_MAX = 5
+
+
+def _all_large(region: np.ndarray, min_area_px: float, kernel: np.ndarray) -> bool:
+    """True when every component of ``region`` (bool) provably has at least ``min_area_px`` pixels.
+
+    A pixel whose s x s window (s² >= min_area_px, nothing outside the image)
+    lies in the region belongs to a component of at least s² pixels (the
+    square is connected either way); when every pixel is joined to such a
+    pixel (:func:`_reaches_all`), no component is smaller. False means "not shown".
+    """
+    cv2 = _cv2()
+    side = max(1, int(np.ceil(np.sqrt(max(float(min_area_px), 0.0)))))
+    if side > LARGE_SQUARE_MAX or not region.any():
+        return not region.any()
+    if side == 1:
+        return True  # every component has a pixel
+    inner = cv2.erode(region.view(np.uint8), np.ones((side, side), np.uint8),
+                      borderType=cv2.BORDER_CONSTANT, borderValue=0).view(bool)
+    return _reaches_all(region, inner, kernel)
 
 
 def keep_attached(coverage: np.ndarray, *, link: float = 0.1) -> np.ndarray:
