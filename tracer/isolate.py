@@ -436,16 +436,21 @@ def _block_fill(full: np.ndarray, k: int) -> np.ndarray:
     return mask
 
 
-def _gather(a: np.ndarray, ys: np.ndarray, xs: np.ndarray, r: int) -> np.ndarray:
-    """``(N, (2r+1)²)``: the (2r+1)² neighbourhood of each pixel (ys, xs) of ``a``, edges replicated (np.pad "edge").
+def _window_index(shape: tuple[int, int], ys: np.ndarray, xs: np.ndarray, r: int) -> np.ndarray:
+    """``(N, (2r+1)²)`` flat indices of the (2r+1)² neighbourhood of each pixel, edges replicated (np.pad "edge").
 
-    Read through clipped row and column indices, so no padded copy of ``a`` is made.
+    Clipped row and column indices, so no padded copy is made; the 3x3 window
+    is the middle of the 5x5 one (:data:`_INNER_3X3`).
     """
-    h, w = a.shape
+    h, w = shape
     d = np.arange(-r, r + 1)
     rows = np.clip(ys[:, None] + d, 0, h - 1) * w  # (N, 2r+1)
     cols = np.clip(xs[:, None] + d, 0, w - 1)
-    return np.ascontiguousarray(a).ravel()[(rows[:, :, None] + cols[:, None, :]).reshape(len(ys), -1)]
+    return (rows[:, :, None] + cols[:, None, :]).reshape(len(ys), -1)
+
+
+#: The 3x3 window's columns in a 5x5 window's flat index.
+_INNER_3X3 = np.array([6, 7, 8, 11, 12, 13, 16, 17, 18])
 
 
 _WEIGHTS: dict = {}
@@ -483,7 +488,8 @@ def _coverage_fill(coverage: np.ndarray, k: int, *, smooth: bool = True) -> tupl
     # flat index of each partial pixel's k x k block in the mask, and of the block's sub-pixels
     block = (ys * (k * w * k) + xs * k)[:, None] + (np.arange(k)[:, None] * (w * k) + np.arange(k)[None, :]).ravel()
     w_cubic, w_linear = _weights(k)
-    blocks = _gather(c, ys, xs, 2) @ w_cubic  # (N, kk) bicubic values
+    win5 = _window_index((h, w), ys, xs, 2)
+    blocks = c.ravel().take(win5) @ w_cubic  # (N, kk) bicubic values
     if not smooth:
         order = np.argsort(-blocks, axis=1, kind="stable")
         on = np.zeros((len(ys), kk), dtype=bool)
@@ -497,10 +503,11 @@ def _coverage_fill(coverage: np.ndarray, k: int, *, smooth: bool = True) -> tupl
     t_p = 0.5 * (srt[idx, kk - nn] + srt[idx, np.maximum(kk - 1 - nn, 0)])
     tmap = np.zeros((h, w), np.float32)
     tmap.ravel()[flat] = t_p
-    ts = _gather(cv2.GaussianBlur(tmap, (0, 0), SMOOTH_LEVEL_PX), ys, xs, 1)
+    win3 = win5[:, _INNER_3X3]
+    ts = cv2.GaussianBlur(tmap, (0, 0), SMOOTH_LEVEL_PX).ravel().take(win3)
     tmap.fill(0.0)  # (reused for the weights)
     tmap.ravel()[flat] = 1.0
-    ws = _gather(cv2.GaussianBlur(tmap, (0, 0), SMOOTH_LEVEL_PX), ys, xs, 1)
+    ws = cv2.GaussianBlur(tmap, (0, 0), SMOOTH_LEVEL_PX).ravel().take(win3)
     # the shared level, only on the 3x3 neighbourhoods of the partial pixels (N, 9)
     lneigh = np.where(ws > 1e-3, ts / np.maximum(ws, 1e-6), np.float32(0.5)).astype(np.float32)
     lev = lneigh @ w_linear  # (N, kk) bilinear level
