@@ -401,3 +401,93 @@ def test_speck_removal_with_more_components_than_16_bit_labels():
     out, islands, holes = D.remove_specks_mask(m, 4.0)
     assert n_specks > 65535 and islands == n_specks
     assert holes == 0 and out.sum() == 200 * 200 and out[400:600, 400:600].all()
+
+
+def test_background_fit_sampled_grid_equals_the_full_surface():
+    """The drift check reads the surface on a grid only: bit for bit the full surface's values there."""
+    rng = np.random.default_rng(5)
+    h, w = 301, 517
+    yy, xx = np.mgrid[0:h, 0:w]
+    lum = (0.8 + 0.1 * xx / w - 0.05 * (yy / h) ** 2).astype(np.float32)
+    lum[100:200, 150:400] = 0.1  # ink
+    lum += rng.normal(0, 0.01, lum.shape).astype(np.float32)
+    for dark, degree in ((True, 2), (True, 3), (False, 2)):
+        fit = isolate_module._BackgroundFit(lum if dark else 1.0 - lum, dark, degree=degree)
+        full = fit.surface()
+        assert np.array_equal(full, isolate_module._background_estimate(lum if dark else 1.0 - lum, dark, degree=degree))
+        for sy, sx in ((h // 64, w // 64), (1, 1), (7, 3)):
+            assert np.array_equal(fit.sampled(sy, sx), full[::sy, ::sx])
+
+
+def test_coverage_fill_reports_whether_it_placed_any_ink():
+    c = np.zeros((30, 40), np.float32)
+    mask, has_ink = isolate_module._coverage_fill(c, 4)
+    assert not has_ink and not mask.any()
+    c[10, 10] = 0.3  # one partial pixel
+    mask, has_ink = isolate_module._coverage_fill(c, 4)
+    assert has_ink and mask.any()
+    c[12:15, 20:25] = 1.0
+    mask, has_ink = isolate_module._coverage_fill(c, 4)
+    assert has_ink == bool(mask.any())
+
+
+def test_reaches_all_shows_every_component_holds_a_seed():
+    """The labelling-free shortcut of keep_attached / remove_specks: True only when every component has a seed."""
+    region = np.zeros((20, 30), bool)
+    region[2:8, 2:10] = True     # component A
+    region[12:18, 15:28] = True  # component B
+    seeds = np.zeros_like(region)
+    seeds[4, 4] = True
+    assert not D._reaches_all(region, seeds, np.ones((3, 3), np.uint8))  # B has no seed
+    seeds[14, 20] = True
+    assert D._reaches_all(region, seeds, np.ones((3, 3), np.uint8), steps=10)
+    assert not D._reaches_all(region, seeds, np.ones((3, 3), np.uint8), steps=2)  # B's far end is 7 steps away
+    diag = np.zeros((5, 5), bool)
+    diag[1, 1] = diag[2, 2] = True  # 8- but not 4-connected
+    only = np.zeros_like(diag)
+    only[1, 1] = True
+    assert D._reaches_all(diag, only, np.ones((3, 3), np.uint8))
+    assert not D._reaches_all(diag, only, cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3)))
+
+
+def test_at_least_is_a_float32_bound_from_above():
+    for t in (0.46, 0.5, 0.1 + 1e-9, 1.0):
+        t32 = D._at_least(t)
+        assert float(t32) >= t and float(np.nextafter(t32, np.float32(0))) < t
+    assert D._at_least(1.5) is None
+
+
+def test_median_shortcut_equals_numpy_median():
+    rng = np.random.default_rng(7)
+    for n in (1, 2, 3, 10, 11, 1000, 1001):
+        for frac in (0.0, 0.4, 0.5, 0.51, 0.9, 1.0):
+            v = rng.random(n).astype(np.float32)
+            v[: int(frac * n)] = 0.0
+            assert D._median(v, "min") == float(np.median(v))
+            w = v.copy()
+            w[: int(frac * n)] = 1.0
+            assert D._median(w, "max") == float(np.median(w))
+    z = np.array([0.0, -0.0, -0.0, 0.5], np.float32)  # signed zeros: left to numpy
+    assert D._median(z, "min") == float(np.median(z))
+
+
+def test_shared_spans_give_the_same_statistics():
+    cov = np.clip(render(disc(60.3, 50.7, 30.2), 128, 100) + np.float32(0.0), 0, 1).astype(np.float32)
+    sigma, span7 = D._noise_sigma(cov)
+    assert sigma == D.noise_sigma(cov)
+    midtones, span3 = isolate_module._flat_midtones(cov)
+    assert midtones == isolate_module.has_flat_midtones(cov)
+    assert D.artefact_level(cov, spans=(span3, span7)) == D.artefact_level(cov)
+
+
+def test_all_large_proves_component_areas_with_squares():
+    m = np.zeros((40, 40), bool)
+    m[5:15, 5:15] = True  # 100 px
+    assert D._all_large(m, 9.0, np.ones((3, 3), np.uint8))
+    m[30, 30] = True  # a 1 px island: not shown large
+    assert not D._all_large(m, 4.0, np.ones((3, 3), np.uint8))
+    assert D._all_large(m, 1.0, np.ones((3, 3), np.uint8))  # every component has a pixel
+    edge = np.zeros((10, 10), bool)
+    edge[0:2, 0:2] = True  # 4 px in the corner: the window may not reach outside the image
+    assert not D._all_large(edge, 9.0, np.ones((3, 3), np.uint8))
+    assert D._all_large(np.zeros((5, 5), bool), 50.0, np.ones((3, 3), np.uint8))

@@ -44,20 +44,45 @@ def noise_sigma(coverage: np.ndarray) -> float:
     anti-aliasing and JPEG ringing next to edges do not count as noise, while
     spatially correlated (blurred or compressed) sensor noise still does.
     """
+    return _noise_sigma(coverage)[0]
+
+
+def _noise_sigma(coverage: np.ndarray) -> tuple[float, np.ndarray]:
+    """:func:`noise_sigma` and the 7x7 span (dilate - erode) of ``_decimated(coverage)`` it measured."""
     cv2 = _cv2()
     c = _decimated(coverage)
     smooth = cv2.GaussianBlur(c, (0, 0), 2.0)
-    k = np.ones((7, 7), np.uint8)
-    span = cv2.dilate(c, k) - cv2.erode(c, k)
-    r = np.abs(c - smooth)
+    span = _span(c, np.ones((7, 7), np.uint8))
     # flat: the 7x7 neighbourhood holds no edge (span below half the contrast) and is not saturated
-    flat = span < 0.5
-    if flat.sum() < max(64, 0.02 * flat.size):  # no flat area at all: the image is texture, not noise on paper
-        return 1.0
-    vals = r[flat]
-    if vals.size > MAD_SAMPLES:  # a robust scale: 65k samples fix it to about 0.5 %
-        vals = vals[:: vals.size // MAD_SAMPLES]
-    return float(1.4826 * np.median(vals))
+    flat = np.flatnonzero(span < 0.5)
+    if flat.size < max(64, 0.02 * span.size):  # no flat area at all: the image is texture, not noise on paper
+        return 1.0, span
+    if flat.size > MAD_SAMPLES:  # a robust scale: 65k samples fix it to about 0.5 %
+        flat = flat[:: flat.size // MAD_SAMPLES]
+    vals = np.abs(c.ravel()[flat] - smooth.ravel()[flat])  # |c - smooth| on the samples only
+    return float(1.4826 * _median(vals, "min")), span
+
+
+def _span(c: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """``dilate(c) - erode(c)`` (local max - min over ``kernel``), subtracted in place."""
+    cv2 = _cv2()
+    hi = cv2.dilate(c, kernel)
+    return np.subtract(hi, cv2.erode(c, kernel), out=hi)
+
+
+def _median(v: np.ndarray, extreme: str) -> float:
+    """``float(np.median(v))`` of a 1-D array; no partition when its minimum (or maximum) fills the middle.
+
+    On a clean render most samples sit exactly at one value (paper 0, full ink):
+    when more than half of ``v`` equals its ``extreme`` ("min" or "max"), both
+    middle order statistics are that value, which is then the median.
+    """
+    n = v.size
+    if n:
+        m = v.min() if extreme == "min" else v.max()
+        if np.count_nonzero(v == m) > n // 2 and not (m == 0 and np.signbit(v).any()):  # (+0 / -0: let numpy pick)
+            return float(m)
+    return float(np.median(v))
 
 
 #: ``denoise="auto"`` median-filters only above this noise: below it, a median costs more detail (tips,
@@ -103,6 +128,10 @@ def remove_specks(coverage: np.ndarray, *, min_area_px: float, floor: float = 0.
     it covers. A hole is a 4-connected set below ``1 - floor`` that does not
     touch the image border. Islands that nowhere reach 0.5 and holes that
     nowhere drop below it are removed too, whatever their size. Returns ``(coverage, islands dropped, holes filled)``.
+
+    A component's mass lies between its number of full pixels and its number
+    of pixels, both read off label histograms; the weighted sum (the same
+    float sum as ever) is taken only for components those counts leave undecided.
     """
     cv2 = _cv2()
     if min_area_px <= 0:
@@ -110,27 +139,105 @@ def remove_specks(coverage: np.ndarray, *, min_area_px: float, floor: float = 0.
     if np.asarray(coverage).dtype == bool:
         return _remove_specks_binary(np.asarray(coverage), min_area_px)
     c = np.asarray(coverage, dtype=np.float32)
-    n, lab = cv2.connectedComponents((c > floor).astype(np.uint8), connectivity=8)
-    mass = np.bincount(lab.ravel(), weights=c.ravel(), minlength=n)
-    # a faint smudge (noise, JPEG blocks) never reaches the midpoint anywhere: it is not part of the subject
-    solid = np.bincount(lab[c >= 0.5], minlength=n) > 0
-    small = (mass < min_area_px) | ~solid
-    small[0] = False
-    islands = int(small.sum())
-    if islands:
-        c = np.where(small[lab], np.float32(0.0), c)
-    n2, lab2, stats = cv2.connectedComponentsWithStats((c < 1.0 - floor).astype(np.uint8), connectivity=4)[:3]
-    h, w = c.shape
-    x, y = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
-    inner = (x > 0) & (y > 0) & (x + stats[:, cv2.CC_STAT_WIDTH] < w) & (y + stats[:, cv2.CC_STAT_HEIGHT] < h)
-    missing = np.bincount(lab2.ravel(), weights=(1.0 - c).ravel(), minlength=n2)
-    open_hole = np.bincount(lab2[c <= 0.5], minlength=n2) > 0
-    tiny = inner & ((missing < min_area_px) | ~open_hole)
-    tiny[0] = False
-    holes = int(tiny.sum())
-    if holes:
-        c = np.where(tiny[lab2], np.float32(1.0), c)
+    lo, hi = cv2.minMaxLoc(c)[:2] if c.size else (0.0, 0.0)
+    bounded = floor >= 0.0 and lo >= 0.0 and hi <= 1.0  # each pixel weighs 0..1: counts bound the masses
+    # A component holding a pixel of weight >= max(0.5, min_area_px) is neither faint nor small: when every
+    # component holds one (every pixel is joined to such a pixel within a few steps), nothing is labelled.
+    sure = _at_least(max(0.5, float(min_area_px)))
+    ink = c > floor
+    islands = 0
+    if not (bounded and sure is not None and _reaches_all(ink, c >= sure, np.ones((3, 3), np.uint8))):
+        n, lab, area = _labels_and_areas(ink, 8)
+        small = _below(lab, n, area, c, c >= 1.0, c, min_area_px, bounded)
+        # a faint smudge (noise, JPEG blocks) never reaches the midpoint anywhere: it is not part of the subject
+        small |= ~(_label_counts(lab, n, c >= 0.5) > 0)
+        small[0] = False
+        islands = int(small.sum())
+        if islands:
+            c = np.where(small[lab], np.float32(0.0), c)
+    paper = c < 1.0 - floor
+    holes = 0
+    if not (bounded and sure is not None
+            and _reaches_all(paper, (c <= 0.5) & ((1.0 - c) >= sure), cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3)))):
+        n2, lab2, area2 = _labels_and_areas(paper, 4)
+        tiny = _below(lab2, n2, area2, c, c <= 0.0, None, min_area_px, bounded)
+        tiny |= ~(_label_counts(lab2, n2, c <= 0.5) > 0)
+        tiny[np.concatenate([lab2[0], lab2[-1], lab2[:, 0], lab2[:, -1]])] = False  # open to the border: not a hole
+        tiny[0] = False
+        holes = int(tiny.sum())
+        if holes:
+            c = np.where(tiny[lab2], np.float32(1.0), c)
     return c, islands, holes
+
+
+#: Geodesic steps :func:`_reaches_all` takes before it gives up (anti-aliased fringes are a pixel or two wide).
+REACH_STEPS = 4
+
+
+def _reaches_all(region: np.ndarray, seeds: np.ndarray, kernel: np.ndarray, steps: int = REACH_STEPS) -> bool:
+    """True when every pixel of ``region`` is joined to a pixel of ``seeds & region`` within ``region``.
+
+    Grows the seeds inside the region (dilation by ``kernel``: 3x3 for 8-, a cross
+    for 4-connectivity) at most ``steps`` times; False means "not shown", not "no".
+    Then every component of the region holds a seed pixel, without labelling it.
+    """
+    cv2 = _cv2()
+    total = np.count_nonzero(region)
+    reached = seeds & region
+    got = np.count_nonzero(reached)
+    grown = np.empty_like(reached)  # two buffers, grown into alternately
+    for _ in range(steps):
+        if got == total:
+            return True
+        cv2.dilate(reached.view(np.uint8), kernel, dst=grown.view(np.uint8))
+        np.logical_and(grown, region, out=grown)
+        before, got = got, np.count_nonzero(grown)
+        if got == before:
+            return False  # no growth: some pixels are never reached
+        reached, grown = grown, reached
+    return got == total
+
+
+def _at_least(t: float) -> np.float32 | None:
+    """The smallest float32 that is >= ``t`` (so ``c >= _at_least(t)`` implies ``c >= t`` exactly); None above 1."""
+    if t > 1.0:
+        return None
+    t32 = np.float32(t)
+    if float(t32) < t:
+        t32 = np.nextafter(t32, np.float32(np.inf))
+    return t32
+
+
+def _label_counts(lab: np.ndarray, n: int, where: np.ndarray) -> np.ndarray:
+    """Number of pixels of each label where ``where`` (bool) holds."""
+    cv2 = _cv2()
+    if lab.dtype == np.uint16:
+        return cv2.calcHist([lab], [0], where.view(np.uint8), [n], [0, n]).ravel().astype(np.int64)
+    return np.bincount(np.compress(where.ravel(), lab), minlength=n)
+
+
+def _below(lab: np.ndarray, n: int, area: np.ndarray, c: np.ndarray, whole: np.ndarray, weights: np.ndarray | None,
+           min_area_px: float, bounded: bool) -> np.ndarray:
+    """Labels whose mass, ``bincount(lab, weights)`` (``weights=None``: ``1 - c``), is below ``min_area_px``.
+
+    With ``bounded`` (every weight in 0..1) a label's mass is at least its
+    number of ``whole`` pixels (weight 1) and at most its pixel count (the
+    float sums of non-negative terms keep both bounds), so the weighted sum is
+    taken only over the labels that neither bound decides.
+    """
+    if not bounded:
+        w = (1.0 - c) if weights is None else weights
+        return np.bincount(lab.ravel(), weights=w.ravel(), minlength=n) < min_area_px
+    below = area < min_area_px
+    open_ = ~below & (_label_counts(lab, n, whole) < min_area_px)
+    open_[0] = False
+    if open_.any():
+        sel = open_[lab]
+        sel = sel.ravel()
+        w = (1.0 - np.compress(sel, c)) if weights is None else np.compress(sel, weights)  # same terms, same order
+        mass = np.bincount(np.compress(sel, lab), weights=w, minlength=n)
+        below |= open_ & (mass < min_area_px)
+    return below
 
 
 def _remove_specks_binary(mask: np.ndarray, min_area_px: float) -> tuple[np.ndarray, int, int]:
@@ -159,19 +266,48 @@ def remove_specks_mask(mask: np.ndarray, min_area_px: float) -> tuple[np.ndarray
     several times faster without its statistics pass, and a hole's only other
     property needed, touching the border, is read off the border's labels.
     """
-    n, lab, area = _labels_and_areas(mask, 8)
-    small = area < min_area_px
-    small[0] = False
-    islands = int(small.sum())
-    out = mask & ~small[lab] if islands else mask
-    n2, lab2, area2 = _labels_and_areas(~out, 4)
-    tiny = area2 < min_area_px
-    tiny[np.concatenate([lab2[0], lab2[-1], lab2[:, 0], lab2[:, -1]])] = False  # open to the border: not a hole
-    tiny[0] = False
-    holes = int(tiny.sum())
-    if holes:
-        out = out | tiny[lab2]
+    cv2 = _cv2()
+    islands = holes = 0
+    out = mask
+    if not _all_large(mask, min_area_px, np.ones((3, 3), np.uint8)):
+        n, lab, area = _labels_and_areas(mask, 8)
+        small = area < min_area_px
+        small[0] = False
+        islands = int(small.sum())
+        out = mask & ~small[lab] if islands else mask
+    paper = ~out
+    if not _all_large(paper, min_area_px, cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))):
+        n2, lab2, area2 = _labels_and_areas(paper, 4)
+        tiny = area2 < min_area_px
+        tiny[np.concatenate([lab2[0], lab2[-1], lab2[:, 0], lab2[:, -1]])] = False  # open to the border: not a hole
+        tiny[0] = False
+        holes = int(tiny.sum())
+        if holes:
+            out = out | tiny[lab2]
     return out, islands, holes
+
+
+#: :func:`_all_large` proves areas with squares up to this side (larger areas: few squares, labelling it is).
+LARGE_SQUARE_MAX = 5
+
+
+def _all_large(region: np.ndarray, min_area_px: float, kernel: np.ndarray) -> bool:
+    """True when every component of ``region`` (bool) provably has at least ``min_area_px`` pixels.
+
+    A pixel whose s x s window (s² >= min_area_px, nothing outside the image)
+    lies in the region belongs to a component of at least s² pixels (the
+    square is connected either way); when every pixel is joined to such a
+    pixel (:func:`_reaches_all`), no component is smaller. False means "not shown".
+    """
+    cv2 = _cv2()
+    side = max(1, int(np.ceil(np.sqrt(max(float(min_area_px), 0.0)))))
+    if side > LARGE_SQUARE_MAX or not region.any():
+        return not region.any()
+    if side == 1:
+        return True  # every component has a pixel
+    inner = cv2.erode(region.view(np.uint8), np.ones((side, side), np.uint8),
+                      borderType=cv2.BORDER_CONSTANT, borderValue=0).view(bool)
+    return _reaches_all(region, inner, kernel)
 
 
 def keep_attached(coverage: np.ndarray, *, link: float = 0.1) -> np.ndarray:
@@ -188,29 +324,38 @@ def keep_attached(coverage: np.ndarray, *, link: float = 0.1) -> np.ndarray:
     k3 = np.ones((3, 3), np.uint8)
     out = c.copy()
     for field, to in ((c, 0.0), (1.0 - c, 1.0)):
-        n, lab = cv2.connectedComponents((field >= link).astype(np.uint8), connectivity=8)
-        solid = np.bincount(lab[field >= 0.5], minlength=n) > 0
-        solid[0] = False
-        kept = solid[lab]
+        linked = field >= link
+        seeds = field >= 0.5
+        if _reaches_all(linked, seeds, k3):  # (a clean image: every component is solid, no labelling needed)
+            kept = linked
+        else:
+            n, lab, _ = _labels_and_areas(linked, 8)
+            solid = _label_counts(lab, n, seeds) > 0
+            solid[0] = False
+            kept = linked if solid[1:].all() else solid[lab]
         near = cv2.dilate(kept.view(np.uint8), k3).view(bool)
-        out = np.where((field > 0) & ~near, np.float32(to), out)
+        drop = (field > 0) & ~near
+        if drop.any():
+            out[drop] = to
     return out
 
 
-def artefact_level(coverage: np.ndarray) -> float:
+def artefact_level(coverage: np.ndarray, *, spans: tuple[np.ndarray, np.ndarray] | None = None) -> float:
     """How far from pure ink/paper the pixels next to (not on) edges stray: JPEG ringing and blocking.
 
     On a clean render, pixels two or three pixels from an edge are exactly 0
     or 1; after lossy compression they are not. Returns the 95th percentile
-    of ``min(c, 1 - c)`` over those pixels (0 for a clean image).
+    of ``min(c, 1 - c)`` over those pixels (0 for a clean image). ``spans``:
+    the 3x3 and 7x7 spans (dilate - erode) of ``_decimated(coverage)`` when the
+    caller has them already.
     """
-    cv2 = _cv2()
     c = _decimated(coverage)
-    k3, k7 = np.ones((3, 3), np.uint8), np.ones((7, 7), np.uint8)
-    span3 = cv2.dilate(c, k3) - cv2.erode(c, k3)
-    span7 = cv2.dilate(c, k7) - cv2.erode(c, k7)
+    if spans is not None:
+        span3, span7 = spans
+    else:
+        span3, span7 = _span(c, np.ones((3, 3), np.uint8)), _span(c, np.ones((7, 7), np.uint8))
     near = (span7 >= 0.5) & (span3 < 0.25)
     if near.sum() < 64:
         return 0.0
-    d = np.minimum(c, 1.0 - c)[near]
-    return float(np.percentile(d, 95))
+    v = np.compress(near.ravel(), c)  # (as c[near], faster)
+    return float(np.percentile(np.minimum(v, 1.0 - v), 95))

@@ -34,6 +34,7 @@ pixels per working pixel, so the tracer returns source pixels (y down).
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -82,8 +83,12 @@ def _otsu(values01: np.ndarray) -> float:
     cv2 = _cv2()
     v = np.ascontiguousarray(values01, dtype=np.float32)
     hist = cv2.calcHist([v], [0], None, [256], [-0.5 / 255.0, 255.5 / 255.0]).ravel().astype(np.float64)
-    hist[0] += np.count_nonzero(v < -0.5 / 255.0)  # out of range: clipped, as 8-bit values would be
-    hist[-1] += np.count_nonzero(v >= 255.5 / 255.0)
+    lo_edge, hi_edge = np.float32(-0.5 / 255.0), np.float32(255.5 / 255.0)  # (as numpy compares float32 to them)
+    v_min, v_max = cv2.minMaxLoc(v.reshape(v.shape[0], -1) if v.ndim else v.reshape(1, 1))[:2] if v.size else (0.0, 0.0)
+    if v_min < lo_edge:  # out of range: clipped, as 8-bit values would be
+        hist[0] += np.count_nonzero(v < -0.5 / 255.0)
+    if v_max >= hi_edge:
+        hist[-1] += np.count_nonzero(v >= 255.5 / 255.0)
     p = hist / max(hist.sum(), 1.0)
     levels = np.arange(256, dtype=np.float64)
     w0 = np.cumsum(p)  # class 0 = levels <= t
@@ -125,40 +130,74 @@ def _background_estimate(lum: np.ndarray, dark_ink: bool, *, degree: int = 2) ->
     against the surface three times, so large ink areas never pull the
     paper level down (as a grey closing would).
     """
-    cv2 = _cv2()
-    h, w = lum.shape
-    d = max(1, int(math.ceil(max(h, w) / 128)))
-    small = cv2.resize(lum, (max(2, w // d), max(2, h // d)), interpolation=cv2.INTER_AREA) if d > 1 else lum
-    sh, sw = small.shape
+    return _BackgroundFit(lum, dark_ink, degree=degree).surface()
+
+
+@functools.lru_cache(maxsize=8)
+def _design_matrix(sh: int, sw: int, degree: int) -> np.ndarray:
+    """(sh*sw, terms) float64 (from float32 pixel coordinates): the monomials x^i y^j of the background fit."""
     yy, xx = np.mgrid[0:sh, 0:sw].astype(np.float32)
     xs, ys = (xx + 0.5) / sw - 0.5, (yy + 0.5) / sh - 0.5
     terms = [(i, j) for i in range(degree + 1) for j in range(degree + 1 - i)]
-    A = np.stack([xs.ravel() ** i * ys.ravel() ** j for i, j in terms], axis=1)
-    v = small.ravel().astype(np.float64)
-    t = _otsu(small)
-    ink = float(np.median(v[v <= t])) if (v <= t).any() else 0.0
-    if not dark_ink:
-        ink = float(np.median(v[v > t])) if (v > t).any() else 1.0
-    paper = (v > t) if dark_ink else (v <= t)
-    coef = None
-    for _ in range(3):
-        if paper.sum() < len(terms) * 4:
-            break
-        Ap = A[paper].astype(np.float64)  # normal equations: a few terms, thousands of samples
-        coef = np.linalg.solve(Ap.T @ Ap + 1e-9 * np.eye(len(terms)), Ap.T @ v[paper])
-        surf = A @ coef
-        band = 0.15 * np.abs(surf - ink)  # paper lies close to the surface; edges and ink do not
-        paper = np.abs(v - surf) < band
-    if coef is None:
-        return np.full((h, w), float(np.median(v[paper])) if paper.any() else 1.0, np.float32)
-    # sum of c_ij x^i y^j = (Y powers) @ (coefficient-weighted X powers): one (h, J) x (J, w) product
-    X = (np.arange(w, dtype=np.float64) + 0.5) / w - 0.5
-    Y = (np.arange(h, dtype=np.float64) + 0.5) / h - 0.5
-    rows = np.zeros((degree + 1, w))
-    for c, (i, j) in zip(coef, terms):
-        rows[j] += c * X ** i
-    cols = np.stack([Y ** j for j in range(degree + 1)], axis=1)
-    return (cols.astype(np.float32) @ rows.astype(np.float32)).astype(np.float32, copy=False)
+    A = np.stack([xs.ravel() ** i * ys.ravel() ** j for i, j in terms], axis=1).astype(np.float64)
+    A.flags.writeable = False
+    return A
+
+
+class _BackgroundFit:
+    """The fit of :func:`_background_estimate`; its surface in full or on a grid of rows and columns only."""
+
+    def __init__(self, lum: np.ndarray, dark_ink: bool, *, degree: int = 2):
+        cv2 = _cv2()
+        h, w = lum.shape
+        self.shape, self.degree = (h, w), degree
+        d = max(1, int(math.ceil(max(h, w) / 128)))
+        small = cv2.resize(lum, (max(2, w // d), max(2, h // d)), interpolation=cv2.INTER_AREA) if d > 1 else lum
+        terms = [(i, j) for i in range(degree + 1) for j in range(degree + 1 - i)]
+        A = _design_matrix(*small.shape, degree)
+        v = small.ravel().astype(np.float64)
+        t = _otsu(small)
+        ink = float(np.median(v[v <= t])) if (v <= t).any() else 0.0
+        if not dark_ink:
+            ink = float(np.median(v[v > t])) if (v > t).any() else 1.0
+        paper = (v > t) if dark_ink else (v <= t)
+        coef = None
+        for _ in range(3):
+            if paper.sum() < len(terms) * 4:
+                break
+            Ap = np.compress(paper, A, axis=0)  # normal equations: a few terms, thousands of samples
+            coef = np.linalg.solve(Ap.T @ Ap + 1e-9 * np.eye(len(terms)), Ap.T @ np.compress(paper, v))
+            surf = A @ coef
+            band = 0.15 * np.abs(surf - ink)  # paper lies close to the surface; edges and ink do not
+            paper = np.abs(v - surf) < band
+        self.coef, self.terms = coef, terms
+        self.flat = None if coef is not None else (float(np.median(v[paper])) if paper.any() else 1.0)
+
+    def _factors(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(cols (h, J), rows (J, w))`` float32: the surface is ``cols @ rows``."""
+        h, w = self.shape
+        # sum of c_ij x^i y^j = (Y powers) @ (coefficient-weighted X powers): one (h, J) x (J, w) product
+        X = (np.arange(w, dtype=np.float64) + 0.5) / w - 0.5
+        Y = (np.arange(h, dtype=np.float64) + 0.5) / h - 0.5
+        rows = np.zeros((self.degree + 1, w))
+        for c, (i, j) in zip(self.coef, self.terms):
+            rows[j] += c * X ** i
+        cols = np.stack([Y ** j for j in range(self.degree + 1)], axis=1)
+        return cols.astype(np.float32), rows.astype(np.float32)
+
+    def surface(self) -> np.ndarray:
+        """The paper level at every pixel, ``(h, w)`` float32."""
+        if self.coef is None:
+            return np.full(self.shape, self.flat, np.float32)
+        cols, rows = self._factors()
+        return (cols @ rows).astype(np.float32, copy=False)
+
+    def sampled(self, sy: int, sx: int) -> np.ndarray:
+        """``surface()[::sy, ::sx]`` without the rest: the same K=3 products (one per element), on those rows and columns."""
+        if self.coef is None:
+            return self.surface()[::sy, ::sx]
+        cols, rows = self._factors()
+        return np.ascontiguousarray(cols[::sy]) @ np.ascontiguousarray(rows[:, ::sx])
 
 
 def _flatten(lum: np.ndarray, bg: np.ndarray, dark_ink: bool) -> np.ndarray:
@@ -179,12 +218,12 @@ def _levels(lum: np.ndarray, name: str) -> tuple[float, float, float]:
     sample = D._decimated(lum)  # a global statistic: every s-th pixel of a large image is plenty
     t = _otsu(sample)
     dark = sample <= t
-    lo, hi = sample[dark], sample[~dark]
+    lo, hi = np.compress(dark.ravel(), sample), np.compress(~dark.ravel(), sample)  # (as sample[dark], faster)
     if lo.size == 0 or hi.size == 0:
         raise EmptyMaskError(
             f"{name}: no subject found, the image is blank or has almost no contrast "
             "(try --threshold N or --invert)")
-    ink, paper = (float(np.median(v[:: max(1, v.size // LEVEL_SAMPLES)])) for v in (lo, hi))
+    ink, paper = (D._median(v[:: max(1, v.size // LEVEL_SAMPLES)], ext) for v, ext in ((lo, "min"), (hi, "max")))
     if paper - ink < MIN_CONTRAST:
         raise EmptyMaskError(
             f"{name}: no subject found, the image is blank or has almost no contrast "
@@ -241,10 +280,12 @@ def ink_field(image: Image, params: IsolateParams = IsolateParams()) -> tuple[np
         flatten = params.method == "adaptive"
         bg = None
         if not flatten:
-            bg = _background_estimate(lum, dark_ink)
-            lo_bg, hi_bg = np.percentile(bg[:: max(1, bg.shape[0] // 64), :: max(1, bg.shape[1] // 64)], [2, 98])
+            fit = _BackgroundFit(lum, dark_ink)  # the drift is read on a 64 x 64 grid of the surface
+            lo_bg, hi_bg = np.percentile(fit.sampled(max(1, lum.shape[0] // 64), max(1, lum.shape[1] // 64)), [2, 98])
             flatten = (hi_bg - lo_bg) > AUTO_FLATTEN_DRIFT * (paper_hi - ink_lo)
             info["paper_drift"] = round(float(hi_bg - lo_bg) * 255, 1)
+            if flatten:
+                bg = fit.surface()
         if flatten:
             if bg is None:
                 bg = _background_estimate(lum, dark_ink, degree=3)
@@ -395,49 +436,105 @@ def coverage_fill(coverage: np.ndarray, k: int, *, smooth: bool = True) -> np.nd
     ink (the tip of a taper, the end of a hairline, where all neighbours are
     darker) gets exactly its ink back, so thin tips keep their length.
     """
+    return _coverage_fill(coverage, k, smooth=smooth)[0]
+
+
+def _block_fill(full: np.ndarray, k: int) -> np.ndarray:
+    """``full`` (bool, rows x cols) repeated into k x k blocks: zeros, then only the box around the True pixels."""
+    h, w = full.shape
+    mask = np.zeros((h * k, w * k), bool)
+    rows = np.flatnonzero(full.any(axis=1))
+    if len(rows):
+        cols = np.flatnonzero(full.any(axis=0))
+        r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+        wide = np.repeat(full[r0:r1, c0:c1], k, axis=1)  # columns first, then whole rows k times
+        mask.reshape(h, k, w * k)[r0:r1, :, c0 * k:c1 * k] = wide[:, None, :]
+    return mask
+
+
+def _window_index(shape: tuple[int, int], ys: np.ndarray, xs: np.ndarray, r: int) -> np.ndarray:
+    """``(N, (2r+1)²)`` flat indices of the (2r+1)² neighbourhood of each pixel, edges replicated (np.pad "edge").
+
+    Clipped row and column indices, so no padded copy is made; the 3x3 window
+    is the middle of the 5x5 one (:data:`_INNER_3X3`).
+    """
+    h, w = shape
+    d = np.arange(-r, r + 1)
+    rows = np.clip(ys[:, None] + d, 0, h - 1) * w  # (N, 2r+1)
+    cols = np.clip(xs[:, None] + d, 0, w - 1)
+    return (rows[:, :, None] + cols[:, None, :]).reshape(len(ys), -1)
+
+
+#: The 3x3 window's columns in a 5x5 window's flat index.
+_INNER_3X3 = np.array([6, 7, 8, 11, 12, 13, 16, 17, 18])
+
+
+_WEIGHTS: dict = {}
+
+
+def _weights(k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cached ``(cubic (25, k*k), linear (9, k*k))`` float32 sub-pixel weights (transposed, as matmul takes them)."""
+    w = _WEIGHTS.get(k)
+    if w is None:
+        w = _WEIGHTS[k] = (_subpixel_weights(k).T.astype(np.float32), _subpixel_weights_linear(k).T.astype(np.float32))
+        for a in w:
+            a.flags.writeable = False
+    return w
+
+
+def _coverage_fill(coverage: np.ndarray, k: int, *, smooth: bool = True) -> tuple[np.ndarray, bool]:
+    """:func:`coverage_fill` and whether the mask holds any ink (without a pass over the large mask)."""
     cv2 = _cv2()
-    c = np.ascontiguousarray(np.clip(coverage, 0.0, 1.0), dtype=np.float32)
+    c = np.ascontiguousarray(coverage, dtype=np.float32)
+    lo, hi = cv2.minMaxLoc(c)[:2] if c.size else (0.0, 0.0)
+    if not (0.0 <= lo and hi <= 1.0):
+        c = np.clip(c, 0.0, 1.0)  # (a copy only when something is out of range)
     h, w = c.shape
     kk = k * k
-    n = np.rint(c * kk).astype(np.int32)
+    n = c * kk  # sub-pixels of ink per pixel: whole numbers in float32, rounded in place
+    np.rint(n, out=n)
     full = n >= kk
-    mask = cv2.resize(full.view(np.uint8), (w * k, h * k), interpolation=cv2.INTER_NEAREST).view(bool)
-    ys, xs = np.nonzero((n > 0) & ~full)
-    if len(ys) == 0:
-        return mask
-    pad = np.pad(c, 2, mode="edge")
-    dy, dx = np.mgrid[0:5, 0:5]
-    neigh = pad[ys[:, None] + dy.ravel()[None, :], xs[:, None] + dx.ravel()[None, :]]  # (N, 25)
-    blocks = neigh @ _subpixel_weights(k).T.astype(np.float32)  # (N, kk) bicubic values
+    mask = _block_fill(full, k)
+    any_full = bool(full.any())
+    flat = np.flatnonzero((n > 0) & ~full)
+    if len(flat) == 0:
+        return mask, any_full
+    ys, xs = np.divmod(flat, w)  # (as np.nonzero, several times faster)
+    nn = n.ravel()[flat].astype(np.int32)
+    # flat index of each partial pixel's k x k block in the mask, and of the block's sub-pixels
+    block = (ys * (k * w * k) + xs * k)[:, None] + (np.arange(k)[:, None] * (w * k) + np.arange(k)[None, :]).ravel()
+    w_cubic, w_linear = _weights(k)
+    win5 = _window_index((h, w), ys, xs, 2)
+    blocks = c.ravel().take(win5) @ w_cubic  # (N, kk) bicubic values
     if not smooth:
         order = np.argsort(-blocks, axis=1, kind="stable")
         on = np.zeros((len(ys), kk), dtype=bool)
-        np.put_along_axis(on, order, np.arange(kk)[None, :] < n[ys, xs][:, None], axis=1)
-        mask.reshape(h, k, w, k)[ys, :, xs, :] = on.reshape(len(ys), k, k)
-        return mask
+        np.put_along_axis(on, order, np.arange(kk)[None, :] < nn[:, None], axis=1)
+        mask.ravel()[block] = on
+        return mask, True
     # The level that gives each pixel its ink is smoothed over neighbouring pixels, so that ink spread
     # over two pixels (blur) is not split into two strips with a gap, and no pixel grows a lone spike.
-    srt = -np.sort(-blocks, axis=1)
-    nn = n[ys, xs]
+    srt = np.sort(blocks, axis=1)  # ascending: the i-th highest value is srt[:, kk - 1 - i]
     idx = np.arange(len(ys))
-    t_p = 0.5 * (srt[idx, nn - 1] + srt[idx, np.minimum(nn, kk - 1)])
+    t_p = 0.5 * (srt[idx, kk - nn] + srt[idx, np.maximum(kk - 1 - nn, 0)])
     tmap = np.zeros((h, w), np.float32)
-    wmap = np.zeros((h, w), np.float32)
-    tmap[ys, xs] = t_p
-    wmap[ys, xs] = 1.0
-    ts = cv2.GaussianBlur(tmap, (0, 0), SMOOTH_LEVEL_PX)
-    ws = cv2.GaussianBlur(wmap, (0, 0), SMOOTH_LEVEL_PX)
-    level = np.where(ws > 1e-3, ts / np.maximum(ws, 1e-6), np.float32(0.5)).astype(np.float32)
-    lpad = np.pad(level, 1, mode="edge")
-    dy3, dx3 = np.mgrid[0:3, 0:3]
-    lneigh = lpad[ys[:, None] + dy3.ravel()[None, :], xs[:, None] + dx3.ravel()[None, :]]  # (N, 9)
-    lev = lneigh @ _subpixel_weights_linear(k).T.astype(np.float32)  # (N, kk) bilinear level
+    tmap.ravel()[flat] = t_p
+    win3 = win5[:, _INNER_3X3]
+    ts = cv2.GaussianBlur(tmap, (0, 0), SMOOTH_LEVEL_PX).ravel().take(win3)
+    tmap.fill(0.0)  # (reused for the weights)
+    tmap.ravel()[flat] = 1.0
+    ws = cv2.GaussianBlur(tmap, (0, 0), SMOOTH_LEVEL_PX).ravel().take(win3)
+    # the shared level, only on the 3x3 neighbourhoods of the partial pixels (N, 9)
+    lneigh = np.where(ws > 1e-3, ts / np.maximum(ws, 1e-6), np.float32(0.5)).astype(np.float32)
+    lev = lneigh @ w_linear  # (N, kk) bilinear level
     on = blocks >= lev
-    mask.reshape(h, k, w, k)[ys, :, xs, :] = on.reshape(len(ys), k, k)
-    starved = np.flatnonzero(on.sum(axis=1) < STARVED_FRACTION * nn)
-    if len(starved):
+    mask.ravel()[block] = on
+    got = on.sum(axis=1)
+    starved = np.flatnonzero(got < STARVED_FRACTION * nn)
+    any_ink = any_full or bool(got.any())
+    if len(starved):  # (the repair only adds ink next to ink already in the mask)
         _repair_starved(mask, k, ys[starved], xs[starved], blocks[starved] - lev[starved], nn[starved])
-    return mask
+    return mask, any_ink
 
 
 
@@ -483,12 +580,16 @@ FLAT_MIDTONE_FRACTION = 0.002
 
 def has_flat_midtones(coverage: np.ndarray) -> bool:
     """True when the coverage field has flat areas of partial ink (a third tone), not just edges."""
-    cv2 = _cv2()
+    return _flat_midtones(coverage)[0]
+
+
+def _flat_midtones(coverage: np.ndarray) -> tuple[bool, np.ndarray]:
+    """:func:`has_flat_midtones` and the 3x3 span (dilate - erode) of the coverage it measured."""
     c = np.ascontiguousarray(coverage, dtype=np.float32)
     k3 = np.ones((3, 3), np.uint8)
-    span = cv2.dilate(c, k3) - cv2.erode(c, k3)
+    span = D._span(c, k3)
     flat_mid = (c > 0.15) & (c < 0.85) & (span < 0.1)
-    return int(np.count_nonzero(flat_mid)) > FLAT_MIDTONE_FRACTION * c.size
+    return int(np.count_nonzero(flat_mid)) > FLAT_MIDTONE_FRACTION * c.size, span
 
 
 #: Gaussian radius (source pixels) over which the per-pixel ink level is shared by coverage_fill.
@@ -515,10 +616,15 @@ def isolate(image: Image, *, params: IsolateParams = IsolateParams()) -> Mask:
     h, w = field.shape
     coverage = None
     if "ink" in info and params.threshold is None and abs(info["ink"] - info["paper"]) > 1e-6:
-        raw = ((field - info["paper"]) / (info["ink"] - info["paper"])).astype(np.float32)
-        sigma = D.noise_sigma(raw)
-        coverage = np.clip(raw, 0.0, 1.0)
+        raw = np.subtract(field, info["paper"], dtype=np.float32)
+        raw /= info["ink"] - info["paper"]  # (in place: the same float32 values as one expression)
+        sigma, span7 = D._noise_sigma(raw)
         info["noise_sigma"] = round(sigma, 4)
+        lo_raw, hi_raw = cv2.minMaxLoc(raw)[:2]
+        in_range = lo_raw >= 0.0 and hi_raw <= 1.0
+        coverage = raw if in_range else np.clip(raw, 0.0, 1.0)  # (clipping in-range values changes nothing)
+        if not (in_range and max(raw.shape) <= D.STATS_SIDE):
+            span7 = None  # measured on other values than the coverage's (clipped or decimated)
     else:
         sigma = 0.0
     # Denoise: radius follows the resolution and the measured noise.
@@ -543,16 +649,21 @@ def isolate(image: Image, *, params: IsolateParams = IsolateParams()) -> Mask:
     clean = coverage is not None and sigma <= D.NOISY_SIGMA and radius == 0
     k = working_factor(subject_px, params, h * w, max_upsample=MAX_COVERAGE_UPSAMPLE if clean else MAX_UPSAMPLE)
     clean = clean and k >= MIN_COVERAGE_UPSAMPLE and float(k).is_integer()  # -> coverage fill
-    if clean and has_flat_midtones(coverage):
-        clean = False  # a third tone (grey fill, colour) is not an edge: the coverage fill would dither it
-        info["flat_midtones"] = True
+    span3 = None
+    if clean:
+        midtones, span3 = _flat_midtones(coverage)
+        if midtones:
+            clean = False  # a third tone (grey fill, colour) is not an edge: the coverage fill would dither it
+            info["flat_midtones"] = True
     # Specks: an area at the output width (mm²) -> source pixels², removed at the source resolution.
     width_mm = params.width_mm if params.width_mm else 50.0
     src_px_mm = width_mm / max(float(cols[-1] - cols[0] + 1), 1.0)
     speck_px = params.speck_mm2 / src_px_mm ** 2 if params.speck_mm2 > 0 else 0.0
     if clean:
         # faint values away from the body are artefacts; so is anything within the compression ringing level
-        dead = max(CLEAN_DEAD_ZONE, min(0.25, 1.5 * D.artefact_level(coverage)))
+        # (the spans measured above, when they were measured on these very values)
+        spans = (span3, span7) if span7 is not None else None
+        dead = max(CLEAN_DEAD_ZONE, min(0.25, 1.5 * D.artefact_level(coverage, spans=spans)))
         info["dead_zone"] = round(dead, 3)
         coverage = D.keep_attached(coverage)
         coverage[coverage < dead] = 0.0
@@ -569,9 +680,10 @@ def isolate(image: Image, *, params: IsolateParams = IsolateParams()) -> Mask:
                 field[cut & ~coarse] = max(hi_v, level + 1.0)
         if islands or holes:
             info["specks_removed"] = (islands, holes)
+    has_ink = None  # known without a pass over the working raster (coverage fill), else read off the mask
     if clean:
         kk = int(k)
-        mask = coverage_fill(coverage, kk)
+        mask, has_ink = _coverage_fill(coverage, kk)
         scale = 1.0 / kk
         info["subpixel"] = "coverage fill"
     elif k > 1:
@@ -592,7 +704,7 @@ def isolate(image: Image, *, params: IsolateParams = IsolateParams()) -> Mask:
         mask, scale = field >= level, 1.0
         info["subpixel"] = "midpoint cut"
         mask = _restore_tips(mask, coverage, 1, info)
-    if not mask.any():
+    if not (mask.any() if has_ink is None else has_ink):
         raise EmptyMaskError(f"{image.name}: no subject found after thresholding (try --invert or --threshold N)")
     info.update(working_size=(int(mask.shape[1]), int(mask.shape[0])), working_scale=scale)
     return Mask._adopt(mask, scale=scale * image.scale, source_size=image.source_size, info=info)
