@@ -211,8 +211,12 @@ def _rgb_at(image: Image, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     from tracer.types import _U8_TO_F32
 
     d = image._data
-    x = d[rows, cols]
-    x = _U8_TO_F32[x] if d.dtype == np.uint8 else np.asarray(x, np.float32)
+    h, w = d.shape[:2]
+    if d.flags.c_contiguous:
+        x = np.take(d.reshape(h * w, *d.shape[2:]), rows * w + cols, axis=0)
+    else:
+        x = d[rows, cols]
+    x = _cv2().LUT(x, _U8_TO_F32) if d.dtype == np.uint8 else np.asarray(x, np.float32)
     return np.repeat(x[:, None], 3, axis=1) if x.ndim == 1 else x
 
 
@@ -253,13 +257,14 @@ def _palette_pixels(image: Image, transparent: bool) -> dict:
     offs = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
     nr = [np.clip(rows + dy, 0, h - 1) for dy, _ in offs]
     nc = [np.clip(cols + dx, 0, w - 1) for _, dx in offs]
-    lab9 = to_lab(np.stack([_rgb_at(image, r, c) for r, c in zip(nr, nc)]))  # (9, n, 3)
+    rgb9 = np.stack([_rgb_at(image, r, c) for r, c in zip(nr, nc)])  # (9, n, 3)
+    lab9 = to_lab(rgb9)
     span2 = np.zeros(len(rows), np.float32)
     for c in range(3):
         span2 += (lab9[..., c].max(axis=0) - lab9[..., c].min(axis=0)) ** 2
-    out = {"lab": np.ascontiguousarray(lab9[4]), "rgb": _rgb_at(image, rows, cols), "span2": span2,
+    out = {"lab": np.ascontiguousarray(lab9[4]), "rgb": np.ascontiguousarray(rgb9[4]), "span2": span2,
            "opaque": None, "inner": None}
-    del lab9
+    del lab9, rgb9
     if alpha is not None:
         out["opaque"] = alpha[rows, cols] >= 0.5
         out["inner"] = np.logical_and.reduce([alpha[r, c] >= 0.5 for r, c in zip(nr, nc)])
@@ -285,14 +290,30 @@ def _kmeans(samples: np.ndarray, k: int) -> np.ndarray:
 
 
 def _assign(x: np.ndarray, centres: np.ndarray, chunk: int = 1 << 18) -> tuple[np.ndarray, np.ndarray]:
-    """Nearest centre and its squared distance for each row of ``x``."""
+    """Nearest centre (the first on a tie) and its squared distance for each row of ``x`` (float32,
+    summed over the channels in order, as ``((x - c) ** 2).sum(axis=1)`` does)."""
     lab_idx = np.empty(len(x), np.int32)
     d2 = np.empty(len(x), np.float32)
     c = centres.astype(np.float32)
     for s in range(0, len(x), chunk):
-        d = ((x[s:s + chunk, None, :] - c[None]) ** 2).sum(axis=2)
-        lab_idx[s:s + chunk] = d.argmin(axis=1)
-        d2[s:s + chunk] = d.min(axis=1)
+        xt = np.asarray(x[s:s + chunk], np.float32).T.copy()  # (3, n): contiguous channels
+        n = xt.shape[1]
+        best = np.full(n, np.inf, np.float32)
+        arg = np.zeros(n, np.int32)
+        d = np.empty(n, np.float32)
+        e = np.empty(n, np.float32)
+        for k in range(len(c)):
+            np.subtract(xt[0], c[k, 0], out=d)
+            np.multiply(d, d, out=d)
+            for ch in (1, 2):
+                np.subtract(xt[ch], c[k, ch], out=e)
+                np.multiply(e, e, out=e)
+                d += e
+            upd = d < best
+            np.copyto(best, d, where=upd)
+            arg[upd] = k
+        lab_idx[s:s + chunk] = arg
+        d2[s:s + chunk] = best
     return lab_idx, d2
 
 
@@ -566,24 +587,35 @@ def _coverage_band(rgb: np.ndarray, alpha: np.ndarray | None, pal: Palette, para
 
 
 def _mix(pix, pal_w, allowed, best, a_lab, b_lab, t_mix) -> None:
-    """Explain each allowed pixel as one palette colour or a mix of two (in place, keeping the best fit)."""
+    """Explain each allowed pixel as one palette colour or a mix of two (in place, keeping the best fit).
+
+    ``best``, ``a_lab``, ``b_lab`` and ``t_mix`` are C-contiguous (rows, cols) arrays, ``pix`` (rows, cols, 3).
+    A colour allowed on much of the raster is fitted on the whole of it (no gathering), else on the
+    allowed pixels only: the residuals are the same either way."""
     K = len(pal_w)
+    pf = pix.reshape(-1, 3)
+    bf, af, cf, tf = best.ravel(), a_lab.ravel(), b_lab.ravel(), t_mix.ravel()
     for a in range(K):
         sel = allowed[a]
-        if not sel.any():
+        n = np.count_nonzero(sel)
+        if not n:
             continue
-        ys, xs = np.nonzero(sel)
-        r2 = ((pix[ys, xs] - pal_w[a]) ** 2).sum(axis=1)
-        upd = r2 < best[ys, xs]
-        yy, xx = ys[upd], xs[upd]
-        best[yy, xx], a_lab[yy, xx], b_lab[yy, xx], t_mix[yy, xx] = r2[upd], a, a, 0.0
+        if 4 * n > sel.size:
+            r2 = ((pix - pal_w[a]) ** 2).sum(axis=2)
+            upd = sel & (r2 < best)
+            best[upd], a_lab[upd], b_lab[upd], t_mix[upd] = r2[upd], a, a, 0.0
+            continue
+        ii = np.flatnonzero(sel)
+        r2 = ((pf[ii] - pal_w[a]) ** 2).sum(axis=1)
+        ii, r2 = ii[r2 < bf[ii]], r2[r2 < bf[ii]]
+        bf[ii], af[ii], cf[ii], tf[ii] = r2, a, a, 0.0
     for a in range(K):
         for b in range(a + 1, K):
             sel = allowed[a] & allowed[b]
-            if not sel.any():
+            ii = np.flatnonzero(sel)
+            if not len(ii):
                 continue
-            ys, xs = np.nonzero(sel)
-            p = pix[ys, xs]
+            p = pf[ii]
             ca, cb = pal_w[a], pal_w[b]
             d = cb - ca
             dd = float(d @ d)
@@ -591,9 +623,9 @@ def _mix(pix, pal_w, allowed, best, a_lab, b_lab, t_mix) -> None:
                 continue
             t = np.clip(((p - ca) @ d) / dd, 0.0, 1.0)
             r2 = (((ca + t[:, None] * d) - p) ** 2).sum(axis=1)
-            upd = r2 < best[ys, xs] - 1e-9
-            yy, xx = ys[upd], xs[upd]
-            best[yy, xx], a_lab[yy, xx], b_lab[yy, xx], t_mix[yy, xx] = r2[upd], a, b, t[upd]
+            upd = r2 < bf[ii] - 1e-9
+            ii = ii[upd]
+            bf[ii], af[ii], cf[ii], tf[ii] = r2[upd], a, b, t[upd]
 
 
 def label_colors(image: Image, *, params: ColorParams = ColorParams(),
