@@ -77,10 +77,13 @@ def _by_colour(lab):
     return out, err
 
 
-def test_large_flat_logo_has_the_drawn_colours_and_areas():
+def test_large_flat_logo_has_the_drawn_colours_and_areas(monkeypatch):
     px, areas = _target()
     h, w = px.shape[:2]
-    assert h * w > C.PALETTE_SAMPLE_PX and h * w > C.BAND_PX  # the sampled, banded path
+    # The sampled, banded path: images above PALETTE_ALL_PX (4 MP) sample PALETTE_SAMPLE_PX pixels;
+    # this 2.2 MP image (kept small for speed) takes that path at the default sample size.
+    monkeypatch.setattr(C, "PALETTE_ALL_PX", C.PALETTE_SAMPLE_PX)
+    assert h * w > C.PALETTE_SAMPLE_PX and h * w > C.BAND_PX
     lab = label_colors(Image(px), isolate=IsolateParams(upsample=1))
     assert lab.scale == 1.0
     assert len(lab.colors) == 4
@@ -129,6 +132,7 @@ def test_mixing_in_bands_changes_no_label(monkeypatch, photo):
 def test_a_sampled_palette_is_the_whole_image_palette(monkeypatch, photo):
     px = _photo_target() if photo else _target(420, 480)[0]
     whole = label_colors(Image(px), isolate=IsolateParams(upsample=1))
+    monkeypatch.setattr(C, "PALETTE_ALL_PX", 40_000)
     monkeypatch.setattr(C, "PALETTE_SAMPLE_PX", 40_000)  # a sample of about 1 pixel in 9
     sampled = label_colors(Image(px), isolate=IsolateParams(upsample=1))
     assert len(sampled.colors) == len(whole.colors)

@@ -148,9 +148,11 @@ CHROMA_WEIGHT = 0.35
 #: A pixel explained worse than this (weighted Y'CbCr distance) looks for colours further away.
 MAX_MIX_RESIDUAL = 0.06
 
-#: The palette is fitted on at most about this many pixels. A larger image is sampled on a jittered
-#: grid (one pixel at a seeded random place in each s x s block); each sampled pixel is judged flat
-#: on its own full-resolution 3x3 neighbourhood, as every pixel of a smaller image is.
+#: The palette of an image of up to PALETTE_ALL_PX pixels (2048 x 2048) is fitted on every pixel.
+#: A larger image's is fitted on about PALETTE_SAMPLE_PX pixels sampled on a jittered grid (one
+#: pixel at a seeded random place in each s x s block), each judged flat on its own full-resolution
+#: 3x3 neighbourhood, as every pixel of a smaller image is.
+PALETTE_ALL_PX = 1 << 22
 PALETTE_SAMPLE_PX = 1 << 20
 #: The full-resolution mixing works on bands of rows of about this many pixels (bounded memory).
 BAND_PX = 1 << 21
@@ -235,13 +237,13 @@ def _sample_grid(h: int, w: int, limit: int, seed: int = 0) -> tuple[np.ndarray,
 
 
 def _palette_pixels(image: Image, transparent: bool) -> dict:
-    """The pixels the palette is fitted on: every pixel of an image up to PALETTE_SAMPLE_PX, else a
-    jittered-grid sample. Returns flat (n, 3) ``lab`` and ``rgb``, (n,) ``span2`` (see :func:`_span2`),
-    ``opaque`` and ``inner`` (opaque with an opaque 3x3 neighbourhood; None when not transparent),
+    """The pixels the palette is fitted on: every pixel of an image up to PALETTE_ALL_PX, else a
+    jittered-grid sample of about PALETTE_SAMPLE_PX. Returns flat (n, 3) ``lab`` and ``rgb``, (n,)
+    ``span2`` (see :func:`_span2`), ``opaque`` and ``inner`` (opaque with an opaque 3x3 neighbourhood; None when not transparent),
     and ``border_lab``, the Lab of (a sample of) the image border."""
     h, w = image.shape
     alpha = image.alpha if transparent else None
-    if h * w <= PALETTE_SAMPLE_PX:
+    if h * w <= max(PALETTE_ALL_PX, PALETTE_SAMPLE_PX):
         rgb = _rgb_rows(image, 0, h)
         lab = to_lab(rgb)
         out = {"lab": lab.reshape(-1, 3), "rgb": rgb.reshape(-1, 3), "span2": _span2(lab).ravel(),
@@ -391,8 +393,8 @@ def _alpha_carries_shape(image: Image) -> bool:
 def palette(image: Image, params: ColorParams = ColorParams()) -> tuple[Palette, dict]:
     """The image's palette (background included unless it is transparent) and what was decided.
 
-    Fitted on every pixel of an image up to PALETTE_SAMPLE_PX pixels, on a jittered-grid sample of
-    a larger one (counts are then in sampled pixels: only their ratios matter)."""
+    Fitted on every pixel of an image up to PALETTE_ALL_PX pixels, on a jittered-grid sample of
+    PALETTE_SAMPLE_PX of a larger one (counts are then in sampled pixels: only their ratios matter)."""
     info: dict = {}
     transparent = _alpha_carries_shape(image)
     px = _palette_pixels(image, transparent)
