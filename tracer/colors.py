@@ -148,6 +148,15 @@ CHROMA_WEIGHT = 0.35
 #: A pixel explained worse than this (weighted Y'CbCr distance) looks for colours further away.
 MAX_MIX_RESIDUAL = 0.06
 
+#: The palette of an image of up to PALETTE_ALL_PX pixels (2048 x 2048) is fitted on every pixel.
+#: A larger image's is fitted on about PALETTE_SAMPLE_PX pixels sampled on a jittered grid (one
+#: pixel at a seeded random place in each s x s block), each judged flat on its own full-resolution
+#: 3x3 neighbourhood, as every pixel of a smaller image is.
+PALETTE_ALL_PX = 1 << 22
+PALETTE_SAMPLE_PX = 1 << 20
+#: The full-resolution mixing works on bands of rows of about this many pixels (bounded memory).
+BAND_PX = 1 << 21
+
 
 def hex_color(rgb) -> str:
     c = np.clip(np.round(np.asarray(rgb, dtype=np.float64) * 255.0), 0, 255).astype(int)
@@ -174,15 +183,103 @@ def _border_pixels(a: np.ndarray) -> np.ndarray:
     return np.concatenate([p.reshape(-1, *a.shape[2:]) for p in parts])
 
 
-def _flat(lab: np.ndarray, threshold: float) -> np.ndarray:
-    """Pixels whose 3x3 neighbourhood spans less than ``threshold`` Delta E."""
+def _span2(lab: np.ndarray) -> np.ndarray:
+    """Squared Delta E spanned by each pixel's 3x3 neighbourhood (per channel max - min)."""
     cv2 = _cv2()
     k = np.ones((3, 3), np.uint8)
     span2 = np.zeros(lab.shape[:2], np.float32)
     for c in range(3):
         ch = np.ascontiguousarray(lab[..., c])
         span2 += (cv2.dilate(ch, k) - cv2.erode(ch, k)) ** 2
-    return span2 < threshold**2
+    return span2
+
+
+def _rgb_rows(image: Image, r0: int, r1: int) -> np.ndarray:
+    """``image.pixels[r0:r1]`` (float32 RGB, the same values) without making or caching the
+    full-size float32 copy of a compactly stored image."""
+    from tracer.types import _U8_TO_F32
+
+    d = image._data
+    x = d[r0:r1]
+    if d.dtype == np.uint8:
+        x = _cv2().LUT(np.ascontiguousarray(x), _U8_TO_F32)
+    else:
+        x = np.asarray(x, np.float32)
+    return np.repeat(x[..., None], 3, axis=2) if x.ndim == 2 else x
+
+
+def _rgb_at(image: Image, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """(n, 3) float32 RGB of the pixels at ``rows``, ``cols`` (the values of ``image.pixels``)."""
+    from tracer.types import _U8_TO_F32
+
+    d = image._data
+    h, w = d.shape[:2]
+    if d.flags.c_contiguous:
+        x = np.take(d.reshape(h * w, *d.shape[2:]), rows * w + cols, axis=0)
+    else:
+        x = d[rows, cols]
+    x = _cv2().LUT(x, _U8_TO_F32) if d.dtype == np.uint8 else np.asarray(x, np.float32)
+    return np.repeat(x[:, None], 3, axis=1) if x.ndim == 1 else x
+
+
+def _sample_grid(h: int, w: int, limit: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """At most about ``limit`` pixel positions: one at a seeded random place in each s x s block
+    (a jittered grid: even coverage, no aliasing with periodic patterns), in row-major order."""
+    s = int(np.ceil(np.sqrt(h * w / limit)))
+    rng = np.random.default_rng(seed)
+    r0 = np.arange(0, h, s)
+    c0 = np.arange(0, w, s)
+    bh = np.minimum(s, h - r0)  # blocks at the bottom and right edges may be smaller
+    bw = np.minimum(s, w - c0)
+    rows = r0[:, None] + (rng.random((len(r0), len(c0))) * bh[:, None]).astype(np.int64)
+    cols = c0[None, :] + (rng.random((len(r0), len(c0))) * bw[None, :]).astype(np.int64)
+    return rows.ravel(), cols.ravel()
+
+
+def _palette_pixels(image: Image, transparent: bool) -> dict:
+    """The pixels the palette is fitted on: every pixel of an image up to PALETTE_ALL_PX, else a
+    jittered-grid sample of about PALETTE_SAMPLE_PX. Returns flat (n, 3) ``lab`` and ``rgb``, (n,)
+    ``span2`` (see :func:`_span2`), ``opaque`` and ``inner`` (opaque with an opaque 3x3 neighbourhood; None when not transparent),
+    and ``border_lab``, the Lab of (a sample of) the image border."""
+    h, w = image.shape
+    alpha = image.alpha if transparent else None
+    if h * w <= max(PALETTE_ALL_PX, PALETTE_SAMPLE_PX):
+        rgb = _rgb_rows(image, 0, h)
+        lab = to_lab(rgb)
+        out = {"lab": lab.reshape(-1, 3), "rgb": rgb.reshape(-1, 3), "span2": _span2(lab).ravel(),
+               "border_lab": _border_pixels(lab).reshape(-1, 3), "opaque": None, "inner": None}
+        if alpha is not None:
+            opaque = alpha >= 0.5
+            inner = _cv2().erode(opaque.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+            out["opaque"], out["inner"] = opaque.ravel(), inner.ravel()
+        return out
+    rows, cols = _sample_grid(h, w, PALETTE_SAMPLE_PX)
+    # Each sample with its 3x3 neighbourhood (clamped at the image edge, which is what the
+    # dilation and erosion of the full image do there): 9 x n pixels to Lab.
+    offs = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+    nr = [np.clip(rows + dy, 0, h - 1) for dy, _ in offs]
+    nc = [np.clip(cols + dx, 0, w - 1) for _, dx in offs]
+    rgb9 = np.stack([_rgb_at(image, r, c) for r, c in zip(nr, nc)])  # (9, n, 3)
+    lab9 = to_lab(rgb9)
+    span2 = np.zeros(len(rows), np.float32)
+    for c in range(3):
+        span2 += (lab9[..., c].max(axis=0) - lab9[..., c].min(axis=0)) ** 2
+    out = {"lab": np.ascontiguousarray(lab9[4]), "rgb": np.ascontiguousarray(rgb9[4]), "span2": span2,
+           "opaque": None, "inner": None}
+    del lab9, rgb9
+    if alpha is not None:
+        out["opaque"] = alpha[rows, cols] >= 0.5
+        out["inner"] = np.logical_and.reduce([alpha[r, c] >= 0.5 for r, c in zip(nr, nc)])
+    # The border: a strided copy of the image, its border band as _border_pixels takes it.
+    s = int(np.ceil(np.sqrt(h * w / PALETTE_SAMPLE_PX)))
+    b = max(1, min(h, w) // 50)
+    br = np.concatenate([np.arange(0, b), np.arange(max(b, h - b), h)])[::s]
+    bc = np.concatenate([np.arange(0, b), np.arange(max(b, w - b), w)])[::s]
+    allr, allc = np.arange(0, h, s), np.arange(0, w, s)
+    pr = np.concatenate([np.repeat(br, len(allc)), np.repeat(allr, len(bc))])
+    pc = np.concatenate([np.tile(allc, len(br)), np.tile(bc, len(allr))])
+    out["border_lab"] = to_lab(_rgb_at(image, pr, pc))
+    return out
 
 
 def _kmeans(samples: np.ndarray, k: int) -> np.ndarray:
@@ -195,14 +292,30 @@ def _kmeans(samples: np.ndarray, k: int) -> np.ndarray:
 
 
 def _assign(x: np.ndarray, centres: np.ndarray, chunk: int = 1 << 18) -> tuple[np.ndarray, np.ndarray]:
-    """Nearest centre and its squared distance for each row of ``x``."""
+    """Nearest centre (the first on a tie) and its squared distance for each row of ``x`` (float32,
+    summed over the channels in order, as ``((x - c) ** 2).sum(axis=1)`` does)."""
     lab_idx = np.empty(len(x), np.int32)
     d2 = np.empty(len(x), np.float32)
     c = centres.astype(np.float32)
     for s in range(0, len(x), chunk):
-        d = ((x[s:s + chunk, None, :] - c[None]) ** 2).sum(axis=2)
-        lab_idx[s:s + chunk] = d.argmin(axis=1)
-        d2[s:s + chunk] = d.min(axis=1)
+        xt = np.asarray(x[s:s + chunk], np.float32).T.copy()  # (3, n): contiguous channels
+        n = xt.shape[1]
+        best = np.full(n, np.inf, np.float32)
+        arg = np.zeros(n, np.int32)
+        d = np.empty(n, np.float32)
+        e = np.empty(n, np.float32)
+        for k in range(len(c)):
+            np.subtract(xt[0], c[k, 0], out=d)
+            np.multiply(d, d, out=d)
+            for ch in (1, 2):
+                np.subtract(xt[ch], c[k, ch], out=e)
+                np.multiply(e, e, out=e)
+                d += e
+            upd = d < best
+            np.copyto(best, d, where=upd)
+            arg[upd] = k
+        lab_idx[s:s + chunk] = arg
+        d2[s:s + chunk] = best
     return lab_idx, d2
 
 
@@ -278,23 +391,25 @@ def _alpha_carries_shape(image: Image) -> bool:
 
 
 def palette(image: Image, params: ColorParams = ColorParams()) -> tuple[Palette, dict]:
-    """The image's palette (background included unless it is transparent) and what was decided."""
-    rgb = image.pixels
-    lab = to_lab(rgb)
+    """The image's palette (background included unless it is transparent) and what was decided.
+
+    Fitted on every pixel of an image up to PALETTE_ALL_PX pixels, on a jittered-grid sample of
+    PALETTE_SAMPLE_PX of a larger one (counts are then in sampled pixels: only their ratios matter)."""
     info: dict = {}
     transparent = _alpha_carries_shape(image)
-    opaque = image.alpha >= 0.5 if (transparent and image.alpha is not None) else np.ones(rgb.shape[:2], bool)
+    px = _palette_pixels(image, transparent)
+    lab, rgb, span2 = px["lab"], px["rgb"], px["span2"]
+    opaque = px["opaque"] if px["opaque"] is not None else np.ones(len(lab), bool)
     flat_t = params.flat_delta_e
-    flat = _flat(lab, flat_t) & opaque
+    flat = (span2 < flat_t**2) & opaque
     if transparent:  # a pixel next to the transparent part is a fringe
-        cv2 = _cv2()
-        flat &= cv2.erode(opaque.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+        flat &= px["inner"]
     # Noisy images (JPEG, photos): too few flat pixels -> raise the threshold up to 4 times.
     for _ in range(4):
         if flat.sum() >= 0.25 * opaque.sum():
             break
         flat_t *= 1.6
-        flat = _flat(lab, flat_t) & opaque
+        flat = (span2 < flat_t**2) & opaque
     info["flat_delta_e"] = round(flat_t, 2)
     samples = lab[flat]
     if len(samples) < 16:
@@ -316,7 +431,7 @@ def palette(image: Image, params: ColorParams = ColorParams()) -> tuple[Palette,
     # would otherwise raise the bar for small colours of a small subject on a large page.
     subject_samples = float(len(samples))
     if not transparent:
-        b_idx, _ = _assign(_border_pixels(lab).reshape(-1, 3), centres)
+        b_idx, _ = _assign(px["border_lab"], centres)
         subject_samples -= counts[int(np.bincount(b_idx, minlength=len(centres)).argmax())]
     min_count = max(4.0, params.min_cluster_fraction * max(subject_samples, 0.05 * len(samples)))
     small = counts < min_count
@@ -350,7 +465,7 @@ def palette(image: Image, params: ColorParams = ColorParams()) -> tuple[Palette,
         background = -1
         info["background"] = "transparent"
     else:
-        b_idx, _ = _assign(_border_pixels(lab).reshape(-1, 3), centres)
+        b_idx, _ = _assign(px["border_lab"], centres)
         background = int(np.bincount(b_idx, minlength=len(centres)).argmax())
         info["background"] = hex_color(mean_rgb[background])
     pal = Palette(rgb=mean_rgb, lab=to_lab(mean_rgb).astype(np.float64), background=background, counts=counts)
@@ -383,21 +498,66 @@ def _reduce(pal: Palette, n: int) -> tuple[Palette, np.ndarray]:
 
 
 def _coverage(image: Image, pal: Palette, params: ColorParams, transparent: bool, flat_t: float,
-              noise_delta_e: float = 0.0) -> np.ndarray:
-    """(K+1, rows, cols) float32 coverage of each palette colour (last channel: transparent)."""
+              noise_delta_e: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each source pixel as a mix of at most two palette colours: ``(a, b, t)``, (rows, cols) int8
+    (int16 for 127 colours or more) colour indices and float32 fraction of ``b`` (``a == b`` and ``t == 0`` for a single colour).
+    :func:`_coverage_channel` turns them into the coverage of one colour.
+
+    Computed on bands of rows (BAND_PX pixels) with a margin of rows the band's result cannot
+    depend on (the 3x3 flatness test and the widest search radius), so a large image never holds
+    full-size float copies of its RGB, Lab or Y'CbCr values; every pixel gets the same result as
+    from the whole image at once."""
+    h, w = image.shape
+    K = len(pal)
+    idx_type = np.int8 if K < 127 else np.int16
+    a_lab = np.zeros((h, w), idx_type)
+    b_lab = np.zeros((h, w), idx_type)
+    t_mix = np.zeros((h, w), np.float32)
+    margin = 4 * int(params.fringe_px) + 1
+    step = h if h * w <= BAND_PX else max(1, BAND_PX // w)
+    alpha = image.alpha if (transparent and image.alpha is not None) else None
+    for r0 in range(0, h, step):
+        r1 = min(h, r0 + step)
+        e0, e1 = max(0, r0 - margin), min(h, r1 + margin)
+        a, b, t = _coverage_band(_rgb_rows(image, e0, e1), None if alpha is None else alpha[e0:e1], pal, params,
+                                 flat_t, noise_delta_e)
+        a_lab[r0:r1], b_lab[r0:r1], t_mix[r0:r1] = a[r0 - e0:r1 - e0], b[r0 - e0:r1 - e0], t[r0 - e0:r1 - e0]
+    return a_lab, b_lab, t_mix
+
+
+def _coverage_channel(k: int, K: int, mix: tuple, alpha: np.ndarray | None, rows: slice = slice(None)) -> np.ndarray:
+    """Coverage (float32, [0, 1]) of palette colour ``k`` (``k == K``: the transparent part) on
+    ``rows`` of the source raster, from the mixes of :func:`_coverage` and the clipped alpha."""
+    a_lab, b_lab, t_mix = (m[rows] for m in mix)
+    if k == K:
+        return (1.0 - alpha[rows]) if alpha is not None else np.zeros(a_lab.shape, np.float32)
+    cov = np.zeros(a_lab.shape, np.float32)
+    sel = a_lab == k
+    cov[sel] = 1.0 - t_mix[sel]
+    sel = b_lab == k
+    cov[sel] += t_mix[sel]
+    if alpha is not None:
+        cov *= alpha[rows]
+    return cov
+
+
+def _coverage_band(rgb: np.ndarray, alpha: np.ndarray | None, pal: Palette, params: ColorParams, flat_t: float,
+                   noise_delta_e: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_coverage` of one band of rows (``rgb`` float32, ``alpha`` raw or None)."""
     cv2 = _cv2()
-    rgb = np.asarray(image.pixels, np.float32)
     h, w = rgb.shape[:2]
     K = len(pal)
     lab = to_lab(rgb)
     lab_idx, d2 = _assign(lab.reshape(-1, 3), pal.lab)
     lab_idx, d2 = lab_idx.reshape(h, w), d2.reshape(h, w)
     # Core pixels: close to a palette colour, and flat, or very close (thin strokes have no flat pixel).
-    flat = _flat(lab, flat_t)
+    flat = _span2(lab) < flat_t**2
+    del lab
     tight = max(4.0, 0.6 * flat_t)
     core = ((d2 < (2.0 * flat_t) ** 2) & flat) | (d2 < tight**2)
-    if transparent and image.alpha is not None:
-        core &= image.alpha >= 0.5
+    del d2, flat
+    if alpha is not None:
+        core &= alpha >= 0.5
     # Mixing is linear in sRGB, hence in any linear transform of it: work in Y'CbCr with the chroma
     # weighted down, because JPEG halves the chroma resolution and smears colour across edges
     # while the luma edge stays sharp.
@@ -406,10 +566,11 @@ def _coverage(image: Image, pal: Palette, params: ColorParams, transparent: bool
     pix = rgb @ m.T
     pal_w = pal.rgb.astype(np.float32) @ m.T
     best = np.full((h, w), np.inf, np.float32)
-    a_lab = np.zeros((h, w), np.int16)
-    b_lab = np.zeros((h, w), np.int16)
+    a_lab = np.zeros((h, w), np.int8 if K < 127 else np.int16)
+    b_lab = np.zeros((h, w), a_lab.dtype)
     t_mix = np.zeros((h, w), np.float32)
     cores = [(core & (lab_idx == k)).astype(np.uint8) for k in range(K)]
+    del core, lab_idx
     r = int(params.fringe_px)
     todo = np.ones((h, w), bool)
     # The colours found within r pixels explain a pixel; a pixel they explain badly (JPEG ringing,
@@ -424,36 +585,39 @@ def _coverage(image: Image, pal: Palette, params: ColorParams, transparent: bool
         todo = best > MAX_MIX_RESIDUAL**2
         if not todo.any():
             break
-    cov = np.zeros((K + 1, h, w), np.float32)
-    rows, cols = np.mgrid[:h, :w]
-    np.add.at(cov, (a_lab, rows, cols), 1.0 - t_mix)
-    np.add.at(cov, (b_lab, rows, cols), t_mix)
-    if transparent and image.alpha is not None:
-        alpha = np.clip(image.alpha, 0, 1).astype(np.float32)
-        cov[:K] *= alpha
-        cov[K] = 1.0 - alpha
-    return cov
+    return a_lab, b_lab, t_mix
 
 
 def _mix(pix, pal_w, allowed, best, a_lab, b_lab, t_mix) -> None:
-    """Explain each allowed pixel as one palette colour or a mix of two (in place, keeping the best fit)."""
+    """Explain each allowed pixel as one palette colour or a mix of two (in place, keeping the best fit).
+
+    ``best``, ``a_lab``, ``b_lab`` and ``t_mix`` are C-contiguous (rows, cols) arrays, ``pix`` (rows, cols, 3).
+    A colour allowed on much of the raster is fitted on the whole of it (no gathering), else on the
+    allowed pixels only: the residuals are the same either way."""
     K = len(pal_w)
+    pf = pix.reshape(-1, 3)
+    bf, af, cf, tf = best.ravel(), a_lab.ravel(), b_lab.ravel(), t_mix.ravel()
     for a in range(K):
         sel = allowed[a]
-        if not sel.any():
+        n = np.count_nonzero(sel)
+        if not n:
             continue
-        ys, xs = np.nonzero(sel)
-        r2 = ((pix[ys, xs] - pal_w[a]) ** 2).sum(axis=1)
-        upd = r2 < best[ys, xs]
-        yy, xx = ys[upd], xs[upd]
-        best[yy, xx], a_lab[yy, xx], b_lab[yy, xx], t_mix[yy, xx] = r2[upd], a, a, 0.0
+        if 4 * n > sel.size:
+            r2 = ((pix - pal_w[a]) ** 2).sum(axis=2)
+            upd = sel & (r2 < best)
+            best[upd], a_lab[upd], b_lab[upd], t_mix[upd] = r2[upd], a, a, 0.0
+            continue
+        ii = np.flatnonzero(sel)
+        r2 = ((pf[ii] - pal_w[a]) ** 2).sum(axis=1)
+        ii, r2 = ii[r2 < bf[ii]], r2[r2 < bf[ii]]
+        bf[ii], af[ii], cf[ii], tf[ii] = r2, a, a, 0.0
     for a in range(K):
         for b in range(a + 1, K):
             sel = allowed[a] & allowed[b]
-            if not sel.any():
+            ii = np.flatnonzero(sel)
+            if not len(ii):
                 continue
-            ys, xs = np.nonzero(sel)
-            p = pix[ys, xs]
+            p = pf[ii]
             ca, cb = pal_w[a], pal_w[b]
             d = cb - ca
             dd = float(d @ d)
@@ -461,9 +625,9 @@ def _mix(pix, pal_w, allowed, best, a_lab, b_lab, t_mix) -> None:
                 continue
             t = np.clip(((p - ca) @ d) / dd, 0.0, 1.0)
             r2 = (((ca + t[:, None] * d) - p) ** 2).sum(axis=1)
-            upd = r2 < best[ys, xs] - 1e-9
-            yy, xx = ys[upd], xs[upd]
-            best[yy, xx], a_lab[yy, xx], b_lab[yy, xx], t_mix[yy, xx] = r2[upd], a, b, t[upd]
+            upd = r2 < bf[ii] - 1e-9
+            ii = ii[upd]
+            bf[ii], af[ii], cf[ii], tf[ii] = r2[upd], a, b, t[upd]
 
 
 def label_colors(image: Image, *, params: ColorParams = ColorParams(),
@@ -477,41 +641,58 @@ def label_colors(image: Image, *, params: ColorParams = ColorParams(),
     cv2 = _cv2()
     pal, info = palette(image, params)
     transparent = pal.background < 0
-    cov = _coverage(image, pal, params, transparent, info["flat_delta_e"], info.get("noise_delta_e", 0.0))
+    mix = _coverage(image, pal, params, transparent, info["flat_delta_e"], info.get("noise_delta_e", 0.0))
+    alpha = np.clip(image.alpha, 0, 1).astype(np.float32) if (transparent and image.alpha is not None) else None
     K = len(pal)
     bg_channel = K if transparent else pal.background
-    h, w = cov.shape[1:]
-    coarse = cov.argmax(axis=0)
-    subject = coarse != bg_channel
-    if not subject.any():
+    h, w = mix[0].shape
+    # Each source pixel's dominant colour (its channel of highest coverage, the first on a tie),
+    # band by band: where the subject is, and which channels cover anything at all.
+    sub_rows = np.zeros(h, bool)
+    sub_cols = np.zeros(w, bool)
+    used = np.zeros(K + 1, bool)
+    step = max(1, BAND_PX // max(w, 1))
+    for r0 in range(0, h, step):
+        band = slice(r0, min(h, r0 + step))
+        cov = np.stack([_coverage_channel(k, K, mix, alpha, band) for k in range(K + 1)])
+        used |= cov.reshape(K + 1, -1).any(axis=1)
+        subject = cov.argmax(axis=0) != bg_channel
+        del cov
+        sub_rows[band] = subject.any(axis=1)
+        sub_cols |= subject.any(axis=0)
+    if not sub_rows.any():
         raise EmptyMaskError(f"{image.name}: no subject found: every pixel has the background colour "
                              f"{info.get('background')}")
-    rows = np.flatnonzero(subject.any(axis=1))
-    cols = np.flatnonzero(subject.any(axis=0))
+    rows = np.flatnonzero(sub_rows)
+    cols = np.flatnonzero(sub_cols)
     subject_px = float(max(cols[-1] - cols[0] + 1, rows[-1] - rows[0] + 1))
     kf = working_factor(subject_px, isolate, h * w)
     if kf > 1 and isolate.upsample is None:  # K coverage fields: round the factor down, not up
         want = (isolate.width_mm or 50.0) / isolate.target_px_mm
         kf = float(min(kf, max(1, round(want / subject_px))))
+    crop = (slice(None), slice(None))
     if kf > 1:
         kk = int(round(kf))
         size, interp, scale = (w * kk, h * kk), cv2.INTER_LINEAR, 1.0 / kk
     elif kf < 1:
         d = int(round(1.0 / kf))
-        cov = cov[:, : (h // d) * d, : (w // d) * d]
+        crop = (slice(0, (h // d) * d), slice(0, (w // d) * d))
         size, interp, scale = (w // d, h // d), cv2.INTER_AREA, float(d)
     else:
         size, interp, scale = (w, h), None, 1.0
     best = np.full((size[1], size[0]), -np.inf, np.float32)
     labels = np.zeros((size[1], size[0]), np.int16)
-    for k in range(cov.shape[0]):
-        if not cov[k].any():
+    for k in range(K + 1):
+        if not used[k]:
             continue
-        f = cov[k] if interp is None else cv2.resize(cov[k], size, interpolation=interp)
+        f = _coverage_channel(k, K, mix, alpha)[crop]
+        if interp is not None:
+            f = cv2.resize(np.ascontiguousarray(f), size, interpolation=interp)
         upd = f > best
         best[upd] = f[upd]
         labels[upd] = k
-    del best, cov
+        del f, upd
+    del best, mix, alpha
     # Background: the background channel, where connected to the image border through more than a
     # pinch (a corner contact or a gap thinner than NECK_PX source pixels).
     bg = labels == bg_channel
