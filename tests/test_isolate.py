@@ -491,3 +491,25 @@ def test_all_large_proves_component_areas_with_squares():
     edge[0:2, 0:2] = True  # 4 px in the corner: the window may not reach outside the image
     assert not D._all_large(edge, 9.0, np.ones((3, 3), np.uint8))
     assert D._all_large(np.zeros((5, 5), bool), 50.0, np.ones((3, 3), np.uint8))
+
+
+def test_the_mask_does_not_depend_on_the_blas_thread_count():
+    """Straight edges tie sub-pixels exactly; a threaded matrix product would break the ties differently (734 px here)."""
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(3)
+    big = np.zeros((512 * 8, 512 * 8), np.uint8)
+    for _ in range(300):
+        x, y = rng.integers(200, 3800, 2)
+        w, h = rng.integers(10, 200, 2)
+        cv2.rectangle(big, (int(x), int(y)), (int(x + w), int(y + h)), int(rng.choice([0, 255])), -1)
+    cover = big.reshape(512, 8, 512, 8).mean(axis=(1, 3)) / 255.0
+    buf = io.BytesIO()
+    PILImage.fromarray((255 - 255 * cover).round().astype(np.uint8)).save(buf, format="PNG")
+    image = tracer.load_image(buf.getvalue())
+    params = tracer.IsolateParams(width_mm=50)
+    masks = []
+    for threads in (1, 2):
+        with threadpool_limits(threads, user_api="blas"):
+            masks.append(tracer.isolate(image, params=params).pixels)
+    assert np.array_equal(masks[0], masks[1])

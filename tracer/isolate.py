@@ -608,7 +608,29 @@ def _subpixel_weights_linear(k: int) -> np.ndarray:
 
 
 def isolate(image: Image, *, params: IsolateParams = IsolateParams()) -> Mask:
-    """Binary mask of the subject on the working raster (see the module docstring)."""
+    """Binary mask of the subject on the working raster (see the module docstring).
+
+    NumPy's BLAS runs on one thread meanwhile: a multi-threaded matrix product
+    sums in another order, and the coverage fill breaks ties between equal
+    sub-pixels (straight edges) on those last bits, so the mask would depend on
+    the machine's thread count. With one thread it is the same everywhere, and
+    the same as the CLI's.
+    """
+    with _one_blas_thread():
+        return _isolate(image, params)
+
+
+def _one_blas_thread():
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - a declared dependency
+        import contextlib
+
+        return contextlib.nullcontext()
+    return threadpool_limits(1, user_api="blas")
+
+
+def _isolate(image: Image, params: IsolateParams) -> Mask:
     cv2 = _cv2()
     if params.denoise not in DENOISE_MODES:
         raise InvalidInputError(f"denoise must be one of {', '.join(DENOISE_MODES)}, got {params.denoise!r}")
