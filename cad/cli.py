@@ -98,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--alpha", dest="use_alpha", action=argparse.BooleanOptionalAction, default=None,
                    help="use the alpha channel as the shape (default: when it carries one)")
     g.add_argument("--upsample", type=_positive, metavar="K", help="working pixels per source pixel (default: automatic)")
+    g.add_argument("--tips", dest="restore_tips", action=argparse.BooleanOptionalAction, default=True,
+                   help="on a blurred picture, give thin tapers back the tips the blur cut short (default on)")
     g.add_argument("--max-pixels", type=int, default=None, metavar="N", help="refuse or reduce images above N pixels (default 40e6)")
     t = c.add_argument_group("potrace")
     t.add_argument("--turdsize", type=int, default=None, help="suppress speckles up to this many working pixels (default 2)")
@@ -171,7 +173,8 @@ def options_from_args(a):
 
         parse_color(a.color)  # a malformed colour is a usage error, not one error per input
     iso = IsolateParams(threshold=a.threshold, invert=a.invert, use_alpha=a.use_alpha, upsample=a.upsample,
-                        method=method, color=a.color, color_tolerance=a.color_tolerance, denoise=a.denoise)
+                        method=method, color=a.color, color_tolerance=a.color_tolerance, denoise=a.denoise,
+                        restore_tips=a.restore_tips)
     tp = TraceParams()
     tkw = {k: getattr(a, k) for k in ("turdsize", "alphamax", "opttolerance", "turnpolicy", "max_segments")
            if getattr(a, k) is not None}

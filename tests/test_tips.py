@@ -97,3 +97,21 @@ def test_clean_renders_are_not_touched(monkeypatch):
     Image.fromarray((240.0 - 210.0 * cover).astype(np.uint8)).save(buf, format="PNG")
     mask = _isolate(buf.getvalue(), restore=True, monkeypatch=monkeypatch)
     assert "tips_restored" not in mask.info
+
+
+def test_the_cli_reports_restored_tips_and_no_tips_turns_them_off(tmp_path, capsys):
+    import json
+
+    from cad.cli import main
+
+    src = tmp_path / "wedge.png"
+    src.write_bytes(_photo(_render([WEDGE]), sigma=1.5))
+    widths = {}
+    for flag in ("--tips", "--no-tips"):
+        assert main(["convert", str(src), "-o", str(tmp_path / flag), "--formats", "stl", "--px-mm", "0.1",
+                     "--json", flag]) == 0
+        entry = json.loads(capsys.readouterr().out)["results"][0]
+        widths[flag] = (entry["tips_restored"], entry["width_mm"])
+    assert widths["--tips"][0] >= 1 and widths["--no-tips"][0] == 0
+    # at 0.1 mm per source pixel the restored tip adds most of the 12.5 px the cut lost
+    assert widths["--tips"][1] - widths["--no-tips"][1] > 0.8

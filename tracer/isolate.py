@@ -375,9 +375,9 @@ GRABCUT_SIDE = 400
 GRABCUT_ITERATIONS = 5
 
 
-def _restore_tips(mask: np.ndarray, coverage: np.ndarray | None, k: int, info: dict) -> np.ndarray:
+def _restore_tips(mask: np.ndarray, coverage: np.ndarray | None, k: int, info: dict, on: bool = True) -> np.ndarray:
     """Give a blurred picture's midpoint cut back the tips the blur took (:mod:`tracer.tips`)."""
-    if coverage is None or info.get("flat_midtones"):
+    if not on or coverage is None or info.get("flat_midtones"):
         return mask  # no ink/paper coverage to read the blur from (a third tone is not an edge)
     from tracer import tips
 
@@ -714,7 +714,7 @@ def _isolate(image: Image, params: IsolateParams) -> Mask:
         mask = work >= level
         scale = 1.0 / kk
         info["subpixel"] = "midpoint cut"
-        mask = _restore_tips(mask, coverage, kk, info)
+        mask = _restore_tips(mask, coverage, kk, info, params.restore_tips)
     elif k < 1:
         d = int(round(1.0 / k))
         f = field[: (h // d) * d, : (w // d) * d]
@@ -725,7 +725,7 @@ def _isolate(image: Image, params: IsolateParams) -> Mask:
     else:
         mask, scale = field >= level, 1.0
         info["subpixel"] = "midpoint cut"
-        mask = _restore_tips(mask, coverage, 1, info)
+        mask = _restore_tips(mask, coverage, 1, info, params.restore_tips)
     if not (mask.any() if has_ink is None else has_ink):
         raise EmptyMaskError(f"{image.name}: no subject found after thresholding (try --invert or --threshold N)")
     info.update(working_size=(int(mask.shape[1]), int(mask.shape[0])), working_scale=scale)

@@ -291,6 +291,8 @@ class IsolateParams:
         "none" | "median" | "bilateral".
     speck_mm2 : islands and holes of the mask smaller than this area at the output width are removed
         (0 disables).
+    restore_tips : give a blurred picture's midpoint cut back the tapers the blur cut short
+        (:mod:`tracer.tips`; only where the image shows the blur and the taper's ink).
     """
 
     threshold: float | None = None
@@ -304,6 +306,7 @@ class IsolateParams:
     color_tolerance: float = 30.0
     denoise: str = "auto"
     speck_mm2: float = 0.005
+    restore_tips: bool = True
     max_working_px: int = 40_000_000
 
 
