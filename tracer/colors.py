@@ -351,7 +351,7 @@ def _refine(x: np.ndarray, centres: np.ndarray, rounds: int = 3) -> tuple[np.nda
     """Lloyd rounds of ``centres`` on the samples ``x``; returns the used centres and their counts."""
     for _ in range(rounds):
         idx, _ = _assign(x, centres)
-        new = np.array([x[idx == i].mean(axis=0) if np.any(idx == i) else centres[i] for i in range(len(centres))])
+        new = np.array([x[idx == i].mean(axis=0, dtype=np.float64) if np.any(idx == i) else centres[i] for i in range(len(centres))])
         if np.allclose(new, centres, atol=1e-3):
             break
         centres = new
@@ -456,7 +456,7 @@ def palette(image: Image, params: ColorParams = ColorParams()) -> tuple[Palette,
         _, d2 = _assign(all_flat_lab, centres)
         noise = float(np.sqrt(np.percentile(d2, 90)))
     idx, _ = _assign(all_flat_lab, centres)
-    mean_rgb = np.array([all_flat_rgb[idx == i].mean(axis=0) for i in range(len(centres))])
+    mean_rgb = np.array([all_flat_rgb[idx == i].mean(axis=0, dtype=np.float64) for i in range(len(centres))])
     info["noise_delta_e"] = round(noise, 3)
     if len(centres) > params.max_colors + (0 if transparent else 1):
         raise InvalidInputError(f"{image.name}: the image has more than {params.max_colors} distinct flat colours; "
