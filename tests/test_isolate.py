@@ -513,3 +513,24 @@ def test_the_mask_does_not_depend_on_the_blas_thread_count():
         with threadpool_limits(threads, user_api="blas"):
             masks.append(tracer.isolate(image, params=params).pixels)
     assert np.array_equal(masks[0], masks[1])
+
+
+def test_grey_u8_statistics_equal_the_float_ones():
+    """_levels_u8, _median_u8 and denoise._span_lookup read the uint8 grey levels: same values as on luminance."""
+    Dn = importlib.import_module("tracer.denoise")
+    iso = importlib.import_module("tracer.isolate")
+    from tracer.types import Image as Img
+
+    rng = np.random.default_rng(3)
+    g8 = np.where(rng.random((300, 411)) < 0.3, 20, 230).astype(np.uint8)
+    g8[100:140, 50:90] = rng.integers(0, 256, (40, 40))
+    lum = Img(g8).luminance()
+    tab = iso._grey_tables()[0]
+    assert np.array_equal(tab[g8], lum)
+    assert iso._levels_u8(g8, "x") == iso._levels(lum, "x")
+    for part in (g8[:7, :9], g8[:, :1], g8):
+        assert iso._median_u8(part, tab) == float(np.median(tab[part]))
+    k7 = np.ones((7, 7), np.uint8)
+    for t in (tab, (1.0 - tab - 0.1) / 0.8):
+        t = np.ascontiguousarray(t, dtype=np.float32)
+        assert np.array_equal(Dn._span_lookup(g8, t, k7), Dn._span(t[g8], k7))

@@ -47,12 +47,22 @@ def noise_sigma(coverage: np.ndarray) -> float:
     return _noise_sigma(coverage)[0]
 
 
-def _noise_sigma(coverage: np.ndarray) -> tuple[float, np.ndarray]:
-    """:func:`noise_sigma` and the 7x7 span (dilate - erode) of ``_decimated(coverage)`` it measured."""
+def _noise_sigma(coverage: np.ndarray, grey: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[float, np.ndarray]:
+    """:func:`noise_sigma` and the 7x7 span (dilate - erode) of ``_decimated(coverage)`` it measured.
+
+    ``grey = (g8, table)`` when ``coverage`` is ``table[g8]`` (uint8 grey levels): the span is then
+    taken on the uint8 data (:func:`_span_lookup`), the same values.
+    """
     cv2 = _cv2()
-    c = _decimated(coverage)
+    k7 = np.ones((7, 7), np.uint8)
+    if grey is None:
+        c = _decimated(coverage)
+        span = _span(c, k7)
+    else:
+        g = _decimated_u8(grey[0])
+        c = cv2.LUT(g, grey[1])  # (as _decimated(coverage): the same pixels' values)
+        span = _span_lookup(g, grey[1], k7)
     smooth = cv2.GaussianBlur(c, (0, 0), 2.0)
-    span = _span(c, np.ones((7, 7), np.uint8))
     # flat: the 7x7 neighbourhood holds no edge (span below half the contrast) and is not saturated
     flat = np.flatnonzero(span < 0.5)
     if flat.size < max(64, 0.02 * span.size):  # no flat area at all: the image is texture, not noise on paper
@@ -68,6 +78,33 @@ def _span(c: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     cv2 = _cv2()
     hi = cv2.dilate(c, kernel)
     return np.subtract(hi, cv2.erode(c, kernel), out=hi)
+
+
+def _decimated_u8(a: np.ndarray) -> np.ndarray:
+    """:func:`_decimated` of uint8 data, kept uint8."""
+    s = max(1, int(np.ceil(max(a.shape) / STATS_SIDE)))
+    return np.ascontiguousarray(a[::s, ::s])
+
+
+def _span_lookup(g8: np.ndarray, table: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """``_span(table[g8], kernel)`` from dilations of the uint8 ``g8`` when ``table`` is monotone.
+
+    The local max of ``table[g]`` is ``table`` at the local max (or min, for a
+    decreasing table) of ``g``: lookups of the same float32 values, then the same subtraction.
+    """
+    cv2 = _cv2()
+    d = np.diff(table)
+    if bool((d >= 0).all()):
+        up = True
+    elif bool((d <= 0).all()):
+        up = False
+    else:
+        return _span(cv2.LUT(g8, table), kernel)
+    hi8, lo8 = cv2.dilate(g8, kernel), cv2.erode(g8, kernel)
+    if not up:
+        hi8, lo8 = lo8, hi8
+    hi = cv2.LUT(hi8, table)
+    return np.subtract(hi, cv2.LUT(lo8, table), out=hi)
 
 
 def _median(v: np.ndarray, extreme: str) -> float:

@@ -89,6 +89,11 @@ def _otsu(values01: np.ndarray) -> float:
         hist[0] += np.count_nonzero(v < -0.5 / 255.0)
     if v_max >= hi_edge:
         hist[-1] += np.count_nonzero(v >= 255.5 / 255.0)
+    return _otsu_hist(hist)
+
+
+def _otsu_hist(hist: np.ndarray) -> float:
+    """Otsu's threshold (over 255) from a float64 histogram of 256 levels."""
     p = hist / max(hist.sum(), 1.0)
     levels = np.arange(256, dtype=np.float64)
     w0 = np.cumsum(p)  # class 0 = levels <= t
@@ -231,6 +236,74 @@ def _levels(lum: np.ndarray, name: str) -> tuple[float, float, float]:
     return t, ink, paper
 
 
+@functools.lru_cache(maxsize=1)
+def _grey_tables() -> tuple[np.ndarray, np.ndarray]:
+    """``(lum (256,) float32, otsu bin (256,) intp)``: the luminance of each grey level, exactly as
+    :meth:`Image.luminance` computes it, and the bin :func:`_otsu`'s histogram puts that value in."""
+    cv2 = _cv2()
+    from tracer.types import _LUMA, _U8_TO_F32
+
+    wr, wg, wb = _LUMA
+    tab = (wr * _U8_TO_F32 + wg * _U8_TO_F32) + wb * _U8_TO_F32
+    bins = np.empty(256, np.intp)
+    for i in range(256):  # (once per process) the very histogram _otsu takes, one value at a time
+        h = cv2.calcHist([tab[i:i + 1].reshape(1, 1)], [0], None, [256], [-0.5 / 255.0, 255.5 / 255.0]).ravel()
+        bins[i] = int(np.argmax(h)) if h.sum() == 1 else -1
+    tab.flags.writeable = False
+    bins.flags.writeable = False
+    return tab, bins
+
+
+def _grey_u8(image: Image) -> np.ndarray | None:
+    """The uint8 grey levels of which ``image.luminance()`` is a lookup (``_grey_tables()[0][g8]``), else None."""
+    d = image._data
+    if d.dtype == np.uint8 and d.ndim == 2 and image.alpha is None:
+        tab, bins = _grey_tables()
+        if (bins >= 0).all() and bool((np.diff(tab) > 0).all()):
+            return d
+    return None
+
+
+def _median_u8(g: np.ndarray, tab: np.ndarray) -> float:
+    """``float(np.median(tab[g]))`` of uint8 values ``g`` (non-empty; ``tab`` increasing), from their histogram."""
+    cv2 = _cv2()
+    counts = cv2.calcHist([np.ascontiguousarray(g).reshape(1, -1)], [0], None, [256], [0, 256]).ravel().astype(np.int64)
+    cum = np.cumsum(counts)
+    n = int(cum[-1])
+    ranks = [n // 2] if n % 2 else [n // 2 - 1, n // 2]  # the middle order statistics numpy averages
+    mids = tab[np.searchsorted(cum, np.array(ranks), side="right")]
+    return float(np.median(mids))  # (the same float32 mean of the same one or two values)
+
+
+def _levels_u8(g8: np.ndarray, name: str) -> tuple[float, float, float]:
+    """:func:`_levels` of ``tab[g8]`` (a grey uint8 image's luminance), read off the uint8 data: same values."""
+    cv2 = _cv2()
+    tab, bins = _grey_tables()
+    s = max(1, int(np.ceil(max(g8.shape) / D.STATS_SIDE)))
+    sample = np.ascontiguousarray(g8[::s, ::s])  # (as D._decimated)
+    h8 = cv2.calcHist([sample], [0], None, [256], [0, 256]).ravel().astype(np.float64)
+    hist = np.zeros(256, np.float64)
+    np.add.at(hist, bins, h8)
+    t = _otsu_hist(hist)
+    m = int(np.count_nonzero(tab <= t))  # tab is increasing: tab[g] <= t exactly when g < m
+    if m == 0 or m == 256:
+        raise EmptyMaskError(
+            f"{name}: no subject found, the image is blank or has almost no contrast "
+            "(try --threshold N or --invert)")
+    dark = sample < np.uint8(m)
+    lo, hi = np.compress(dark.ravel(), sample), np.compress(~dark.ravel(), sample)
+    if lo.size == 0 or hi.size == 0:
+        raise EmptyMaskError(
+            f"{name}: no subject found, the image is blank or has almost no contrast "
+            "(try --threshold N or --invert)")
+    ink, paper = (D._median(tab[v[:: max(1, v.size // LEVEL_SAMPLES)]], ext) for v, ext in ((lo, "min"), (hi, "max")))
+    if paper - ink < MIN_CONTRAST:
+        raise EmptyMaskError(
+            f"{name}: no subject found, the image is blank or has almost no contrast "
+            "(try --threshold N or --invert)")
+    return t, ink, paper
+
+
 def ink_field(image: Image, params: IsolateParams = IsolateParams()) -> tuple[np.ndarray, float, dict]:
     """Return ``(field, level, info)``: a float32 field where ink is high, and the cut level.
 
@@ -239,14 +312,25 @@ def ink_field(image: Image, params: IsolateParams = IsolateParams()) -> tuple[np
     a coverage (anti-aliased grey levels), ``info["ink"]`` and
     ``info["paper"]`` are its levels of full ink and bare paper.
     """
+    field, level, info, _ = _ink_field(image, params)
+    return field, level, info
+
+
+def _ink_field(image: Image, params: IsolateParams) -> tuple[np.ndarray, float, dict, tuple | None]:
+    """:func:`ink_field`, and ``(g8, table)`` when the field is ``table[g8]`` (a grey uint8 image), else None.
+
+    A grey 8-bit image's luminance takes 256 values only: its statistics are
+    read off the uint8 data (a quarter of the memory traffic) and the field is
+    one lookup, to the same float32 values as the computation on luminance.
+    """
     name = image.name
     info: dict = {}
     if params.method not in METHODS:
         raise InvalidInputError(f"method must be one of {', '.join(METHODS)}, got {params.method!r}")
     if params.method == "color":
-        return _color_field(image, params, info)
+        return (*_color_field(image, params, info), None)
     if params.method == "grabcut":
-        return _grabcut_field(image, params, info)
+        return (*_grabcut_field(image, params, info), None)
     use_alpha = params.use_alpha
     if use_alpha is None:
         use_alpha = params.threshold is None and params.method == "otsu" and _alpha_carries_shape(image)
@@ -259,8 +343,9 @@ def ink_field(image: Image, params: IsolateParams = IsolateParams()) -> tuple[np
             field, level, ink, paper = 1.0 - field, 1.0 - level, 1.0, 0.0
             info["inverted"] = True
         info.update(ink=ink, paper=paper)
-        return np.ascontiguousarray(field, dtype=np.float32), level, info
+        return np.ascontiguousarray(field, dtype=np.float32), level, info, None
 
+    g8 = _grey_u8(image) if params.threshold is None else None
     lum = image.luminance()
     if image.alpha is not None:
         # Transparent pixels read as the paper: composite on the border colour.
@@ -274,9 +359,10 @@ def ink_field(image: Image, params: IsolateParams = IsolateParams()) -> tuple[np
         info.update(source="luminance", threshold=float(params.threshold), polarity="dark-on-light")
         field, level = 1.0 - lum, 1.0 - t
     else:
-        t, ink_lo, paper_hi = _levels(lum, name)
+        t, ink_lo, paper_hi = _levels(lum, name) if g8 is None else _levels_u8(g8, name)
         mid = 0.5 * (ink_lo + paper_hi)
-        dark_ink = float(np.median(_border(lum))) >= mid  # the border is background
+        border = float(np.median(_border(lum))) if g8 is None else _median_u8(_border(g8), _grey_tables()[0])
+        dark_ink = border >= mid  # the border is background
         flatten = params.method == "adaptive"
         bg = None
         if not flatten:
@@ -290,12 +376,15 @@ def ink_field(image: Image, params: IsolateParams = IsolateParams()) -> tuple[np
             if bg is None:
                 bg = _background_estimate(lum, dark_ink, degree=3)
             lum = _flatten(lum, bg, dark_ink)
+            g8 = None  # (no longer a lookup of the grey levels)
             info["illumination"] = "flattened"
             t, ink_lo, paper_hi = _levels(lum, name)
             mid = 0.5 * (ink_lo + paper_hi)
         info.update(source="luminance", threshold=round(mid * 255, 2),
                     polarity="dark-on-light" if dark_ink else "light-on-dark",
                     levels=(round(ink_lo * 255, 1), round(paper_hi * 255, 1)))
+        if g8 is not None:
+            lum = _grey_tables()[0]  # the field's table: the same operations on the 256 values, then one lookup
         if dark_ink:
             field, level, ink, paper = 1.0 - lum, 1.0 - mid, 1.0 - ink_lo, 1.0 - paper_hi
         else:
@@ -306,7 +395,17 @@ def ink_field(image: Image, params: IsolateParams = IsolateParams()) -> tuple[np
         info["inverted"] = True
         if "ink" in info:
             info["ink"], info["paper"] = 1.0 - info["paper"], 1.0 - info["ink"]
-    return np.ascontiguousarray(field, dtype=np.float32), level, info
+    grey = None
+    if g8 is not None:
+        table = np.ascontiguousarray(field, dtype=np.float32)
+        field, grey = _cv2().LUT(g8, table), (g8, table)
+    return np.ascontiguousarray(field, dtype=np.float32), level, info, grey
+
+
+def _monotone(table: np.ndarray) -> int:
+    """1 when ``table`` never decreases, -1 when it never increases, else 0."""
+    d = np.diff(table)
+    return 1 if bool((d >= 0).all()) else (-1 if bool((d <= 0).all()) else 0)
 
 
 def _color_field(image: Image, params: IsolateParams, info: dict) -> tuple[np.ndarray, float, dict]:
@@ -634,15 +733,28 @@ def _isolate(image: Image, params: IsolateParams) -> Mask:
     cv2 = _cv2()
     if params.denoise not in DENOISE_MODES:
         raise InvalidInputError(f"denoise must be one of {', '.join(DENOISE_MODES)}, got {params.denoise!r}")
-    field, level, info = ink_field(image, params)
+    field, level, info, grey = _ink_field(image, params)
     h, w = field.shape
     coverage = None
     if "ink" in info and params.threshold is None and abs(info["ink"] - info["paper"]) > 1e-6:
-        raw = np.subtract(field, info["paper"], dtype=np.float32)
-        raw /= info["ink"] - info["paper"]  # (in place: the same float32 values as one expression)
-        sigma, span7 = D._noise_sigma(raw)
+        if grey is None:
+            raw = np.subtract(field, info["paper"], dtype=np.float32)
+            raw /= info["ink"] - info["paper"]  # (in place: the same float32 values as one expression)
+            sigma, span7 = D._noise_sigma(raw)
+            lo_raw, hi_raw = cv2.minMaxLoc(raw)[:2]
+        else:  # field = table[g8]: the same operations on the table, then a lookup
+            g8, table = grey
+            raw_t = np.subtract(table, info["paper"], dtype=np.float32)
+            raw_t /= info["ink"] - info["paper"]
+            raw = cv2.LUT(g8, raw_t)
+            sigma, span7 = D._noise_sigma(raw, grey=(g8, raw_t))
+            lo8, hi8 = cv2.minMaxLoc(g8)[:2]
+            ends = raw_t[[int(lo8), int(hi8)]]
+            if _monotone(raw_t):  # the extremes of the values present are those of the extreme grey levels
+                lo_raw, hi_raw = float(ends.min()), float(ends.max())
+            else:
+                lo_raw, hi_raw = cv2.minMaxLoc(raw)[:2]
         info["noise_sigma"] = round(sigma, 4)
-        lo_raw, hi_raw = cv2.minMaxLoc(raw)[:2]
         in_range = lo_raw >= 0.0 and hi_raw <= 1.0
         coverage = raw if in_range else np.clip(raw, 0.0, 1.0)  # (clipping in-range values changes nothing)
         if not (in_range and max(raw.shape) <= D.STATS_SIDE):
