@@ -1,4 +1,4 @@
-"""Sharp tips that a blurred picture has blunted, put back from the straight sides that lead to them.
+"""Sharp tips that a blurred picture has blunted, put back from the taper that leads to them.
 
 A camera (or any blur) spreads each edge over a few pixels. Where a wedge of
 ink narrows below about ``1.35 sigma`` its blurred peak no longer reaches the
@@ -7,17 +7,21 @@ end of a tapering swash comes out several pixels short. The sides of the
 wedge further back are placed correctly (a straight edge is not moved by a
 symmetric blur), so the lost tip is where those sides meet.
 
-:func:`restore_tips` finds convex ink tips on the mask's outline, fits a line
-to each side at a distance from the tip where the blur no longer matters,
-and fills the triangle up to the lines' intersection, but only when the
-evidence says a wedge was cut short:
+:func:`restore_tips` finds convex ink tips on the mask's outline and, for each:
 
-* both sides are straight within a fraction of a pixel;
-* at the blunted tip the two side lines are no further apart than the width
-  that a blur of the measured ``sigma`` erases (a round or square stroke end
-  is wider than that and is left alone);
-* there is ink in the field beyond the blunted tip, as the faint rest of a
-  wedge leaves (a blurred blunt end fades to paper within about ``2 sigma``).
+* pairs the two sides at equal arc length from the tip, where they are at
+  least ``3 sigma`` apart (there the blur leaves edges in place), and fits the
+  taper's width (a line) and centreline (a parabola) against the distance
+  along its axis;
+* keeps only a real taper cut short: the width grows steadily away from the
+  tip, and at the blunted tip it is no more than twice what the blur erases
+  (a round or square stroke end is wider, and is left alone); the middle of
+  the pair is ink and the point beyond the tip is paper (a slit's end, a
+  paper wedge, is never filled);
+* tries sharp tips reaching 0 to 1.2 times the extrapolated length, reduces
+  each candidate shape to source pixels, blurs it with ``sigma`` and keeps the
+  one that differs least from the picture around the tip (0 = leave the cut
+  as it is), so the image itself decides how far a tip goes.
 
 ``sigma`` is measured from the field itself (the steepest ink-to-paper slope
 of a blurred step is ``1 / (sigma sqrt(2 pi))``).
@@ -188,12 +192,12 @@ def restore_tips(mask: np.ndarray, field01: np.ndarray, k: float, sigma: float |
     cv2 = _cv2()
     s = sigma * k  # blur in working pixels
     vanish = VANISH_WIDTH_SIGMAS * s
-    d1 = 2.0 * s + 1.0  # the sides are fitted from here ...
-    d2 = d1 + max(6.0, 4.0 * s)  # ... to here (arc length from the tip, working px)
+    d1 = 2.0 * s + 1.0  # the search for the fitting span starts this far from the tip (arc length, working px)
+    d2 = d1 + max(6.0, 4.0 * s)  # the sharpness of a point is the angle to the outline this far on either side
     max_cos = math.cos(math.radians(MAX_TIP_ANGLE))
     u8 = mask.view(np.uint8) if mask.dtype == bool and mask.flags.c_contiguous else np.ascontiguousarray(mask, np.uint8)
     contours, _ = cv2.findContours(u8, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
-    tris = []
+    tips_out = []
     for cnt in contours:
         p = cnt[:, 0, :].astype(np.float64)
         n = len(p)
@@ -267,10 +271,10 @@ def restore_tips(mask: np.ndarray, field01: np.ndarray, k: float, sigma: float |
                                 lambda f, frame=frame, w_from=w_from, b_from=b_from, b_apex=b_apex:
                                 _taper(frame, w_from, b_from, f * b_apex))
             if reach is not None:
-                tris.append(reach)
-    if not tris:
+                tips_out.append(reach)
+    if not tips_out:
         return mask, 0
     out = u8.copy()
-    for tri in tris:
-        cv2.fillPoly(out, [np.round(tri * 16).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=4)
-    return out.astype(bool), len(tris)
+    for tip in tips_out:  # one at a time: overlapping polygons in one call could leave their overlap empty
+        cv2.fillPoly(out, [np.round(tip * 16).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=4)
+    return out.view(bool), len(tips_out)
