@@ -194,34 +194,6 @@ def _span2(lab: np.ndarray) -> np.ndarray:
     return span2
 
 
-def _rgb_rows(image: Image, r0: int, r1: int) -> np.ndarray:
-    """``image.pixels[r0:r1]`` (float32 RGB, the same values) without making or caching the
-    full-size float32 copy of a compactly stored image."""
-    from tracer.types import _U8_TO_F32
-
-    d = image._data
-    x = d[r0:r1]
-    if d.dtype == np.uint8:
-        x = _cv2().LUT(np.ascontiguousarray(x), _U8_TO_F32)
-    else:
-        x = np.asarray(x, np.float32)
-    return np.repeat(x[..., None], 3, axis=2) if x.ndim == 2 else x
-
-
-def _rgb_at(image: Image, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """(n, 3) float32 RGB of the pixels at ``rows``, ``cols`` (the values of ``image.pixels``)."""
-    from tracer.types import _U8_TO_F32
-
-    d = image._data
-    h, w = d.shape[:2]
-    if d.flags.c_contiguous:
-        x = np.take(d.reshape(h * w, *d.shape[2:]), rows * w + cols, axis=0)
-    else:
-        x = d[rows, cols]
-    x = _cv2().LUT(x, _U8_TO_F32) if d.dtype == np.uint8 else np.asarray(x, np.float32)
-    return np.repeat(x[:, None], 3, axis=1) if x.ndim == 1 else x
-
-
 def _sample_grid(h: int, w: int, limit: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """At most about ``limit`` pixel positions: one at a seeded random place in each s x s block
     (a jittered grid: even coverage, no aliasing with periodic patterns), in row-major order."""
@@ -244,7 +216,7 @@ def _palette_pixels(image: Image, transparent: bool) -> dict:
     h, w = image.shape
     alpha = image.alpha if transparent else None
     if h * w <= max(PALETTE_ALL_PX, PALETTE_SAMPLE_PX):
-        rgb = _rgb_rows(image, 0, h)
+        rgb = image.rgb_rows(0, h)
         lab = to_lab(rgb)
         out = {"lab": lab.reshape(-1, 3), "rgb": rgb.reshape(-1, 3), "span2": _span2(lab).ravel(),
                "border_lab": _border_pixels(lab).reshape(-1, 3), "opaque": None, "inner": None}
@@ -259,7 +231,7 @@ def _palette_pixels(image: Image, transparent: bool) -> dict:
     offs = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
     nr = [np.clip(rows + dy, 0, h - 1) for dy, _ in offs]
     nc = [np.clip(cols + dx, 0, w - 1) for _, dx in offs]
-    rgb9 = np.stack([_rgb_at(image, r, c) for r, c in zip(nr, nc)])  # (9, n, 3)
+    rgb9 = np.stack([image.rgb_at(r, c) for r, c in zip(nr, nc)])  # (9, n, 3)
     lab9 = to_lab(rgb9)
     span2 = np.zeros(len(rows), np.float32)
     for c in range(3):
@@ -278,7 +250,7 @@ def _palette_pixels(image: Image, transparent: bool) -> dict:
     allr, allc = np.arange(0, h, s), np.arange(0, w, s)
     pr = np.concatenate([np.repeat(br, len(allc)), np.repeat(allr, len(bc))])
     pc = np.concatenate([np.tile(allc, len(br)), np.tile(bc, len(allr))])
-    out["border_lab"] = to_lab(_rgb_at(image, pr, pc))
+    out["border_lab"] = to_lab(image.rgb_at(pr, pc))
     return out
 
 
@@ -519,7 +491,7 @@ def _coverage(image: Image, pal: Palette, params: ColorParams, transparent: bool
     for r0 in range(0, h, step):
         r1 = min(h, r0 + step)
         e0, e1 = max(0, r0 - margin), min(h, r1 + margin)
-        a, b, t = _coverage_band(_rgb_rows(image, e0, e1), None if alpha is None else alpha[e0:e1], pal, params,
+        a, b, t = _coverage_band(image.rgb_rows(e0, e1), None if alpha is None else alpha[e0:e1], pal, params,
                                  flat_t, noise_delta_e)
         a_lab[r0:r1], b_lab[r0:r1], t_mix[r0:r1] = a[r0 - e0:r1 - e0], b[r0 - e0:r1 - e0], t[r0 - e0:r1 - e0]
     return a_lab, b_lab, t_mix

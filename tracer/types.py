@@ -130,6 +130,24 @@ class Image:
         object.__setattr__(self, "_data", f)  # the float copy replaces the compact one (one copy held)
         return f
 
+    def rgb_rows(self, r0: int, r1: int) -> NDArray[np.float32]:
+        """``pixels[r0:r1]`` (the same float32 values) without building or caching the full-size float copy."""
+        d = self._data
+        x = d[r0:r1]
+        x = _lookup(np.ascontiguousarray(x), _U8_TO_F32) if d.dtype == np.uint8 else np.asarray(x, np.float32)
+        return np.repeat(x[..., None], 3, axis=2) if x.ndim == 2 else x
+
+    def rgb_at(self, rows: NDArray[np.intp], cols: NDArray[np.intp]) -> NDArray[np.float32]:
+        """``(n, 3)`` float32 RGB of the pixels at ``rows``, ``cols`` (the values of ``pixels``), read in place."""
+        d = self._data
+        h, w = d.shape[:2]
+        if d.flags.c_contiguous:
+            x = np.take(d.reshape(h * w, *d.shape[2:]), rows * w + cols, axis=0)
+        else:
+            x = d[rows, cols]
+        x = _lookup(x, _U8_TO_F32) if d.dtype == np.uint8 else np.asarray(x, np.float32)
+        return np.repeat(x[:, None], 3, axis=1) if x.ndim == 1 else x
+
     def rgb8(self) -> NDArray[np.uint8]:
         """``(rows, cols, 3)`` uint8 RGB: ``clip(pixels * 255 + 0.5)`` without a float32 RGB array when stored as uint8."""
         d = self._data
