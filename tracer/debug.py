@@ -41,10 +41,10 @@ def write_debug(out_dir: str | os.PathLike[str], stem: str, image: Image, mask: 
     out.mkdir(parents=True, exist_ok=True)
     paths = {"mask": out / f"{stem}.mask.png", "overlay": out / f"{stem}.overlay.png"}
     _write_png(paths["mask"], (mask.pixels.astype(np.uint8) * 255))
-    rgb = image.pixels
+    lum = image.luminance()  # (no float32 RGB copy of a big image)
     if image.alpha is not None:  # transparent areas on a checker-free light grey
-        rgb = rgb * image.alpha[..., None] + 0.85 * (1.0 - image.alpha[..., None])
-    grey = 0.35 + 0.65 * (0.2126 * rgb[..., 0] + 0.7152 * rgb[..., 1] + 0.0722 * rgb[..., 2])
+        lum = lum * image.alpha + 0.85 * (1.0 - image.alpha)
+    grey = 0.35 + 0.65 * lum
     h, w = grey.shape
     f = max(1, int(np.ceil(OVERLAY_MIN_PX / max(w, 1)))) if w < OVERLAY_MIN_PX else 1
     base = np.clip(grey * 255 + 0.5, 0, 255).astype(np.uint8)
