@@ -140,3 +140,13 @@ def test_a_blurred_star_gains_and_round_stroke_ends_do_not_change(monkeypatch):
             assert fixed.info.get("tips_restored", 0) == 5 and after > before + gain  # 0.9923 -> 0.9938 measured
         else:
             assert abs(after - before) < 0.0005  # measured: 0 or 1 tip, +0.0001
+
+
+def test_a_texture_is_left_as_cut(monkeypatch):
+    """Hundreds of sharp points (a photographed texture) are not a logo's tapers: no restoration, bounded time."""
+    rng = np.random.default_rng(0)
+    n = cv2.GaussianBlur(rng.random((1024, 1024)).astype(np.float32), (0, 0), 3)
+    data = _photo((n > np.median(n)).astype(np.float32), sigma=1.5)
+    plain = _isolate(data, restore=False, monkeypatch=monkeypatch)
+    fixed = _isolate(data, restore=True, monkeypatch=monkeypatch)
+    assert "tips_restored" not in fixed.info and np.array_equal(plain.pixels, fixed.pixels)

@@ -53,6 +53,8 @@ MAX_TIP_ANGLE = 60.0
 WIDTH_MARGIN = 2.0
 #: The sides are fitted where the two of them are at least this many sigmas apart.
 FIT_WIDTH_SIGMAS = 3.0
+#: More sharp points than this on one mask make a texture, not a logo (the corpus's photos have at most 91).
+MAX_TIPS = 250
 #: Degree of the polynomial that follows the taper's centreline (2: a curving swash).
 CENTRE_DEGREE = 2
 #: The fit runs over this many times the distance from the blunted tip to where it starts.
@@ -183,7 +185,8 @@ def restore_tips(mask: np.ndarray, field01: np.ndarray, k: float, sigma: float |
 
     ``field01`` is the source-resolution field the mask was cut from, scaled so
     paper is 0 and ink 1. Returns ``(mask, number of tips restored)``; the mask
-    is a new array when a tip was restored.
+    is a new array when a tip was restored. A mask with more than ``MAX_TIPS``
+    sharp points (a texture) is returned as it is.
     """
     if sigma is None:
         sigma = estimate_blur(field01)
@@ -198,6 +201,7 @@ def restore_tips(mask: np.ndarray, field01: np.ndarray, k: float, sigma: float |
     u8 = mask.view(np.uint8) if mask.dtype == bool and mask.flags.c_contiguous else np.ascontiguousarray(mask, np.uint8)
     contours, _ = cv2.findContours(u8, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
     tips_out = []
+    examined = 0
     for cnt in contours:
         p = cnt[:, 0, :].astype(np.float64)
         n = len(p)
@@ -231,6 +235,9 @@ def restore_tips(mask: np.ndarray, field01: np.ndarray, k: float, sigma: float |
             idx = np.flatnonzero(near)
             i = int(idx[np.argmax(p[idx] @ u)])
             t = p[i]
+            examined += 1
+            if examined > MAX_TIPS:
+                return mask, 0  # a texture (gravel, foliage), not a logo's tapers: leave the cut alone
             # The sides are fitted where the wedge is wide enough (3 sigma) for the blur to leave them in place.
             dd = np.arange(d1, 8.0 * d2, 1.0)
             chord = np.linalg.norm(at(arc[i], -dd) - at(arc[i], dd), axis=1)
