@@ -826,7 +826,6 @@ def _isolate(image: Image, params: IsolateParams) -> Mask:
         mask = work >= level
         scale = 1.0 / kk
         info["subpixel"] = "midpoint cut"
-        mask = _restore_tips(mask, coverage, kk, info, params.restore_tips)
     elif k < 1:
         d = int(round(1.0 / k))
         f = field[: (h // d) * d, : (w // d) * d]
@@ -837,7 +836,8 @@ def _isolate(image: Image, params: IsolateParams) -> Mask:
     else:
         mask, scale = field >= level, 1.0
         info["subpixel"] = "midpoint cut"
-        mask = _restore_tips(mask, coverage, 1, info, params.restore_tips)
+    if info["subpixel"] == "midpoint cut":  # (the cut that a blur shortens; k is a whole number here)
+        mask = _restore_tips(mask, coverage, int(round(1.0 / scale)), info, params.restore_tips)
     if not (mask.any() if has_ink is None else has_ink):
         raise EmptyMaskError(f"{image.name}: no subject found after thresholding (try --invert or --threshold N)")
     info.update(working_size=(int(mask.shape[1]), int(mask.shape[0])), working_scale=scale)
