@@ -325,7 +325,9 @@ def single_threaded_blas() -> None:
     tracecad's matrix products are small (a few thousand rows by 25 columns); a
     multi-threaded OpenBLAS gains nothing on them, and its idle threads spin:
     on a busy machine (or next to a second batch worker) that doubles the CPU
-    time of isolation. A thread count the user set in the environment is kept.
+    time of isolation. A thread count the user set in the environment is kept
+    (``tracer.isolate`` itself always runs its products on one thread, so that
+    its masks do not depend on the count).
     """
     if any(v in os.environ for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")):
         return
