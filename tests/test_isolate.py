@@ -421,13 +421,13 @@ def test_background_fit_sampled_grid_equals_the_full_surface():
 
 def test_coverage_fill_reports_whether_it_placed_any_ink():
     c = np.zeros((30, 40), np.float32)
-    mask, has_ink = isolate_module._coverage_fill(c, 4)
+    mask, has_ink, _ = isolate_module._coverage_fill(c, 4)
     assert not has_ink and not mask.any()
     c[10, 10] = 0.3  # one partial pixel
-    mask, has_ink = isolate_module._coverage_fill(c, 4)
+    mask, has_ink, _ = isolate_module._coverage_fill(c, 4)
     assert has_ink and mask.any()
     c[12:15, 20:25] = 1.0
-    mask, has_ink = isolate_module._coverage_fill(c, 4)
+    mask, has_ink, _ = isolate_module._coverage_fill(c, 4)
     assert has_ink == bool(mask.any())
 
 

@@ -581,8 +581,13 @@ def _weights(k: int) -> tuple[np.ndarray, np.ndarray]:
     return w
 
 
-def _coverage_fill(coverage: np.ndarray, k: int, *, smooth: bool = True) -> tuple[np.ndarray, bool]:
-    """:func:`coverage_fill` and whether the mask holds any ink (without a pass over the large mask)."""
+_NONE_STARVED = (np.zeros(0, np.intp), np.zeros(0, np.intp))
+
+
+def _coverage_fill(coverage: np.ndarray, k: int, *, smooth: bool = True) -> tuple[np.ndarray, bool, tuple]:
+    """:func:`coverage_fill`, whether the mask holds any ink (without a pass over the large mask), and the
+    ``(xs, ys)`` of the starved pixels (the shared level left them less than ``STARVED_FRACTION`` of their
+    ink) around which the mask's ink still differs from the coverage by ``MISPLACED_INK`` (squared, 5x5)."""
     cv2 = _cv2()
     c = np.ascontiguousarray(coverage, dtype=np.float32)
     lo, hi = cv2.minMaxLoc(c)[:2] if c.size else (0.0, 0.0)
@@ -597,7 +602,7 @@ def _coverage_fill(coverage: np.ndarray, k: int, *, smooth: bool = True) -> tupl
     any_full = bool(full.any())
     flat = np.flatnonzero((n > 0) & ~full)
     if len(flat) == 0:
-        return mask, any_full
+        return mask, any_full, _NONE_STARVED
     ys, xs = np.divmod(flat, w)  # (as np.nonzero, several times faster)
     nn = n.ravel()[flat].astype(np.int32)
     # flat index of each partial pixel's k x k block in the mask, and of the block's sub-pixels
@@ -610,7 +615,7 @@ def _coverage_fill(coverage: np.ndarray, k: int, *, smooth: bool = True) -> tupl
         on = np.zeros((len(ys), kk), dtype=bool)
         np.put_along_axis(on, order, np.arange(kk)[None, :] < nn[:, None], axis=1)
         mask.ravel()[block] = on
-        return mask, True
+        return mask, True, _NONE_STARVED
     # The level that gives each pixel its ink is smoothed over neighbouring pixels, so that ink spread
     # over two pixels (blur) is not split into two strips with a gap, and no pixel grows a lone spike.
     srt = np.sort(blocks, axis=1)  # ascending: the i-th highest value is srt[:, kk - 1 - i]
@@ -631,9 +636,17 @@ def _coverage_fill(coverage: np.ndarray, k: int, *, smooth: bool = True) -> tupl
     got = on.sum(axis=1)
     starved = np.flatnonzero(got < STARVED_FRACTION * nn)
     any_ink = any_full or bool(got.any())
-    if len(starved):  # (the repair only adds ink next to ink already in the mask)
-        _repair_starved(mask, k, ys[starved], xs[starved], blocks[starved] - lev[starved], nn[starved])
-    return mask, any_ink
+    if not len(starved):
+        return mask, any_ink, _NONE_STARVED
+    # (the repair only adds ink next to ink already in the mask)
+    _repair_starved(mask, k, ys[starved], xs[starved], blocks[starved] - lev[starved], nn[starved])
+    # Where the ink around a starved pixel still sits in the wrong pixels, a taper's tip is misplaced.
+    got[starved] = mask.ravel()[block[starved]].sum(axis=1)  # (the repair changed only these)
+    err = np.zeros((h, w), np.float32)
+    err.ravel()[flat] = np.square(got / np.float32(kk) - c.ravel()[flat])
+    local = err.ravel().take(win5[starved]).sum(axis=1)
+    bad = starved[local >= MISPLACED_INK]
+    return mask, any_ink, (xs[bad], ys[bad])
 
 
 
@@ -695,6 +708,8 @@ def _flat_midtones(coverage: np.ndarray) -> tuple[bool, np.ndarray]:
 SMOOTH_LEVEL_PX = 0.6
 #: coverage_fill gives a pixel its exact ink back when the shared level left it less than this fraction.
 STARVED_FRACTION = 0.5
+#: Squared ink error (sum over a 5x5 window, in pixels² of coverage) that marks a starved pixel's tip as misplaced.
+MISPLACED_INK = 0.03
 #: passes of coverage_fill's starved-pixel repair (each one reaches one pixel further along a tip).
 STARVED_PASSES = 3
 
@@ -817,7 +832,7 @@ def _isolate(image: Image, params: IsolateParams) -> Mask:
     has_ink = None  # known without a pass over the working raster (coverage fill), else read off the mask
     if clean:
         kk = int(k)
-        mask, has_ink = _coverage_fill(coverage, kk)
+        mask, has_ink, misplaced = _coverage_fill(coverage, kk)
         scale = 1.0 / kk
         info["subpixel"] = "coverage fill"
     elif k > 1:
@@ -838,6 +853,12 @@ def _isolate(image: Image, params: IsolateParams) -> Mask:
         info["subpixel"] = "midpoint cut"
     if info["subpixel"] == "midpoint cut":  # (the cut that a blur shortens; k is a whole number here)
         mask = _restore_tips(mask, coverage, int(round(1.0 / scale)), info, params.restore_tips)
+    elif info["subpixel"] == "coverage fill" and params.restore_tips and len(misplaced[0]):
+        from tracer import tips  # (a lossless picture: each pixel holds its exact ink, the box model)
+
+        mask, n = tips.restore_tips(mask, coverage, kk, model="box", near=misplaced, copy=False)
+        if n:
+            info["tips_restored"] = n
     if not (mask.any() if has_ink is None else has_ink):
         raise EmptyMaskError(f"{image.name}: no subject found after thresholding (try --invert or --threshold N)")
     info.update(working_size=(int(mask.shape[1]), int(mask.shape[0])), working_scale=scale)

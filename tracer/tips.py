@@ -25,6 +25,17 @@ symmetric blur), so the lost tip is where those sides meet.
 
 ``sigma`` is measured from the field itself (the steepest ink-to-paper slope
 of a blurred step is ``1 / (sigma sqrt(2 pi))``).
+
+A lossless render has no blur, but its coverage fill (``tracer.isolate``) can
+misplace a taper's last ink: the shared level and the bicubic ranking pile it
+up on the side of the body, and the pieces past that stop touching it, so the
+tip ends a pixel or two short. With ``model="box"`` the same search runs with
+the picture's own model, each pixel the exact area of ink it holds (no blur):
+the cut's tip ahead of the fitted sides is replaced by a sharp taper (of the
+fitted width or narrower), and the taper wins only where it explains the
+pixels much better than the cut did (half the squared error, and at least
+``BOX_MIN_GAIN`` less). It is examined only ``near`` the pixels the fill
+starved.
 """
 
 from __future__ import annotations
@@ -35,6 +46,16 @@ import numpy as np
 
 __all__ = ["estimate_blur", "restore_tips"]
 
+#: The box model (a lossless render: each pixel holds its exact ink): its length scale in source px (the sides
+#: are fitted where the taper is 3 of these wide, and it ends in under 2.7 of them).
+BOX_SIGMA = 0.5
+#: ... and tries tapers of these fractions of the cut's width (a hairline's cut is wider than its ink).
+BOX_WIDTHS = (0.5, 0.75, 1.0)
+#: A taper replaces the cut's tip only when it halves the squared error and takes at least this much off it.
+BOX_MIN_GAIN = 0.03
+#: With ``near``: outline is read this many source pixels around them, and a tip within NEAR_TIP_PX is examined.
+NEAR_WINDOW_PX = 32
+NEAR_TIP_PX = 3.0
 #: Below this blur (source pixels) tips survive the midpoint cut to within a fraction of a pixel.
 MIN_SIGMA = 0.8
 #: A wedge vanishes where its width falls below this many sigmas (blurred peak = 1/2).
@@ -136,15 +157,18 @@ def _taper(frame, w_from: float, b_from: float, b_end: float) -> np.ndarray:
     return np.concatenate([c + half * nrm, (c - half * nrm)[::-1]])
 
 
-def _best_reach(u8, field01, k, sigma, make) -> np.ndarray | None:
+def _best_reach(u8, field01, k, sigma, make, blob=None):
     """The tip outline ``make(f)`` (or None: leave the cut as it is) whose blurred shape best explains ``field01``.
 
     ``f`` is the fraction of the extrapolated length; the sum of squared differences
     around the tip is searched on a coarse grid, then refined next to its best point.
+    ``blob(crop, off)`` (the box model): the working pixels of the cut's own tip,
+    which a candidate replaces; it returns ``(outline, those pixels)``, the pixels as
+    flat indices of ``u8``. Without it a candidate is added to the cut.
     """
     cv2 = _cv2()
     kk = int(k)
-    pad = int(math.ceil(3.0 * sigma)) + 1
+    pad = int(math.ceil(3.0 * sigma)) + 1 if blob is None else 2
     biggest = make(REACH_COARSE[-1])
     lo = np.floor(biggest.min(axis=0) / kk).astype(int) - pad
     hi = np.ceil(biggest.max(axis=0) / kk).astype(int) + pad + 1
@@ -162,35 +186,122 @@ def _best_reach(u8, field01, k, sigma, make) -> np.ndarray | None:
     inner[b:inner.shape[0] - b, b:inner.shape[1] - b] = True
     off = np.array([x0 * kk, y0 * kk], dtype=np.float64)
     errors: dict[float, float] = {}
+    base = crop
+    cleared = None
+    if blob is not None:
+        cleared = blob(crop, (x0 * kk, y0 * kk))
+        if cleared is None:
+            return None
+        base = crop.copy()
+        base.reshape(-1)[cleared[1]] = 0
 
     def error(f: float) -> float:
         if f not in errors:
-            shape = crop.copy()
-            if f > 0:
+            shape = (crop if f == 0 else base).copy()
+            if f != 0:
                 cv2.fillPoly(shape, [np.round((make(f) - off) * 16).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=4)
             cover = shape.reshape(y1 - y0, kk, x1 - x0, kk).mean(axis=(1, 3), dtype=np.float32)
-            errors[f] = float(np.square(cv2.GaussianBlur(cover, (0, 0), sigma) - seen)[inner].sum())
+            model = cover if blob is not None else cv2.GaussianBlur(cover, (0, 0), sigma)
+            errors[f] = float(np.square(model - seen)[inner].sum())
         return errors[f]
 
-    best = min(REACH_COARSE, key=error)
-    for f in (round(best - REACH_FINE, 3), round(best + REACH_FINE, 3)):
-        if 0.0 < f <= REACH_COARSE[-1]:
-            error(f)
-    best = min(errors, key=errors.get)
-    return make(best) if best > 0 else None
+    if blob is not None:  # the cut's width is not to be trusted either: candidates of several widths
+        if error(0.0) < BOX_MIN_GAIN:
+            return None  # the cut explains the picture: no candidate can gain enough
+        grid = [0.0] + [(f, w) for f in REACH_COARSE[1:] for w in BOX_WIDTHS]
+        best = min(grid, key=error)
+        if best:
+            for f in (round(best[0] - REACH_FINE, 3), round(best[0] + REACH_FINE, 3)):
+                if 0.0 < f <= REACH_COARSE[-1]:
+                    error((f, best[1]))
+        best = min(errors, key=errors.get)
+    else:
+        best = min(REACH_COARSE, key=error)
+        for f in (round(best - REACH_FINE, 3), round(best + REACH_FINE, 3)):
+            if 0.0 < f <= REACH_COARSE[-1]:
+                error(f)
+        best = min(errors, key=errors.get)
+    if best == 0:
+        return None
+    if blob is not None and not (errors[0.0] - errors[best] >= BOX_MIN_GAIN and errors[best] <= 0.5 * errors[0.0]):
+        return None  # the cut explains the picture about as well: keep it
+    if blob is None:
+        return make(best)
+    # the cleared pixels as flat indices of the whole working raster
+    cy, cx = np.divmod(cleared[1], crop.shape[1])
+    return make(best), (cy + y0 * kk) * u8.shape[1] + (cx + x0 * kk)
 
 
-def restore_tips(mask: np.ndarray, field01: np.ndarray, k: float, sigma: float | None = None) -> tuple[np.ndarray, int]:
+def _band(frame, half: float, b_from: float, b_end: float) -> np.ndarray:
+    """Outline of a strip ``2 half`` wide along the taper's centreline, from ``b_from`` behind the tip to ``b_end``."""
+    t, u, v, lateral = frame
+    b = np.linspace(b_from, b_end, max(3, int(abs(b_from - b_end)) + 1))
+    c = t - b[:, None] * u + np.polyval(lateral, b)[:, None] * v
+    return np.concatenate([c + half * v, (c - half * v)[::-1]])
+
+
+def _tip_blob(frame, half: float, b_from: float, b_end: float):
+    """``blob`` for :func:`_best_reach`: the cut's ink in the strip ahead of ``b_from`` that holds the tip."""
+    cv2 = _cv2()
+
+    def blob(crop: np.ndarray, off) -> tuple[np.ndarray, np.ndarray] | None:
+        zone = np.zeros_like(crop)
+        outline = _band(frame, half, b_from, b_end)
+        cv2.fillPoly(zone, [np.round((outline - np.asarray(off, float)) * 16).astype(np.int32)], 1,
+                     lineType=cv2.LINE_8, shift=4)
+        ink = crop & zone
+        n, lab = cv2.connectedComponents(ink, connectivity=8)
+        if n < 2:
+            return None
+        ys, xs = np.nonzero(lab)
+        t = frame[0] - np.asarray(off, float)
+        j = int(np.argmin((xs - t[0]) ** 2 + (ys - t[1]) ** 2))
+        keep = lab == lab[ys[j], xs[j]]
+        return outline, np.flatnonzero(keep)
+
+    return blob
+
+
+def _windows(near, k: int, shape) -> list[tuple[int, int, int, int]]:
+    """Working-raster boxes ``(x0, y0, x1, y1)``, ``NEAR_WINDOW_PX`` source pixels around the source
+    pixels ``near = (xs, ys)``, overlapping boxes merged."""
+    r = NEAR_WINDOW_PX
+    boxes = [[int(x) - r, int(y) - r, int(x) + r + 1, int(y) + r + 1] for x, y in zip(*near)]
+    merged = True
+    while merged:  # (a handful of boxes)
+        merged = False
+        out: list[list[int]] = []
+        for b in boxes:
+            for o in out:
+                if b[0] < o[2] and o[0] < b[2] and b[1] < o[3] and o[1] < b[3]:
+                    o[:] = [min(o[0], b[0]), min(o[1], b[1]), max(o[2], b[2]), max(o[3], b[3])]
+                    merged = True
+                    break
+            else:
+                out.append(b)
+        boxes = out
+    h, w = shape[0] // k, shape[1] // k
+    return [(max(x0, 0) * k, max(y0, 0) * k, min(x1, w) * k, min(y1, h) * k) for x0, y0, x1, y1 in boxes]
+
+
+def restore_tips(mask: np.ndarray, field01: np.ndarray, k: float, sigma: float | None = None,
+                 model: str = "blur", near=None, copy: bool = True) -> tuple[np.ndarray, int]:
     """Extend blunted ink tips of ``mask`` (working raster, ``k`` working px per source px).
 
     ``field01`` is the source-resolution field the mask was cut from, scaled so
     paper is 0 and ink 1. Returns ``(mask, number of tips restored)``; the mask
-    is a new array when a tip was restored. A mask with more than ``MAX_TIPS``
-    sharp points (a texture) is returned as it is.
+    is a new array when a tip was restored (``copy=False``: ``mask`` itself,
+    changed in place). A mask with more than ``MAX_TIPS`` sharp points (a
+    texture) is returned as it is. ``model="box"``: a lossless render (see the
+    module docstring); ``near=(xs, ys)``: only tips within ``NEAR_TIP_PX`` of
+    these source pixels are examined.
     """
-    if sigma is None:
+    box = model == "box"
+    if box:
+        sigma = BOX_SIGMA
+    elif sigma is None:
         sigma = estimate_blur(field01)
-    if sigma < MIN_SIGMA:
+    if not box and sigma < MIN_SIGMA:
         return mask, 0
     cv2 = _cv2()
     s = sigma * k  # blur in working pixels
@@ -199,7 +310,19 @@ def restore_tips(mask: np.ndarray, field01: np.ndarray, k: float, sigma: float |
     d2 = d1 + max(6.0, 4.0 * s)  # the sharpness of a point is the angle to the outline this far on either side
     max_cos = math.cos(math.radians(MAX_TIP_ANGLE))
     u8 = mask.view(np.uint8) if mask.dtype == bool and mask.flags.c_contiguous else np.ascontiguousarray(mask, np.uint8)
-    contours, _ = cv2.findContours(u8, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
+    if near is None:
+        contours, _ = cv2.findContours(u8, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
+        focus = None
+    else:  # only the outline around these source pixels (in windows of the working raster)
+        contours = []
+        focus = np.zeros((u8.shape[0] // int(k), u8.shape[1] // int(k)), np.uint8)  # source pixels near them
+        focus[near[1], near[0]] = 1
+        r = int(math.ceil(NEAR_TIP_PX))
+        focus = cv2.dilate(focus, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+        for x0, y0, x1, y1 in _windows(near, int(k), u8.shape):
+            part, _ = cv2.findContours(np.ascontiguousarray(u8[y0:y1, x0:x1]), cv2.RETR_LIST,
+                                       cv2.CHAIN_APPROX_SIMPLE, offset=(x0, y0))
+            contours.extend(part)
     tips_out = []
     examined = 0
     for cnt in contours:
@@ -216,11 +339,21 @@ def restore_tips(mask: np.ndarray, field01: np.ndarray, k: float, sigma: float |
         def at(base: float, d):
             return _point_at(p, arc, seg, per, base + np.asarray(d, dtype=np.float64))
 
-        a = at(0.0, arc[:n] - d2) - p
-        b = at(0.0, arc[:n] + d2) - p
+        if focus is None:
+            pts = np.arange(n)
+        else:  # (outline points near those pixels only)
+            src = (p // k).astype(np.intp)
+            pts = np.flatnonzero(focus[np.minimum(src[:, 1], focus.shape[0] - 1), np.minimum(src[:, 0], focus.shape[1] - 1)])
+            if pts.size == 0:
+                continue
+        a = np.zeros_like(p)
+        b = np.zeros_like(p)
+        a[pts] = at(0.0, arc[pts] - d2) - p[pts]
+        b[pts] = at(0.0, arc[pts] + d2) - p[pts]
         na, nb = np.linalg.norm(a, axis=1), np.linalg.norm(b, axis=1)
-        cos = np.einsum("ij,ij->i", a, b) / np.maximum(na * nb, 1e-9)
-        cand = np.flatnonzero(cos > max_cos)
+        cos = np.full(n, -1.0)
+        cos[pts] = np.einsum("ij,ij->i", a[pts], b[pts]) / np.maximum(na[pts] * nb[pts], 1e-9)
+        cand = pts[cos[pts] > max_cos]
         if cand.size == 0:
             continue
         # one tip per stretch of the outline: the sharpest point
@@ -228,11 +361,11 @@ def restore_tips(mask: np.ndarray, field01: np.ndarray, k: float, sigma: float |
         for i in cand[np.argsort(-cos[cand])]:
             if taken[i]:
                 continue
-            near = np.abs((arc[:n] - arc[i] + 0.5 * per) % per - 0.5 * per) <= d2
-            taken |= near
+            close = np.abs((arc[:n] - arc[i] + 0.5 * per) % per - 0.5 * per) <= d2
+            taken |= close
             # the tip is the outline's extreme point along the wedge's axis (the sharpest vertex may sit to one side)
             u = -(a[i] / max(na[i], 1e-9) + b[i] / max(nb[i], 1e-9))
-            idx = np.flatnonzero(near)
+            idx = np.flatnonzero(close)
             i = int(idx[np.argmax(p[idx] @ u)])
             t = p[i]
             examined += 1
@@ -274,14 +407,25 @@ def restore_tips(mask: np.ndarray, field01: np.ndarray, k: float, sigma: float |
             if not (_get(u8, mid) and not _get(u8, t + (t - mid) / max(np.linalg.norm(t - mid), 1e-9) * 1.5)):
                 continue  # a paper wedge (the end of a slit), not an ink tip
             w_from = slope * b_from + w0
-            reach = _best_reach(u8, field01, k, sigma,
-                                lambda f, frame=frame, w_from=w_from, b_from=b_from, b_apex=b_apex:
-                                _taper(frame, w_from, b_from, f * b_apex))
+            blob = None
+            if box:  # the cut's own tip is replaced, not added to: a lossless cut already holds the tip's ink
+                blob = _tip_blob(frame, 0.5 * w_from + 0.5 * k, b_from, REACH_COARSE[-1] * b_apex - k)
+            if box:
+                def make(fw, frame=frame, w_from=w_from, b_from=b_from, b_apex=b_apex):
+                    f, ws = fw if isinstance(fw, tuple) else (fw, 1.0)
+                    return _taper(frame, ws * w_from, b_from, f * b_apex)
+            else:
+                def make(f, frame=frame, w_from=w_from, b_from=b_from, b_apex=b_apex):
+                    return _taper(frame, w_from, b_from, f * b_apex)
+            reach = _best_reach(u8, field01, k, sigma, make, blob)
             if reach is not None:
                 tips_out.append(reach)
     if not tips_out:
         return mask, 0
-    out = u8.copy()
+    out = u8.copy() if copy else u8
     for tip in tips_out:  # one at a time: overlapping polygons in one call could leave their overlap empty
+        if box:
+            tip, cleared = tip
+            out.reshape(-1)[cleared] = 0
         cv2.fillPoly(out, [np.round(tip * 16).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=4)
     return out.view(bool), len(tips_out)
