@@ -113,6 +113,16 @@ def test_a_clean_renders_misplaced_tip_is_put_where_its_ink_is():
     assert len(changed) and changed[:, 1].min() > 340 - 20  # only the tip was redrawn
 
 
+def test_a_compressed_render_is_not_read_with_the_box_model():
+    """JPEG noise would pass for evidence of where a tip's ink is: lossy pictures keep the coverage fill's cut."""
+    cover = _render([WEDGE])
+    buf = io.BytesIO()
+    Image.fromarray((240.0 - 210.0 * cover).astype(np.uint8)).save(buf, format="JPEG", quality=75)  # (where the box model would redraw the tip)
+    mask = tracer.isolate(tracer.load_image(buf.getvalue()), params=tracer.IsolateParams(width_mm=50))
+    assert mask.info["subpixel"] == "coverage fill" and mask.info["dead_zone"] > 0.01
+    assert "tips_restored" not in mask.info
+
+
 def test_clean_blunt_ends_and_slits_are_left_alone():
     bar = [(60, 60), (340, 60), (340, 80), (60, 80)]
     thin = [(60, 120), (340, 120), (340, 124), (60, 124)]

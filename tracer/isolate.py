@@ -853,8 +853,9 @@ def _isolate(image: Image, params: IsolateParams) -> Mask:
         info["subpixel"] = "midpoint cut"
     if info["subpixel"] == "midpoint cut":  # (the cut that a blur shortens; k is a whole number here)
         mask = _restore_tips(mask, coverage, int(round(1.0 / scale)), info, params.restore_tips)
-    elif info["subpixel"] == "coverage fill" and params.restore_tips and len(misplaced[0]):
-        from tracer import tips  # (a lossless picture: each pixel holds its exact ink, the box model)
+    elif (info["subpixel"] == "coverage fill" and params.restore_tips and len(misplaced[0])
+          and info["dead_zone"] <= CLEAN_DEAD_ZONE):  # (lossless: each pixel holds its exact ink, the box model)
+        from tracer import tips
 
         mask, n = tips.restore_tips(mask, coverage, kk, model="box", near=misplaced, copy=False)
         if n:
