@@ -147,10 +147,12 @@ class Lookup:
         m = int(np.count_nonzero(t))
         if m == 0 or m == 256:
             return np.full(self.codes.shape, m == 256, bool)
-        if t[:m].all():  # the levels below m: one comparison of the codes
-            return self.codes < np.uint8(m)
-        if t[256 - m:].all():  # the levels from 256 - m up
-            return self.codes >= np.uint8(256 - m)
+        a = int(np.argmax(t))
+        if t[a:a + m].all():  # the levels a .. a + m - 1: comparisons of the codes
+            if a == 0:
+                return self.codes < np.uint8(m)
+            above = self.codes >= np.uint8(a)
+            return above if a + m == 256 else np.logical_and(above, self.codes < np.uint8(a + m), out=above)
         return _cv2().LUT(self.codes, t.view(np.uint8)).view(bool)
 
     def take(self, index: np.ndarray) -> np.ndarray:
@@ -296,6 +298,8 @@ def remove_specks(coverage: np.ndarray | Lookup, *, min_area_px: float,
     A component's mass lies between its number of full pixels and its number
     of pixels, both read off label histograms; the weighted sum (the same
     float sum as ever) is taken only for components those counts leave undecided.
+    A component joined to a seed (see :data:`SPECK_REACH_STEPS`) is neither
+    faint nor small: only the box of the pixels that no seed reached is labelled.
     A :class:`Lookup` field gives the same result as a :class:`Lookup` (or an
     array, when no code stands for 0 or 1).
     """
@@ -308,35 +312,89 @@ def remove_specks(coverage: np.ndarray | Lookup, *, min_area_px: float,
     c = coverage if lookup else np.asarray(coverage, dtype=np.float32)
     lo, hi = _value_range(c)
     bounded = floor >= 0.0 and lo >= 0.0 and hi <= 1.0  # each pixel weighs 0..1: counts bound the masses
-    # A component holding a pixel of weight >= max(0.5, min_area_px) is neither faint nor small: when every
-    # component holds one (every pixel is joined to such a pixel within a few steps), nothing is labelled.
+    # Seeds: a pixel of weight >= max(0.5, min_area_px), or (larger areas) a side x side square of whole
+    # pixels, side² >= min_area_px: a component holding one is neither faint nor small (its mass is at least
+    # its count of whole pixels).
     sure = _at_least(max(0.5, float(min_area_px)))
+    side = int(np.ceil(np.sqrt(float(min_area_px))))
     ink = c > floor
     islands = 0
-    if not (bounded and sure is not None and _reaches_all(ink, c >= sure, np.ones((3, 3), np.uint8))):
-        n, lab = _labels(ink, 8)
-        area, whole, half = _class_counts(lab, n, c >= 1.0, c >= 0.5)
-        small = _below(lab, n, area, whole, c, c, min_area_px, bounded)
+    seeds = None if not bounded else (c >= sure) if sure is not None else _in_squares(c >= 1.0, side)
+    part, settled = _unsettled(ink, seeds, np.ones((3, 3), np.uint8))
+    if part is not None:
+        n, lab = _labels(ink[part], 8)
+        cp = c[part]
+        area, whole, half = _class_counts(lab, n, cp >= 1.0, cp >= 0.5)
+        skip = None if settled is None else _label_counts(lab, n, settled[part]) > 0
+        small = _below(lab, n, area, whole, cp, cp, min_area_px, bounded, skip)
         # a faint smudge (noise, JPEG blocks) never reaches the midpoint anywhere: it is not part of the subject
         small |= ~(half > 0)
+        if skip is not None:
+            small &= ~skip
         small[0] = False
         islands = int(small.sum())
         if islands:
-            c = _set(c, small.take(lab), 0.0)
+            c = _set(c, _placed(small.take(lab), part, c.shape), 0.0)
     paper = c < 1.0 - floor
     holes = 0
-    if not (bounded and sure is not None
-            and _reaches_all(paper, (c <= 0.5) & ((1.0 - c) >= sure), cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3)))):
-        n2, lab2 = _labels(paper, 4)
-        area2, whole2, half2 = _class_counts(lab2, n2, c <= 0.0, c <= 0.5)
-        tiny = _below(lab2, n2, area2, whole2, c, None, min_area_px, bounded)
+    seeds = None if not bounded else ((c <= 0.5) & ((1.0 - c) >= sure)) if sure is not None else _in_squares(c <= 0.0, side)
+    part, settled = _unsettled(paper, seeds, cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3)))
+    if part is not None:
+        n2, lab2 = _labels(paper[part], 4)
+        cp = c[part]
+        area2, whole2, half2 = _class_counts(lab2, n2, cp <= 0.0, cp <= 0.5)
+        skip = None if settled is None else _label_counts(lab2, n2, settled[part]) > 0
+        tiny = _below(lab2, n2, area2, whole2, cp, None, min_area_px, bounded, skip)
         tiny |= ~(half2 > 0)
-        tiny[np.concatenate([lab2[0], lab2[-1], lab2[:, 0], lab2[:, -1]])] = False  # open to the border: not a hole
+        if skip is not None:
+            tiny &= ~skip
+        # open to the border: not a hole (the box's edge is the border wherever an unsettled component meets it)
+        tiny[np.concatenate([lab2[0], lab2[-1], lab2[:, 0], lab2[:, -1]])] = False
         tiny[0] = False
         holes = int(tiny.sum())
         if holes:
-            c = _set(c, tiny.take(lab2), 1.0)
+            c = _set(c, _placed(tiny.take(lab2), part, c.shape), 1.0)
     return c, islands, holes
+
+
+#: Dilations :func:`remove_specks` grows its seeds by inside a region before it labels the box of what is left
+#: (thin strokes and narrow gaps of a large image lie many pixels from any square; each step costs a pass).
+SPECK_REACH_STEPS = 8
+
+
+def _unsettled(region: np.ndarray, seeds: np.ndarray | None, kernel: np.ndarray,
+               steps: int = SPECK_REACH_STEPS) -> tuple[tuple[slice, slice] | None, np.ndarray | None]:
+    """``(part, settled)``: the pixels of ``region`` joined to ``seeds`` inside it within ``steps`` dilations,
+    and the box, a pixel wider, of the others (None: there are none); without seeds, the whole region.
+
+    A component of ``region`` inside ``part`` that holds no settled pixel lies in
+    the box of the others, and so is a whole component of ``region`` (its
+    neighbours would lie in ``part``); the others hold a seed.
+    """
+    h, w = region.shape
+    if seeds is None:
+        return (slice(0, h), slice(0, w)), None
+    settled, complete = _grow(region, seeds, kernel, steps)
+    if complete:
+        return None, settled
+    x, y, bw, bh = _cv2().boundingRect(np.logical_and(region, ~settled).view(np.uint8))
+    return (slice(max(0, y - 1), min(h, y + bh + 1)), slice(max(0, x - 1), min(w, x + bw + 1))), settled
+
+
+def _in_squares(whole: np.ndarray, side: int) -> np.ndarray:
+    """The pixels of ``whole`` (bool) that lie in a ``side x side`` square of its pixels (inside the image)."""
+    cv2 = _cv2()
+    square = np.ones((side, side), np.uint8)
+    corners = cv2.erode(whole.view(np.uint8), square, anchor=(0, 0),  # squares by their top left pixel
+                        borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    return cv2.dilate(corners, square, anchor=(side - 1, side - 1)).view(bool)
+
+
+def _placed(part_values: np.ndarray, part: tuple[slice, slice], shape: tuple[int, int]) -> np.ndarray:
+    """A bool image of ``shape``, ``part_values`` in ``part`` and False elsewhere."""
+    out = np.zeros(shape, bool)
+    out[part] = part_values
+    return out
 
 
 def _set(c: np.ndarray | Lookup, where: np.ndarray, value: float) -> np.ndarray | Lookup:
@@ -357,6 +415,12 @@ def _reaches_all(region: np.ndarray, seeds: np.ndarray, kernel: np.ndarray, step
     for 4-connectivity) at most ``steps`` times; False means "not shown", not "no".
     Then every component of the region holds a seed pixel, without labelling it.
     """
+    return _grow(region, seeds, kernel, steps)[1]
+
+
+def _grow(region: np.ndarray, seeds: np.ndarray, kernel: np.ndarray, steps: int) -> tuple[np.ndarray, bool]:
+    """``(reached, complete)``: ``seeds & region`` grown inside the region at most ``steps`` times, and whether
+    that is all of it (stops early when nothing grows)."""
     cv2 = _cv2()
     total = np.count_nonzero(region)
     reached = seeds & region
@@ -364,14 +428,14 @@ def _reaches_all(region: np.ndarray, seeds: np.ndarray, kernel: np.ndarray, step
     grown = np.empty_like(reached)  # two buffers, grown into alternately
     for _ in range(steps):
         if got == total:
-            return True
+            break
         cv2.dilate(reached.view(np.uint8), kernel, dst=grown.view(np.uint8))
         np.logical_and(grown, region, out=grown)
         before, got = got, np.count_nonzero(grown)
-        if got == before:
-            return False  # no growth: some pixels are never reached
         reached, grown = grown, reached
-    return got == total
+        if got == before:
+            break  # no growth: some pixels are never reached
+    return reached, got == total
 
 
 def _at_least(t: float) -> np.float32 | None:
@@ -400,19 +464,22 @@ def _label_counts(lab: np.ndarray, n: int, where: np.ndarray) -> np.ndarray:
 
 
 def _below(lab: np.ndarray, n: int, area: np.ndarray, whole: np.ndarray, c, weights,
-           min_area_px: float, bounded: bool) -> np.ndarray:
+           min_area_px: float, bounded: bool, skip: np.ndarray | None = None) -> np.ndarray:
     """Labels whose mass, ``bincount(lab, weights)`` (``weights=None``: ``1 - c``), is below ``min_area_px``.
 
     With ``bounded`` (every weight in 0..1) a label's mass is at least its
     number of ``whole`` pixels (weight 1; a count per label) and at most its
     pixel count (the float sums of non-negative terms keep both bounds), so the
-    weighted sum is taken only over the labels that neither bound decides.
+    weighted sum is taken only over the labels that neither bound decides (nor
+    ``skip``: labels whose answer is not needed).
     """
     if not bounded:
         w = dense((1.0 - c) if weights is None else weights)
         return np.bincount(lab.ravel(), weights=w.ravel(), minlength=n) < min_area_px
     below = area < min_area_px
     open_ = ~below & (whole < min_area_px)
+    if skip is not None:
+        open_ &= ~skip
     open_[0] = False
     if open_.any():
         sel = open_.take(lab).ravel()
