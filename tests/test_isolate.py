@@ -569,6 +569,34 @@ def _grey_png_image(cover: np.ndarray) -> Image:
     return tracer.load_image(buf.getvalue())
 
 
+def test_a_clean_image_needing_k2_gets_the_coverage_fill():
+    image = _grey_png_image(_k2_logo())
+    mask = isolate(image, params=IsolateParams(width_mm=50))
+    assert mask.info["subpixel"] == "coverage fill"
+    assert mask.info["working_scale"] == 0.5 and mask.pixels.shape == (2800, 2800)
+    assert mask.info.get("specks_removed")
+
+
+def test_the_clean_path_on_codes_in_the_ink_box_equals_the_float_field_labelled_whole(monkeypatch):
+    """The uint8 codes (Lookup), the box of the ink and remove_specks' seeds are speedups: the same masks."""
+    image = _grey_png_image(_k2_logo())
+    assert isolate_module._grey_u8(image) is not None
+    params = IsolateParams(width_mm=50)
+
+    def run():
+        m = isolate(image, params=params)
+        return m.pixels, {k: m.info.get(k) for k in ("subpixel", "dead_zone", "specks_removed", "noise_sigma")}
+
+    fast, fast_info = run()
+    monkeypatch.setattr(isolate_module, "_grey_u8", lambda image: None)  # the float field
+    monkeypatch.setattr(isolate_module, "_ink_part", lambda c: (slice(0, c.shape[0]), slice(0, c.shape[1])))
+    monkeypatch.setattr(D, "_unsettled", lambda region, seeds, kernel: ((slice(0, region.shape[0]),
+                                                                          slice(0, region.shape[1])), None))
+    slow, slow_info = run()
+    assert fast_info == slow_info and fast_info["subpixel"] == "coverage fill"
+    assert np.array_equal(fast, slow)
+
+
 def _random_field(rng, h=120, w=150) -> np.ndarray:
     """Blobs, hairlines and specks of ink with anti-aliased (random partial) edges and faint smudges, in [0, 1]."""
     c = np.zeros((h, w), np.float32)
