@@ -534,3 +534,151 @@ def test_grey_u8_statistics_equal_the_float_ones():
     for t in (tab, (1.0 - tab - 0.1) / 0.8):
         t = np.ascontiguousarray(t, dtype=np.float32)
         assert np.array_equal(Dn._span_lookup(g8, t, k7), Dn._span(t[g8], k7))
+
+
+def _k2_logo(seed: int = 5, side: int = 1400) -> np.ndarray:
+    """Coverage of a clean logo about 1300 px wide (working factor 2 at 50 mm): a ring, hairlines, a counter with
+    pinholes, thin gaps and specks, drawn 4x finer with OpenCV and area-averaged."""
+    rng = np.random.default_rng(seed)
+    s = 4
+    big = np.zeros((side * s, side * s), np.uint8)
+    c = side * s // 2
+    cv2.circle(big, (c, c), 650 * s, 255, -1)
+    cv2.circle(big, (c, c), 610 * s, 0, -1)  # a ring
+    cv2.rectangle(big, (c - 300 * s, c - 200 * s), (c + 300 * s, c + 200 * s), 255, -1)
+    for _ in range(60):  # pinholes, notches and thin gaps in the block
+        x, y = rng.integers(c - 290 * s, c + 290 * s, 2)
+        cv2.circle(big, (int(x), int(y)), int(rng.integers(2, 9)), 0, -1)
+    for i in range(12):  # gaps 2-3 px wide and 120 px long: far from any square of paper
+        y = c - 180 * s + 30 * s * i
+        cv2.line(big, (c - 250 * s, y), (c - 130 * s, y), 0, int(rng.integers(8, 12)))
+    for i in range(25):  # hairlines 1-3 px wide, some far from any square of ink
+        a = rng.uniform(0, np.pi)
+        x, y = c + int(rng.integers(-450, 450)) * s, c + int(rng.integers(-450, 450)) * s
+        dx, dy = int(200 * s * np.cos(a)), int(200 * s * np.sin(a))
+        cv2.line(big, (x, y), (x + dx, y + dy), 255, int(rng.integers(4, 12)))
+    for _ in range(40):  # specks, some below the speck size
+        x, y = rng.integers(200 * s, (side - 200) * s, 2)
+        cv2.circle(big, (int(x), int(y)), int(rng.integers(1, 10)), 255, -1)
+    return big.reshape(side, s, side, s).mean(axis=(1, 3)) / 255.0
+
+
+def _grey_png_image(cover: np.ndarray) -> Image:
+    buf = io.BytesIO()
+    PILImage.fromarray((255 - 255 * cover).round().astype(np.uint8)).save(buf, format="PNG")
+    return tracer.load_image(buf.getvalue())
+
+
+def test_a_clean_image_needing_k2_gets_the_coverage_fill():
+    image = _grey_png_image(_k2_logo())
+    mask = isolate(image, params=IsolateParams(width_mm=50))
+    assert mask.info["subpixel"] == "coverage fill"
+    assert mask.info["working_scale"] == 0.5 and mask.pixels.shape == (2800, 2800)
+    assert mask.info.get("specks_removed")
+
+
+def test_the_clean_path_on_codes_in_the_ink_box_equals_the_float_field_labelled_whole(monkeypatch):
+    """The uint8 codes (Lookup), the box of the ink and remove_specks' seeds are speedups: the same masks."""
+    image = _grey_png_image(_k2_logo())
+    assert isolate_module._grey_u8(image) is not None
+    params = IsolateParams(width_mm=50)
+
+    def run():
+        m = isolate(image, params=params)
+        return m.pixels, {k: m.info.get(k) for k in ("subpixel", "dead_zone", "specks_removed", "noise_sigma")}
+
+    fast, fast_info = run()
+    monkeypatch.setattr(isolate_module, "_grey_u8", lambda image: None)  # the float field
+    monkeypatch.setattr(isolate_module, "_ink_part", lambda c: (slice(0, c.shape[0]), slice(0, c.shape[1])))
+    monkeypatch.setattr(D, "_unsettled", lambda region, seeds, kernel: ((slice(0, region.shape[0]),
+                                                                          slice(0, region.shape[1])), None))
+    slow, slow_info = run()
+    assert fast_info == slow_info and fast_info["subpixel"] == "coverage fill"
+    assert np.array_equal(fast, slow)
+
+
+def _random_field(rng, h=120, w=150) -> np.ndarray:
+    """Blobs, hairlines and specks of ink with anti-aliased (random partial) edges and faint smudges, in [0, 1]."""
+    c = np.zeros((h, w), np.float32)
+    for _ in range(int(rng.integers(5, 25))):
+        y, x = rng.integers(0, h), rng.integers(0, w)
+        r = int(rng.integers(0, 6))
+        cv2.circle(c, (int(x), int(y)), r, float(rng.choice([1.0, 0.0, 0.3])), -1)
+    for _ in range(int(rng.integers(0, 6))):
+        p = rng.integers(0, min(h, w), 4)
+        cv2.line(c, (int(p[0]), int(p[1])), (int(p[2]), int(p[3])), float(rng.choice([1.0, 0.0])), int(rng.integers(1, 3)))
+    edge = cv2.dilate(c, np.ones((3, 3), np.uint8)) != cv2.erode(c, np.ones((3, 3), np.uint8))
+    c[edge] = rng.random(int(edge.sum()))
+    return (np.round(c * 255) / 255).astype(np.float32)  # 256 levels, k / 255, like a grey image
+
+
+def test_remove_specks_seeds_and_codes_give_the_labelled_result(monkeypatch):
+    rng = np.random.default_rng(11)
+    table = (np.arange(256) / 255.0).astype(np.float32)
+    cases = []
+    for _ in range(60):
+        c = _random_field(rng)
+        area = float(rng.choice([0.4, 1.0, 3.0, 6.6, 9.0, 20.0]))
+        fast = D.remove_specks(c, min_area_px=area)
+        codes = np.round(c * 255).astype(np.uint8)
+        coded = D.remove_specks(D.Lookup(codes, table), min_area_px=area)
+        cases.append((c, area, fast, coded))
+    monkeypatch.setattr(D, "_unsettled", lambda region, seeds, kernel: ((slice(0, region.shape[0]),
+                                                                          slice(0, region.shape[1])), None))
+    removed = 0
+    for c, area, fast, coded in cases:
+        slow = D.remove_specks(c, min_area_px=area)
+        assert fast[1:] == slow[1:] == coded[1:]
+        assert np.array_equal(fast[0], slow[0]) and np.array_equal(D.dense(coded[0]), slow[0])
+        removed += sum(slow[1:])
+    assert removed > 20
+
+
+def test_keep_attached_on_codes_equals_the_float_field():
+    rng = np.random.default_rng(12)
+    table = (np.arange(256) / 255.0).astype(np.float32)
+    for _ in range(30):
+        c = _random_field(rng)
+        codes = np.round(c * 255).astype(np.uint8)
+        assert np.array_equal(D.dense(D.keep_attached(D.Lookup(codes, table))), D.keep_attached(c))
+
+
+def test_in_squares_is_the_union_of_the_squares():
+    rng = np.random.default_rng(13)
+    for side in (1, 2, 3, 4):
+        m = rng.random((30, 40)) < 0.7
+        want = np.zeros_like(m)
+        for y in range(31 - side):
+            for x in range(41 - side):
+                if m[y:y + side, x:x + side].all():
+                    want[y:y + side, x:x + side] = True
+        assert np.array_equal(D._in_squares(m, side), want)
+
+
+def test_lookup_tests_equal_the_table_read_per_pixel():
+    rng = np.random.default_rng(14)
+    codes = rng.integers(0, 256, (50, 60)).astype(np.uint8)
+    look = D.Lookup(codes, np.sort(rng.random(256)).astype(np.float32))
+    for _ in range(500):
+        a, b = sorted(rng.integers(0, 257, 2))
+        t = np.zeros(256, bool)
+        t[a:b] = True
+        if rng.random() < 0.3:
+            t = rng.random(256) < 0.5
+        assert np.array_equal(look.test(t), t[codes])
+    assert np.array_equal(look >= 0.5, look.table[codes] >= 0.5)
+    assert np.array_equal((1.0 - look) < 0.25, (1.0 - look.table[codes]) < 0.25)
+
+
+@pytest.mark.parametrize("k", [2, 3, 4])
+def test_coverage_fill_in_the_ink_box_equals_the_whole_field(k):
+    rng = np.random.default_rng(15 + k)
+    for trial in range(6):
+        c = np.zeros((160, 230), np.float32)
+        y0, x0 = rng.integers(0, 40, 2)
+        c[y0:y0 + 100, x0:x0 + 150] = _random_field(rng, 100, 150)
+        c = np.clip(c, 0, 1)
+        part = isolate_module._ink_part(c)
+        whole = isolate_module._coverage_fill(c, k)
+        boxed = isolate_module._coverage_fill(c[part], k, box=(part[0].start, part[1].start, *c.shape))
+        assert whole[1] == boxed[1] and np.array_equal(whole[0], boxed[0])

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["noise_sigma", "denoise_field", "remove_specks", "filter_radius_px", "keep_attached", "artefact_level"]
+__all__ = ["noise_sigma", "denoise_field", "remove_specks", "filter_radius_px", "keep_attached", "artefact_level",
+           "Lookup", "dense"]
 
 #: A field whose estimated noise (0..1 of the ink/paper contrast) is above this is treated as noisy.
 NOISY_SIGMA = 0.008
@@ -107,6 +108,133 @@ def _span_lookup(g8: np.ndarray, table: np.ndarray, kernel: np.ndarray) -> np.nd
     return np.subtract(hi, cv2.LUT(lo8, table), out=hi)
 
 
+class Lookup:
+    """A float32 field stored as ``table[codes]``: uint8 codes (a grey image's levels) and a table of 256 entries.
+
+    The clean path of :mod:`tracer.isolate` runs on it. An elementwise test
+    (``field >= t``) is taken on the 256 entries and read back per pixel (a
+    comparison of the codes when the test is a threshold on them), and
+    arithmetic with a number changes the table only: each result equals the
+    float field's, at a quarter of the memory traffic. Setting pixels to a value
+    picks a code whose entry is exactly that value (:meth:`with_value`).
+    """
+
+    __slots__ = ("codes", "table")
+
+    def __init__(self, codes: np.ndarray, table: np.ndarray):
+        self.codes = codes
+        self.table = np.asarray(table, dtype=np.float32)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.codes.shape
+
+    @property
+    def size(self) -> int:
+        return self.codes.size
+
+    def dense(self) -> np.ndarray:
+        """The float32 field."""
+        return _cv2().LUT(self.codes, self.table)
+
+    def __getitem__(self, key) -> "Lookup":
+        """A part of the field (contiguous codes)."""
+        return Lookup(np.ascontiguousarray(self.codes[key]), self.table)
+
+    def test(self, entries: np.ndarray) -> np.ndarray:
+        """``entries[codes]`` for a bool table of 256 entries (a test of each level), as a bool image."""
+        t = np.asarray(entries, dtype=bool)
+        m = int(np.count_nonzero(t))
+        if m == 0 or m == 256:
+            return np.full(self.codes.shape, m == 256, bool)
+        a = int(np.argmax(t))
+        if t[a:a + m].all():  # the levels a .. a + m - 1: comparisons of the codes
+            if a == 0:
+                return self.codes < np.uint8(m)
+            above = self.codes >= np.uint8(a)
+            return above if a + m == 256 else np.logical_and(above, self.codes < np.uint8(a + m), out=above)
+        return _cv2().LUT(self.codes, t.view(np.uint8)).view(bool)
+
+    def take(self, index: np.ndarray) -> np.ndarray:
+        """``field.ravel().take(index)``."""
+        return self.table[self.codes.ravel().take(index)]
+
+    def compress(self, where: np.ndarray) -> np.ndarray:
+        """``np.compress(where, field.ravel())``."""
+        return self.table[np.compress(where, self.codes.ravel())]
+
+    def code_of(self, value: float) -> int | None:
+        """A code whose entry is exactly ``np.float32(value)`` (the same bits), or None."""
+        hit = np.flatnonzero(self.table.view(np.uint32) == np.float32(value).view(np.uint32))
+        return int(hit[0]) if hit.size else None
+
+    def with_value(self, where: np.ndarray, value: float) -> "Lookup | np.ndarray":
+        """A copy with the pixels ``where`` set to ``value`` (a float field when no entry is exactly it)."""
+        code = self.code_of(value)
+        if code is None:
+            out = self.dense()
+            out[where] = value
+            return out
+        codes = self.codes.copy()
+        codes[where] = code
+        return Lookup(codes, self.table)
+
+    def value_range(self) -> tuple[float, float]:
+        """``(min, max)`` of the values present."""
+        cv2 = _cv2()
+        lo8, hi8 = cv2.minMaxLoc(self.codes)[:2] if self.size else (0, 0)
+        if _monotone(self.table):  # the extremes are those of the extreme codes
+            ends = self.table[[int(lo8), int(hi8)]]
+            return float(ends.min()), float(ends.max())
+        present = cv2.calcHist([self.codes], [0], None, [256], [0, 256]).ravel() > 0
+        return float(self.table[present].min()), float(self.table[present].max())
+
+    def _map(self, fn) -> "Lookup":
+        return Lookup(self.codes, fn(self.table))
+
+    def __rsub__(self, other):
+        return self._map(lambda t: other - t)
+
+    def __sub__(self, other):
+        return self._map(lambda t: t - other)
+
+    def __mul__(self, other):
+        return self._map(lambda t: t * other)
+
+    def __ge__(self, other):
+        return self.test(self.table >= other)
+
+    def __gt__(self, other):
+        return self.test(self.table > other)
+
+    def __le__(self, other):
+        return self.test(self.table <= other)
+
+    def __lt__(self, other):
+        return self.test(self.table < other)
+
+
+def _monotone(table: np.ndarray) -> bool:
+    """True when ``table`` never decreases or never increases."""
+    d = np.diff(table)
+    return bool((d >= 0).all()) or bool((d <= 0).all())
+
+
+def dense(field) -> np.ndarray:
+    """A float32 array of a field (a :class:`Lookup` or an array)."""
+    return field.dense() if isinstance(field, Lookup) else np.asarray(field, dtype=np.float32)
+
+
+def _value_range(c) -> tuple[float, float]:
+    if isinstance(c, Lookup):
+        return c.value_range()
+    return _cv2().minMaxLoc(c)[:2] if c.size else (0.0, 0.0)
+
+
+def _compress(where: np.ndarray, c) -> np.ndarray:
+    return c.compress(where) if isinstance(c, Lookup) else np.compress(where, c)
+
+
 def _median(v: np.ndarray, extreme: str) -> float:
     """``float(np.median(v))`` of a 1-D array; no partition when its minimum (or maximum) fills the middle.
 
@@ -156,7 +284,8 @@ def denoise_field(field: np.ndarray, *, mode: str, radius_px: int) -> np.ndarray
     raise ValueError(f"unknown denoise mode {mode!r}")
 
 
-def remove_specks(coverage: np.ndarray, *, min_area_px: float, floor: float = 0.0) -> tuple[np.ndarray, int, int]:
+def remove_specks(coverage: np.ndarray | Lookup, *, min_area_px: float,
+                  floor: float = 0.0) -> tuple[np.ndarray | Lookup, int, int]:
     """Drop islands and fill holes whose ink (or missing ink) is below ``min_area_px`` pixels².
 
     ``coverage`` is a field in [0, 1] (a binary mask works too). An island is
@@ -169,42 +298,110 @@ def remove_specks(coverage: np.ndarray, *, min_area_px: float, floor: float = 0.
     A component's mass lies between its number of full pixels and its number
     of pixels, both read off label histograms; the weighted sum (the same
     float sum as ever) is taken only for components those counts leave undecided.
+    A component joined to a seed (see :data:`SPECK_REACH_STEPS`) is neither
+    faint nor small: only the box of the pixels that no seed reached is labelled.
+    A :class:`Lookup` field gives the same result as a :class:`Lookup` (or an
+    array, when no code stands for 0 or 1).
     """
     cv2 = _cv2()
+    lookup = isinstance(coverage, Lookup)
     if min_area_px <= 0:
-        return np.asarray(coverage, dtype=np.float32), 0, 0
-    if np.asarray(coverage).dtype == bool:
+        return (coverage if lookup else np.asarray(coverage, dtype=np.float32)), 0, 0
+    if not lookup and np.asarray(coverage).dtype == bool:
         return _remove_specks_binary(np.asarray(coverage), min_area_px)
-    c = np.asarray(coverage, dtype=np.float32)
-    lo, hi = cv2.minMaxLoc(c)[:2] if c.size else (0.0, 0.0)
+    c = coverage if lookup else np.asarray(coverage, dtype=np.float32)
+    lo, hi = _value_range(c)
     bounded = floor >= 0.0 and lo >= 0.0 and hi <= 1.0  # each pixel weighs 0..1: counts bound the masses
-    # A component holding a pixel of weight >= max(0.5, min_area_px) is neither faint nor small: when every
-    # component holds one (every pixel is joined to such a pixel within a few steps), nothing is labelled.
+    # Seeds: a pixel of weight >= max(0.5, min_area_px), or (larger areas) a side x side square of whole
+    # pixels, side² >= min_area_px: a component holding one is neither faint nor small (its mass is at least
+    # its count of whole pixels).
     sure = _at_least(max(0.5, float(min_area_px)))
+    side = int(np.ceil(np.sqrt(float(min_area_px))))
     ink = c > floor
     islands = 0
-    if not (bounded and sure is not None and _reaches_all(ink, c >= sure, np.ones((3, 3), np.uint8))):
-        n, lab, area = _labels_and_areas(ink, 8)
-        small = _below(lab, n, area, c, c >= 1.0, c, min_area_px, bounded)
+    seeds = None if not bounded else (c >= sure) if sure is not None else _in_squares(c >= 1.0, side)
+    part, settled = _unsettled(ink, seeds, np.ones((3, 3), np.uint8))
+    if part is not None:
+        n, lab = _labels(ink[part], 8)
+        cp = c[part]
+        area, whole, half = _class_counts(lab, n, cp >= 1.0, cp >= 0.5)
+        skip = None if settled is None else _label_counts(lab, n, settled[part]) > 0
+        small = _below(lab, n, area, whole, cp, cp, min_area_px, bounded, skip)
         # a faint smudge (noise, JPEG blocks) never reaches the midpoint anywhere: it is not part of the subject
-        small |= ~(_label_counts(lab, n, c >= 0.5) > 0)
+        small |= ~(half > 0)
+        if skip is not None:
+            small &= ~skip
         small[0] = False
         islands = int(small.sum())
         if islands:
-            c = np.where(small[lab], np.float32(0.0), c)
+            c = _set(c, _placed(small.take(lab), part, c.shape), 0.0)
     paper = c < 1.0 - floor
     holes = 0
-    if not (bounded and sure is not None
-            and _reaches_all(paper, (c <= 0.5) & ((1.0 - c) >= sure), cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3)))):
-        n2, lab2, area2 = _labels_and_areas(paper, 4)
-        tiny = _below(lab2, n2, area2, c, c <= 0.0, None, min_area_px, bounded)
-        tiny |= ~(_label_counts(lab2, n2, c <= 0.5) > 0)
-        tiny[np.concatenate([lab2[0], lab2[-1], lab2[:, 0], lab2[:, -1]])] = False  # open to the border: not a hole
+    seeds = None if not bounded else ((c <= 0.5) & ((1.0 - c) >= sure)) if sure is not None else _in_squares(c <= 0.0, side)
+    part, settled = _unsettled(paper, seeds, cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3)))
+    if part is not None:
+        n2, lab2 = _labels(paper[part], 4)
+        cp = c[part]
+        area2, whole2, half2 = _class_counts(lab2, n2, cp <= 0.0, cp <= 0.5)
+        skip = None if settled is None else _label_counts(lab2, n2, settled[part]) > 0
+        tiny = _below(lab2, n2, area2, whole2, cp, None, min_area_px, bounded, skip)
+        tiny |= ~(half2 > 0)
+        if skip is not None:
+            tiny &= ~skip
+        # open to the border: not a hole (the box's edge is the border wherever an unsettled component meets it)
+        tiny[np.concatenate([lab2[0], lab2[-1], lab2[:, 0], lab2[:, -1]])] = False
         tiny[0] = False
         holes = int(tiny.sum())
         if holes:
-            c = np.where(tiny[lab2], np.float32(1.0), c)
+            c = _set(c, _placed(tiny.take(lab2), part, c.shape), 1.0)
     return c, islands, holes
+
+
+#: Dilations :func:`remove_specks` grows its seeds by inside a region before it labels the box of what is left
+#: (thin strokes and narrow gaps of a large image lie many pixels from any square; each step costs a pass).
+SPECK_REACH_STEPS = 8
+
+
+def _unsettled(region: np.ndarray, seeds: np.ndarray | None, kernel: np.ndarray,
+               steps: int = SPECK_REACH_STEPS) -> tuple[tuple[slice, slice] | None, np.ndarray | None]:
+    """``(part, settled)``: the pixels of ``region`` joined to ``seeds`` inside it within ``steps`` dilations,
+    and the box, a pixel wider, of the others (None: there are none); without seeds, the whole region.
+
+    A component of ``region`` inside ``part`` that holds no settled pixel lies in
+    the box of the others, and so is a whole component of ``region`` (its
+    neighbours would lie in ``part``); the others hold a seed.
+    """
+    h, w = region.shape
+    if seeds is None:
+        return (slice(0, h), slice(0, w)), None
+    settled, complete = _grow(region, seeds, kernel, steps)
+    if complete:
+        return None, settled
+    x, y, bw, bh = _cv2().boundingRect(np.logical_and(region, ~settled).view(np.uint8))
+    return (slice(max(0, y - 1), min(h, y + bh + 1)), slice(max(0, x - 1), min(w, x + bw + 1))), settled
+
+
+def _in_squares(whole: np.ndarray, side: int) -> np.ndarray:
+    """The pixels of ``whole`` (bool) that lie in a ``side x side`` square of its pixels (inside the image)."""
+    cv2 = _cv2()
+    square = np.ones((side, side), np.uint8)
+    corners = cv2.erode(whole.view(np.uint8), square, anchor=(0, 0),  # squares by their top left pixel
+                        borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    return cv2.dilate(corners, square, anchor=(side - 1, side - 1)).view(bool)
+
+
+def _placed(part_values: np.ndarray, part: tuple[slice, slice], shape: tuple[int, int]) -> np.ndarray:
+    """A bool image of ``shape``, ``part_values`` in ``part`` and False elsewhere."""
+    out = np.zeros(shape, bool)
+    out[part] = part_values
+    return out
+
+
+def _set(c: np.ndarray | Lookup, where: np.ndarray, value: float) -> np.ndarray | Lookup:
+    """A copy of the field with the pixels ``where`` set to ``value``."""
+    if isinstance(c, Lookup):
+        return c.with_value(where, value)
+    return np.where(where, np.float32(value), c)
 
 
 #: Geodesic steps :func:`_reaches_all` takes before it gives up (anti-aliased fringes are a pixel or two wide).
@@ -218,6 +415,12 @@ def _reaches_all(region: np.ndarray, seeds: np.ndarray, kernel: np.ndarray, step
     for 4-connectivity) at most ``steps`` times; False means "not shown", not "no".
     Then every component of the region holds a seed pixel, without labelling it.
     """
+    return _grow(region, seeds, kernel, steps)[1]
+
+
+def _grow(region: np.ndarray, seeds: np.ndarray, kernel: np.ndarray, steps: int) -> tuple[np.ndarray, bool]:
+    """``(reached, complete)``: ``seeds & region`` grown inside the region at most ``steps`` times, and whether
+    that is all of it (stops early when nothing grows)."""
     cv2 = _cv2()
     total = np.count_nonzero(region)
     reached = seeds & region
@@ -225,14 +428,14 @@ def _reaches_all(region: np.ndarray, seeds: np.ndarray, kernel: np.ndarray, step
     grown = np.empty_like(reached)  # two buffers, grown into alternately
     for _ in range(steps):
         if got == total:
-            return True
+            break
         cv2.dilate(reached.view(np.uint8), kernel, dst=grown.view(np.uint8))
         np.logical_and(grown, region, out=grown)
         before, got = got, np.count_nonzero(grown)
-        if got == before:
-            return False  # no growth: some pixels are never reached
         reached, grown = grown, reached
-    return got == total
+        if got == before:
+            break  # no growth: some pixels are never reached
+    return reached, got == total
 
 
 def _at_least(t: float) -> np.float32 | None:
@@ -246,35 +449,71 @@ def _at_least(t: float) -> np.float32 | None:
 
 
 def _label_counts(lab: np.ndarray, n: int, where: np.ndarray) -> np.ndarray:
-    """Number of pixels of each label where ``where`` (bool) holds."""
+    """Number of pixels of each label where ``where`` (bool) holds; label 0 (the background) is not counted.
+
+    16-bit labels: the histogram of ``lab * where`` (the other pixels go to label 0), several
+    times faster than OpenCV's masked histogram.
+    """
     cv2 = _cv2()
     if lab.dtype == np.uint16:
-        return cv2.calcHist([lab], [0], where.view(np.uint8), [n], [0, n]).ravel().astype(np.int64)
-    return np.bincount(np.compress(where.ravel(), lab), minlength=n)
+        counts = cv2.calcHist([np.multiply(lab, where, dtype=np.uint16)], [0], None, [n], [0, n]).ravel().astype(np.int64)
+    else:
+        counts = np.bincount(np.compress(where.ravel(), lab), minlength=n)
+    counts[0] = 0
+    return counts
 
 
-def _below(lab: np.ndarray, n: int, area: np.ndarray, c: np.ndarray, whole: np.ndarray, weights: np.ndarray | None,
-           min_area_px: float, bounded: bool) -> np.ndarray:
+def _below(lab: np.ndarray, n: int, area: np.ndarray, whole: np.ndarray, c, weights,
+           min_area_px: float, bounded: bool, skip: np.ndarray | None = None) -> np.ndarray:
     """Labels whose mass, ``bincount(lab, weights)`` (``weights=None``: ``1 - c``), is below ``min_area_px``.
 
     With ``bounded`` (every weight in 0..1) a label's mass is at least its
-    number of ``whole`` pixels (weight 1) and at most its pixel count (the
-    float sums of non-negative terms keep both bounds), so the weighted sum is
-    taken only over the labels that neither bound decides.
+    number of ``whole`` pixels (weight 1; a count per label) and at most its
+    pixel count (the float sums of non-negative terms keep both bounds), so the
+    weighted sum is taken only over the labels that neither bound decides (nor
+    ``skip``: labels whose answer is not needed).
     """
     if not bounded:
-        w = (1.0 - c) if weights is None else weights
+        w = dense((1.0 - c) if weights is None else weights)
         return np.bincount(lab.ravel(), weights=w.ravel(), minlength=n) < min_area_px
     below = area < min_area_px
-    open_ = ~below & (_label_counts(lab, n, whole) < min_area_px)
+    open_ = ~below & (whole < min_area_px)
+    if skip is not None:
+        open_ &= ~skip
     open_[0] = False
     if open_.any():
-        sel = open_[lab]
-        sel = sel.ravel()
-        w = (1.0 - np.compress(sel, c)) if weights is None else np.compress(sel, weights)  # same terms, same order
+        sel = open_.take(lab).ravel()
+        w = (1.0 - _compress(sel, c)) if weights is None else _compress(sel, weights)  # same terms, same order
         mass = np.bincount(np.compress(sel, lab), weights=w, minlength=n)
         below |= open_ & (mass < min_area_px)
     return below
+
+
+def _labels(mask: np.ndarray, connectivity: int) -> tuple[int, np.ndarray]:
+    """``(n, labels)`` of a bool mask; 16-bit labels (a fast histogram) while they fit."""
+    cv2 = _cv2()
+    u8 = mask.view(np.uint8)
+    try:
+        return cv2.connectedComponents(u8, connectivity=connectivity, ltype=cv2.CV_16U)
+    except cv2.error:  # more than 65535 components
+        return cv2.connectedComponents(u8, connectivity=connectivity)
+
+
+def _class_counts(lab: np.ndarray, n: int, whole: np.ndarray, half: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``(pixels, whole pixels, half pixels)`` of each label, ``whole`` within ``half`` (bool images).
+
+    One histogram of ``3 lab + whole + half`` (three classes per label) instead of one per count.
+    """
+    cv2 = _cv2()
+    cls = np.add(whole, half, dtype=np.uint8)
+    if lab.dtype == np.uint16 and 3 * n <= 1 << 16:
+        key = np.multiply(lab, 3, dtype=np.uint16)
+        key += cls
+        counts = cv2.calcHist([key], [0], None, [3 * n], [0, 3 * n]).ravel().astype(np.int64)
+    else:
+        counts = np.bincount((lab.astype(np.int64) * 3 + cls).ravel(), minlength=3 * n)
+    counts = counts.reshape(n, 3)
+    return counts.sum(axis=1), counts[:, 2], counts[:, 1] + counts[:, 2]
 
 
 def _remove_specks_binary(mask: np.ndarray, min_area_px: float) -> tuple[np.ndarray, int, int]:
@@ -285,15 +524,10 @@ def _remove_specks_binary(mask: np.ndarray, min_area_px: float) -> tuple[np.ndar
 
 def _labels_and_areas(mask: np.ndarray, connectivity: int) -> tuple[int, np.ndarray, np.ndarray]:
     """``(n, labels, pixel count per label)`` of a bool mask; 16-bit labels (a fast histogram) while they fit."""
-    cv2 = _cv2()
-    u8 = mask.view(np.uint8)
-    try:
-        n, lab = cv2.connectedComponents(u8, connectivity=connectivity, ltype=cv2.CV_16U)
-    except cv2.error:  # more than 65535 components
-        n, lab = cv2.connectedComponents(u8, connectivity=connectivity)
+    n, lab = _labels(mask, connectivity)
+    if lab.dtype != np.uint16:
         return n, lab, np.bincount(lab.ravel(), minlength=n)
-    area = cv2.calcHist([lab], [0], None, [n], [0, n]).ravel().astype(np.int64)
-    return n, lab, area
+    return n, lab, _cv2().calcHist([lab], [0], None, [n], [0, n]).ravel().astype(np.int64)
 
 
 def remove_specks_mask(mask: np.ndarray, min_area_px: float) -> tuple[np.ndarray, int, int]:
@@ -347,19 +581,22 @@ def _all_large(region: np.ndarray, min_area_px: float, kernel: np.ndarray) -> bo
     return _reaches_all(region, inner, kernel)
 
 
-def keep_attached(coverage: np.ndarray, *, link: float = 0.1) -> np.ndarray:
+def keep_attached(coverage: np.ndarray | Lookup, *, link: float = 0.1) -> np.ndarray | Lookup:
     """Hysteresis on a coverage field: faint ink survives only where it hangs off solid ink.
 
     Ink above ``link`` is kept when its 8-connected component reaches 0.5
     somewhere (thin tips, serifs and hairlines fade out from the body), plus a
     one-pixel fringe below ``link`` around it; every other faint value (JPEG
     blocks and ringing, noise, smudges) becomes paper. The same is done for
-    paper inside the ink (faint pinholes become ink).
+    paper inside the ink (faint pinholes become ink). An array gives a new
+    array; a :class:`Lookup` gives a :class:`Lookup` (itself when nothing
+    changes, else new codes; an array when no code stands for 0 or 1).
     """
     cv2 = _cv2()
-    c = np.asarray(coverage, dtype=np.float32)
+    lookup = isinstance(coverage, Lookup)
+    c = coverage if lookup else np.asarray(coverage, dtype=np.float32)
     k3 = np.ones((3, 3), np.uint8)
-    out = c.copy()
+    out = c if lookup else c.copy()
     for field, to in ((c, 0.0), (1.0 - c, 1.0)):
         linked = field >= link
         seeds = field >= 0.5
@@ -369,28 +606,37 @@ def keep_attached(coverage: np.ndarray, *, link: float = 0.1) -> np.ndarray:
             n, lab, _ = _labels_and_areas(linked, 8)
             solid = _label_counts(lab, n, seeds) > 0
             solid[0] = False
-            kept = linked if solid[1:].all() else solid[lab]
+            kept = linked if solid[1:].all() else solid.take(lab)
         near = cv2.dilate(kept.view(np.uint8), k3).view(bool)
         drop = (field > 0) & ~near
         if drop.any():
-            out[drop] = to
+            if isinstance(out, Lookup):
+                out = out.with_value(drop, to)  # (new codes the first time; a pixel's later value wins, as below)
+            else:
+                out[drop] = to
     return out
 
 
-def artefact_level(coverage: np.ndarray, *, spans: tuple[np.ndarray, np.ndarray] | None = None) -> float:
+def artefact_level(coverage: np.ndarray | Lookup, *,
+                   spans: tuple[np.ndarray | None, np.ndarray | None] | None = None) -> float:
     """How far from pure ink/paper the pixels next to (not on) edges stray: JPEG ringing and blocking.
 
     On a clean render, pixels two or three pixels from an edge are exactly 0
     or 1; after lossy compression they are not. Returns the 95th percentile
     of ``min(c, 1 - c)`` over those pixels (0 for a clean image). ``spans``:
     the 3x3 and 7x7 spans (dilate - erode) of ``_decimated(coverage)`` when the
-    caller has them already.
+    caller has them already (either may be None). A :class:`Lookup` field's
+    spans are taken on its codes (:func:`_span_lookup`, the same values).
     """
-    c = _decimated(coverage)
-    if spans is not None:
-        span3, span7 = spans
+    span3, span7 = spans if spans is not None else (None, None)
+    kernels = np.ones((3, 3), np.uint8), np.ones((7, 7), np.uint8)
+    if isinstance(coverage, Lookup):
+        g = _decimated_u8(coverage.codes)
+        c = _cv2().LUT(g, coverage.table)  # (as _decimated(coverage): the same pixels' values)
+        span3, span7 = (s if s is not None else _span_lookup(g, coverage.table, k) for s, k in zip((span3, span7), kernels))
     else:
-        span3, span7 = _span(c, np.ones((3, 3), np.uint8)), _span(c, np.ones((7, 7), np.uint8))
+        c = _decimated(coverage)
+        span3, span7 = (s if s is not None else _span(c, k) for s, k in zip((span3, span7), kernels))
     near = (span7 >= 0.5) & (span3 < 0.25)
     if near.sum() < 64:
         return 0.0

@@ -53,8 +53,9 @@ MIN_CONTRAST = 0.06
 MAX_UPSAMPLE = 4
 #: The coverage fill places sub-pixel ink exactly, so it profits from a finer raster.
 MAX_COVERAGE_UPSAMPLE = 6
-#: Below this working factor (large images) the midpoint cut is as accurate and several times cheaper.
-MIN_COVERAGE_UPSAMPLE = 3
+#: From this working factor up a clean image gets the coverage fill (at k = 2 it keeps the thin strokes of
+#: 2048 px logos that the midpoint cut loses, and, run on the ink's box and a grey image's codes, costs no more).
+MIN_COVERAGE_UPSAMPLE = 2
 #: Coverage below this (fraction of the ink/paper contrast) is paper on a clean image ...
 CLEAN_DEAD_ZONE = 0.01
 #: ... and, on a noisy one, this many noise sigmas.
@@ -313,15 +314,16 @@ def ink_field(image: Image, params: IsolateParams = IsolateParams()) -> tuple[np
     ``info["paper"]`` are its levels of full ink and bare paper.
     """
     field, level, info, _ = _ink_field(image, params)
-    return field, level, info
+    return D.dense(field), level, info
 
 
-def _ink_field(image: Image, params: IsolateParams) -> tuple[np.ndarray, float, dict, tuple | None]:
+def _ink_field(image: Image, params: IsolateParams) -> tuple[np.ndarray | D.Lookup, float, dict, tuple | None]:
     """:func:`ink_field`, and ``(g8, table)`` when the field is ``table[g8]`` (a grey uint8 image), else None.
 
     A grey 8-bit image's luminance takes 256 values only: its statistics are
     read off the uint8 data (a quarter of the memory traffic) and the field is
-    one lookup, to the same float32 values as the computation on luminance.
+    that lookup (a :class:`~tracer.denoise.Lookup`: the same float32 values as
+    the computation on luminance, made into an array only where one is needed).
     """
     name = image.name
     info: dict = {}
@@ -395,17 +397,10 @@ def _ink_field(image: Image, params: IsolateParams) -> tuple[np.ndarray, float, 
         info["inverted"] = True
         if "ink" in info:
             info["ink"], info["paper"] = 1.0 - info["paper"], 1.0 - info["ink"]
-    grey = None
     if g8 is not None:
         table = np.ascontiguousarray(field, dtype=np.float32)
-        field, grey = _cv2().LUT(g8, table), (g8, table)
-    return np.ascontiguousarray(field, dtype=np.float32), level, info, grey
-
-
-def _monotone(table: np.ndarray) -> int:
-    """1 when ``table`` never decreases, -1 when it never increases, else 0."""
-    d = np.diff(table)
-    return 1 if bool((d >= 0).all()) else (-1 if bool((d <= 0).all()) else 0)
+        return D.Lookup(g8, table), level, info, (g8, table)
+    return np.ascontiguousarray(field, dtype=np.float32), level, info, None
 
 
 def _color_field(image: Image, params: IsolateParams, info: dict) -> tuple[np.ndarray, float, dict]:
@@ -538,16 +533,27 @@ def coverage_fill(coverage: np.ndarray, k: int, *, smooth: bool = True) -> np.nd
     return _coverage_fill(coverage, k, smooth=smooth)[0]
 
 
-def _block_fill(full: np.ndarray, k: int) -> np.ndarray:
-    """``full`` (bool, rows x cols) repeated into k x k blocks: zeros, then only the box around the True pixels."""
+#: Unsigned integers of k bytes, whose product with 0x0101.. repeats a byte k times.
+_SPREAD = {2: np.uint16, 4: np.uint32, 8: np.uint64}
+_SPREAD_ONES = {2: 0x0101, 4: 0x01010101, 8: 0x0101010101010101}
+
+
+def _block_fill(full: np.ndarray, k: int, out: np.ndarray | None = None, y0: int = 0, x0: int = 0) -> np.ndarray:
+    """``full`` (bool, rows x cols) repeated into k x k blocks: zeros, then only the box around the True pixels.
+
+    With ``out`` (a zero mask of a larger raster) the blocks go there, ``full`` sitting at pixel ``(y0, x0)``.
+    """
     h, w = full.shape
-    mask = np.zeros((h * k, w * k), bool)
-    rows = np.flatnonzero(full.any(axis=1))
-    if len(rows):
-        cols = np.flatnonzero(full.any(axis=0))
-        r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-        wide = np.repeat(full[r0:r1, c0:c1], k, axis=1)  # columns first, then whole rows k times
-        mask.reshape(h, k, w * k)[r0:r1, :, c0 * k:c1 * k] = wide[:, None, :]
+    mask = np.zeros((h * k, w * k), bool) if out is None else out
+    c0, r0, bw, bh = _cv2().boundingRect(full.view(np.uint8))  # (the box of the True pixels)
+    if bw:
+        part = full[r0:r0 + bh, c0:c0 + bw]
+        if k in _SPREAD:  # columns first (a 0/1 byte times 0x0101..: the byte k times), then whole rows k times
+            wide = (part.view(np.uint8).astype(_SPREAD[k]) * _SPREAD[k](_SPREAD_ONES[k])).view(bool)
+        else:
+            wide = np.repeat(part, k, axis=1)
+        mask.reshape(mask.shape[0] // k, k, mask.shape[1])[y0 + r0:y0 + r0 + bh, :, (x0 + c0) * k:(x0 + c0 + bw) * k] \
+            = wide[:, None, :]
     return mask
 
 
@@ -584,32 +590,54 @@ def _weights(k: int) -> tuple[np.ndarray, np.ndarray]:
 _NONE_STARVED = (np.zeros(0, np.intp), np.zeros(0, np.intp))
 
 
-def _coverage_fill(coverage: np.ndarray, k: int, *, smooth: bool = True) -> tuple[np.ndarray, bool, tuple]:
+def _coverage_fill(coverage: np.ndarray | D.Lookup, k: int, *, smooth: bool = True,
+                   box: tuple[int, int, int, int] | None = None) -> tuple[np.ndarray, bool, tuple]:
     """:func:`coverage_fill`, whether the mask holds any ink (without a pass over the large mask), and the
-    ``(xs, ys)`` of the starved pixels (the shared level left them less than ``STARVED_FRACTION`` of their
-    ink) around which the mask's ink still differs from the coverage by ``MISPLACED_INK`` (squared, 5x5)."""
+    ``(xs, ys)`` (in the whole field) of the starved pixels (the shared level left them less than
+    ``STARVED_FRACTION`` of their ink) around which the mask's ink still differs from the coverage by
+    ``MISPLACED_INK`` (squared, 5x5).
+
+    ``coverage`` may be a :class:`~tracer.denoise.Lookup`. ``box = (y0, x0,
+    rows, cols)``: ``coverage`` is the part at ``(y0, x0)`` of a ``rows x cols``
+    field that is paper (0) elsewhere, with its ink at least :func:`_crop_pad`
+    pixels from the part's edges that are not the field's; the mask is then the
+    whole field's, the same as from the whole field: every window read lies in
+    the part, and the shared level is blurred on columns from a multiple of
+    :data:`BLUR_ALIGN` (OpenCV's row filter takes a row in vector-sized steps
+    from its start, and its last partial step otherwise, to other last bits).
+    """
     cv2 = _cv2()
-    c = np.ascontiguousarray(coverage, dtype=np.float32)
-    lo, hi = cv2.minMaxLoc(c)[:2] if c.size else (0.0, 0.0)
-    if not (0.0 <= lo and hi <= 1.0):
-        c = np.clip(c, 0.0, 1.0)  # (a copy only when something is out of range)
+    lookup = isinstance(coverage, D.Lookup)
+    c = coverage if lookup else np.ascontiguousarray(coverage, dtype=np.float32)
+    lo, hi = D._value_range(c)
+    if not (0.0 <= lo and hi <= 1.0):  # (a copy only when something is out of range)
+        c = D.Lookup(c.codes, np.clip(c.table, 0.0, 1.0)) if lookup else np.clip(c, 0.0, 1.0)
     h, w = c.shape
+    y0, x0, rows, cols = box if box is not None else (0, 0, h, w)
     kk = k * k
-    n = c * kk  # sub-pixels of ink per pixel: whole numbers in float32, rounded in place
-    np.rint(n, out=n)
-    full = n >= kk
-    mask = _block_fill(full, k)
-    any_full = bool(full.any())
-    flat = np.flatnonzero((n > 0) & ~full)
+    if lookup:  # the same arithmetic on the table's entries
+        n_t = c.table * kk
+        np.rint(n_t, out=n_t)
+        full = c.test(n_t >= kk)
+        flat = np.flatnonzero(c.test((n_t > 0) & ~(n_t >= kk)))
+        nn = n_t[c.codes.ravel()[flat]].astype(np.int32)
+    else:
+        n = c * kk  # sub-pixels of ink per pixel: whole numbers in float32, rounded in place
+        np.rint(n, out=n)
+        full = n >= kk
+        flat = np.flatnonzero((n > 0) & ~full)
+        nn = n.ravel()[flat].astype(np.int32)
+    mask = _block_fill(full, k, np.zeros((rows * k, cols * k), bool), y0, x0)
+    any_full = bool(cv2.countNonZero(full.view(np.uint8))) if full.size else False
     if len(flat) == 0:
         return mask, any_full, _NONE_STARVED
     ys, xs = np.divmod(flat, w)  # (as np.nonzero, several times faster)
-    nn = n.ravel()[flat].astype(np.int32)
+    gy, gx = ys + y0, xs + x0  # in the whole field
     # flat index of each partial pixel's k x k block in the mask, and of the block's sub-pixels
-    block = (ys * (k * w * k) + xs * k)[:, None] + (np.arange(k)[:, None] * (w * k) + np.arange(k)[None, :]).ravel()
+    block = (gy * (k * cols * k) + gx * k)[:, None] + (np.arange(k)[:, None] * (cols * k) + np.arange(k)[None, :]).ravel()
     w_cubic, w_linear = _weights(k)
     win5 = _window_index((h, w), ys, xs, 2)
-    blocks = c.ravel().take(win5) @ w_cubic  # (N, kk) bicubic values
+    blocks = (c.take(win5) if lookup else c.ravel().take(win5)) @ w_cubic  # (N, kk) bicubic values
     if not smooth:
         order = np.argsort(-blocks, axis=1, kind="stable")
         on = np.zeros((len(ys), kk), dtype=bool)
@@ -621,12 +649,14 @@ def _coverage_fill(coverage: np.ndarray, k: int, *, smooth: bool = True) -> tupl
     srt = np.sort(blocks, axis=1)  # ascending: the i-th highest value is srt[:, kk - 1 - i]
     idx = np.arange(len(ys))
     t_p = 0.5 * (srt[idx, kk - nn] + srt[idx, np.maximum(kk - 1 - nn, 0)])
-    tmap = np.zeros((h, w), np.float32)
-    tmap.ravel()[flat] = t_p
-    win3 = win5[:, _INNER_3X3]
+    bx0, bx1 = _blur_columns(x0, x0 + w, cols)
+    tmap = np.zeros((h, bx1 - bx0), np.float32)  # (the part's rows; its columns, aligned)
+    at = ys * (bx1 - bx0) + (gx - bx0)
+    tmap.ravel()[at] = t_p
+    win3 = win5[:, _INNER_3X3] if (bx0, bx1) == (x0, x0 + w) else _window_index(tmap.shape, ys, gx - bx0, 1)
     ts = cv2.GaussianBlur(tmap, (0, 0), SMOOTH_LEVEL_PX).ravel().take(win3)
     tmap.fill(0.0)  # (reused for the weights)
-    tmap.ravel()[flat] = 1.0
+    tmap.ravel()[at] = 1.0
     ws = cv2.GaussianBlur(tmap, (0, 0), SMOOTH_LEVEL_PX).ravel().take(win3)
     # the shared level, only on the 3x3 neighbourhoods of the partial pixels (N, 9)
     lneigh = np.where(ws > 1e-3, ts / np.maximum(ws, 1e-6), np.float32(0.5)).astype(np.float32)
@@ -639,14 +669,14 @@ def _coverage_fill(coverage: np.ndarray, k: int, *, smooth: bool = True) -> tupl
     if not len(starved):
         return mask, any_ink, _NONE_STARVED
     # (the repair only adds ink next to ink already in the mask)
-    _repair_starved(mask, k, ys[starved], xs[starved], blocks[starved] - lev[starved], nn[starved])
+    _repair_starved(mask, k, gy[starved], gx[starved], blocks[starved] - lev[starved], nn[starved])
     # Where the ink around a starved pixel still sits in the wrong pixels, a taper's tip is misplaced.
     got[starved] = mask.ravel()[block[starved]].sum(axis=1)  # (the repair changed only these)
     err = np.zeros((h, w), np.float32)
-    err.ravel()[flat] = np.square(got / np.float32(kk) - c.ravel()[flat])
+    err.ravel()[flat] = np.square(got / np.float32(kk) - (c.take(flat) if lookup else c.ravel()[flat]))
     local = err.ravel().take(win5[starved]).sum(axis=1)
     bad = starved[local >= MISPLACED_INK]
-    return mask, any_ink, (xs[bad], ys[bad])
+    return mask, any_ink, (gx[bad], gy[bad])
 
 
 
@@ -695,13 +725,51 @@ def has_flat_midtones(coverage: np.ndarray) -> bool:
     return _flat_midtones(coverage)[0]
 
 
-def _flat_midtones(coverage: np.ndarray) -> tuple[bool, np.ndarray]:
-    """:func:`has_flat_midtones` and the 3x3 span (dilate - erode) of the coverage it measured."""
-    c = np.ascontiguousarray(coverage, dtype=np.float32)
+def _flat_midtones(coverage: np.ndarray | D.Lookup, n_pixels: int | None = None) -> tuple[bool, np.ndarray | None]:
+    """:func:`has_flat_midtones` and the 3x3 span (dilate - erode) of the coverage it measured.
+
+    ``n_pixels``: the size of the whole field when ``coverage`` is a part of it
+    that holds its partial ink (and a pixel more around it). A
+    :class:`~tracer.denoise.Lookup` field (span None) is measured on its codes,
+    when its table is monotone: the same count.
+    """
+    n_pixels = coverage.size if n_pixels is None else n_pixels
     k3 = np.ones((3, 3), np.uint8)
+    if isinstance(coverage, D.Lookup):
+        n = _flat_midtones_lookup(coverage, k3)
+        if n is not None:
+            return n > FLAT_MIDTONE_FRACTION * n_pixels, None
+        coverage = coverage.dense()
+    c = np.ascontiguousarray(coverage, dtype=np.float32)
     span = D._span(c, k3)
     flat_mid = (c > 0.15) & (c < 0.85) & (span < 0.1)
-    return int(np.count_nonzero(flat_mid)) > FLAT_MIDTONE_FRACTION * c.size, span
+    return int(np.count_nonzero(flat_mid)) > FLAT_MIDTONE_FRACTION * n_pixels, span
+
+
+def _flat_midtones_lookup(c: D.Lookup, kernel: np.ndarray) -> int | None:
+    """The count of :func:`_flat_midtones` on a :class:`~tracer.denoise.Lookup` field (None: its table is not monotone).
+
+    The span of a window is ``t[hi] - t[lo]`` for the codes ``hi >= lo`` of its
+    dilation and erosion (:func:`tracer.denoise._span_lookup`; the other way round
+    for a falling table); for each ``lo`` it grows with ``hi``, so ``span < 0.1``
+    is ``hi <= last[lo]``, a lookup and a comparison of the codes.
+    """
+    cv2 = _cv2()
+    t = c.table
+    d = np.diff(t)
+    up = bool((d >= 0).all())
+    if not (up or bool((d <= 0).all())):
+        return None
+    lv = np.arange(256)
+    span = (t[:, None] - t[None, :]) if up else (t[None, :] - t[:, None])  # [hi, lo], float32 as the field's
+    ok = (span < 0.1) | (lv[:, None] < lv[None, :])  # (hi < lo never occurs)
+    last = np.where(ok.all(axis=0), 255, np.argmin(ok, axis=0) - 1)  # (argmin: the first False)
+    if not np.array_equal(ok, lv[:, None] <= last[None, :]):
+        return None  # (not a prefix: cannot happen with rounded subtraction, but then the floats decide)
+    hi8, lo8 = cv2.dilate(c.codes, kernel), cv2.erode(c.codes, kernel)
+    flat = hi8 <= cv2.LUT(lo8, last.astype(np.uint8))
+    mid = c.test((t > 0.15) & (t < 0.85))
+    return int(np.count_nonzero(flat & mid))
 
 
 #: Gaussian radius (source pixels) over which the per-pixel ink level is shared by coverage_fill.
@@ -735,13 +803,78 @@ def isolate(image: Image, *, params: IsolateParams = IsolateParams()) -> Mask:
 
 
 def _one_blas_thread():
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - a declared dependency
+    """A context that keeps BLAS on one thread (its libraries are found once per process, a millisecond)."""
+    controller = _blas_controller()
+    if controller is None:  # pragma: no cover - a declared dependency
         import contextlib
 
         return contextlib.nullcontext()
-    return threadpool_limits(1, user_api="blas")
+    return controller.limit(limits=1, user_api="blas")
+
+
+@functools.lru_cache(maxsize=1)
+def _blas_controller():
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover - a declared dependency
+        return None
+    return ThreadpoolController()
+
+
+def _clip01(c: np.ndarray | D.Lookup) -> np.ndarray | D.Lookup:
+    """``np.clip(c, 0.0, 1.0)`` (of the table, for a :class:`~tracer.denoise.Lookup`)."""
+    if isinstance(c, D.Lookup):
+        return D.Lookup(c.codes, np.clip(c.table, 0.0, 1.0))
+    return np.clip(c, 0.0, 1.0)
+
+
+def _dead_zone(c: np.ndarray | D.Lookup, dead: float) -> np.ndarray | D.Lookup:
+    """Values below ``dead`` become paper (0), above ``1 - dead`` ink (1): in place for an array."""
+    if isinstance(c, D.Lookup):
+        c = D.Lookup(c.codes, c.table.copy())
+    t = c.table if isinstance(c, D.Lookup) else c
+    t[t < dead] = 0.0
+    t[t > 1.0 - dead] = 1.0
+    return c
+
+
+#: Blurs run on columns from a multiple of this (a vector step of OpenCV's filters, unrolled, divides it) ...
+BLUR_ALIGN = 64
+
+
+def _blur_columns(x0: int, x1: int, cols: int) -> tuple[int, int]:
+    """Columns ``[a, b)`` around ``[x0, x1)`` of a ``cols`` wide field on which a blur gives the whole rows' values.
+
+    ``a`` is a multiple of :data:`BLUR_ALIGN` and ``b - a`` too, or ``b`` is the field's
+    edge: every column then falls in the same step of the row filter as in the whole row.
+    """
+    a = x0 // BLUR_ALIGN * BLUR_ALIGN
+    return a, min(cols, a + -(-(x1 - a) // BLUR_ALIGN) * BLUR_ALIGN)
+
+
+def _crop_pad() -> int:
+    """Pixels of paper kept around the ink when the clean path works on its box (see :func:`_coverage_fill`).
+
+    Two for the 5 x 5 windows of the bicubic values; one plus the reach of
+    the level's blur for the 3 x 3 windows read off it (OpenCV's Gaussian
+    kernel for float data has ``round(8 sigma + 1) | 1`` taps). One is
+    enough for the rest: islands, holes and attached ink are the same in the
+    box when a ring of paper, joined to the border outside it, surrounds the ink.
+    """
+    return max(2, 1 + (int(round(8 * SMOOTH_LEVEL_PX + 1)) | 1) // 2)
+
+
+def _ink_part(coverage: np.ndarray | D.Lookup) -> tuple[slice, slice]:
+    """The box of a coverage's pixels above 0 (the others are 0: it lies in [0, 1]), :func:`_crop_pad` wider.
+
+    Its columns are those of :func:`_blur_columns`, so the coverage fill blurs the part itself.
+    """
+    h, w = coverage.shape
+    x, y, bw, bh = _cv2().boundingRect((coverage > 0).view(np.uint8))
+    if not bw:
+        return slice(0, h), slice(0, w)
+    p = _crop_pad()
+    return slice(max(0, y - p), min(h, y + bh + p)), slice(*_blur_columns(max(0, x - p), min(w, x + bw + p), w))
 
 
 def _isolate(image: Image, params: IsolateParams) -> Mask:
@@ -757,23 +890,18 @@ def _isolate(image: Image, params: IsolateParams) -> Mask:
             raw /= info["ink"] - info["paper"]  # (in place: the same float32 values as one expression)
             sigma, span7 = D._noise_sigma(raw)
             lo_raw, hi_raw = cv2.minMaxLoc(raw)[:2]
-        else:  # field = table[g8]: the same operations on the table, then a lookup
+        else:  # field = table[g8]: the same operations on the table (a lookup of the codes g8)
             g8, table = grey
             raw_t = np.subtract(table, info["paper"], dtype=np.float32)
             raw_t /= info["ink"] - info["paper"]
-            raw = cv2.LUT(g8, raw_t)
+            raw = D.Lookup(g8, raw_t)
             sigma, span7 = D._noise_sigma(raw, grey=(g8, raw_t))
-            lo8, hi8 = cv2.minMaxLoc(g8)[:2]
-            ends = raw_t[[int(lo8), int(hi8)]]
-            if _monotone(raw_t):  # the extremes of the values present are those of the extreme grey levels
-                lo_raw, hi_raw = float(ends.min()), float(ends.max())
-            else:
-                lo_raw, hi_raw = cv2.minMaxLoc(raw)[:2]
+            lo_raw, hi_raw = raw.value_range()
         info["noise_sigma"] = round(sigma, 4)
         in_range = lo_raw >= 0.0 and hi_raw <= 1.0
-        coverage = raw if in_range else np.clip(raw, 0.0, 1.0)  # (clipping in-range values changes nothing)
-        if not (in_range and max(raw.shape) <= D.STATS_SIDE):
-            span7 = None  # measured on other values than the coverage's (clipped or decimated)
+        coverage = raw if in_range else _clip01(raw)  # (clipping in-range values changes nothing)
+        if not in_range:
+            span7 = None  # measured on other values than the coverage's (clipped)
     else:
         sigma = 0.0
     # Denoise: radius follows the resolution and the measured noise.
@@ -786,37 +914,39 @@ def _isolate(image: Image, params: IsolateParams) -> Mask:
         radius = max(1, int(round(max(h, w) / 1024.0)))
     if radius > 0 and mode != "none":
         if coverage is not None:
-            coverage = D.denoise_field(coverage, mode=mode, radius_px=radius)
-        field = D.denoise_field(field, mode=mode, radius_px=radius)
+            coverage = D.denoise_field(D.dense(coverage), mode=mode, radius_px=radius)
+        field = D.denoise_field(D.dense(field), mode=mode, radius_px=radius)
         info["denoise"] = f"{mode} r={radius}px"
     coarse = field >= level
-    if not coarse.any():
+    bx, by, bw, bh = cv2.boundingRect(coarse.view(np.uint8))  # (the box of the subject)
+    if not bw:
         raise EmptyMaskError(f"{image.name}: no subject found after thresholding (try --invert or --threshold N)")
-    rows = np.flatnonzero(coarse.any(axis=1))
-    cols = np.flatnonzero(coarse.any(axis=0))
-    subject_px = float(max(cols[-1] - cols[0] + 1, rows[-1] - rows[0] + 1))
+    subject_px = float(max(bw, bh))
     clean = coverage is not None and sigma <= D.NOISY_SIGMA and radius == 0
     k = working_factor(subject_px, params, h * w, max_upsample=MAX_COVERAGE_UPSAMPLE if clean else MAX_UPSAMPLE)
     clean = clean and k >= MIN_COVERAGE_UPSAMPLE and float(k).is_integer()  # -> coverage fill
-    span3 = None
     if clean:
-        midtones, span3 = _flat_midtones(coverage)
+        # The clean path works on the box of the ink (coverage > 0) and a margin: all else is paper, left as it is.
+        part = _ink_part(coverage)
+        coverage_full, coverage = coverage, coverage[part]
+        midtones, _ = _flat_midtones(coverage, n_pixels=h * w)
         if midtones:
             clean = False  # a third tone (grey fill, colour) is not an edge: the coverage fill would dither it
             info["flat_midtones"] = True
+            coverage = coverage_full
+    if not clean:
+        field = D.dense(field)
+        coverage = None if coverage is None else D.dense(coverage)
     # Specks: an area at the output width (mm²) -> source pixels², removed at the source resolution.
     width_mm = params.width_mm if params.width_mm else 50.0
-    src_px_mm = width_mm / max(float(cols[-1] - cols[0] + 1), 1.0)
+    src_px_mm = width_mm / max(float(bw), 1.0)
     speck_px = params.speck_mm2 / src_px_mm ** 2 if params.speck_mm2 > 0 else 0.0
     if clean:
         # faint values away from the body are artefacts; so is anything within the compression ringing level
-        # (the spans measured above, when they were measured on these very values)
-        spans = (span3, span7) if span7 is not None else None
-        dead = max(CLEAN_DEAD_ZONE, min(0.25, 1.5 * D.artefact_level(coverage, spans=spans)))
+        # (the 7x7 spans measured with the noise, when they were measured on these very values)
+        dead = max(CLEAN_DEAD_ZONE, min(0.25, 1.5 * D.artefact_level(coverage_full, spans=(None, span7))))
         info["dead_zone"] = round(dead, 3)
-        coverage = D.keep_attached(coverage)
-        coverage[coverage < dead] = 0.0
-        coverage[coverage > 1.0 - dead] = 1.0
+        coverage = _dead_zone(D.keep_attached(coverage), dead)
     if speck_px > 0 and sigma <= D.CONTENT_SIGMA:  # texture is left to the complexity budget
         if clean:
             coverage, islands, holes = D.remove_specks(coverage, min_area_px=speck_px)
@@ -832,7 +962,7 @@ def _isolate(image: Image, params: IsolateParams) -> Mask:
     has_ink = None  # known without a pass over the working raster (coverage fill), else read off the mask
     if clean:
         kk = int(k)
-        mask, has_ink, misplaced = _coverage_fill(coverage, kk)
+        mask, has_ink, misplaced = _coverage_fill(coverage, kk, box=(part[0].start, part[1].start, h, w))
         scale = 1.0 / kk
         info["subpixel"] = "coverage fill"
     elif k > 1:
@@ -857,7 +987,9 @@ def _isolate(image: Image, params: IsolateParams) -> Mask:
           and info["dead_zone"] <= CLEAN_DEAD_ZONE):  # (lossless: each pixel holds its exact ink, the box model)
         from tracer import tips
 
-        mask, n = tips.restore_tips(mask, coverage, kk, model="box", near=misplaced, copy=False)
+        whole = np.zeros((h, w), np.float32)  # (the coverage of the whole field: paper outside the part)
+        whole[part] = D.dense(coverage)
+        mask, n = tips.restore_tips(mask, whole, kk, model="box", near=misplaced, copy=False)
         if n:
             info["tips_restored"] = n
     if not (mask.any() if has_ink is None else has_ink):
