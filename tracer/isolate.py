@@ -670,6 +670,8 @@ def _coverage_fill(coverage: np.ndarray | D.Lookup, k: int, *, smooth: bool = Tr
         return mask, any_ink, _NONE_STARVED
     # (the repair only adds ink next to ink already in the mask)
     _repair_starved(mask, k, gy[starved], gx[starved], blocks[starved] - lev[starved], nn[starved])
+    if k < MIN_BOX_TIPS_UPSAMPLE:
+        return mask, any_ink, _NONE_STARVED
     # Where the ink around a starved pixel still sits in the wrong pixels, a taper's tip is misplaced.
     got[starved] = mask.ravel()[block[starved]].sum(axis=1)  # (the repair changed only these)
     err = np.zeros((h, w), np.float32)
