@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -590,12 +591,23 @@ def _weights(k: int) -> tuple[np.ndarray, np.ndarray]:
 _NONE_STARVED = (np.zeros(0, np.intp), np.zeros(0, np.intp))
 
 
+class _Loose(NamedTuple):
+    """Where the coverage fill left a taper's ink wrong: ``(xs, ys)`` source pixels of the whole field."""
+
+    misplaced: tuple  #: starved pixels whose 5x5 ink still differs from the coverage (a tip to redraw)
+    cut_off: tuple  #: starved pixels the repair could not join to the ink (a piece of it may hang loose)
+
+
+_NONE_LOOSE = _Loose(_NONE_STARVED, _NONE_STARVED)
+
+
 def _coverage_fill(coverage: np.ndarray | D.Lookup, k: int, *, smooth: bool = True,
-                   box: tuple[int, int, int, int] | None = None) -> tuple[np.ndarray, bool, tuple]:
-    """:func:`coverage_fill`, whether the mask holds any ink (without a pass over the large mask), and the
-    ``(xs, ys)`` (in the whole field) of the starved pixels (the shared level left them less than
-    ``STARVED_FRACTION`` of their ink) around which the mask's ink still differs from the coverage by
-    ``MISPLACED_INK`` (squared, 5x5).
+                   box: tuple[int, int, int, int] | None = None) -> tuple[np.ndarray, bool, _Loose]:
+    """:func:`coverage_fill`, whether the mask holds any ink (without a pass over the large mask), and
+    where (from ``k = MIN_BOX_TIPS_UPSAMPLE``) the starved pixels (the shared level left them less than
+    ``STARVED_FRACTION`` of their ink) still hold their ink wrong (:class:`_Loose`): around them the
+    mask's ink differs from the coverage by ``MISPLACED_INK`` (squared, 5x5), or the repair could not
+    join them to the ink.
 
     ``coverage`` may be a :class:`~tracer.denoise.Lookup`. ``box = (y0, x0,
     rows, cols)``: ``coverage`` is the part at ``(y0, x0)`` of a ``rows x cols``
@@ -630,7 +642,7 @@ def _coverage_fill(coverage: np.ndarray | D.Lookup, k: int, *, smooth: bool = Tr
     mask = _block_fill(full, k, np.zeros((rows * k, cols * k), bool), y0, x0)
     any_full = bool(cv2.countNonZero(full.view(np.uint8))) if full.size else False
     if len(flat) == 0:
-        return mask, any_full, _NONE_STARVED
+        return mask, any_full, _NONE_LOOSE
     ys, xs = np.divmod(flat, w)  # (as np.nonzero, several times faster)
     gy, gx = ys + y0, xs + x0  # in the whole field
     # flat index of each partial pixel's k x k block in the mask, and of the block's sub-pixels
@@ -643,7 +655,7 @@ def _coverage_fill(coverage: np.ndarray | D.Lookup, k: int, *, smooth: bool = Tr
         on = np.zeros((len(ys), kk), dtype=bool)
         np.put_along_axis(on, order, np.arange(kk)[None, :] < nn[:, None], axis=1)
         mask.ravel()[block] = on
-        return mask, True, _NONE_STARVED
+        return mask, True, _NONE_LOOSE
     # The level that gives each pixel its ink is smoothed over neighbouring pixels, so that ink spread
     # over two pixels (blur) is not split into two strips with a gap, and no pixel grows a lone spike.
     srt = np.sort(blocks, axis=1)  # ascending: the i-th highest value is srt[:, kk - 1 - i]
@@ -667,19 +679,76 @@ def _coverage_fill(coverage: np.ndarray | D.Lookup, k: int, *, smooth: bool = Tr
     starved = np.flatnonzero(got < STARVED_FRACTION * nn)
     any_ink = any_full or bool(got.any())
     if not len(starved):
-        return mask, any_ink, _NONE_STARVED
+        return mask, any_ink, _NONE_LOOSE
     # (the repair only adds ink next to ink already in the mask)
     _repair_starved(mask, k, gy[starved], gx[starved], blocks[starved] - lev[starved], nn[starved])
     if k < MIN_BOX_TIPS_UPSAMPLE:
-        return mask, any_ink, _NONE_STARVED
+        return mask, any_ink, _NONE_LOOSE
     # Where the ink around a starved pixel still sits in the wrong pixels, a taper's tip is misplaced.
     got[starved] = mask.ravel()[block[starved]].sum(axis=1)  # (the repair changed only these)
     err = np.zeros((h, w), np.float32)
     err.ravel()[flat] = np.square((got - nn) / np.float32(kk))  # (against the rounded ink: not its rounding)
     local = err.ravel().take(win5[starved]).sum(axis=1)
     bad = starved[local >= MISPLACED_INK]
-    return mask, any_ink, (gx[bad], gy[bad])
+    left = starved[got[starved] < STARVED_FRACTION * nn[starved]]
+    return mask, any_ink, _Loose((gx[bad], gy[bad]), (gx[left], gy[left]))
 
+
+
+#: A piece of ink the fill cut off a taper is joined back across at most this many source pixels ...
+JOIN_REACH_PX = 2.0
+#: ... when it covers less than this many source pixels² (a bigger piece is an island of its own).
+JOIN_PIECE_PX2 = 4.0
+
+
+def _join_pieces(mask: np.ndarray, k: int, near: tuple, coverage: np.ndarray) -> int:
+    """Join the pieces of a thin taper that the coverage fill cut off, in place; returns how many.
+
+    Where a hairline or a slit's side holds a tenth of a pixel's ink, the fill
+    can place it in pieces that do not touch, and the regions stage then drops
+    the small ones as specks: the hairline ends early. Around the starved pixels
+    ``near`` (source ``(xs, ys)``) each small piece of ink (under
+    ``JOIN_PIECE_PX2``, not reaching the window's edge) is joined to the nearest
+    other ink within ``JOIN_REACH_PX`` by a one-pixel line, when the picture
+    holds ink (``coverage`` > 0) all along it: what the picture shows as joined
+    stays joined, and a gap of paper is never bridged.
+    """
+    cv2 = _cv2()
+    from tracer import tips
+
+    u8 = mask.view(np.uint8)
+    reach = JOIN_REACH_PX * k
+    small = JOIN_PIECE_PX2 * k * k
+    joined = 0
+    r = int(math.ceil(JOIN_REACH_PX)) + 2
+    for x0, y0, x1, y1 in tips._windows(near, k, mask.shape, r):
+        crop = u8[y0:y1, x0:x1]
+        n, lab, stats, _ = cv2.connectedComponentsWithStats(crop, connectivity=8)
+        if n < 3:
+            continue
+        bx, by, bw, bh, area = stats.T
+        pieces = (bx > 0) & (by > 0) & (bx + bw < crop.shape[1]) & (by + bh < crop.shape[0]) & (area < small)
+        pieces[0] = False
+        for i in np.flatnonzero(pieces):
+            sx0, sy0 = max(int(bx[i] - reach), 0), max(int(by[i] - reach), 0)
+            sub = lab[sy0:int(by[i] + bh[i] + reach) + 1, sx0:int(bx[i] + bw[i] + reach) + 1]
+            fy, fx = np.nonzero(sub == i)
+            oy, ox = np.nonzero((sub != i) & (sub > 0))
+            if not len(oy):
+                continue
+            d2 = (fy[:, None] - oy[None, :]) ** 2 + (fx[:, None] - ox[None, :]) ** 2
+            a, b = np.unravel_index(int(np.argmin(d2)), d2.shape)
+            if d2[a, b] > reach * reach:
+                continue
+            p = np.array([fx[a] + sx0, fy[a] + sy0])
+            q = np.array([ox[b] + sx0, oy[b] + sy0])
+            t = np.linspace(0.0, 1.0, int(math.ceil(math.sqrt(float(d2[a, b])))) + 2)[:, None]
+            src = ((p + t * (q - p) + [x0 + 0.5, y0 + 0.5]) // k).astype(np.intp)  # source pixels on the way
+            if not (coverage[src[:, 1], src[:, 0]] > 0).all():
+                continue  # paper between them in the picture
+            cv2.line(crop, (int(p[0]), int(p[1])), (int(q[0]), int(q[1])), 1, 1, cv2.LINE_8)
+            joined += 1
+    return joined
 
 
 def _repair_starved(mask: np.ndarray, k: int, ys: np.ndarray, xs: np.ndarray, margin: np.ndarray,
@@ -966,7 +1035,7 @@ def _isolate(image: Image, params: IsolateParams) -> Mask:
     has_ink = None  # known without a pass over the working raster (coverage fill), else read off the mask
     if clean:
         kk = int(k)
-        mask, has_ink, misplaced = _coverage_fill(coverage, kk, box=(part[0].start, part[1].start, h, w))
+        mask, has_ink, loose = _coverage_fill(coverage, kk, box=(part[0].start, part[1].start, h, w))
         scale = 1.0 / kk
         info["subpixel"] = "coverage fill"
     elif k > 1:
@@ -987,16 +1056,21 @@ def _isolate(image: Image, params: IsolateParams) -> Mask:
         info["subpixel"] = "midpoint cut"
     if info["subpixel"] == "midpoint cut":  # (the cut that a blur shortens; k is a whole number here)
         mask = _restore_tips(mask, coverage, int(round(1.0 / scale)), info, params.restore_tips)
-    elif (info["subpixel"] == "coverage fill" and params.restore_tips and len(misplaced[0])
-          and info["dead_zone"] <= CLEAN_DEAD_ZONE and kk >= MIN_BOX_TIPS_UPSAMPLE):
+    elif (info["subpixel"] == "coverage fill" and info["dead_zone"] <= CLEAN_DEAD_ZONE
+          and (len(loose.misplaced[0]) or len(loose.cut_off[0]))):
         # (lossless: each pixel holds its exact ink, the box model)
-        from tracer import tips
-
         whole = np.zeros((h, w), np.float32)  # (the coverage of the whole field: paper outside the part)
         whole[part] = D.dense(coverage)
-        mask, n = tips.restore_tips(mask, whole, kk, model="box", near=misplaced, copy=False)
-        if n:
-            info["tips_restored"] = n
+        if params.restore_tips and len(loose.misplaced[0]):
+            from tracer import tips
+
+            mask, n = tips.restore_tips(mask, whole, kk, model="box", near=loose.misplaced, copy=False)
+            if n:
+                info["tips_restored"] = n
+        if len(loose.cut_off[0]):
+            n = _join_pieces(mask, kk, loose.cut_off, whole)
+            if n:
+                info["pieces_joined"] = n
     if not (mask.any() if has_ink is None else has_ink):
         raise EmptyMaskError(f"{image.name}: no subject found after thresholding (try --invert or --threshold N)")
     info.update(working_size=(int(mask.shape[1]), int(mask.shape[0])), working_scale=scale)

@@ -263,10 +263,9 @@ def _tip_blob(frame, half: float, b_from: float, b_end: float):
     return blob
 
 
-def _windows(near, k: int, shape) -> list[tuple[int, int, int, int]]:
-    """Working-raster boxes ``(x0, y0, x1, y1)``, ``NEAR_WINDOW_PX`` source pixels around the source
-    pixels ``near = (xs, ys)``, overlapping boxes merged."""
-    r = NEAR_WINDOW_PX
+def _windows(near, k: int, shape, r: int = NEAR_WINDOW_PX) -> list[tuple[int, int, int, int]]:
+    """Working-raster boxes ``(x0, y0, x1, y1)``, ``r`` source pixels around the source pixels
+    ``near = (xs, ys)``, overlapping boxes merged."""
     boxes = [[int(x) - r, int(y) - r, int(x) + r + 1, int(y) + r + 1] for x, y in zip(*near)]
     merged = True
     while merged:  # (a handful of boxes)
