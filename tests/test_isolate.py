@@ -536,6 +536,26 @@ def test_grey_u8_statistics_equal_the_float_ones():
         assert np.array_equal(Dn._span_lookup(g8, t, k7), Dn._span(t[g8], k7))
 
 
+
+def test_levels_u8_strided_medians_equal_the_float_ones():
+    """Large grey images: _levels_u8 reads the strided samples' medians off the histogram when their order
+    cannot matter (one dominant code), else takes the samples; the same values as _levels either way."""
+    iso = importlib.import_module("tracer.isolate")
+    from tracer.types import Image as Img
+
+    rng = np.random.default_rng(11)
+    tab = iso._grey_tables()[0]
+    read = 0
+    for noisy in (0.02, 0.3, 0.9):
+        g8 = np.where(rng.random((2300, 1700)) < 0.4, 17, 240).astype(np.uint8)  # 767 x 567 samples (step 3)
+        noise = rng.random(g8.shape) < noisy
+        g8[noise] = rng.integers(0, 256, int(noise.sum()))
+        assert iso._levels_u8(g8, "x") == iso._levels(Img(g8).luminance(), "x")
+        counts = np.bincount(g8[::3, ::3].ravel(), minlength=256)
+        m = int(np.count_nonzero(tab <= iso._levels_u8(g8, "x")[0]))
+        read += sum(iso._strided_median_u8(c, t) is not None for c, t in ((counts[:m], tab[:m]), (counts[m:], tab[m:])))
+    assert 2 <= read < 6  # (both ways taken)
+
 def _k2_logo(seed: int = 5, side: int = 1400) -> np.ndarray:
     """Coverage of a clean logo about 1300 px wide (working factor 2 at 50 mm): a ring, hairlines, a counter with
     pinholes, thin gaps and specks, drawn 4x finer with OpenCV and area-averaged."""

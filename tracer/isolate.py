@@ -276,6 +276,29 @@ def _median_u8(g: np.ndarray, tab: np.ndarray) -> float:
     return float(np.median(mids))  # (the same float32 mean of the same one or two values)
 
 
+def _strided_median_u8(counts: np.ndarray, tab: np.ndarray) -> float | None:
+    """The median of ``tab[v[::max(1, v.size // LEVEL_SAMPLES)]]`` (as :func:`_levels`) for any order of the
+    codes ``v`` whose histogram is ``counts`` (``tab`` increasing), or None when it depends on the order.
+
+    Every sample is taken when the step is 1: the median is then read off the
+    histogram. Otherwise it is the most frequent code's entry when the codes
+    below it and those above it are each too few to reach a middle sample
+    (which ones the step picks does not matter then).
+    """
+    n = int(counts.sum())
+    step = max(1, n // LEVEL_SAMPLES)
+    if step == 1:
+        cum = np.cumsum(counts)
+        ranks = [n // 2] if n % 2 else [n // 2 - 1, n // 2]
+        return float(np.median(tab[np.searchsorted(cum, np.array(ranks), side="right")]))
+    ns = -(-n // step)  # samples taken
+    c = int(np.argmax(counts))
+    below, above = int(counts[:c].sum()), int(counts[c + 1:].sum())
+    if below <= (ns - 1) // 2 and above <= (ns - 1) // 2:  # both middle samples are code c
+        return float(tab[c])
+    return None
+
+
 def _levels_u8(g8: np.ndarray, name: str) -> tuple[float, float, float]:
     """:func:`_levels` of ``tab[g8]`` (a grey uint8 image's luminance), read off the uint8 data: same values."""
     cv2 = _cv2()
@@ -291,13 +314,16 @@ def _levels_u8(g8: np.ndarray, name: str) -> tuple[float, float, float]:
         raise EmptyMaskError(
             f"{name}: no subject found, the image is blank or has almost no contrast "
             "(try --threshold N or --invert)")
-    dark = sample < np.uint8(m)
-    lo, hi = np.compress(dark.ravel(), sample), np.compress(~dark.ravel(), sample)
-    if lo.size == 0 or hi.size == 0:
+    counts = h8.astype(np.int64)
+    if not counts[:m].any() or not counts[m:].any():
         raise EmptyMaskError(
             f"{name}: no subject found, the image is blank or has almost no contrast "
             "(try --threshold N or --invert)")
-    ink, paper = (D._median(tab[v[:: max(1, v.size // LEVEL_SAMPLES)]], ext) for v, ext in ((lo, "min"), (hi, "max")))
+    ink, paper = _strided_median_u8(counts[:m], tab[:m]), _strided_median_u8(counts[m:], tab[m:])
+    if ink is None or paper is None:  # (the median of the strided samples depends on their order)
+        dark = sample < np.uint8(m)
+        lo, hi = np.compress(dark.ravel(), sample), np.compress(~dark.ravel(), sample)
+        ink, paper = (D._median(tab[v[:: max(1, v.size // LEVEL_SAMPLES)]], ext) for v, ext in ((lo, "min"), (hi, "max")))
     if paper - ink < MIN_CONTRAST:
         raise EmptyMaskError(
             f"{name}: no subject found, the image is blank or has almost no contrast "
