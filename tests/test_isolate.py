@@ -663,6 +663,43 @@ def test_keep_attached_on_codes_equals_the_float_field():
         assert np.array_equal(D.dense(D.keep_attached(D.Lookup(codes, table))), D.keep_attached(c))
 
 
+
+def test_keep_attached_on_the_codes_extremes_equals_the_float_field(monkeypatch):
+    """keep_attached on a monotone Lookup (rising, falling, with flat runs) reads its reach and its drops off
+    the codes' 3 x 3 extremes when one step reaches every linked pixel; the same result as the float field."""
+    rng = np.random.default_rng(21)
+    reaches = []
+    real = D._reaches_all
+    monkeypatch.setattr(D, "_reaches_all", lambda *a, **k: reaches.append(real(*a, **k)) or reaches[-1])
+    rising = (np.arange(256) / 255.0).astype(np.float32)
+    steps = np.minimum(np.floor(np.arange(256) / 7) * 7 / 250.0, 1.0).astype(np.float32)
+    tables = [rising, (1.0 - rising).astype(np.float32), steps, (1.0 - steps).astype(np.float32)]
+    calls = 0
+    for i in range(40):
+        if i % 3:  # a clean render (anti-aliased shapes), some with a faint smudge or a pinhole
+            big = np.zeros((480, 600), np.uint8)
+            for _ in range(6):
+                x, y = rng.integers(20, 580), rng.integers(20, 460)
+                cv2.circle(big, (int(x), int(y)), int(rng.integers(8, 60)), 255, -1)
+            c = big.reshape(120, 4, 150, 4).mean(axis=(1, 3)).astype(np.float32) / 255.0
+            if i % 3 == 2:
+                y, x = rng.integers(5, 115), rng.integers(5, 145)
+                c[y - 2:y + 2, x - 2:x + 2] = np.float32(0.3 if c[y, x] < 0.5 else 0.7)
+        else:
+            c = _random_field(rng)
+        table = tables[i % len(tables)]
+        codes = np.round(c * 255).astype(np.uint8)
+        if table[0] > table[-1]:
+            codes = 255 - codes
+        look = D.Lookup(codes, table)
+        before = len(reaches)
+        got = D.keep_attached(look)
+        calls += len(reaches) == before  # (both sides decided on the codes)
+        after = len(reaches)
+        assert np.array_equal(D.dense(got), D.keep_attached(look.dense()))
+        del reaches[after:]  # (the float field's reaches)
+    assert 0 < calls < 40 and not all(reaches) and any(reaches)  # (the codes, a longer reach, labelling)
+
 def test_in_squares_is_the_union_of_the_squares():
     rng = np.random.default_rng(13)
     for side in (1, 2, 3, 4):

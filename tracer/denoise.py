@@ -119,11 +119,24 @@ class Lookup:
     picks a code whose entry is exactly that value (:meth:`with_value`).
     """
 
-    __slots__ = ("codes", "table")
+    __slots__ = ("codes", "table", "_ext3")
 
     def __init__(self, codes: np.ndarray, table: np.ndarray):
         self.codes = codes
         self.table = np.asarray(table, dtype=np.float32)
+        self._ext3 = None
+
+    def extremes3(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(dilate, erode)`` of the codes over 3 x 3: each pixel's highest and lowest code around it.
+
+        Taken once per :class:`Lookup` (its codes are never changed in place); for a
+        monotone table they are the codes of the field's 3 x 3 maximum and minimum.
+        """
+        if self._ext3 is None:
+            cv2 = _cv2()
+            k3 = np.ones((3, 3), np.uint8)
+            self._ext3 = (cv2.dilate(self.codes, k3), cv2.erode(self.codes, k3))
+        return self._ext3
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -598,23 +611,69 @@ def keep_attached(coverage: np.ndarray | Lookup, *, link: float = 0.1) -> np.nda
     k3 = np.ones((3, 3), np.uint8)
     out = c if lookup else c.copy()
     for field, to in ((c, 0.0), (1.0 - c, 1.0)):
-        linked = field >= link
-        seeds = field >= 0.5
-        if _reaches_all(linked, seeds, k3):  # (a clean image: every component is solid, no labelling needed)
-            kept = linked
+        ext = _extremes_lookup(field, c.extremes3()) if lookup else None
+        if ext is not None:
+            linked_t = field.table >= link
+            seeds_t = (field.table >= 0.5) & linked_t
+        if ext is not None and not _any_untouched(field, ext, linked_t, seeds_t):
+            kept = None  # every linked pixel is a seed or touches one: all are kept
         else:
-            n, lab, _ = _labels_and_areas(linked, 8)
-            solid = _label_counts(lab, n, seeds) > 0
-            solid[0] = False
-            kept = linked if solid[1:].all() else solid.take(lab)
-        near = cv2.dilate(kept.view(np.uint8), k3).view(bool)
-        drop = (field > 0) & ~near
+            linked = field >= link
+            seeds = field >= 0.5
+            if ext is not None:  # (the first step of the reach, read off the codes)
+                reach = _reaches_all(linked, np.logical_and(linked, ext.test(seeds_t)), k3, REACH_STEPS - 1)
+            else:
+                reach = _reaches_all(linked, seeds, k3)
+            if reach:  # (a clean image: every component is solid, no labelling needed)
+                kept = None if ext is not None else linked
+            else:
+                n, lab, _ = _labels_and_areas(linked, 8)
+                solid = _label_counts(lab, n, seeds) > 0
+                solid[0] = False
+                kept = linked if solid[1:].all() else solid.take(lab)
+        if kept is None:  # ink not touching the linked pixels (the codes' extremes say where)
+            pos_t = field.table > 0
+            if not _any_untouched(field, ext, pos_t, linked_t):
+                continue
+            drop = field.test(pos_t)
+            np.logical_and(drop, ~ext.test(linked_t), out=drop)
+        else:
+            near = cv2.dilate(kept.view(np.uint8), k3).view(bool)
+            drop = (field > 0) & ~near
         if drop.any():
             if isinstance(out, Lookup):
                 out = out.with_value(drop, to)  # (new codes the first time; a pixel's later value wins, as below)
             else:
                 out[drop] = to
     return out
+
+
+def _extremes_lookup(field: Lookup, ext3: tuple[np.ndarray, np.ndarray]) -> Lookup | None:
+    """For a monotone :class:`Lookup` field, the field's 3 x 3 maximum as a :class:`Lookup` of the 3 x 3
+    extreme codes ``ext3`` (the highest codes for a rising table, the lowest for a falling one), else None.
+
+    A test ``field >= v`` (or ``> v``) then holds on a run of codes from an end,
+    and a pixel touches a pixel that passes it exactly when its extreme
+    neighbouring code does: the test of the extremes is the dilation of the test.
+    """
+    d = np.diff(field.table)
+    if bool((d >= 0).all()):
+        return Lookup(ext3[0], field.table)
+    if bool((d <= 0).all()):
+        return Lookup(ext3[1], field.table)
+    return None
+
+
+def _any_untouched(field: Lookup, ext: Lookup, a_t: np.ndarray, b_t: np.ndarray) -> bool:
+    """Whether a pixel passes the test ``a_t`` and touches no pixel that passes ``b_t`` (tests of a monotone
+    field, holding on runs of codes from an end; ``ext`` from :func:`_extremes_lookup`).
+
+    Read off the lowest and highest codes of the pixels that touch none: a run from an end holds a code of
+    theirs exactly when it holds one of those two.
+    """
+    untouched = ext.test(~b_t)
+    lo, hi, where, _ = _cv2().minMaxLoc(field.codes, untouched.view(np.uint8))
+    return where != (-1, -1) and bool(a_t[int(lo)] or a_t[int(hi)])
 
 
 def artefact_level(coverage: np.ndarray | Lookup, *,

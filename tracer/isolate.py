@@ -794,7 +794,8 @@ def _flat_midtones_lookup(c: D.Lookup, kernel: np.ndarray) -> int | None:
     last = np.where(ok.all(axis=0), 255, np.argmin(ok, axis=0) - 1)  # (argmin: the first False)
     if not np.array_equal(ok, lv[:, None] <= last[None, :]):
         return None  # (not a prefix: cannot happen with rounded subtraction, but then the floats decide)
-    hi8, lo8 = cv2.dilate(c.codes, kernel), cv2.erode(c.codes, kernel)
+    hi8, lo8 = c.extremes3() if kernel.shape == (3, 3) and kernel.all() else (cv2.dilate(c.codes, kernel),
+                                                                               cv2.erode(c.codes, kernel))
     flat = hi8 <= cv2.LUT(lo8, last.astype(np.uint8))
     mid = c.test((t > 0.15) & (t < 0.85))
     return int(np.count_nonzero(flat & mid))
