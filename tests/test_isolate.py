@@ -92,6 +92,7 @@ def jpeg(rgb01: np.ndarray, quality: int) -> np.ndarray:
 
 # ---------------------------------------------------------------- sub-pixel accuracy
 
+
 @pytest.mark.parametrize("r, rel", [(6.3, 0.015), (11.7, 0.01), (23.2, 0.005)])
 def test_small_antialiased_disc_area_and_width(r, rel):
     """A disc a few pixels across traces to pi r² within 1.5 % .. 0.5 % and to its width within 0.15 px."""
@@ -162,6 +163,7 @@ def test_coverage_fill_preserves_ink_per_pixel():
 
 
 # ---------------------------------------------------------------- foreground
+
 
 def test_polarity_detected_both_ways():
     n, r = 96, 30.0
@@ -245,6 +247,7 @@ def test_grabcut_separates_subject_from_textured_background():
 
 # ---------------------------------------------------------------- real-image degradations
 
+
 def _degraded_disc(n: int, r: float, *, blur=0.0, noise=0.0, quality=None, lo=1.0, seed=0):
     cov = render(disc(n / 2 + 0.3, n / 2 - 0.2, r), n, n)
     lum = lit_unevenly(cov, lo) if lo < 1 else (0.92 - 0.8 * cov).astype(np.float32)
@@ -310,6 +313,7 @@ def test_large_image_is_reduced_to_a_working_size_and_stays_accurate():
 
 
 # ---------------------------------------------------------------- CLI
+
 
 def test_debug_dir_writes_mask_and_overlay(tmp_path, capsys):
     n = 64
@@ -556,6 +560,32 @@ def test_levels_u8_strided_medians_equal_the_float_ones():
         read += sum(iso._strided_median_u8(c, t) is not None for c, t in ((counts[:m], tab[:m]), (counts[m:], tab[m:])))
     assert 2 <= read < 6  # (both ways taken)
 
+
+def test_noise_sigma_on_codes_skips_the_blur_only_when_the_median_is_zero(monkeypatch):
+    """_noise_sigma of a grey field's codes: when most flat samples see only paper (0) in the blur's window
+    it answers 0 without the blur; the same sigma and spans as the float field's either way."""
+    Dn = importlib.import_module("tracer.denoise")
+    rng = np.random.default_rng(22)
+    hits = []
+    real = Dn._mostly_zero_around
+    monkeypatch.setattr(Dn, "_mostly_zero_around", lambda *a: hits.append(real(*a)) or hits[-1])
+    for i in range(12):
+        big = np.zeros((1200, 1600), np.uint8)
+        for _ in range(int(rng.integers(2, 8 if i % 3 == 1 else 40))):
+            x, y = rng.integers(0, 1600), rng.integers(0, 1200)
+            cv2.circle(big, (int(x), int(y)), int(rng.integers(20, 300)), 255, -1)
+        cover = big.reshape(300, 4, 400, 4).mean(axis=(1, 3))
+        g8 = np.round(255 - cover).astype(np.uint8)
+        if i % 3:  # noise on all or a part of the image (then a quarter to a half of the samples see only paper)
+            w = 400 if i % 3 == 2 else int(rng.integers(150, 300))
+            g8[:, :w] = np.clip(g8[:, :w] + rng.normal(0, 4, (300, w)), 0, 255).astype(np.uint8)
+        table = ((255 - np.arange(256)) / 255.0).astype(np.float32)  # 0 = paper (255), 1 = ink
+        want = Dn._noise_sigma(table[g8])
+        got = Dn._noise_sigma(Dn.Lookup(g8, table), grey=(g8, table))
+        assert got[0] == want[0] and np.array_equal(got[1], want[1])
+    assert any(hits) and not all(hits)
+
+
 def _k2_logo(seed: int = 5, side: int = 1400) -> np.ndarray:
     """Coverage of a clean logo about 1300 px wide (working factor 2 at 50 mm): a ring, hairlines, a counter with
     pinholes, thin gaps and specks, drawn 4x finer with OpenCV and area-averaged."""
@@ -699,6 +729,7 @@ def test_keep_attached_on_the_codes_extremes_equals_the_float_field(monkeypatch)
         assert np.array_equal(D.dense(got), D.keep_attached(look.dense()))
         del reaches[after:]  # (the float field's reaches)
     assert 0 < calls < 40 and not all(reaches) and any(reaches)  # (the codes, a longer reach, labelling)
+
 
 def test_in_squares_is_the_union_of_the_squares():
     rng = np.random.default_rng(13)

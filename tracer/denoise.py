@@ -61,17 +61,41 @@ def _noise_sigma(coverage: np.ndarray, grey: tuple[np.ndarray, np.ndarray] | Non
         span = _span(c, k7)
     else:
         g = _decimated_u8(grey[0])
-        c = cv2.LUT(g, grey[1])  # (as _decimated(coverage): the same pixels' values)
         span = _span_lookup(g, grey[1], k7)
-    smooth = cv2.GaussianBlur(c, (0, 0), 2.0)
     # flat: the 7x7 neighbourhood holds no edge (span below half the contrast) and is not saturated
     flat = np.flatnonzero(span < 0.5)
     if flat.size < max(64, 0.02 * span.size):  # no flat area at all: the image is texture, not noise on paper
         return 1.0, span
     if flat.size > MAD_SAMPLES:  # a robust scale: 65k samples fix it to about 0.5 %
         flat = flat[:: flat.size // MAD_SAMPLES]
+    if grey is not None:
+        if _mostly_zero_around(g, grey[1], flat):
+            return 0.0, span
+        c = cv2.LUT(g, grey[1])  # (as _decimated(coverage): the same pixels' values)
+    smooth = cv2.GaussianBlur(c, (0, 0), NOISE_BLUR_SIGMA)
     vals = np.abs(c.ravel()[flat] - smooth.ravel()[flat])  # |c - smooth| on the samples only
     return float(1.4826 * _median(vals, "min")), span
+
+
+#: The noise is measured against a Gaussian blur of this sigma (pixels of the decimated field) ...
+NOISE_BLUR_SIGMA = 2.0
+#: ... of this many taps (OpenCV takes ``round(8 sigma + 1) | 1`` for float data).
+NOISE_BLUR_TAPS = int(round(8 * NOISE_BLUR_SIGMA + 1)) | 1
+
+
+def _mostly_zero_around(g8: np.ndarray, table: np.ndarray, samples: np.ndarray) -> bool:
+    """True when more than half of the ``samples`` (flat indices) of ``table[g8]`` see only zeros in the
+    noise measure's blur window: their deviation from the blur is exactly 0, and so is the median.
+
+    (A blur of zeros is zero, whatever the weights; a clean image's paper is exactly 0.)
+    """
+    zero = table == 0
+    if int(np.count_nonzero(zero)) == 0:
+        return False
+    cv2 = _cv2()
+    inked = Lookup(g8, table).test(~zero)
+    inked = cv2.dilate(inked.view(np.uint8), np.ones((NOISE_BLUR_TAPS, NOISE_BLUR_TAPS), np.uint8))
+    return samples.size - int(np.count_nonzero(inked.ravel().take(samples))) > samples.size // 2
 
 
 def _span(c: np.ndarray, kernel: np.ndarray) -> np.ndarray:
@@ -701,3 +725,4 @@ def artefact_level(coverage: np.ndarray | Lookup, *,
         return 0.0
     v = np.compress(near.ravel(), c)  # (as c[near], faster)
     return float(np.percentile(np.minimum(v, 1.0 - v), 95))
+
