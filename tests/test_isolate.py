@@ -586,6 +586,36 @@ def test_noise_sigma_on_codes_skips_the_blur_only_when_the_median_is_zero(monkey
     assert any(hits) and not all(hits)
 
 
+def test_artefact_level_on_codes_equals_the_float_field():
+    """artefact_level of a monotone Lookup (rising or falling) reads the near pixels' histogram: the same
+    level as on the float field, clean (0) or with ringing (the percentile of the values)."""
+    Dn = importlib.import_module("tracer.denoise")
+    rng = np.random.default_rng(23)
+    levels = []
+    for i in range(16):
+        big = np.zeros((1000, 1200), np.uint8)
+        for _ in range(int(rng.integers(3, 30))):
+            x, y = rng.integers(0, 1200), rng.integers(0, 1000)
+            cv2.circle(big, (int(x), int(y)), int(rng.integers(10, 200)), 255, -1)
+        cover = big.reshape(250, 4, 300, 4).mean(axis=(1, 3)) / 255.0
+        if i % 2:  # ringing near the edges, as after lossy compression
+            cover = np.clip(cover + rng.normal(0, 0.03 * (i % 4), cover.shape), 0, 1)
+        codes = np.round(cover * 255).astype(np.uint8)
+        table = (np.arange(256) / 255.0).astype(np.float32)
+        if i % 4 >= 2:
+            codes, table = 255 - codes, table[::-1].copy()
+        look = Dn.Lookup(codes, table)
+        want = Dn.artefact_level(look.dense())
+        assert Dn.artefact_level(look) == want
+        assert Dn.artefact_level(look, spans=(None, Dn._span(look.dense(), np.ones((7, 7), np.uint8)))) == want
+        levels.append(want)
+    assert 0.0 in levels and len(set(levels)) > 3
+    for _ in range(40):  # few near pixels: the percentile falls between two values
+        codes = np.round(np.clip(_random_field(rng, 60, 70) + rng.normal(0, 0.05, (60, 70)), 0, 1) * 255)
+        look = Dn.Lookup(codes.astype(np.uint8), (np.arange(256) / 255.0).astype(np.float32))
+        assert Dn.artefact_level(look) == Dn.artefact_level(look.dense())
+
+
 def _k2_logo(seed: int = 5, side: int = 1400) -> np.ndarray:
     """Coverage of a clean logo about 1300 px wide (working factor 2 at 50 mm): a ring, hairlines, a counter with
     pinholes, thin gaps and specks, drawn 4x finer with OpenCV and area-averaged."""

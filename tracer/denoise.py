@@ -713,6 +713,10 @@ def artefact_level(coverage: np.ndarray | Lookup, *,
     """
     span3, span7 = spans if spans is not None else (None, None)
     kernels = np.ones((3, 3), np.uint8), np.ones((7, 7), np.uint8)
+    if isinstance(coverage, Lookup) and span3 is None:
+        level = _artefact_level_codes(coverage, span7)
+        if level is not None:
+            return level
     if isinstance(coverage, Lookup):
         g = _decimated_u8(coverage.codes)
         c = _cv2().LUT(g, coverage.table)  # (as _decimated(coverage): the same pixels' values)
@@ -726,3 +730,42 @@ def artefact_level(coverage: np.ndarray | Lookup, *,
     v = np.compress(near.ravel(), c)  # (as c[near], faster)
     return float(np.percentile(np.minimum(v, 1.0 - v), 95))
 
+
+def _artefact_level_codes(coverage: Lookup, span7: np.ndarray | None) -> float | None:
+    """:func:`artefact_level` of a :class:`Lookup` field with a monotone table, on its codes (else None).
+
+    ``span3 < 0.25`` is a comparison of the 3 x 3 extreme codes (as in
+    :func:`tracer.isolate._flat_midtones_lookup`), and the percentile, which depends
+    only on the values taken, is read off the histogram of the near pixels' codes:
+    the value at the ranks it interpolates between when one value spans them
+    (a clean image: 0), else ``np.percentile`` of the same values, sorted.
+    """
+    cv2 = _cv2()
+    t = coverage.table
+    if not _monotone(t):
+        return None
+    g = _decimated_u8(coverage.codes)
+    if span7 is None:
+        span7 = _span_lookup(g, t, np.ones((7, 7), np.uint8))
+    up = bool((np.diff(t) >= 0).all())
+    lv = np.arange(256)
+    span = (t[:, None] - t[None, :]) if up else (t[None, :] - t[:, None])  # [hi code, lo code], as _span_lookup's
+    ok = (span < 0.25) | (lv[:, None] < lv[None, :])  # (hi < lo never occurs)
+    last = np.where(ok.all(axis=0), 255, np.argmin(ok, axis=0) - 1)  # span < 0.25 exactly when hi <= last[lo]
+    if not np.array_equal(ok, lv[:, None] <= last[None, :]):
+        return None  # (not a prefix: cannot happen with rounded subtraction, but then the floats decide)
+    k3 = np.ones((3, 3), np.uint8)
+    near = cv2.dilate(g, k3) <= cv2.LUT(cv2.erode(g, k3), last.astype(np.uint8))
+    np.logical_and(near, span7 >= 0.5, out=near)
+    counts = cv2.calcHist([g], [0], near.view(np.uint8), [256], [0, 256]).ravel().astype(np.int64)
+    n = int(counts.sum())
+    if n < 64:
+        return 0.0
+    m = np.minimum(t, 1.0 - t)  # (float32, as of the pixels' values)
+    order = np.argsort(m, kind="stable")
+    cum = np.cumsum(counts[order])
+    mid = 0.95 * (n - 1)  # the ranks np.percentile interpolates between, give or take one
+    a, b = m[order[np.searchsorted(cum, [max(0, int(mid) - 1), min(n - 1, int(mid) + 2)], side="right")]]
+    if a == b and not np.signbit(a):  # one value at all of them: the percentile is that value
+        return float(a)
+    return float(np.percentile(np.repeat(m[order], counts[order]), 95))
