@@ -788,6 +788,37 @@ def test_lookup_tests_equal_the_table_read_per_pixel():
     assert np.array_equal((1.0 - look) < 0.25, (1.0 - look.table[codes]) < 0.25)
 
 
+def test_blur_near_equals_the_blur_of_the_whole_field():
+    """_blur_near blurs only the tiles around the pixels, packed: bit for bit OpenCV's blur of the whole field
+    on the pixels' 3 x 3 windows, or None (a pixel near the edge, rows not whole vector steps)."""
+    rng = np.random.default_rng(24)
+    done = 0
+    for trial in range(120):
+        h, w = int(rng.integers(12, 400)), 64 * int(rng.integers(1, 9)) + (7 if trial % 10 == 0 else 0)
+        n = int(rng.integers(1, 2500))
+        edge = 0 if trial % 5 == 0 else 4  # (pixels kept 4 from the edges, as the ink box's padding keeps them)
+        ys, xs = rng.integers(edge, h - edge, n), rng.integers(edge, w - edge, n)
+        flat = np.unique(ys * w + xs)
+        if trial % 2:  # clustered, as along outlines: many tiles empty
+            flat = flat[(flat % w) // 40 % 3 == 0]
+        ys, xs = np.divmod(flat, w)
+        maps = (rng.random(len(ys)).astype(np.float32), np.ones(len(ys), np.float32))
+        got = isolate_module._blur_near((h, w), ys, xs, maps)
+        r = isolate_module._blur_taps() // 2 + 1
+        inside = len(ys) and ys.min() >= r and ys.max() < h - r and xs.min() >= r and xs.max() < w - r
+        assert (got is not None) == bool(inside and w % 64 == 0)
+        if got is None:
+            continue
+        done += 1
+        win = isolate_module._window_index((h, w), ys, xs, 1)
+        for m, g in zip(maps, got):
+            field = np.zeros((h, w), np.float32)
+            field[ys, xs] = m
+            want = cv2.GaussianBlur(field, (0, 0), isolate_module.SMOOTH_LEVEL_PX).ravel().take(win)
+            assert np.array_equal(want.view(np.uint32), g.view(np.uint32))
+    assert done > 30
+
+
 @pytest.mark.parametrize("k", [2, 3, 4])
 def test_coverage_fill_in_the_ink_box_equals_the_whole_field(k):
     rng = np.random.default_rng(15 + k)

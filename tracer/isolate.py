@@ -630,7 +630,8 @@ def _coverage_fill(coverage: np.ndarray | D.Lookup, k: int, *, smooth: bool = Tr
     whole field's, the same as from the whole field: every window read lies in
     the part, and the shared level is blurred on columns from a multiple of
     :data:`BLUR_ALIGN` (OpenCV's row filter takes a row in vector-sized steps
-    from its start, and its last partial step otherwise, to other last bits).
+    from its start, and its last partial step otherwise, to other last bits),
+    on the tiles around the partial pixels only (:func:`_blur_near`) when it can.
     """
     cv2 = _cv2()
     lookup = isinstance(coverage, D.Lookup)
@@ -676,14 +677,18 @@ def _coverage_fill(coverage: np.ndarray | D.Lookup, k: int, *, smooth: bool = Tr
     idx = np.arange(len(ys))
     t_p = 0.5 * (srt[idx, kk - nn] + srt[idx, np.maximum(kk - 1 - nn, 0)])
     bx0, bx1 = _blur_columns(x0, x0 + w, cols)
-    tmap = np.zeros((h, bx1 - bx0), np.float32)  # (the part's rows; its columns, aligned)
-    at = ys * (bx1 - bx0) + (gx - bx0)
-    tmap.ravel()[at] = t_p
-    win3 = win5[:, _INNER_3X3] if (bx0, bx1) == (x0, x0 + w) else _window_index(tmap.shape, ys, gx - bx0, 1)
-    ts = cv2.GaussianBlur(tmap, (0, 0), SMOOTH_LEVEL_PX).ravel().take(win3)
-    tmap.fill(0.0)  # (reused for the weights)
-    tmap.ravel()[at] = 1.0
-    ws = cv2.GaussianBlur(tmap, (0, 0), SMOOTH_LEVEL_PX).ravel().take(win3)
+    near = _blur_near((h, bx1 - bx0), ys, gx - bx0, (t_p, np.ones(len(ys), np.float32)))
+    if near is not None:  # (the blurs on the tiles around the partial pixels only)
+        ts, ws = near
+    else:
+        tmap = np.zeros((h, bx1 - bx0), np.float32)  # (the part's rows; its columns, aligned)
+        at = ys * (bx1 - bx0) + (gx - bx0)
+        tmap.ravel()[at] = t_p
+        win3 = win5[:, _INNER_3X3] if (bx0, bx1) == (x0, x0 + w) else _window_index(tmap.shape, ys, gx - bx0, 1)
+        ts = cv2.GaussianBlur(tmap, (0, 0), SMOOTH_LEVEL_PX).ravel().take(win3)
+        tmap.fill(0.0)  # (reused for the weights)
+        tmap.ravel()[at] = 1.0
+        ws = cv2.GaussianBlur(tmap, (0, 0), SMOOTH_LEVEL_PX).ravel().take(win3)
     # the shared level, only on the 3x3 neighbourhoods of the partial pixels (N, 9)
     lneigh = np.where(ws > 1e-3, ts / np.maximum(ws, 1e-6), np.float32(0.5)).astype(np.float32)
     lev = lneigh @ w_linear  # (N, kk) bilinear level
@@ -883,6 +888,84 @@ def _blur_columns(x0: int, x1: int, cols: int) -> tuple[int, int]:
     return a, min(cols, a + -(-(x1 - a) // BLUR_ALIGN) * BLUR_ALIGN)
 
 
+#: :func:`_blur_near` blurs tiles of this many rows and columns (the tiles around the partial pixels) ...
+NEAR_TILE = (32, 56)
+#: ... laid out this many a row.
+NEAR_TILES_A_ROW = 16
+
+
+def _blur_taps() -> int:
+    """Taps of OpenCV's Gaussian kernel of ``SMOOTH_LEVEL_PX`` for float data (``round(8 sigma + 1) | 1``)."""
+    return int(round(8 * SMOOTH_LEVEL_PX + 1)) | 1
+
+
+def _blur_near(shape: tuple[int, int], ys: np.ndarray, xs: np.ndarray,
+               maps: tuple[np.ndarray, ...]) -> list[np.ndarray] | None:
+    """For each of ``maps`` (values at the pixels ``(ys, xs)`` of a field of ``shape``, 0 elsewhere), its
+    Gaussian blur (``SMOOTH_LEVEL_PX``, as ``cv2.GaussianBlur``) on the 3 x 3 window of each pixel, ``(N, 9)``;
+    None when the shortcut does not apply (use the blur of the whole field).
+
+    Only the tiles (:data:`NEAR_TILE`) that hold one of the pixels are blurred:
+    each is copied with a margin of the kernel's reach plus one into a packed
+    image, side by side, and blurred there (the tiles of a 2048 px logo's
+    outline are about a third of its box). OpenCV's filters compute every pixel
+    from its neighbours alone, the same wherever it lies in a row made of whole
+    vector steps (a test holds them to it), so each value equals the whole
+    field's when no pixel lies within that margin of the field's edge (no
+    border rule reaches the windows) and the field's rows are whole vector
+    steps (a multiple of :data:`BLUR_ALIGN`: no shorter last step); else None.
+    """
+    cv2 = _cv2()
+    h, w = shape
+    r = _blur_taps() // 2 + 1  # (the kernel's reach, and the window's)
+    if (w % BLUR_ALIGN or not len(ys) or int(ys.min()) < r or int(ys.max()) >= h - r
+            or int(xs.min()) < r or int(xs.max()) >= w - r):
+        return None
+    th, tw = NEAR_TILE
+    sh, sw = th + 2 * r, tw + 2 * r  # a slot: the tile and its margin
+    per_row = NEAR_TILES_A_ROW
+    pw = per_row * sw  # (a multiple of BLUR_ALIGN: whole vector steps)
+    if pw % BLUR_ALIGN:
+        return None
+    ntx = -(-w // tw)
+    ty, tx = ys // th, xs // tw
+    used = np.zeros((-(-h // th)) * ntx, bool)
+    used[ty * ntx + tx] = True
+    slot_of = np.cumsum(used) - 1
+    n = int(slot_of[-1]) + 1
+    rows = -(-n // per_row) * sh
+
+    def packed(yy, xx, tyy, txx):  # flat index in the packed image of pixel (yy, xx) in the slot of tile (tyy, txx)
+        s = slot_of[tyy * ntx + txx]
+        return ((s // per_row) * sh + (yy - tyy * th + r)) * pw + (s % per_row) * sw + (xx - txx * tw + r)
+
+    at = [packed(ys, xs, ty, tx)]
+    where = [np.arange(len(ys))]
+    oy, ox = ys - ty * th, xs - tx * tw  # (offsets in the tile)
+    for dy, dx in ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)):
+        # the pixels that lie in the margin of the neighbouring tile (dy, dx), when that tile is blurred
+        near = np.ones(len(ys), bool)
+        if dy:
+            near &= (oy < r) if dy < 0 else (oy >= th - r)
+        if dx:
+            near &= (ox < r) if dx < 0 else (ox >= tw - r)
+        i = np.flatnonzero(near)
+        if not len(i):
+            continue
+        i = i[used[(ty[i] + dy) * ntx + tx[i] + dx]]
+        if len(i):
+            at.append(packed(ys[i], xs[i], ty[i] + dy, tx[i] + dx))
+            where.append(i)
+    at, where = np.concatenate(at), np.concatenate(where)
+    win = at[:len(ys), None] + (np.arange(-1, 2)[:, None] * pw + np.arange(-1, 2)[None, :]).ravel()
+    out = []
+    for m in maps:
+        img = np.zeros((rows, pw), np.float32)
+        img.ravel()[at] = m[where]
+        out.append(cv2.GaussianBlur(img, (0, 0), SMOOTH_LEVEL_PX).ravel().take(win))
+    return out
+
+
 def _crop_pad() -> int:
     """Pixels of paper kept around the ink when the clean path works on its box (see :func:`_coverage_fill`).
 
@@ -892,7 +975,7 @@ def _crop_pad() -> int:
     enough for the rest: islands, holes and attached ink are the same in the
     box when a ring of paper, joined to the border outside it, surrounds the ink.
     """
-    return max(2, 1 + (int(round(8 * SMOOTH_LEVEL_PX + 1)) | 1) // 2)
+    return max(2, 1 + _blur_taps() // 2)
 
 
 def _ink_part(coverage: np.ndarray | D.Lookup) -> tuple[slice, slice]:
