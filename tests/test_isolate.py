@@ -786,6 +786,10 @@ def test_lookup_tests_equal_the_table_read_per_pixel():
         assert np.array_equal(look.test(t), t[codes])
     assert np.array_equal(look >= 0.5, look.table[codes] >= 0.5)
     assert np.array_equal((1.0 - look) < 0.25, (1.0 - look.table[codes]) < 0.25)
+    for shape in ((7,), (40, 25), (3, 4, 2), (0,), (0, 25)):  # take: an OpenCV lookup of the gathered codes
+        index = rng.integers(0, codes.size, shape)
+        got, want = look.take(index), look.table[codes.ravel()[index]]
+        assert got.shape == want.shape and got.dtype == want.dtype and np.array_equal(got, want)
 
 
 def test_blur_near_equals_the_blur_of_the_whole_field():

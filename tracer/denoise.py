@@ -194,7 +194,10 @@ class Lookup:
 
     def take(self, index: np.ndarray) -> np.ndarray:
         """``field.ravel().take(index)``."""
-        return self.table[self.codes.ravel().take(index)]
+        g = self.codes.ravel().take(index)
+        if not g.size:
+            return self.table[g]
+        return _cv2().LUT(g.reshape(-1, 1), self.table).reshape(g.shape)  # (as self.table[g], several times faster)
 
     def compress(self, where: np.ndarray) -> np.ndarray:
         """``np.compress(where, field.ravel())``."""

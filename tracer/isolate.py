@@ -663,7 +663,10 @@ def _coverage_fill(coverage: np.ndarray | D.Lookup, k: int, *, smooth: bool = Tr
     # flat index of each partial pixel's k x k block in the mask, and of the block's sub-pixels
     block = (gy * (k * cols * k) + gx * k)[:, None] + (np.arange(k)[:, None] * (cols * k) + np.arange(k)[None, :]).ravel()
     w_cubic, w_linear = _weights(k)
-    win5 = _window_index((h, w), ys, xs, 2)
+    if ys.min() >= 2 and ys.max() < h - 2 and xs.min() >= 2 and xs.max() < w - 2:  # (no window leaves the part)
+        win5 = flat[:, None] + (np.arange(-2, 3)[:, None] * w + np.arange(-2, 3)[None, :]).ravel()
+    else:
+        win5 = _window_index((h, w), ys, xs, 2)
     blocks = (c.take(win5) if lookup else c.ravel().take(win5)) @ w_cubic  # (N, kk) bicubic values
     if not smooth:
         order = np.argsort(-blocks, axis=1, kind="stable")
@@ -959,10 +962,11 @@ def _blur_near(shape: tuple[int, int], ys: np.ndarray, xs: np.ndarray,
     at, where = np.concatenate(at), np.concatenate(where)
     win = at[:len(ys), None] + (np.arange(-1, 2)[:, None] * pw + np.arange(-1, 2)[None, :]).ravel()
     out = []
+    img, blurred = np.zeros((rows, pw), np.float32), np.empty((rows, pw), np.float32)  # (reused for each map)
     for m in maps:
-        img = np.zeros((rows, pw), np.float32)
         img.ravel()[at] = m[where]
-        out.append(cv2.GaussianBlur(img, (0, 0), SMOOTH_LEVEL_PX).ravel().take(win))
+        cv2.GaussianBlur(img, (0, 0), SMOOTH_LEVEL_PX, dst=blurred)
+        out.append(blurred.ravel().take(win))
     return out
 
 
