@@ -48,11 +48,13 @@ def noise_sigma(coverage: np.ndarray) -> float:
     return _noise_sigma(coverage)[0]
 
 
-def _noise_sigma(coverage: np.ndarray, grey: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[float, np.ndarray]:
+def _noise_sigma(coverage: np.ndarray, grey: tuple[np.ndarray, np.ndarray] | None = None, *,
+                 decimated: np.ndarray | None = None) -> tuple[float, np.ndarray]:
     """:func:`noise_sigma` and the 7x7 span (dilate - erode) of ``_decimated(coverage)`` it measured.
 
     ``grey = (g8, table)`` when ``coverage`` is ``table[g8]`` (uint8 grey levels): the span is then
-    taken on the uint8 data (:func:`_span_lookup`), the same values.
+    taken on the uint8 data (:func:`_span_lookup`), the same values; ``decimated``: ``_decimated_u8(g8)``
+    when the caller has it.
     """
     cv2 = _cv2()
     k7 = np.ones((7, 7), np.uint8)
@@ -60,7 +62,7 @@ def _noise_sigma(coverage: np.ndarray, grey: tuple[np.ndarray, np.ndarray] | Non
         c = _decimated(coverage)
         span = _span(c, k7)
     else:
-        g = _decimated_u8(grey[0])
+        g = _decimated_u8(grey[0]) if decimated is None else decimated
         span = _span_lookup(g, grey[1], k7)
     # flat: the 7x7 neighbourhood holds no edge (span below half the contrast) and is not saturated
     flat = np.flatnonzero(span < 0.5)
@@ -704,7 +706,8 @@ def _any_untouched(field: Lookup, ext: Lookup, a_t: np.ndarray, b_t: np.ndarray)
 
 
 def artefact_level(coverage: np.ndarray | Lookup, *,
-                   spans: tuple[np.ndarray | None, np.ndarray | None] | None = None) -> float:
+                   spans: tuple[np.ndarray | None, np.ndarray | None] | None = None,
+                   decimated: np.ndarray | None = None) -> float:
     """How far from pure ink/paper the pixels next to (not on) edges stray: JPEG ringing and blocking.
 
     On a clean render, pixels two or three pixels from an edge are exactly 0
@@ -712,16 +715,18 @@ def artefact_level(coverage: np.ndarray | Lookup, *,
     of ``min(c, 1 - c)`` over those pixels (0 for a clean image). ``spans``:
     the 3x3 and 7x7 spans (dilate - erode) of ``_decimated(coverage)`` when the
     caller has them already (either may be None). A :class:`Lookup` field's
-    spans are taken on its codes (:func:`_span_lookup`, the same values).
+    spans are taken on its codes (:func:`_span_lookup`, the same values);
+    ``decimated``: its ``_decimated_u8(coverage.codes)`` when the caller has it.
     """
     span3, span7 = spans if spans is not None else (None, None)
     kernels = np.ones((3, 3), np.uint8), np.ones((7, 7), np.uint8)
+    if isinstance(coverage, Lookup):
+        g = _decimated_u8(coverage.codes) if decimated is None else decimated
     if isinstance(coverage, Lookup) and span3 is None:
-        level = _artefact_level_codes(coverage, span7)
+        level = _artefact_level_codes(coverage, span7, g)
         if level is not None:
             return level
     if isinstance(coverage, Lookup):
-        g = _decimated_u8(coverage.codes)
         c = _cv2().LUT(g, coverage.table)  # (as _decimated(coverage): the same pixels' values)
         span3, span7 = (s if s is not None else _span_lookup(g, coverage.table, k) for s, k in zip((span3, span7), kernels))
     else:
@@ -734,8 +739,9 @@ def artefact_level(coverage: np.ndarray | Lookup, *,
     return float(np.percentile(np.minimum(v, 1.0 - v), 95))
 
 
-def _artefact_level_codes(coverage: Lookup, span7: np.ndarray | None) -> float | None:
-    """:func:`artefact_level` of a :class:`Lookup` field with a monotone table, on its codes (else None).
+def _artefact_level_codes(coverage: Lookup, span7: np.ndarray | None, g: np.ndarray) -> float | None:
+    """:func:`artefact_level` of a :class:`Lookup` field with a monotone table, on its codes ``g`` (decimated;
+    else None).
 
     ``span3 < 0.25`` is a comparison of the 3 x 3 extreme codes (as in
     :func:`tracer.isolate._flat_midtones_lookup`), and the percentile, which depends
@@ -747,7 +753,6 @@ def _artefact_level_codes(coverage: Lookup, span7: np.ndarray | None) -> float |
     t = coverage.table
     if not _monotone(t):
         return None
-    g = _decimated_u8(coverage.codes)
     if span7 is None:
         span7 = _span_lookup(g, t, np.ones((7, 7), np.uint8))
     up = bool((np.diff(t) >= 0).all())

@@ -299,12 +299,15 @@ def _strided_median_u8(counts: np.ndarray, tab: np.ndarray) -> float | None:
     return None
 
 
-def _levels_u8(g8: np.ndarray, name: str) -> tuple[float, float, float]:
-    """:func:`_levels` of ``tab[g8]`` (a grey uint8 image's luminance), read off the uint8 data: same values."""
+def _levels_u8(g8: np.ndarray, name: str, sample: np.ndarray | None = None) -> tuple[float, float, float]:
+    """:func:`_levels` of ``tab[g8]`` (a grey uint8 image's luminance), read off the uint8 data: same values.
+
+    ``sample``: ``D._decimated_u8(g8)`` when the caller has it.
+    """
     cv2 = _cv2()
     tab, bins = _grey_tables()
-    s = max(1, int(np.ceil(max(g8.shape) / D.STATS_SIDE)))
-    sample = np.ascontiguousarray(g8[::s, ::s])  # (as D._decimated)
+    if sample is None:
+        sample = D._decimated_u8(g8)  # (as D._decimated)
     h8 = cv2.calcHist([sample], [0], None, [256], [0, 256]).ravel().astype(np.float64)
     hist = np.zeros(256, np.float64)
     np.add.at(hist, bins, h8)
@@ -344,7 +347,8 @@ def ink_field(image: Image, params: IsolateParams = IsolateParams()) -> tuple[np
 
 
 def _ink_field(image: Image, params: IsolateParams) -> tuple[np.ndarray | D.Lookup, float, dict, tuple | None]:
-    """:func:`ink_field`, and ``(g8, table)`` when the field is ``table[g8]`` (a grey uint8 image), else None.
+    """:func:`ink_field`, and ``(g8, table, decimated g8)`` when the field is ``table[g8]`` (a grey uint8 image;
+    the third is :func:`tracer.denoise._decimated_u8` of ``g8``, shared by the statistics), else None.
 
     A grey 8-bit image's luminance takes 256 values only: its statistics are
     read off the uint8 data (a quarter of the memory traffic) and the field is
@@ -387,7 +391,8 @@ def _ink_field(image: Image, params: IsolateParams) -> tuple[np.ndarray | D.Look
         info.update(source="luminance", threshold=float(params.threshold), polarity="dark-on-light")
         field, level = 1.0 - lum, 1.0 - t
     else:
-        t, ink_lo, paper_hi = _levels(lum, name) if g8 is None else _levels_u8(g8, name)
+        g8_dec = None if g8 is None else D._decimated_u8(g8)
+        t, ink_lo, paper_hi = _levels(lum, name) if g8 is None else _levels_u8(g8, name, g8_dec)
         mid = 0.5 * (ink_lo + paper_hi)
         border = float(np.median(_border(lum))) if g8 is None else _median_u8(_border(g8), _grey_tables()[0])
         dark_ink = border >= mid  # the border is background
@@ -425,7 +430,7 @@ def _ink_field(image: Image, params: IsolateParams) -> tuple[np.ndarray | D.Look
             info["ink"], info["paper"] = 1.0 - info["paper"], 1.0 - info["ink"]
     if g8 is not None:
         table = np.ascontiguousarray(field, dtype=np.float32)
-        return D.Lookup(g8, table), level, info, (g8, table)
+        return D.Lookup(g8, table), level, info, (g8, table, g8_dec)
     return np.ascontiguousarray(field, dtype=np.float32), level, info, None
 
 
@@ -1009,11 +1014,11 @@ def _isolate(image: Image, params: IsolateParams) -> Mask:
             sigma, span7 = D._noise_sigma(raw)
             lo_raw, hi_raw = cv2.minMaxLoc(raw)[:2]
         else:  # field = table[g8]: the same operations on the table (a lookup of the codes g8)
-            g8, table = grey
+            g8, table, g8_dec = grey
             raw_t = np.subtract(table, info["paper"], dtype=np.float32)
             raw_t /= info["ink"] - info["paper"]
             raw = D.Lookup(g8, raw_t)
-            sigma, span7 = D._noise_sigma(raw, grey=(g8, raw_t))
+            sigma, span7 = D._noise_sigma(raw, grey=(g8, raw_t), decimated=g8_dec)
             lo_raw, hi_raw = raw.value_range()
         info["noise_sigma"] = round(sigma, 4)
         in_range = lo_raw >= 0.0 and hi_raw <= 1.0
@@ -1062,7 +1067,8 @@ def _isolate(image: Image, params: IsolateParams) -> Mask:
     if clean:
         # faint values away from the body are artefacts; so is anything within the compression ringing level
         # (the 7x7 spans measured with the noise, when they were measured on these very values)
-        dead = max(CLEAN_DEAD_ZONE, min(0.25, 1.5 * D.artefact_level(coverage_full, spans=(None, span7))))
+        dead = max(CLEAN_DEAD_ZONE, min(0.25, 1.5 * D.artefact_level(
+            coverage_full, spans=(None, span7), decimated=None if grey is None else grey[2])))
         info["dead_zone"] = round(dead, 3)
         coverage = _dead_zone(D.keep_attached(coverage), dead)
     if speck_px > 0 and sigma <= D.CONTENT_SIGMA:  # texture is left to the complexity budget
