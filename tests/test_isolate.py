@@ -92,6 +92,7 @@ def jpeg(rgb01: np.ndarray, quality: int) -> np.ndarray:
 
 # ---------------------------------------------------------------- sub-pixel accuracy
 
+
 @pytest.mark.parametrize("r, rel", [(6.3, 0.015), (11.7, 0.01), (23.2, 0.005)])
 def test_small_antialiased_disc_area_and_width(r, rel):
     """A disc a few pixels across traces to pi r² within 1.5 % .. 0.5 % and to its width within 0.15 px."""
@@ -162,6 +163,7 @@ def test_coverage_fill_preserves_ink_per_pixel():
 
 
 # ---------------------------------------------------------------- foreground
+
 
 def test_polarity_detected_both_ways():
     n, r = 96, 30.0
@@ -245,6 +247,7 @@ def test_grabcut_separates_subject_from_textured_background():
 
 # ---------------------------------------------------------------- real-image degradations
 
+
 def _degraded_disc(n: int, r: float, *, blur=0.0, noise=0.0, quality=None, lo=1.0, seed=0):
     cov = render(disc(n / 2 + 0.3, n / 2 - 0.2, r), n, n)
     lum = lit_unevenly(cov, lo) if lo < 1 else (0.92 - 0.8 * cov).astype(np.float32)
@@ -310,6 +313,7 @@ def test_large_image_is_reduced_to_a_working_size_and_stays_accurate():
 
 
 # ---------------------------------------------------------------- CLI
+
 
 def test_debug_dir_writes_mask_and_overlay(tmp_path, capsys):
     n = 64
@@ -536,6 +540,82 @@ def test_grey_u8_statistics_equal_the_float_ones():
         assert np.array_equal(Dn._span_lookup(g8, t, k7), Dn._span(t[g8], k7))
 
 
+
+def test_levels_u8_strided_medians_equal_the_float_ones():
+    """Large grey images: _levels_u8 reads the strided samples' medians off the histogram when their order
+    cannot matter (one dominant code), else takes the samples; the same values as _levels either way."""
+    iso = importlib.import_module("tracer.isolate")
+    from tracer.types import Image as Img
+
+    rng = np.random.default_rng(11)
+    tab = iso._grey_tables()[0]
+    read = 0
+    for noisy in (0.02, 0.3, 0.9):
+        g8 = np.where(rng.random((2300, 1700)) < 0.4, 17, 240).astype(np.uint8)  # 767 x 567 samples (step 3)
+        noise = rng.random(g8.shape) < noisy
+        g8[noise] = rng.integers(0, 256, int(noise.sum()))
+        assert iso._levels_u8(g8, "x") == iso._levels(Img(g8).luminance(), "x")
+        counts = np.bincount(g8[::3, ::3].ravel(), minlength=256)
+        m = int(np.count_nonzero(tab <= iso._levels_u8(g8, "x")[0]))
+        read += sum(iso._strided_median_u8(c, t) is not None for c, t in ((counts[:m], tab[:m]), (counts[m:], tab[m:])))
+    assert 2 <= read < 6  # (both ways taken)
+
+
+def test_noise_sigma_on_codes_skips_the_blur_only_when_the_median_is_zero(monkeypatch):
+    """_noise_sigma of a grey field's codes: when most flat samples see only paper (0) in the blur's window
+    it answers 0 without the blur; the same sigma and spans as the float field's either way."""
+    Dn = importlib.import_module("tracer.denoise")
+    rng = np.random.default_rng(22)
+    hits = []
+    real = Dn._mostly_zero_around
+    monkeypatch.setattr(Dn, "_mostly_zero_around", lambda *a: hits.append(real(*a)) or hits[-1])
+    for i in range(12):
+        big = np.zeros((1200, 1600), np.uint8)
+        for _ in range(int(rng.integers(2, 8 if i % 3 == 1 else 40))):
+            x, y = rng.integers(0, 1600), rng.integers(0, 1200)
+            cv2.circle(big, (int(x), int(y)), int(rng.integers(20, 300)), 255, -1)
+        cover = big.reshape(300, 4, 400, 4).mean(axis=(1, 3))
+        g8 = np.round(255 - cover).astype(np.uint8)
+        if i % 3:  # noise on all or a part of the image (then a quarter to a half of the samples see only paper)
+            w = 400 if i % 3 == 2 else int(rng.integers(150, 300))
+            g8[:, :w] = np.clip(g8[:, :w] + rng.normal(0, 4, (300, w)), 0, 255).astype(np.uint8)
+        table = ((255 - np.arange(256)) / 255.0).astype(np.float32)  # 0 = paper (255), 1 = ink
+        want = Dn._noise_sigma(table[g8])
+        got = Dn._noise_sigma(Dn.Lookup(g8, table), grey=(g8, table))
+        assert got[0] == want[0] and np.array_equal(got[1], want[1])
+    assert any(hits) and not all(hits)
+
+
+def test_artefact_level_on_codes_equals_the_float_field():
+    """artefact_level of a monotone Lookup (rising or falling) reads the near pixels' histogram: the same
+    level as on the float field, clean (0) or with ringing (the percentile of the values)."""
+    Dn = importlib.import_module("tracer.denoise")
+    rng = np.random.default_rng(23)
+    levels = []
+    for i in range(16):
+        big = np.zeros((1000, 1200), np.uint8)
+        for _ in range(int(rng.integers(3, 30))):
+            x, y = rng.integers(0, 1200), rng.integers(0, 1000)
+            cv2.circle(big, (int(x), int(y)), int(rng.integers(10, 200)), 255, -1)
+        cover = big.reshape(250, 4, 300, 4).mean(axis=(1, 3)) / 255.0
+        if i % 2:  # ringing near the edges, as after lossy compression
+            cover = np.clip(cover + rng.normal(0, 0.03 * (i % 4), cover.shape), 0, 1)
+        codes = np.round(cover * 255).astype(np.uint8)
+        table = (np.arange(256) / 255.0).astype(np.float32)
+        if i % 4 >= 2:
+            codes, table = 255 - codes, table[::-1].copy()
+        look = Dn.Lookup(codes, table)
+        want = Dn.artefact_level(look.dense())
+        assert Dn.artefact_level(look) == want
+        assert Dn.artefact_level(look, spans=(None, Dn._span(look.dense(), np.ones((7, 7), np.uint8)))) == want
+        levels.append(want)
+    assert 0.0 in levels and len(set(levels)) > 3
+    for _ in range(40):  # few near pixels: the percentile falls between two values
+        codes = np.round(np.clip(_random_field(rng, 60, 70) + rng.normal(0, 0.05, (60, 70)), 0, 1) * 255)
+        look = Dn.Lookup(codes.astype(np.uint8), (np.arange(256) / 255.0).astype(np.float32))
+        assert Dn.artefact_level(look) == Dn.artefact_level(look.dense())
+
+
 def _k2_logo(seed: int = 5, side: int = 1400) -> np.ndarray:
     """Coverage of a clean logo about 1300 px wide (working factor 2 at 50 mm): a ring, hairlines, a counter with
     pinholes, thin gaps and specks, drawn 4x finer with OpenCV and area-averaged."""
@@ -643,6 +723,44 @@ def test_keep_attached_on_codes_equals_the_float_field():
         assert np.array_equal(D.dense(D.keep_attached(D.Lookup(codes, table))), D.keep_attached(c))
 
 
+
+def test_keep_attached_on_the_codes_extremes_equals_the_float_field(monkeypatch):
+    """keep_attached on a monotone Lookup (rising, falling, with flat runs) reads its reach and its drops off
+    the codes' 3 x 3 extremes when one step reaches every linked pixel; the same result as the float field."""
+    rng = np.random.default_rng(21)
+    reaches = []
+    real = D._reaches_all
+    monkeypatch.setattr(D, "_reaches_all", lambda *a, **k: reaches.append(real(*a, **k)) or reaches[-1])
+    rising = (np.arange(256) / 255.0).astype(np.float32)
+    steps = np.minimum(np.floor(np.arange(256) / 7) * 7 / 250.0, 1.0).astype(np.float32)
+    tables = [rising, (1.0 - rising).astype(np.float32), steps, (1.0 - steps).astype(np.float32)]
+    calls = 0
+    for i in range(40):
+        if i % 3:  # a clean render (anti-aliased shapes), some with a faint smudge or a pinhole
+            big = np.zeros((480, 600), np.uint8)
+            for _ in range(6):
+                x, y = rng.integers(20, 580), rng.integers(20, 460)
+                cv2.circle(big, (int(x), int(y)), int(rng.integers(8, 60)), 255, -1)
+            c = big.reshape(120, 4, 150, 4).mean(axis=(1, 3)).astype(np.float32) / 255.0
+            if i % 3 == 2:
+                y, x = rng.integers(5, 115), rng.integers(5, 145)
+                c[y - 2:y + 2, x - 2:x + 2] = np.float32(0.3 if c[y, x] < 0.5 else 0.7)
+        else:
+            c = _random_field(rng)
+        table = tables[i % len(tables)]
+        codes = np.round(c * 255).astype(np.uint8)
+        if table[0] > table[-1]:
+            codes = 255 - codes
+        look = D.Lookup(codes, table)
+        before = len(reaches)
+        got = D.keep_attached(look)
+        calls += len(reaches) == before  # (both sides decided on the codes)
+        after = len(reaches)
+        assert np.array_equal(D.dense(got), D.keep_attached(look.dense()))
+        del reaches[after:]  # (the float field's reaches)
+    assert 0 < calls < 40 and not all(reaches) and any(reaches)  # (the codes, a longer reach, labelling)
+
+
 def test_in_squares_is_the_union_of_the_squares():
     rng = np.random.default_rng(13)
     for side in (1, 2, 3, 4):
@@ -668,6 +786,41 @@ def test_lookup_tests_equal_the_table_read_per_pixel():
         assert np.array_equal(look.test(t), t[codes])
     assert np.array_equal(look >= 0.5, look.table[codes] >= 0.5)
     assert np.array_equal((1.0 - look) < 0.25, (1.0 - look.table[codes]) < 0.25)
+    for shape in ((7,), (40, 25), (3, 4, 2), (0,), (0, 25)):  # take: an OpenCV lookup of the gathered codes
+        index = rng.integers(0, codes.size, shape)
+        got, want = look.take(index), look.table[codes.ravel()[index]]
+        assert got.shape == want.shape and got.dtype == want.dtype and np.array_equal(got, want)
+
+
+def test_blur_near_equals_the_blur_of_the_whole_field():
+    """_blur_near blurs only the tiles around the pixels, packed: bit for bit OpenCV's blur of the whole field
+    on the pixels' 3 x 3 windows, or None (a pixel near the edge, rows not whole vector steps)."""
+    rng = np.random.default_rng(24)
+    done = 0
+    for trial in range(120):
+        h, w = int(rng.integers(12, 400)), 64 * int(rng.integers(1, 9)) + (7 if trial % 10 == 0 else 0)
+        n = int(rng.integers(1, 2500))
+        edge = 0 if trial % 5 == 0 else 4  # (pixels kept 4 from the edges, as the ink box's padding keeps them)
+        ys, xs = rng.integers(edge, h - edge, n), rng.integers(edge, w - edge, n)
+        flat = np.unique(ys * w + xs)
+        if trial % 2:  # clustered, as along outlines: many tiles empty
+            flat = flat[(flat % w) // 40 % 3 == 0]
+        ys, xs = np.divmod(flat, w)
+        maps = (rng.random(len(ys)).astype(np.float32), np.ones(len(ys), np.float32))
+        got = isolate_module._blur_near((h, w), ys, xs, maps)
+        r = isolate_module._blur_taps() // 2 + 1
+        inside = len(ys) and ys.min() >= r and ys.max() < h - r and xs.min() >= r and xs.max() < w - r
+        assert (got is not None) == bool(inside and w % 64 == 0)
+        if got is None:
+            continue
+        done += 1
+        win = isolate_module._window_index((h, w), ys, xs, 1)
+        for m, g in zip(maps, got):
+            field = np.zeros((h, w), np.float32)
+            field[ys, xs] = m
+            want = cv2.GaussianBlur(field, (0, 0), isolate_module.SMOOTH_LEVEL_PX).ravel().take(win)
+            assert np.array_equal(want.view(np.uint32), g.view(np.uint32))
+    assert done > 30
 
 
 @pytest.mark.parametrize("k", [2, 3, 4])

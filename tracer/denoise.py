@@ -48,11 +48,13 @@ def noise_sigma(coverage: np.ndarray) -> float:
     return _noise_sigma(coverage)[0]
 
 
-def _noise_sigma(coverage: np.ndarray, grey: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[float, np.ndarray]:
+def _noise_sigma(coverage: np.ndarray, grey: tuple[np.ndarray, np.ndarray] | None = None, *,
+                 decimated: np.ndarray | None = None) -> tuple[float, np.ndarray]:
     """:func:`noise_sigma` and the 7x7 span (dilate - erode) of ``_decimated(coverage)`` it measured.
 
     ``grey = (g8, table)`` when ``coverage`` is ``table[g8]`` (uint8 grey levels): the span is then
-    taken on the uint8 data (:func:`_span_lookup`), the same values.
+    taken on the uint8 data (:func:`_span_lookup`), the same values; ``decimated``: ``_decimated_u8(g8)``
+    when the caller has it.
     """
     cv2 = _cv2()
     k7 = np.ones((7, 7), np.uint8)
@@ -60,18 +62,42 @@ def _noise_sigma(coverage: np.ndarray, grey: tuple[np.ndarray, np.ndarray] | Non
         c = _decimated(coverage)
         span = _span(c, k7)
     else:
-        g = _decimated_u8(grey[0])
-        c = cv2.LUT(g, grey[1])  # (as _decimated(coverage): the same pixels' values)
+        g = _decimated_u8(grey[0]) if decimated is None else decimated
         span = _span_lookup(g, grey[1], k7)
-    smooth = cv2.GaussianBlur(c, (0, 0), 2.0)
     # flat: the 7x7 neighbourhood holds no edge (span below half the contrast) and is not saturated
     flat = np.flatnonzero(span < 0.5)
     if flat.size < max(64, 0.02 * span.size):  # no flat area at all: the image is texture, not noise on paper
         return 1.0, span
     if flat.size > MAD_SAMPLES:  # a robust scale: 65k samples fix it to about 0.5 %
         flat = flat[:: flat.size // MAD_SAMPLES]
+    if grey is not None:
+        if _mostly_zero_around(g, grey[1], flat):
+            return 0.0, span
+        c = cv2.LUT(g, grey[1])  # (as _decimated(coverage): the same pixels' values)
+    smooth = cv2.GaussianBlur(c, (0, 0), NOISE_BLUR_SIGMA)
     vals = np.abs(c.ravel()[flat] - smooth.ravel()[flat])  # |c - smooth| on the samples only
     return float(1.4826 * _median(vals, "min")), span
+
+
+#: The noise is measured against a Gaussian blur of this sigma (pixels of the decimated field) ...
+NOISE_BLUR_SIGMA = 2.0
+#: ... of this many taps (OpenCV takes ``round(8 sigma + 1) | 1`` for float data).
+NOISE_BLUR_TAPS = int(round(8 * NOISE_BLUR_SIGMA + 1)) | 1
+
+
+def _mostly_zero_around(g8: np.ndarray, table: np.ndarray, samples: np.ndarray) -> bool:
+    """True when more than half of the ``samples`` (flat indices) of ``table[g8]`` see only zeros in the
+    noise measure's blur window: their deviation from the blur is exactly 0, and so is the median.
+
+    (A blur of zeros is zero, whatever the weights; a clean image's paper is exactly 0.)
+    """
+    zero = table == 0
+    if int(np.count_nonzero(zero)) == 0:
+        return False
+    cv2 = _cv2()
+    inked = Lookup(g8, table).test(~zero)
+    inked = cv2.dilate(inked.view(np.uint8), np.ones((NOISE_BLUR_TAPS, NOISE_BLUR_TAPS), np.uint8))
+    return samples.size - int(np.count_nonzero(inked.ravel().take(samples))) > samples.size // 2
 
 
 def _span(c: np.ndarray, kernel: np.ndarray) -> np.ndarray:
@@ -119,11 +145,24 @@ class Lookup:
     picks a code whose entry is exactly that value (:meth:`with_value`).
     """
 
-    __slots__ = ("codes", "table")
+    __slots__ = ("codes", "table", "_ext3")
 
     def __init__(self, codes: np.ndarray, table: np.ndarray):
         self.codes = codes
         self.table = np.asarray(table, dtype=np.float32)
+        self._ext3 = None
+
+    def extremes3(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(dilate, erode)`` of the codes over 3 x 3: each pixel's highest and lowest code around it.
+
+        Taken once per :class:`Lookup` (its codes are never changed in place); for a
+        monotone table they are the codes of the field's 3 x 3 maximum and minimum.
+        """
+        if self._ext3 is None:
+            cv2 = _cv2()
+            k3 = np.ones((3, 3), np.uint8)
+            self._ext3 = (cv2.dilate(self.codes, k3), cv2.erode(self.codes, k3))
+        return self._ext3
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -157,7 +196,10 @@ class Lookup:
 
     def take(self, index: np.ndarray) -> np.ndarray:
         """``field.ravel().take(index)``."""
-        return self.table[self.codes.ravel().take(index)]
+        g = self.codes.ravel().take(index)
+        if not g.size:
+            return self.table[g]
+        return _cv2().LUT(g.reshape(-1, 1), self.table).reshape(g.shape)  # (as self.table[g], several times faster)
 
     def compress(self, where: np.ndarray) -> np.ndarray:
         """``np.compress(where, field.ravel())``."""
@@ -598,17 +640,35 @@ def keep_attached(coverage: np.ndarray | Lookup, *, link: float = 0.1) -> np.nda
     k3 = np.ones((3, 3), np.uint8)
     out = c if lookup else c.copy()
     for field, to in ((c, 0.0), (1.0 - c, 1.0)):
-        linked = field >= link
-        seeds = field >= 0.5
-        if _reaches_all(linked, seeds, k3):  # (a clean image: every component is solid, no labelling needed)
-            kept = linked
+        ext = _extremes_lookup(field, c.extremes3()) if lookup else None
+        if ext is not None:
+            linked_t = field.table >= link
+            seeds_t = (field.table >= 0.5) & linked_t
+        if ext is not None and not _any_untouched(field, ext, linked_t, seeds_t):
+            kept = None  # every linked pixel is a seed or touches one: all are kept
         else:
-            n, lab, _ = _labels_and_areas(linked, 8)
-            solid = _label_counts(lab, n, seeds) > 0
-            solid[0] = False
-            kept = linked if solid[1:].all() else solid.take(lab)
-        near = cv2.dilate(kept.view(np.uint8), k3).view(bool)
-        drop = (field > 0) & ~near
+            linked = field >= link
+            seeds = field >= 0.5
+            if ext is not None:  # (the first step of the reach, read off the codes)
+                reach = _reaches_all(linked, np.logical_and(linked, ext.test(seeds_t)), k3, REACH_STEPS - 1)
+            else:
+                reach = _reaches_all(linked, seeds, k3)
+            if reach:  # (a clean image: every component is solid, no labelling needed)
+                kept = None if ext is not None else linked
+            else:
+                n, lab, _ = _labels_and_areas(linked, 8)
+                solid = _label_counts(lab, n, seeds) > 0
+                solid[0] = False
+                kept = linked if solid[1:].all() else solid.take(lab)
+        if kept is None:  # ink not touching the linked pixels (the codes' extremes say where)
+            pos_t = field.table > 0
+            if not _any_untouched(field, ext, pos_t, linked_t):
+                continue
+            drop = field.test(pos_t)
+            np.logical_and(drop, ~ext.test(linked_t), out=drop)
+        else:
+            near = cv2.dilate(kept.view(np.uint8), k3).view(bool)
+            drop = (field > 0) & ~near
         if drop.any():
             if isinstance(out, Lookup):
                 out = out.with_value(drop, to)  # (new codes the first time; a pixel's later value wins, as below)
@@ -617,8 +677,37 @@ def keep_attached(coverage: np.ndarray | Lookup, *, link: float = 0.1) -> np.nda
     return out
 
 
+def _extremes_lookup(field: Lookup, ext3: tuple[np.ndarray, np.ndarray]) -> Lookup | None:
+    """For a monotone :class:`Lookup` field, the field's 3 x 3 maximum as a :class:`Lookup` of the 3 x 3
+    extreme codes ``ext3`` (the highest codes for a rising table, the lowest for a falling one), else None.
+
+    A test ``field >= v`` (or ``> v``) then holds on a run of codes from an end,
+    and a pixel touches a pixel that passes it exactly when its extreme
+    neighbouring code does: the test of the extremes is the dilation of the test.
+    """
+    d = np.diff(field.table)
+    if bool((d >= 0).all()):
+        return Lookup(ext3[0], field.table)
+    if bool((d <= 0).all()):
+        return Lookup(ext3[1], field.table)
+    return None
+
+
+def _any_untouched(field: Lookup, ext: Lookup, a_t: np.ndarray, b_t: np.ndarray) -> bool:
+    """Whether a pixel passes the test ``a_t`` and touches no pixel that passes ``b_t`` (tests of a monotone
+    field, holding on runs of codes from an end; ``ext`` from :func:`_extremes_lookup`).
+
+    Read off the lowest and highest codes of the pixels that touch none: a run from an end holds a code of
+    theirs exactly when it holds one of those two.
+    """
+    untouched = ext.test(~b_t)
+    lo, hi, where, _ = _cv2().minMaxLoc(field.codes, untouched.view(np.uint8))
+    return where != (-1, -1) and bool(a_t[int(lo)] or a_t[int(hi)])
+
+
 def artefact_level(coverage: np.ndarray | Lookup, *,
-                   spans: tuple[np.ndarray | None, np.ndarray | None] | None = None) -> float:
+                   spans: tuple[np.ndarray | None, np.ndarray | None] | None = None,
+                   decimated: np.ndarray | None = None) -> float:
     """How far from pure ink/paper the pixels next to (not on) edges stray: JPEG ringing and blocking.
 
     On a clean render, pixels two or three pixels from an edge are exactly 0
@@ -626,12 +715,18 @@ def artefact_level(coverage: np.ndarray | Lookup, *,
     of ``min(c, 1 - c)`` over those pixels (0 for a clean image). ``spans``:
     the 3x3 and 7x7 spans (dilate - erode) of ``_decimated(coverage)`` when the
     caller has them already (either may be None). A :class:`Lookup` field's
-    spans are taken on its codes (:func:`_span_lookup`, the same values).
+    spans are taken on its codes (:func:`_span_lookup`, the same values);
+    ``decimated``: its ``_decimated_u8(coverage.codes)`` when the caller has it.
     """
     span3, span7 = spans if spans is not None else (None, None)
     kernels = np.ones((3, 3), np.uint8), np.ones((7, 7), np.uint8)
     if isinstance(coverage, Lookup):
-        g = _decimated_u8(coverage.codes)
+        g = _decimated_u8(coverage.codes) if decimated is None else decimated
+    if isinstance(coverage, Lookup) and span3 is None:
+        level = _artefact_level_codes(coverage, span7, g)
+        if level is not None:
+            return level
+    if isinstance(coverage, Lookup):
         c = _cv2().LUT(g, coverage.table)  # (as _decimated(coverage): the same pixels' values)
         span3, span7 = (s if s is not None else _span_lookup(g, coverage.table, k) for s, k in zip((span3, span7), kernels))
     else:
@@ -642,3 +737,43 @@ def artefact_level(coverage: np.ndarray | Lookup, *,
         return 0.0
     v = np.compress(near.ravel(), c)  # (as c[near], faster)
     return float(np.percentile(np.minimum(v, 1.0 - v), 95))
+
+
+def _artefact_level_codes(coverage: Lookup, span7: np.ndarray | None, g: np.ndarray) -> float | None:
+    """:func:`artefact_level` of a :class:`Lookup` field with a monotone table, on its codes ``g`` (decimated;
+    else None).
+
+    ``span3 < 0.25`` is a comparison of the 3 x 3 extreme codes (as in
+    :func:`tracer.isolate._flat_midtones_lookup`), and the percentile, which depends
+    only on the values taken, is read off the histogram of the near pixels' codes:
+    the value at the ranks it interpolates between when one value spans them
+    (a clean image: 0), else ``np.percentile`` of the same values, sorted.
+    """
+    cv2 = _cv2()
+    t = coverage.table
+    if not _monotone(t):
+        return None
+    if span7 is None:
+        span7 = _span_lookup(g, t, np.ones((7, 7), np.uint8))
+    up = bool((np.diff(t) >= 0).all())
+    lv = np.arange(256)
+    span = (t[:, None] - t[None, :]) if up else (t[None, :] - t[:, None])  # [hi code, lo code], as _span_lookup's
+    ok = (span < 0.25) | (lv[:, None] < lv[None, :])  # (hi < lo never occurs)
+    last = np.where(ok.all(axis=0), 255, np.argmin(ok, axis=0) - 1)  # span < 0.25 exactly when hi <= last[lo]
+    if not np.array_equal(ok, lv[:, None] <= last[None, :]):
+        return None  # (not a prefix: cannot happen with rounded subtraction, but then the floats decide)
+    k3 = np.ones((3, 3), np.uint8)
+    near = cv2.dilate(g, k3) <= cv2.LUT(cv2.erode(g, k3), last.astype(np.uint8))
+    np.logical_and(near, span7 >= 0.5, out=near)
+    counts = cv2.calcHist([g], [0], near.view(np.uint8), [256], [0, 256]).ravel().astype(np.int64)
+    n = int(counts.sum())
+    if n < 64:
+        return 0.0
+    m = np.minimum(t, 1.0 - t)  # (float32, as of the pixels' values)
+    order = np.argsort(m, kind="stable")
+    cum = np.cumsum(counts[order])
+    mid = 0.95 * (n - 1)  # the ranks np.percentile interpolates between, give or take one
+    a, b = m[order[np.searchsorted(cum, [max(0, int(mid) - 1), min(n - 1, int(mid) + 2)], side="right")]]
+    if a == b and not np.signbit(a):  # one value at all of them: the percentile is that value
+        return float(a)
+    return float(np.percentile(np.repeat(m[order], counts[order]), 95))

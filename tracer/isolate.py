@@ -277,12 +277,38 @@ def _median_u8(g: np.ndarray, tab: np.ndarray) -> float:
     return float(np.median(mids))  # (the same float32 mean of the same one or two values)
 
 
-def _levels_u8(g8: np.ndarray, name: str) -> tuple[float, float, float]:
-    """:func:`_levels` of ``tab[g8]`` (a grey uint8 image's luminance), read off the uint8 data: same values."""
+def _strided_median_u8(counts: np.ndarray, tab: np.ndarray) -> float | None:
+    """The median of ``tab[v[::max(1, v.size // LEVEL_SAMPLES)]]`` (as :func:`_levels`) for any order of the
+    codes ``v`` whose histogram is ``counts`` (``tab`` increasing), or None when it depends on the order.
+
+    Every sample is taken when the step is 1: the median is then read off the
+    histogram. Otherwise it is the most frequent code's entry when the codes
+    below it and those above it are each too few to reach a middle sample
+    (which ones the step picks does not matter then).
+    """
+    n = int(counts.sum())
+    step = max(1, n // LEVEL_SAMPLES)
+    if step == 1:
+        cum = np.cumsum(counts)
+        ranks = [n // 2] if n % 2 else [n // 2 - 1, n // 2]
+        return float(np.median(tab[np.searchsorted(cum, np.array(ranks), side="right")]))
+    ns = -(-n // step)  # samples taken
+    c = int(np.argmax(counts))
+    below, above = int(counts[:c].sum()), int(counts[c + 1:].sum())
+    if below <= (ns - 1) // 2 and above <= (ns - 1) // 2:  # both middle samples are code c
+        return float(tab[c])
+    return None
+
+
+def _levels_u8(g8: np.ndarray, name: str, sample: np.ndarray | None = None) -> tuple[float, float, float]:
+    """:func:`_levels` of ``tab[g8]`` (a grey uint8 image's luminance), read off the uint8 data: same values.
+
+    ``sample``: ``D._decimated_u8(g8)`` when the caller has it.
+    """
     cv2 = _cv2()
     tab, bins = _grey_tables()
-    s = max(1, int(np.ceil(max(g8.shape) / D.STATS_SIDE)))
-    sample = np.ascontiguousarray(g8[::s, ::s])  # (as D._decimated)
+    if sample is None:
+        sample = D._decimated_u8(g8)  # (as D._decimated)
     h8 = cv2.calcHist([sample], [0], None, [256], [0, 256]).ravel().astype(np.float64)
     hist = np.zeros(256, np.float64)
     np.add.at(hist, bins, h8)
@@ -292,13 +318,16 @@ def _levels_u8(g8: np.ndarray, name: str) -> tuple[float, float, float]:
         raise EmptyMaskError(
             f"{name}: no subject found, the image is blank or has almost no contrast "
             "(try --threshold N or --invert)")
-    dark = sample < np.uint8(m)
-    lo, hi = np.compress(dark.ravel(), sample), np.compress(~dark.ravel(), sample)
-    if lo.size == 0 or hi.size == 0:
+    counts = h8.astype(np.int64)
+    if not counts[:m].any() or not counts[m:].any():
         raise EmptyMaskError(
             f"{name}: no subject found, the image is blank or has almost no contrast "
             "(try --threshold N or --invert)")
-    ink, paper = (D._median(tab[v[:: max(1, v.size // LEVEL_SAMPLES)]], ext) for v, ext in ((lo, "min"), (hi, "max")))
+    ink, paper = _strided_median_u8(counts[:m], tab[:m]), _strided_median_u8(counts[m:], tab[m:])
+    if ink is None or paper is None:  # (the median of the strided samples depends on their order)
+        dark = sample < np.uint8(m)
+        lo, hi = np.compress(dark.ravel(), sample), np.compress(~dark.ravel(), sample)
+        ink, paper = (D._median(tab[v[:: max(1, v.size // LEVEL_SAMPLES)]], ext) for v, ext in ((lo, "min"), (hi, "max")))
     if paper - ink < MIN_CONTRAST:
         raise EmptyMaskError(
             f"{name}: no subject found, the image is blank or has almost no contrast "
@@ -319,7 +348,8 @@ def ink_field(image: Image, params: IsolateParams = IsolateParams()) -> tuple[np
 
 
 def _ink_field(image: Image, params: IsolateParams) -> tuple[np.ndarray | D.Lookup, float, dict, tuple | None]:
-    """:func:`ink_field`, and ``(g8, table)`` when the field is ``table[g8]`` (a grey uint8 image), else None.
+    """:func:`ink_field`, and ``(g8, table, decimated g8)`` when the field is ``table[g8]`` (a grey uint8 image;
+    the third is :func:`tracer.denoise._decimated_u8` of ``g8``, shared by the statistics), else None.
 
     A grey 8-bit image's luminance takes 256 values only: its statistics are
     read off the uint8 data (a quarter of the memory traffic) and the field is
@@ -362,7 +392,8 @@ def _ink_field(image: Image, params: IsolateParams) -> tuple[np.ndarray | D.Look
         info.update(source="luminance", threshold=float(params.threshold), polarity="dark-on-light")
         field, level = 1.0 - lum, 1.0 - t
     else:
-        t, ink_lo, paper_hi = _levels(lum, name) if g8 is None else _levels_u8(g8, name)
+        g8_dec = None if g8 is None else D._decimated_u8(g8)
+        t, ink_lo, paper_hi = _levels(lum, name) if g8 is None else _levels_u8(g8, name, g8_dec)
         mid = 0.5 * (ink_lo + paper_hi)
         border = float(np.median(_border(lum))) if g8 is None else _median_u8(_border(g8), _grey_tables()[0])
         dark_ink = border >= mid  # the border is background
@@ -400,7 +431,7 @@ def _ink_field(image: Image, params: IsolateParams) -> tuple[np.ndarray | D.Look
             info["ink"], info["paper"] = 1.0 - info["paper"], 1.0 - info["ink"]
     if g8 is not None:
         table = np.ascontiguousarray(field, dtype=np.float32)
-        return D.Lookup(g8, table), level, info, (g8, table)
+        return D.Lookup(g8, table), level, info, (g8, table, g8_dec)
     return np.ascontiguousarray(field, dtype=np.float32), level, info, None
 
 
@@ -616,7 +647,8 @@ def _coverage_fill(coverage: np.ndarray | D.Lookup, k: int, *, smooth: bool = Tr
     whole field's, the same as from the whole field: every window read lies in
     the part, and the shared level is blurred on columns from a multiple of
     :data:`BLUR_ALIGN` (OpenCV's row filter takes a row in vector-sized steps
-    from its start, and its last partial step otherwise, to other last bits).
+    from its start, and its last partial step otherwise, to other last bits),
+    on the tiles around the partial pixels only (:func:`_blur_near`) when it can.
     """
     cv2 = _cv2()
     lookup = isinstance(coverage, D.Lookup)
@@ -648,7 +680,10 @@ def _coverage_fill(coverage: np.ndarray | D.Lookup, k: int, *, smooth: bool = Tr
     # flat index of each partial pixel's k x k block in the mask, and of the block's sub-pixels
     block = (gy * (k * cols * k) + gx * k)[:, None] + (np.arange(k)[:, None] * (cols * k) + np.arange(k)[None, :]).ravel()
     w_cubic, w_linear = _weights(k)
-    win5 = _window_index((h, w), ys, xs, 2)
+    if ys.min() >= 2 and ys.max() < h - 2 and xs.min() >= 2 and xs.max() < w - 2:  # (no window leaves the part)
+        win5 = flat[:, None] + (np.arange(-2, 3)[:, None] * w + np.arange(-2, 3)[None, :]).ravel()
+    else:
+        win5 = _window_index((h, w), ys, xs, 2)
     blocks = (c.take(win5) if lookup else c.ravel().take(win5)) @ w_cubic  # (N, kk) bicubic values
     if not smooth:
         order = np.argsort(-blocks, axis=1, kind="stable")
@@ -662,14 +697,18 @@ def _coverage_fill(coverage: np.ndarray | D.Lookup, k: int, *, smooth: bool = Tr
     idx = np.arange(len(ys))
     t_p = 0.5 * (srt[idx, kk - nn] + srt[idx, np.maximum(kk - 1 - nn, 0)])
     bx0, bx1 = _blur_columns(x0, x0 + w, cols)
-    tmap = np.zeros((h, bx1 - bx0), np.float32)  # (the part's rows; its columns, aligned)
-    at = ys * (bx1 - bx0) + (gx - bx0)
-    tmap.ravel()[at] = t_p
-    win3 = win5[:, _INNER_3X3] if (bx0, bx1) == (x0, x0 + w) else _window_index(tmap.shape, ys, gx - bx0, 1)
-    ts = cv2.GaussianBlur(tmap, (0, 0), SMOOTH_LEVEL_PX).ravel().take(win3)
-    tmap.fill(0.0)  # (reused for the weights)
-    tmap.ravel()[at] = 1.0
-    ws = cv2.GaussianBlur(tmap, (0, 0), SMOOTH_LEVEL_PX).ravel().take(win3)
+    near = _blur_near((h, bx1 - bx0), ys, gx - bx0, (t_p, np.ones(len(ys), np.float32)))
+    if near is not None:  # (the blurs on the tiles around the partial pixels only)
+        ts, ws = near
+    else:
+        tmap = np.zeros((h, bx1 - bx0), np.float32)  # (the part's rows; its columns, aligned)
+        at = ys * (bx1 - bx0) + (gx - bx0)
+        tmap.ravel()[at] = t_p
+        win3 = win5[:, _INNER_3X3] if (bx0, bx1) == (x0, x0 + w) else _window_index(tmap.shape, ys, gx - bx0, 1)
+        ts = cv2.GaussianBlur(tmap, (0, 0), SMOOTH_LEVEL_PX).ravel().take(win3)
+        tmap.fill(0.0)  # (reused for the weights)
+        tmap.ravel()[at] = 1.0
+        ws = cv2.GaussianBlur(tmap, (0, 0), SMOOTH_LEVEL_PX).ravel().take(win3)
     # the shared level, only on the 3x3 neighbourhoods of the partial pixels (N, 9)
     lneigh = np.where(ws > 1e-3, ts / np.maximum(ws, 1e-6), np.float32(0.5)).astype(np.float32)
     lev = lneigh @ w_linear  # (N, kk) bilinear level
@@ -837,7 +876,8 @@ def _flat_midtones_lookup(c: D.Lookup, kernel: np.ndarray) -> int | None:
     last = np.where(ok.all(axis=0), 255, np.argmin(ok, axis=0) - 1)  # (argmin: the first False)
     if not np.array_equal(ok, lv[:, None] <= last[None, :]):
         return None  # (not a prefix: cannot happen with rounded subtraction, but then the floats decide)
-    hi8, lo8 = cv2.dilate(c.codes, kernel), cv2.erode(c.codes, kernel)
+    hi8, lo8 = c.extremes3() if kernel.shape == (3, 3) and kernel.all() else (cv2.dilate(c.codes, kernel),
+                                                                               cv2.erode(c.codes, kernel))
     flat = hi8 <= cv2.LUT(lo8, last.astype(np.uint8))
     mid = c.test((t > 0.15) & (t < 0.85))
     return int(np.count_nonzero(flat & mid))
@@ -925,6 +965,85 @@ def _blur_columns(x0: int, x1: int, cols: int) -> tuple[int, int]:
     return a, min(cols, a + -(-(x1 - a) // BLUR_ALIGN) * BLUR_ALIGN)
 
 
+#: :func:`_blur_near` blurs tiles of this many rows and columns (the tiles around the partial pixels) ...
+NEAR_TILE = (32, 56)
+#: ... laid out this many a row.
+NEAR_TILES_A_ROW = 16
+
+
+def _blur_taps() -> int:
+    """Taps of OpenCV's Gaussian kernel of ``SMOOTH_LEVEL_PX`` for float data (``round(8 sigma + 1) | 1``)."""
+    return int(round(8 * SMOOTH_LEVEL_PX + 1)) | 1
+
+
+def _blur_near(shape: tuple[int, int], ys: np.ndarray, xs: np.ndarray,
+               maps: tuple[np.ndarray, ...]) -> list[np.ndarray] | None:
+    """For each of ``maps`` (values at the pixels ``(ys, xs)`` of a field of ``shape``, 0 elsewhere), its
+    Gaussian blur (``SMOOTH_LEVEL_PX``, as ``cv2.GaussianBlur``) on the 3 x 3 window of each pixel, ``(N, 9)``;
+    None when the shortcut does not apply (use the blur of the whole field).
+
+    Only the tiles (:data:`NEAR_TILE`) that hold one of the pixels are blurred:
+    each is copied with a margin of the kernel's reach plus one into a packed
+    image, side by side, and blurred there (the tiles of a 2048 px logo's
+    outline are about a third of its box). OpenCV's filters compute every pixel
+    from its neighbours alone, the same wherever it lies in a row made of whole
+    vector steps (a test holds them to it), so each value equals the whole
+    field's when no pixel lies within that margin of the field's edge (no
+    border rule reaches the windows) and the field's rows are whole vector
+    steps (a multiple of :data:`BLUR_ALIGN`: no shorter last step); else None.
+    """
+    cv2 = _cv2()
+    h, w = shape
+    r = _blur_taps() // 2 + 1  # (the kernel's reach, and the window's)
+    if (w % BLUR_ALIGN or not len(ys) or int(ys.min()) < r or int(ys.max()) >= h - r
+            or int(xs.min()) < r or int(xs.max()) >= w - r):
+        return None
+    th, tw = NEAR_TILE
+    sh, sw = th + 2 * r, tw + 2 * r  # a slot: the tile and its margin
+    per_row = NEAR_TILES_A_ROW
+    pw = per_row * sw  # (a multiple of BLUR_ALIGN: whole vector steps)
+    if pw % BLUR_ALIGN:
+        return None
+    ntx = -(-w // tw)
+    ty, tx = ys // th, xs // tw
+    used = np.zeros((-(-h // th)) * ntx, bool)
+    used[ty * ntx + tx] = True
+    slot_of = np.cumsum(used) - 1
+    n = int(slot_of[-1]) + 1
+    rows = -(-n // per_row) * sh
+
+    def packed(yy, xx, tyy, txx):  # flat index in the packed image of pixel (yy, xx) in the slot of tile (tyy, txx)
+        s = slot_of[tyy * ntx + txx]
+        return ((s // per_row) * sh + (yy - tyy * th + r)) * pw + (s % per_row) * sw + (xx - txx * tw + r)
+
+    at = [packed(ys, xs, ty, tx)]
+    where = [np.arange(len(ys))]
+    oy, ox = ys - ty * th, xs - tx * tw  # (offsets in the tile)
+    for dy, dx in ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)):
+        # the pixels that lie in the margin of the neighbouring tile (dy, dx), when that tile is blurred
+        near = np.ones(len(ys), bool)
+        if dy:
+            near &= (oy < r) if dy < 0 else (oy >= th - r)
+        if dx:
+            near &= (ox < r) if dx < 0 else (ox >= tw - r)
+        i = np.flatnonzero(near)
+        if not len(i):
+            continue
+        i = i[used[(ty[i] + dy) * ntx + tx[i] + dx]]
+        if len(i):
+            at.append(packed(ys[i], xs[i], ty[i] + dy, tx[i] + dx))
+            where.append(i)
+    at, where = np.concatenate(at), np.concatenate(where)
+    win = at[:len(ys), None] + (np.arange(-1, 2)[:, None] * pw + np.arange(-1, 2)[None, :]).ravel()
+    out = []
+    img, blurred = np.zeros((rows, pw), np.float32), np.empty((rows, pw), np.float32)  # (reused for each map)
+    for m in maps:
+        img.ravel()[at] = m[where]
+        cv2.GaussianBlur(img, (0, 0), SMOOTH_LEVEL_PX, dst=blurred)
+        out.append(blurred.ravel().take(win))
+    return out
+
+
 def _crop_pad() -> int:
     """Pixels of paper kept around the ink when the clean path works on its box (see :func:`_coverage_fill`).
 
@@ -934,7 +1053,7 @@ def _crop_pad() -> int:
     enough for the rest: islands, holes and attached ink are the same in the
     box when a ring of paper, joined to the border outside it, surrounds the ink.
     """
-    return max(2, 1 + (int(round(8 * SMOOTH_LEVEL_PX + 1)) | 1) // 2)
+    return max(2, 1 + _blur_taps() // 2)
 
 
 def _ink_part(coverage: np.ndarray | D.Lookup) -> tuple[slice, slice]:
@@ -964,11 +1083,11 @@ def _isolate(image: Image, params: IsolateParams) -> Mask:
             sigma, span7 = D._noise_sigma(raw)
             lo_raw, hi_raw = cv2.minMaxLoc(raw)[:2]
         else:  # field = table[g8]: the same operations on the table (a lookup of the codes g8)
-            g8, table = grey
+            g8, table, g8_dec = grey
             raw_t = np.subtract(table, info["paper"], dtype=np.float32)
             raw_t /= info["ink"] - info["paper"]
             raw = D.Lookup(g8, raw_t)
-            sigma, span7 = D._noise_sigma(raw, grey=(g8, raw_t))
+            sigma, span7 = D._noise_sigma(raw, grey=(g8, raw_t), decimated=g8_dec)
             lo_raw, hi_raw = raw.value_range()
         info["noise_sigma"] = round(sigma, 4)
         in_range = lo_raw >= 0.0 and hi_raw <= 1.0
@@ -1017,7 +1136,8 @@ def _isolate(image: Image, params: IsolateParams) -> Mask:
     if clean:
         # faint values away from the body are artefacts; so is anything within the compression ringing level
         # (the 7x7 spans measured with the noise, when they were measured on these very values)
-        dead = max(CLEAN_DEAD_ZONE, min(0.25, 1.5 * D.artefact_level(coverage_full, spans=(None, span7))))
+        dead = max(CLEAN_DEAD_ZONE, min(0.25, 1.5 * D.artefact_level(
+            coverage_full, spans=(None, span7), decimated=None if grey is None else grey[2])))
         info["dead_zone"] = round(dead, 3)
         coverage = _dead_zone(D.keep_attached(coverage), dead)
     if speck_px > 0 and sigma <= D.CONTENT_SIGMA:  # texture is left to the complexity budget
