@@ -234,10 +234,10 @@ def child_stl(args) -> int:
     """Batch in one process: cad.convert(..., formats=stl) on every image; JSON on stdout."""
     t0 = time.perf_counter()
     import cad  # noqa: F401
-    from cad.cli import single_threaded_blas
+    from cad.cli import process_setup
     from cad.pipeline import ConvertOptions, convert
 
-    single_threaded_blas()  # as `tracecad convert` does
+    process_setup()  # as `tracecad convert` does (BLAS on one thread, freed memory kept)
     t_import = time.perf_counter() - t0
     paths = [Path(p) for p in Path(args.child_list).read_text().splitlines() if p]
     opts = ConvertOptions(formats=("stl",))

@@ -315,6 +315,9 @@ def _worker_init() -> None:
         cv2.setNumThreads(1)
     except ImportError:
         pass
+    from cad.cli import keep_freed_memory
+
+    keep_freed_memory()  # (a spawned worker is a process of its own)
 
 
 def _skipped_entry(job: Job) -> dict:

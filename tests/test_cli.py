@@ -111,6 +111,23 @@ def test_check_command(capsys, tmp_path):
     assert code == 1 and "not watertight" in out
 
 
+def test_freed_memory_is_kept_for_the_next_image_unless_the_user_chose():
+    """glibc takes the CLI's malloc thresholds (mallopt would refuse a value over its limits); MALLOC_* wins."""
+    import os
+    import platform
+    import subprocess
+    import sys
+
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("mallopt is glibc's")
+    probe = "from cad.cli import keep_freed_memory; print(keep_freed_memory())"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    run = [sys.executable, "-c", probe]
+    assert subprocess.run(run, env=env, capture_output=True, text=True, check=True).stdout.strip() == "True"
+    env["MALLOC_TRIM_THRESHOLD_"] = "131072"
+    assert subprocess.run(run, env=env, capture_output=True, text=True, check=True).stdout.strip() == "False"
+
+
 def test_blas_runs_on_one_thread_unless_the_user_chose():
     """The CLI limits NumPy's BLAS to one thread (and its spawned workers); a count set by the user is kept."""
     import os
