@@ -760,7 +760,7 @@ def _join_pieces(mask: np.ndarray, k: int, near: tuple, coverage: np.ndarray) ->
     small = JOIN_PIECE_PX2 * k * k
     joined = 0
     r = int(math.ceil(JOIN_REACH_PX)) + 2
-    for x0, y0, x1, y1 in tips._windows(near, k, mask.shape, r):
+    for x0, y0, x1, y1 in tips.windows_near(near, k, mask.shape, r):
         crop = u8[y0:y1, x0:x1]
         n, lab, stats, _ = cv2.connectedComponentsWithStats(crop, connectivity=8)
         if n < 3:

@@ -52,7 +52,9 @@ __all__ = ["estimate_blur", "restore_tips"]
 BOX_SIGMA = 0.5
 #: ... and tries tapers of these fractions of the cut's width (a hairline's cut is wider than its ink).
 BOX_WIDTHS = (0.5, 0.75, 1.0)
-#: A taper replaces the cut's tip only when it takes 40 % and at least this much off the squared error.
+#: A taper replaces the cut's tip only when it leaves at most this fraction of the squared error ...
+BOX_KEEP_FRACTION = 0.6
+#: ... and takes at least this much (pixels² of coverage) off it.
 BOX_MIN_GAIN = 0.03
 #: With ``near``: outline is read this many source pixels around them, and a tip within NEAR_TIP_PX is examined.
 NEAR_WINDOW_PX = 32
@@ -224,7 +226,7 @@ def _best_reach(u8, field01, k, sigma, make, blob=None):
         best = min(errors, key=errors.get)
     if best == 0:
         return None
-    if blob is not None and not (errors[0.0] - errors[best] >= BOX_MIN_GAIN and errors[best] <= 0.6 * errors[0.0]):
+    if blob is not None and not (errors[0.0] - errors[best] >= BOX_MIN_GAIN and errors[best] <= BOX_KEEP_FRACTION * errors[0.0]):
         return None  # the cut explains the picture about as well: keep it
     if blob is None:
         return make(best)
@@ -263,7 +265,7 @@ def _tip_blob(frame, half: float, b_from: float, b_end: float):
     return blob
 
 
-def _windows(near, k: int, shape, r: int = NEAR_WINDOW_PX) -> list[tuple[int, int, int, int]]:
+def windows_near(near, k: int, shape, r: int = NEAR_WINDOW_PX) -> list[tuple[int, int, int, int]]:
     """Working-raster boxes ``(x0, y0, x1, y1)``, ``r`` source pixels around the source pixels
     ``near = (xs, ys)``, overlapping boxes merged."""
     boxes = [[int(x) - r, int(y) - r, int(x) + r + 1, int(y) + r + 1] for x, y in zip(*near)]
@@ -319,7 +321,7 @@ def restore_tips(mask: np.ndarray, field01: np.ndarray, k: float, sigma: float |
         focus[near[1], near[0]] = 1
         r = int(math.ceil(NEAR_TIP_PX))
         focus = cv2.dilate(focus, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
-        for x0, y0, x1, y1 in _windows(near, int(k), u8.shape):
+        for x0, y0, x1, y1 in windows_near(near, int(k), u8.shape):
             part, _ = cv2.findContours(np.ascontiguousarray(u8[y0:y1, x0:x1]), cv2.RETR_LIST,
                                        cv2.CHAIN_APPROX_SIMPLE, offset=(x0, y0))
             contours.extend(part)
