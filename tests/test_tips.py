@@ -224,3 +224,14 @@ def test_joining_never_crosses_paper():
     assert iso._join_pieces(m, k, near, cover) == 1
     assert cv2.connectedComponents(m.view(np.uint8), connectivity=8)[0] == 2
     assert m.sum() - mask.sum() <= 2 * k  # a one-pixel line, not a blob
+
+
+def test_a_folded_outline_does_not_break_the_taper_fit():
+    """Regression (found by fuzzing random line art): a sharp point whose side pairs all sit at one
+    distance along the axis made the taper's least-squares fit degenerate (LinAlgError); it is skipped."""
+    from pathlib import Path
+
+    data = (Path(__file__).parent / "data" / "folded_tip_20x169.png").read_bytes()
+    for width in (10.0, 50.0):
+        mask = tracer.isolate(tracer.load_image(data), params=tracer.IsolateParams(width_mm=width))
+        assert mask.pixels.any()

@@ -391,6 +391,8 @@ def restore_tips(mask: np.ndarray, field01: np.ndarray, k: float, sigma: float |
             u /= max(np.linalg.norm(u), 1e-9)
             v = np.array([-u[1], u[0]])
             back = (t - centre) @ u  # distance behind the blunted tip
+            if np.ptp(back) < 1.0:
+                continue  # the pairs do not run along an axis (a closed, folded outline): nothing to fit
             slope, w0 = np.polyfit(back, width, 1)
             if slope <= 0.05:
                 continue  # parallel or widening towards the tip: a stroke end, not a taper
