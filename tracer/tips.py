@@ -7,7 +7,10 @@ end of a tapering swash comes out several pixels short. The sides of the
 wedge further back are placed correctly (a straight edge is not moved by a
 symmetric blur), so the lost tip is where those sides meet.
 
-:func:`restore_tips` finds convex ink tips on the mask's outline and, for each:
+The same holds for a wedge of paper cutting into ink (a V notch, the slit
+between two letters): the blur closes its point early. :func:`restore_tips`
+finds sharp points of the mask's outline, ink tips and paper wedges alike,
+and, for each:
 
 * pairs the two sides at equal arc length from the tip, where they are at
   least ``3 sigma`` apart (there the blur leaves edges in place), and fits the
@@ -16,8 +19,9 @@ symmetric blur), so the lost tip is where those sides meet.
 * keeps only a real taper cut short: the width grows steadily away from the
   tip, and at the blunted tip it is no more than twice what the blur erases
   (a round or square stroke end is wider, and is left alone); the middle of
-  the pair is ink and the point beyond the tip is paper (a slit's end, a
-  paper wedge, is never filled);
+  the pair and the point beyond the tip differ (ink inside and paper beyond:
+  an ink tip, extended with ink; the other way round: a paper wedge, opened
+  with paper, so a slit is never filled);
 * tries sharp tips reaching 0 to 1.2 times the extrapolated length, reduces
   each candidate shape to source pixels, blurs it with ``sigma`` and keeps the
   one that differs least from the picture around the tip (0 = leave the cut
@@ -160,7 +164,7 @@ def _taper(frame, w_from: float, b_from: float, b_end: float) -> np.ndarray:
     return np.concatenate([c + half * nrm, (c - half * nrm)[::-1]])
 
 
-def _best_reach(u8, field01, k, sigma, make, blob=None):
+def _best_reach(u8, field01, k, sigma, make, blob=None, fill: int = 1):
     """The tip outline ``make(f)`` (or None: leave the cut as it is) whose blurred shape best explains ``field01``.
 
     ``f`` is the fraction of the extrapolated length; the sum of squared differences
@@ -202,7 +206,7 @@ def _best_reach(u8, field01, k, sigma, make, blob=None):
         if f not in errors:
             shape = (crop if f == 0 else base).copy()
             if f != 0:
-                cv2.fillPoly(shape, [np.round((make(f) - off) * 16).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=4)
+                cv2.fillPoly(shape, [np.round((make(f) - off) * 16).astype(np.int32)], fill, lineType=cv2.LINE_8, shift=4)
             cover = shape.reshape(y1 - y0, kk, x1 - x0, kk).mean(axis=(1, 3), dtype=np.float32)
             model = cover if blob is not None else cv2.GaussianBlur(cover, (0, 0), sigma)
             errors[f] = float(np.square(model - seen)[inner].sum())
@@ -408,8 +412,12 @@ def restore_tips(mask: np.ndarray, field01: np.ndarray, k: float, sigma: float |
             frame = (t, u, v, lateral)
             b_from = float(back.min())
             mid = centre[0]
-            if not (_get(u8, mid) and not _get(u8, t + (t - mid) / max(np.linalg.norm(t - mid), 1e-9) * 1.5)):
-                continue  # a paper wedge (the end of a slit), not an ink tip
+            inside, beyond = _get(u8, mid), _get(u8, t + (t - mid) / max(np.linalg.norm(t - mid), 1e-9) * 1.5)
+            if inside == beyond:
+                continue  # neither an ink tip nor a paper wedge cutting into ink
+            paper = not inside  # a paper wedge (a slit, a V notch) that the blur closed early
+            if paper and box:
+                continue  # (the box model redraws ink tips only)
             w_from = slope * b_from + w0
             blob = None
             if box:  # the cut's own tip is replaced, not added to: a lossless cut already holds the tip's ink
@@ -421,15 +429,15 @@ def restore_tips(mask: np.ndarray, field01: np.ndarray, k: float, sigma: float |
             else:
                 def make(f, frame=frame, w_from=w_from, b_from=b_from, b_apex=b_apex):
                     return _taper(frame, w_from, b_from, f * b_apex)
-            reach = _best_reach(u8, field01, k, sigma, make, blob)
+            reach = _best_reach(u8, field01, k, sigma, make, blob, fill=0 if paper else 1)
             if reach is not None:
-                tips_out.append(reach)
+                tips_out.append((reach, 0 if paper else 1))
     if not tips_out:
         return mask, 0
     out = u8.copy() if copy else u8
-    for tip in tips_out:  # one at a time: overlapping polygons in one call could leave their overlap empty
+    for tip, value in tips_out:  # one at a time: overlapping polygons in one call could leave their overlap empty
         if box:
             tip, cleared = tip
             out.reshape(-1)[cleared] = 0
-        cv2.fillPoly(out, [np.round(tip * 16).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=4)
+        cv2.fillPoly(out, [np.round(tip * 16).astype(np.int32)], value, lineType=cv2.LINE_8, shift=4)
     return out.view(bool), len(tips_out)
