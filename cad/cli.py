@@ -99,7 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="use the alpha channel as the shape (default: when it carries one)")
     g.add_argument("--upsample", type=_positive, metavar="K", help="working pixels per source pixel (default: automatic)")
     g.add_argument("--tips", dest="restore_tips", action=argparse.BooleanOptionalAction, default=True,
-                   help="on a blurred picture, give thin tapers back the tips the blur cut short (default on)")
+                   help="give thin tapers and V notches back the tips that a blur (or, on a clean render, "
+                        "the sub-pixel fill) cut short (default on)")
     g.add_argument("--max-pixels", type=int, default=None, metavar="N", help="refuse or reduce images above N pixels (default 40e6)")
     t = c.add_argument_group("potrace")
     t.add_argument("--turdsize", type=int, default=None, help="suppress speckles up to this many working pixels (default 2)")

@@ -309,8 +309,9 @@ class IsolateParams:
         "none" | "median" | "bilateral".
     speck_mm2 : islands and holes of the mask smaller than this area at the output width are removed
         (0 disables).
-    restore_tips : give a blurred picture's midpoint cut back the tapers the blur cut short
-        (:mod:`tracer.tips`; only where the image shows the blur and the taper's ink).
+    restore_tips : give thin tapers and paper wedges back the tips that a blurred picture's midpoint
+        cut, or a clean render's coverage fill, cut short (:mod:`tracer.tips`; only where the image
+        shows the taper's ink).
     """
 
     threshold: float | None = None
