@@ -835,3 +835,30 @@ def test_coverage_fill_in_the_ink_box_equals_the_whole_field(k):
         whole = isolate_module._coverage_fill(c, k)
         boxed = isolate_module._coverage_fill(c[part], k, box=(part[0].start, part[1].start, *c.shape))
         assert whole[1] == boxed[1] and np.array_equal(whole[0], boxed[0])
+
+
+def test_faint_detail_takes_a_k2_image_to_k3_and_its_tip_further():
+    """A tip whose last pixels hold under 1/8 of ink gets no quarter-pixel at k = 2: such an image is filled at k = 3."""
+    s, side = 4, 1700  # a subject 1360 px wide: working factor 2 at 50 mm
+    big = np.zeros((side * s, side * s), np.uint8)
+    c = side * s // 2
+    cv2.circle(big, (c, c), 600 * s, 255, -1)
+    tip = np.array([[c + 580 * s, c - 6 * s], [c + 760 * s, c + 2 * s], [c + 580 * s, c + 6 * s]], np.int32)
+    cv2.fillPoly(big, [tip], 255)  # a sharp taper leaving the disc, its point at x = c/s + 760
+    cover = big.reshape(side, s, side, s).mean(axis=(1, 3)) / 255.0
+    image = _grey_png_image(cover)
+    fine = isolate(image, params=IsolateParams(width_mm=50))
+    assert fine.info.get("faint_detail") and fine.info["working_scale"] == pytest.approx(1 / 3)
+
+    def reach(mask):
+        cols = np.flatnonzero(mask.pixels.any(axis=0))
+        return (cols[-1] + 1) * mask.scale
+
+    truth = side / 2 + 760
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(isolate_module, "FAINT_DETAIL_UPSAMPLE", 2)  # the rule off: k stays 2
+        coarse = isolate(image, params=IsolateParams(width_mm=50))
+    assert coarse.info["working_scale"] == 0.5 and "faint_detail" not in coarse.info
+    assert abs(truth - reach(fine)) < abs(truth - reach(coarse))  # measured: 0.5 px short at k = 2, 0.33 over at 3
+    plain = isolate(_grey_png_image(_k2_logo()), params=IsolateParams(width_mm=50))
+    assert "faint_detail" not in plain.info  # solid shapes and 1-3 px hairlines keep k = 2

@@ -887,6 +887,33 @@ def _flat_midtones_lookup(c: D.Lookup, kernel: np.ndarray) -> int | None:
 SMOOTH_LEVEL_PX = 0.6
 #: coverage_fill gives a pixel its exact ink back when the shared level left it less than this fraction.
 STARVED_FRACTION = 0.5
+#: A clean image that needs only k = 2 is filled at this factor instead when it holds faint detail: ink that
+#: the k = 2 fill rounds away (under 1/8 of a pixel) with no solid ink beside it (a hairline, a tip's end).
+FAINT_DETAIL_UPSAMPLE = 3
+
+
+def _has_faint_detail(coverage: np.ndarray | D.Lookup, k: int) -> bool:
+    """Whether the coverage fill at ``k`` would give no sub-pixel to a pixel of faint detail.
+
+    Such a pixel holds ink (over 0) that rounds to no sub-pixel at ``k`` and has
+    no pixel of half ink or more in its 3 x 3 neighbourhood: the end of a taper
+    or a hairline, not the corner of a solid shape that an edge clips (those
+    sit next to solid ink and lose nothing the outline needs).
+    """
+    kk = np.float32(k * k)
+    if isinstance(coverage, D.Lookup):
+        faint = coverage.test((coverage.table > 0) & (np.rint(coverage.table * kk) == 0))
+    else:
+        c = np.asarray(coverage, dtype=np.float32)
+        faint = (c > 0) & (np.rint(c * kk) == 0)
+    if not _cv2().countNonZero(faint.view(np.uint8)):
+        return False
+    ys, xs = np.divmod(np.flatnonzero(faint), faint.shape[1])  # (as np.nonzero, several times faster)
+    win = _window_index(faint.shape, ys, xs, 1)
+    near = coverage.take(win) if isinstance(coverage, D.Lookup) else c.ravel().take(win)
+    return bool((near.max(axis=1) < 0.5).any())
+
+
 #: The box-model tips run from this working factor (at 2 they changed no png2048 result, at 10 ms a 1080p logo).
 MIN_BOX_TIPS_UPSAMPLE = 3
 #: Squared ink error (sum over a 5x5 window, in pixels² of coverage) that marks a starved pixel's tip as misplaced.
@@ -1155,6 +1182,10 @@ def _isolate(image: Image, params: IsolateParams) -> Mask:
     has_ink = None  # known without a pass over the working raster (coverage fill), else read off the mask
     if clean:
         kk = int(k)
+        if (kk < FAINT_DETAIL_UPSAMPLE and params.upsample is None and h * w * FAINT_DETAIL_UPSAMPLE ** 2 <= params.max_working_px
+                and _has_faint_detail(coverage, kk)):
+            kk = FAINT_DETAIL_UPSAMPLE  # (the fill at k would drop a hairline's or a tip's faint pixels)
+            info["faint_detail"] = True
         mask, has_ink, loose = _coverage_fill(coverage, kk, box=(part[0].start, part[1].start, h, w))
         scale = 1.0 / kk
         info["subpixel"] = "coverage fill"
