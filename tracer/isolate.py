@@ -633,9 +633,9 @@ _NONE_LOOSE = _Loose(_NONE_STARVED, _NONE_STARVED)
 
 
 def _coverage_fill(coverage: np.ndarray | D.Lookup, k: int, *, smooth: bool = True,
-                   box: tuple[int, int, int, int] | None = None) -> tuple[np.ndarray, bool, _Loose]:
+                   box: tuple[int, int, int, int] | None = None, loose: bool = False) -> tuple[np.ndarray, bool, _Loose]:
     """:func:`coverage_fill`, whether the mask holds any ink (without a pass over the large mask), and
-    where (from ``k = MIN_BOX_TIPS_UPSAMPLE``) the starved pixels (the shared level left them less than
+    (with ``loose``, from ``k = MIN_LOOSE_UPSAMPLE``) where the starved pixels (the shared level left them less than
     ``STARVED_FRACTION`` of their ink) still hold their ink wrong (:class:`_Loose`): around them the
     mask's ink differs from the coverage by ``MISPLACED_INK`` (squared, 5x5), or the repair could not
     join them to the ink.
@@ -721,7 +721,7 @@ def _coverage_fill(coverage: np.ndarray | D.Lookup, k: int, *, smooth: bool = Tr
         return mask, any_ink, _NONE_LOOSE
     # (the repair only adds ink next to ink already in the mask)
     _repair_starved(mask, k, gy[starved], gx[starved], blocks[starved] - lev[starved], nn[starved])
-    if k < MIN_BOX_TIPS_UPSAMPLE:
+    if not loose or k < MIN_LOOSE_UPSAMPLE:
         return mask, any_ink, _NONE_LOOSE
     # Where the ink around a starved pixel still sits in the wrong pixels, a taper's tip is misplaced.
     got[starved] = mask.ravel()[block[starved]].sum(axis=1)  # (the repair changed only these)
@@ -914,8 +914,9 @@ def _has_faint_detail(coverage: np.ndarray | D.Lookup, k: int) -> bool:
     return bool((near.max(axis=1) < 0.5).any())
 
 
-#: The box-model tips run from this working factor (at 2 they changed no png2048 result, at 10 ms a 1080p logo).
-MIN_BOX_TIPS_UPSAMPLE = 3
+#: The box-model tips and the joining of cut-off pieces run from this working factor (at 2 the tips changed
+#: no png2048 result, and cost 10 ms on a 1080p logo).
+MIN_LOOSE_UPSAMPLE = 3
 #: Squared ink error (sum over a 5x5 window, in pixels² of coverage) that marks a starved pixel's tip as misplaced.
 MISPLACED_INK = 0.03
 #: passes of coverage_fill's starved-pixel repair (each one reaches one pixel further along a tip).
@@ -1186,7 +1187,8 @@ def _isolate(image: Image, params: IsolateParams) -> Mask:
                 and _has_faint_detail(coverage, kk)):
             kk = FAINT_DETAIL_UPSAMPLE  # (the fill at k would drop a hairline's or a tip's faint pixels)
             info["faint_detail"] = True
-        mask, has_ink, loose = _coverage_fill(coverage, kk, box=(part[0].start, part[1].start, h, w))
+        mask, has_ink, loose = _coverage_fill(coverage, kk, box=(part[0].start, part[1].start, h, w),
+                                              loose=info["dead_zone"] <= CLEAN_DEAD_ZONE)  # (lossless only)
         scale = 1.0 / kk
         info["subpixel"] = "coverage fill"
     elif k > 1:
