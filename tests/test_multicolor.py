@@ -331,3 +331,26 @@ def test_anti_aliased_fringes_make_no_sliver_of_a_third_colour(tmp_path):
     yellow = _body(conv, (250, 230, 0))
     assert len(yellow.regions.regions) == 1
     assert yellow.area_mm2 == pytest.approx((104.6 - 35.3) * (164.2 - 35.7) * s**2, rel=0.005)
+
+
+def test_a_self_touching_colour_region_still_converts_to_meshes(tmp_path):
+    """Regression (found by fuzzing random colour drawings): a colour region whose outline touches itself made
+    GEOS's overlay raise in the report's overlap measure and failed the whole conversion. The overlap is now
+    measured on the snap-rounded overlay, and the 3MF and STL bodies are written as valid volumes."""
+    from pathlib import Path
+
+    from cad.pipeline import ConvertOptions, convert
+
+    src = Path(__file__).parent / "data" / "colour_self_touching_fuzz.jpg"
+    from cad.checks import check_file
+    from cad.export.threemf import read_3mf
+
+    opts = ConvertOptions(formats=("3mf", "stl"), colors="auto", width_mm=40)
+    entry = convert(src, tmp_path, opts)
+    assert entry["status"] == "ok" and entry["overlap_mm2"] < 1e-3
+    files = [Path(p) for v in entry["outputs"].values() for p in (v if isinstance(v, list) else [v])]
+    assert files and all(check_file(p)["ok"] for p in files)
+    _, parts = read_3mf(entry["outputs"]["3mf"])
+    for (_, mesh, _), colour in zip(parts, entry["colors"]):
+        height = colour["z_mm"][1] - colour["z_mm"][0]
+        assert check_mesh(mesh).volume_mm3 == pytest.approx(colour["area_mm2"] * height, rel=2e-3)
