@@ -828,12 +828,15 @@ def build_multicolor(source, options, *, name: str | None = None, stem: str = "p
     # --tolerance.
     inner_tol = max(options.tolerance_mm, min(CURVE_FIT_PX * labels.scale, CURVE_FIT_MAX_SOURCE_PX) * s)
     curves = curve_partition(parts_mm, options.tolerance_mm, inner_tol)
+    fine = FINE_TOLERANCE_FRACTION * max(union_mm.bounds[2] - union_mm.bounds[0], 1e-9)
+    if curves is not None and not all(
+            Polygon(r.shell.flatten(fine), [h.flatten(fine) for h in r.holes]).is_valid for regs in curves for r in regs):
+        curves = None  # (valid when flattened for the fit, not at the finer flattening the checks and exports use)
     timings["curves"] = time.perf_counter() - t
     if curves is None:
         caught.append("the shared colour boundaries are kept as polylines (a fitted curve would have crossed another)")
     bodies = []
     dropped_colours = []
-    fine = FINE_TOLERANCE_FRACTION * max(union_mm.bounds[2] - union_mm.bounds[0], 1e-9)
     for i, g_mm in enumerate(parts_mm):
         if g_mm.is_empty or g_mm.area <= 0:
             dropped_colours.append(hexes[i])
