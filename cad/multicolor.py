@@ -664,23 +664,6 @@ class ColorBody:
         return self._solid
 
 
-#: Grid (mm) of the snap-rounded overlay that measures an overlap when GEOS's floating overlay gives up.
-OVERLAP_GRID_MM = 1e-6
-
-
-def _overlap_area(a, b) -> float:
-    """Area of ``a`` ∩ ``b``. GEOS's floating-point overlay can raise a TopologyException where a colour
-    region's outline touches itself (found by fuzzing random colour drawings); the snap-rounded overlay of
-    the repaired footprints, on a 1 nm grid, measures it then."""
-    import shapely
-    from shapely.errors import GEOSException
-
-    try:
-        return float(a.intersection(b).area)
-    except GEOSException:
-        return float(shapely.intersection(shapely.make_valid(a), shapely.make_valid(b), grid_size=OVERLAP_GRID_MM).area)
-
-
 @dataclass(slots=True, eq=False)
 class MultiConversion:
     """The in-memory result of :func:`build_multicolor`."""
@@ -698,7 +681,7 @@ class MultiConversion:
     def overlap_mm2(self) -> float:
         """Total pairwise intersection area between the bodies' footprints."""
         gs = [b.regions.geometry for b in self.bodies if not b.is_base]
-        return float(sum(_overlap_area(gs[i], gs[j]) for i in range(len(gs)) for j in range(i + 1, len(gs))))
+        return float(sum(gs[i].intersection(gs[j]).area for i in range(len(gs)) for j in range(i + 1, len(gs))))
 
     def report(self) -> dict:
         bounds = np.array([b.regions.bounds for b in self.bodies])
@@ -829,9 +812,11 @@ def build_multicolor(source, options, *, name: str | None = None, stem: str = "p
     inner_tol = max(options.tolerance_mm, min(CURVE_FIT_PX * labels.scale, CURVE_FIT_MAX_SOURCE_PX) * s)
     curves = curve_partition(parts_mm, options.tolerance_mm, inner_tol)
     fine = FINE_TOLERANCE_FRACTION * max(union_mm.bounds[2] - union_mm.bounds[0], 1e-9)
-    if curves is not None and not all(
-            Polygon(r.shell.flatten(fine), [h.flatten(fine) for h in r.holes]).is_valid for regs in curves for r in regs):
-        curves = None  # (valid when flattened for the fit, not at the finer flattening the checks and exports use)
+    flat = None  # each colour's regions flattened at ``fine``: what the checks and exports read
+    if curves is not None:
+        flat = [[Polygon(r.shell.flatten(fine), [h.flatten(fine) for h in r.holes]) for r in regs] for regs in curves]
+        if not all(p.is_valid for ps in flat for p in ps):
+            curves = flat = None  # (valid when flattened for the fit, crossing at the finer flattening)
     timings["curves"] = time.perf_counter() - t
     if curves is None:
         caught.append("the shared colour boundaries are kept as polylines (a fitted curve would have crossed another)")
@@ -843,7 +828,7 @@ def build_multicolor(source, options, *, name: str | None = None, stem: str = "p
             continue
         if curves is not None:
             regs = curves[i]
-            geom = MultiPolygon([Polygon(r.shell.flatten(fine), [h.flatten(fine) for h in r.holes]) for r in regs])
+            geom = MultiPolygon(flat[i])
         else:
             regs = regions_from_polygons(g_mm)
             geom = MultiPolygon([p for p in _polys(g_mm)])

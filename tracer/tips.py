@@ -148,6 +148,13 @@ def _get(u8: np.ndarray, q: np.ndarray) -> bool:
     return 0 <= y < u8.shape[0] and 0 <= x < u8.shape[1] and bool(u8[y, x])
 
 
+def _centreline(frame, b_from: float, b_end: float) -> tuple[np.ndarray, np.ndarray]:
+    """Distances behind the tip from ``b_from`` to ``b_end`` (a point per working pixel) and the centreline there."""
+    t, u, v, lateral = frame
+    b = np.linspace(b_from, b_end, max(3, int(abs(b_from - b_end)) + 1))
+    return b, t - b[:, None] * u + np.polyval(lateral, b)[:, None] * v
+
+
 def _taper(frame, w_from: float, b_from: float, b_end: float) -> np.ndarray:
     """Outline of a sharp taper, ``w_from`` wide at ``b_from`` behind the blunted tip, with its apex at ``b_end``.
 
@@ -155,8 +162,7 @@ def _taper(frame, w_from: float, b_from: float, b_end: float) -> np.ndarray:
     centreline's lateral offset as a polynomial in the distance behind ``t``.
     """
     t, u, v, lateral = frame
-    b = np.linspace(b_from, b_end, max(3, int(abs(b_from - b_end)) + 1))
-    c = t - b[:, None] * u + np.polyval(lateral, b)[:, None] * v
+    b, c = _centreline(frame, b_from, b_end)
     tan = -u + np.polyval(np.polyder(lateral), b)[:, None] * v
     tan /= np.maximum(np.linalg.norm(tan, axis=1, keepdims=True), 1e-9)
     nrm = np.stack([-tan[:, 1], tan[:, 0]], axis=1)
@@ -241,10 +247,8 @@ def _best_reach(u8, field01, k, sigma, make, blob=None, fill: int = 1):
 
 def _band(frame, half: float, b_from: float, b_end: float) -> np.ndarray:
     """Outline of a strip ``2 half`` wide along the taper's centreline, from ``b_from`` behind the tip to ``b_end``."""
-    t, u, v, lateral = frame
-    b = np.linspace(b_from, b_end, max(3, int(abs(b_from - b_end)) + 1))
-    c = t - b[:, None] * u + np.polyval(lateral, b)[:, None] * v
-    return np.concatenate([c + half * v, (c - half * v)[::-1]])
+    c = _centreline(frame, b_from, b_end)[1]
+    return np.concatenate([c + half * frame[2], (c - half * frame[2])[::-1]])
 
 
 def _tip_blob(frame, half: float, b_from: float, b_end: float):
@@ -422,13 +426,10 @@ def restore_tips(mask: np.ndarray, field01: np.ndarray, k: float, sigma: float |
             blob = None
             if box:  # the cut's own tip is replaced, not added to: a lossless cut already holds the tip's ink
                 blob = _tip_blob(frame, 0.5 * w_from + 0.5 * k, b_from, REACH_COARSE[-1] * b_apex - k)
-            if box:
-                def make(fw, frame=frame, w_from=w_from, b_from=b_from, b_apex=b_apex):
-                    f, ws = fw if isinstance(fw, tuple) else (fw, 1.0)
-                    return _taper(frame, ws * w_from, b_from, f * b_apex)
-            else:
-                def make(f, frame=frame, w_from=w_from, b_from=b_from, b_apex=b_apex):
-                    return _taper(frame, w_from, b_from, f * b_apex)
+            def make(fw, frame=frame, w_from=w_from, b_from=b_from, b_apex=b_apex):
+                """The taper reaching ``f`` of the extrapolated length; ``(f, width fraction)`` (box model)."""
+                f, ws = fw if isinstance(fw, tuple) else (fw, 1.0)
+                return _taper(frame, ws * w_from, b_from, f * b_apex)
             reach = _best_reach(u8, field01, k, sigma, make, blob, fill=0 if paper else 1)
             if reach is not None:
                 tips_out.append((reach, 0 if paper else 1))
