@@ -769,7 +769,8 @@ def build_product(regions, options, warnings: list):
     shape = _unify(shape)
     if dx or dy:
         shape = _move(shape, dx, dy)
-    return _finish(shape, rep, footprint, dx, dy)
+    # without a plate (only a chamfer or fillet asked for) each island of the artwork stays its own body
+    return _finish(shape, rep, footprint, dx, dy, bodies=1 if plate is not None else len(regions.regions))
 
 
 def _complement_faces(plate_faces: list, regions):
@@ -827,15 +828,17 @@ def _move(shape, dx, dy):
     return BRepBuilderAPI_Transform(shape, tr, True).Shape()
 
 
-def _finish(shape, rep: dict, footprint, dx: float, dy: float):
+def _finish(shape, rep: dict, footprint, dx: float, dy: float, bodies: int = 1):
+    """Check the product and wrap it: ``bodies`` separate solids (one, unless the artwork stands alone)."""
     from OCP.BRepGProp import BRepGProp
     from OCP.GProp import GProp_GProps
 
     from cad.solid import Solid, compound, face_count, is_valid_shape, shape_volume
 
     solids = _solids(shape)
-    if len(solids) != 1:
-        raise SolidError(f"the product came out as {len(solids)} separate solids instead of one")
+    if len(solids) != bodies:
+        want = "one" if bodies == 1 else str(bodies)
+        raise SolidError(f"the product came out as {len(solids)} separate solids instead of {want}")
     shape = compound(solids)
     if not is_valid_shape(shape):
         raise SolidError("the product fails OpenCASCADE's BRepCheck")
@@ -860,7 +863,7 @@ def _finish(shape, rep: dict, footprint, dx: float, dy: float):
     fx0, fy0, fx1, fy1 = footprint.bounds
     rep.update({"footprint_mm": [round(fx1 - fx0, 4), round(fy1 - fy0, 4)], "offset_mm": [round(dx, 6), round(dy, 6)],
                 "_curved_mm2": curved, "_footprint": footprint})
-    return Solid(shape=shape, volume_mm3=vol, faces=face_count(shape), solids=1, report=rep)
+    return Solid(shape=shape, volume_mm3=vol, faces=face_count(shape), solids=len(solids), report=rep)
 
 
 def _cookie_cutter(regions, prod: ProductOptions, h: float, warnings: list):

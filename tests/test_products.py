@@ -127,6 +127,27 @@ def test_chamfer_is_valid_and_smaller():
     assert is_valid_shape(fil.shape) and cham.volume_mm3 < fil.volume_mm3 < sharp.volume_mm3
 
 
+@pytest.mark.parametrize("kind", ["chamfer_mm", "fillet_mm"])
+def test_edges_without_a_plate_keep_one_body_per_island(kind):
+    """A chamfer or fillet alone (no plate) treats each island of a multi-part logo: as many bodies as islands."""
+    m = np.zeros((40, 72), bool)
+    m[8:32, 8:32] = m[8:32, 40:64] = True  # two separate 24 px squares
+    reg = regions_of(m, width_mm=14.0)
+    sharp, _ = make(reg, thickness=2.0)
+    treated, warn = make(reg, thickness=2.0, **{kind: 0.4})
+    assert not warn
+    assert treated.solids == 2 == count_solids(treated.shape) and is_valid_shape(treated.shape)
+    assert sharp.volume_mm3 == pytest.approx(reg.area_mm2 * 2.0, rel=1e-6)
+    # 45° chamfers take c²/2 per mm of top edge: two 6 mm squares have 48 mm of it (minus corner overlaps)
+    lost = sharp.volume_mm3 - treated.volume_mm3
+    if kind == "chamfer_mm":
+        assert lost == pytest.approx(0.08 * 48, rel=0.05)
+    else:
+        assert 0 < lost < 0.08 * 48
+    rep = mesh_ok(treated)
+    assert rep.bodies == 2 and rep.genus == 0
+
+
 def test_chamfer_failure_falls_back_with_a_warning():
     reg = regions_of(shapes.square(), width_mm=1.0)  # 1 mm artwork, 2 mm chamfer cannot fit
     s, warn = make(reg, plate="rect", margin_mm=3.0, chamfer_mm=2.0, rim_mm=1.0)
