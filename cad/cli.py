@@ -69,7 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("convert", help="convert images to solids", epilog=EXAMPLES,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    c.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders (searched recursively) or globs")
+    c.add_argument("inputs", nargs="*", metavar="INPUT",
+                   help="image files, folders (searched recursively) or globs (default: the --manifest's inputs)")
     c.add_argument("-o", "--output", "--out-dir", dest="out_dir", default="out", help="output folder (created if missing; default: out)")
     c.add_argument("--formats", default="step,stl", help="comma list of step, stl, 3mf, svg (default: step,stl; stl,3mf with --mode relief or lithophane)")
     size = c.add_mutually_exclusive_group()
@@ -229,7 +230,20 @@ def cmd_convert(a) -> int:
     elif a.scheduler:
         print("tracecad: error: --scheduler is only used with --executor dask", file=sys.stderr)
         return 2
-    inputs = expand_inputs(a.inputs)
+    items = a.inputs
+    if not items:  # the manifest lists the inputs (relative to its folder)
+        if not a.manifest:
+            print("tracecad: error: give an INPUT (image, folder or glob), or a --manifest that lists them",
+                  file=sys.stderr)
+            return 2
+        try:
+            rows = batch.read_manifest(a.manifest)
+        except batch.ManifestError as exc:
+            print(f"tracecad: error: {exc}", file=sys.stderr)
+            return 2
+        base = Path(a.manifest).parent
+        items = [str(base / row.key) for row in rows]
+    inputs = expand_inputs(items)
     if not inputs:
         print("tracecad: error: no input images found", file=sys.stderr)
         return 2

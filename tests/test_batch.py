@@ -187,6 +187,29 @@ def test_manifest_sets_width_height_and_thickness_per_file(capsys, tmp_path):
     assert "missing.png" in err and "matches no input" in err
 
 
+def test_a_manifest_alone_lists_the_inputs(capsys, tmp_path):
+    """Without INPUT the manifest's rows are the inputs, relative to its folder; a row's file that is
+    missing fails alone (exit 1), and without either there is nothing to do (exit 2)."""
+    src = tmp_path / "jobs"
+    (src / "a").mkdir(parents=True)
+    shapes.save_png(shapes.square_with_hole(), src / "a" / "logo.png")
+    shapes.save_png(disc(), src / "plain.png")
+    shapes.save_png(disc(), src / "not_listed.png")
+    man = src / "m.csv"
+    man.write_text("input,width,thickness\na/logo.png,40,\nplain.png,,2\nmissing.png,,\n")
+    code, out, err = run(capsys, "convert", "--manifest", man, "-o", tmp_path / "o", "--formats", "stl", "--json")
+    assert code == 1
+    res = {Path(e["input"]).relative_to(src).as_posix(): e for e in json.loads(out)["results"]}
+    assert set(res) == {"a/logo.png", "plain.png", "missing.png"}  # the rows, not the folder
+    assert res["a/logo.png"]["width_mm"] == pytest.approx(40, abs=1e-9)
+    assert res["plain.png"]["thickness_mm"] == 2 and res["plain.png"]["width_mm"] == pytest.approx(50, abs=1e-9)
+    assert res["missing.png"]["status"] == "error" and "missing.png: no such file" in err
+    for name in ("a/logo.png", "plain.png"):
+        stl_ok(Path(res[name]["outputs"]["stl"]), res[name])
+    code, _, err = run(capsys, "convert", "-o", tmp_path / "o2")
+    assert code == 2 and "--manifest" in err and not (tmp_path / "o2").exists()
+
+
 def test_manifest_errors_are_usage_errors(capsys, tmp_path):
     png = tmp_path / "x.png"
     shapes.save_png(shapes.square(), png)
