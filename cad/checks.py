@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cad.mesh import check_mesh
+from cad.mesh import check_mesh, overlap_volume
 from tracer.errors import ExportError, GeometryError, SolidError, TracecadError
 
 __all__ = ["check_file", "strict_enabled", "self_check", "STRICT"]
@@ -141,12 +141,18 @@ def _check_mesh_file(p: Path, suffix: str) -> dict:
                 problem = "inconsistent winding (some triangles are flipped)"
             else:
                 problem = "zero or negative volume (inside out)"
+    overlap = None
+    if problem is None and sum(r.bodies for r in reps) > 1:
+        overlap = overlap_volume(meshes)
+        if overlap:
+            problem = (f"bodies pass through each other ({overlap:.3f} mm³ lies inside two of them; "
+                       "a slicer prints their union)")
     return {"file": str(p), "kind": suffix[1:], "ok": problem is None, "unit": unit,
             "solids": sum(r.bodies for r in reps), "triangles": int(sum(len(m.faces) for m in meshes)),
             "watertight": bool(reps) and all(r.watertight for r in reps),
             "winding_consistent": bool(reps) and all(r.winding_consistent for r in reps),
             "volume_mm3": float(sum(r.volume_mm3 for r in reps)),
-            "genus": int(sum(max(r.genus, 0) for r in reps)), "problem": problem}
+            "genus": int(sum(max(r.genus, 0) for r in reps)), "overlap_mm3": overlap, "problem": problem}
 
 
 # --------------------------------------------------------------------------- strict self-checks

@@ -8,6 +8,7 @@ the output folder.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -194,6 +195,25 @@ def test_check_rejects_an_inside_out_mesh(capsys, good_files, tmp_path):
     assert code == 1 and "negative volume" in out
 
 
+@pytest.mark.parametrize("shift", [0.5, 1.0, 1.5])
+def test_check_rejects_bodies_that_pass_through_each_other(capsys, tmp_path, shift):
+    """A closed unit cube and a 1 x 0.6 x 0.6 box ``shift`` apart (no shared vertices): overlapping is
+    refused with the shared volume, touching along a face (as colour bodies do) or apart is fine."""
+    a = trimesh.creation.box(extents=(1, 1, 1))
+    b = trimesh.creation.box(extents=(1, 0.6, 0.6))
+    b.apply_translation([shift, 0.0, 0.0])
+    f = tmp_path / "two.stl"
+    trimesh.util.concatenate([a, b]).export(f)
+    rep = check_file(f)
+    assert rep["solids"] == 2 and rep["watertight"] and rep["volume_mm3"] == pytest.approx(1.36)
+    code, out, _ = _check(capsys, f)
+    if shift < 1.0:
+        assert not rep["ok"] and rep["overlap_mm3"] == pytest.approx(0.36 * (1.0 - shift), rel=1e-4)
+        assert code == 1 and "pass through each other" in out
+    else:
+        assert rep["ok"] and rep["overlap_mm3"] == 0.0 and code == 0
+
+
 @pytest.mark.parametrize("suffix", [".stl", ".3mf", ".step"])
 def test_check_rejects_garbage_and_truncated_files(capsys, good_files, tmp_path, suffix):
     garbage = tmp_path / f"garbage{suffix}"
@@ -207,6 +227,19 @@ def test_check_rejects_garbage_and_truncated_files(capsys, good_files, tmp_path,
     assert code == 1 and "Traceback" not in out + err
     lines = out.splitlines()
     assert len(lines) == 3 and all("NOT a valid closed solid" in line for line in lines), out
+
+
+def test_check_json_stays_clean_on_a_broken_step(capfd, good_files, tmp_path):
+    """OpenCASCADE's parser prints its own complaints on the process's stdout; none may reach it
+    (with --json, stdout is one JSON document), the verdict is ours."""
+    broken = tmp_path / "broken.step"
+    broken.write_text("ISO-10303-21;\nthis is not STEP;\n")
+    code = main(["check", str(broken), str(good_files["step"]), "--json"])
+    out, err = capfd.readouterr()
+    doc = json.loads(out)
+    res = doc["results"] if isinstance(doc, dict) else doc
+    assert code == 1 and [r["ok"] for r in res] == [False, True]
+    assert "StepFile" not in out + err and "Traceback" not in err
 
 
 def test_check_rejects_a_step_without_a_closed_solid(capsys, tmp_path):

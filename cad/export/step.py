@@ -80,15 +80,33 @@ def write_step(shape, path: str | Path, *, name: str | None = None) -> Path:
     return path
 
 
+@contextmanager
+def silent_occ_messages():
+    """No OCC message at all on stdout inside (a broken file's parse errors are ours to report in one
+    sentence, and would corrupt ``--json`` output); the default messenger's printers come back after."""
+    from OCP.Message import Message
+
+    messenger = Message.DefaultMessenger_s()
+    printers = list(messenger.Printers())
+    for printer in printers:
+        messenger.RemovePrinter(printer)
+    try:
+        yield
+    finally:
+        for printer in printers:
+            messenger.AddPrinter(printer)
+
+
 def read_step(path: str | Path):
     """Read a STEP file into one OCC shape (a compound when it holds several roots)."""
     from OCP.IFSelect import IFSelect_RetDone
     from OCP.STEPControl import STEPControl_Reader
 
     reader = STEPControl_Reader()
-    if reader.ReadFile(str(path)) != IFSelect_RetDone:
-        raise ExportError(f"{path}: not a readable STEP file")
-    reader.TransferRoots()
+    with silent_occ_messages():
+        if reader.ReadFile(str(path)) != IFSelect_RetDone:
+            raise ExportError(f"{path}: not a readable STEP file")
+        reader.TransferRoots()
     shape = reader.OneShape()
     if shape is None or shape.IsNull():
         raise ExportError(f"{path}: the STEP file holds no shape")
