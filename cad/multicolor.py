@@ -857,17 +857,11 @@ def build_multicolor(source, options, *, name: str | None = None, stem: str = "p
 
 def _base_plate(options, union_mm, labels, stem: str, px_mm: float) -> ColorBody | None:
     """The base plate body of ``--plate`` (cad/products.py), or None. The colours then stand on it."""
-    prod = getattr(options, "product", None)
+    prod = getattr(options, "product", None)  # (ConvertOptions refused every other product with --colors)
     if prod is None or getattr(prod, "plate", "none") == "none":
-        if prod is not None and getattr(prod, "builds_solid", False):
-            raise InvalidInputError("with --colors only --plate (with --margin, --base-thickness, --corner-radius) "
-                                    "is supported; --style, --hole, --rim, --chamfer and --fillet are not")
         return None
     from cad import products
 
-    if (prod.style != "emboss" or prod.hole_mm or prod.rim_mm or prod.chamfer_mm or prod.fillet_mm):
-        raise InvalidInputError("with --colors only --plate (with --margin, --base-thickness, --corner-radius) "
-                                "is supported; --style, --hole, --rim, --chamfer and --fillet are not")
     outline = products._plate_outline(prod.plate, union_mm, prod.margin_mm, prod.corner_radius_mm).poly
     regs = regions_from_polygons(outline)
     geom = shapely.orient_polygons(MultiPolygon(_polys(outline)), exterior_cw=False)

@@ -71,6 +71,24 @@ class ConvertOptions:
                 raise InvalidInputError(f"{name} must be a positive number, got {v}")
         if self.min_area_mm2 < 0:
             raise InvalidInputError(f"min_area_mm2 must be >= 0, got {self.min_area_mm2}")
+        self._check_combinations()
+
+    def _check_combinations(self) -> None:
+        """Options that cannot go together: one usage error up front, not the same error for every input."""
+        if self.mode != "extrude":
+            if self.colors is not None:
+                raise InvalidInputError(f"--colors cannot be combined with --mode {self.mode}")
+            if self.product is not None:
+                raise InvalidInputError(f"product presets (--preset, --plate, ...) cannot be combined with --mode {self.mode}")
+            if "svg" in self.formats:
+                raise InvalidInputError(f"--formats svg is not available in --mode {self.mode} "
+                                        "(it has no single outline); choose from step, stl, 3mf")
+        prod = self.product
+        if self.colors is not None and prod is not None and getattr(prod, "builds_solid", False) and (
+                prod.plate == "none" or prod.style != "emboss" or prod.hole_mm or prod.rim_mm or prod.chamfer_mm
+                or prod.fillet_mm):
+            raise InvalidInputError("with --colors only --plate (with --margin, --base-thickness, --corner-radius) "
+                                    "is supported; --style, --hole, --rim, --chamfer and --fillet are not")
 
 
 @dataclass(slots=True, eq=False)

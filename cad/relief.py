@@ -561,14 +561,7 @@ def convert_relief(source, out_dir, options, *, stem: str, name: str | None = No
     from cad.export import parse_formats
 
     t0 = time.perf_counter()
-    formats = parse_formats(options.formats)
-    if getattr(options, "colors", None) is not None:
-        raise InvalidInputError(f"--colors cannot be combined with --mode {options.mode}")
-    if getattr(options, "product", None) is not None:
-        raise InvalidInputError(f"product presets (--preset, --plate, ...) cannot be combined with --mode {options.mode}")
-    if "svg" in formats:
-        raise InvalidInputError(f"--formats svg is not available in --mode {options.mode} "
-                                "(it has no single outline); choose from step, stl, 3mf")
+    formats = parse_formats(options.formats)  # (ConvertOptions refused svg, --colors and products here)
     result = build_relief(source, options, name=name)
     t = time.perf_counter()
     outputs = write_relief(result, out_dir, stem, formats)

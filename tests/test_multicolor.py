@@ -275,6 +275,10 @@ def test_cli_usage_errors(logo_png, tmp_path, capsys):
         main(["convert", str(logo_png), "-o", str(tmp_path), "--colors", "many"])
     assert exc.value.code == 2
     assert main(["convert", str(logo_png), "-o", str(tmp_path), "--colors", "auto", "--layer-heights", "2,x"]) == 2
+    # a product other than a plain plate: one usage error up front, not one error per input
+    assert main(["convert", str(logo_png), str(logo_png), "-o", str(tmp_path), "--colors", "auto",
+                 "--plate", "rect", "--hole", "4"]) == 2
+    assert "only --plate" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
 
 

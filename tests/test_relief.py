@@ -309,11 +309,13 @@ def test_cli_lithophane_defaults_to_meshes(tmp_path, capsys):
     assert e["status"] == "ok" and set(e["outputs"]) == {"stl", "3mf"}
     assert e["width_mm"] == pytest.approx(50.0) and e["thickness_mm"] == 3.0 and e["min_thickness_mm"] == 0.8
     assert check_file(out / "photo.stl")["ok"]
-    # svg has no meaning here: one sentence, nothing written
-    code = main(["convert", str(src), "-o", str(tmp_path / "o2"), "--mode", "relief", "--formats", "stl,svg", "-q"])
-    err = capsys.readouterr().err
-    assert code == 1 and "svg is not available in --mode relief" in err and "Traceback" not in err
-    assert not (tmp_path / "o2" / "photo.stl").exists()
+    # svg, --colors and products have no meaning here: one usage error before any input, nothing written
+    for extra in (["--formats", "stl,svg"], ["--colors", "3"], ["--plate", "rect"]):
+        code = main(["convert", str(src), str(src), "-o", str(tmp_path / "o2"), "--mode", "relief", "-q", *extra])
+        err = capsys.readouterr().err
+        assert code == 2 and err.count("tracecad: error:") == 1 and "Traceback" not in err, err
+        assert ("svg is not available in --mode relief" in err if "svg" in extra[1] else "--mode relief" in err)
+    assert not (tmp_path / "o2").exists()
     # relief options without a relief mode are a usage error
     assert main(["convert", str(src), "-o", str(out), "--pitch", "0.3", "-q"]) == 2
     # the extrude mode still defaults to step,stl
