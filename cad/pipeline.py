@@ -83,6 +83,7 @@ class ConvertOptions:
             if "svg" in self.formats:
                 raise InvalidInputError(f"--formats svg is not available in --mode {self.mode} "
                                         "(it has no single outline); choose from step, stl, 3mf")
+            self.relief.resolved(self.mode)  # (heights that contradict each other, a bent subject outline)
         prod = self.product
         if self.colors is not None and prod is not None and getattr(prod, "builds_solid", False) and (
                 prod.plate == "none" or prod.style != "emboss" or prod.hole_mm or prod.rim_mm or prod.chamfer_mm

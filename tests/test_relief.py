@@ -336,6 +336,20 @@ def test_bad_options_are_one_clear_error(bad):
         build_relief(png(np.full((20, 20), 100)), opts(mode, **bad))
 
 
+@pytest.mark.parametrize("flags", [["--mode", "lithophane", "--base", "1"],
+                                   ["--mode", "relief", "--base", "0", "--min-height", "0"],
+                                   ["--mode", "relief", "--min-height", "2", "--max-height", "1"]])
+def test_heights_that_contradict_each_other_are_a_usage_error(tmp_path, capsys, flags):
+    """Known from the options alone: exit 2 with one sentence before any input is read, not once per input."""
+    from cad.cli import main
+
+    src = tmp_path / "p.png"
+    src.write_bytes(png(np.full((20, 20), 100)))
+    assert main(["convert", str(src), str(src), "-o", str(tmp_path / "o"), "-q", *flags]) == 2
+    err = capsys.readouterr().err
+    assert err.count("tracecad: error:") == 1 and "p.png" not in err and not (tmp_path / "o").exists()
+
+
 def test_option_validation():
     with pytest.raises(InvalidInputError):
         ConvertOptions(mode="emboss")
