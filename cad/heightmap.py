@@ -59,18 +59,33 @@ def sample_nodes(values: np.ndarray, u: np.ndarray, v: np.ndarray, *, step_px: f
             num = cv2.blur(vals * w, (k, k), borderType=cv2.BORDER_REPLICATE)
             w = cv2.blur(w, (k, k), borderType=cv2.BORDER_REPLICATE)
             vals = num
-    mu = np.broadcast_to(np.asarray(u, np.float32)[None, :] - 0.5, (len(v), len(u)))
-    mv = np.broadcast_to(np.asarray(v, np.float32)[:, None] - 0.5, (len(v), len(u)))
-    mu, mv = np.ascontiguousarray(mu), np.ascontiguousarray(mv)
-    out = cv2.remap(vals, mu, mv, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    at = _bilinear_grid(vals.shape, u - 0.5, v - 0.5)  # (pixel centres)
+    out = at(vals)
     if w is not None:
-        if k < 2:
-            num = cv2.remap(vals * w, mu, mv, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        else:
-            num = out
-        den = cv2.remap(w, mu, mv, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        num = at(vals * w) if k < 2 else out
+        den = at(w)
         out = np.where(den > 1e-6, num / np.maximum(den, 1e-6), 0.0)
     return np.asarray(out, dtype=np.float64)
+
+
+def _bilinear_grid(shape: tuple[int, int], x: np.ndarray, y: np.ndarray):
+    """Bilinear sampling at the grid of columns ``x`` by rows ``y`` (pixel-centre coordinates, edges
+    replicated): a function of the image. The grid is separable, so columns then rows are blended;
+    unlike ``cv2.remap`` there is no limit of 32767 on either side (a banner-shaped panel exceeds it)
+    and the weights are exact, not 1/32 steps."""
+    def axis(p, n):
+        p = np.clip(np.asarray(p, np.float64), 0.0, n - 1.0)
+        i0 = np.minimum(np.floor(p).astype(np.intp), n - 1)
+        return i0, np.minimum(i0 + 1, n - 1), (p - i0).astype(np.float32)
+
+    c0, c1, fx = axis(x, shape[1])
+    r0, r1, fy = axis(y, shape[0])
+
+    def at(img: np.ndarray) -> np.ndarray:
+        cols = img[:, c0] * (1.0 - fx) + img[:, c1] * fx  # (rows, len(x))
+        return cols[r0] * (1.0 - fy)[:, None] + cols[r1] * fy[:, None]
+
+    return at
 
 
 def grid_mesh(z: np.ndarray, *, pitch_x: float, pitch_y: float, x0: float = 0.0, y0: float = 0.0,

@@ -296,6 +296,10 @@ def build_relief(source, options, *, name: str | None = None) -> ReliefResult:
         ky = round(frame / py_)
         if frame > 0 and (ky == 0 or (kx == 0 and not periodic)):
             warn.append(f"the {frame:g} mm frame is narrower than half the pitch and was left out")
+        if ny - 2 * ky < 1 or (not periodic and nx - 2 * kx < 1):
+            raise InvalidInputError(f"the panel is {width:.3g} x {height:.3g} mm: inside its {frame:g} mm frame no "
+                                    f"row or column of the {pitch:.3g} mm grid is left for the image "
+                                    "(make it larger, or lower --frame or --pitch)")
         x0, y0 = -width / 2, height / 2
         xs = x0 + np.arange(nx if periodic else nx + 1) * px_
         ys = y0 - np.arange(ny + 1) * py_

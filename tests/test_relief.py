@@ -79,6 +79,31 @@ def test_gradient_heights_match_the_image_at_sample_points(cols):
     assert res.mesh.n_triangles < 0.2 * (2 * 200 * 75 * 2)  # simplified: far below the raw grid
 
 
+def test_sampling_has_no_side_limit_and_is_exact_on_a_ramp():
+    """A banner: 40000 source columns and 40000 grid columns (cv2.remap refuses sides of 32767 or more).
+    Bilinear sampling reproduces a linear ramp exactly, edges replicated beyond the image."""
+    from cad.heightmap import sample_nodes
+
+    cols = 40_000
+    ramp = np.tile(np.arange(cols, dtype=np.float64) * 1e-4, (3, 1))  # value = 1e-4 x pixel index
+    u = np.linspace(-5.0, cols + 5.0, cols)  # pixel-edge coordinates: pixel c's centre is c + 0.5
+    got = sample_nodes(ramp, u, np.array([0.5, 1.5, 2.5]), step_px=1.0)
+    want = np.clip(u - 0.5, 0, cols - 1) * 1e-4
+    assert got.shape == (3, cols)
+    np.testing.assert_allclose(got, np.broadcast_to(want, got.shape), atol=2e-6)  # (float32 weights)
+
+
+def test_a_frame_with_no_room_for_the_image_is_one_clear_error(tmp_path, capsys):
+    from cad.cli import main
+
+    src = tmp_path / "strip.png"
+    src.write_bytes(png(np.full((20, 3000), 100)))  # 50 mm wide -> 0.33 mm tall inside a 3 mm frame
+    assert main(["convert", str(src), "-o", str(tmp_path / "o"), "--mode", "lithophane", "--pitch", "1", "-q"]) == 1
+    err = capsys.readouterr().err
+    assert "no row or column of the 1 mm grid is left" in err and "Traceback" not in err and "Warning" not in err
+    assert not (tmp_path / "o" / "strip.stl").exists()
+
+
 def test_vertical_gradient_and_gamma():
     rows = 100
     img = np.repeat(np.linspace(255, 0, rows)[:, None], 50, axis=1)  # bright at the top
