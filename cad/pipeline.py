@@ -130,7 +130,8 @@ class Conversion:
             from tracer.budget import check_brep_budget
 
             check_brep_budget([[ring.n_segments for ring in r.rings] for r in self.regions.regions],
-                              max_segments=self.options.trace.max_segments)  # OCC's checks are quadratic per face
+                              max_segments=self.options.trace.max_segments,  # OCC's checks are quadratic per face
+                              product=self._is_product)
             t = time.perf_counter()
             if self._is_product:
                 from cad.products import build_product

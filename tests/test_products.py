@@ -148,6 +148,21 @@ def test_edges_without_a_plate_keep_one_body_per_island(kind):
     assert rep.bodies == 2 and rep.genus == 0
 
 
+def test_an_over_budget_product_does_not_offer_meshes_as_the_way_out(tmp_path, capsys):
+    """A product is built as an exact solid even for STL, so its budget error must not say
+    'write only meshes'; a plain extrusion's STEP error still does, and its STL alone is written."""
+    png = tmp_path / "ring.png"
+    shapes.save_png(shapes.ring(), png, aa=True)
+    tight = ["--max-segments", "200", "--upsample", "1", "-q"]
+    assert main(["convert", str(png), "-o", str(tmp_path / "a"), "--formats", "stl", "--plate", "rect", *tight]) == 1
+    err = capsys.readouterr().err
+    assert "over budget" in err and "product" in err and "write only meshes" not in err
+    assert main(["convert", str(png), "-o", str(tmp_path / "b"), "--formats", "step,stl", *tight]) == 1
+    assert "write only meshes" in capsys.readouterr().err
+    assert main(["convert", str(png), "-o", str(tmp_path / "c"), "--formats", "stl", *tight]) == 0
+    assert check_file(tmp_path / "c" / "ring.stl")["ok"]
+
+
 def test_chamfer_failure_falls_back_with_a_warning():
     reg = regions_of(shapes.square(), width_mm=1.0)  # 1 mm artwork, 2 mm chamfer cannot fit
     s, warn = make(reg, plate="rect", margin_mm=3.0, chamfer_mm=2.0, rim_mm=1.0)

@@ -150,18 +150,24 @@ def brep_cost(segments_per_ring_per_region) -> int:
     return int(sum(sum(r) ** 2 for r in segments_per_ring_per_region))
 
 
-def check_brep_budget(segments_per_ring_per_region, *, max_segments: int, name: str = "") -> int:
-    """Refuse (``TooComplexError``) a B-rep whose faces are too intricate to build and check in bounded time."""
+def check_brep_budget(segments_per_ring_per_region, *, max_segments: int, name: str = "",
+                      product: bool = False) -> int:
+    """Refuse (``TooComplexError``) a B-rep whose faces are too intricate to build and check in bounded time.
+
+    ``product``: the B-rep is a product's (a plate, a hole, ...), which every format is made from, so
+    writing only meshes is not offered as a way out.
+    """
     cost = brep_cost(segments_per_ring_per_region)
     side = BREP_SEGMENTS_FRACTION * max_segments
     if cost > side * side:
         worst = max(sum(r) for r in segments_per_ring_per_region)
         prefix = f"{name}: " if name else ""
+        what, way_out = (("the product's exact solid (its meshes are made from it too)", "")
+                         if product else ("the exact STEP solid", "write only meshes (--formats stl,3mf), "))
         raise TooComplexError(
-            f"{prefix}the exact STEP solid is over budget: its largest region has {worst} curve segments and "
-            f"OpenCASCADE's checks grow with the square of that (cost {cost:.3g} > {side * side:.3g}); write only "
-            f"meshes (--formats stl,3mf), simplify (a larger --alphamax or --opttolerance, --upsample 1), or "
-            f"raise --max-segments")
+            f"{prefix}{what} is over budget: its largest region has {worst} curve segments and "
+            f"OpenCASCADE's checks grow with the square of that (cost {cost:.3g} > {side * side:.3g}); {way_out}"
+            f"simplify (a larger --alphamax or --opttolerance, --upsample 1), or raise --max-segments")
     return cost
 
 
