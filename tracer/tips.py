@@ -173,8 +173,8 @@ def _taper(frame, w_from: float, b_from: float, b_end: float) -> np.ndarray:
 def _best_reach(u8, field01, k, sigma, make, blob=None, fill: int = 1):
     """The tip outline ``make(f)`` (or None: leave the cut as it is) whose blurred shape best explains ``field01``.
 
-    ``f`` is the fraction of the extrapolated length; the sum of squared differences
-    around the tip is searched on a coarse grid, then refined next to its best point.
+    ``f`` is ``(fraction of the extrapolated length, fraction of the width)`` (or 0: the cut); the sum
+    of squared differences around the tip is searched on a coarse grid, then refined next to its best point.
     ``blob(crop, off)`` (the box model): the working pixels of the cut's own tip,
     which a candidate replaces; it returns ``(outline, those pixels)``, the pixels as
     flat indices of ``u8``. Without it a candidate is added to the cut.
@@ -218,22 +218,18 @@ def _best_reach(u8, field01, k, sigma, make, blob=None, fill: int = 1):
             errors[f] = float(np.square(model - seen)[inner].sum())
         return errors[f]
 
-    if blob is not None:  # the cut's width is not to be trusted either: candidates of several widths
-        if error(0.0) < BOX_MIN_GAIN:
-            return None  # the cut explains the picture: no candidate can gain enough
-        grid = [0.0] + [(f, w) for f in REACH_COARSE[1:] for w in BOX_WIDTHS]
-        best = min(grid, key=error)
-        if best:
-            for f in (round(best[0] - REACH_FINE, 3), round(best[0] + REACH_FINE, 3)):
-                if 0.0 < f <= REACH_COARSE[-1]:
-                    error((f, best[1]))
-        best = min(errors, key=errors.get)
-    else:
-        best = min(REACH_COARSE, key=error)
-        for f in (round(best - REACH_FINE, 3), round(best + REACH_FINE, 3)):
+    box = blob is not None
+    if box and error(0.0) < BOX_MIN_GAIN:
+        return None  # the cut explains the picture: no candidate can gain enough
+    # candidates (fraction of the length, fraction of the width); the box model does not trust the cut's width either
+    grid = [0.0] + [(f, w) for f in REACH_COARSE[1:] for w in (BOX_WIDTHS if box else (1.0,))]
+    best = min(grid, key=error)
+    f0, w0 = best if best else (0.0, 1.0)
+    if best or not box:  # (the blur model also tries a short tip when the cut wins the grid)
+        for f in (round(f0 - REACH_FINE, 3), round(f0 + REACH_FINE, 3)):
             if 0.0 < f <= REACH_COARSE[-1]:
-                error(f)
-        best = min(errors, key=errors.get)
+                error((f, w0))
+    best = min(errors, key=errors.get)
     if best == 0:
         return None
     if blob is not None and not (errors[0.0] - errors[best] >= BOX_MIN_GAIN and errors[best] <= BOX_KEEP_FRACTION * errors[0.0]):
@@ -427,7 +423,7 @@ def restore_tips(mask: np.ndarray, field01: np.ndarray, k: float, sigma: float |
             if box:  # the cut's own tip is replaced, not added to: a lossless cut already holds the tip's ink
                 blob = _tip_blob(frame, 0.5 * w_from + 0.5 * k, b_from, REACH_COARSE[-1] * b_apex - k)
             def make(fw, frame=frame, w_from=w_from, b_from=b_from, b_apex=b_apex):
-                """The taper reaching ``f`` of the extrapolated length; ``(f, width fraction)`` (box model)."""
+                """The taper reaching ``f`` of the extrapolated length; ``(f, width fraction)``."""
                 f, ws = fw if isinstance(fw, tuple) else (fw, 1.0)
                 return _taper(frame, ws * w_from, b_from, f * b_apex)
             reach = _best_reach(u8, field01, k, sigma, make, blob, fill=0 if paper else 1)
