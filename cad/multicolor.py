@@ -403,8 +403,9 @@ def fit_arc(p: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 #: Curve-fit tolerance of the shared colour boundaries, in working pixels (see build_multicolor),
-#: and at most this many source pixels (a downsampled working raster is coarser than the source's
-#: anti-aliased edges).
+#: and at most this many source pixels where the working raster resolves that (half a working
+#: pixel no coarser): an upsampled raster places the boundaries from the anti-aliased levels,
+#: while one at the source's resolution or coarser only knows them to about a pixel.
 CURVE_FIT_PX = 1.0
 CURVE_FIT_MAX_SOURCE_PX = 0.25
 
@@ -805,11 +806,16 @@ def build_multicolor(source, options, *, name: str | None = None, stem: str = "p
     parts_mm = [shapely.affinity.affine_transform(g, affine) for g in parts]
     t = time.perf_counter()
     # The boundaries between colours are known to about a working pixel (the label raster's step),
-    # so they are fitted within CURVE_FIT_PX of it (at most CURVE_FIT_MAX_SOURCE_PX; --tolerance if
-    # coarser): fitting closer only follows the staircase of the raster with more faces. The
+    # so they are fitted within CURVE_FIT_PX of it (at most CURVE_FIT_MAX_SOURCE_PX where the raster
+    # resolves that; --tolerance if coarser): fitting closer only follows the staircase of the raster
+    # with more faces (a soft 3000 px picture, not upsampled: 7781 segments at a quarter pixel, 1098 at
+    # one pixel). The
     # subject's outline (potrace's, as in the single-colour pipeline, which sets the frame) keeps
     # --tolerance.
-    inner_tol = max(options.tolerance_mm, min(CURVE_FIT_PX * labels.scale, CURVE_FIT_MAX_SOURCE_PX) * s)
+    fit_px = CURVE_FIT_PX * labels.scale  # (source px)
+    if 0.5 * labels.scale <= CURVE_FIT_MAX_SOURCE_PX:
+        fit_px = min(fit_px, CURVE_FIT_MAX_SOURCE_PX)
+    inner_tol = max(options.tolerance_mm, fit_px * s)
     curves = curve_partition(parts_mm, options.tolerance_mm, inner_tol)
     fine = FINE_TOLERANCE_FRACTION * max(union_mm.bounds[2] - union_mm.bounds[0], 1e-9)
     flat = None  # each colour's regions flattened at ``fine``: what the checks and exports read
@@ -999,6 +1005,11 @@ def write_multicolor(conv: MultiConversion, out_dir, stem: str, formats=None) ->
     finals = output_paths(out_dir, stem, formats, conv.bodies)
     t0 = time.perf_counter()
     bodies = conv.bodies
+    if "step" in formats:  # OCC's checks grow with the square of a face's segments: refused before any file
+        from tracer.budget import check_brep_budget
+
+        check_brep_budget([[ring.n_segments for ring in r.rings] for b in bodies for r in b.regions.regions],
+                          max_segments=conv.options.trace.max_segments)
     with Staging() as stage:
         for fmt, final in finals.items():
             try:
