@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,7 +34,7 @@ from shapely.geometry import MultiPolygon, Polygon
 from cad import geometry as G
 from cad import mesh as M
 from cad.regions import FINE_TOLERANCE_FRACTION, Regions, regions_from_polygons, to_regions
-from tracer.errors import ExportError, GeometryError, InvalidInputError
+from tracer.errors import ExportError, GeometryError, InvalidInputError, TracecadWarning
 
 __all__ = ["ColorBody", "MultiConversion", "build_multicolor", "write_multicolor", "convert_multicolor",
            "partition", "write_colored_step", "read_colored_step", "parse_layer_heights",
@@ -767,6 +768,14 @@ def build_multicolor(source, options, *, name: str | None = None, stem: str = "p
         for k in labels.colors:
             colour_px.append(_contour_polygons(tracer.trace(labels.mask(k), params=options.trace), tol_px))
         timings["trace"] = time.perf_counter() - t
+        if getattr(options, "debug_dir", None):  # the subject's mask and outline, and the colour partition
+            from tracer.debug import write_debug, write_labels
+
+            try:
+                write_debug(options.debug_dir, stem, image, labels.mask(None), union_outlines)
+                write_labels(options.debug_dir, stem, labels.labels, labels.palette.rgb, BACKGROUND)
+            except OSError as exc:
+                warnings.warn(f"could not write the debug images to {options.debug_dir} ({exc})", TracecadWarning)
         t = time.perf_counter()
         lab_img = labels.labels
         index_of = {k: i for i, k in enumerate(labels.colors)}

@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
+from pathlib import Path
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -327,6 +328,13 @@ def build_relief(source, options, *, name: str | None = None) -> ReliefResult:
             regions = to_regions(outlines, width_mm=options.width_mm, height_mm=options.height_mm,
                                  px_mm=options.px_mm, min_area_mm2=options.min_area_mm2, mirror=options.mirror)
         warn.extend(str(w.message) for w in wlist if issubclass(w.category, TracecadWarning))
+        if options.debug_dir:  # the subject's mask and outline, as in the extrude mode
+            from tracer.debug import write_debug
+
+            try:
+                write_debug(options.debug_dir, Path(name).stem, image, mask, outlines)
+            except OSError as exc:
+                warn.append(f"could not write the debug images to {options.debug_dir} ({exc})")
         regions.report.setdefault("min_area_mm2", options.min_area_mm2)
         cx, cy = _subject_frame(outlines, regions)
         s = regions.px_mm
@@ -353,6 +361,17 @@ def build_relief(source, options, *, name: str | None = None) -> ReliefResult:
     plan = [(shift, tol_mm) for shift in shifts]
     if p.simplify:
         plan.append((shifts[0], 0.0))
+    debug = None
+    if options.debug_dir:  # --debug-dir: the height field as a picture
+
+        def debug(z):
+            from tracer.debug import write_heights
+
+            try:
+                write_heights(options.debug_dir, Path(name).stem, z)
+            except OSError as exc:
+                warn.append(f"could not write the debug images to {options.debug_dir} ({exc})")
+
     for attempt, ((fx, fy), simplify) in enumerate(plan):
         if regions is not None:
             t = time.perf_counter()
@@ -365,7 +384,7 @@ def build_relief(source, options, *, name: str | None = None) -> ReliefResult:
         mesh, rep, expected, top_area, width, height = _mesh_once(
             level, p, options, regions, xs=xs, ys=ys, x0=x0, y0=y0, px_=px_, py_=py_, nx=nx, ny=ny, kx=kx, ky=ky,
             lo=lo, hi=hi, frame=frame, periodic=periodic, radius=radius, width=width, height=height, timings=timings,
-            simplify=simplify)
+            simplify=simplify, debug=debug)
         if rep.is_volume:
             break
     report["simplified_mm"] = simplify
@@ -398,8 +417,10 @@ def build_relief(source, options, *, name: str | None = None) -> ReliefResult:
 
 
 def _mesh_once(level, p, options, regions, *, xs, ys, x0, y0, px_, py_, nx, ny, kx, ky, lo, hi, frame, periodic,
-               radius, width, height, timings, simplify):
-    """Levels on the grid -> (mesh, check report, expected volume, top area, width, height)."""
+               radius, width, height, timings, simplify, debug=None):
+    """Levels on the grid -> (mesh, check report, expected volume, top area, width, height).
+
+    ``debug(z)``, when given, sees the final node heights (``--debug-dir``)."""
     from cad import heightmap as H
     from cad import mesh as M
 
@@ -419,6 +440,8 @@ def _mesh_once(level, p, options, regions, *, xs, ys, x0, y0, px_, py_, nx, ny, 
         if kx:
             fr[:, :kx + 1] = fr[:, -kx - 1:] = True
         z[fr] = hi
+    if debug is not None:
+        debug(z)
     verts, faces = H.grid_mesh(z, pitch_x=px_, pitch_y=py_, x0=x0, y0=y0, periodic=periodic)
     grid_volume = M.Mesh(verts, faces).volume()
     top_area = (nx * px_) * (ny * py_)

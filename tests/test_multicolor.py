@@ -323,6 +323,22 @@ def test_a_big_soft_image_is_fitted_to_its_pixel_not_a_quarter(tmp_path):
     assert red.regions.geometry.hausdorff_distance(circle) <= 1.5 * s
 
 
+def test_debug_dir_shows_the_colour_partition(logo_png, tmp_path, capsys):
+    """--debug-dir with --colors: the subject's mask and overlay, and the labels picture, each working
+    pixel in its colour: the red share of the square is the disc's, outside it the background grey."""
+    from tracer.debug import LABELS_BACKGROUND
+
+    dbg = tmp_path / "dbg"
+    assert main(["convert", str(logo_png), "-o", str(tmp_path / "o"), "--colors", "auto", "--formats", "3mf",
+                 "--debug-dir", str(dbg), "-q"]) == 0
+    assert (dbg / "logo.mask.png").exists() and (dbg / "logo.overlay.png").exists()
+    lab = np.asarray(Image.open(dbg / "logo.labels.png").convert("RGB")).astype(int)
+    k = lab.shape[0] / N
+    red = (np.abs(lab - np.array(RED)).max(axis=2) < 30).sum() / k**2
+    assert red == pytest.approx(math.pi * DISC[2] ** 2, rel=0.01)
+    assert (lab[: int(SQUARE[0] * k) - 2] == LABELS_BACKGROUND).all()
+
+
 def test_pipeline_convert_dispatches(logo_png, tmp_path):
     e = convert(logo_png, tmp_path, ConvertOptions(colors="auto", width_mm=WIDTH_MM, formats=("stl",)))
     assert e["status"] == "ok" and len(e["colors"]) == 3

@@ -375,6 +375,25 @@ def test_heights_that_contradict_each_other_are_a_usage_error(tmp_path, capsys, 
     assert err.count("tracecad: error:") == 1 and "p.png" not in err and not (tmp_path / "o").exists()
 
 
+def test_debug_dir_shows_the_height_field(tmp_path, capsys):
+    """--debug-dir in a relief mode writes the node heights as 16-bit grey: a lithophane of a left-to-right
+    brightening ramp is thickest (white) on the left, thinner to the right, and its frame is full height."""
+    from cad.cli import main
+
+    ramp = np.tile(np.linspace(0, 255, 200), (100, 1))
+    src = tmp_path / "ramp.png"
+    src.write_bytes(png(ramp))
+    dbg = tmp_path / "dbg"
+    assert main(["convert", str(src), "-o", str(tmp_path / "o"), "--mode", "lithophane", "--width", "40",
+                 "--frame", "2", "--pitch", "0.5", "--debug-dir", str(dbg), "-q"]) == 0
+    h = np.asarray(Image.open(dbg / "ramp.heights.png"))
+    assert h.dtype == np.uint16 and h.shape == (45, 81)  # 22 x 40 mm at 0.5 mm: (ny + 1, nx + 1) nodes
+    inner = h[5:-5, 5:-5].astype(float)
+    assert (np.diff(inner.mean(axis=0)) < 0).all()  # thinner where brighter
+    assert h[0].min() == h[:, 0].min() == 65535  # the frame: the maximum thickness
+    assert h.min() == 0
+
+
 def test_option_validation():
     with pytest.raises(InvalidInputError):
         ConvertOptions(mode="emboss")

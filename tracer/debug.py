@@ -5,7 +5,11 @@ Files written into ``DIR`` for an input with stem ``NAME``:
 * ``NAME.mask.png``: the binary mask potrace traced (working raster; white = subject);
 * ``NAME.overlay.png``: the input image (greyed) with the traced outlines drawn on it,
   outer outlines in red and holes in blue, at least 1024 px wide so sub-pixel
-  detail is visible.
+  detail is visible;
+* with ``--colors``, ``NAME.labels.png``: the colour partition, each working pixel in its
+  palette colour and the background in dark grey (:func:`write_labels`);
+* in ``--mode relief|lithophane``, ``NAME.heights.png``: the height field on its grid as a
+  16-bit grey image, lowest black, highest white (:func:`write_heights`).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import numpy as np
 
 from tracer.types import Image, Mask, Outlines
 
-__all__ = ["write_debug", "outline_points"]
+__all__ = ["write_debug", "write_labels", "write_heights", "outline_points"]
 
 #: The overlay is drawn at least this wide (small images are enlarged).
 OVERLAY_MIN_PX = 1024
@@ -61,6 +65,36 @@ def write_debug(out_dir: str | os.PathLike[str], stem: str, image: Image, mask: 
             cv2.polylines(canvas, [pts], True, colour, 1, cv2.LINE_AA, shift)
     _write_png(paths["overlay"], canvas[..., ::-1])
     return paths
+
+
+#: Background pixels of the labels picture (no palette colour is this dark grey by chance often).
+LABELS_BACKGROUND = (48, 48, 48)
+
+
+def write_labels(out_dir: str | os.PathLike[str], stem: str, labels: np.ndarray, palette_rgb: np.ndarray,
+                 background: int) -> Path:
+    """Write ``stem.labels.png``: ``labels`` (working raster of palette indices, ``background`` for
+    none) in the palette's colours (``palette_rgb`` 0..1)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    lut = np.zeros((len(palette_rgb) + 1, 3), np.uint8)
+    lut[:-1] = np.clip(np.rint(np.asarray(palette_rgb, np.float64) * 255.0), 0, 255)
+    lut[-1] = LABELS_BACKGROUND
+    idx = np.where(labels == background, len(palette_rgb), labels).astype(np.intp)
+    path = out / f"{stem}.labels.png"
+    _write_png(path, lut[idx])
+    return path
+
+
+def write_heights(out_dir: str | os.PathLike[str], stem: str, z: np.ndarray) -> Path:
+    """Write ``stem.heights.png``: the node heights ``z`` (mm, row 0 at the top of the part) as 16-bit grey."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    lo, hi = float(np.min(z)), float(np.max(z))
+    scaled = (np.asarray(z, np.float64) - lo) / (hi - lo) if hi > lo else np.zeros(np.shape(z))
+    path = out / f"{stem}.heights.png"
+    _write_png(path, np.rint(scaled * 65535.0).astype(np.uint16))
+    return path
 
 
 def _write_png(path: Path, array: np.ndarray) -> None:
