@@ -84,6 +84,16 @@ class ConvertOptions:
                 raise InvalidInputError(f"--formats svg is not available in --mode {self.mode} "
                                         "(it has no single outline); choose from step, stl, 3mf")
             self.relief.resolved(self.mode)  # (heights that contradict each other, a bent subject outline)
+        if self.colors is not None:  # the picture is split by colour, not isolated: these would do nothing
+            iso, plain = self.isolate, IsolateParams()
+            ignored = [flag for flag, field in (("--threshold", "threshold"), ("--invert", "invert"),
+                                                ("--method", "method"), ("--color", "color"),
+                                                ("--color-tolerance", "color_tolerance"), ("--denoise", "denoise"),
+                                                ("--no-tips", "restore_tips"))
+                       if getattr(iso, field) != getattr(plain, field)]
+            if ignored:
+                raise InvalidInputError(f"{', '.join(ignored)} cannot be combined with --colors, which separates "
+                                        "the picture by colour instead of isolating one subject")
         prod = self.product
         if self.colors is not None and prod is not None and getattr(prod, "builds_solid", False) and (
                 prod.plate == "none" or prod.style != "emboss" or prod.hole_mm or prod.rim_mm or prod.chamfer_mm

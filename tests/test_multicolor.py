@@ -21,6 +21,7 @@ from cad.pipeline import ConvertOptions, convert
 from tracer import load_image
 from tracer.colors import BACKGROUND, ColorParams, label_colors
 from tracer.errors import InvalidInputError
+from tracer.types import IsolateParams
 
 RED, BLUE, GREEN, WHITE, BLACK = (220, 40, 40), (40, 70, 200), (40, 170, 60), (255, 255, 255), (0, 0, 0)
 N = 200      # image size, px
@@ -255,6 +256,29 @@ def test_transparent_background(tmp_path):
     assert sum(b.area_mm2 for b in conv.bodies) == pytest.approx(AREA_ALL, rel=0.005)
 
 
+def test_alpha_flags_are_honoured(tmp_path, logo_png):
+    """A red disc on a transparent page whose hidden pixels hold a blue square: by default (and with
+    --alpha) the page is the transparent part and the square is not there; with --no-alpha the stored
+    colours count, so the square is a body. --alpha on a picture without alpha is refused."""
+    n = 120
+    yy, xx = np.mgrid[:n, :n] + 0.5
+    disc = np.hypot(xx - 60, yy - 60) <= 30
+    rgba = np.zeros((n, n, 4), np.uint8)
+    rgba[..., :3] = WHITE
+    rgba[10:40, 10:40, :3] = BLUE  # hidden: alpha 0 there
+    rgba[disc, :3] = RED
+    rgba[disc, 3] = 255
+    p = tmp_path / "hidden.png"
+    Image.fromarray(rgba, "RGBA").save(p)
+    for use_alpha, blue in ((None, False), (True, False), (False, True)):
+        opts = ConvertOptions(colors="auto", isolate=IsolateParams(use_alpha=use_alpha), formats=("3mf",))
+        conv = build_multicolor(p, opts)
+        assert any(_nearest(b.color, BLUE) < 30 for b in conv.bodies) == blue, use_alpha
+        assert any(_nearest(b.color, RED) < 30 for b in conv.bodies)
+    with pytest.raises(InvalidInputError, match="no alpha channel"):
+        build_multicolor(logo_png, ConvertOptions(colors="auto", isolate=IsolateParams(use_alpha=True)))
+
+
 def test_cli_colors_json(logo_png, tmp_path, capsys):
     rc = main(["convert", str(logo_png), "-o", str(tmp_path), "--colors", "3", "--formats", "3mf,stl",
                "--width", "50", "--json", "-q"])
@@ -292,6 +316,11 @@ def test_cli_usage_errors(logo_png, tmp_path, capsys):
     assert main(["convert", str(logo_png), str(logo_png), "-o", str(tmp_path), "--colors", "auto",
                  "--plate", "rect", "--hole", "4"]) == 2
     assert "only --plate" in capsys.readouterr().err
+    # isolation flags would do nothing here: one usage error naming them
+    assert main(["convert", str(logo_png), "-o", str(tmp_path), "--colors", "auto", "--invert",
+                 "--threshold", "90"]) == 2
+    err = capsys.readouterr().err
+    assert "--threshold, --invert cannot be combined with --colors" in err
     assert not any(tmp_path.iterdir())
 
 

@@ -362,13 +362,17 @@ def _alpha_carries_shape(image: Image) -> bool:
     return 0.0005 < frac < 0.9995
 
 
-def palette(image: Image, params: ColorParams = ColorParams()) -> tuple[Palette, dict]:
+def palette(image: Image, params: ColorParams = ColorParams(), *, use_alpha: bool | None = None) -> tuple[Palette, dict]:
     """The image's palette (background included unless it is transparent) and what was decided.
 
     Fitted on every pixel of an image up to PALETTE_ALL_PX pixels, on a jittered-grid sample of
-    PALETTE_SAMPLE_PX of a larger one (counts are then in sampled pixels: only their ratios matter)."""
+    PALETTE_SAMPLE_PX of a larger one (counts are then in sampled pixels: only their ratios matter).
+    ``use_alpha`` (``--alpha/--no-alpha``): the transparent part is the background, or is not;
+    None: when the alpha channel carries a shape."""
     info: dict = {}
-    transparent = _alpha_carries_shape(image)
+    if use_alpha and image.alpha is None:
+        raise InvalidInputError(f"{image.name}: --alpha was asked for but the image has no alpha channel")
+    transparent = _alpha_carries_shape(image) if use_alpha is None else bool(use_alpha)
     px = _palette_pixels(image, transparent)
     lab, rgb, span2 = px["lab"], px["rgb"], px["span2"]
     opaque = px["opaque"] if px["opaque"] is not None else np.ones(len(lab), bool)
@@ -611,7 +615,7 @@ def label_colors(image: Image, *, params: ColorParams = ColorParams(),
     from tracer.isolate import working_factor
 
     cv2 = _cv2()
-    pal, info = palette(image, params)
+    pal, info = palette(image, params, use_alpha=isolate.use_alpha)
     transparent = pal.background < 0
     mix = _coverage(image, pal, params, transparent, info["flat_delta_e"], info.get("noise_delta_e", 0.0))
     alpha = np.clip(image.alpha, 0, 1).astype(np.float32) if (transparent and image.alpha is not None) else None
