@@ -448,25 +448,89 @@ def _edge_treat(solid, z_top: float, size: float, kind: str):
     return _solids(out)[0]
 
 
-def _treat_all(solids: list, z_top: float, size: float, kind: str, what: str, warnings: list) -> list:
-    """Edge-treat each solid; where OpenCASCADE fails, leave that part's edges sharp and warn."""
+def _treat_all(solids: list, z_top: float, size: float, kind: str, what: str, warnings: list,
+               rounded=None, isolate: bool = False) -> list:
+    """Edge-treat each solid; where OpenCASCADE fails, leave that part's edges sharp and warn.
+
+    ``rounded(i)``, when given, is solid ``i`` with its convex corners rounded (:func:`_rounded_prism`),
+    or None: tried where the solid as it is cannot be treated. ``isolate``: treat in child processes
+    (:mod:`cad._edge_worker`; traced outlines can crash OpenCASCADE's fillet builder).
+    """
     if size <= 0:
         return solids
-    out, skipped = [], 0
-    for s in solids:
-        t = _edge_treat(s, z_top, size, kind) if len(_top_edges(s, z_top)) <= MAX_TREATED_EDGES else None
-        if t is None:
-            skipped += 1
-            t = s
-        out.append(t)
+
+    def treat(parts: list) -> list:
+        if isolate:
+            from cad._edge_worker import treat_isolated
+
+            return treat_isolated(parts, z_top, size, kind)
+        return [_edge_treat(part, z_top, size, kind) for part in parts]
+
+    def small(part) -> bool:
+        return len(_top_edges(part, z_top)) <= MAX_TREATED_EDGES
+
+    res: list = [None] * len(solids)
+    todo = [i for i, part in enumerate(solids) if small(part)]
+    for i, t in zip(todo, treat([solids[i] for i in todo])):
+        res[i] = t
+    rounded_n = 0
+    if rounded is not None:
+        retry = {}
+        for i in (i for i, t in enumerate(res) if t is None):
+            part = rounded(i)
+            if part is not None and small(part):
+                retry[i] = part
+        for i, t in zip(retry, treat(list(retry.values()))):
+            if t is not None:
+                res[i] = t
+                rounded_n += 1
+    skipped = sum(t is None for t in res)
+    if rounded_n:
+        warnings.append(f"the convex corners of {rounded_n} {what} part(s) were rounded to "
+                        f"{ROUND_CORNERS_FACTOR * size:g} mm so that the {size:g} mm {kind} fits along them")
     if skipped:
         warnings.append(f"OpenCASCADE could not {kind} {skipped} of {len(solids)} {what} part(s) at {size:g} mm "
                         "(curves too fine or features too thin); their top edges were left sharp")
-    return out
+    return [s_ if t is None else t for s_, t in zip(solids, res)]
 
 
 #: Parts with more top edges than this are not chamfered/filleted (OCC takes seconds and usually fails).
 MAX_TREATED_EDGES = 400
+#: A traced outline rounds a sharp corner with a curve far tighter than any chamfer or fillet, which
+#: OpenCASCADE then cannot follow. Such a part is treated again with its convex corners rounded to
+#: this many times the size (an opening of its footprint) ...
+ROUND_CORNERS_FACTOR = 1.3
+#: ... refitted with Béziers within this (mm) ...
+ROUND_FIT_MM = 0.005
+#: ... when that keeps its holes and one piece, and at least this fraction of its area.
+ROUND_KEEP_AREA = 0.99
+
+
+def _rounded_prism(region, size: float, z0: float, h: float):
+    """The prism of ``region`` with its convex corners rounded to ``ROUND_CORNERS_FACTOR * size``, or None
+    when the rounding would change the part (a piece thinner than that vanishes, splits off or closes a hole)."""
+    from cad.multicolor import fit_arc
+    from cad.regions import Region, Ring
+    from cad.solid import _face
+
+    flat = ROUND_FIT_MM / 2
+    poly = Polygon(region.shell.flatten(flat), [hole.flatten(flat) for hole in region.holes])
+    r = ROUND_CORNERS_FACTOR * size
+    opened = poly.buffer(-r, quad_segs=32).buffer(r, quad_segs=32)
+    if (opened.geom_type != "Polygon" or len(opened.interiors) != len(region.holes)
+            or opened.area < ROUND_KEEP_AREA * poly.area):
+        return None
+    opened = shapely.orient_polygons(opened, exterior_cw=False)
+
+    def ring(coords, ccw: bool):
+        p = np.asarray(coords)
+        return Ring(*fit_arc(p, ROUND_FIT_MM)).oriented(ccw=ccw)  # (a closed run: first point = last)
+
+    try:
+        face = _face(Region(ring(opened.exterior.coords, True), tuple(ring(q.coords, False) for q in opened.interiors)))
+    except Exception:  # noqa: BLE001 - OCC refuses the refitted outline: the part stays as it is
+        return None
+    return _prism(face, z0, h)
 
 
 # --------------------------------------------------------------------------- 2D layout
@@ -720,7 +784,8 @@ def build_product(regions, options, warnings: list):
             plate_solids = _solids(_unify(_fuse(plate_solids, "join the hole's tab to the plate")))
         kind = "chamfer" if prod.chamfer_mm else "fillet"
         if treat and not prod.rim_mm:
-            plate_solids = _treat_all(plate_solids, base, treat, kind, "plate", warnings)
+            plate_solids = _treat_all(plate_solids, base, treat, kind, "plate", warnings,
+                                      isolate=plate.kind == "contour")
         parts += plate_solids
     if plate is not None:
         kind = "chamfer" if prod.chamfer_mm else "fillet"
@@ -731,7 +796,8 @@ def build_product(regions, options, warnings: list):
                        "cut the rim")
             rim_solids = _solids(rim)
             if treat:
-                rim_solids = _treat_all(rim_solids, base + h, treat, kind, "rim", warnings)
+                rim_solids = _treat_all(rim_solids, base + h, treat, kind, "rim", warnings,
+                                        isolate=plate.kind == "contour")
             parts += rim_solids
     # artwork
     cut_tools = []
@@ -740,8 +806,11 @@ def build_product(regions, options, warnings: list):
         art_solids = _solids(extrude(regions, thickness_mm=h, z0_mm=z0).shape)
         treat = prod.chamfer_mm or prod.fillet_mm
         if treat:
+            by_region = len(art_solids) == len(regions.regions)  # (one prism per region, in order)
             art_solids = _treat_all(art_solids, z0 + h, treat, "chamfer" if prod.chamfer_mm else "fillet",
-                                    "artwork", warnings)
+                                    "artwork", warnings,
+                                    rounded=(lambda i: _rounded_prism(regions.regions[i], treat, z0, h))
+                                    if by_region else None, isolate=True)
         parts += art_solids
         rep["art_volume_mm3"] = round(sum(shape_volume(s) for s in art_solids), 6)
     elif prod.style == "deboss" and comp is None:

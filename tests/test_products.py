@@ -163,6 +163,42 @@ def test_an_over_budget_product_does_not_offer_meshes_as_the_way_out(tmp_path, c
     assert check_file(tmp_path / "c" / "ring.stl")["ok"]
 
 
+def _star(n=240, outer=100.0, inner=40.0, points=5):
+    pts = [(n / 2 + (outer if i % 2 == 0 else inner) * np.cos(np.pi * i / points - np.pi / 2),
+            n / 2 + (outer if i % 2 == 0 else inner) * np.sin(np.pi * i / points - np.pi / 2)) for i in range(2 * points)]
+    yy, xx = np.mgrid[:n, :n] + 0.5
+    return shapely.contains_xy(shapely.Polygon(pts), xx, yy)
+
+
+def test_a_chamfer_rounds_sharp_tips_it_cannot_follow():
+    """potrace ends a star's tips in curves far tighter than 0.3 mm, which OpenCASCADE's chamfer
+    cannot follow: the part is chamfered again with its convex corners rounded to 1.3 x 0.3 mm, and
+    says so. It stays one valid solid, and the chamfer takes about c²/2 per mm of top edge."""
+    reg = regions_of(_star(), width_mm=20.0)
+    s, warn = make(reg, thickness=2.0, chamfer_mm=0.3)
+    assert any("rounded to 0.39 mm" in w for w in warn) and not any("left sharp" in w for w in warn), warn
+    assert s.solids == 1 and count_solids(s.shape) == 1 and is_valid_shape(s.shape)
+    lost = reg.area_mm2 * 2.0 - s.volume_mm3
+    edge = reg.geometry.length
+    assert 0.8 * 0.045 * edge < lost < 1.2 * 0.045 * edge + 2.0 * 0.01 * reg.area_mm2  # (+ the rounding, < 1 %)
+    mesh_ok(s)
+
+
+def test_a_crash_while_chamfering_costs_that_part_only(monkeypatch):
+    """OpenCASCADE's fillet builder can crash the process on a traced outline: the parts are treated
+    in a child process, so a crash (injected here on the first part) leaves that part sharp, with a
+    warning, and the other chamfered."""
+    m = np.zeros((40, 72), bool)
+    m[8:32, 8:32] = m[8:32, 40:64] = True
+    reg = regions_of(m, width_mm=14.0)
+    monkeypatch.setenv("TRACECAD_FAULT_EDGE_PART", "0")
+    s, warn = make(reg, thickness=2.0, chamfer_mm=0.4)
+    assert any("could not chamfer 1 of 2" in w for w in warn), warn
+    assert s.solids == 2 and is_valid_shape(s.shape)
+    lost = reg.area_mm2 * 2.0 - s.volume_mm3
+    assert lost == pytest.approx(0.08 * 24, rel=0.05)  # one 6 mm square's 24 mm of top edge, not both
+
+
 def test_chamfer_failure_falls_back_with_a_warning():
     reg = regions_of(shapes.square(), width_mm=1.0)  # 1 mm artwork, 2 mm chamfer cannot fit
     s, warn = make(reg, plate="rect", margin_mm=3.0, chamfer_mm=2.0, rim_mm=1.0)
