@@ -443,7 +443,15 @@ def _edge_treat(solid, z_top: float, size: float, kind: str):
         return None
     if len(_solids(out)) != 1 or not is_valid_shape(out):
         return None
-    if not shape_volume(out) < shape_volume(solid):
+    vol = shape_volume(out)
+    if not vol < shape_volume(solid):
+        return None
+    # BRepCheck passes some treated parts whose faces do not triangulate to the solid (a corner
+    # patch off its boundary): the mesh of the treated part must be a closed volume of its volume.
+    from cad.mesh import DEFAULT_TOLERANCE_MM, check_mesh
+
+    mesh = check_mesh(tessellate(out, DEFAULT_TOLERANCE_MM))
+    if not mesh.is_volume or abs(mesh.volume_mm3 - vol) > _curved_area(out) * DEFAULT_TOLERANCE_MM + 1e-6 * vol + 1e-9:
         return None
     return _solids(out)[0]
 
@@ -897,25 +905,15 @@ def _move(shape, dx, dy):
     return BRepBuilderAPI_Transform(shape, tr, True).Shape()
 
 
-def _finish(shape, rep: dict, footprint, dx: float, dy: float, bodies: int = 1):
-    """Check the product and wrap it: ``bodies`` separate solids (one, unless the artwork stands alone)."""
-    from OCP.BRepGProp import BRepGProp
-    from OCP.GProp import GProp_GProps
+def _curved_area(shape) -> float:
+    """Area (mm²) of the shape's faces that are not planes.
 
-    from cad.solid import Solid, compound, face_count, is_valid_shape, shape_volume
-
-    solids = _solids(shape)
-    if len(solids) != bodies:
-        want = "one" if bodies == 1 else str(bodies)
-        raise SolidError(f"the product came out as {len(solids)} separate solids instead of {want}")
-    shape = compound(solids)
-    if not is_valid_shape(shape):
-        raise SolidError("the product fails OpenCASCADE's BRepCheck")
-    vol = shape_volume(shape)
-    # Only curved faces can stray from their triangles (a planar face's mesh lies in its plane), so the
-    # mesh volume check allows (area of the curved faces) x chord tolerance.
+    Only curved faces can stray from their triangles (a planar face's mesh lies in its plane), so a
+    mesh volume check allows (this area) x chord tolerance (:func:`mesh_volume_tolerance`)."""
     from OCP.BRepAdaptor import BRepAdaptor_Surface
+    from OCP.BRepGProp import BRepGProp
     from OCP.GeomAbs import GeomAbs_Plane
+    from OCP.GProp import GProp_GProps
     from OCP.TopAbs import TopAbs_FACE
     from OCP.TopExp import TopExp_Explorer
     from OCP.TopoDS import TopoDS
@@ -929,9 +927,24 @@ def _finish(shape, rep: dict, footprint, dx: float, dy: float, bodies: int = 1):
             props = GProp_GProps()
             BRepGProp.SurfaceProperties_s(f, props)
             curved += float(props.Mass())
+    return curved
+
+
+def _finish(shape, rep: dict, footprint, dx: float, dy: float, bodies: int = 1):
+    """Check the product and wrap it: ``bodies`` separate solids (one, unless the artwork stands alone)."""
+    from cad.solid import Solid, compound, face_count, is_valid_shape, shape_volume
+
+    solids = _solids(shape)
+    if len(solids) != bodies:
+        want = "one" if bodies == 1 else str(bodies)
+        raise SolidError(f"the product came out as {len(solids)} separate solids instead of {want}")
+    shape = compound(solids)
+    if not is_valid_shape(shape):
+        raise SolidError("the product fails OpenCASCADE's BRepCheck")
+    vol = shape_volume(shape)
     fx0, fy0, fx1, fy1 = footprint.bounds
     rep.update({"footprint_mm": [round(fx1 - fx0, 4), round(fy1 - fy0, 4)], "offset_mm": [round(dx, 6), round(dy, 6)],
-                "_curved_mm2": curved, "_footprint": footprint})
+                "_curved_mm2": _curved_area(shape), "_footprint": footprint})
     return Solid(shape=shape, volume_mm3=vol, faces=face_count(shape), solids=len(solids), report=rep)
 
 

@@ -199,6 +199,25 @@ def test_a_crash_while_chamfering_costs_that_part_only(monkeypatch):
     assert lost == pytest.approx(0.08 * 24, rel=0.05)  # one 6 mm square's 24 mm of top edge, not both
 
 
+def test_a_treated_part_that_does_not_mesh_to_its_volume_stays_sharp(monkeypatch):
+    """BRepCheck passes some chamfered parts whose faces do not triangulate to the solid; such a part
+    must stay sharp (with the warning) rather than fail the product's mesh check later. Simulated
+    here by a tessellation 1 % too large for the in-process treatment (the plate's)."""
+    import cad.products as products
+    from cad.mesh import Mesh
+
+    reg = regions_of(shapes.square(), width_mm=10)
+    sharp, _ = make(reg, plate="rect", margin_mm=3.0)
+    real = products.tessellate
+    monkeypatch.setattr(products, "tessellate", lambda shape, tol: Mesh(real(shape, tol).vertices * 1.01,
+                                                                        real(shape, tol).faces))
+    s, warn = make(reg, plate="rect", margin_mm=3.0, chamfer_mm=0.4)
+    assert any("could not chamfer 1 of 1 plate part(s)" in w for w in warn), warn
+    assert is_valid_shape(s.shape) and count_solids(s.shape) == 1
+    # the artwork (treated in a child process, which the patch does not reach) is still chamfered
+    assert sharp.volume_mm3 - s.volume_mm3 == pytest.approx(0.08 * 40, rel=0.05)
+
+
 def test_chamfer_failure_falls_back_with_a_warning():
     reg = regions_of(shapes.square(), width_mm=1.0)  # 1 mm artwork, 2 mm chamfer cannot fit
     s, warn = make(reg, plate="rect", margin_mm=3.0, chamfer_mm=2.0, rim_mm=1.0)
