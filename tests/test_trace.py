@@ -46,6 +46,15 @@ def test_segment_budget_raises_too_complex():
         tracer.trace(tracer.Mask(m), params=tracer.TraceParams(max_segments=1000, turdsize=0))
 
 
+@pytest.mark.parametrize("scale", [1.0, 0.25])
+def test_the_budget_hint_offers_upsample_1_only_when_the_mask_is_upsampled(scale):
+    rng = np.random.default_rng(1)
+    m = rng.random((200, 200)) > 0.5
+    with pytest.raises(TooComplexError) as exc:
+        tracer.trace(tracer.Mask(m, scale=scale), params=tracer.TraceParams(max_segments=1000, turdsize=0))
+    assert ("--upsample 1" in str(exc.value)) == (scale < 1) and "--max-segments" in str(exc.value)
+
+
 def test_potrace_parameters_change_the_trace():
     m = shapes.ring()
     smooth = tracer.trace(tracer.Mask(m), params=tracer.TraceParams(alphamax=1.3))

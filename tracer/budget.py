@@ -44,6 +44,7 @@ MIN_SEGMENTS_PER_PATH = 2
 BREP_SEGMENTS_FRACTION = 0.05
 
 _HINT = "raise --max-segments, or simplify with a larger --turdsize, --upsample 1 or a smaller --width"
+_HINT_NOT_UPSAMPLED = "raise --max-segments, or simplify with a larger --turdsize or a smaller --width"
 
 
 def boundary_edges(bits: np.ndarray, words: np.ndarray | None = None) -> int:
@@ -119,21 +120,23 @@ def min_segments(bits: np.ndarray, turdsize: int) -> int:
 
 
 def precheck(bits: np.ndarray, *, turdsize: int, max_segments: int, name: str = "",
-             words: np.ndarray | None = None) -> dict:
+             words: np.ndarray | None = None, upsampled: bool = True) -> dict:
     """Refuse (``TooComplexError``) a mask that is over budget, before potrace sees it.
 
     Returns ``{"boundary_edges": ..., "min_segments": ...}`` (``min_segments``
     is None when the cheap boundary count already shows it cannot matter).
     ``words``: ``bits`` packed for potrace, when the caller has it (see :func:`boundary_edges`).
+    ``upsampled``: the mask is finer than the image (else ``--upsample 1`` is no way out).
     """
     prefix = f"{name}: " if name else ""
+    hint = _HINT if upsampled else _HINT_NOT_UPSAMPLED
     edges = boundary_edges(bits, words)
     cap = BOUNDARY_EDGES_PER_SEGMENT * max_segments
     if edges > cap:
         raise TooComplexError(
             f"{prefix}the subject's outline is {edges} pixel edges long on the working raster, above the budget "
             f"of {cap} ({BOUNDARY_EDGES_PER_SEGMENT} x --max-segments {max_segments}); the image is probably "
-            f"noise or speckle ({_HINT})")
+            f"noise or speckle ({hint})")
     # Each path has >= 4 boundary edges, so at most edges/4 paths: skip the counting when even that fits.
     if MIN_SEGMENTS_PER_PATH * (edges // 4) <= max_segments:
         return {"boundary_edges": edges, "min_segments": None}
@@ -141,7 +144,7 @@ def precheck(bits: np.ndarray, *, turdsize: int, max_segments: int, name: str = 
     if low > max_segments:
         raise TooComplexError(
             f"{prefix}the outline would have at least {low} curve segments (separate specks and holes), above "
-            f"the budget of {max_segments} ({_HINT})")
+            f"the budget of {max_segments} ({hint})")
     return {"boundary_edges": edges, "min_segments": low}
 
 

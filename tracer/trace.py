@@ -88,7 +88,7 @@ def trace(mask: Mask, *, params: TraceParams = TraceParams()) -> Outlines:
 
     words = _potrace.pack_bitmap(mask.pixels)  # potrace's layout, packed once for the budget and for potrace
     precheck(mask.pixels, turdsize=params.turdsize, max_segments=params.max_segments,
-             words=words)  # before potrace: bounded cost
+             words=words, upsampled=mask.scale < 1.0)  # before potrace: bounded cost
     paths = _potrace.trace_bitmap(
         mask.pixels, turdsize=params.turdsize, turnpolicy=params.turnpolicy,
         alphamax=params.alphamax, opttolerance=params.opttolerance, words=words)
