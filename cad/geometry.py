@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["signed_area", "flatten", "reverse", "segment_counts", "bounds"]
+__all__ = ["signed_area", "flatten", "reverse", "segment_counts", "bounds", "fit_arc"]
 
 # 3-point Gauss-Legendre on [0, 1]: exact for polynomials up to degree 5, and
 # x(t) y'(t) of a cubic is degree 5, so the area below is exact.
@@ -102,3 +102,92 @@ def curve_bounds(ctrl: np.ndarray) -> tuple[float, float, float, float]:
         lo = np.minimum(lo, v.min(axis=0))
         hi = np.maximum(hi, v.max(axis=0))
     return float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])
+
+
+# ----------------------------------------------------------------------------- fitting polylines
+
+#: A polyline vertex where the outline turns by more than this (degrees) is a corner of the curve fit.
+CORNER_DEG = 40.0
+
+
+def _fit_cubic(p: np.ndarray, tol: float, t0: np.ndarray, t1: np.ndarray, depth: int = 0) -> list[np.ndarray]:
+    """Least-squares cubic Béziers through ``p`` (m, 2) within ``tol`` (Schneider), end tangents ``t0``/``t1``."""
+    a, b = p[0], p[-1]
+    chord = np.linalg.norm(b - a)
+    if len(p) == 2:
+        return [np.array([a, a + (b - a) / 3, a + 2 * (b - a) / 3, b])]
+    if chord == 0:  # closed piece: fit its two halves
+        i = len(p) // 2
+        tm = _unit(p[i + 1] - p[i - 1])
+        return _fit_cubic(p[: i + 1], tol, t0, -tm, depth + 1) + _fit_cubic(p[i:], tol, tm, t1, depth + 1)
+    d = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(p, axis=0), axis=1))])
+    u = d / d[-1]
+    for _ in range(3):
+        B = np.stack([(1 - u) ** 3, 3 * (1 - u) ** 2 * u, 3 * (1 - u) * u**2, u**3], axis=1)
+        A1, A2 = B[:, 1:2] * t0, B[:, 2:3] * t1
+        rhs = p - (B[:, 0:1] + B[:, 1:2]) * a - (B[:, 2:3] + B[:, 3:4]) * b
+        c11, c12, c22 = (A1 * A1).sum(), (A1 * A2).sum(), (A2 * A2).sum()
+        x1, x2 = (A1 * rhs).sum(), (A2 * rhs).sum()
+        det = c11 * c22 - c12 * c12
+        al1 = (x1 * c22 - x2 * c12) / det if abs(det) > 1e-12 else 0.0
+        al2 = (c11 * x2 - c12 * x1) / det if abs(det) > 1e-12 else 0.0
+        if not (al1 > 1e-6 * chord and al2 > 1e-6 * chord) or al1 > 2 * chord or al2 > 2 * chord:
+            al1 = al2 = chord / 3
+        c = np.array([a, a + al1 * t0, b + al2 * t1, b])
+        q = B @ c
+        err = np.linalg.norm(q - p, axis=1)
+        # Newton step on the parameters (one per round)
+        d1 = 3 * ((1 - u) ** 2)[:, None] * (c[1] - c[0]) + 6 * ((1 - u) * u)[:, None] * (c[2] - c[1]) \
+            + 3 * (u**2)[:, None] * (c[3] - c[2])
+        d2 = 6 * (1 - u)[:, None] * (c[2] - 2 * c[1] + c[0]) + 6 * u[:, None] * (c[3] - 2 * c[2] + c[1])
+        num = ((q - p) * d1).sum(axis=1)
+        den = (d1 * d1).sum(axis=1) + ((q - p) * d2).sum(axis=1)
+        un = np.where(np.abs(den) > 1e-12, u - num / np.where(den == 0, 1, den), u)
+        un[0], un[-1] = 0.0, 1.0
+        if np.all(np.diff(un) > 0):
+            u = un
+    i = int(np.argmax(err))
+    if err[i] <= tol:
+        return [c]
+    if depth > 40 or len(p) <= 3:
+        if len(p) <= 3:  # two chords: lines through the points
+            return [np.array([p[k], p[k] + (p[k + 1] - p[k]) / 3, p[k] + 2 * (p[k + 1] - p[k]) / 3, p[k + 1]])
+                    for k in range(len(p) - 1)]
+        return [c]
+    i = min(max(i, 1), len(p) - 2)
+    tm = p[i + 1] - p[i - 1]
+    tm = tm / (np.linalg.norm(tm) or 1.0)
+    return _fit_cubic(p[: i + 1], tol, t0, -tm, depth + 1) + _fit_cubic(p[i:], tol, tm, t1, depth + 1)
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    n = np.linalg.norm(v)
+    return v / n if n > 0 else v
+
+
+def fit_arc(p: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray]:
+    """An open polyline (m, 2) -> cubic Bézier segments (n, 4, 2) and ``is_line`` (n,), split at corners."""
+    p = np.asarray(p, np.float64)
+    v = np.diff(p, axis=0)
+    ang = np.degrees(np.abs(np.arctan2(v[:-1, 0] * v[1:, 1] - v[:-1, 1] * v[1:, 0], (v[:-1] * v[1:]).sum(axis=1))))
+    inner = (np.flatnonzero(ang > CORNER_DEG) + 1).tolist()
+    if np.array_equal(p[0], p[-1]) and len(inner) < 2:  # a closed loop: at least three pieces
+        inner = sorted(set(inner) | {len(p) // 3, (2 * len(p)) // 3})
+    cuts = [0, *[c for c in inner if 0 < c < len(p) - 1], len(p) - 1]
+    segs, lines = [], []
+    for s0, s1 in zip(cuts[:-1], cuts[1:]):
+        q = p[s0: s1 + 1]
+        if len(q) == 2:
+            a, b = q
+            segs.append(np.array([a, a + (b - a) / 3, a + 2 * (b - a) / 3, b]))
+            lines.append(True)
+            continue
+        t0 = _unit(q[1] - q[0])
+        t1 = _unit(q[-2] - q[-1])
+        for c in _fit_cubic(q, tol, t0, t1):
+            segs.append(c)
+            chord = c[3] - c[0]
+            lines.append(bool(np.allclose(c[1], c[0] + chord / 3) and np.allclose(c[2], c[0] + 2 * chord / 3)))
+    ctrl = np.array(segs)
+    ctrl[1:, 0] = ctrl[:-1, 3]  # exact continuity
+    return ctrl, np.array(lines, bool)

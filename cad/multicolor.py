@@ -32,6 +32,7 @@ import shapely.affinity
 from shapely.geometry import MultiPolygon, Polygon
 
 from cad import geometry as G
+from cad.geometry import fit_arc  # noqa: F401 - (the colour boundaries' fitter; tests import it from here)
 from cad import mesh as M
 from cad.regions import FINE_TOLERANCE_FRACTION, Regions, regions_from_polygons, to_regions
 from tracer.errors import ExportError, GeometryError, InvalidInputError, TracecadWarning
@@ -315,93 +316,6 @@ def _fix_pinches(geoms: list, disk: float, grid: float) -> int:
 
 
 # ----------------------------------------------------------------------------- shared curves
-
-#: A polyline vertex where the outline turns by more than this (degrees) is a corner of the curve fit.
-CORNER_DEG = 40.0
-
-
-def _fit_cubic(p: np.ndarray, tol: float, t0: np.ndarray, t1: np.ndarray, depth: int = 0) -> list[np.ndarray]:
-    """Least-squares cubic Béziers through ``p`` (m, 2) within ``tol`` (Schneider), end tangents ``t0``/``t1``."""
-    a, b = p[0], p[-1]
-    chord = np.linalg.norm(b - a)
-    if len(p) == 2:
-        return [np.array([a, a + (b - a) / 3, a + 2 * (b - a) / 3, b])]
-    if chord == 0:  # closed piece: fit its two halves
-        i = len(p) // 2
-        tm = _unit(p[i + 1] - p[i - 1])
-        return _fit_cubic(p[: i + 1], tol, t0, -tm, depth + 1) + _fit_cubic(p[i:], tol, tm, t1, depth + 1)
-    d = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(p, axis=0), axis=1))])
-    u = d / d[-1]
-    for _ in range(3):
-        B = np.stack([(1 - u) ** 3, 3 * (1 - u) ** 2 * u, 3 * (1 - u) * u**2, u**3], axis=1)
-        A1, A2 = B[:, 1:2] * t0, B[:, 2:3] * t1
-        rhs = p - (B[:, 0:1] + B[:, 1:2]) * a - (B[:, 2:3] + B[:, 3:4]) * b
-        c11, c12, c22 = (A1 * A1).sum(), (A1 * A2).sum(), (A2 * A2).sum()
-        x1, x2 = (A1 * rhs).sum(), (A2 * rhs).sum()
-        det = c11 * c22 - c12 * c12
-        al1 = (x1 * c22 - x2 * c12) / det if abs(det) > 1e-12 else 0.0
-        al2 = (c11 * x2 - c12 * x1) / det if abs(det) > 1e-12 else 0.0
-        if not (al1 > 1e-6 * chord and al2 > 1e-6 * chord) or al1 > 2 * chord or al2 > 2 * chord:
-            al1 = al2 = chord / 3
-        c = np.array([a, a + al1 * t0, b + al2 * t1, b])
-        q = B @ c
-        err = np.linalg.norm(q - p, axis=1)
-        # Newton step on the parameters (one per round)
-        d1 = 3 * ((1 - u) ** 2)[:, None] * (c[1] - c[0]) + 6 * ((1 - u) * u)[:, None] * (c[2] - c[1]) \
-            + 3 * (u**2)[:, None] * (c[3] - c[2])
-        d2 = 6 * (1 - u)[:, None] * (c[2] - 2 * c[1] + c[0]) + 6 * u[:, None] * (c[3] - 2 * c[2] + c[1])
-        num = ((q - p) * d1).sum(axis=1)
-        den = (d1 * d1).sum(axis=1) + ((q - p) * d2).sum(axis=1)
-        un = np.where(np.abs(den) > 1e-12, u - num / np.where(den == 0, 1, den), u)
-        un[0], un[-1] = 0.0, 1.0
-        if np.all(np.diff(un) > 0):
-            u = un
-    i = int(np.argmax(err))
-    if err[i] <= tol:
-        return [c]
-    if depth > 40 or len(p) <= 3:
-        if len(p) <= 3:  # two chords: lines through the points
-            return [np.array([p[k], p[k] + (p[k + 1] - p[k]) / 3, p[k] + 2 * (p[k + 1] - p[k]) / 3, p[k + 1]])
-                    for k in range(len(p) - 1)]
-        return [c]
-    i = min(max(i, 1), len(p) - 2)
-    tm = p[i + 1] - p[i - 1]
-    tm = tm / (np.linalg.norm(tm) or 1.0)
-    return _fit_cubic(p[: i + 1], tol, t0, -tm, depth + 1) + _fit_cubic(p[i:], tol, tm, t1, depth + 1)
-
-
-def _unit(v: np.ndarray) -> np.ndarray:
-    n = np.linalg.norm(v)
-    return v / n if n > 0 else v
-
-
-def fit_arc(p: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray]:
-    """An open polyline (m, 2) -> cubic Bézier segments (n, 4, 2) and ``is_line`` (n,), split at corners."""
-    p = np.asarray(p, np.float64)
-    v = np.diff(p, axis=0)
-    ang = np.degrees(np.abs(np.arctan2(v[:-1, 0] * v[1:, 1] - v[:-1, 1] * v[1:, 0], (v[:-1] * v[1:]).sum(axis=1))))
-    inner = (np.flatnonzero(ang > CORNER_DEG) + 1).tolist()
-    if np.array_equal(p[0], p[-1]) and len(inner) < 2:  # a closed loop: at least three pieces
-        inner = sorted(set(inner) | {len(p) // 3, (2 * len(p)) // 3})
-    cuts = [0, *[c for c in inner if 0 < c < len(p) - 1], len(p) - 1]
-    segs, lines = [], []
-    for s0, s1 in zip(cuts[:-1], cuts[1:]):
-        q = p[s0: s1 + 1]
-        if len(q) == 2:
-            a, b = q
-            segs.append(np.array([a, a + (b - a) / 3, a + 2 * (b - a) / 3, b]))
-            lines.append(True)
-            continue
-        t0 = _unit(q[1] - q[0])
-        t1 = _unit(q[-2] - q[-1])
-        for c in _fit_cubic(q, tol, t0, t1):
-            segs.append(c)
-            chord = c[3] - c[0]
-            lines.append(bool(np.allclose(c[1], c[0] + chord / 3) and np.allclose(c[2], c[0] + 2 * chord / 3)))
-    ctrl = np.array(segs)
-    ctrl[1:, 0] = ctrl[:-1, 3]  # exact continuity
-    return ctrl, np.array(lines, bool)
-
 
 #: Curve-fit tolerance of the shared colour boundaries, in working pixels (see build_multicolor),
 #: and at most this many source pixels where the working raster resolves that (half a working

@@ -517,7 +517,7 @@ ROUND_KEEP_AREA = 0.99
 def _rounded_prism(region, size: float, z0: float, h: float):
     """The prism of ``region`` with its convex corners rounded to ``ROUND_CORNERS_FACTOR * size``, or None
     when the rounding would change the part (a piece thinner than that vanishes, splits off or closes a hole)."""
-    from cad.multicolor import fit_arc
+    from cad.geometry import fit_arc
     from cad.regions import Region, Ring
     from cad.solid import _face
 
