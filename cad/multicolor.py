@@ -683,13 +683,13 @@ def build_multicolor(source, options, *, name: str | None = None, stem: str = "p
             colour_px.append(_contour_polygons(tracer.trace(labels.mask(k), params=options.trace), tol_px))
         timings["trace"] = time.perf_counter() - t
         if getattr(options, "debug_dir", None):  # the subject's mask and outline, and the colour partition
-            from tracer.debug import write_debug, write_labels
+            from tracer.debug import attempt, write_debug, write_labels
 
-            try:
-                write_debug(options.debug_dir, stem, image, labels.mask(None), union_outlines)
-                write_labels(options.debug_dir, stem, labels.labels, labels.palette.rgb, BACKGROUND)
-            except OSError as exc:
-                warnings.warn(f"could not write the debug images to {options.debug_dir} ({exc})", TracecadWarning)
+            failed = attempt(options.debug_dir, lambda: (
+                write_debug(options.debug_dir, stem, image, labels.mask(None), union_outlines),
+                write_labels(options.debug_dir, stem, labels.labels, labels.palette.rgb, BACKGROUND)))
+            if failed:
+                warnings.warn(failed, TracecadWarning)
         t = time.perf_counter()
         lab_img = labels.labels
         index_of = {k: i for i, k in enumerate(labels.colors)}

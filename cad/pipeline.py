@@ -257,12 +257,12 @@ def build(source, options: ConvertOptions = ConvertOptions(), *, name: str | Non
 
             check_brep_budget(segments_by_outer(outlines), max_segments=options.trace.max_segments)
         if options.debug_dir:  # --debug-dir: the mask and the outline drawn on the input
-            from tracer.debug import write_debug
+            from tracer.debug import attempt, write_debug
 
-            try:
-                write_debug(options.debug_dir, Path(name).stem if name else "image", image, mask, outlines)
-            except OSError as exc:
-                warnings.warn(f"could not write the debug images to {options.debug_dir} ({exc})", TracecadWarning)
+            failed = attempt(options.debug_dir, lambda: write_debug(
+                options.debug_dir, Path(name).stem if name else "image", image, mask, outlines))
+            if failed:
+                warnings.warn(failed, TracecadWarning)
         t = time.perf_counter()
         regions = to_regions(outlines, width_mm=options.width_mm, height_mm=options.height_mm,
                              px_mm=options.px_mm, min_area_mm2=options.min_area_mm2, mirror=options.mirror)

@@ -329,12 +329,12 @@ def build_relief(source, options, *, name: str | None = None) -> ReliefResult:
                                  px_mm=options.px_mm, min_area_mm2=options.min_area_mm2, mirror=options.mirror)
         warn.extend(str(w.message) for w in wlist if issubclass(w.category, TracecadWarning))
         if options.debug_dir:  # the subject's mask and outline, as in the extrude mode
-            from tracer.debug import write_debug
+            from tracer.debug import attempt, write_debug
 
-            try:
-                write_debug(options.debug_dir, Path(name).stem, image, mask, outlines)
-            except OSError as exc:
-                warn.append(f"could not write the debug images to {options.debug_dir} ({exc})")
+            failed = attempt(options.debug_dir, lambda: write_debug(options.debug_dir, Path(name).stem, image, mask,
+                                                                      outlines))
+            if failed:
+                warn.append(failed)
         regions.report.setdefault("min_area_mm2", options.min_area_mm2)
         cx, cy = _subject_frame(outlines, regions)
         s = regions.px_mm
@@ -365,12 +365,11 @@ def build_relief(source, options, *, name: str | None = None) -> ReliefResult:
     if options.debug_dir:  # --debug-dir: the height field as a picture
 
         def debug(z):
-            from tracer.debug import write_heights
+            from tracer.debug import attempt, write_heights
 
-            try:
-                write_heights(options.debug_dir, Path(name).stem, z)
-            except OSError as exc:
-                warn.append(f"could not write the debug images to {options.debug_dir} ({exc})")
+            failed = attempt(options.debug_dir, lambda: write_heights(options.debug_dir, Path(name).stem, z))
+            if failed:
+                warn.append(failed)
 
     for attempt, ((fx, fy), simplify) in enumerate(plan):
         if regions is not None:

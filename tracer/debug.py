@@ -21,7 +21,7 @@ import numpy as np
 
 from tracer.types import Image, Mask, Outlines
 
-__all__ = ["write_debug", "write_labels", "write_heights", "outline_points"]
+__all__ = ["write_debug", "write_labels", "write_heights", "outline_points", "attempt"]
 
 #: The overlay is drawn at least this wide (small images are enlarged).
 OVERLAY_MIN_PX = 1024
@@ -95,6 +95,16 @@ def write_heights(out_dir: str | os.PathLike[str], stem: str, z: np.ndarray) -> 
     path = out / f"{stem}.heights.png"
     _write_png(path, np.rint(scaled * 65535.0).astype(np.uint16))
     return path
+
+
+def attempt(out_dir, write) -> str | None:
+    """Run ``write()`` (it writes debug images into ``out_dir``): a failure costs a warning, not the
+    conversion. Returns that warning's sentence, or None."""
+    try:
+        write()
+    except OSError as exc:
+        return f"could not write the debug images to {out_dir} ({exc})"
+    return None
 
 
 def _write_png(path: Path, array: np.ndarray) -> None:
