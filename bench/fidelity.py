@@ -6,14 +6,16 @@ For each image kind (png512, png2048, jpeg35, photo) this runs, in one process p
 
 then ``python ../shared/corpus/score.py --outdir OUT/<kind> --width-mm 50 --kind <kind> --set mono``,
 prints score.py's table, and a summary per kind (mean/min IoU, Hausdorff p95, watertight count,
-median isolate seconds) against the targets of issue 3.
+median isolate seconds) against the fidelity targets.
 
 Usage::
 
     nice -n 10 .venv/bin/python bench/fidelity.py [--kind png512 ...] [--set mono] [--out DIR]
                                                    [--items a,b] [-- extra tracecad convert flags]
 
-Exits 0 with a message when ../shared/corpus is absent.
+Exits 0 with a message when the evaluation corpus is absent (2 with ``--check``, which must measure).
+``--check bench/fidelity_baseline.json`` exits 1 when a kind regresses against the locked versions'
+figures (``make upgrade`` uses it); ``--write-baseline`` records them.
 """
 
 from __future__ import annotations
@@ -30,16 +32,36 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus"
 KINDS = ("png512", "png2048", "jpeg35", "photo")
-#: issue 3 targets: (mean IoU, worst IoU); every kind also needs all watertight and Hausdorff p95 <= 0.5 %.
+#: targets: (mean IoU, worst IoU); every kind also needs all watertight and Hausdorff p95 <= 0.5 %.
 TARGETS = {"png512": (0.995, 0.985), "png2048": (0.995, 0.985), "jpeg35": (0.993, 0.985), "photo": (0.993, 0.985)}
 HAUSDORFF_P95_PCT = 0.5
 
 
 def _tracecad() -> list[str]:
-    exe = ROOT / ".venv" / "bin" / "tracecad"
+    exe = Path(sys.executable).parent / "tracecad"  # the virtualenv this script runs in
     if exe.exists():
         return [str(exe)]
     return [sys.executable, "-m", "cad"]
+
+
+def regressions(summary: dict, baseline: dict, *, mean_drop: float = 0.002, min_drop: float = 0.01) -> list[str]:
+    """What ``summary`` loses against ``baseline`` (both per kind): a failure, a mesh that is not
+    watertight, a mean IoU more than ``mean_drop`` or a worst IoU more than ``min_drop`` below the baseline."""
+    out = []
+    for kind, base in baseline.items():
+        s = summary.get(kind)
+        if s is None:
+            out.append(f"{kind}: not measured")
+            continue
+        if s["failed"]:
+            out.append(f"{kind}: {s['failed']} conversions failed")
+        if s["watertight"] != s["n"] - s["failed"]:
+            out.append(f"{kind}: {s['n'] - s['failed'] - s['watertight']} outputs are not watertight")
+        if s["iou_mean"] < base["iou_mean"] - mean_drop:
+            out.append(f"{kind}: mean IoU {s['iou_mean']:.4f} < {base['iou_mean']:.4f} - {mean_drop}")
+        if s["iou_min"] < base["iou_min"] - min_drop:
+            out.append(f"{kind}: worst IoU {s['iou_min']:.4f} < {base['iou_min']:.4f} - {min_drop}")
+    return out
 
 
 def main(argv=None) -> int:
@@ -56,18 +78,21 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=None, help="output folder (default: a temporary folder)")
     ap.add_argument("--width", type=float, default=50.0, help="--width passed to tracecad and score.py (mm)")
     ap.add_argument("--quiet-table", action="store_true", help="print only the per-kind summary")
+    ap.add_argument("--check", metavar="BASELINE", help="exit 1 when a kind regresses against this JSON summary "
+                    "(bench/fidelity_baseline.json); exit 2 when the corpus is absent")
+    ap.add_argument("--write-baseline", metavar="FILE", help="write the per-kind summary as a baseline")
     a = ap.parse_args(argv)
     corpus = Path(a.corpus)
 
     if not (corpus / "score.py").exists() or not (corpus / "manifest.json").exists():
         print(f"fidelity: {corpus} is absent; nothing to measure (skipped)")
-        return 0
+        return 2 if a.check else 0
     try:
         import cairosvg  # noqa: F401
         import svgelements  # noqa: F401
     except ImportError:
-        print("fidelity: score.py needs svgelements and cairosvg (.venv/bin/pip install svgelements cairosvg); skipped")
-        return 0
+        print("fidelity: score.py needs svgelements and cairosvg (the lock installs them); skipped")
+        return 2 if a.check else 0
 
     manifest = json.loads((corpus / "manifest.json").read_text())
     wanted = set(a.items.split(",")) if a.items else None
@@ -137,6 +162,16 @@ def main(argv=None) -> int:
               f"{'met' if met else 'NOT met'} (mean>={mean_t}, min>={min_t}, H95<={HAUSDORFF_P95_PCT}%)")
     if os.environ.get("FIDELITY_JSON"):
         Path(os.environ["FIDELITY_JSON"]).write_text(json.dumps(summary, indent=2))
+    if a.write_baseline:
+        keep = ("n", "failed", "iou_mean", "iou_min", "worst", "hausdorff_p95", "watertight")
+        Path(a.write_baseline).write_text(json.dumps({k: {f: s[f] for f in keep} for k, s in summary.items()},
+                                                     indent=2) + "\n")
+    if a.check:
+        lost = regressions(summary, json.loads(Path(a.check).read_text()))
+        for line in lost:
+            print(f"fidelity: regression: {line}")
+        print(f"fidelity: {'regressed' if lost else 'no regression'} against {a.check}")
+        return 1 if lost else 0
     return 0
 
 

@@ -135,7 +135,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def expand_inputs(items: list[str]) -> list[tuple[Path, Path | None]]:
-    """Files, folders (recursive) and globs -> ``[(path, root)]``; ``root`` is the folder given, if any."""
+    """Files, folders (recursive) and globs -> ``[(path, root)]``; ``root`` is the folder given, if any.
+
+    A folder that holds no images, or a pattern that matches no file, is a :class:`ValueError` naming it
+    (a mistyped folder is a usage error, not an empty batch)."""
     out: list[tuple[Path, Path | None]] = []
     seen = set()
 
@@ -150,12 +153,16 @@ def expand_inputs(items: list[str]) -> list[tuple[Path, Path | None]]:
         if p.is_dir():
             found = sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in IMAGE_SUFFIXES
                            and not any(part.startswith(".") for part in q.relative_to(p).parts))
+            if not found:
+                raise ValueError(f"{item.rstrip('/') or '/'}/: no images found in this folder")
             for q in found:
                 add(q, p)
         elif not p.exists() and any(ch in item for ch in "*?["):
-            for q in sorted(glob.glob(item, recursive=True)):
-                if Path(q).is_file():
-                    add(Path(q), None)
+            matched = [Path(q) for q in sorted(glob.glob(item, recursive=True)) if Path(q).is_file()]
+            if not matched:
+                raise ValueError(f"{item}: no files match this pattern")
+            for q in matched:
+                add(q, None)
         else:
             add(p, None)  # missing files are reported by the loader, one sentence each
     return out
@@ -243,7 +250,11 @@ def cmd_convert(a) -> int:
             return 2
         base = Path(a.manifest).parent
         items = [str(base / row.key) for row in rows]
-    inputs = expand_inputs(items)
+    try:
+        inputs = expand_inputs(items)
+    except ValueError as exc:
+        print(f"tracecad: error: {exc}", file=sys.stderr)
+        return 2
     if not inputs:
         print("tracecad: error: no input images found", file=sys.stderr)
         return 2

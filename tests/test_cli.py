@@ -36,6 +36,21 @@ def test_usage_errors_exit_2(capsys, tmp_path):
     assert code == 2 and "unknown format" in err
 
 
+def test_a_folder_or_pattern_without_images_is_named(capsys, tmp_path):
+    empty = tmp_path / "photos"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("not an image")
+    code, _, err = run(capsys, "convert", f"{empty}/", "-o", tmp_path / "out")
+    assert code == 2 and err.strip() == f"tracecad: error: {empty}/: no images found in this folder"
+    dotted = tmp_path / "logo.png"  # a folder whose name looks like an image
+    dotted.mkdir()
+    code, _, err = run(capsys, "convert", dotted, "-o", tmp_path / "out")
+    assert code == 2 and err.strip() == f"tracecad: error: {dotted}/: no images found in this folder"
+    code, _, err = run(capsys, "convert", tmp_path / "nothing*.png", "-o", tmp_path / "out")
+    assert code == 2 and err.strip() == f"tracecad: error: {tmp_path}/nothing*.png: no files match this pattern"
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
 def test_geometry_contract_centred_width_and_not_mirrored(capsys, tmp_path):
     png = tmp_path / "F.png"
     shapes.save_png(shapes.letter_f(), png, aa=True)

@@ -539,8 +539,8 @@ def _coverage_band(rgb: np.ndarray, alpha: np.ndarray | None, pal: Palette, para
     # while the luma edge stays sharp.
     cw = CHROMA_WEIGHT if noise_delta_e > LOSSY_NOISE_DELTA_E else 1.0  # lossless art: every channel is exact
     m = _YCC * np.array([[1.0], [cw], [cw]], np.float32)
-    pix = rgb @ m.T
-    pal_w = pal.rgb.astype(np.float32) @ m.T
+    pix = _per_pixel_transform(rgb, m)
+    pal_w = _per_pixel_transform(pal.rgb.astype(np.float32), m)
     best = np.full((h, w), np.inf, np.float32)
     a_lab = np.zeros((h, w), np.int8 if K < 127 else np.int16)
     b_lab = np.zeros((h, w), a_lab.dtype)
@@ -562,6 +562,14 @@ def _coverage_band(rgb: np.ndarray, alpha: np.ndarray | None, pal: Palette, para
         if not todo.any():
             break
     return a_lab, b_lab, t_mix
+
+
+def _per_pixel_transform(px: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """``px @ m.T`` for (..., 3) pixels, summed channel by channel: every pixel's result is the same
+    whatever the array's shape, which a BLAS matrix product does not promise (its blocking and
+    vector lanes change the rounding), so a band of rows gives the whole image's values."""
+    m = np.asarray(m, np.float32)
+    return np.stack([px[..., 0] * m[i, 0] + px[..., 1] * m[i, 1] + px[..., 2] * m[i, 2] for i in range(3)], axis=-1)
 
 
 def _mix(pix, pal_w, allowed, best, a_lab, b_lab, t_mix) -> None:
@@ -599,7 +607,7 @@ def _mix(pix, pal_w, allowed, best, a_lab, b_lab, t_mix) -> None:
             dd = float(d @ d)
             if dd <= 1e-12:
                 continue
-            t = np.clip(((p - ca) @ d) / dd, 0.0, 1.0)
+            t = np.clip(((p - ca) * d).sum(axis=1) / dd, 0.0, 1.0)
             r2 = (((ca + t[:, None] * d) - p) ** 2).sum(axis=1)
             upd = r2 < bf[ii] - 1e-9
             ii = ii[upd]
