@@ -41,7 +41,7 @@ CORPUS = ROOT.parent / "shared" / "corpus"
 
 
 def _tracecad() -> list[str]:
-    return [sys.executable, "-m", "cad"]
+    return [sys.executable, "-m", "tracecad"]
 
 
 def synthetic(folder: Path, n: int, size: int = 512) -> None:

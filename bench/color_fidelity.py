@@ -70,8 +70,8 @@ def score_item(item: dict, kind: str, width_mm: float, workdir: Path) -> dict:
     import truth  # ../shared/corpus/truth.py
     from cad import check_mesh
     from cad.export.threemf import read_3mf
-    from cad.multicolor import convert_multicolor
-    from cad.pipeline import ConvertOptions
+    from tracecad.modes.colours import convert_colours
+    from tracecad import ConvertOptions
 
     img = next(i for i in item["images"] if i["kind"] == kind)
     src = CORPUS / img["path"]

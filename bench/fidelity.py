@@ -41,7 +41,7 @@ def _tracecad() -> list[str]:
     exe = Path(sys.executable).parent / "tracecad"  # the virtualenv this script runs in
     if exe.exists():
         return [str(exe)]
-    return [sys.executable, "-m", "cad"]
+    return [sys.executable, "-m", "tracecad"]
 
 
 def regressions(summary: dict, baseline: dict, *, mean_drop: float = 0.002, min_drop: float = 0.01) -> list[str]:

@@ -45,7 +45,7 @@ def make_cases(d: Path) -> dict[str, Path]:
 
 
 def run(path: Path, out: Path, extra: list[str], timeout: float) -> tuple[str, float, float, str]:
-    cmd = [sys.executable, "-m", "cad", "convert", str(path), "-o", str(out), "--formats", "step,stl", "-q", *extra]
+    cmd = [sys.executable, "-m", "tracecad", "convert", str(path), "-o", str(out), "--formats", "step,stl", "-q", *extra]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     status, rss_kb = None, 0

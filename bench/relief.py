@@ -44,8 +44,9 @@ def main(argv=None) -> int:
     import trimesh
 
     from cad.mesh import check_mesh
-    from cad.pipeline import ConvertOptions
-    from cad.relief import ReliefParams, build_relief
+    from tracecad import ConvertOptions
+    from tracecad.modes.relief import build_relief
+from tracecad.options import ReliefParams
 
     files = sorted(folder.glob(a.glob))[: a.limit or None]
     cases = [c for c in a.cases.split(",") if c]

@@ -95,7 +95,7 @@ def run(cmd, *, cwd=None, env=None, rss=False):
 
 def tracecad_cmd() -> list[str]:
     exe = ROOT / ".venv" / "bin" / "tracecad"
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "cad"]
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "tracecad"]
 
 
 def machine() -> dict:
@@ -234,8 +234,8 @@ def child_stl(args) -> int:
     """Batch in one process: cad.convert(..., formats=stl) on every image; JSON on stdout."""
     t0 = time.perf_counter()
     import cad  # noqa: F401
-    from cad.cli import process_setup
-    from cad.pipeline import ConvertOptions, convert
+    from tracecad.process import process_setup
+    from tracecad import ConvertOptions, convert
 
     process_setup()  # as `tracecad convert` does (BLAS on one thread, freed memory kept)
     t_import = time.perf_counter() - t0
@@ -261,7 +261,7 @@ def child_stl(args) -> int:
 def child_inproc(args) -> int:
     """A 1080p logo -> STEP+STL+3MF inside one process: the first call (lazy imports) and warm calls."""
     t0 = time.perf_counter()
-    from cad.pipeline import ConvertOptions, convert
+    from tracecad import ConvertOptions, convert
 
     t_import = time.perf_counter() - t0
     opts = ConvertOptions(formats=("step", "stl", "3mf"))
@@ -277,7 +277,7 @@ def child_inproc(args) -> int:
 
 def child_economy(args) -> int:
     """STEP faces vs segments and bodies on each image; triangles vs tolerance on the generated shapes."""
-    from cad.pipeline import ConvertOptions, build
+    from tracecad import ConvertOptions, build
 
     paths = [Path(p) for p in Path(args.child_list).read_text().splitlines() if p]
     rows = []
@@ -454,7 +454,7 @@ def section_logo(gen: dict[str, Path], work: Path, repeat: int) -> dict:
     ocp_cpu = median([c for _, c in ocp_runs])
     _, _, rc, js, _ = run([*tc, "convert", str(logo), "-o", str(work / "cli"), "--formats", "step,stl", "--json"])
     entry = json.loads(js)["results"][0]
-    prof = import_profile(["-m", "cad", "convert", str(logo), "-o", str(work / "cli"), "--formats", "stl", "-q"])
+    prof = import_profile(["-m", "tracecad", "convert", str(logo), "-o", str(work / "cli"), "--formats", "stl", "-q"])
     return {"inproc": inproc, "cli": cli, "python_startup_s": base, "ocp_import_s": ocp - base, "ocp_import_cpu": ocp_cpu,
             "json_keys": {k: entry.get(k) for k in ("step_faces", "triangles", "curve_segments", "bodies")},
             "import_profile_stl": prof}
@@ -489,7 +489,7 @@ def section_economy(images: list[Path], gen: dict[str, Path], work: Path) -> dic
 def section_checks(gen: dict[str, Path], work: Path, repeat: int, corpus_logo: Path | None) -> dict:
     """What the safety checks cost: the checks before this issue vs the ones now run (same solid, same run)."""
     from cad.export.step import read_step, verify_step, write_step
-    from cad.pipeline import ConvertOptions, build
+    from tracecad import ConvertOptions, build
     from cad.solid import _face, _prism, compound, count_solids, face_count, is_valid_shape, shape_volume
 
     work.mkdir(parents=True, exist_ok=True)

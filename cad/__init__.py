@@ -2,21 +2,36 @@
 
 Stages: :func:`to_regions` (pixels -> mm, the only y-flip), :func:`extrude`
 (OCC B-rep), :func:`extrude_mesh` (prism mesh), and the writers in
-:mod:`cad.export`. :func:`convert` runs the whole pipeline on one file.
+:mod:`cad.export`. The application (options, modes, batches, the command line)
+is the :mod:`tracecad` package.
 """
 
+import warnings
+
 from cad.mesh import Mesh, check_mesh, extrude_mesh
-from cad.pipeline import ConvertOptions, Conversion, build, convert, write_outputs
 from cad.regions import Region, Regions, Ring, to_regions
 from tracer.errors import *  # noqa: F401,F403
 
 
 def extrude(regions, *, thickness_mm: float, z0_mm: float = 0.0):
     """Exact B-rep extrusion (imports OpenCASCADE on first use); see :func:`cad.solid.extrude`."""
-    from cad.solid import extrude as _extrude
+    from cad.solid import extrude as solid_extrude
 
-    return _extrude(regions, thickness_mm=thickness_mm, z0_mm=z0_mm)
+    return solid_extrude(regions, thickness_mm=thickness_mm, z0_mm=z0_mm)
 
 
-__all__ = ["Mesh", "check_mesh", "extrude_mesh", "extrude", "ConvertOptions", "Conversion", "build", "convert",
-           "write_outputs", "Region", "Regions", "Ring", "to_regions"]
+#: Names that moved to the ``tracecad`` package; ``cad.<name>`` still works, with a FutureWarning.
+MOVED_TO_TRACECAD = ("convert", "ConvertOptions", "Conversion", "build", "write_outputs")
+
+
+def __getattr__(name: str):
+    if name in MOVED_TO_TRACECAD:
+        warnings.warn(f"cad.{name} moved to tracecad.{name}; the cad name will be removed in the next release",
+                      FutureWarning, stacklevel=2)
+        import tracecad  # the one import of the application from cad: this shim, kept for one release
+
+        return getattr(tracecad, name)
+    raise AttributeError(f"module 'cad' has no attribute {name!r}")
+
+
+__all__ = ["Mesh", "check_mesh", "extrude_mesh", "extrude", "Region", "Regions", "Ring", "to_regions"]

@@ -7,7 +7,7 @@ file must hold at least one solid, pass OpenCASCADE's BRepCheck, and every
 solid must have a closed shell and positive volume.
 
 Strict mode (``TRACECAD_STRICT=1`` in the environment, or
-``cad.checks.STRICT = True``) makes :func:`cad.pipeline.write_outputs` run
+``cad.checks.STRICT = True``) makes :func:`tracecad.modes.extrude.write_outputs` run
 :func:`self_check` before any file gets its final name: topology and
 validity invariants that the pipeline guarantees by construction are
 verified again, independently (the test suite runs with it on, as trimesh
@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from cad.mesh import check_mesh, overlap_volume
+from cad.mesh import Mesh, MeshReport, check_mesh, overlap_volume
 from tracer.errors import ExportError, GeometryError, SolidError, TracecadError
 
-__all__ = ["check_file", "strict_enabled", "self_check", "STRICT"]
+__all__ = ["check_file", "check_volume_mesh", "strict_enabled", "self_check", "STRICT"]
 
 #: Strict self-checks in the pipeline (also switched on by the environment variable TRACECAD_STRICT=1).
 STRICT = False
@@ -157,8 +157,21 @@ def _check_mesh_file(p: Path, suffix: str) -> dict:
 
 # --------------------------------------------------------------------------- strict self-checks
 
-def self_check(conv) -> dict:
-    """Verify a :class:`cad.pipeline.Conversion` independently; raise a typed error on any breach.
+def check_volume_mesh(mesh: Mesh, expected_mm3: float, tolerance_mm3: float, name: str) -> MeshReport:
+    """Raise :class:`ExportError` unless ``mesh`` is a closed, consistently wound volume of the right size."""
+    rep = check_mesh(mesh)
+    if not rep.watertight:
+        raise ExportError(f"{name}: the mesh is not watertight ({rep.degenerate} degenerate triangles)")
+    if not rep.winding_consistent:
+        raise ExportError(f"{name}: the mesh winding is inconsistent")
+    if not abs(rep.volume_mm3 - expected_mm3) <= tolerance_mm3:
+        raise ExportError(f"{name}: the mesh volume {rep.volume_mm3:.3f} mm³ does not match the solid's "
+                          f"{expected_mm3:.3f} mm³ (tolerance {tolerance_mm3:.3f})")
+    return rep
+
+
+def self_check(name: str, regions, outlines, *, mesh: Mesh | None = None, solid=None, product: bool = False) -> dict:
+    """Verify a conversion's regions, mesh and solid independently; raise a typed error on any breach.
 
     * every region is a valid polygon of positive area, regions are pairwise
       disjoint (their union's area is the sum of their areas);
@@ -174,8 +187,7 @@ def self_check(conv) -> dict:
     """
     from shapely.geometry import Polygon
 
-    name = conv.name
-    regs = conv.regions
+    regs = regions
     done = {"regions": len(regs.regions)}
     polys = []
     for i, r in enumerate(regs.regions):
@@ -194,7 +206,7 @@ def self_check(conv) -> dict:
             raise GeometryError(f"{name}: strict check: regions overlap ({total - union:.6f} mm² counted twice)")
     rep = regs.report
     if not (rep.get("dropped_islands") or rep.get("dropped_holes") or rep.get("repaired")):
-        contours = conv.outlines.contours
+        contours = outlines.contours
         if contours is not None and len(contours) and hasattr(contours[0], "is_hole"):
             euler_trace = sum(not c.is_hole for c in contours) - sum(c.is_hole for c in contours)
             euler_regions = len(regs.regions) - regs.n_holes
@@ -202,21 +214,19 @@ def self_check(conv) -> dict:
                 raise GeometryError(f"{name}: strict check: the regions have bodies - holes = {euler_regions}, "
                                     f"the traced outlines {euler_trace}")
             done["euler"] = euler_regions
-    if conv._mesh is not None:
-        m = check_mesh(conv._mesh)
+    if mesh is not None:
+        m = check_mesh(mesh)
         if not m.is_volume:
             raise ExportError(f"{name}: strict check: the mesh is not a closed volume")
-        product = bool(getattr(conv, "_is_product", False))  # plates, keychain holes: not a plain extrusion
         if not product and (m.bodies != len(regs.regions) or m.genus != regs.n_holes):
             raise ExportError(f"{name}: strict check: the mesh has {m.bodies} bodies and genus {m.genus}, "
                               f"expected {len(regs.regions)} and {regs.n_holes}")
         done["mesh"] = (m.bodies, m.genus)
-    if conv._solid is not None:
+    if solid is not None:
         from cad.solid import count_solids, is_valid_shape
 
-        shape = conv._solid.shape
+        shape = solid.shape
         n = count_solids(shape)
-        product = bool(getattr(conv, "_is_product", False))
         if (not product and n != len(regs.regions)) or n == 0 or not is_valid_shape(shape):
             raise SolidError(f"{name}: strict check: the B-rep has {n} solids for {len(regs.regions)} regions "
                              "or fails BRepCheck")

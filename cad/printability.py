@@ -29,6 +29,8 @@ import numpy as np
 import shapely
 from shapely.geometry import MultiPolygon, Polygon, box
 
+from cad.regions import Regions, polygons_of, regions_from_polygons
+
 __all__ = ["analyse", "thin_spots", "narrowest", "thicken", "thicken_regions", "write_preview",
            "DEFAULT_NOZZLE_MM", "RISK_FACTOR", "MAX_LISTED"]
 
@@ -42,14 +44,6 @@ MAX_LISTED = 50
 FEATURE_CAP_FACTOR = 8.0
 GAP_CAP_FACTOR = 4.0
 _QUAD = 8
-
-
-def _polys(geom) -> list[Polygon]:
-    if geom is None or geom.is_empty:
-        return []
-    if geom.geom_type == "Polygon":
-        return [geom]
-    return [p for g in getattr(geom, "geoms", []) for p in _polys(g)]
 
 
 def _opening(geom, r: float):
@@ -75,7 +69,7 @@ def _lost_pieces(geom, width_mm: float) -> list[Polygon]:
     # an ordinary corner rounded by the nozzle loses less than r: not a lost feature. A piece touches the
     # kept shape (or is alone), so it cannot reach further than its own diameter: small ones are skipped cheaply.
     out = []
-    for p in _polys(lost):
+    for p in polygons_of(lost):
         if p.area <= eps:
             continue
         x0, y0, x1, y1 = p.bounds
@@ -187,7 +181,6 @@ def thicken_regions(regions, min_feature_mm: float):
 
     Returns ``(regions, n_spots)``.
     """
-    from cad.regions import Regions, regions_from_polygons
 
     geom = regions.geometry
     new, n = thicken(geom, min_feature_mm)
@@ -200,7 +193,7 @@ def thicken_regions(regions, min_feature_mm: float):
     kept = [r for i, r in enumerate(regions.regions) if i not in touched]
     kept_polys = [p for i, p in enumerate(polys) if i not in touched]
     grown = shapely.make_valid(shapely.union_all([added, *[polys[i] for i in touched]]))
-    new_regs = regions_from_polygons(MultiPolygon(_polys(grown)), simplify=1e-4)
+    new_regs = regions_from_polygons(MultiPolygon(polygons_of(grown)), simplify=1e-4)
     new_polys = [Polygon(r.shell.flatten(tol), [h.flatten(tol) for h in r.holes]) for r in new_regs]
     mp = shapely.orient_polygons(MultiPolygon(kept_polys + new_polys), exterior_cw=False)
     if not mp.is_valid:
@@ -229,7 +222,7 @@ def write_preview(geom, report: dict, path: str | os.PathLike[str], *, outline=N
         return [((x - x0) * s, (y1 - y) * s) for x, y in a]
 
     def fill(g, color, hole_color):
-        for p in sorted(_polys(g), key=lambda q: -q.area):
+        for p in sorted(polygons_of(g), key=lambda q: -q.area):
             d.polygon(px(p.exterior.coords), fill=color)
             for i in p.interiors:
                 d.polygon(px(i.coords), fill=hole_color)

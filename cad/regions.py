@@ -23,7 +23,8 @@ from cad import geometry as G
 from tracer.errors import GeometryError, InvalidInputError
 from tracer.types import Outlines
 
-__all__ = ["Ring", "Region", "Regions", "to_regions", "regions_from_polygons", "DEFAULT_WIDTH_MM"]
+__all__ = ["Ring", "Region", "Regions", "to_regions", "regions_from_polygons", "polygons_of", "ring_contacts",
+           "DEFAULT_WIDTH_MM"]
 
 DEFAULT_WIDTH_MM = 50.0
 #: Flattening tolerance used to judge validity and to measure, as a fraction of the output width.
@@ -239,6 +240,15 @@ def _bbox_px(boxes_px: dict, alive: np.ndarray) -> tuple[float, float, float, fl
 
 def _polygon(region: Region, tolerance: float) -> Polygon:
     return Polygon(region.shell.flatten(tolerance), [h.flatten(tolerance) for h in region.holes])
+
+
+def polygons_of(geom) -> list[Polygon]:
+    """The polygons of a shapely geometry (a Polygon, a MultiPolygon or a collection), in order."""
+    if geom is None or geom.is_empty:
+        return []
+    if geom.geom_type == "Polygon":
+        return [geom]
+    return [p for g in getattr(geom, "geoms", []) for p in polygons_of(g)]
 
 
 def regions_from_polygons(geom, *, simplify: float = 0.0) -> list[Region]:

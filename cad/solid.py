@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tracer.errors import SolidError
+from tracer.errors import ExportError, SolidError
 
-__all__ = ["Solid", "extrude", "face_count", "shape_volume", "is_valid_shape", "count_solids"]
+__all__ = ["Solid", "extrude", "ring_wire", "region_face", "prism", "compound", "faceted_solid", "face_count", "shape_volume",
+           "is_valid_shape", "count_solids"]
 
 #: Segments whose control polygon is shorter than this (mm) are dropped as degenerate.
 DEGENERATE_MM = 1e-7
@@ -37,7 +38,8 @@ def _occ():
     return BRepBuilderAPI, BRepPrimAPI, Geom, TColgp, gp
 
 
-def _wire(ring):
+def ring_wire(ring):
+    """The OCC wire of a :class:`cad.regions.Ring`: its Bézier and straight segments as exact edges."""
     BRepBuilderAPI, _, Geom, TColgp, gp = _occ()
     ctrl, is_line = ring.ctrl, ring.is_line
     poly_len = np.abs(np.diff(ctrl, axis=1)).sum(axis=(1, 2))
@@ -74,17 +76,19 @@ def _wire(ring):
     return mw.Wire()
 
 
-def _face(region):
+def region_face(region):
+    """The planar OCC face (Z = 0) of a :class:`cad.regions.Region`: its shell with its holes."""
     BRepBuilderAPI = _occ()[0]
-    mf = BRepBuilderAPI.BRepBuilderAPI_MakeFace(_wire(region.shell), True)
+    mf = BRepBuilderAPI.BRepBuilderAPI_MakeFace(ring_wire(region.shell), True)
     if not mf.IsDone():
         raise SolidError("OpenCASCADE could not make a face from the outline")
     for hole in region.holes:
-        mf.Add(_wire(hole))
+        mf.Add(ring_wire(hole))
     return mf.Face()
 
 
-def _prism(face, thickness_mm: float, z0_mm: float):
+def prism(face, *, z0_mm: float, height_mm: float):
+    """The solid swept by ``face`` (lying at Z = 0) moved up to ``z0_mm`` and extruded ``height_mm`` along +Z."""
     _, BRepPrimAPI, _, _, gp = _occ()
     from OCP.BRepBuilderAPI import BRepBuilderAPI_Transform
 
@@ -92,13 +96,14 @@ def _prism(face, thickness_mm: float, z0_mm: float):
         tr = gp.gp_Trsf()
         tr.SetTranslation(gp.gp_Vec(0.0, 0.0, float(z0_mm)))
         face = BRepBuilderAPI_Transform(face, tr, True).Shape()
-    mp = BRepPrimAPI.BRepPrimAPI_MakePrism(face, gp.gp_Vec(0.0, 0.0, float(thickness_mm)))
+    mp = BRepPrimAPI.BRepPrimAPI_MakePrism(face, gp.gp_Vec(0.0, 0.0, float(height_mm)))
     if not mp.IsDone():
         raise SolidError("OpenCASCADE could not extrude the face")
     return mp.Shape()
 
 
 def compound(shapes):
+    """One ``TopoDS_Compound`` grouping ``shapes``."""
     from OCP.BRep import BRep_Builder
     from OCP.TopoDS import TopoDS_Compound
 
@@ -206,8 +211,40 @@ def _checked_prism(region, thickness_mm: float, z0_mm: float, check: bool):
     The caller's volume test (exact area x thickness, 1e-6) then catches a
     missing face or an inverted shell.
     """
-    face = _face(region)
+    face = region_face(region)
     if check and not is_valid_shape(face):
         raise SolidError("the outline's face fails OpenCASCADE's BRepCheck")
-    s = _prism(face, thickness_mm, z0_mm)
+    s = prism(face, z0_mm=z0_mm, height_mm=thickness_mm)
     return s, shape_volume(s)
+
+
+def faceted_solid(mesh):
+    """An OCC solid whose faces are the mesh's triangles, sharing edges (no sewing search needed)."""
+    from OCP.BRep import BRep_Builder
+    from OCP.BRepBuilderAPI import BRepBuilderAPI_MakeEdge, BRepBuilderAPI_MakeFace, BRepBuilderAPI_MakeVertex, BRepBuilderAPI_MakeWire
+    from OCP.gp import gp_Pnt
+    from OCP.TopoDS import TopoDS, TopoDS_Shell, TopoDS_Solid
+
+    v, f = mesh.vertices, mesh.faces
+    verts = [BRepBuilderAPI_MakeVertex(gp_Pnt(float(a), float(b), float(c))).Vertex() for a, b, c in v]
+    e = np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])
+    ue, inv = np.unique(np.sort(e, axis=1), axis=0, return_inverse=True)
+    edges = [BRepBuilderAPI_MakeEdge(verts[a], verts[b]).Edge() for a, b in ue]
+    inv = inv.reshape(3, -1).T
+    builder = BRep_Builder()
+    shell = TopoDS_Shell()
+    builder.MakeShell(shell)
+    for tri, ids in zip(f, inv):
+        w = BRepBuilderAPI_MakeWire()
+        for s, (a, b) in enumerate(((tri[0], tri[1]), (tri[1], tri[2]), (tri[2], tri[0]))):
+            ed = edges[ids[s]]
+            w.Add(TopoDS.Edge_s(ed.Reversed()) if a > b else ed)
+        mf = BRepBuilderAPI_MakeFace(w.Wire(), True)
+        if not mf.IsDone():
+            raise ExportError("OpenCASCADE could not make a planar face from a mesh triangle")
+        builder.Add(shell, mf.Face())
+    shell.Closed(True)
+    solid = TopoDS_Solid()
+    builder.MakeSolid(solid)
+    builder.Add(solid, shell)
+    return solid

@@ -23,7 +23,7 @@ SAMPLES = HERE.parent / "sample_images"
 def figure(name: str, ax_img, ax_trace, ax_3d) -> None:
     path = SAMPLES / name
     image = tracer.load_image(path)
-    conv = cad.build(path, cad.ConvertOptions(width_mm=50, thickness_mm=4))
+    conv = tracecad.build(path, tracecad.ConvertOptions(width_mm=50, thickness_mm=4))
     ax_img.imshow(image.pixels)
     ax_img.set_title(f"input: {name}", fontsize=9)
     ax_img.axis("off")

@@ -25,7 +25,7 @@ import shapes
 import trimesh
 from PIL import Image
 
-from cad.cli import main
+from tracecad.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -221,7 +221,7 @@ NOBODY = 65534
 
 def _as_nobody(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     """Run the CLI as user ``nobody`` (real permission checks, which root bypasses)."""
-    code = "import sys; from cad.cli import main; sys.exit(main(sys.argv[1:]))"
+    code = "import sys; from tracecad.cli import main; sys.exit(main(sys.argv[1:]))"
 
     def drop():
         os.setgid(NOBODY)
@@ -245,7 +245,7 @@ def _needs_nobody():
     if os.geteuid() != 0:
         return
     try:
-        probe = subprocess.run([sys.executable, "-c", "import cad.cli, numpy, PIL"], cwd="/",
+        probe = subprocess.run([sys.executable, "-c", "import tracecad.cli, numpy, PIL"], cwd="/",
                                env=dict(os.environ, PYTHONPATH=str(ROOT)),
                                preexec_fn=lambda: (os.setgid(NOBODY), os.setuid(NOBODY)),
                                capture_output=True, timeout=60)

@@ -16,9 +16,9 @@ import shapes
 import trimesh
 from PIL import Image
 
-import cad.cli
-from cad import batch
-from cad.cli import main
+import tracecad.cli
+from tracecad import batch, progress, report
+from tracecad.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -127,7 +127,7 @@ def test_broken_files_are_reported_in_json_and_csv_and_the_rest_converted(capsys
     assert code == 1
     with open(tmp_path / "r.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
-    assert len(rows) == 8 and list(rows[0]) == list(batch.CSV_COLUMNS)
+    assert len(rows) == 8 and list(rows[0]) == list(report.CSV_COLUMNS)
     assert {Path(r["input"]).name: r["error"] for r in rows if r["status"] == "error"} == failed
     assert sum(r["status"] == "skipped" for r in rows) == 6
 
@@ -226,10 +226,8 @@ def test_manifest_errors_are_usage_errors(capsys, tmp_path):
     assert not (tmp_path / "o").exists()
 
 
-@pytest.mark.skipif("cad.products" not in cad.cli.FEATURE_MODULES,
-                    reason="the products feature (cad/products.py, --preset) is not wired into the CLI yet")
 def test_manifest_preset_column_acts_like_the_preset_flag(capsys, tmp_path):
-    from cad.products import PRESETS
+    from tracecad.options import PRESETS
 
     for name in ("a", "b"):
         shapes.save_png(shapes.square_with_hole(), tmp_path / f"{name}.png")
@@ -279,8 +277,8 @@ def test_progress_is_plain_log_lines_when_stderr_is_not_a_terminal(capsys, tmp_p
         def isatty(self):
             return True
 
-    assert isinstance(batch.make_progress(quiet=False, n_inputs=3, stream=Tty()), batch.RichProgress)
-    assert type(batch.make_progress(quiet=True, n_inputs=3, stream=Tty())) is batch.MessagesOnly
+    assert isinstance(progress.make_progress(quiet=False, n_inputs=3, stream=Tty()), progress.RichProgress)
+    assert type(progress.make_progress(quiet=True, n_inputs=3, stream=Tty())) is progress.MessagesOnly
 
 
 def test_dask_executor_on_a_local_cluster_gives_the_same_report(capsys, tmp_path):
@@ -321,7 +319,7 @@ def test_ctrl_c_stops_cleanly_with_no_partial_file(tmp_path, jobs, group):
         shapes.save_png(shapes.ring(400, 180 - i, 60 + i % 7), src / f"r{i:02d}.png")
     out_dir = tmp_path / "out"
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, "-m", "cad", "convert", str(src), "-o", str(out_dir),
+    proc = subprocess.Popen([sys.executable, "-m", "tracecad", "convert", str(src), "-o", str(out_dir),
                              "--formats", "stl,3mf,svg", "--jobs", str(jobs), "--report", str(tmp_path / "r.json")],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=group)
@@ -364,7 +362,7 @@ class _CrashOnArrival:
 def test_a_worker_crash_fails_only_its_own_input(tmp_path):
     from dataclasses import replace
 
-    from cad.pipeline import ConvertOptions
+    from tracecad import ConvertOptions
 
     src = tmp_path / "in"
     tree(src, 4)
@@ -384,14 +382,14 @@ def test_terminal_progress_bar_shows_count_rate_eta_and_current_file(tmp_path):
 
     from rich.console import Console
 
-    from cad.pipeline import ConvertOptions
+    from tracecad import ConvertOptions
 
     src = tmp_path / "in"
     tree(src, 3, broken=[("zz.png", b"nope")])
     items = [(p, src) for p in sorted(src.rglob("*.png"))]
     jobs, _ = batch.plan(items, tmp_path / "o", ConvertOptions(formats="stl"))
     buf = io.StringIO()
-    bar = batch.RichProgress(console=Console(file=buf, force_terminal=True, width=200))
+    bar = progress.RichProgress(console=Console(file=buf, force_terminal=True, width=200))
     result = batch.run(jobs, n_jobs=1, progress=bar)
     text = buf.getvalue()
     assert result.count("ok") == 3 and result.failed == 1

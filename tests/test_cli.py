@@ -7,7 +7,7 @@ import pytest
 import shapes
 import trimesh
 
-from cad.cli import main
+from tracecad.cli import main
 
 
 def run(capsys, *argv):
@@ -134,7 +134,7 @@ def test_freed_memory_is_kept_for_the_next_image_unless_the_user_chose():
 
     if platform.libc_ver()[0] != "glibc":
         pytest.skip("mallopt is glibc's")
-    probe = "from cad.cli import keep_freed_memory; print(keep_freed_memory())"
+    probe = "from tracecad.process import keep_freed_memory; print(keep_freed_memory())"
     env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
     run = [sys.executable, "-c", probe]
     assert subprocess.run(run, env=env, capture_output=True, text=True, check=True).stdout.strip() == "True"
@@ -148,7 +148,7 @@ def test_blas_runs_on_one_thread_unless_the_user_chose():
     import subprocess
     import sys
 
-    probe = ("import json, os; from cad.cli import single_threaded_blas; single_threaded_blas(); "
+    probe = ("import json, os; from tracecad.process import single_threaded_blas; single_threaded_blas(); "
              "from threadpoolctl import threadpool_info; "
              "print(json.dumps([[i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas'], "
              "os.environ.get('OPENBLAS_NUM_THREADS')]))")

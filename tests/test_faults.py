@@ -23,7 +23,7 @@ import shapes
 import trimesh
 
 from cad.checks import check_file
-from cad.cli import main
+from tracecad.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,8 +47,8 @@ CHILD = textwrap.dedent("""
         return Path(path)
 
     stl.write_stl = slow_write
-    import cad.pipeline  # noqa: E402  (imports write_stl from the patched module at call time)
-    from cad.cli import main
+    import tracecad.modes.extrude  # noqa: E402  (imports write_stl from the patched module at call time)
+    from tracecad.cli import main
     sys.exit(main(sys.argv[2:]))
 """)
 

@@ -19,7 +19,7 @@ from PIL import Image as PILImage
 
 import tracer
 from cad import geometry as G
-from cad.cli import main
+from tracecad.cli import main
 from cad.regions import to_regions
 from tracer import denoise as D
 from tracer.isolate import coverage_fill, isolate

@@ -10,11 +10,11 @@ import shapes
 CODE = """
 import json, sys
 import cad
-from cad.pipeline import ConvertOptions, convert
+from tracecad import ConvertOptions, convert
 e = convert(sys.argv[1], sys.argv[2], ConvertOptions(formats=tuple(sys.argv[3].split(","))))
 mods = sys.modules
 print(json.dumps({"ocp": any(m == "OCP" or m.startswith("OCP.") for m in mods), "cadquery": "cadquery" in mods,
-                  "threemf": "cad.export.threemf" in mods, "outputs": sorted(e["outputs"]), "faces": e["step_faces"]}))
+                  "outputs": sorted(e["outputs"]), "faces": e["step_faces"]}))
 """
 
 
@@ -28,13 +28,12 @@ def test_only_step_loads_opencascade(tmp_path, formats, ocp):
     assert r["outputs"] == sorted(formats.split(","))
     assert r["ocp"] is ocp
     assert r["cadquery"] is False  # cadquery (and VTK) are never needed: OCP alone builds and writes the B-rep
-    assert r["threemf"] is ("3mf" in formats)
     assert (r["faces"] is not None) is ocp
 
 
 CLI_CODE = """
 import json, sys
-from cad.cli import main
+from tracecad.cli import main
 rc = main(["convert", sys.argv[1], "-o", sys.argv[2], "--formats", "stl", "-q"])
 mods = sys.modules
 print(json.dumps({"rc": rc, "pil_plugins": sorted(m for m in mods if m.startswith("PIL.") and m.endswith("ImagePlugin")),

@@ -15,9 +15,11 @@ import shapely
 from PIL import Image
 
 from cad import check_mesh
-from cad.cli import main
-from cad.multicolor import build_multicolor, parse_layer_heights, read_colored_step, write_multicolor
-from cad.pipeline import ConvertOptions, convert
+from tracecad.cli import main
+from cad.export.step import read_colored_step
+from tracecad.modes.colours import build_multicolor, write_multicolor
+from tracecad.options import parse_layer_heights
+from tracecad import ConvertOptions, convert
 from tracer import load_image
 from tracer.colors import BACKGROUND, ColorParams, label_colors
 from tracer.errors import InvalidInputError
@@ -429,7 +431,7 @@ def test_colour_curves_that_cross_when_flattened_finely_fall_back_to_polylines(t
     Such curves now fall back to polylines, and the 3MF, STL and STEP are written as valid volumes."""
     from pathlib import Path
 
-    from cad.pipeline import ConvertOptions, convert
+    from tracecad import ConvertOptions, convert
 
     src = Path(__file__).parent / "data" / "colour_self_touching_fuzz.jpg"
     from cad.checks import check_file

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from cad.multicolor import _crossing_arcs, _fit_pinned, _polyline_curve, fit_arc
+from cad.geometry import fit_arc
+from cad.partition import _crossing_arcs, _fit_pinned, _polyline_curve
 
 
 def _key(p):

@@ -8,7 +8,7 @@ from PIL import Image
 from shapely.geometry import box
 
 from cad import printability as P
-from cad.pipeline import ConvertOptions, build, convert
+from tracecad import ConvertOptions, build, convert
 from cad.products import ProductOptions
 
 
@@ -113,7 +113,7 @@ def test_cookie_cutter_judges_only_its_silhouette(tmp_path, capsys):
     import numpy as np
     import shapes
 
-    from cad.cli import main
+    from tracecad.cli import main
 
     m = np.zeros((400, 400), bool)
     m[50:350, 50:350] = True

@@ -10,10 +10,12 @@ from shapely.geometry import Point
 
 import tracer
 from cad.checks import check_file
-from cad.cli import main
+from tracecad.cli import main
 from cad.mesh import check_mesh
-from cad.pipeline import ConvertOptions
-from cad.products import PRESETS, ProductOptions, build_product, mesh_volume_tolerance, tessellate
+from tracecad import ConvertOptions
+from cad.products import ProductOptions, build_product
+from cad.tessellate import mesh_volume_tolerance, tessellate
+from tracecad.options import PRESETS
 from cad.regions import to_regions
 from cad.solid import count_solids, is_valid_shape
 from tracer.errors import InvalidInputError
@@ -29,7 +31,7 @@ def regions_of(mask, width_mm=20.0, mirror=False):
 
 def make(regions, thickness=1.5, **prod):
     warnings = []
-    solid = build_product(regions, ConvertOptions(thickness_mm=thickness, product=ProductOptions(**prod)), warnings)
+    solid = build_product(regions, ProductOptions(**prod), thickness_mm=thickness, warnings=warnings)
     return solid, warnings
 
 
@@ -101,11 +103,11 @@ def test_engraved_volume_is_plate_minus_pocket():
 
 @pytest.mark.parametrize("style", ["deboss", "stencil"])
 def test_direct_complement_faces_match_the_boolean_cut(style, monkeypatch):
-    import cad.products as products
+    from cad import plates
 
     reg = regions_of(shapes.ring(n=200, r_out=90, r_in=70) | shapes.ring(n=200, r_out=40, r_in=20))
     fast, _ = make(reg, plate="ellipse", margin_mm=2.0, style=style, depth_mm=0.5)
-    monkeypatch.setattr(products, "_complement_faces", lambda *a: None)
+    monkeypatch.setattr(plates, "complement_faces", lambda *a: None)
     slow, _ = make(reg, plate="ellipse", margin_mm=2.0, style=style, depth_mm=0.5)
     assert fast.report["fast_complement"] and not slow.report["fast_complement"]
     assert fast.volume_mm3 == pytest.approx(slow.volume_mm3, rel=1e-7)
@@ -203,13 +205,13 @@ def test_a_treated_part_that_does_not_mesh_to_its_volume_stays_sharp(monkeypatch
     """BRepCheck passes some chamfered parts whose faces do not triangulate to the solid; such a part
     must stay sharp (with the warning) rather than fail the product's mesh check later. Simulated
     here by a tessellation 1 % too large for the in-process treatment (the plate's)."""
-    import cad.products as products
+    from cad import edges
     from cad.mesh import Mesh
 
     reg = regions_of(shapes.square(), width_mm=10)
     sharp, _ = make(reg, plate="rect", margin_mm=3.0)
-    real = products.tessellate
-    monkeypatch.setattr(products, "tessellate", lambda shape, tol: Mesh(real(shape, tol).vertices * 1.01,
+    real = edges.tessellate
+    monkeypatch.setattr(edges, "tessellate", lambda shape, tol: Mesh(real(shape, tol).vertices * 1.01,
                                                                         real(shape, tol).faces))
     s, warn = make(reg, plate="rect", margin_mm=3.0, chamfer_mm=0.4)
     assert any("could not chamfer 1 of 1 plate part(s)" in w for w in warn), warn
@@ -252,7 +254,7 @@ def test_stencil_stays_one_piece(mask):
 
 
 def test_stencil_of_letters_with_counters(samples):
-    from cad.pipeline import build
+    from tracecad import build
 
     conv = build(samples / "letters_B8A.png", ConvertOptions(
         width_mm=40, product=ProductOptions(plate="rect", style="stencil", margin_mm=5.0, base_thickness_mm=1.0)))
@@ -320,7 +322,7 @@ def test_presets_are_documented_defaults_and_flags_override(tmp_path):
 
 
 def test_apply_preset_for_batch_manifests():
-    from cad.products import apply_preset
+    from tracecad.options import apply_preset
 
     o = apply_preset(ConvertOptions(product=ProductOptions(nozzle_mm=0.25)), "stamp")
     assert o.product.preset == "stamp" and o.mirror and o.thickness_mm == PRESETS["stamp"]["thickness_mm"]

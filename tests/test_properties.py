@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 import cad.checks
 from cad.checks import check_file
-from cad.pipeline import ConvertOptions, build, write_outputs
+from tracecad import ConvertOptions, build, write_outputs
 from tracer import budget
 from tracer.errors import TooComplexError, TracecadError
 

@@ -15,8 +15,9 @@ from cad.checks import check_file
 from cad.export.stl import read_stl
 from cad.export.threemf import read_3mf
 from cad.mesh import check_mesh
-from cad.pipeline import ConvertOptions, convert
-from cad.relief import ReliefParams, build_relief
+from tracecad import ConvertOptions, convert
+from tracecad.modes.relief import build_relief
+from tracecad.options import ReliefParams
 from tracer.errors import InvalidInputError
 
 
@@ -94,7 +95,7 @@ def test_sampling_has_no_side_limit_and_is_exact_on_a_ramp():
 
 
 def test_a_frame_with_no_room_for_the_image_is_one_clear_error(tmp_path, capsys):
-    from cad.cli import main
+    from tracecad.cli import main
 
     src = tmp_path / "strip.png"
     src.write_bytes(png(np.full((20, 3000), 100)))  # 50 mm wide -> 0.33 mm tall inside a 3 mm frame
@@ -321,7 +322,7 @@ def test_files_are_checked_solids_and_step_is_a_valid_solid(tmp_path):
 
 
 def test_cli_lithophane_defaults_to_meshes(tmp_path, capsys):
-    from cad.cli import main
+    from tracecad.cli import main
 
     src = tmp_path / "photo.png"
     src.write_bytes(png(asymmetric()))
@@ -366,7 +367,7 @@ def test_bad_options_are_one_clear_error(bad):
                                    ["--mode", "relief", "--min-height", "2", "--max-height", "1"]])
 def test_heights_that_contradict_each_other_are_a_usage_error(tmp_path, capsys, flags):
     """Known from the options alone: exit 2 with one sentence before any input is read, not once per input."""
-    from cad.cli import main
+    from tracecad.cli import main
 
     src = tmp_path / "p.png"
     src.write_bytes(png(np.full((20, 20), 100)))
@@ -378,7 +379,7 @@ def test_heights_that_contradict_each_other_are_a_usage_error(tmp_path, capsys, 
 def test_debug_dir_shows_the_height_field(tmp_path, capsys):
     """--debug-dir in a relief mode writes the node heights as 16-bit grey: a lithophane of a left-to-right
     brightening ramp is thickest (white) on the left, thinner to the right, and its frame is full height."""
-    from cad.cli import main
+    from tracecad.cli import main
 
     ramp = np.tile(np.linspace(0, 255, 200), (100, 1))
     src = tmp_path / "ramp.png"
@@ -406,7 +407,7 @@ def test_option_validation():
 
 
 def test_step_refused_above_the_facet_limit_and_nothing_is_written(tmp_path, monkeypatch):
-    import cad.relief as R
+    import tracecad.modes.relief as R
     from tracer.errors import ExportError
 
     monkeypatch.setattr(R, "STEP_MAX_FACETS", 10)

@@ -7,7 +7,8 @@ import pytest
 import trimesh
 
 import cad
-from cad.cli import IMAGE_SUFFIXES
+import tracecad
+from tracecad.cli import IMAGE_SUFFIXES
 
 pytestmark = pytest.mark.slow
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_images"
@@ -21,7 +22,7 @@ def test_every_sample_has_a_golden_entry():
 
 @pytest.mark.parametrize("path", IMAGES, ids=lambda p: p.name)
 def test_sample_converts_and_matches_golden(path, tmp_path):
-    e = cad.convert(path, tmp_path, cad.ConvertOptions(formats=("step", "stl", "3mf", "svg")))
+    e = tracecad.convert(path, tmp_path, tracecad.ConvertOptions(formats=("step", "stl", "3mf", "svg")))
     g = GOLDEN[path.name]
     assert e["bodies"] == g["bodies"] and e["holes"] == g["holes"]
     assert e["width_mm"] == pytest.approx(50.0, abs=1e-9)

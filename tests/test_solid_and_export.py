@@ -6,6 +6,7 @@ import shapes
 import trimesh
 
 import cad
+import tracecad
 import tracer
 from cad.export.step import read_step, write_step
 from cad.export.stl import read_stl, write_stl
@@ -93,7 +94,7 @@ def test_check_mesh_detects_a_hole_and_a_flipped_triangle():
 def test_convert_writes_all_formats_that_read_back(tmp_path):
     png = tmp_path / "ring.png"
     shapes.save_png(shapes.ring(), png, aa=True)
-    e = cad.convert(png, tmp_path / "out", cad.ConvertOptions(width_mm=30, thickness_mm=2,
+    e = tracecad.convert(png, tmp_path / "out", tracecad.ConvertOptions(width_mm=30, thickness_mm=2,
                                                               formats=("step", "stl", "3mf", "svg")))
     assert e["status"] == "ok" and set(e["outputs"]) == {"step", "stl", "3mf", "svg"}
     assert e["width_mm"] == pytest.approx(30, abs=1e-9)
@@ -111,9 +112,9 @@ def test_convert_writes_all_formats_that_read_back(tmp_path):
 def test_stl_only_run_does_not_build_the_brep(tmp_path):
     png = tmp_path / "sq.png"
     shapes.save_png(shapes.square(64, 10, 50), png)
-    conv = cad.build(png, cad.ConvertOptions(formats="stl"))
-    cad.write_outputs(conv, tmp_path, "sq")
-    assert conv._solid is None and "solid" not in conv.timings
+    conv = tracecad.build(png, tracecad.ConvertOptions(formats="stl"))
+    tracecad.write_outputs(conv, tmp_path, "sq")
+    assert conv.solid_built is None and "solid" not in conv.timings
 
 
 def test_an_stl_that_is_not_the_checked_mesh_bit_for_bit_is_checked_on_its_own(tmp_path, monkeypatch):
@@ -133,7 +134,7 @@ def test_an_stl_that_is_not_the_checked_mesh_bit_for_bit_is_checked_on_its_own(t
     # in the pipeline, a written file that is not the checked mesh is checked on its own (and refused here)
     png = tmp_path / "ring.png"
     shapes.save_png(shapes.ring(), png, aa=True)
-    conv = cad.build(png, cad.ConvertOptions(width_mm=30, formats="stl"))
+    conv = tracecad.build(png, tracecad.ConvertOptions(width_mm=30, formats="stl"))
 
     def damaged_write(mesh, path):
         path.write_bytes(stl_mod.stl_bytes(cad.Mesh(mesh.vertices, mesh.faces[1:])))  # one triangle missing
@@ -141,5 +142,5 @@ def test_an_stl_that_is_not_the_checked_mesh_bit_for_bit_is_checked_on_its_own(t
 
     monkeypatch.setattr(stl_mod, "write_stl", damaged_write)
     with pytest.raises(tracer.ExportError, match="watertight"):
-        cad.write_outputs(conv, tmp_path / "out", "ring")
+        tracecad.write_outputs(conv, tmp_path / "out", "ring")
     assert not (tmp_path / "out" / "ring.stl").exists()

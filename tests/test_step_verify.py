@@ -93,7 +93,7 @@ def test_the_part_is_named_after_the_final_file_not_the_staging_file(tmp_path):
     """The STEP writes to a temporary file that is renamed on success; CAD programs show the PRODUCT name."""
     import re
 
-    from cad.pipeline import ConvertOptions, convert
+    from tracecad import ConvertOptions, convert
 
     src = tmp_path / "badge.png"
     shapes.save_png(shapes.square_with_hole(), src)

@@ -138,7 +138,7 @@ def test_clean_blunt_ends_and_slits_are_left_alone():
 def test_the_cli_reports_restored_tips_and_no_tips_turns_them_off(tmp_path, capsys):
     import json
 
-    from cad.cli import main
+    from tracecad.cli import main
 
     src = tmp_path / "wedge.png"
     src.write_bytes(_photo(_render([WEDGE]), sigma=1.5))

@@ -8,6 +8,7 @@ coordinates are in source-image pixels, y down. ``tracer`` never imports
 from tracer.errors import *  # noqa: F401,F403
 from tracer.errors import __all__ as _errors_all
 from tracer.isolate import ink_field, isolate
+from tracer.isolate import _alpha_carries_shape as alpha_carries_shape  # (temporary)
 from tracer.load import load_image
 from tracer.trace import trace
 from tracer.types import Contour, Image, IsolateParams, Mask, Outlines, TraceParams

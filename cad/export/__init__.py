@@ -9,11 +9,12 @@ outputs appear, or none does.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from tracer.errors import ExportError
 
-__all__ = ["Staging", "FORMATS", "parse_formats", "prepare_out_dir"]
+__all__ = ["Staging", "FORMATS", "parse_formats", "prepare_out_dir", "write_checked", "fsync_file", "pid_alive"]
 
 #: Known output formats, in the order they are written.
 FORMATS = ("step", "stl", "3mf", "svg")
@@ -48,6 +49,30 @@ def parse_formats(text: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
     if not out:
         raise ValueError("no output format given")
     return tuple(out)
+
+
+def write_checked(files: Sequence[tuple[Path, Callable[[Path], None]]], *,
+                  before_commit: Callable[[], None] | None = None) -> list[Path]:
+    """Write a group of files all or nothing: the one staged "write, read back, check" loop of every mode.
+
+    ``files`` holds ``(final path, write)`` pairs; ``write(tmp)`` writes the file at the temporary
+    path ``tmp`` and checks it (reading it back), raising :class:`ExportError` when it is wrong. Each
+    file is then flushed to disk; ``before_commit`` (optional) runs last, and only then are all the
+    files renamed to their final names. Any failure deletes every temporary file and leaves the
+    final names untouched; an ``OSError`` becomes one ``ExportError`` sentence naming the file.
+    Returns the final paths, in order.
+    """
+    with Staging() as stage:
+        for final, write in files:
+            tmp = stage.path(final)
+            try:
+                write(tmp)
+                fsync_file(tmp)
+            except OSError as exc:
+                raise ExportError(f"{final}: cannot write ({exc.strerror or exc})") from exc
+        if before_commit is not None:
+            before_commit()
+        return stage.commit()
 
 
 class Staging:
@@ -161,7 +186,8 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists (one of another user counts: it cannot be signalled, but it runs)."""
     if pid == os.getpid():
         return True
     try:
@@ -186,7 +212,7 @@ def _sweep_stale(final: Path) -> None:
         rest = n[len(prefix):-len(".part")].split(".")
         if len(rest) not in (2, 3) or not rest[0].isdigit() or (len(rest) == 3 and rest[2] != "old"):
             continue
-        if not _pid_alive(int(rest[0])):
+        if not pid_alive(int(rest[0])):
             try:
                 (final.parent / n).unlink()
             except OSError:

@@ -1,7 +1,7 @@
-"""The ``tracecad`` command line: ``main(argv) -> exit code``, no logic of its own.
+"""The ``tracecad`` command line: ``main(argv) -> exit code``; the parser, with every argparse type.
 
-Exit codes: 0 every input converted (or every checked file valid); 1 some
-input failed (the others were still converted); 2 usage error.
+Exit codes: 0 every input converted (or every checked file valid); 1 some input failed (the others
+were still converted); 2 usage error; 130 interrupted (Ctrl-C or SIGTERM; no partial file is left).
 """
 
 from __future__ import annotations
@@ -9,20 +9,33 @@ from __future__ import annotations
 import argparse
 import glob
 import json
+import math
 import os
+import signal
 import sys
+import threading
 import traceback
+from dataclasses import replace
 from pathlib import Path
 
-__all__ = ["main", "IMAGE_SUFFIXES", "FEATURE_MODULES"]
+from cad.checks import check_file
+from cad.products import PLATES, STYLES
+from tracecad import batch
+from tracecad.options import (DEFAULT_FORMATS, DEFAULT_THICKNESS_MM, DEFAULT_WIDTH_MM, MODES, OUTLINES, PRESETS,
+                              RELIEF_FORMATS, ConvertOptions, ProductOptions, ReliefParams, parse_layer_heights)
+from tracecad.process import process_setup
+from tracecad.progress import make_progress
+from tracecad.report import exit_code, print_summary, write_report
+from tracer import __version__
+from tracer.errors import InvalidInputError, TracecadError
+from tracer.isolate import parse_color
+from tracer.types import IsolateParams, TraceParams
 
-#: Modules that add their own ``convert`` options. Each defines
-#: ``add_arguments(parser)`` (an argument group of its own) and
-#: ``update_options(args, kw)`` (puts its fields into the ConvertOptions
-#: keyword dict). They must import nothing heavy at module level.
-FEATURE_MODULES: tuple[str, ...] = ("cad.relief", "cad.products", "cad.multicolor")
+__all__ = ["main", "build_parser", "options_from_args", "expand_inputs", "IMAGE_SUFFIXES"]
+
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif")
+
 
 EXAMPLES = """examples:
   tracecad convert logo.png -o out/                       # out/logo.step and out/logo.stl, 50 mm wide, 3 mm thick
@@ -59,9 +72,41 @@ def _nonneg(text: str) -> float:
     return v
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from tracer import __version__
+def _mm(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (v >= 0 and math.isfinite(v)):
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return v
 
+
+def _xy(text: str) -> tuple[float, float]:
+    try:
+        x, y = (float(t) for t in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected X,Y in mm, got {text!r}") from None
+    return x, y
+
+
+def _colour_count(text: str):
+    t = text.strip().lower()
+    if t == "auto":
+        return "auto"
+    try:
+        n = int(t)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of colours or 'auto', got {text!r}") from None
+    if not 1 <= n <= 24:
+        raise argparse.ArgumentTypeError(f"--colors must be from 1 to 24 or 'auto', got {text!r}")
+    return n
+
+
+# --------------------------------------------------------------------------- the parser
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``tracecad`` parser: ``convert`` (every option group) and ``check``."""
     p = _Parser(prog="tracecad", description="Turn a raster image into a solid: STEP for CAD, STL and 3MF for slicers, SVG.",
                 epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"tracecad {__version__}")
@@ -74,10 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("-o", "--output", "--out-dir", dest="out_dir", default="out", help="output folder (created if missing; default: out)")
     c.add_argument("--formats", default="step,stl", help="comma list of step, stl, 3mf, svg (default: step,stl; stl,3mf with --mode relief or lithophane)")
     size = c.add_mutually_exclusive_group()
-    size.add_argument("--width", type=_positive, metavar="MM", help="width of the subject's bounding box (default 50)")
+    size.add_argument("--width", type=_positive, metavar="MM", help=f"width of the subject's bounding box (default {DEFAULT_WIDTH_MM:g})")
     size.add_argument("--height", type=_positive, metavar="MM", help="height of the subject's bounding box instead")
     size.add_argument("--px-mm", type=_positive, metavar="MM", help="millimetres per source pixel instead")
-    c.add_argument("--thickness", type=_positive, default=3.0, metavar="MM", help="extrusion height (default 3)")
+    c.add_argument("--thickness", type=_positive, default=DEFAULT_THICKNESS_MM, metavar="MM", help=f"extrusion height (default {DEFAULT_THICKNESS_MM:g})")
     c.add_argument("--tolerance", type=_positive, default=None, metavar="MM",
                    help="mesh chord tolerance for STL/3MF (default 0.01)")
     c.add_argument("--min-area", type=_nonneg, default=None, metavar="MM2",
@@ -109,11 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--opttolerance", type=float, default=None, help="curve optimisation tolerance in working pixels (default 0.2)")
     t.add_argument("--turnpolicy", default=None, choices=("minority", "majority", "black", "white", "left", "right", "random"))
     t.add_argument("--max-segments", type=int, default=None, help="refuse outlines with more curve segments (default 200000)")
-    import importlib
-
-    for mod in FEATURE_MODULES:
-        importlib.import_module(mod).add_arguments(c)
-    b = c.add_argument_group("batch")  # cad/batch.py
+    _add_relief_arguments(c)
+    _add_product_arguments(c)
+    _add_colour_arguments(c)
+    b = c.add_argument_group("batch")
     b.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
                    help="parallel worker processes (default: the CPU count)")
     b.add_argument("--report", metavar="FILE", help="write a report of every input: JSON, or CSV when FILE ends in .csv")
@@ -133,6 +177,145 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--debug", action="store_true")
     return p
 
+
+def _add_relief_arguments(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("relief and lithophane (--mode relief|lithophane)")
+    g.add_argument("--mode", choices=MODES, default="extrude",
+                   help="extrude the traced outline (default), grey levels as heights (relief), "
+                        "or a backlit lithophane (dark = thick)")
+    g.add_argument("--min-height", type=_nonneg, default=None, metavar="MM",
+                   help="lowest level: height above the base (relief, default 0) or thickness (lithophane, 0.8)")
+    g.add_argument("--max-height", type=_nonneg, default=None, metavar="MM",
+                   help="highest level: height above the base (relief, default 2) or thickness (lithophane, 3.0)")
+    g.add_argument("--base", type=_nonneg, default=None, metavar="MM", help="plate under a relief (default 1)")
+    g.add_argument("--gamma", type=_positive, default=None, help="level = value^gamma (default 1)")
+    g.add_argument("--smooth", type=_nonneg, default=None, metavar="MM", help="Gaussian smoothing sigma (default 0)")
+    g.add_argument("--invert-heights", action="store_true", help="swap high and low")
+    g.add_argument("--pitch", type=_positive, default=None, metavar="MM",
+                   help="grid spacing; the image is downsampled to it (default 0.2)")
+    g.add_argument("--curve-angle", type=_positive, default=None, metavar="DEG",
+                   help="bend the panel round a cylinder over this angle (up to 360)")
+    g.add_argument("--curve-radius", type=_positive, default=None, metavar="MM", help="inner radius of the bent panel")
+    g.add_argument("--frame", type=_nonneg, default=None, metavar="MM",
+                   help="border at full height (lithophane default 3, relief 0)")
+    g.add_argument("--relief-outline", choices=OUTLINES, default=None,
+                   help="rect (whole image), subject (follow the isolated subject), auto (subject when the alpha "
+                        "channel carries a shape; default)")
+    g.add_argument("--no-simplify", dest="relief_simplify", action="store_false", default=True,
+                   help="keep every grid triangle (default: merge flat areas within --tolerance)")
+    # --formats defaults to step,stl for extrusions and to stl,3mf here (a faceted STEP of a photo relief
+    # would be too large); None marks "not given" and update_options picks the mode's default.
+    parser.set_defaults(formats=None)
+
+
+def _add_product_arguments(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("products (badge, keychain, sign, stamp, stencil, cookie cutter) and printability")
+    g.add_argument("--preset", choices=tuple(PRESETS), help="a documented set of defaults; any flag overrides it")
+    g.add_argument("--plate", choices=PLATES, help="base plate under the artwork (default none)")
+    g.add_argument("--style", choices=STYLES, help="emboss (raised, default), deboss (engraved), stencil (cut through), cutter (cookie cutter)")
+    g.add_argument("--margin", type=_mm, metavar="MM", help="plate margin around the artwork (default 3)")
+    g.add_argument("--base-thickness", type=_mm, metavar="MM", help="plate thickness; flange height for cutters (default 2)")
+    g.add_argument("--depth", type=_mm, metavar="MM", help="engraving depth for --style deboss (default 1)")
+    g.add_argument("--corner-radius", type=_mm, metavar="MM", help="corner radius of --plate rounded (default: a quarter of the short side, at most 5)")
+    g.add_argument("--hole", type=_mm, metavar="D", help="keychain/hanging hole diameter (0: none)")
+    g.add_argument("--hole-at", type=_xy, metavar="X,Y", help="hole centre in mm (default: placed automatically)")
+    g.add_argument("--hole-clearance", type=_mm, metavar="MM", help="distance kept between the hole and the artwork (default 1)")
+    g.add_argument("--rim", type=_mm, metavar="MM", help="border rim width on the plate's edge (0: none)")
+    g.add_argument("--chamfer", type=_mm, metavar="MM", help="chamfer on the top edges of the artwork and the plate")
+    g.add_argument("--fillet", type=_mm, metavar="MM", help="fillet on the top edges instead")
+    g.add_argument("--bridge", type=_mm, metavar="MM", help="stencil bridge width (default 1)")
+    g.add_argument("--wall", type=_mm, metavar="MM", help="cookie cutter wall thickness (default 0.8)")
+    g.add_argument("--flange", type=_mm, metavar="MM", help="cookie cutter flange width (default 4)")
+    g.add_argument("--nozzle", type=_mm, metavar="MM", help="nozzle diameter for the printability check (default 0.4)")
+    g.add_argument("--min-feature", type=_mm, metavar="MM", help="thicken strokes narrower than this")
+    g.add_argument("--preview-png", action="store_true", default=None,
+                   help="also write OUTDIR/<stem>.thin.png marking thin features (red) and gaps (blue)")
+    # The artwork height of a preset must not be overridden by --thickness's default.
+    parser.set_defaults(thickness=None)
+
+
+def _add_colour_arguments(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("colours (one body per colour)")
+    g.add_argument("--colors", "--colours", dest="colors", type=_colour_count, default=None, metavar="N|auto",
+                   help="quantise into N colours besides the background (auto: as many as are distinct); "
+                        "writes one body per colour: a coloured 3MF and STEP, one STL per colour")
+    g.add_argument("--layer-heights", default=None, metavar="LIST",
+                   help="per-colour heights in mm, in the order of the report (largest area first), "
+                        "e.g. 3,2,2.5, or by colour: '#000000=3,#ea5a47=2'; others get --thickness")
+    g.add_argument("--enclosed-background", choices=("fill", "hole"), default=None,
+                   help="areas of the background colour enclosed by the part: a body of that colour "
+                        "(fill, default) or holes")
+    g.add_argument("--color-distance", type=float, default=None, metavar="DE",
+                   help="colours closer than this CIE Delta E are one colour (default 8)")
+
+
+# --------------------------------------------------------------------------- parsed flags -> options
+
+_FLAG_FIELDS = {  # argparse dest -> ProductOptions field
+    "plate": "plate", "style": "style", "margin": "margin_mm", "base_thickness": "base_thickness_mm",
+    "depth": "depth_mm", "corner_radius": "corner_radius_mm", "hole": "hole_mm", "hole_at": "hole_at",
+    "hole_clearance": "hole_clearance_mm", "rim": "rim_mm", "chamfer": "chamfer_mm", "fillet": "fillet_mm",
+    "bridge": "bridge_mm", "wall": "wall_mm", "flange": "flange_mm", "nozzle": "nozzle_mm",
+    "min_feature": "min_feature_mm", "preview_png": "preview",
+}
+
+
+def _relief_options(args: argparse.Namespace, kw: dict) -> None:
+    mode = args.mode
+    kw["mode"] = mode
+    if kw.get("formats") is None:
+        kw["formats"] = DEFAULT_FORMATS if mode == "extrude" else RELIEF_FORMATS
+    fields = {"min_height_mm": args.min_height, "max_height_mm": args.max_height, "base_mm": args.base,
+              "gamma": args.gamma, "smooth_mm": args.smooth, "pitch_mm": args.pitch,
+              "curve_angle_deg": args.curve_angle, "curve_radius_mm": args.curve_radius, "frame_mm": args.frame,
+              "outline": args.relief_outline}
+    given = {k: v for k, v in fields.items() if v is not None}
+    if args.invert_heights:
+        given["invert_heights"] = True
+    if not args.relief_simplify:
+        given["simplify"] = False
+    if mode == "extrude":
+        if given:
+            raise InvalidInputError("relief options (--min-height, --pitch, --frame, ...) need --mode relief or lithophane")
+        return
+    kw["relief"] = ReliefParams(**given)
+
+
+def _product_options(args: argparse.Namespace, kw: dict) -> None:
+    """Fill ``kw['product']`` (and preset ``thickness_mm``/``mirror``) from the parsed flags."""
+    preset = args.preset
+    given = {f: getattr(args, dest) for dest, f in _FLAG_FIELDS.items() if getattr(args, dest, None) is not None}
+    base = dict(PRESETS.get(preset, {}))
+    if kw.get("thickness_mm") is None:
+        kw["thickness_mm"] = base.get("thickness_mm", DEFAULT_THICKNESS_MM)
+    if base.get("mirror"):
+        kw["mirror"] = True
+    if preset is None and not given:
+        return
+    prod = {k: v for k, v in base.items() if k not in ("thickness_mm", "mirror")}
+    prod.update(given)
+    if "bridge_mm" not in given and "nozzle_mm" in given:
+        prod.setdefault("bridge_mm", max(1.0, 2 * given["nozzle_mm"]))
+    kw["product"] = ProductOptions(preset=preset, **prod)
+
+
+def _colour_options(args: argparse.Namespace, kw: dict) -> None:
+    if args.colors is not None:
+        kw["colors"] = args.colors
+    if args.layer_heights is not None:
+        if args.colors is None:
+            raise InvalidInputError("--layer-heights needs --colors N or --colors auto")
+        parse_layer_heights(args.layer_heights)  # validate early: a usage error, not a per-file one
+        kw["layer_heights"] = args.layer_heights
+    if args.enclosed_background is not None:
+        kw["enclosed_background"] = args.enclosed_background
+    if args.color_distance is not None:
+        if not args.color_distance > 0:
+            raise InvalidInputError(f"--color-distance must be > 0, got {args.color_distance}")
+        kw["color_distance"] = float(args.color_distance)
+
+
+# --------------------------------------------------------------------------- commands
 
 def expand_inputs(items: list[str]) -> list[tuple[Path, Path | None]]:
     """Files, folders (recursive) and globs -> ``[(path, root)]``; ``root`` is the folder given, if any.
@@ -168,18 +351,12 @@ def expand_inputs(items: list[str]) -> list[tuple[Path, Path | None]]:
     return out
 
 
-def options_from_args(a):
-    from dataclasses import replace
-
-    from cad.pipeline import ConvertOptions
-    from tracer.types import IsolateParams, TraceParams
-
+def options_from_args(a: argparse.Namespace) -> ConvertOptions:
+    """The parsed command line -> :class:`ConvertOptions` (raises ``ValueError`` or ``InvalidInputError``)."""
     method = "color" if a.color and a.method == "otsu" else a.method
     if method == "color" and not a.color:
         raise ValueError("--method color needs --color '#RRGGBB'")
     if a.color:
-        from tracer.isolate import parse_color
-
         parse_color(a.color)  # a malformed colour is a usage error, not one error per input
     iso = IsolateParams(threshold=a.threshold, invert=a.invert, use_alpha=a.use_alpha, upsample=a.upsample,
                         method=method, color=a.color, color_tolerance=a.color_tolerance, denoise=a.denoise,
@@ -196,25 +373,14 @@ def options_from_args(a):
         kw["min_area_mm2"] = a.min_area
     if a.max_pixels is not None:
         kw["max_pixels"] = a.max_pixels
-    import importlib
-
-    for mod in FEATURE_MODULES:
-        importlib.import_module(mod).update_options(a, kw)
+    _relief_options(a, kw)
+    _product_options(a, kw)
+    _colour_options(a, kw)
     return ConvertOptions(**kw)
 
 
-def _stem_for(path: Path, root: Path | None) -> tuple[Path, str]:
-    """Output sub-folder and stem: the input's folder structure below ``root`` is mirrored."""
-    from cad.batch import _target
-
-    return _target(path, root)
-
-
-def cmd_convert(a) -> int:
-    """Plan the jobs (cad/batch.py), run them in-process, in worker processes or on Dask, report."""
-    from cad import batch
-    from tracer.errors import TracecadError
-
+def cmd_convert(a: argparse.Namespace) -> int:
+    """Plan the jobs (:mod:`tracecad.batch`), run them in-process, in worker processes or on Dask, report."""
     try:
         options = options_from_args(a)
     except (TracecadError, ValueError) as exc:
@@ -258,15 +424,10 @@ def cmd_convert(a) -> int:
     if not inputs:
         print("tracecad: error: no input images found", file=sys.stderr)
         return 2
-    preset_options = None
-    if hasattr(a, "preset"):  # the products feature is present: a manifest row may name a preset
-
-        def preset_options(name: str):
-            from cad.products import PRESETS
-
-            if name not in PRESETS:
-                raise ValueError(f"unknown preset {name!r} (choose from {', '.join(PRESETS)})")
-            return options_from_args(argparse.Namespace(**{**vars(a), "preset": name}))
+    def preset_options(name: str) -> ConvertOptions:  # a manifest row's preset, as if --preset NAME were given
+        if name not in PRESETS:
+            raise ValueError(f"unknown preset {name!r} (choose from {', '.join(PRESETS)})")
+        return options_from_args(argparse.Namespace(**{**vars(a), "preset": name}))
 
     try:
         jobs, notes = batch.plan(inputs, a.out_dir, options, manifest=a.manifest, debug=a.debug,
@@ -276,7 +437,7 @@ def cmd_convert(a) -> int:
         return 2
     for n in notes:
         print(f"tracecad: warning: {n}", file=sys.stderr)
-    progress = batch.make_progress(quiet=a.quiet, n_inputs=len(jobs), debug=a.debug)
+    progress = make_progress(quiet=a.quiet, n_inputs=len(jobs), debug=a.debug)
     try:
         result = batch.run(jobs, n_jobs=a.jobs, executor=a.executor, scheduler=a.scheduler,
                            skip_existing=a.skip_existing, progress=progress)
@@ -293,7 +454,7 @@ def cmd_convert(a) -> int:
         e.pop("_traceback", None)
     if a.report:
         try:
-            batch.write_report(a.report, result, _version())
+            write_report(a.report, result, __version__)
         except (OSError, TracecadError) as exc:
             print(f"tracecad: error: {a.report}: cannot write the report ({exc})", file=sys.stderr)
             return 2 if not result.interrupted else 130
@@ -303,28 +464,15 @@ def cmd_convert(a) -> int:
               "(rerun with --skip-existing to resume)", file=sys.stderr)
         return 130
     if a.json:
-        json.dump({"tracecad": _version(), "results": result.entries}, sys.stdout, indent=2)
+        json.dump({"tracecad": __version__, "results": result.entries}, sys.stdout, indent=2)
         sys.stdout.write("\n")
     elif not a.quiet:
-        _print_table(result)
-    return batch.exit_code(result)
+        print_summary(result)
+    return exit_code(result)
 
 
-def _version() -> str:
-    from tracer import __version__
-
-    return __version__
-
-
-def _print_table(result) -> None:
-    from cad.batch import print_summary
-
-    print_summary(result)
-
-
-def cmd_check(a) -> int:
-    from cad.checks import check_file
-
+def cmd_check(a: argparse.Namespace) -> int:
+    """``tracecad check FILE...``: is each file a valid closed solid? 0 when all are, 1 otherwise."""
     results = []
     for f in a.files:
         try:
@@ -345,73 +493,14 @@ def cmd_check(a) -> int:
     return 0 if all(r["ok"] for r in results) else 1
 
 
-def single_threaded_blas() -> None:
-    """Run NumPy's BLAS on one thread in this process and in the workers it spawns.
-
-    tracecad's matrix products are small (a few thousand rows by 25 columns); a
-    multi-threaded OpenBLAS gains nothing on them, and its idle threads spin:
-    on a busy machine (or next to a second batch worker) that doubles the CPU
-    time of isolation. A thread count the user set in the environment is kept
-    (``tracer.isolate`` itself always runs its products on one thread, so that
-    its masks do not depend on the count).
-    """
-    if any(v in os.environ for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")):
-        return
-    os.environ["OPENBLAS_NUM_THREADS"] = "1"  # read by NumPy in spawned workers when it loads
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - a dependency, but the limit is only an optimisation
-        return
-    threadpool_limits(1, user_api="blas")
-
-
-#: glibc's largest mmap threshold (DEFAULT_MMAP_THRESHOLD_MAX on 64-bit): freed blocks up to it stay in the heap ...
-MMAP_THRESHOLD_BYTES = 32 << 20
-#: ... and the heap is not trimmed back to the system below this much free space at its top.
-TRIM_THRESHOLD_BYTES = 1 << 30
-
-
-def keep_freed_memory() -> bool:
-    """Have glibc reuse freed blocks for the next image instead of unmapping them and faulting them in again.
-
-    Isolation allocates and frees raster-sized temporaries (a 2048 px logo's
-    4096² working mask is 16 MB) for every image. By default glibc maps such
-    blocks fresh or trims the heap after them, and the page faults cost more
-    than the work: measured 30 -> 22 ms of isolation per 2048 px logo and 50 ->
-    35 ms per 1024 px photo. Blocks above 32 MB (a 40 MP image's) are still
-    mapped and returned, so the peak memory is unchanged; smaller freed blocks
-    stay in the process for the next image. Thresholds set in the environment
-    (``MALLOC_MMAP_THRESHOLD_``, ``MALLOC_TRIM_THRESHOLD_``) are kept, and other
-    C libraries are left alone. Returns whether the thresholds were set.
-    """
-    if "MALLOC_MMAP_THRESHOLD_" in os.environ or "MALLOC_TRIM_THRESHOLD_" in os.environ:
-        return False
-    import ctypes
-
-    try:
-        mallopt = ctypes.CDLL("libc.so.6").mallopt
-    except (OSError, AttributeError):  # not glibc
-        return False
-    m_trim_threshold, m_mmap_threshold = -1, -3  # (malloc.h)
-    return bool(mallopt(m_mmap_threshold, MMAP_THRESHOLD_BYTES)) and bool(mallopt(m_trim_threshold, TRIM_THRESHOLD_BYTES))
-
-
-def process_setup() -> None:
-    """What ``tracecad`` sets for its own process: BLAS on one thread, freed memory kept for the next image."""
-    single_threaded_blas()
-    keep_freed_memory()
-
-
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
+    """Run ``tracecad`` with ``argv`` (default: the command line); returns the exit code."""
     parser = build_parser()
     a = parser.parse_args(argv)
     if a.command is None:
         parser.print_help(sys.stderr)
         return 2
     process_setup()
-    import signal
-    import threading
-
     prev_term = None
     if threading.current_thread() is threading.main_thread():
         # SIGTERM (kill, a service manager, a CI timeout) unwinds like Ctrl-C: every Staging block

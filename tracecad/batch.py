@@ -5,32 +5,33 @@ folder mirrored from the input tree, per-input options from a manifest);
 :func:`run` executes them in-process, in a pool of spawned worker processes,
 or on a Dask distributed cluster, and returns a :class:`BatchResult`.
 Every job runs :func:`run_job`, which never raises for a bad input: it
-returns the same report entry as :func:`cad.pipeline.convert` or an error
+returns the same report entry as :func:`tracecad.pipeline.convert` or an error
 entry. Files are written through :class:`cad.export.Staging`, so an
 interrupted job leaves no partial output.
 
-This module imports nothing heavy at module level; workers import the
-pipeline when their first job arrives.
+Progress displays are in :mod:`tracecad.progress`, reports in :mod:`tracecad.report`.
 """
 
 from __future__ import annotations
 
 import csv
-import json
+import glob
 import os
 import signal
-import sys
 import time
 from collections import deque
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-__all__ = ["Job", "BatchResult", "plan", "run", "run_job", "read_manifest", "ManifestRow", "write_report",
-           "ManifestError"]
+from cad.export import pid_alive
+from tracecad.modes.common import expected_outputs
+from tracecad.options import ConvertOptions
+from tracecad.pipeline import convert, error_entry
+from tracecad.process import keep_freed_memory
+from tracecad.progress import NullProgress
 
-#: Report columns written to a CSV report, in order.
-CSV_COLUMNS = ("input", "status", "error", "outputs", "width_mm", "height_mm", "thickness_mm", "bodies", "holes",
-               "curve_segments", "warnings", "seconds")
+__all__ = ["Job", "BatchResult", "plan", "run", "run_job", "read_manifest", "ManifestRow", "ManifestError",
+           "output_target", "default_jobs"]
 
 
 class ManifestError(ValueError):
@@ -46,14 +47,27 @@ class Job:
     name: str
     out_dir: str
     stem: str
-    options: object  # cad.pipeline.ConvertOptions (not imported here: keep this module light)
+    options: ConvertOptions
     debug: bool = False
 
-    def output_paths(self) -> dict[str, Path]:
-        return {f: Path(self.out_dir) / f"{self.stem}.{f}" for f in self.options.formats}
+    def expected_outputs(self) -> list[Path | str]:
+        """The files this job leaves (paths, and glob patterns for the per-colour files)."""
+        return expected_outputs(self.options, self.out_dir, self.stem)
 
-    def outputs_exist(self) -> bool:
-        return all(p.is_file() for p in self.output_paths().values())
+    def existing_outputs(self) -> list[Path] | None:
+        """The files of a finished earlier run of this job, or None when one is missing."""
+        found: list[Path] = []
+        for p in self.expected_outputs():
+            if isinstance(p, Path):
+                if not p.is_file():
+                    return None
+                found.append(p)
+            else:  # one file per colour: at least one
+                matches = sorted(Path(q) for q in glob.glob(p) if Path(q).is_file())
+                if not matches:
+                    return None
+                found += matches
+        return found
 
 
 @dataclass(slots=True)
@@ -79,8 +93,6 @@ class BatchResult:
                 "interrupted": self.interrupted, "seconds": round(self.seconds, 3), "jobs": self.jobs,
                 "executor": self.executor}
 
-
-# --------------------------------------------------------------------------- manifest
 
 @dataclass(frozen=True, slots=True)
 class ManifestRow:
@@ -180,7 +192,7 @@ def _match_manifest(rows: list[ManifestRow], manifest_dir: Path, items: list[tup
     return out, unmatched
 
 
-def _apply_row(options, row: ManifestRow):
+def _apply_row(options: ConvertOptions, row: ManifestRow) -> ConvertOptions:
     kw: dict = {}
     if row.width_mm is not None:
         kw.update(width_mm=row.width_mm, height_mm=None, px_mm=None)
@@ -191,16 +203,15 @@ def _apply_row(options, row: ManifestRow):
     return replace(options, **kw) if kw else options
 
 
-# --------------------------------------------------------------------------- planning
-
-def _target(path: Path, root: Path | None) -> tuple[Path, str]:
+def output_target(path: Path, root: Path | None) -> tuple[Path, str]:
+    """Output sub-folder and stem of an input: the input's folder structure below ``root`` is mirrored."""
     if root is None:
         return Path(), path.stem
     rel = path.relative_to(root)
     return rel.parent, rel.stem
 
 
-def plan(items: list[tuple[Path, Path | None]], out_dir: str | os.PathLike[str], options, *,
+def plan(items: list[tuple[Path, Path | None]], out_dir: str | os.PathLike[str], options: ConvertOptions, *,
          manifest: str | os.PathLike[str] | None = None, debug: bool = False,
          preset_options=None) -> tuple[list[Job], list[str]]:
     """``expand_inputs`` items -> jobs, and warnings (unmatched manifest rows, renamed collisions).
@@ -216,7 +227,7 @@ def plan(items: list[tuple[Path, Path | None]], out_dir: str | os.PathLike[str],
     """
     warnings: list[str] = []
     rows: dict[int, ManifestRow] = {}
-    presets: dict[str, object] = {}
+    presets: dict[str, ConvertOptions] = {}
     if manifest is not None:
         mrows = read_manifest(manifest)
         rows, unmatched = _match_manifest(mrows, Path(manifest).parent, items)
@@ -232,7 +243,7 @@ def plan(items: list[tuple[Path, Path | None]], out_dir: str | os.PathLike[str],
                 raise ManifestError(f"{manifest}, line {r.line}: {exc}") from None
         for r in unmatched:
             warnings.append(f"{manifest}, line {r.line}: {r.key!r} matches no input")
-    targets = [_target(p, root) for p, root in items]
+    targets = [output_target(p, root) for p, root in items]
 
     def key(i: int) -> str:
         sub, stem = targets[i]
@@ -277,16 +288,12 @@ def plan(items: list[tuple[Path, Path | None]], out_dir: str | os.PathLike[str],
     return jobs, warnings
 
 
-# --------------------------------------------------------------------------- the work
-
 class _Stopped(SystemExit):
     """Raised in a worker by SIGTERM from the parent: unwinds (Staging deletes temp files), then exits."""
 
 
 def run_job(job: Job) -> dict:
     """Convert one input; return its report entry. Bad input gives an error entry, never an exception."""
-    from cad.pipeline import convert, error_entry
-
     try:
         return convert(job.source, job.out_dir, job.options, stem=job.stem, name=job.name)
     except _Stopped:
@@ -310,19 +317,23 @@ def _worker_init() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:  # one thread per worker: the workers are the parallelism (no oversubscription)
-        import cv2
+        import cv2  # (lazy: cv2 costs start-up time)
 
         cv2.setNumThreads(1)
     except ImportError:
         pass
-    from cad.cli import keep_freed_memory
-
     keep_freed_memory()  # (a spawned worker is a process of its own)
 
 
-def _skipped_entry(job: Job) -> dict:
+def _skipped_entry(job: Job, existing: list[Path]) -> dict:
     return {"input": job.name, "status": "skipped", "error": None,
-            "outputs": {k: str(v) for k, v in job.output_paths().items()}}
+            "outputs": {_output_key(p, job.stem): str(p) for p in existing}}
+
+
+def _output_key(path: Path, stem: str) -> str:
+    """A file's key in a report's ``outputs``: its format, or ``format:body`` for a per-colour file."""
+    fmt = path.suffix.lstrip(".")
+    return fmt if path.stem == stem else f"{fmt}:{path.stem}"
 
 
 def _not_run_entry(job: Job) -> dict:
@@ -349,11 +360,12 @@ def run(jobs: list[Job], *, n_jobs: int | None = None, executor: str = "local", 
     entries: dict[int, dict] = {}
     todo = []
     for job in jobs:
-        if skip_existing and job.outputs_exist():
-            entries[job.index] = _skipped_entry(job)
+        existing = job.existing_outputs() if skip_existing else None
+        if existing is not None:
+            entries[job.index] = _skipped_entry(job, existing)
         else:
             todo.append(job)
-    progress = progress or _NullProgress()
+    progress = progress or NullProgress()
     progress.start(total=len(todo), skipped=len(jobs) - len(todo))
 
     def done(job: Job, entry: dict) -> None:
@@ -434,16 +446,12 @@ def _run_pool(todo: list[Job], workers: int, progress, done) -> None:
                         broken = True
                         crashes[job.index] = crashes.get(job.index, 0) + 1
                         if crashes[job.index] >= 2:
-                            from cad.pipeline import error_entry
-
                             done(job, error_entry(job.name, RuntimeError(
                                 "the worker process died while converting it (a crash in a native library?)")))
                         else:
                             queue.appendleft(job)
                         continue
                     except Exception as exc:  # noqa: BLE001 - e.g. a pickling failure
-                        from cad.pipeline import error_entry
-
                         entry = error_entry(job.name, exc)
                     done(job, entry)
                 if broken and not running:
@@ -494,7 +502,7 @@ def _sweep_parts(out_dirs: set[str], pids: set[int] | None) -> None:
             pid = int(bits[1])
             if pids is not None and pid not in pids:
                 continue
-            if pids is None and _alive(pid):
+            if pids is None and pid_alive(pid):
                 continue
             try:
                 os.unlink(os.path.join(d, n))
@@ -502,24 +510,13 @@ def _sweep_parts(out_dirs: set[str], pids: set[int] | None) -> None:
                 pass
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _run_dask(todo: list[Job], scheduler: str | None, progress, done) -> int:
     try:
-        from distributed import Client, as_completed
+        from distributed import Client, as_completed  # (lazy: dask is optional and slow to import)
     except ImportError:
         raise RuntimeError("--executor dask needs the dask extra: pip install 'tracecad[dask]'") from None
     if not scheduler:
         raise ValueError("--executor dask needs --scheduler ADDRESS (e.g. tcp://10.0.0.5:8786)")
-    from cad.pipeline import error_entry
 
     with Client(scheduler, timeout="20s", set_as_default=False) as client:
         n_workers = len(client.scheduler_info().get("workers", {}))
@@ -541,189 +538,3 @@ def _run_dask(todo: list[Job], scheduler: str | None, progress, done) -> int:
             client.cancel(list(futures), force=True)
             raise
     return n_workers
-
-
-# --------------------------------------------------------------------------- progress
-
-class _NullProgress:
-    def start(self, *, total: int, skipped: int) -> None:
-        pass
-
-    def started(self, job: Job) -> None:
-        pass
-
-    def finished(self, job: Job, entry: dict) -> None:
-        pass
-
-    def note(self, text: str) -> None:
-        print(text, file=sys.stderr)
-
-    def close(self) -> None:
-        pass
-
-
-class MessagesOnly(_NullProgress):
-    """No progress; errors and warnings as one line each on stderr (``-q`` and single inputs)."""
-
-    def __init__(self, *, debug: bool = False) -> None:
-        self.debug = debug
-
-    def finished(self, job: Job, entry: dict) -> None:
-        tb = entry.pop("_traceback", None)
-        if entry["status"] == "error":
-            self.note(f"tracecad: error: {entry['error']}")
-            if tb and self.debug:
-                self.note(tb.rstrip())
-        for w in entry.get("warnings", []):
-            self.note(f"tracecad: warning: {job.name}: {w}")
-
-
-def _fmt_eta(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    s = int(round(seconds))
-    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
-
-
-class PlainProgress(MessagesOnly):
-    """One log line per finished input (stderr is not a terminal)."""
-
-    def start(self, *, total: int, skipped: int) -> None:
-        self.total, self.n, self.t0 = total, 0, time.perf_counter()
-        if skipped:
-            self.note(f"tracecad: skipping {skipped} input(s) whose outputs all exist")
-        self.note(f"tracecad: converting {total} input(s)")
-
-    def finished(self, job: Job, entry: dict) -> None:
-        self.n += 1
-        dt = time.perf_counter() - self.t0
-        rate = self.n / dt if dt > 0 else 0.0
-        eta = (self.total - self.n) / rate if rate > 0 else None
-        status = "ok" if entry["status"] == "ok" else "FAILED"
-        self.note(f"tracecad: [{self.n}/{self.total}] {status} {job.name} ({rate:.2f} files/s, ETA {_fmt_eta(eta)})")
-        super().finished(job, entry)
-
-
-class RichProgress(MessagesOnly):
-    """A live bar on stderr: count, rate, ETA and the current file."""
-
-    def __init__(self, *, debug: bool = False, console=None) -> None:
-        super().__init__(debug=debug)
-        self._console = console
-
-    def start(self, *, total: int, skipped: int) -> None:
-        from rich.console import Console
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn,
-                                   TimeElapsedColumn, TimeRemainingColumn)
-        from rich.text import Text
-
-        class RateColumn(ProgressColumn):
-            def render(self, task):
-                s = task.finished_speed or task.speed
-                return Text(f"{s:.2f} files/s" if s else "- files/s", style="progress.data.speed")
-
-        self.console = self._console or Console(stderr=True)
-        if skipped:
-            self.console.print(f"tracecad: skipping {skipped} input(s) whose outputs all exist")
-        self.bar = Progress(TextColumn("converting"), BarColumn(), MofNCompleteColumn(), RateColumn(),
-                            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                            TextColumn("{task.fields[current]}"), console=self.console, transient=False)
-        self.task = self.bar.add_task("convert", total=total, current="")
-        self.bar.start()
-
-    def note(self, text: str) -> None:
-        self.console.print(text, markup=False, highlight=False)
-
-    def started(self, job: Job) -> None:
-        self.bar.update(self.task, current=job.name, refresh=True)
-
-    def finished(self, job: Job, entry: dict) -> None:
-        self.bar.advance(self.task)
-        super().finished(job, entry)
-
-    def close(self) -> None:
-        self.bar.update(self.task, current="")
-        self.bar.stop()
-
-
-def make_progress(*, quiet: bool, n_inputs: int, debug: bool = False, stream=None):
-    """Rich bar on a terminal, plain lines otherwise; messages only with ``quiet`` or a single input."""
-    stream = stream or sys.stderr
-    if quiet or n_inputs <= 1:
-        return MessagesOnly(debug=debug)
-    if stream.isatty():
-        return RichProgress(debug=debug)
-    return PlainProgress(debug=debug)
-
-
-# --------------------------------------------------------------------------- reports
-
-def write_report(path: str | os.PathLike[str], result: BatchResult, version: str) -> Path:
-    """JSON (``{"tracecad", "summary", "results"}``), or CSV when ``path`` ends in ``.csv``. Atomic."""
-    from cad.export import Staging
-
-    path = Path(path)
-    if path.parent and not path.parent.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-    with Staging() as stage:
-        tmp = stage.path(path)
-        if path.suffix.lower() == ".csv":
-            with open(tmp, "w", newline="", encoding="utf-8") as fh:
-                w = csv.writer(fh)
-                w.writerow(CSV_COLUMNS)
-                for e in result.entries:
-                    row = []
-                    for col in CSV_COLUMNS:
-                        v = e.get(col)
-                        if col == "outputs":
-                            v = ";".join(v.values()) if v else ""
-                        elif col == "warnings":
-                            v = "; ".join(v) if v else ""
-                        elif col == "seconds":
-                            v = v.get("total") if isinstance(v, dict) else v
-                        row.append("" if v is None else v)
-                    w.writerow(row)
-        else:
-            doc = {"tracecad": version, "summary": result.summary(), "results": result.entries}
-            tmp.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-        stage.commit()
-    return path
-
-
-def print_summary(result: BatchResult, *, max_rows: int = 50, file=None) -> None:
-    """The summary table (every input up to ``max_rows``, otherwise failures only) and a totals line."""
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console(file=file, width=max(100, Console(file=file).width))
-    entries = result.entries
-    shown = entries if len(entries) <= max_rows else [e for e in entries if e["status"] not in ("ok", "skipped")]
-    if shown:
-        table = Table(title="tracecad", show_lines=False)
-        for col in ("input", "status", "size mm", "bodies", "holes", "segments", "faces", "seconds"):
-            table.add_column(col, overflow="fold")
-        for e in shown:
-            if e["status"] == "ok":
-                table.add_row(e["input"], "ok",
-                              f"{e['width_mm']:.1f} x {e['height_mm']:.1f} x {e['thickness_mm']:g}",
-                              str(e["bodies"]), str(e["holes"]), str(e["curve_segments"]),
-                              str(e["step_faces"] if e["step_faces"] is not None else "-"),
-                              f"{e['seconds']['total']:.2f}")
-            elif e["status"] == "skipped":
-                table.add_row(e["input"], "skipped", "outputs exist", "", "", "", "", "")
-            else:
-                table.add_row(e["input"], f"[red]{e['status']}[/red]", e["error"] or "", "", "", "", "", "")
-        console.print(table)
-    s = result.summary()
-    rate = (s["converted"] + s["failed"]) / s["seconds"] if s["seconds"] > 0 else 0.0
-    line = (f"converted {s['converted']}, failed {s['failed']}, skipped {s['skipped']}"
-            + (f", not run {s['not_run']} (interrupted)" if s["not_run"] or result.interrupted else "")
-            + f" of {s['inputs']} in {s['seconds']:.1f} s ({rate:.2f} files/s, "
-            + f"{s['jobs']} {'worker' if s['jobs'] == 1 else 'workers'}, {s['executor']})")
-    console.print(line, markup=False, highlight=False)
-
-
-def exit_code(result: BatchResult) -> int:
-    if result.interrupted:
-        return 130
-    return 1 if result.failed else 0

@@ -23,105 +23,38 @@ middle faces -Y, and seen from -Y (outside) it reads like the image.
 from __future__ import annotations
 
 import math
+import os
 import time
 import warnings
-from pathlib import Path
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
+import shapely
 
+import tracer
+from cad import geometry, heightmap
+from cad.export import parse_formats, prepare_out_dir, write_checked
+from cad.export.step import read_step, write_step
+from cad.export.stl import read_stl, write_stl
+from cad.export.threemf import Part, read_3mf, write_3mf
+from cad.mesh import Mesh, check_mesh
+from cad.regions import Regions, to_regions
+from cad.solid import count_solids, faceted_solid, is_valid_shape, shape_volume
+from tracecad.modes.common import output_paths, report_entry, source_name, source_stem
+from tracecad.options import DEFAULT_WIDTH_MM, ConvertOptions, ReliefParams
+from tracer.debug import write_debug, write_heights, write_or_warn
 from tracer.errors import ExportError, GeometryError, InvalidInputError, TracecadWarning
 
-__all__ = ["MODES", "OUTLINES", "ReliefParams", "ReliefResult", "build_relief", "convert_relief",
-           "add_arguments", "update_options", "faceted_solid"]
+__all__ = ["ReliefResult", "build_relief", "write_relief", "convert_relief", "MAX_GRID_NODES", "STEP_MAX_FACETS"]
 
-MODES = ("extrude", "relief", "lithophane")
-OUTLINES = ("auto", "rect", "subject")
+
 #: Grids above this many nodes are coarsened (with a warning): ~2 M nodes is a 280 x 280 mm panel at 0.2 mm.
 MAX_GRID_NODES = 2_000_000
+
+
 #: A faceted STEP solid above this many triangles is refused (the STEP file would be ~2.5 kB per facet).
 STEP_MAX_FACETS = 60_000
-DEFAULT_WIDTH_MM = 50.0
-
-_DEFAULTS = {  # mode -> (min_height, max_height, base, frame)
-    "relief": (0.0, 2.0, 1.0, 0.0),
-    "lithophane": (0.8, 3.0, 0.0, 3.0),
-}
-
-
-@dataclass(frozen=True, slots=True)
-class ReliefParams:
-    """Options of the 2.5D modes (None: the mode's default; see :meth:`resolved`).
-
-    min_height_mm, max_height_mm : relief height above the base (relief, default 0 and 2) or panel
-        thickness (lithophane, default 0.8 and 3.0) for the lowest and highest level.
-    base_mm : plate under the relief (relief only, default 1).
-    gamma : the level is ``value ** gamma`` (value: brightness for a relief, darkness for a lithophane).
-    smooth_mm : Gaussian smoothing of the heights (sigma, mm); 0 = none.
-    invert_heights : swap high and low.
-    pitch_mm : grid spacing; the image is downsampled to it.
-    curve_angle_deg, curve_radius_mm : bend the panel round a cylinder (any two of width, angle, radius).
-    frame_mm : width of a border at full height (lithophane default 3, relief default 0).
-    outline : "rect" (the whole image), "subject" (follow the isolated subject), "auto" (subject when
-        the alpha channel carries a shape).
-    simplify : merge triangles of flat areas, within the mesh tolerance.
-    """
-
-    min_height_mm: float | None = None
-    max_height_mm: float | None = None
-    base_mm: float | None = None
-    gamma: float = 1.0
-    smooth_mm: float = 0.0
-    invert_heights: bool = False
-    pitch_mm: float = 0.2
-    curve_angle_deg: float | None = None
-    curve_radius_mm: float | None = None
-    frame_mm: float | None = None
-    outline: str = "auto"
-    simplify: bool = True
-
-    def __post_init__(self) -> None:
-        for name in ("gamma", "pitch_mm"):
-            v = getattr(self, name)
-            if not (np.isfinite(v) and v > 0):
-                raise InvalidInputError(f"{name} must be a positive number, got {v}")
-        if self.pitch_mm < 0.01:
-            raise InvalidInputError(f"pitch_mm must be at least 0.01 mm, got {self.pitch_mm}")
-        for name in ("min_height_mm", "max_height_mm", "base_mm", "smooth_mm", "frame_mm"):
-            v = getattr(self, name)
-            if v is not None and not (np.isfinite(v) and v >= 0):
-                raise InvalidInputError(f"{name} must be a number >= 0, got {v}")
-        if self.curve_angle_deg is not None and not (0 < self.curve_angle_deg <= 360):
-            raise InvalidInputError(f"curve_angle_deg must be in (0, 360], got {self.curve_angle_deg}")
-        if self.curve_radius_mm is not None and not (np.isfinite(self.curve_radius_mm) and self.curve_radius_mm > 0):
-            raise InvalidInputError(f"curve_radius_mm must be a positive number, got {self.curve_radius_mm}")
-        if self.outline not in OUTLINES:
-            raise InvalidInputError(f"outline must be one of {', '.join(OUTLINES)}, got {self.outline!r}")
-
-    @property
-    def curved(self) -> bool:
-        return self.curve_angle_deg is not None or self.curve_radius_mm is not None
-
-    def resolved(self, mode: str) -> "ReliefParams":
-        """The same options with the mode's defaults filled in, checked for consistency."""
-        if mode not in _DEFAULTS:
-            raise InvalidInputError(f"mode must be relief or lithophane here, got {mode!r}")
-        lo, hi, base, frame = _DEFAULTS[mode]
-        if mode == "lithophane" and self.base_mm:
-            raise InvalidInputError("--base does not apply to lithophanes (their thinnest part is --min-height)")
-        out = replace(self, min_height_mm=lo if self.min_height_mm is None else self.min_height_mm,
-                      max_height_mm=hi if self.max_height_mm is None else self.max_height_mm,
-                      base_mm=base if self.base_mm is None else self.base_mm,
-                      frame_mm=frame if self.frame_mm is None else self.frame_mm)
-        if out.max_height_mm < out.min_height_mm:
-            raise InvalidInputError(f"max height {out.max_height_mm} mm is below min height {out.min_height_mm} mm "
-                                    "(use --invert-heights to swap high and low)")
-        if out.base_mm + out.min_height_mm <= 0:
-            what = "--min-height" if mode == "lithophane" else "--base + --min-height"
-            raise InvalidInputError(f"{what} must be above 0 mm, or the thinnest part would have no thickness")
-        if self.curved and self.outline == "subject":
-            raise InvalidInputError("a curved panel is rectangular: --relief-outline subject cannot be bent")
-        return out
 
 
 @dataclass(slots=True, eq=False)
@@ -135,9 +68,6 @@ class ReliefResult:
     volume_tolerance_mm3: float
     warnings: list
     timings: dict
-
-
-# ---------------------------------------------------------------------------------------------- build
 
 
 def _levels(image, p: ReliefParams, mode: str, *, weight_alpha: bool):
@@ -204,7 +134,7 @@ def _pitch(extent_x: float, extent_y: float, pitch: float, warn: list) -> float:
 def _smooth(z: np.ndarray, sigma_nodes: float, periodic: bool) -> np.ndarray:
     if sigma_nodes <= 0:
         return z
-    import cv2
+    import cv2  # (lazy: cv2 costs start-up time)
 
     if periodic:
         pad = int(math.ceil(3 * sigma_nodes)) + 1
@@ -216,24 +146,20 @@ def _smooth(z: np.ndarray, sigma_nodes: float, periodic: bool) -> np.ndarray:
 
 def _alive_contours(outlines, scale: float, min_area_mm2: float) -> np.ndarray:
     """Which contours :func:`cad.regions.to_regions` keeps at ``scale`` (same rule: area and parent)."""
-    from cad import geometry as G
-
     alive = np.ones(len(outlines.contours), bool)
     if min_area_mm2 > 0:
         min_px = min_area_mm2 / scale**2
         for i, c in enumerate(outlines.contours):
-            if (c.parent >= 0 and not alive[c.parent]) or abs(G.signed_area(c.ctrl)) < min_px:
+            if (c.parent >= 0 and not alive[c.parent]) or abs(geometry.signed_area(c.ctrl)) < min_px:
                 alive[i] = False
     return alive
 
 
 def _subject_frame(outlines, regions) -> tuple[float, float]:
     """The pixel point that :func:`to_regions` put at the origin (the subject's bbox centre), checked."""
-    from cad import geometry as G
-
     s = regions.px_mm
     alive = _alive_contours(outlines, s, regions.report.get("min_area_mm2", 0.0))
-    boxes = np.array([G.curve_bounds(c.ctrl) for i, c in enumerate(outlines.contours) if alive[i] and c.parent < 0])
+    boxes = np.array([geometry.curve_bounds(c.ctrl) for i, c in enumerate(outlines.contours) if alive[i] and c.parent < 0])
     if len(boxes) == 0:
         raise GeometryError("nothing to build: the outline is empty")
     u0, v0, u1, v1 = boxes[:, 0].min(), boxes[:, 1].min(), boxes[:, 2].max(), boxes[:, 3].max()
@@ -250,13 +176,9 @@ def _cross_section(regions, tolerance_mm: float):
     return manifold3d.CrossSection(contours, manifold3d.FillRule.Positive)
 
 
-def build_relief(source, options, *, name: str | None = None) -> ReliefResult:
+def build_relief(source, options: ConvertOptions, *, name: str | None = None) -> ReliefResult:
     """Image -> checked, watertight relief or lithophane mesh in memory (no files)."""
-    import tracer
-    from cad import heightmap as H
-
-    if name is None:
-        name = "<bytes>" if isinstance(source, (bytes, bytearray)) else str(source)
+    name = source_name(source, name)
     mode = options.mode
     p = options.relief.resolved(mode)
     timings: dict[str, float] = {}
@@ -267,11 +189,9 @@ def build_relief(source, options, *, name: str | None = None) -> ReliefResult:
     if image.scale != 1.0:
         warn.append(f"image decoded reduced by {image.scale:g}x to stay under the pixel limit")
     t = time.perf_counter()
-    from tracer.isolate import _alpha_carries_shape
-
     outline = p.outline
     if outline == "auto":
-        outline = "subject" if (_alpha_carries_shape(image) and not p.curved) else "rect"
+        outline = "subject" if (tracer.alpha_carries_shape(image) and not p.curved) else "rect"
     lo = p.base_mm + p.min_height_mm
     hi = p.base_mm + p.max_height_mm
     frame = p.frame_mm
@@ -310,12 +230,10 @@ def build_relief(source, options, *, name: str | None = None) -> ReliefResult:
         if options.mirror:
             u = cols_d - u
         step_px = max(px_ * cols_d / inner_w, py_ * rows_d / inner_h)
-        level = H.sample_nodes(field, u, v, step_px=step_px, weights=weights)
+        level = heightmap.sample_nodes(field, u, v, step_px=step_px, weights=weights)
     else:
         if p.curved:
             raise InvalidInputError("a curved panel is rectangular: --relief-outline subject cannot be bent")
-        from cad.regions import to_regions
-
         iso = options.isolate
         if iso.width_mm is None:
             iso = replace(iso, width_mm=options.width_mm)
@@ -329,10 +247,8 @@ def build_relief(source, options, *, name: str | None = None) -> ReliefResult:
                                  px_mm=options.px_mm, min_area_mm2=options.min_area_mm2, mirror=options.mirror)
         warn.extend(str(w.message) for w in wlist if issubclass(w.category, TracecadWarning))
         if options.debug_dir:  # the subject's mask and outline, as in the extrude mode
-            from tracer.debug import attempt, write_debug
-
-            failed = attempt(options.debug_dir, lambda: write_debug(options.debug_dir, Path(name).stem, image, mask,
-                                                                      outlines))
+            debug_dir = options.debug_dir
+            failed = write_or_warn(debug_dir, lambda: write_debug(debug_dir, Path(name).stem, image, mask, outlines))
             if failed:
                 warn.append(failed)
         regions.report.setdefault("min_area_mm2", options.min_area_mm2)
@@ -365,9 +281,8 @@ def build_relief(source, options, *, name: str | None = None) -> ReliefResult:
     if options.debug_dir:  # --debug-dir: the height field as a picture
 
         def debug(z):
-            from tracer.debug import attempt, write_heights
-
-            failed = attempt(options.debug_dir, lambda: write_heights(options.debug_dir, Path(name).stem, z))
+            debug_dir = options.debug_dir
+            failed = write_or_warn(debug_dir, lambda: write_heights(debug_dir, Path(name).stem, z))
             if failed:
                 warn.append(failed)
 
@@ -377,7 +292,7 @@ def build_relief(source, options, *, name: str | None = None) -> ReliefResult:
             x0, y0 = bx0 - margin - fx * pitch, by1 + margin + fy * pitch
             xs = x0 + np.arange(nx + 1) * px_
             ys = y0 - np.arange(ny + 1) * py_
-            level = H.sample_nodes(field, (cx + sx * xs / s) / dec, (cy - ys / s) / dec,
+            level = heightmap.sample_nodes(field, (cx + sx * xs / s) / dec, (cy - ys / s) / dec,
                                    step_px=pitch / (s * dec), weights=weights)
             timings["sample"] += time.perf_counter() - t
         mesh, rep, expected, top_area, width, height = _mesh_once(
@@ -420,16 +335,11 @@ def _mesh_once(level, p, options, regions, *, xs, ys, x0, y0, px_, py_, nx, ny, 
     """Levels on the grid -> (mesh, check report, expected volume, top area, width, height).
 
     ``debug(z)``, when given, sees the final node heights (``--debug-dir``)."""
-    from cad import heightmap as H
-    from cad import mesh as M
-
     t = time.perf_counter()
     level = _smooth(level, p.smooth_mm / min(px_, py_), periodic)
     level = np.clip(level, 0.0, 1.0) ** p.gamma
     z = lo + level * (hi - lo)
     if regions is not None and frame > 0:
-        import shapely
-
         gx, gy = np.meshgrid(xs, ys)
         z[~shapely.contains_xy(regions.geometry, gx, gy)] = hi
     if kx or ky:
@@ -441,16 +351,16 @@ def _mesh_once(level, p, options, regions, *, xs, ys, x0, y0, px_, py_, nx, ny, 
         z[fr] = hi
     if debug is not None:
         debug(z)
-    verts, faces = H.grid_mesh(z, pitch_x=px_, pitch_y=py_, x0=x0, y0=y0, periodic=periodic)
-    grid_volume = M.Mesh(verts, faces).volume()
+    verts, faces = heightmap.grid_mesh(z, pitch_x=px_, pitch_y=py_, x0=x0, y0=y0, periodic=periodic)
+    grid_volume = Mesh(verts, faces).volume()
     top_area = (nx * px_) * (ny * py_)
     if p.curved:
         verts = verts.copy()
         verts[:, 1] += height / 2  # flat y -> Z from 0
-        verts = H.bend_to_cylinder(verts, radius_mm=radius)
-        grid_volume = M.Mesh(verts, faces).volume()
+        verts = heightmap.bend_to_cylinder(verts, radius_mm=radius)
+        grid_volume = Mesh(verts, faces).volume()
         top_area *= 1 + hi / radius
-    solid = H.to_manifold(verts, faces)
+    solid = heightmap.to_manifold(verts, faces)
     timings["grid"] = timings.get("grid", 0.0) + time.perf_counter() - t
     t = time.perf_counter()
     if simplify > 0:
@@ -474,97 +384,43 @@ def _mesh_once(level, p, options, regions, *, xs, ys, x0, y0, px_, py_, nx, ny, 
         if frame > 0:
             solid = solid.translate((-(b[0] + b[2]) / 2, -(b[1] + b[3]) / 2, 0.0))
     expected = solid.volume()
-    mesh = H.from_manifold(solid)
-    rep = M.check_mesh(mesh)
+    mesh = heightmap.from_manifold(solid)
+    rep = check_mesh(mesh)
     timings["mesh"] = timings.get("mesh", 0.0) + time.perf_counter() - t
     return mesh, rep, expected, top_area, width, height
 
 
-# ---------------------------------------------------------------------------------------------- STEP
-
-
-def faceted_solid(mesh):
-    """An OCC solid whose faces are the mesh's triangles, sharing edges (no sewing search needed)."""
-    from OCP.BRep import BRep_Builder
-    from OCP.BRepBuilderAPI import BRepBuilderAPI_MakeEdge, BRepBuilderAPI_MakeFace, BRepBuilderAPI_MakeVertex, BRepBuilderAPI_MakeWire
-    from OCP.gp import gp_Pnt
-    from OCP.TopoDS import TopoDS, TopoDS_Shell, TopoDS_Solid
-
-    v, f = mesh.vertices, mesh.faces
-    verts = [BRepBuilderAPI_MakeVertex(gp_Pnt(float(a), float(b), float(c))).Vertex() for a, b, c in v]
-    e = np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])
-    ue, inv = np.unique(np.sort(e, axis=1), axis=0, return_inverse=True)
-    edges = [BRepBuilderAPI_MakeEdge(verts[a], verts[b]).Edge() for a, b in ue]
-    inv = inv.reshape(3, -1).T
-    builder = BRep_Builder()
-    shell = TopoDS_Shell()
-    builder.MakeShell(shell)
-    for tri, ids in zip(f, inv):
-        w = BRepBuilderAPI_MakeWire()
-        for s, (a, b) in enumerate(((tri[0], tri[1]), (tri[1], tri[2]), (tri[2], tri[0]))):
-            ed = edges[ids[s]]
-            w.Add(TopoDS.Edge_s(ed.Reversed()) if a > b else ed)
-        mf = BRepBuilderAPI_MakeFace(w.Wire(), True)
-        if not mf.IsDone():
-            raise ExportError("OpenCASCADE could not make a planar face from a mesh triangle")
-        builder.Add(shell, mf.Face())
-    shell.Closed(True)
-    solid = TopoDS_Solid()
-    builder.MakeSolid(solid)
-    builder.Add(solid, shell)
-    return solid
-
-
-# ---------------------------------------------------------------------------------------------- write
-
-
-def write_relief(result: ReliefResult, out_dir, stem: str, formats) -> dict:
+def write_relief(result: ReliefResult, out_dir: str | os.PathLike[str], stem: str, formats) -> dict[str, str]:
     """Write, read back, check and atomically rename each format (stl, 3mf, step). All or nothing."""
-
-    from cad.export import Staging, fsync_file, parse_formats
-    from cad.export.stl import read_stl, write_stl
-    from cad.export.threemf import Part, read_3mf, write_3mf
-    from cad.mesh import check_mesh
-
     formats = parse_formats(formats)
-    from cad.export import prepare_out_dir
-
     out_dir = prepare_out_dir(out_dir)
-    finals = {f: out_dir / f"{stem}.{f}" for f in formats}
+    finals = output_paths(out_dir, stem, formats)
     want, tol = result.expected_volume_mm3, result.volume_tolerance_mm3
 
-    def check(mesh, final):
+    def check(mesh: Mesh, final: Path) -> None:
         rep = check_mesh(mesh)
         if not rep.is_volume or abs(rep.volume_mm3 - want) > tol:
             raise ExportError(f"{final.name}: the file did not read back as the same closed mesh "
                               f"(watertight={rep.watertight}, volume {rep.volume_mm3:.3f} mm³, expected {want:.3f})")
 
-    with Staging() as stage:
-        for fmt, final in finals.items():
-            tmp = stage.path(final)
-            try:
-                if fmt == "stl":
-                    write_stl(result.mesh, tmp)
-                    check(read_stl(tmp), final)
-                elif fmt == "3mf":
-                    write_3mf([Part(stem, result.mesh)], tmp)
-                    unit, parts = read_3mf(tmp)
-                    if unit != "millimeter" or len(parts) != 1:
-                        raise ExportError(f"{final.name}: the 3MF did not read back as one part in millimetres")
-                    check(parts[0][1], final)
-                elif fmt == "step":
-                    _write_step(result, tmp, final)
-                fsync_file(tmp)
-            except OSError as exc:
-                raise ExportError(f"{final}: cannot write ({exc.strerror or exc})") from exc
-        written = stage.commit()
+    def stl(tmp: Path, final: Path) -> None:
+        write_stl(result.mesh, tmp)
+        check(read_stl(tmp), final)
+
+    def threemf(tmp: Path, final: Path) -> None:
+        write_3mf([Part(stem, result.mesh)], tmp)
+        unit, parts = read_3mf(tmp)
+        if unit != "millimeter" or len(parts) != 1:
+            raise ExportError(f"{final.name}: the 3MF did not read back as one part in millimetres")
+        check(parts[0][1], final)
+
+    writers = {"stl": stl, "3mf": threemf, "step": lambda tmp, final: _write_step(result, tmp, final)}
+    written = write_checked([(final, (lambda tmp, w=writers[fmt], f=final: w(tmp, f)))
+                             for fmt, final in finals.items()])
     return {f: str(p) for f, p in zip(finals, written)}
 
 
-def _write_step(result: ReliefResult, tmp, final) -> None:
-    from cad.export.step import read_step, write_step
-    from cad.solid import count_solids, is_valid_shape, shape_volume
-
+def _write_step(result: ReliefResult, tmp: Path, final: Path) -> None:
     n = result.mesh.n_triangles
     if n > STEP_MAX_FACETS:
         raise ExportError(f"{final.name}: a faceted STEP of {n} triangles is too large (limit {STEP_MAX_FACETS}); "
@@ -582,75 +438,14 @@ def _write_step(result: ReliefResult, tmp, final) -> None:
     result.report["step_faces"] = n
 
 
-def convert_relief(source, out_dir, options, *, stem: str, name: str | None = None) -> dict:
-    """``--mode relief|lithophane``: build, write and report (the same entry shape as ``cad.convert``)."""
-    from cad.export import parse_formats
-
+def convert_relief(source, out_dir: str | os.PathLike[str], options: ConvertOptions, *, stem: str | None = None,
+                   name: str | None = None) -> dict:
+    """``--mode relief|lithophane``: build, write and report (the same entry shape as the extrude mode)."""
     t0 = time.perf_counter()
+    stem = source_stem(source) if stem is None else stem
     formats = parse_formats(options.formats)  # (ConvertOptions refused svg, --colors and products here)
     result = build_relief(source, options, name=name)
     t = time.perf_counter()
     outputs = write_relief(result, out_dir, stem, formats)
     result.timings["export"] = time.perf_counter() - t
-    entry = {"input": result.name, "status": "ok", "error": None, "outputs": outputs}
-    entry.update(result.report)
-    entry["warnings"] = result.warnings
-    entry["seconds"] = {k: round(v, 4) for k, v in result.timings.items()}
-    entry["seconds"]["total"] = round(time.perf_counter() - t0, 4)
-    return entry
-
-
-# ---------------------------------------------------------------------------------------------- CLI
-
-
-def add_arguments(parser) -> None:
-    from cad.cli import _nonneg, _positive
-
-    g = parser.add_argument_group("relief and lithophane (--mode relief|lithophane)")
-    g.add_argument("--mode", choices=MODES, default="extrude",
-                   help="extrude the traced outline (default), grey levels as heights (relief), "
-                        "or a backlit lithophane (dark = thick)")
-    g.add_argument("--min-height", type=_nonneg, default=None, metavar="MM",
-                   help="lowest level: height above the base (relief, default 0) or thickness (lithophane, 0.8)")
-    g.add_argument("--max-height", type=_nonneg, default=None, metavar="MM",
-                   help="highest level: height above the base (relief, default 2) or thickness (lithophane, 3.0)")
-    g.add_argument("--base", type=_nonneg, default=None, metavar="MM", help="plate under a relief (default 1)")
-    g.add_argument("--gamma", type=_positive, default=None, help="level = value^gamma (default 1)")
-    g.add_argument("--smooth", type=_nonneg, default=None, metavar="MM", help="Gaussian smoothing sigma (default 0)")
-    g.add_argument("--invert-heights", action="store_true", help="swap high and low")
-    g.add_argument("--pitch", type=_positive, default=None, metavar="MM",
-                   help="grid spacing; the image is downsampled to it (default 0.2)")
-    g.add_argument("--curve-angle", type=_positive, default=None, metavar="DEG",
-                   help="bend the panel round a cylinder over this angle (up to 360)")
-    g.add_argument("--curve-radius", type=_positive, default=None, metavar="MM", help="inner radius of the bent panel")
-    g.add_argument("--frame", type=_nonneg, default=None, metavar="MM",
-                   help="border at full height (lithophane default 3, relief 0)")
-    g.add_argument("--relief-outline", choices=OUTLINES, default=None,
-                   help="rect (whole image), subject (follow the isolated subject), auto (subject when the alpha "
-                        "channel carries a shape; default)")
-    g.add_argument("--no-simplify", dest="relief_simplify", action="store_false", default=True,
-                   help="keep every grid triangle (default: merge flat areas within --tolerance)")
-    # --formats defaults to step,stl for extrusions and to stl,3mf here (a faceted STEP of a photo relief
-    # would be too large); None marks "not given" and update_options picks the mode's default.
-    parser.set_defaults(formats=None)
-
-
-def update_options(args, kw: dict) -> None:
-    mode = getattr(args, "mode", "extrude")
-    kw["mode"] = mode
-    if kw.get("formats") is None:
-        kw["formats"] = "step,stl" if mode == "extrude" else "stl,3mf"
-    fields = {"min_height_mm": args.min_height, "max_height_mm": args.max_height, "base_mm": args.base,
-              "gamma": args.gamma, "smooth_mm": args.smooth, "pitch_mm": args.pitch,
-              "curve_angle_deg": args.curve_angle, "curve_radius_mm": args.curve_radius, "frame_mm": args.frame,
-              "outline": args.relief_outline}
-    given = {k: v for k, v in fields.items() if v is not None}
-    if args.invert_heights:
-        given["invert_heights"] = True
-    if not args.relief_simplify:
-        given["simplify"] = False
-    if mode == "extrude":
-        if given:
-            raise InvalidInputError("relief options (--min-height, --pitch, --frame, ...) need --mode relief or lithophane")
-        return
-    kw["relief"] = ReliefParams(**given)
+    return report_entry(result.name, outputs, result.report, result.warnings, result.timings, t0)

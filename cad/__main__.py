@@ -1,5 +1,0 @@
-import sys
-
-from cad.cli import main
-
-sys.exit(main())

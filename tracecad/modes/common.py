@@ -1,0 +1,97 @@
+"""What every mode shares: the input's name and stem, warnings, loading, output paths and report entries."""
+
+from __future__ import annotations
+
+import glob
+import os
+import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+
+import tracer
+from tracecad.options import ConvertOptions
+from tracer.errors import TracecadWarning
+from tracer.types import Image, IsolateParams
+
+__all__ = ["source_name", "source_stem", "collect_warnings", "load_for", "output_paths", "expected_outputs",
+           "report_entry", "PER_BODY_FORMATS"]
+
+#: With --colors these formats are written once per colour body (``STEM_<i>_<rrggbb>.<ext>``);
+#: every other format is one file per input.
+PER_BODY_FORMATS = ("stl", "svg")
+
+
+def source_name(source, name: str | None) -> str:
+    """The name used in messages: ``name``, else the path, else ``<bytes>``."""
+    if name is not None:
+        return name
+    return "<bytes>" if isinstance(source, (bytes, bytearray)) else str(source)
+
+
+def source_stem(source) -> str:
+    """The default stem of an input's output files: the file's stem, or ``image`` for bytes."""
+    return Path(str(source)).stem if not isinstance(source, (bytes, bytearray)) else "image"
+
+
+@contextmanager
+def collect_warnings(caught: list[str]) -> Iterator[None]:
+    """Record every :class:`TracecadWarning` raised inside the block (once each, in order) into ``caught``."""
+    with warnings.catch_warnings(record=True) as wlist:
+        warnings.simplefilter("always", TracecadWarning)
+        try:
+            yield
+        finally:
+            caught.extend(str(w.message) for w in wlist if issubclass(w.category, TracecadWarning))
+
+
+def load_for(source, options: ConvertOptions, name: str, timings: dict) -> tuple[Image, IsolateParams]:
+    """Load the image (timed into ``timings["load"]``) and the isolation parameters for its output width."""
+    t = time.perf_counter()
+    image = tracer.load_image(source, max_pixels=options.max_pixels, name=name)
+    timings["load"] = time.perf_counter() - t
+    iso = options.isolate
+    if iso.width_mm is None:
+        iso = replace(iso, width_mm=options.width_mm)
+    return image, iso
+
+
+def output_paths(out_dir: str | os.PathLike[str], stem: str, formats, body_names: list[str] | None = None
+                 ) -> dict[str, Path | list[Path]]:
+    """Where each format goes: ``OUT/STEM.<format>``; with ``body_names`` (one body per colour) the
+    formats of :data:`PER_BODY_FORMATS` get one file per body, ``OUT/<body name>.<format>``."""
+    out = Path(out_dir)
+    paths: dict[str, Path | list[Path]] = {}
+    for f in formats:
+        if body_names is not None and f in PER_BODY_FORMATS:
+            paths[f] = [out / f"{b}.{f}" for b in body_names]
+        else:
+            paths[f] = out / f"{stem}.{f}"
+    return paths
+
+
+def expected_outputs(options: ConvertOptions, out_dir: str | os.PathLike[str], stem: str) -> list[Path | str]:
+    """The files a finished conversion leaves, before it runs (for ``--skip-existing``): paths, and for
+    the per-colour files (named after colours not known yet) a glob pattern that must match."""
+    per_body = options.colors is not None and options.mode == "extrude"
+    out: list[Path | str] = []
+    for fmt, path in output_paths(out_dir, stem, options.formats, ["*"] if per_body else None).items():
+        if isinstance(path, list):
+            out.append(str(Path(out_dir) / f"{glob.escape(stem)}_*_[0-9a-f]*.{fmt}"))
+        else:
+            out.append(path)
+    return out
+
+
+def report_entry(name: str, outputs: dict[str, str], report: dict, warnings_: list[str], timings: dict,
+                 t0: float) -> dict:
+    """The report entry of a converted input (what ``--json`` prints for it): status, outputs, the mode's
+    report fields, warnings, and the timings with their total since ``t0``."""
+    entry = {"input": name, "status": "ok", "error": None, "outputs": outputs}
+    entry.update(report)
+    entry["warnings"] = warnings_
+    entry["seconds"] = {k: round(v, 4) for k, v in timings.items()}
+    entry["seconds"]["total"] = round(time.perf_counter() - t0, 4)
+    return entry
