@@ -10,14 +10,8 @@ import warnings
 
 from cad.mesh import Mesh, check_mesh, extrude_mesh
 from cad.regions import Region, Regions, Ring, to_regions
+from cad.solid import extrude  # (OpenCASCADE is loaded on the first solid, not here)
 from tracer.errors import *  # noqa: F401,F403
-
-
-def extrude(regions, *, thickness_mm: float, z0_mm: float = 0.0):
-    """Exact B-rep extrusion (imports OpenCASCADE on first use); see :func:`cad.solid.extrude`."""
-    from cad.solid import extrude as solid_extrude
-
-    return solid_extrude(regions, thickness_mm=thickness_mm, z0_mm=z0_mm)
 
 
 #: Names that moved to the ``tracecad`` package; ``cad.<name>`` still works, with a FutureWarning.

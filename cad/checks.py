@@ -20,8 +20,14 @@ import os
 from pathlib import Path
 
 import numpy as np
+from shapely import union_all
+from shapely.geometry import Polygon
 
+from cad.export.step import read_step
+from cad.export.stl import read_stl
+from cad.export.threemf import read_3mf
 from cad.mesh import Mesh, MeshReport, check_mesh, overlap_volume
+from cad.solid import count_solids, is_valid_shape, shape_volume
 from tracer.errors import ExportError, GeometryError, SolidError, TracecadError
 
 __all__ = ["check_file", "check_volume_mesh", "strict_enabled", "self_check", "STRICT"]
@@ -62,8 +68,6 @@ def check_file(path: str | Path) -> dict:
 
 
 def _check_step(p: Path) -> dict:
-    from cad.export.step import read_step
-    from cad.solid import shape_volume
 
     head = p.read_bytes()[:64]
     if not head.lstrip().startswith(b"ISO-10303-21"):
@@ -108,13 +112,9 @@ def _check_step(p: Path) -> dict:
 def _check_mesh_file(p: Path, suffix: str) -> dict:
     try:
         if suffix == ".stl":
-            from cad.export.stl import read_stl
-
             meshes = [read_stl(p)]
             unit = "millimeter"
         else:
-            from cad.export.threemf import read_3mf
-
             unit, parts = read_3mf(p)
             meshes = [m for _, m, _ in parts]
         for m in meshes:
@@ -185,8 +185,6 @@ def self_check(name: str, regions, outlines, *, mesh: Mesh | None = None, solid=
 
     Returns what was checked (for tests).
     """
-    from shapely.geometry import Polygon
-
     regs = regions
     done = {"regions": len(regs.regions)}
     polys = []
@@ -198,8 +196,6 @@ def self_check(name: str, regions, outlines, *, mesh: Mesh | None = None, solid=
             raise GeometryError(f"{name}: strict check: region {i} is not a valid polygon of positive area")
         polys.append(poly)
     if len(polys) > 1:
-        from shapely import union_all
-
         total = sum(p.area for p in polys)
         union = union_all(polys).area
         if union < total * (1 - 1e-6) - 1e-9:
@@ -223,8 +219,6 @@ def self_check(name: str, regions, outlines, *, mesh: Mesh | None = None, solid=
                               f"expected {len(regs.regions)} and {regs.n_holes}")
         done["mesh"] = (m.bodies, m.genus)
     if solid is not None:
-        from cad.solid import count_solids, is_valid_shape
-
         shape = solid.shape
         n = count_solids(shape)
         if (not product and n != len(regs.regions)) or n == 0 or not is_valid_shape(shape):

@@ -19,6 +19,7 @@ kills itself with SIGSEGV when it reaches part ``i``, as OpenCASCADE did.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -243,8 +244,6 @@ def worker_main(argv: list[str]) -> int:
     fault = os.environ.get("TRACECAD_FAULT_EDGE_PART")
     for i in range(int(first), int(count)):
         if fault == str(i):
-            import signal
-
             os.kill(os.getpid(), signal.SIGSEGV)
         out = treat_edges(_read(folder_p / f"in{i}.brep"), float(z_top), float(size), kind)
         if out is not None:

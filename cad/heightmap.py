@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from cad.mesh import weld
+
 from tracer.errors import ExportError, InvalidInputError
 
 __all__ = ["sample_nodes", "grid_mesh", "bend_to_cylinder", "to_manifold", "from_manifold"]
@@ -170,8 +172,6 @@ def to_manifold(vertices: np.ndarray, faces: np.ndarray):
 
 
 def from_manifold(m):
-    from cad.mesh import weld
-
     import manifold3d
 
     if m.status() != manifold3d.Error.NoError:

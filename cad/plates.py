@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import shapely
 from shapely.geometry import Point, Polygon, box
+from shapely.ops import nearest_points
 
 from cad.occ import ellipse_face, polygon_faces, rect_face, rounded_rect_face
 from cad.regions import polygons_of
@@ -123,8 +124,6 @@ def place_hole(plate: Plate, art, *, hole_mm: float, nozzle_mm: float, clearance
         band = room.intersection(box(room.bounds[0] - 1, top - max(0.5, 0.05 * r), room.bounds[2] + 1, top + 1))
         if band.is_empty:
             band = room
-        from shapely.ops import nearest_points
-
         c = nearest_points(band, Point(0.0, top))[0]
         return c, None
     # no room on the plate: a tab above the artwork, at its centre line
@@ -136,8 +135,6 @@ def place_hole(plate: Plate, art, *, hole_mm: float, nozzle_mm: float, clearance
 
 def _tab(plate: Plate, c: Point, R: float):
     """A disc of radius ``R`` at ``c`` joined to the plate by a straight strip."""
-    from shapely.ops import nearest_points
-
     disc = c.buffer(R, quad_segs=32)
     if plate.poly.contains(disc):
         return None
@@ -154,8 +151,6 @@ def _tab(plate: Plate, c: Point, R: float):
 
 def stencil_bridges(material, width: float, within) -> tuple[object, list]:
     """Join every island of ``material`` to the rest with straight bridges ``width`` wide; returns (material, bridges)."""
-    from shapely.ops import nearest_points
-
     bridges = []
     for _ in range(4 * len(polygons_of(material)) + 4):
         parts = sorted(polygons_of(material), key=lambda q: -q.area)

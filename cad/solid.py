@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from cad.regions import Region, Ring
 from tracer.errors import ExportError, SolidError
 
 __all__ = ["Solid", "extrude", "ring_wire", "region_face", "prism", "compound", "faceted_solid", "face_count", "shape_volume",
@@ -155,8 +156,6 @@ def is_valid_shape(shape) -> bool:
 
 def _fallback_region(region):
     """The same region with every ring flattened to a polyline (for faces OCC rejects)."""
-    from cad.regions import Region, Ring
-
     tol = 1e-3
     return Region(Ring.from_points(region.shell.flatten(tol)).oriented(ccw=True),
                   tuple(Ring.from_points(h.flatten(tol)).oriented(ccw=False) for h in region.holes))

@@ -15,16 +15,19 @@ Progress displays are in :mod:`tracecad.progress`, reports in :mod:`tracecad.rep
 from __future__ import annotations
 
 import csv
-import glob
+import multiprocessing as mp
 import os
 import signal
 import time
+import traceback
 from collections import deque
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from cad.export import pid_alive
-from tracecad.modes.common import expected_outputs
+from tracecad.jobs import BatchResult, Job
 from tracecad.options import ConvertOptions
 from tracecad.pipeline import convert, error_entry
 from tracecad.process import keep_freed_memory
@@ -36,62 +39,6 @@ __all__ = ["Job", "BatchResult", "plan", "run", "run_job", "read_manifest", "Man
 
 class ManifestError(ValueError):
     """The manifest CSV cannot be used (a usage error: exit code 2)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Job:
-    """One input to convert: where it comes from, where its outputs go, with which options."""
-
-    index: int
-    source: str
-    name: str
-    out_dir: str
-    stem: str
-    options: ConvertOptions
-    debug: bool = False
-
-    def expected_outputs(self) -> list[Path | str]:
-        """The files this job leaves (paths, and glob patterns for the per-colour files)."""
-        return expected_outputs(self.options, self.out_dir, self.stem)
-
-    def existing_outputs(self) -> list[Path] | None:
-        """The files of a finished earlier run of this job, or None when one is missing."""
-        found: list[Path] = []
-        for p in self.expected_outputs():
-            if isinstance(p, Path):
-                if not p.is_file():
-                    return None
-                found.append(p)
-            else:  # one file per colour: at least one
-                matches = sorted(Path(q) for q in glob.glob(p) if Path(q).is_file())
-                if not matches:
-                    return None
-                found += matches
-        return found
-
-
-@dataclass(slots=True)
-class BatchResult:
-    """Report entries in input order, plus how the run went."""
-
-    entries: list[dict]
-    seconds: float
-    jobs: int
-    executor: str
-    interrupted: bool = False
-
-    def count(self, status: str) -> int:
-        return sum(e["status"] == status for e in self.entries)
-
-    @property
-    def failed(self) -> int:
-        return self.count("error")
-
-    def summary(self) -> dict:
-        return {"inputs": len(self.entries), "converted": self.count("ok"), "failed": self.failed,
-                "skipped": self.count("skipped"), "not_run": self.count("not run"),
-                "interrupted": self.interrupted, "seconds": round(self.seconds, 3), "jobs": self.jobs,
-                "executor": self.executor}
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,8 +248,6 @@ def run_job(job: Job) -> dict:
     except Exception as exc:  # noqa: BLE001 - one sentence per failing input; the batch goes on
         entry = error_entry(job.name, exc)
         if job.debug:
-            import traceback
-
             entry["_traceback"] = traceback.format_exc()
         return entry
 
@@ -407,10 +352,6 @@ def _input_bytes(job: Job) -> int:
 
 
 def _run_pool(todo: list[Job], workers: int, progress, done) -> None:
-    import multiprocessing as mp
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-    from concurrent.futures.process import BrokenProcessPool
-
     ctx = mp.get_context("spawn")  # never fork: OCP/VTK and threads do not survive it reliably
     # Largest inputs first (file size as the cost estimate): a big image started last would leave
     # the other workers idle at the end. The report keeps the input order (entries by job.index).

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # (typing only: the batch module imports this one)
-    from tracecad.batch import Job
+from tracecad.jobs import Job
 
 __all__ = ["NullProgress", "MessagesOnly", "PlainProgress", "RichProgress", "make_progress"]
 

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from cad.export import Staging
-from tracecad.batch import BatchResult
+from tracecad.jobs import BatchResult
 
 __all__ = ["CSV_COLUMNS", "write_report", "print_summary", "exit_code"]
 

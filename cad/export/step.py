@@ -6,6 +6,8 @@ import re
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
+
 from tracer.errors import ExportError
 
 __all__ = ["write_step", "read_step", "verify_step", "write_colored_step", "read_colored_step", "writer_settings",
@@ -128,8 +130,6 @@ def verify_step(path: str | Path, *, solids: int, faces: int) -> None:
     more than the rest of a STEP+STL+3MF run (bench/RESULTS.md). ``read_step``
     plus BRepCheck (``tracecad check``, the tests) does the full round trip.
     """
-    import numpy as np
-
     path = Path(path)
     data = path.read_bytes()
     name = path.name

@@ -19,6 +19,10 @@ from cad import checks
 from cad.budget import check_brep_budget, segments_by_outer
 from cad.checks import check_volume_mesh
 from cad.export import parse_formats, prepare_out_dir, write_checked
+from cad.export.step import verify_step, write_step
+from cad.export.stl import holds_mesh, read_stl, write_stl
+from cad.export.svg import svg_area_mm2, write_svg
+from cad.export.threemf import Part, read_3mf, write_3mf
 from cad.mesh import Mesh, extrude_mesh
 from cad.products import build_product
 from cad.regions import Regions, to_regions
@@ -175,8 +179,6 @@ def write_outputs(conv: Conversion, out_dir: str | os.PathLike[str], stem: str, 
     t0 = time.perf_counter()
 
     def stl(tmp: Path, final: Path) -> None:
-        from cad.export.stl import holds_mesh, read_stl, write_stl
-
         mesh = conv.mesh  # checked when built: closed, consistently wound, the solid's volume
         write_stl(mesh, tmp)
         # The file is read back. When it holds that checked mesh bit for bit (the usual case: the
@@ -187,8 +189,6 @@ def write_outputs(conv: Conversion, out_dir: str | os.PathLike[str], stem: str, 
             check_volume_mesh(back, conv.expected_volume_mm3, conv.volume_tolerance_mm3 * 1.5, final.name)
 
     def threemf(tmp: Path, final: Path) -> None:
-        from cad.export.threemf import Part, read_3mf, write_3mf  # zipfile/xml only when asked for
-
         write_3mf([Part(stem, conv.mesh)], tmp)
         unit, parts = read_3mf(tmp)
         if unit != "millimeter" or len(parts) != 1:
@@ -196,8 +196,6 @@ def write_outputs(conv: Conversion, out_dir: str | os.PathLike[str], stem: str, 
         check_volume_mesh(parts[0][1], conv.expected_volume_mm3, conv.volume_tolerance_mm3 * 1.5, final.name)
 
     def step(tmp: Path, final: Path) -> None:
-        from cad.export.step import verify_step, write_step
-
         # The in-memory solid already passed BRepCheck and volume = area x thickness
         # (cad.solid.extrude). The file is re-read as text: complete, every entity
         # defined once, every reference resolved, millimetres, the same solid and face
@@ -209,8 +207,6 @@ def write_outputs(conv: Conversion, out_dir: str | os.PathLike[str], stem: str, 
         verify_step(tmp, solids=solid.solids, faces=solid.faces)
 
     def svg(tmp: Path, final: Path) -> None:
-        from cad.export.svg import svg_area_mm2, write_svg
-
         write_svg(conv.regions, tmp)
         area = svg_area_mm2(tmp)
         if abs(area - conv.regions.area_mm2) > 1e-4 * conv.regions.area_mm2 + 1e-6:
