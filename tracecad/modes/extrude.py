@@ -19,10 +19,7 @@ from cad import checks
 from cad.budget import check_brep_budget, segments_by_outer
 from cad.checks import check_volume_mesh
 from cad.export import parse_formats, prepare_out_dir, write_checked
-from cad.export.step import verify_step, write_step
-from cad.export.stl import holds_mesh, read_stl, write_stl
-from cad.export.svg import svg_area_mm2, write_svg
-from cad.export.threemf import Part, read_3mf, write_3mf
+from cad.export import step, stl, svg, threemf
 from cad.mesh import Mesh, extrude_mesh
 from cad.products import build_product
 from cad.regions import Regions, to_regions
@@ -178,24 +175,24 @@ def write_outputs(conv: Conversion, out_dir: str | os.PathLike[str], stem: str, 
     finals = output_paths(out_dir, stem, formats)
     t0 = time.perf_counter()
 
-    def stl(tmp: Path, final: Path) -> None:
+    def stl_file(tmp: Path, final: Path) -> None:
         mesh = conv.mesh  # checked when built: closed, consistently wound, the solid's volume
-        write_stl(mesh, tmp)
+        stl.write_stl(mesh, tmp)
         # The file is read back. When it holds that checked mesh bit for bit (the usual case: the
         # mesher's coordinates are float32 values), the check of the mesh is the check of the file;
         # otherwise the file's own triangles are checked.
-        if not holds_mesh(tmp, mesh):
-            back = read_stl(tmp)
+        if not stl.holds_mesh(tmp, mesh):
+            back = stl.read_stl(tmp)
             check_volume_mesh(back, conv.expected_volume_mm3, conv.volume_tolerance_mm3 * 1.5, final.name)
 
-    def threemf(tmp: Path, final: Path) -> None:
-        write_3mf([Part(stem, conv.mesh)], tmp)
-        unit, parts = read_3mf(tmp)
+    def threemf_file(tmp: Path, final: Path) -> None:
+        threemf.write_3mf([threemf.Part(stem, conv.mesh)], tmp)
+        unit, parts = threemf.read_3mf(tmp)
         if unit != "millimeter" or len(parts) != 1:
             raise ExportError(f"{final.name}: the 3MF did not read back as one part in millimetres")
         check_volume_mesh(parts[0][1], conv.expected_volume_mm3, conv.volume_tolerance_mm3 * 1.5, final.name)
 
-    def step(tmp: Path, final: Path) -> None:
+    def step_file(tmp: Path, final: Path) -> None:
         # The in-memory solid already passed BRepCheck and volume = area x thickness
         # (cad.solid.extrude). The file is re-read as text: complete, every entity
         # defined once, every reference resolved, millimetres, the same solid and face
@@ -203,17 +200,17 @@ def write_outputs(conv: Conversion, out_dir: str | os.PathLike[str], stem: str, 
         # than everything else in a STEP+STL+3MF run; `tracecad check` and the tests
         # still do the full round trip (docs/reliability.md explains the choice).
         solid = conv.solid
-        write_step(solid.shape, tmp, name=final.stem)
-        verify_step(tmp, solids=solid.solids, faces=solid.faces)
+        step.write_step(solid.shape, tmp, name=final.stem)
+        step.verify_step(tmp, solids=solid.solids, faces=solid.faces)
 
-    def svg(tmp: Path, final: Path) -> None:
-        write_svg(conv.regions, tmp)
-        area = svg_area_mm2(tmp)
+    def svg_file(tmp: Path, final: Path) -> None:
+        svg.write_svg(conv.regions, tmp)
+        area = svg.svg_area_mm2(tmp)
         if abs(area - conv.regions.area_mm2) > 1e-4 * conv.regions.area_mm2 + 1e-6:
             raise ExportError(f"{final.name}: the SVG reads back with area {area:.4f} mm², "
                               f"expected {conv.regions.area_mm2:.4f}")
 
-    writers = {"stl": stl, "3mf": threemf, "step": step, "svg": svg}
+    writers = {"stl": stl_file, "3mf": threemf_file, "step": step_file, "svg": svg_file}
 
     def strict() -> None:
         if checks.strict_enabled():  # TRACECAD_STRICT=1: independent invariants, before any rename
