@@ -1,6 +1,6 @@
 """Fidelity benchmark: trace the corpus with the CLI and score it against the true vector shapes.
 
-For each image kind (png512, png2048, jpeg35, photo) this runs, in one process per kind::
+For each image kind (png512, png2048, jpeg35, photo) the script runs, in one process per kind::
 
     .venv/bin/tracecad convert <images of that kind> -o OUT/<kind> --formats stl --width 50 --json
 
