@@ -1,21 +1,21 @@
 """Batch benchmark: ``--jobs 1`` vs ``--jobs 2`` on a 30-image folder, in the same run, plus the
-broken-files and ``--skip-existing`` scenarios of issue 6.
+broken-files and ``--skip-existing`` scenarios.
 
 Each scenario runs the real command line in a subprocess (process start, worker spawn and all)::
 
     tracecad convert FOLDER -o OUT --formats step,stl --jobs N -q --report R.json
 
 * speed: the same folder with ``--jobs 1`` and ``--jobs 2``, ``--repeat`` times, alternating which
-  goes first; prints every wall time, the ratio per round and the median ratio (target >= 1.6 on
-  2 cores). The load average is printed beside each run: other processes share the CPU.
+  goes first; prints every wall time, the ratio per round and the median ratio (about 1.8 on
+  2 otherwise idle cores). The load average is printed beside each run: other processes share the CPU.
 * broken: a tree of 20 images in sub-folders (equal stems in different folders) plus 2 broken
   files; expects exit 1, 20 converted, and the report naming both failures with their reasons.
 * skip-existing: deletes 5 of those outputs and reruns with ``--skip-existing``; expects exactly
   those 5 converted again (and the 2 broken ones failing again) and every other output untouched
   (same mtime and inode).
 
-Images: the first ``--n`` ``*.512.png`` of ../shared/corpus/images when present, otherwise
-synthetic 512 px line art drawn here.
+Images: the first ``--n`` ``*.512.png`` of the evaluation corpus (see bench/README.md; ``--corpus DIR``,
+default ../shared/corpus) when present, otherwise synthetic 512 px line art drawn here.
 
 Usage::
 
@@ -70,7 +70,7 @@ def make_folder(folder: Path, n: int, corpus: Path | None) -> str:
             shutil.copyfile(p, folder / p.name)
         return f"{n} corpus png512 images ({corpus / 'images'})"
     synthetic(folder, n)
-    return f"{n} synthetic 512 px images (../shared/corpus absent)"
+    return f"{n} synthetic 512 px images (the evaluation corpus is absent)"
 
 
 def convert(src: Path, out: Path, report: Path, *extra: str) -> tuple[int, float, dict, str]:
@@ -122,14 +122,14 @@ def bench_speed(src: Path, work: Path, formats: str, repeat: int) -> float:
               f"CPU seconds --jobs 2 / --jobs 1 = {cpus[-1]:.2f}")
     med = statistics.median(ratios)
     print(f"  speed-up over {repeat} round(s): median {med:.2f}x, min {min(ratios):.2f}x, max {max(ratios):.2f}x "
-          f"(target >= 1.6x on 2 cores; {os.cpu_count()} CPUs here)")
+          f"(about 1.8x expected on 2 otherwise idle cores; {os.cpu_count()} CPUs here)")
     print(f"  parallel overhead: --jobs 2 spends {statistics.median(cpus):.2f}x the CPU seconds of --jobs 1 (median); "
           f"on 2 otherwise idle cores the wall speed-up is bounded by 2 / that = {2 / statistics.median(cpus):.2f}x. "
           "A load average above 2 means other processes took CPU during the run: the wall ratio is then not "
           "the idle-machine figure.")
     if _autogroup():
-        print("  note: the kernel's autogroup scheduler is on, so this session's processes share one CPU quota "
-              "against other sessions: under load, --jobs 2 gets no more CPU than --jobs 1 ('CPUs used' above), "
+        print("  note: the kernel's autogroup scheduler is on, so the processes started from this terminal share "
+              "one CPU quota against other terminals' process groups: under load, --jobs 2 gets no more CPU than --jobs 1 ('CPUs used' above), "
               "and only an otherwise idle machine shows the real speed-up.")
     return med
 

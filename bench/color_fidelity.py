@@ -20,8 +20,9 @@ Usage::
     nice -n 10 .venv/bin/python bench/color_fidelity.py [--kind png512 --kind jpeg35 ...]
                                                        [--items a,b] [--width 50] [--json]
 
-Exits 0 with a message when ../shared/corpus is absent. Targets (issue 5): mean per-colour
-IoU >= 0.97, union IoU >= 0.99, overlap < 0.5 %, every body watertight.
+Exits 0 with a message when the evaluation corpus (see bench/README.md) is absent. Thresholds
+reported as ``meets_targets``: mean per-colour IoU >= 0.97, union IoU >= 0.99, overlap < 0.5 %,
+every body watertight.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def score_item(item: dict, kind: str, width_mm: float, workdir: Path) -> dict:
     import shapely.affinity
     from scipy.optimize import linear_sum_assignment
 
-    import truth  # ../shared/corpus/truth.py
+    import truth  # truth.py of the evaluation corpus
     from cad import check_mesh
     from cad.export.threemf import read_3mf
     from tracecad.modes.colours import convert_colours

@@ -1,16 +1,16 @@
 """Fidelity benchmark: trace the corpus with the CLI and score it against the true vector shapes.
 
-For each image kind (png512, png2048, jpeg35, photo) this runs, in one process per kind::
+For each image kind (png512, png2048, jpeg35, photo) the script runs, in one process per kind::
 
     .venv/bin/tracecad convert <images of that kind> -o OUT/<kind> --formats stl --width 50 --json
 
-then ``python ../shared/corpus/score.py --outdir OUT/<kind> --width-mm 50 --kind <kind> --set mono``,
+then the evaluation corpus's ``score.py --outdir OUT/<kind> --width-mm 50 --kind <kind> --set mono``,
 prints score.py's table, and a summary per kind (mean/min IoU, Hausdorff p95, watertight count,
 median isolate seconds) against the fidelity targets.
 
 Usage::
 
-    nice -n 10 .venv/bin/python bench/fidelity.py [--kind png512 ...] [--set mono] [--out DIR]
+    nice -n 10 .venv/bin/python bench/fidelity.py [--corpus DIR] [--kind png512 ...] [--set mono] [--out DIR]
                                                    [--items a,b] [-- extra tracecad convert flags]
 
 Exits 0 with a message when the evaluation corpus is absent (2 with ``--check``, which must measure).

@@ -16,7 +16,7 @@ Usage::
 
     .venv/bin/python bench/fidelity_frame.py [--kind png512] [--items a,b] [--worst 10]
 
-Exits 0 with a message when ../shared/corpus is absent.
+Exits 0 with a message when the evaluation corpus (see bench/README.md) is absent.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Robustness and triangle budget of --mode relief / lithophane over the corpus (or any image folder).
+"""Robustness and triangle budget of --mode relief / lithophane over the evaluation corpus's images (see bench/README.md) or any image folder.
 
 For every image, builds (in memory) a subject-outline relief, a rectangular relief, a flat and a
 curved lithophane, and records whether each mesh is a closed volume (cad.mesh.check_mesh and

@@ -19,7 +19,8 @@ prints ratios (tracecad / peer; below 1 means tracecad is faster):
 5. output economy: STEP faces vs (curve segments + 2 x bodies) (<= 1.2x) and STL
    triangles against the chord tolerance (curved vs straight outlines).
 
-Inputs: ../shared/corpus (mono set) at png512, png2048 and photo, plus the
+Inputs: the evaluation corpus (mono set, see bench/README.md; ``--corpus DIR``,
+default ../shared/corpus) at png512, png2048 and photo, plus the
 generated images. Without the corpus, the corpus parts are skipped with a
 message and the generated images still run. Exit code 0 unless a tool fails.
 
@@ -54,7 +55,7 @@ KINDS = ("png512", "png2048", "photo")
 TARGETS = {"trace": 1.5, "stl": 1.0, "inproc_s": 1.0, "cli_stl_s": 1.5, "cli_step_s": 2.5, "rss_gb": 1.5, "faces": 1.2}
 
 
-# --------------------------------------------------------------------------- helpers
+# --------------------------------------------------------------------------- utilities
 
 def median(xs):
     xs = [x for x in xs if x is not None]
@@ -487,7 +488,7 @@ def section_economy(images: list[Path], gen: dict[str, Path], work: Path) -> dic
 
 
 def section_checks(gen: dict[str, Path], work: Path, repeat: int, corpus_logo: Path | None) -> dict:
-    """What the safety checks cost: the checks before this issue vs the ones now run (same solid, same run)."""
+    """What the STEP checks cost: a full OpenCASCADE read-back ("before") vs the structural read tracecad runs ("after"), same solid, same run."""
     from cad.export.step import read_step, verify_step, write_step
     from tracecad import ConvertOptions, build
     from cad.solid import _face, _prism, compound, count_solids, face_count, is_valid_shape, shape_volume
@@ -630,7 +631,7 @@ def report(res: dict) -> str:
     ck = res.get("checks")
     if ck:
         L.append("")
-        L.append("## checks: STEP path before and after this issue (same solid, same run; s, medians)")
+        L.append("## checks: STEP path with a full OCC read-back (before) and with the structural read tracecad uses (after); same solid, same run; s, medians")
         for name, d in ck.items():
             sec = d["seconds"]
             L.append(f"{name} ({d['faces']} faces, STEP {d['step_bytes'] / 1e6:.1f} MB): before {d['before_s']:.3f} s, after {d['after_s']:.3f} s "
