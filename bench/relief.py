@@ -46,7 +46,7 @@ def main(argv=None) -> int:
     from cad.mesh import check_mesh
     from tracecad import ConvertOptions
     from tracecad.modes.relief import build_relief
-from tracecad.options import ReliefParams
+    from tracecad.options import ReliefParams
 
     files = sorted(folder.glob(a.glob))[: a.limit or None]
     cases = [c for c in a.cases.split(",") if c]

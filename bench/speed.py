@@ -7,7 +7,7 @@ prints ratios (tracecad / peer; below 1 means tracecad is faster):
    Python) vs the ``potrace`` CLI on the same bitmap written as a PBM file
    (``potrace -b svg``, same parameters). Target <= 1.5x.
 2. image -> STL per image, batch in one process (a fresh interpreter running
-   ``cad.convert`` in a loop) vs threshold (Otsu, in Python) -> PBM ->
+   ``tracecad.convert`` in a loop) vs threshold (Otsu, in Python) -> PBM ->
    ``potrace -b svg`` -> ``openscad -o x.stl`` (``linear_extrude(3) resize([50,0])
    import(x.svg)``). Target <= 1.0x. The batch process also reports whether
    OCP was imported (a STL-only run must not).
@@ -232,7 +232,7 @@ def corpus_images(corpus: Path, kinds, limit: int) -> dict[str, list[Path]]:
 # --------------------------------------------------------------------------- child processes
 
 def child_stl(args) -> int:
-    """Batch in one process: cad.convert(..., formats=stl) on every image; JSON on stdout."""
+    """Batch in one process: tracecad.convert(..., formats=stl) on every image; JSON on stdout."""
     t0 = time.perf_counter()
     import cad  # noqa: F401
     from tracecad.process import process_setup
@@ -491,7 +491,7 @@ def section_checks(gen: dict[str, Path], work: Path, repeat: int, corpus_logo: P
     """What the STEP checks cost: a full OpenCASCADE read-back ("before") vs the structural read tracecad runs ("after"), same solid, same run."""
     from cad.export.step import read_step, verify_step, write_step
     from tracecad import ConvertOptions, build
-    from cad.solid import _face, _prism, compound, count_solids, face_count, is_valid_shape, shape_volume
+    from cad.solid import compound, count_solids, face_count, is_valid_shape, prism, region_face, shape_volume
 
     work.mkdir(parents=True, exist_ok=True)
     out = {}
@@ -501,8 +501,8 @@ def section_checks(gen: dict[str, Path], work: Path, repeat: int, corpus_logo: P
                              "write", "readback_transfer", "readback_brepcheck", "verify_step")}
         for _ in range(repeat):
             c = time.perf_counter()
-            faces = [_face(r) for r in regions.regions]
-            prisms = [_prism(f, 3.0, 0.0) for f in faces]
+            faces = [region_face(r) for r in regions.regions]
+            prisms = [prism(f, z0_mm=0.0, height_mm=3.0) for f in faces]
             t["build"].append(time.perf_counter() - c)
             c = time.perf_counter()
             assert all(is_valid_shape(s) for s in prisms)
@@ -610,7 +610,7 @@ def report(res: dict) -> str:
         ws, wc = median([r["s"] for r in warm]), median([r["cpu"] for r in warm])
         L.append(f"in-process: first call {runs[0]['s']:.3f} s wall (includes lazy imports: OCP, manifold3d, cv2), "
                  f"warm median {ws:.3f} s wall / {wc:.3f} s CPU (target <= {TARGETS['inproc_s']} s: wall {verdict(ws, TARGETS['inproc_s'])}, "
-                 f"CPU {verdict(wc, TARGETS['inproc_s'])}); `import cad.pipeline` {lg['inproc']['import_s']:.3f} s")
+                 f"CPU {verdict(wc, TARGETS['inproc_s'])}); `import tracecad.pipeline` {lg['inproc']['import_s']:.3f} s")
         L.append("stages of the median warm call (s wall; solid and mesh are built lazily inside export): "
                  + ", ".join(f"{k} {v:.3f}" for k, v in mid["seconds"].items()))
         L.append(f"faces {mid['step_faces']}, segments {mid['curve_segments']}, bodies {mid['bodies']}, triangles {mid['triangles']}")
