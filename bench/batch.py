@@ -99,7 +99,8 @@ def _autogroup() -> bool:
 
 
 def load() -> str:
-    return "load %.2f %.2f %.2f" % os.getloadavg()
+    a, b, c = os.getloadavg()
+    return f"load {a:.2f} {b:.2f} {c:.2f}"
 
 
 def bench_speed(src: Path, work: Path, formats: str, repeat: int) -> float:

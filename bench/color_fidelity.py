@@ -66,19 +66,19 @@ def _hex_lab(hexes):
 def score_item(item: dict, kind: str, width_mm: float, workdir: Path) -> dict:
     import shapely
     import shapely.affinity
+    import truth  # truth.py of the evaluation corpus
     from scipy.optimize import linear_sum_assignment
 
-    import truth  # truth.py of the evaluation corpus
     from cad import check_mesh
     from cad.export.threemf import read_3mf
-    from tracecad.modes.colours import convert_colours
     from tracecad import ConvertOptions
+    from tracecad.modes.colours import convert_colours
 
     img = next(i for i in item["images"] if i["kind"] == kind)
     src = CORPUS / img["path"]
     t0 = time.perf_counter()
     opts = ConvertOptions(colors="auto", width_mm=width_mm, formats=("3mf",))
-    entry = convert_multicolor(src, workdir, opts, stem=src.stem, name=str(src))
+    entry = convert_colours(src, workdir, opts, stem=src.stem, name=str(src))
     seconds = time.perf_counter() - t0
     unit, parts = read_3mf(entry["outputs"]["3mf"])
     watertight = all(check_mesh(m).is_volume for _, m, _ in parts)

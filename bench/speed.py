@@ -235,8 +235,8 @@ def child_stl(args) -> int:
     """Batch in one process: tracecad.convert(..., formats=stl) on every image; JSON on stdout."""
     t0 = time.perf_counter()
     import cad  # noqa: F401
-    from tracecad.process import process_setup
     from tracecad import ConvertOptions, convert
+    from tracecad.process import process_setup
 
     process_setup()  # as `tracecad convert` does (BLAS on one thread, freed memory kept)
     t_import = time.perf_counter() - t0
@@ -490,8 +490,8 @@ def section_economy(images: list[Path], gen: dict[str, Path], work: Path) -> dic
 def section_checks(gen: dict[str, Path], work: Path, repeat: int, corpus_logo: Path | None) -> dict:
     """What the STEP checks cost: a full OpenCASCADE read-back ("before") vs the structural read tracecad runs ("after"), same solid, same run."""
     from cad.export.step import read_step, verify_step, write_step
-    from tracecad import ConvertOptions, build
     from cad.solid import compound, count_solids, face_count, is_valid_shape, prism, region_face, shape_volume
+    from tracecad import ConvertOptions, build
 
     work.mkdir(parents=True, exist_ok=True)
     out = {}

@@ -13,7 +13,6 @@ from cad.regions import Region, Regions, Ring, to_regions
 from cad.solid import extrude  # (OpenCASCADE is loaded on the first solid, not here)
 from tracer.errors import *  # noqa: F401,F403
 
-
 #: Names that moved to the ``tracecad`` package; ``cad.<name>`` still works, with a FutureWarning.
 MOVED_TO_TRACECAD = ("convert", "ConvertOptions", "Conversion", "build", "write_outputs")
 

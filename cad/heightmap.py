@@ -15,7 +15,6 @@ from __future__ import annotations
 import numpy as np
 
 from cad.mesh import weld
-
 from tracer.errors import ExportError, InvalidInputError
 
 __all__ = ["sample_nodes", "grid_mesh", "bend_to_cylinder", "to_manifold", "from_manifold"]

@@ -47,7 +47,7 @@ class Mesh:
         return _signed_volume(self.vertices, self.faces)
 
     @classmethod
-    def concatenate(cls, meshes: list["Mesh"]) -> "Mesh":
+    def concatenate(cls, meshes: list[Mesh]) -> Mesh:
         vs, fs, off = [], [], 0
         for m in meshes:
             vs.append(m.vertices)

@@ -9,6 +9,7 @@ boundary arc once with Béziers, so that neighbouring bodies share their curves 
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 
 import numpy as np
@@ -18,6 +19,7 @@ from shapely.geometry import MultiPolygon, Polygon
 from cad import geometry
 from cad.geometry import fit_arc
 from cad.regions import Region, Ring, ring_contacts
+from tracer.errors import GeometryError
 
 __all__ = ["contour_polygons", "area_polygons", "partition", "simplify_partition", "fix_pinches", "curve_partition",
            "PINCH_DISK_MM", "CURVE_FIT_PX", "CURVE_FIT_MAX_SOURCE_PX"]

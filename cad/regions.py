@@ -61,14 +61,14 @@ class Ring:
     def flatten(self, tolerance_mm: float) -> np.ndarray:
         return G.flatten(self.ctrl, self.is_line, tolerance_mm)
 
-    def oriented(self, ccw: bool) -> "Ring":
+    def oriented(self, ccw: bool) -> Ring:
         if (self.area() > 0) == ccw:
             return self
         c, l = G.reverse(self.ctrl, self.is_line)
         return Ring(c, l, self.exact)
 
     @classmethod
-    def from_points(cls, pts: np.ndarray) -> "Ring":
+    def from_points(cls, pts: np.ndarray) -> Ring:
         """A polyline ring through ``pts`` (m, 2); a repeated closing point is ignored."""
         pts = np.asarray(pts, dtype=np.float64)
         if len(pts) > 1 and np.allclose(pts[0], pts[-1]):

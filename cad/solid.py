@@ -220,7 +220,12 @@ def _checked_prism(region, thickness_mm: float, z0_mm: float, check: bool):
 def faceted_solid(mesh):
     """An OCC solid whose faces are the mesh's triangles, sharing edges (no sewing search needed)."""
     from OCP.BRep import BRep_Builder
-    from OCP.BRepBuilderAPI import BRepBuilderAPI_MakeEdge, BRepBuilderAPI_MakeFace, BRepBuilderAPI_MakeVertex, BRepBuilderAPI_MakeWire
+    from OCP.BRepBuilderAPI import (
+        BRepBuilderAPI_MakeEdge,
+        BRepBuilderAPI_MakeFace,
+        BRepBuilderAPI_MakeVertex,
+        BRepBuilderAPI_MakeWire,
+    )
     from OCP.gp import gp_Pnt
     from OCP.TopoDS import TopoDS, TopoDS_Shell, TopoDS_Solid
 

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from mpl_toolkits.mplot3d.art3d import Poly3DCollection  # noqa: E402
 
-import cad  # noqa: E402
+import tracecad  # noqa: E402
 import tracer  # noqa: E402
 from cad.geometry import flatten  # noqa: E402
 

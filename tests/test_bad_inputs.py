@@ -21,10 +21,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import shapes
 import trimesh
 from PIL import Image
 
+import shapes
 from tracecad.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,11 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import shapes
 import trimesh
 from PIL import Image
 
-import tracecad.cli
+import shapes
 from tracecad import batch, progress, report
 from tracecad.cli import main
 

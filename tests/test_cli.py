@@ -4,9 +4,9 @@ import json
 
 import numpy as np
 import pytest
-import shapes
 import trimesh
 
+import shapes
 from tracecad.cli import main
 
 

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import shapes
 import trimesh
 
+import shapes
 from cad.checks import check_file
 from tracecad.cli import main
 

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 import shapely
-import shapes
 
 import cad
+import shapes
 import tracer
 from cad.mesh import _components, check_mesh, extrude_mesh, merge_vertices
 from cad.regions import to_regions

@@ -15,11 +15,11 @@ import shapely
 from PIL import Image
 
 from cad import check_mesh
-from tracecad.cli import main
 from cad.export.step import read_colored_step
+from tracecad import ConvertOptions, convert
+from tracecad.cli import main
 from tracecad.modes.colours import build_multicolor, write_multicolor
 from tracecad.options import parse_layer_heights
-from tracecad import ConvertOptions, convert
 from tracer import load_image
 from tracer.colors import BACKGROUND, ColorParams, label_colors
 from tracer.errors import InvalidInputError

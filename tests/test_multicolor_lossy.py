@@ -16,8 +16,8 @@ from PIL import Image
 from shapely.geometry import Point
 
 from cad import check_mesh
-from tracecad.modes.colours import build_multicolor
 from tracecad import ConvertOptions
+from tracecad.modes.colours import build_multicolor
 from tracer import load_image
 from tracer.colors import label_colors, to_lab
 

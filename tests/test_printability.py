@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 import shapely
-import shapes
 from PIL import Image
 from shapely.geometry import box
 
+import shapes
 from cad import printability as P
-from tracecad import ConvertOptions, build, convert
 from cad.products import ProductOptions
+from tracecad import ConvertOptions, build, convert
 
 
 def dumbbell(stroke_mm=0.2, length_mm=6.0):
@@ -111,8 +111,8 @@ def test_cookie_cutter_judges_only_its_silhouette(tmp_path, capsys):
     import json
 
     import numpy as np
-    import shapes
 
+    import shapes
     from tracecad.cli import main
 
     m = np.zeros((400, 400), bool)

@@ -5,19 +5,19 @@ import json
 import numpy as np
 import pytest
 import shapely
-import shapes
 from shapely.geometry import Point
 
+import shapes
 import tracer
 from cad.checks import check_file
-from tracecad.cli import main
 from cad.mesh import check_mesh
-from tracecad import ConvertOptions
 from cad.products import ProductOptions, build_product
-from cad.tessellate import mesh_volume_tolerance, tessellate
-from tracecad.options import PRESETS
 from cad.regions import to_regions
 from cad.solid import count_solids, is_valid_shape
+from cad.tessellate import mesh_volume_tolerance, tessellate
+from tracecad import ConvertOptions
+from tracecad.cli import main
+from tracecad.options import PRESETS
 from tracer.errors import InvalidInputError
 
 pytestmark = pytest.mark.slow

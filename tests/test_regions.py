@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 import shapely
-import shapes
 
+import shapes
 import tracer
 from cad.regions import to_regions
 from tracer.errors import InvalidInputError

@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 import trimesh
 
-import cad
 import tracecad
 from tracecad.cli import IMAGE_SUFFIXES
 

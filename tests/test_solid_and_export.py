@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
-import shapes
 import trimesh
 
 import cad
+import shapes
 import tracecad
 import tracer
 from cad.export.step import read_step, write_step

@@ -3,8 +3,8 @@
 from pathlib import Path
 
 import pytest
-import shapes
 
+import shapes
 import tracer
 from cad.export.step import verify_step, write_step
 from cad.regions import to_regions

@@ -21,8 +21,19 @@ from pathlib import Path
 from cad.checks import check_file
 from cad.products import PLATES, STYLES
 from tracecad import batch
-from tracecad.options import (DEFAULT_FORMATS, DEFAULT_THICKNESS_MM, DEFAULT_WIDTH_MM, MODES, OUTLINES, PRESETS,
-                              RELIEF_FORMATS, ConvertOptions, ProductOptions, ReliefParams, parse_layer_heights)
+from tracecad.options import (
+    DEFAULT_FORMATS,
+    DEFAULT_THICKNESS_MM,
+    DEFAULT_WIDTH_MM,
+    MODES,
+    OUTLINES,
+    PRESETS,
+    RELIEF_FORMATS,
+    ConvertOptions,
+    ProductOptions,
+    ReliefParams,
+    parse_layer_heights,
+)
 from tracecad.process import process_setup
 from tracecad.progress import make_progress
 from tracecad.report import exit_code, print_summary, write_report

@@ -101,7 +101,7 @@ class ReliefParams:
     def curved(self) -> bool:
         return self.curve_angle_deg is not None or self.curve_radius_mm is not None
 
-    def resolved(self, mode: str) -> "ReliefParams":
+    def resolved(self, mode: str) -> ReliefParams:
         """The same options with the mode's defaults filled in, checked for consistency."""
         if mode not in RELIEF_DEFAULTS:
             raise InvalidInputError(f"mode must be relief or lithophane here, got {mode!r}")

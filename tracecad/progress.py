@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 import time
+
 from tracecad.jobs import Job
 
 __all__ = ["NullProgress", "MessagesOnly", "PlainProgress", "RichProgress", "make_progress"]
@@ -80,8 +81,15 @@ class RichProgress(MessagesOnly):
 
     def start(self, *, total: int, skipped: int) -> None:
         from rich.console import Console
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn,
-                                   TimeElapsedColumn, TimeRemainingColumn)
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            ProgressColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
         from rich.text import Text
 
         class RateColumn(ProgressColumn):

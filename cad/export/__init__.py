@@ -152,7 +152,7 @@ class Staging:
                 pass
         self._items = []
 
-    def __enter__(self) -> "Staging":
+    def __enter__(self) -> Staging:
         return self
 
     def __exit__(self, *exc) -> None:

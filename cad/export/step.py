@@ -248,4 +248,5 @@ def read_colored_step(path: str | Path) -> list[tuple[str | None, str | None, ob
 def _hex(qc) -> str:
     from OCP.Quantity import Quantity_TOC_sRGB
 
-    return "#%02x%02x%02x" % tuple(int(round(min(max(v, 0.0), 1.0) * 255)) for v in qc.Values(Quantity_TOC_sRGB))
+    r, g, b = (int(round(min(max(v, 0.0), 1.0) * 255)) for v in qc.Values(Quantity_TOC_sRGB))
+    return f"#{r:02x}{g:02x}{b:02x}"

@@ -39,8 +39,17 @@ from cad.export.stl import read_stl, write_stl
 from cad.export.svg import svg_area_mm2, svg_text
 from cad.export.threemf import Part, read_3mf, write_3mf
 from cad.mesh import Mesh, extrude_mesh
-from cad.partition import (CURVE_FIT_MAX_SOURCE_PX, CURVE_FIT_PX, PINCH_DISK_MM, area_polygons, contour_polygons,
-                           curve_partition, fix_pinches, partition, simplify_partition)
+from cad.partition import (
+    CURVE_FIT_MAX_SOURCE_PX,
+    CURVE_FIT_PX,
+    PINCH_DISK_MM,
+    area_polygons,
+    contour_polygons,
+    curve_partition,
+    fix_pinches,
+    partition,
+    simplify_partition,
+)
 from cad.plates import plate_outline
 from cad.regions import FINE_TOLERANCE_FRACTION, Regions, regions_from_polygons, to_regions
 from cad.solid import Solid, count_solids, extrude, is_valid_shape, shape_volume

@@ -18,8 +18,7 @@ import tracer
 from cad import checks
 from cad.budget import check_brep_budget, segments_by_outer
 from cad.checks import check_volume_mesh
-from cad.export import parse_formats, prepare_out_dir, write_checked
-from cad.export import step, stl, svg, threemf
+from cad.export import parse_formats, prepare_out_dir, step, stl, svg, threemf, write_checked
 from cad.mesh import Mesh, extrude_mesh
 from cad.products import build_product
 from cad.regions import Regions, to_regions

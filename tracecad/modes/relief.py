@@ -39,7 +39,7 @@ from cad.export.step import read_step, write_step
 from cad.export.stl import read_stl, write_stl
 from cad.export.threemf import Part, read_3mf, write_3mf
 from cad.mesh import Mesh, check_mesh
-from cad.regions import Regions, to_regions
+from cad.regions import to_regions
 from cad.solid import count_solids, faceted_solid, is_valid_shape, shape_volume
 from tracecad.modes.common import output_paths, report_entry, source_name, source_stem
 from tracecad.options import DEFAULT_WIDTH_MM, ConvertOptions, ReliefParams
