@@ -186,7 +186,7 @@ def self_check(name: str, regions, outlines, *, mesh: Mesh | None = None, solid=
     Returns what was checked (for tests).
     """
     regs = regions
-    done = {"regions": len(regs.regions)}
+    done: dict[str, object] = {"regions": len(regs.regions)}
     polys = []
     for i, r in enumerate(regs.regions):
         shell = r.shell.flatten(1e-3)

@@ -224,8 +224,8 @@ def treat_isolated(solids: list, z_top: float, size: float, kind: str) -> list:
                 run = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=CHILD_TIMEOUT_S)
                 out, code = run.stdout, run.returncode
             except subprocess.TimeoutExpired as exc:
-                out, code = exc.stdout or "", -1
-                out = out.decode() if isinstance(out, bytes) else out
+                partial = exc.stdout or ""
+                out, code = (partial.decode() if isinstance(partial, bytes) else partial), -1
             done = [int(line.split()[1]) for line in out.splitlines() if line.startswith("done ")]
             for i in done:
                 path = folder / f"out{i}.brep"

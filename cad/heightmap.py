@@ -33,8 +33,8 @@ def sample_nodes(values: np.ndarray, u: np.ndarray, v: np.ndarray, *, step_px: f
     """
     import cv2
 
-    vals = np.ascontiguousarray(values, dtype=np.float32)
-    w = None if weights is None else np.ascontiguousarray(weights, dtype=np.float32)
+    vals: np.ndarray = np.ascontiguousarray(values, dtype=np.float32)
+    w: np.ndarray | None = None if weights is None else np.ascontiguousarray(weights, dtype=np.float32)
     u = np.asarray(u, dtype=np.float64)
     v = np.asarray(v, dtype=np.float64)
     d = int(step_px // 2)
@@ -114,8 +114,8 @@ def grid_mesh(z: np.ndarray, *, pitch_x: float, pitch_y: float, x0: float = 0.0,
     def nid(i, j):
         return i * cols + (j % cols if periodic else j)
 
-    ci, cj = np.meshgrid(np.arange(ny), np.arange(nx), indexing="ij")
-    ci, cj = ci.ravel(), cj.ravel()
+    grid_i, grid_j = np.meshgrid(np.arange(ny), np.arange(nx), indexing="ij")
+    ci, cj = grid_i.ravel(), grid_j.ravel()
     a, b = nid(ci, cj), nid(ci, cj + 1)          # top-left, top-right (image rows: 0 at the top)
     c, d = nid(ci + 1, cj + 1), nid(ci + 1, cj)  # bottom-right, bottom-left
     # Seen from +Z the cell is d -> c -> b -> a counter-clockwise. Split along the shorter 3-D diagonal.

@@ -76,7 +76,7 @@ def partition(colour_geoms: list, union, label_at, *, min_area: float, grid: flo
     noded = shapely.union_all(lines, grid_size=grid)
     faces = np.array(shapely.get_parts(shapely.polygonize(shapely.get_parts(noded))), dtype=object)
     faces = faces[shapely.area(faces) > 0] if len(faces) else faces
-    info = {"faces": int(len(faces))}
+    info: dict[str, float] = {"faces": int(len(faces))}
     if len(faces) == 0:
         raise GeometryError("the colour outlines enclose no area")
     pts = shapely.point_on_surface(faces)
@@ -281,7 +281,8 @@ def curve_partition(parts_mm: list, tol: float, inner_tol: float | None = None):
     fine = tol / 4
     tmax = max(tol, inner_tol or tol)
     for _ in range(8 + REFIT_ROUNDS):
-        out, bad = [], set()
+        out: list = []
+        bad: set = set()
         pinned_now: set = set()
         for k, rings in enumerate(rings_of):
             regs = []
@@ -373,12 +374,12 @@ def _crossing_arcs(arcs: dict, fine: float) -> dict:
     out: dict = {}
     if not keys:
         return out
-    lines = []
+    strings = []
     for k in keys:
         c, l = arcs[k]
         pts = np.vstack([geometry.flatten(c, l, fine), c[-1, 3][None]])
-        lines.append(shapely.LineString(pts))
-    lines = np.array(lines, dtype=object)
+        strings.append(shapely.LineString(pts))
+    lines = np.array(strings, dtype=object)
     for k, g in zip(keys, lines):
         if not g.is_simple and not g.is_ring:  # a curve looping on itself: no point to pin, fit it closer
             out[k] = []

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import shapely
 from shapely.geometry import Point, Polygon, box
+from shapely.geometry.base import BaseGeometry
 from shapely.ops import nearest_points
 
 from cad.occ import ellipse_face, polygon_faces, rect_face, rounded_rect_face
@@ -29,9 +30,9 @@ class Plate:
     """A base plate's outline (shapely, mm), its kind and the parameters of its exact faces."""
 
     kind: str
-    poly: object                       # shapely outline of the plate (fine polyline)
+    poly: BaseGeometry                 # shapely outline of the plate (fine polyline)
     params: tuple = ()
-    tab: object = None                 # shapely tab added for the hole
+    tab: BaseGeometry | None = None    # shapely tab added for the hole
     extra: list = field(default_factory=list)
 
     def faces(self, inset: float = 0.0) -> list:
@@ -149,9 +150,9 @@ def _tab(plate: Plate, c: Point, R: float):
     return shapely.union_all([disc, strip])
 
 
-def stencil_bridges(material, width: float, within) -> tuple[object, list]:
+def stencil_bridges(material: BaseGeometry, width: float, within: BaseGeometry) -> tuple[BaseGeometry, list]:
     """Join every island of ``material`` to the rest with straight bridges ``width`` wide; returns (material, bridges)."""
-    bridges = []
+    bridges: list[BaseGeometry] = []
     for _ in range(4 * len(polygons_of(material)) + 4):
         parts = sorted(polygons_of(material), key=lambda q: -q.area)
         if len(parts) <= 1:

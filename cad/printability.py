@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import shapely
 from shapely.geometry import MultiPolygon, Polygon, box
+from shapely.geometry.base import BaseGeometry
 
 from cad.regions import Regions, polygons_of, regions_from_polygons
 
@@ -158,7 +159,7 @@ def analyse(geom, *, nozzle_mm: float = DEFAULT_NOZZLE_MM, risk_factor: float = 
     }
 
 
-def thicken(geom, min_feature_mm: float) -> tuple[object, int]:
+def thicken(geom: BaseGeometry, min_feature_mm: float) -> tuple[BaseGeometry, int]:
     """Grow every stroke of ``geom`` narrower than ``min_feature_mm`` to at least that width.
 
     Each thin spot is buffered by half the missing width (plus 1 %), so the

@@ -35,6 +35,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 import shapely
 from shapely.geometry import Polygon
+from shapely.geometry.base import BaseGeometry
 
 from cad import plates
 from cad.edges import rounded_prism, treat_all
@@ -132,7 +133,7 @@ def build_product(regions: Regions, prod: ProductOptions, *, thickness_mm: float
                                warnings=warnings)
         if plate is None:
             raise InvalidInputError("--hole needs a plate (--plate rect, rounded, circle, ellipse or contour)")
-    footprint = plate.poly if plate is not None else art
+    footprint: BaseGeometry = plate.poly if plate is not None else art
     if tab is not None:
         footprint = shapely.union_all([footprint, tab])
     # re-centre the footprint's bounding box on the origin (geometry contract)
@@ -154,6 +155,7 @@ def build_product(regions: Regions, prod: ProductOptions, *, thickness_mm: float
         if prod.style == "stencil":
             parts += [prism(f, z0_mm=0.0, height_mm=base) for f in comp]
         else:
+            assert plate is not None  # (comp is only made on a plate)
             parts += [prism(f, z0_mm=0.0, height_mm=base - prod.depth_mm) for f in plate.faces()]
             parts += [prism(f, z0_mm=base - prod.depth_mm, height_mm=prod.depth_mm) for f in comp]
     if plate is not None and comp is None:

@@ -19,7 +19,7 @@ import numpy as np
 import shapely
 from shapely.geometry import MultiPolygon, Polygon
 
-from cad import geometry as G
+from cad import geometry
 from tracer.errors import GeometryError, InvalidInputError
 from tracer.types import Outlines
 
@@ -55,16 +55,18 @@ class Ring:
     def area(self) -> float:
         """Exact signed area in mm² (positive: counter-clockwise)."""
         if self._area is None:
-            object.__setattr__(self, "_area", G.signed_area(self.ctrl))
-        return self._area
+            object.__setattr__(self, "_area", geometry.signed_area(self.ctrl))
+        area = self._area
+        assert area is not None
+        return area
 
     def flatten(self, tolerance_mm: float) -> np.ndarray:
-        return G.flatten(self.ctrl, self.is_line, tolerance_mm)
+        return geometry.flatten(self.ctrl, self.is_line, tolerance_mm)
 
     def oriented(self, ccw: bool) -> Ring:
         if (self.area() > 0) == ccw:
             return self
-        c, l = G.reverse(self.ctrl, self.is_line)
+        c, l = geometry.reverse(self.ctrl, self.is_line)
         return Ring(c, l, self.exact)
 
     @classmethod
@@ -109,7 +111,7 @@ class Regions:
     geometry: MultiPolygon
     px_mm: float
     report: dict = field(default_factory=dict)
-    _bounds: tuple | None = field(default=None, init=False, repr=False)  # cache of bounds
+    _bounds: tuple[float, float, float, float] | None = field(default=None, init=False, repr=False)  # cache of bounds
 
     @property
     def area_mm2(self) -> float:
@@ -128,9 +130,10 @@ class Regions:
     def bounds(self) -> tuple[float, float, float, float]:
         """Exact bounding box of the curves, in mm."""
         if self._bounds is None:
-            boxes = np.array([G.curve_bounds(r.shell.ctrl) for r in self.regions])
+            boxes = np.array([geometry.curve_bounds(r.shell.ctrl) for r in self.regions])
             object.__setattr__(self, "_bounds", (float(boxes[:, 0].min()), float(boxes[:, 1].min()),
                                                  float(boxes[:, 2].max()), float(boxes[:, 3].max())))
+        assert self._bounds is not None
         return self._bounds
 
     @property
@@ -173,8 +176,8 @@ def to_regions(outlines: Outlines, *, width_mm: float | None = None, height_mm: 
     contours = outlines.contours
     if not contours:
         raise GeometryError("nothing to build: the outline is empty")
-    boxes_px = {i: G.curve_bounds(c.ctrl) for i, c in enumerate(contours) if c.parent < 0}  # outer contours
-    areas_px = np.array([abs(G.signed_area(c.ctrl)) for c in contours])
+    boxes_px = {i: geometry.curve_bounds(c.ctrl) for i, c in enumerate(contours) if c.parent < 0}  # outer contours
+    areas_px = np.array([abs(geometry.signed_area(c.ctrl)) for c in contours])
     alive = np.ones(len(contours), dtype=bool)
     # drop specks: a dropped contour takes its descendants with it (parents come first)
     dropped_islands = dropped_holes = 0

@@ -7,7 +7,7 @@ from PIL import Image
 from shapely.geometry import box
 
 import shapes
-from cad import printability as P
+from cad import printability
 from cad.products import ProductOptions
 from tracecad import ConvertOptions, build, convert
 
@@ -20,7 +20,7 @@ def dumbbell(stroke_mm=0.2, length_mm=6.0):
 
 
 def test_a_02mm_stroke_is_reported_with_its_width_and_place():
-    rep = P.analyse(dumbbell(0.2), nozzle_mm=0.4)
+    rep = printability.analyse(dumbbell(0.2), nozzle_mm=0.4)
     assert rep["narrowest_feature_mm"] == pytest.approx(0.2, abs=0.01)
     assert not rep["ok"] and rep["n_thin_features"] == 1
     spot = rep["thin_features"][0]
@@ -29,7 +29,7 @@ def test_a_02mm_stroke_is_reported_with_its_width_and_place():
 
 
 def test_wide_shapes_and_right_angles_are_not_reported():
-    rep = P.analyse(box(0, 0, 10, 5), nozzle_mm=0.4)
+    rep = printability.analyse(box(0, 0, 10, 5), nozzle_mm=0.4)
     assert rep["ok"] and rep["n_thin_features"] == 0 and rep["n_thin_gaps"] == 0
     assert rep["narrowest_feature_mm"] == pytest.approx(5.0, rel=0.02)  # searched beyond the risk width
     assert rep["smallest_gap_mm"] is None
@@ -37,27 +37,27 @@ def test_wide_shapes_and_right_angles_are_not_reported():
 
 def test_a_narrow_gap_is_reported():
     g = shapely.union_all([box(0, 0, 5, 5), box(5.3, 0, 10, 5)])
-    rep = P.analyse(g, nozzle_mm=0.4)
+    rep = printability.analyse(g, nozzle_mm=0.4)
     assert rep["smallest_gap_mm"] == pytest.approx(0.3, abs=0.01)
     assert rep["n_thin_gaps"] == 1 and rep["thin_gaps"][0]["x_mm"] == pytest.approx(5.15, abs=0.05)
 
 
 def test_nozzle_sets_the_risk_width():
     g = dumbbell(0.6)
-    assert P.analyse(g, nozzle_mm=0.4)["n_thin_features"] == 1   # 0.6 < 2 x 0.4
-    assert P.analyse(g, nozzle_mm=0.25)["n_thin_features"] == 0  # 0.6 >= 2 x 0.25
+    assert printability.analyse(g, nozzle_mm=0.4)["n_thin_features"] == 1   # 0.6 < 2 x 0.4
+    assert printability.analyse(g, nozzle_mm=0.25)["n_thin_features"] == 0  # 0.6 >= 2 x 0.25
 
 
 def test_min_feature_thickens_the_stroke_to_at_least_that_width():
     g = dumbbell(0.2)
-    new, n = P.thicken(g, 0.8)
+    new, n = printability.thicken(g, 0.8)
     assert n == 1
     stroke = new.intersection(box(-2.5, -3, 2.5, 3))  # the middle of the stroke, away from the blocks
     assert not stroke.buffer(-0.399).is_empty          # a 0.8 mm disc fits everywhere along it...
     assert stroke.buffer(-0.399).length > 4.0
     assert stroke.area / 5.0 == pytest.approx(0.8, abs=0.03)  # ...and it is not much wider than asked
     assert new.contains(g.buffer(-1e-9))                       # nothing was taken away
-    assert P.analyse(new, nozzle_mm=0.4)["n_thin_features"] == 0
+    assert printability.analyse(new, nozzle_mm=0.4)["n_thin_features"] == 0
     far = new.intersection(box(-100, -100, -3.5, 100)).symmetric_difference(g.intersection(box(-100, -100, -3.5, 100)))
     assert far.area < 0.05  # the wide blocks are untouched (apart from the stroke's root)
 

@@ -407,10 +407,10 @@ def test_option_validation():
 
 
 def test_step_refused_above_the_facet_limit_and_nothing_is_written(tmp_path, monkeypatch):
-    import tracecad.modes.relief as R
+    from tracecad.modes import relief
     from tracer.errors import ExportError
 
-    monkeypatch.setattr(R, "STEP_MAX_FACETS", 10)
+    monkeypatch.setattr(relief, "STEP_MAX_FACETS", 10)
     img = np.tile(np.linspace(0, 255, 40) ** 1.5 / 255**0.5, (20, 1))
     with pytest.raises(ExportError, match="too large"):
         convert(png(img), tmp_path, opts("relief", width_mm=20.0, pitch_mm=0.5, formats=("stl", "step")), stem="x")

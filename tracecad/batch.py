@@ -33,8 +33,16 @@ from tracecad.pipeline import convert, error_entry
 from tracecad.process import keep_freed_memory
 from tracecad.progress import NullProgress
 
-__all__ = ["Job", "BatchResult", "plan", "run", "run_job", "read_manifest", "ManifestRow", "ManifestError",
+__all__ = ["Job", "BatchResult", "BatchInterrupted", "plan", "run", "run_job", "read_manifest", "ManifestRow", "ManifestError",
            "output_target", "default_jobs"]
+
+
+class BatchInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM stopped a batch; ``batch_result`` holds what was done (the rest is "not run")."""
+
+    def __init__(self, batch_result: BatchResult) -> None:
+        super().__init__("interrupted")
+        self.batch_result = batch_result
 
 
 class ManifestError(ValueError):
@@ -298,7 +306,7 @@ def run(jobs: list[Job], *, n_jobs: int | None = None, executor: str = "local", 
 
     On Ctrl-C the workers are stopped, temporary files are removed, and the result (with
     ``interrupted=True`` and unfinished inputs as ``"not run"``) is attached to the re-raised
-    :class:`KeyboardInterrupt` as ``.batch_result``.
+    :class:`BatchInterrupted` (a :class:`KeyboardInterrupt`) as ``.batch_result``.
     """
     t0 = time.perf_counter()
     n_jobs = default_jobs() if n_jobs is None else max(1, int(n_jobs))
@@ -339,8 +347,7 @@ def run(jobs: list[Job], *, n_jobs: int | None = None, executor: str = "local", 
     result = BatchResult(entries=ordered, seconds=time.perf_counter() - t0, jobs=workers, executor=executor,
                          interrupted=interrupted)
     if interrupted:
-        stop.batch_result = result
-        raise stop
+        raise BatchInterrupted(result) from stop
     return result
 
 

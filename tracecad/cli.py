@@ -452,10 +452,8 @@ def cmd_convert(a: argparse.Namespace) -> int:
     try:
         result = batch.run(jobs, n_jobs=a.jobs, executor=a.executor, scheduler=a.scheduler,
                            skip_existing=a.skip_existing, progress=progress)
-    except KeyboardInterrupt as exc:
-        result = getattr(exc, "batch_result", None)
-        if result is None:
-            raise
+    except batch.BatchInterrupted as exc:
+        result = exc.batch_result
     except (OSError, ValueError, RuntimeError) as exc:  # e.g. the Dask scheduler cannot be reached
         print(f"tracecad: error: {exc}", file=sys.stderr)
         if a.debug:

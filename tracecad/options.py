@@ -97,6 +97,13 @@ class ReliefParams:
         if self.outline not in OUTLINES:
             raise InvalidInputError(f"outline must be one of {', '.join(OUTLINES)}, got {self.outline!r}")
 
+    def heights(self) -> tuple[float, float, float, float]:
+        """``(min_height_mm, max_height_mm, base_mm, frame_mm)`` of :meth:`resolved` parameters."""
+        lo, hi, base, frame = self.min_height_mm, self.max_height_mm, self.base_mm, self.frame_mm
+        if lo is None or hi is None or base is None or frame is None:
+            raise ValueError("heights() needs the parameters resolved() returns")
+        return lo, hi, base, frame
+
     @property
     def curved(self) -> bool:
         return self.curve_angle_deg is not None or self.curve_radius_mm is not None
@@ -108,14 +115,15 @@ class ReliefParams:
         lo, hi, base, frame = RELIEF_DEFAULTS[mode]
         if mode == "lithophane" and self.base_mm:
             raise InvalidInputError("--base does not apply to lithophanes (their thinnest part is --min-height)")
-        out = replace(self, min_height_mm=lo if self.min_height_mm is None else self.min_height_mm,
-                      max_height_mm=hi if self.max_height_mm is None else self.max_height_mm,
-                      base_mm=base if self.base_mm is None else self.base_mm,
-                      frame_mm=frame if self.frame_mm is None else self.frame_mm)
-        if out.max_height_mm < out.min_height_mm:
-            raise InvalidInputError(f"max height {out.max_height_mm} mm is below min height {out.min_height_mm} mm "
+        lo = lo if self.min_height_mm is None else self.min_height_mm
+        hi = hi if self.max_height_mm is None else self.max_height_mm
+        base = base if self.base_mm is None else self.base_mm
+        frame = frame if self.frame_mm is None else self.frame_mm
+        out = replace(self, min_height_mm=lo, max_height_mm=hi, base_mm=base, frame_mm=frame)
+        if hi < lo:
+            raise InvalidInputError(f"max height {hi} mm is below min height {lo} mm "
                                     "(use --invert-heights to swap high and low)")
-        if out.base_mm + out.min_height_mm <= 0:
+        if base + lo <= 0:
             what = "--min-height" if mode == "lithophane" else "--base + --min-height"
             raise InvalidInputError(f"{what} must be above 0 mm, or the thinnest part would have no thickness")
         if self.curved and self.outline == "subject":

@@ -223,18 +223,19 @@ def read_colored_step(path: str | Path) -> list[tuple[str | None, str | None, ob
     ct = XCAFDoc_DocumentTool.ColorTool_s(doc.Main())
     seq = TDF_LabelSequence()
     st.GetFreeShapes(seq)
-    out = []
+    out: list[tuple[str | None, str | None, object]] = []
     for i in range(1, seq.Length() + 1):
         lab = seq.Value(i)
         attr = TDataStd_Name()
-        name = attr.Get().ToExtString() if lab.FindAttribute(TDataStd_Name.GetID_s(), attr) else None
+        name: str | None = attr.Get().ToExtString() if lab.FindAttribute(TDataStd_Name.GetID_s(), attr) else None
         shape = XCAFDoc_ShapeTool.GetShape_s(lab)
         qc = Quantity_Color()
         gen, surf = XCAFDoc_ColorType.XCAFDoc_ColorGen, XCAFDoc_ColorType.XCAFDoc_ColorSurf
+        color: str | None
         if XCAFDoc_ColorTool.GetColor_s(lab, gen, qc) or XCAFDoc_ColorTool.GetColor_s(lab, surf, qc):
             color = _hex(qc)
         else:  # the reader puts the colour on each solid of a compound: they must all agree
-            found = set()
+            found: set[str | None] = set()
             ex = TopExp_Explorer(shape, TopAbs_SOLID)
             while ex.More():
                 q = Quantity_Color()

@@ -43,7 +43,7 @@ def write_stl(mesh: Mesh, path: str | Path) -> Path:
     rec = _records(mesh)
     with open(path, "wb") as fh:
         fh.write(_head(_HEADER, len(rec)))
-        fh.write(memoryview(rec).cast("B"))
+        fh.write(memoryview(rec).cast("B"))  # type: ignore[arg-type]  # (numpy arrays are buffers)
     return path
 
 

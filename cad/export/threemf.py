@@ -87,7 +87,7 @@ def read_3mf(path: str | Path) -> tuple[str, list[Part]]:
         raise ExportError(f"{path}: not a valid 3MF file ({exc})") from exc
     ns = {"m": _NS}
     unit = root.get("unit", "millimeter")
-    colors = {}
+    colors: dict[tuple[str | None, str], str] = {}
     for bm in root.iterfind(".//m:basematerials", ns):
         for k, base in enumerate(bm.iterfind("m:base", ns)):
             colors[(bm.get("id"), str(k))] = base.get("displaycolor", "")[:7]
@@ -96,10 +96,18 @@ def read_3mf(path: str | Path) -> tuple[str, list[Part]]:
         mesh = obj.find("m:mesh", ns)
         if mesh is None:
             continue
-        v = np.array([[float(e.get("x")), float(e.get("y")), float(e.get("z"))]
+        v = np.array([[float(_required(e, "x", path)), float(_required(e, "y", path)), float(_required(e, "z", path))]
                       for e in mesh.iterfind("m:vertices/m:vertex", ns)], dtype=np.float64).reshape(-1, 3)
-        f = np.array([[int(e.get("v1")), int(e.get("v2")), int(e.get("v3"))]
+        f = np.array([[int(_required(e, "v1", path)), int(_required(e, "v2", path)), int(_required(e, "v3", path))]
                       for e in mesh.iterfind("m:triangles/m:triangle", ns)], dtype=np.int64).reshape(-1, 3)
-        color = colors.get((obj.get("pid"), obj.get("pindex")))
+        color = colors.get((obj.get("pid"), obj.get("pindex", "")))
         parts.append(Part(obj.get("name", ""), Mesh(v, f), color))
     return unit, parts
+
+
+def _required(element, name: str, path) -> str:
+    """An XML attribute that the 3MF core spec requires (a vertex's x, a triangle's v1, ...)."""
+    value = element.get(name)
+    if value is None:
+        raise ExportError(f"{path}: not a valid 3MF file (a <{element.tag.rpartition('}')[2]}> has no {name})")
+    return value

@@ -22,12 +22,14 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import shapely
 import shapely.affinity
 from shapely.geometry import MultiPolygon, Polygon
+from shapely.geometry.base import BaseGeometry
 
 import tracer
 from cad import geometry
@@ -53,7 +55,7 @@ from cad.partition import (
 from cad.plates import plate_outline
 from cad.regions import FINE_TOLERANCE_FRACTION, Regions, regions_from_polygons, to_regions
 from cad.solid import Solid, count_solids, extrude, is_valid_shape, shape_volume
-from tracecad.modes.common import collect_warnings, load_for, output_paths, report_entry, source_name, source_stem
+from tracecad.modes.common import body_output_paths, collect_warnings, load_for, report_entry, source_name, source_stem
 from tracecad.options import ConvertOptions, parse_layer_heights
 from tracer.colors import BACKGROUND, ColorLabels, ColorParams, label_colors, to_lab
 from tracer.debug import write_debug, write_labels, write_or_warn
@@ -139,7 +141,7 @@ class MultiConversion:
     options: ConvertOptions
     labels: ColorLabels
     bodies: list[ColorBody]
-    union_mm: object  # shapely geometry of the whole subject's traced outline, mm
+    union_mm: BaseGeometry  # shapely geometry of the whole subject's traced outline, mm
     px_mm: float
     timings: dict = field(default_factory=dict)
     warnings: list = field(default_factory=list)
@@ -154,10 +156,10 @@ class MultiConversion:
         bounds = np.array([b.regions.bounds for b in self.bodies])
         xmin, ymin = bounds[:, 0].min(), bounds[:, 1].min()
         xmax, ymax = bounds[:, 2].max(), bounds[:, 3].max()
-        solids_built = all(b.solid_built is not None for b in self.bodies)
-        meshes_built = all(b.mesh_built is not None for b in self.bodies)
+        solids = [b.solid_built for b in self.bodies if b.solid_built is not None]
+        meshes = [b.mesh_built for b in self.bodies if b.mesh_built is not None]
         union_area = float(self.union_mm.area)
-        colours = []
+        colours: list[dict] = []
         for b in self.bodies:
             colours.append({
                 "name": b.name, "color": b.color, "area_mm2": round(b.area_mm2, 6),
@@ -175,8 +177,8 @@ class MultiConversion:
             "holes": sum(b.regions.n_holes for b in self.bodies),
             "contours": sum(len(r.rings) for b in self.bodies for r in b.regions.regions),
             "curve_segments": sum(b.regions.n_segments for b in self.bodies),
-            "step_faces": sum(b.solid_built.faces for b in self.bodies) if solids_built else None,
-            "triangles": sum(b.mesh_built.n_triangles for b in self.bodies) if meshes_built else None,
+            "step_faces": sum(s.faces for s in solids) if len(solids) == len(self.bodies) else None,
+            "triangles": sum(m.n_triangles for m in meshes) if len(meshes) == len(self.bodies) else None,
             "px_mm": self.px_mm, "dropped_specks": self.info.get("merged_specks", 0),
             "repaired_regions": 0,
             "working_size": self.info.get("working_size"),
@@ -189,7 +191,7 @@ class MultiConversion:
 
 def _color_params(options: ConvertOptions) -> ColorParams:
     n = options.colors
-    kw = {}
+    kw: dict[str, int | str | float] = {}
     if isinstance(n, int) and not isinstance(n, bool):
         kw["colors"] = n
     elif n not in ("auto", None, True):
@@ -198,7 +200,7 @@ def _color_params(options: ConvertOptions) -> ColorParams:
         kw["enclosed_background"] = options.enclosed_background
     if options.color_distance:
         kw["merge_delta_e"] = float(options.color_distance)
-    return ColorParams(**kw)
+    return ColorParams(**kw)  # type: ignore[arg-type]  # (each key is a field of that type)
 
 
 def build_multicolor(source, options: ConvertOptions, *, name: str | None = None, stem: str = "part"
@@ -291,13 +293,13 @@ def build_multicolor(source, options: ConvertOptions, *, name: str | None = None
     timings["curves"] = time.perf_counter() - t
     if curves is None:
         caught.append("the shared colour boundaries are kept as polylines (a fitted curve would have crossed another)")
-    bodies = []
+    bodies: list[ColorBody] = []
     dropped_colours = []
     for i, g_mm in enumerate(parts_mm):
         if g_mm.is_empty or g_mm.area <= 0:
             dropped_colours.append(hexes[i])
             continue
-        if curves is not None:
+        if curves is not None and flat is not None:
             regs = curves[i]
             geom = MultiPolygon(flat[i])
         else:
@@ -348,7 +350,7 @@ def write_multicolor(conv: MultiConversion, out_dir: str | os.PathLike[str], ste
     formats = parse_formats(formats or conv.options.formats)
     out_dir = prepare_out_dir(out_dir)
     bodies = conv.bodies
-    finals = output_paths(out_dir, stem, formats, [b.name for b in bodies])
+    finals = body_output_paths(out_dir, stem, formats, [b.name for b in bodies])
     t0 = time.perf_counter()
     if "step" in formats:  # OCC's checks grow with the square of a face's segments: refused before any file
         check_brep_budget([[ring.n_segments for ring in r.rings] for b in bodies for r in b.regions.regions],
@@ -377,13 +379,13 @@ def write_multicolor(conv: MultiConversion, out_dir: str | os.PathLike[str], ste
 
     files: list[tuple[Path, Callable[[Path], None]]] = []
     for fmt, final in finals.items():
-        if fmt == "3mf":
-            files.append((final, lambda tmp, f=final: threemf(tmp, f)))
-        elif fmt == "step":
-            files.append((final, lambda tmp, f=final: _write_checked_step(bodies, tmp, f)))
-        else:
+        if isinstance(final, list):  # one file per colour
             per_body = stl if fmt == "stl" else svg
-            files += [(fin, lambda tmp, b=b, f=fin, w=per_body: w(b, tmp, f)) for b, fin in zip(bodies, final)]
+            files += [(fin, partial(per_body, b, final=fin)) for b, fin in zip(bodies, final)]
+        elif fmt == "3mf":
+            files.append((final, partial(threemf, final=final)))
+        elif fmt == "step":
+            files.append((final, partial(_write_checked_step, bodies, final=final)))
     write_checked(files)
     conv.timings["export"] = time.perf_counter() - t0
     return finals

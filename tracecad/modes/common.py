@@ -16,7 +16,8 @@ from tracecad.options import ConvertOptions
 from tracer.errors import TracecadWarning
 from tracer.types import Image, IsolateParams
 
-__all__ = ["source_name", "source_stem", "collect_warnings", "load_for", "output_paths", "expected_outputs",
+__all__ = ["source_name", "source_stem", "collect_warnings", "load_for", "output_path", "output_paths",
+           "body_output_paths", "expected_outputs",
            "report_entry", "PER_BODY_FORMATS"]
 
 #: With --colors these formats are written once per colour body (``STEM_<i>_<rrggbb>.<ext>``);
@@ -58,18 +59,22 @@ def load_for(source, options: ConvertOptions, name: str, timings: dict) -> tuple
     return image, iso
 
 
-def output_paths(out_dir: str | os.PathLike[str], stem: str, formats, body_names: list[str] | None = None
-                 ) -> dict[str, Path | list[Path]]:
-    """Where each format goes: ``OUT/STEM.<format>``; with ``body_names`` (one body per colour) the
-    formats of :data:`PER_BODY_FORMATS` get one file per body, ``OUT/<body name>.<format>``."""
-    out = Path(out_dir)
-    paths: dict[str, Path | list[Path]] = {}
-    for f in formats:
-        if body_names is not None and f in PER_BODY_FORMATS:
-            paths[f] = [out / f"{b}.{f}" for b in body_names]
-        else:
-            paths[f] = out / f"{stem}.{f}"
-    return paths
+def output_path(out_dir: str | os.PathLike[str], name: str, fmt: str) -> Path:
+    """Where a file goes: ``OUT/<name>.<format>``, for every mode."""
+    return Path(out_dir) / f"{name}.{fmt}"
+
+
+def output_paths(out_dir: str | os.PathLike[str], stem: str, formats) -> dict[str, Path]:
+    """Each format's file of one input: ``OUT/STEM.<format>``."""
+    return {f: output_path(out_dir, stem, f) for f in formats}
+
+
+def body_output_paths(out_dir: str | os.PathLike[str], stem: str, formats, body_names: list[str]
+                      ) -> dict[str, Path | list[Path]]:
+    """With one body per colour: the formats of :data:`PER_BODY_FORMATS` get one file per body,
+    ``OUT/<body name>.<format>``; the others one file, ``OUT/STEM.<format>``."""
+    return {f: [output_path(out_dir, b, f) for b in body_names] if f in PER_BODY_FORMATS
+            else output_path(out_dir, stem, f) for f in formats}
 
 
 def expected_outputs(options: ConvertOptions, out_dir: str | os.PathLike[str], stem: str) -> list[Path | str]:
@@ -77,11 +82,11 @@ def expected_outputs(options: ConvertOptions, out_dir: str | os.PathLike[str], s
     the per-colour files (named after colours not known yet) a glob pattern that must match."""
     per_body = options.colors is not None and options.mode == "extrude"
     out: list[Path | str] = []
-    for fmt, path in output_paths(out_dir, stem, options.formats, ["*"] if per_body else None).items():
-        if isinstance(path, list):
-            out.append(str(Path(out_dir) / f"{glob.escape(stem)}_*_[0-9a-f]*.{fmt}"))
+    for fmt in options.formats:
+        if per_body and fmt in PER_BODY_FORMATS:
+            out.append(str(output_path(out_dir, f"{glob.escape(stem)}_*_[0-9a-f]*", fmt)))
         else:
-            out.append(path)
+            out.append(output_path(out_dir, stem, fmt))
     return out
 
 
@@ -89,9 +94,10 @@ def report_entry(name: str, outputs: dict[str, str], report: dict, warnings_: li
                  t0: float) -> dict:
     """The report entry of a converted input (what ``--json`` prints for it): status, outputs, the mode's
     report fields, warnings, and the timings with their total since ``t0``."""
-    entry = {"input": name, "status": "ok", "error": None, "outputs": outputs}
+    seconds = {k: round(v, 4) for k, v in timings.items()}
+    seconds["total"] = round(time.perf_counter() - t0, 4)
+    entry: dict = {"input": name, "status": "ok", "error": None, "outputs": outputs}
     entry.update(report)
     entry["warnings"] = warnings_
-    entry["seconds"] = {k: round(v, 4) for k, v in timings.items()}
-    entry["seconds"]["total"] = round(time.perf_counter() - t0, 4)
+    entry["seconds"] = seconds
     return entry

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 import warnings
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import tracer
@@ -70,7 +72,7 @@ class Conversion:
                               max_segments=self.options.trace.max_segments,  # OCC's checks are quadratic per face
                               product=self.is_product)
             t = time.perf_counter()
-            if self.is_product:
+            if self.options.product is not None and self.is_product:
                 self.solid_built = build_product(self.regions, self.options.product,
                                                  thickness_mm=self.options.thickness_mm, warnings=self.warnings)
             else:
@@ -209,14 +211,14 @@ def write_outputs(conv: Conversion, out_dir: str | os.PathLike[str], stem: str, 
             raise ExportError(f"{final.name}: the SVG reads back with area {area:.4f} mm², "
                               f"expected {conv.regions.area_mm2:.4f}")
 
-    writers = {"stl": stl_file, "3mf": threemf_file, "step": step_file, "svg": svg_file}
+    writers: dict[str, Callable[..., None]] = {"stl": stl_file, "3mf": threemf_file, "step": step_file, "svg": svg_file}
 
     def strict() -> None:
         if checks.strict_enabled():  # TRACECAD_STRICT=1: independent invariants, before any rename
             checks.self_check(conv.name, conv.regions, conv.outlines, mesh=conv.mesh_built, solid=conv.solid_built,
                               product=conv.is_product)
 
-    files = [(final, (lambda tmp, w=writers[fmt], f=final: w(tmp, f))) for fmt, final in finals.items()]
+    files = [(final, partial(writers[fmt], final=final)) for fmt, final in finals.items()]
     written = write_checked(files, before_commit=strict)
     conv.timings["export"] = time.perf_counter() - t0
     return dict(zip(finals, written))

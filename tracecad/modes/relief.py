@@ -26,7 +26,9 @@ import math
 import os
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -62,7 +64,7 @@ class ReliefResult:
     """The in-memory result of :func:`build_relief`."""
 
     name: str
-    mesh: object
+    mesh: Mesh
     report: dict
     expected_volume_mm3: float
     volume_tolerance_mm3: float
@@ -119,6 +121,7 @@ def _curve(width: float, p: ReliefParams, options) -> tuple[float, float]:
             raise InvalidInputError(f"a {width:.1f} mm wide panel would wrap {angle:.0f}° round a "
                                     f"{p.curve_radius_mm:g} mm radius; use a larger radius or a smaller width")
         return p.curve_radius_mm, angle
+    assert p.curve_angle_deg is not None  # (a curved panel has an angle, a radius or both)
     return width / math.radians(p.curve_angle_deg), p.curve_angle_deg
 
 
@@ -192,9 +195,9 @@ def build_relief(source, options: ConvertOptions, *, name: str | None = None) ->
     outline = p.outline
     if outline == "auto":
         outline = "subject" if (tracer.alpha_carries_shape(image) and not p.curved) else "rect"
-    lo = p.base_mm + p.min_height_mm
-    hi = p.base_mm + p.max_height_mm
-    frame = p.frame_mm
+    min_height, max_height, base, frame = p.heights()
+    lo = base + min_height
+    hi = base + max_height
     rows_d, cols_d = image.pixels.shape[:2]
     dec = image.scale  # source pixels per decoded pixel
     report: dict = {"mode": mode, "outline": outline}
@@ -414,9 +417,9 @@ def write_relief(result: ReliefResult, out_dir: str | os.PathLike[str], stem: st
             raise ExportError(f"{final.name}: the 3MF did not read back as one part in millimetres")
         check(parts[0][1], final)
 
-    writers = {"stl": stl, "3mf": threemf, "step": lambda tmp, final: _write_step(result, tmp, final)}
-    written = write_checked([(final, (lambda tmp, w=writers[fmt], f=final: w(tmp, f)))
-                             for fmt, final in finals.items()])
+    writers: dict[str, Callable[..., None]] = {
+        "stl": stl, "3mf": threemf, "step": partial(_write_step, result)}
+    written = write_checked([(final, partial(writers[fmt], final=final)) for fmt, final in finals.items()])
     return {f: str(p) for f, p in zip(finals, written)}
 
 
