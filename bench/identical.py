@@ -80,12 +80,12 @@ def pictures(corpus: Path, n_corpus: int) -> tuple[list[Path], list[Path]]:
     return mono, colour
 
 
-def record(out: Path, n_corpus: int) -> None:
+def record(out: Path, n_corpus: int, corpus: Path = CORPUS) -> None:
     import numpy as np
 
     import tracer
 
-    mono, colour = pictures(CORPUS, n_corpus)
+    mono, colour = pictures(corpus, n_corpus)
     exe = Path(sys.executable).parent / "tracecad"
     result: dict = {"masks": {}, "runs": {}}
     for pic in mono:
@@ -136,12 +136,13 @@ def main(argv=None) -> int:
     r = sub.add_parser("record")
     r.add_argument("out", type=Path)
     r.add_argument("--corpus-items", type=int, default=8, help="mono corpus items to include when present")
+    r.add_argument("--corpus", type=Path, default=CORPUS, help="the evaluation corpus (default ../shared/corpus)")
     c = sub.add_parser("compare")
     c.add_argument("before", type=Path)
     c.add_argument("after", type=Path)
     a = ap.parse_args(argv)
     if a.cmd == "record":
-        record(a.out, a.corpus_items)
+        record(a.out, a.corpus_items, a.corpus)
         return 0
     return compare(a.before, a.after)
 
