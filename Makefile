@@ -18,8 +18,10 @@ demo: setup
 test: setup
 	@$(MAKE) --no-print-directory suite VENV=$(VENV)
 
-# The suite in an installed virtualenv (VENV=...): lint, types, tests.
+# The suite in an installed virtualenv (VENV=...): lint and import order, types, tests.
 suite:
+	$(PY) -m ruff check --quiet .
+	$(PY) -m mypy
 	$(PY) -m pytest -q -n 2 tests
 
 # The suite on the newest versions that pyproject.toml's ranges admit, in .venv-latest; the lock is untouched.
