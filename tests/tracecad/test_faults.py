@@ -25,7 +25,7 @@ import shapes
 from cad.checks import check_file
 from tracecad.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 CHILD = textwrap.dedent("""
     import os, sys, time

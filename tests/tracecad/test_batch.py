@@ -19,7 +19,7 @@ import shapes
 from tracecad import batch, progress, report
 from tracecad.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(capsys, *argv):

@@ -27,7 +27,7 @@ from PIL import Image
 import shapes
 from tracecad.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(capsys, *argv):

@@ -10,8 +10,8 @@ import tracecad
 from tracecad.cli import IMAGE_SUFFIXES
 
 pytestmark = pytest.mark.slow
-SAMPLES = Path(__file__).resolve().parents[1] / "sample_images"
-GOLDEN = json.loads((Path(__file__).with_name("golden") / "samples.json").read_text())
+SAMPLES = Path(__file__).resolve().parents[2] / "sample_images"
+GOLDEN = json.loads((Path(__file__).resolve().parents[1] / "golden" / "samples.json").read_text())
 IMAGES = sorted(p for p in SAMPLES.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
 
 

@@ -433,7 +433,7 @@ def test_colour_curves_that_cross_when_flattened_finely_fall_back_to_polylines(t
 
     from tracecad import ConvertOptions, convert
 
-    src = Path(__file__).parent / "data" / "colour_self_touching_fuzz.jpg"
+    src = Path(__file__).resolve().parents[1] / "data" / "colour_self_touching_fuzz.jpg"
     from cad.checks import check_file
     from cad.export.threemf import read_3mf
 
