@@ -128,12 +128,17 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("inputs", nargs="*", metavar="INPUT",
                    help="image files, folders (searched recursively) or globs (default: the --manifest's inputs)")
     c.add_argument("-o", "--output", "--out-dir", dest="out_dir", default="out", help="output folder (created if missing; default: out)")
-    c.add_argument("--formats", default="step,stl", help="comma list of step, stl, 3mf, svg (default: step,stl; stl,3mf with --mode relief or lithophane)")
+    # None marks "not given": the mode picks its default (a faceted STEP of a photo relief would be too large)
+    c.add_argument("--formats", default=None,
+                   help=f"comma list of step, stl, 3mf, svg (default: {','.join(DEFAULT_FORMATS)}; "
+                        f"{','.join(RELIEF_FORMATS)} with --mode relief or lithophane)")
     size = c.add_mutually_exclusive_group()
     size.add_argument("--width", type=_positive, metavar="MM", help=f"width of the subject's bounding box (default {DEFAULT_WIDTH_MM:g})")
     size.add_argument("--height", type=_positive, metavar="MM", help="height of the subject's bounding box instead")
     size.add_argument("--px-mm", type=_positive, metavar="MM", help="millimetres per source pixel instead")
-    c.add_argument("--thickness", type=_positive, default=DEFAULT_THICKNESS_MM, metavar="MM", help=f"extrusion height (default {DEFAULT_THICKNESS_MM:g})")
+    # None marks "not given": a preset's artwork height is not overridden by the default
+    c.add_argument("--thickness", type=_positive, default=None, metavar="MM",
+                   help=f"extrusion height (default {DEFAULT_THICKNESS_MM:g})")
     c.add_argument("--tolerance", type=_positive, default=None, metavar="MM",
                    help="mesh chord tolerance for STL/3MF (default 0.01)")
     c.add_argument("--min-area", type=_nonneg, default=None, metavar="MM2",
@@ -214,9 +219,6 @@ def _add_relief_arguments(parser: argparse.ArgumentParser) -> None:
                         "channel carries a shape; default)")
     g.add_argument("--no-simplify", dest="relief_simplify", action="store_false", default=True,
                    help="keep every grid triangle (default: merge flat areas within --tolerance)")
-    # --formats defaults to step,stl for extrusions and to stl,3mf here (a faceted STEP of a photo relief
-    # would be too large); None marks "not given" and update_options picks the mode's default.
-    parser.set_defaults(formats=None)
 
 
 def _add_product_arguments(parser: argparse.ArgumentParser) -> None:
@@ -241,8 +243,6 @@ def _add_product_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--min-feature", type=_mm, metavar="MM", help="thicken strokes narrower than this")
     g.add_argument("--preview-png", action="store_true", default=None,
                    help="also write OUTDIR/<stem>.thin.png marking thin features (red) and gaps (blue)")
-    # The artwork height of a preset must not be overridden by --thickness's default.
-    parser.set_defaults(thickness=None)
 
 
 def _add_colour_arguments(parser: argparse.ArgumentParser) -> None:
