@@ -63,34 +63,24 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"tracecad: error: {message}\n")
 
 
-def _positive(text: str) -> float:
+def _number(text: str, *, zero_ok: bool) -> float:
+    """A finite number above 0 (or from 0, with ``zero_ok``), else argparse's usage error."""
     try:
         v = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (v > 0 and v < float("inf")):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    if not ((v >= 0 if zero_ok else v > 0) and math.isfinite(v)):
+        want = "a number >= 0" if zero_ok else "a positive number"
+        raise argparse.ArgumentTypeError(f"expected {want}, got {text!r}")
     return v
+
+
+def _positive(text: str) -> float:
+    return _number(text, zero_ok=False)
 
 
 def _nonneg(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (v >= 0 and v < float("inf")):
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
-    return v
-
-
-def _mm(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (v >= 0 and math.isfinite(v)):
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
-    return v
+    return _number(text, zero_ok=True)
 
 
 def _xy(text: str) -> tuple[float, float]:
@@ -226,21 +216,21 @@ def _add_product_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--preset", choices=tuple(PRESETS), help="a documented set of defaults; any flag overrides it")
     g.add_argument("--plate", choices=PLATES, help="base plate under the artwork (default none)")
     g.add_argument("--style", choices=STYLES, help="emboss (raised, default), deboss (engraved), stencil (cut through), cutter (cookie cutter)")
-    g.add_argument("--margin", type=_mm, metavar="MM", help="plate margin around the artwork (default 3)")
-    g.add_argument("--base-thickness", type=_mm, metavar="MM", help="plate thickness; flange height for cutters (default 2)")
-    g.add_argument("--depth", type=_mm, metavar="MM", help="engraving depth for --style deboss (default 1)")
-    g.add_argument("--corner-radius", type=_mm, metavar="MM", help="corner radius of --plate rounded (default: a quarter of the short side, at most 5)")
-    g.add_argument("--hole", type=_mm, metavar="D", help="keychain/hanging hole diameter (0: none)")
+    g.add_argument("--margin", type=_nonneg, metavar="MM", help="plate margin around the artwork (default 3)")
+    g.add_argument("--base-thickness", type=_nonneg, metavar="MM", help="plate thickness; flange height for cutters (default 2)")
+    g.add_argument("--depth", type=_nonneg, metavar="MM", help="engraving depth for --style deboss (default 1)")
+    g.add_argument("--corner-radius", type=_nonneg, metavar="MM", help="corner radius of --plate rounded (default: a quarter of the short side, at most 5)")
+    g.add_argument("--hole", type=_nonneg, metavar="D", help="keychain/hanging hole diameter (0: none)")
     g.add_argument("--hole-at", type=_xy, metavar="X,Y", help="hole centre in mm (default: placed automatically)")
-    g.add_argument("--hole-clearance", type=_mm, metavar="MM", help="distance kept between the hole and the artwork (default 1)")
-    g.add_argument("--rim", type=_mm, metavar="MM", help="border rim width on the plate's edge (0: none)")
-    g.add_argument("--chamfer", type=_mm, metavar="MM", help="chamfer on the top edges of the artwork and the plate")
-    g.add_argument("--fillet", type=_mm, metavar="MM", help="fillet on the top edges instead")
-    g.add_argument("--bridge", type=_mm, metavar="MM", help="stencil bridge width (default 1)")
-    g.add_argument("--wall", type=_mm, metavar="MM", help="cookie cutter wall thickness (default 0.8)")
-    g.add_argument("--flange", type=_mm, metavar="MM", help="cookie cutter flange width (default 4)")
-    g.add_argument("--nozzle", type=_mm, metavar="MM", help="nozzle diameter for the printability check (default 0.4)")
-    g.add_argument("--min-feature", type=_mm, metavar="MM", help="thicken strokes narrower than this")
+    g.add_argument("--hole-clearance", type=_nonneg, metavar="MM", help="distance kept between the hole and the artwork (default 1)")
+    g.add_argument("--rim", type=_nonneg, metavar="MM", help="border rim width on the plate's edge (0: none)")
+    g.add_argument("--chamfer", type=_nonneg, metavar="MM", help="chamfer on the top edges of the artwork and the plate")
+    g.add_argument("--fillet", type=_nonneg, metavar="MM", help="fillet on the top edges instead")
+    g.add_argument("--bridge", type=_nonneg, metavar="MM", help="stencil bridge width (default 1)")
+    g.add_argument("--wall", type=_nonneg, metavar="MM", help="cookie cutter wall thickness (default 0.8)")
+    g.add_argument("--flange", type=_nonneg, metavar="MM", help="cookie cutter flange width (default 4)")
+    g.add_argument("--nozzle", type=_nonneg, metavar="MM", help="nozzle diameter for the printability check (default 0.4)")
+    g.add_argument("--min-feature", type=_nonneg, metavar="MM", help="thicken strokes narrower than this")
     g.add_argument("--preview-png", action="store_true", default=None,
                    help="also write OUTDIR/<stem>.thin.png marking thin features (red) and gaps (blue)")
 
