@@ -15,12 +15,6 @@ __all__ = ["check_done", "fuse", "cut", "unify", "face_from_edges", "rect_face",
            "polygon_faces", "cylinder", "solids_of", "translated"]
 
 
-def _gp():
-    from OCP import gp
-
-    return gp
-
-
 def check_done(op, what: str):
     """``op``'s shape, or :class:`SolidError` "OpenCASCADE could not <what>" when it failed."""
     if not op.IsDone():
@@ -85,9 +79,9 @@ def face_from_edges(edges):
 
 def rect_face(x0, y0, x1, y1):
     """The rectangle [x0, x1] x [y0, y1] as a planar face at Z = 0."""
+    from OCP import gp
     from OCP.BRepBuilderAPI import BRepBuilderAPI_MakeEdge
 
-    gp = _gp()
     p = [gp.gp_Pnt(x0, y0, 0), gp.gp_Pnt(x1, y0, 0), gp.gp_Pnt(x1, y1, 0), gp.gp_Pnt(x0, y1, 0)]
     return face_from_edges([BRepBuilderAPI_MakeEdge(p[i], p[(i + 1) % 4]).Edge() for i in range(4)])
 
@@ -100,7 +94,8 @@ def rounded_rect_face(x0, y0, x1, y1, r):
     r = min(r, 0.5 * (x1 - x0), 0.5 * (y1 - y0))
     if r <= 1e-6:
         return rect_face(x0, y0, x1, y1)
-    gp = _gp()
+    from OCP import gp
+
     P = lambda x, y: gp.gp_Pnt(float(x), float(y), 0.0)  # noqa: E731
     k = 1 - math.sqrt(0.5)
     edges = []
@@ -118,9 +113,9 @@ def rounded_rect_face(x0, y0, x1, y1, r):
 
 def ellipse_face(a, b, cx=0.0, cy=0.0):
     """The ellipse (a circle when a == b) with semi-axes ``a`` along X and ``b`` along Y, as a planar face."""
+    from OCP import gp
     from OCP.BRepBuilderAPI import BRepBuilderAPI_MakeEdge
 
-    gp = _gp()
     if abs(a - b) < 1e-9:
         circ = gp.gp_Circ(gp.gp_Ax2(gp.gp_Pnt(cx, cy, 0), gp.gp_Dir(0, 0, 1)), a)
         return face_from_edges([BRepBuilderAPI_MakeEdge(circ).Edge()])
@@ -140,9 +135,9 @@ def polygon_faces(geom, *, simplify_mm: float):
 
 def cylinder(x: float, y: float, radius: float, *, z0_mm: float, height_mm: float):
     """A vertical cylinder of ``radius`` centred on (x, y), from ``z0_mm`` up ``height_mm``."""
+    from OCP import gp
     from OCP.BRepPrimAPI import BRepPrimAPI_MakeCylinder
 
-    gp = _gp()
     return BRepPrimAPI_MakeCylinder(gp.gp_Ax2(gp.gp_Pnt(x, y, z0_mm), gp.gp_Dir(0, 0, 1)), radius, height_mm).Shape()
 
 
@@ -161,9 +156,9 @@ def solids_of(shape) -> list:
 
 def translated(shape, dx: float, dy: float):
     """A copy of ``shape`` moved by (dx, dy) in the XY plane."""
+    from OCP import gp
     from OCP.BRepBuilderAPI import BRepBuilderAPI_Transform
 
-    gp = _gp()
     tr = gp.gp_Trsf()
     tr.SetTranslation(gp.gp_Vec(dx, dy, 0.0))
     return BRepBuilderAPI_Transform(shape, tr, True).Shape()

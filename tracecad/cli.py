@@ -352,46 +352,46 @@ def expand_inputs(items: list[str]) -> list[tuple[Path, Path | None]]:
     return out
 
 
-def options_from_args(a: argparse.Namespace) -> ConvertOptions:
+def options_from_args(args: argparse.Namespace) -> ConvertOptions:
     """The parsed command line -> :class:`ConvertOptions` (raises ``ValueError`` or ``InvalidInputError``)."""
-    method = "color" if a.color and a.method == "otsu" else a.method
-    if method == "color" and not a.color:
+    method = "color" if args.color and args.method == "otsu" else args.method
+    if method == "color" and not args.color:
         raise ValueError("--method color needs --color '#RRGGBB'")
-    if a.color:
-        parse_color(a.color)  # a malformed colour is a usage error, not one error per input
-    iso = IsolateParams(threshold=a.threshold, invert=a.invert, use_alpha=a.use_alpha, upsample=a.upsample,
-                        method=method, color=a.color, color_tolerance=a.color_tolerance, denoise=a.denoise,
-                        restore_tips=a.restore_tips)
+    if args.color:
+        parse_color(args.color)  # a malformed colour is a usage error, not one error per input
+    iso = IsolateParams(threshold=args.threshold, invert=args.invert, use_alpha=args.use_alpha, upsample=args.upsample,
+                        method=method, color=args.color, color_tolerance=args.color_tolerance, denoise=args.denoise,
+                        restore_tips=args.restore_tips)
     tp = TraceParams()
-    tkw = {k: getattr(a, k) for k in ("turdsize", "alphamax", "opttolerance", "turnpolicy", "max_segments")
-           if getattr(a, k) is not None}
+    tkw = {k: getattr(args, k) for k in ("turdsize", "alphamax", "opttolerance", "turnpolicy", "max_segments")
+           if getattr(args, k) is not None}
     tp = replace(tp, **tkw)
-    kw = dict(width_mm=a.width, height_mm=a.height, px_mm=a.px_mm, thickness_mm=a.thickness,
-              formats=a.formats, mirror=a.mirror, isolate=iso, trace=tp, debug_dir=a.debug_dir)
-    if a.tolerance is not None:
-        kw["tolerance_mm"] = a.tolerance
-    if a.min_area is not None:
-        kw["min_area_mm2"] = a.min_area
-    if a.max_pixels is not None:
-        kw["max_pixels"] = a.max_pixels
-    _relief_options(a, kw)
-    _product_options(a, kw)
-    _colour_options(a, kw)
+    kw = dict(width_mm=args.width, height_mm=args.height, px_mm=args.px_mm, thickness_mm=args.thickness,
+              formats=args.formats, mirror=args.mirror, isolate=iso, trace=tp, debug_dir=args.debug_dir)
+    if args.tolerance is not None:
+        kw["tolerance_mm"] = args.tolerance
+    if args.min_area is not None:
+        kw["min_area_mm2"] = args.min_area
+    if args.max_pixels is not None:
+        kw["max_pixels"] = args.max_pixels
+    _relief_options(args, kw)
+    _product_options(args, kw)
+    _colour_options(args, kw)
     return ConvertOptions(**kw)
 
 
-def cmd_convert(a: argparse.Namespace) -> int:
+def cmd_convert(args: argparse.Namespace) -> int:
     """Plan the jobs (:mod:`tracecad.batch`), run them in-process, in worker processes or on Dask, report."""
     try:
-        options = options_from_args(a)
+        options = options_from_args(args)
     except (TracecadError, ValueError) as exc:
         print(f"tracecad: error: {exc}", file=sys.stderr)
         return 2
-    if a.jobs is not None and a.jobs < 1:
-        print(f"tracecad: error: --jobs must be at least 1, got {a.jobs}", file=sys.stderr)
+    if args.jobs is not None and args.jobs < 1:
+        print(f"tracecad: error: --jobs must be at least 1, got {args.jobs}", file=sys.stderr)
         return 2
-    if a.executor == "dask":
-        if not a.scheduler:
+    if args.executor == "dask":
+        if not args.scheduler:
             print("tracecad: error: --executor dask needs --scheduler ADDRESS (e.g. tcp://10.0.0.5:8786)",
                   file=sys.stderr)
             return 2
@@ -401,21 +401,21 @@ def cmd_convert(a: argparse.Namespace) -> int:
             print("tracecad: error: --executor dask needs the dask extra: pip install 'tracecad[dask]'",
                   file=sys.stderr)
             return 2
-    elif a.scheduler:
+    elif args.scheduler:
         print("tracecad: error: --scheduler is only used with --executor dask", file=sys.stderr)
         return 2
-    items = a.inputs
+    items = args.inputs
     if not items:  # the manifest lists the inputs (relative to its folder)
-        if not a.manifest:
+        if not args.manifest:
             print("tracecad: error: give an INPUT (image, folder or glob), or a --manifest that lists them",
                   file=sys.stderr)
             return 2
         try:
-            rows = batch.read_manifest(a.manifest)
+            rows = batch.read_manifest(args.manifest)
         except batch.ManifestError as exc:
             print(f"tracecad: error: {exc}", file=sys.stderr)
             return 2
-        base = Path(a.manifest).parent
+        base = Path(args.manifest).parent
         items = [str(base / row.key) for row in rows]
     try:
         inputs = expand_inputs(items)
@@ -428,59 +428,59 @@ def cmd_convert(a: argparse.Namespace) -> int:
     def preset_options(name: str) -> ConvertOptions:  # a manifest row's preset, as if --preset NAME were given
         if name not in PRESETS:
             raise ValueError(f"unknown preset {name!r} (choose from {', '.join(PRESETS)})")
-        return options_from_args(argparse.Namespace(**{**vars(a), "preset": name}))
+        return options_from_args(argparse.Namespace(**{**vars(args), "preset": name}))
 
     try:
-        jobs, notes = batch.plan(inputs, a.out_dir, options, manifest=a.manifest, debug=a.debug,
+        jobs, notes = batch.plan(inputs, args.out_dir, options, manifest=args.manifest, debug=args.debug,
                                  preset_options=preset_options)
     except (batch.ManifestError, TracecadError) as exc:
         print(f"tracecad: error: {exc}", file=sys.stderr)
         return 2
     for n in notes:
         print(f"tracecad: warning: {n}", file=sys.stderr)
-    progress = make_progress(quiet=a.quiet, n_inputs=len(jobs), debug=a.debug)
+    progress = make_progress(quiet=args.quiet, n_inputs=len(jobs), debug=args.debug)
     try:
-        result = batch.run(jobs, n_jobs=a.jobs, executor=a.executor, scheduler=a.scheduler,
-                           skip_existing=a.skip_existing, progress=progress)
+        result = batch.run(jobs, n_jobs=args.jobs, executor=args.executor, scheduler=args.scheduler,
+                           skip_existing=args.skip_existing, progress=progress)
     except batch.BatchInterrupted as exc:
         result = exc.batch_result
     except (OSError, ValueError, RuntimeError) as exc:  # e.g. the Dask scheduler cannot be reached
         print(f"tracecad: error: {exc}", file=sys.stderr)
-        if a.debug:
+        if args.debug:
             traceback.print_exc()
         return 1
     for e in result.entries:
         e.pop("_traceback", None)
-    if a.report:
+    if args.report:
         try:
-            write_report(a.report, result, __version__)
+            write_report(args.report, result, __version__)
         except (OSError, TracecadError) as exc:
-            print(f"tracecad: error: {a.report}: cannot write the report ({exc})", file=sys.stderr)
+            print(f"tracecad: error: {args.report}: cannot write the report ({exc})", file=sys.stderr)
             return 2 if not result.interrupted else 130
     if result.interrupted:
         done = result.count("ok")
         print(f"tracecad: interrupted after {done} of {len(jobs)} input(s); no partial file was left "
               "(rerun with --skip-existing to resume)", file=sys.stderr)
         return 130
-    if a.json:
+    if args.json:
         json.dump({"tracecad": __version__, "results": result.entries}, sys.stdout, indent=2)
         sys.stdout.write("\n")
-    elif not a.quiet:
+    elif not args.quiet:
         print_summary(result)
     return exit_code(result)
 
 
-def cmd_check(a: argparse.Namespace) -> int:
+def cmd_check(args: argparse.Namespace) -> int:
     """``tracecad check FILE...``: is each file a valid closed solid? 0 when all are, 1 otherwise."""
     results = []
-    for f in a.files:
+    for f in args.files:
         try:
             results.append(check_file(f))
         except Exception as exc:
             results.append({"file": f, "ok": False, "error": str(exc) if str(exc).startswith(f) else f"{f}: {exc}"})
-            if a.debug:
+            if args.debug:
                 traceback.print_exc()
-    if a.json:
+    if args.json:
         json.dump(results, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
@@ -495,8 +495,8 @@ def cmd_check(a: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run ``tracecad`` with ``argv`` (default: the command line); returns the exit code."""
     parser = build_parser()
-    a = parser.parse_args(argv)
-    if a.command is None:
+    args = parser.parse_args(argv)
+    if args.command is None:
         parser.print_help(sys.stderr)
         return 2
     process_setup()
@@ -507,10 +507,10 @@ def main(argv: list[str] | None = None) -> int:
         # temporary may stay and is swept by the next write of the same file.
         prev_term = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        if a.command == "convert":
-            return cmd_convert(a)
-        if a.command == "check":
-            return cmd_check(a)
+        if args.command == "convert":
+            return cmd_convert(args)
+        if args.command == "check":
+            return cmd_check(args)
     except KeyboardInterrupt:
         print("tracecad: interrupted", file=sys.stderr)
         return 130
