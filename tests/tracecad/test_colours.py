@@ -295,6 +295,27 @@ def test_cli_colors_json(logo_png, tmp_path, capsys):
     assert all(isinstance(v, str) for v in e["outputs"].values())
 
 
+def test_skip_existing_sees_the_per_colour_files(logo_png, tmp_path, capsys):
+    """A finished colour conversion (one 3MF, one STL per colour) is skipped on a rerun with
+    --skip-existing, its files untouched; one missing per-colour STL set makes it run again."""
+    argv = ["convert", str(logo_png), "-o", str(tmp_path), "--colors", "3", "--formats", "3mf,stl", "--json", "-q"]
+    assert main(argv) == 0
+    first = json.loads(capsys.readouterr().out)["results"][0]
+    stls = sorted(tmp_path.glob("logo_*.stl"))
+    assert len(stls) == 3
+    stamps = {p: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
+    assert main([*argv, "--skip-existing"]) == 0
+    again = json.loads(capsys.readouterr().out)["results"][0]
+    assert again["status"] == "skipped"
+    assert sorted(again["outputs"].values()) == sorted(first["outputs"].values())
+    assert {p: p.stat().st_mtime_ns for p in tmp_path.iterdir()} == stamps
+    for p in stls:
+        p.unlink()
+    assert main([*argv, "--skip-existing"]) == 0
+    third = json.loads(capsys.readouterr().out)["results"][0]
+    assert third["status"] == "ok" and len(sorted(tmp_path.glob("logo_*.stl"))) == 3
+
+
 def test_a_step_over_the_brep_budget_is_refused_before_any_file(logo_png, tmp_path, capsys):
     """OCC's checks grow with the square of a face's segments: with a tight --max-segments the colour
     STEP is refused up front with the single-colour pipeline's sentence, and no 3MF is left either

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 import trimesh
 
+import cad
 import tracecad
 from tracecad.cli import IMAGE_SUFFIXES
 
@@ -33,3 +34,17 @@ def test_sample_converts_and_matches_golden(path, tmp_path):
         m = trimesh.load(e["outputs"][fmt], force="mesh")
         assert m.is_volume
         assert m.volume == pytest.approx(e["volume_mm3"], rel=5e-3)
+
+
+def test_the_cad_names_of_the_application_still_work_with_a_future_warning(tmp_path):
+    """``cad.convert`` and ``cad.ConvertOptions`` moved to ``tracecad``; for one release they still work."""
+    path = SAMPLES / "star_transparent.png"
+    with pytest.warns(FutureWarning, match="tracecad.ConvertOptions"):
+        options_type = cad.ConvertOptions
+    with pytest.warns(FutureWarning, match="tracecad.convert"):
+        convert = cad.convert
+    assert options_type is tracecad.ConvertOptions and convert is tracecad.convert
+    entry = convert(path, tmp_path, options_type(formats=("stl",)))
+    assert entry["status"] == "ok" and (tmp_path / "star_transparent.stl").is_file()
+    with pytest.raises(AttributeError):
+        cad.no_such_name  # noqa: B018

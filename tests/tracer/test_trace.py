@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
-import shapes
 
+import shapes
 import tracer
 from tracer.errors import EmptyMaskError, TooComplexError
 
