@@ -11,7 +11,6 @@ from __future__ import annotations
 import multiprocessing as mp
 import threading
 import time
-from multiprocessing.connection import Connection
 
 from tracecad.web.work import worker_main
 
