@@ -68,5 +68,8 @@ def run_server(settings: ServerSettings = ServerSettings(), *, host: str = "127.
     print(f"tracecad: serving on {url} ({settings.workers} worker(s); Ctrl-C stops)", flush=True)
     if open_browser:
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])  # (it stops the workers and deletes the results before it returns)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM, handed on by uvicorn once it has shut down
+        pass
     return 0

@@ -78,7 +78,7 @@ async function convert() {
     const outs = entry.outputs;
     const kind = entry.colors && outs['3mf'] ? '3mf' : (outs.stl ? 'stl' : (outs['3mf'] ? '3mf' : null));
     if (kind && viewer) {
-      const s = await viewer.show(outs[kind], kind);
+      const s = await viewer.show(outs[kind], kind, Boolean(entry.colors));
       if (seq !== convertSeq) return;
       $('part-size').textContent = `${fmt(s.x)} × ${fmt(s.y)} × ${fmt(s.z)} mm`;
     } else if (!viewer) {
@@ -107,7 +107,9 @@ function showDownloads(entry) {
     const a = document.createElement('a');
     a.href = url;
     a.download = url.split('/').pop();
-    a.textContent = body ? `${LABELS[format] || format} · ${body}` : (LABELS[format] || format.toUpperCase());
+    const colour = body && /_([0-9a-f]{6})$/i.exec(body);
+    const what = colour ? '#' + colour[1] : body;
+    a.textContent = body ? `${LABELS[format] || format} · ${what}` : (LABELS[format] || format.toUpperCase());
     links.push(a);
   }
   if (entry.zip) {
@@ -123,6 +125,7 @@ function changed() {
   clearTimeout(previewTimer); clearTimeout(convertTimer);
   previewTimer = setTimeout(preview, 150);
   convertTimer = setTimeout(convert, 600);
+  if (file) $('part-panel').dataset.state = 'busy';
 }
 
 async function choose(f) {

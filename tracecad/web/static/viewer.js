@@ -35,8 +35,8 @@ export class Viewer {
 
   render() { this.renderer.render(this.scene, this.camera); }
 
-  // Show the file at url ("stl" or "3mf"); resolves to the part's size in mm {x, y, z}.
-  async show(url, kind) {
+  // Show the file at url ("stl" or "3mf", coloured: keep the 3MF's colours); resolves to the size in mm {x, y, z}.
+  async show(url, kind, coloured) {
     const response = await fetch(url);
     if (!response.ok) throw new Error('the part could not be loaded for the 3D view');
     const data = await response.arrayBuffer();
@@ -44,11 +44,9 @@ export class Viewer {
     if (kind === '3mf') {
       object = new ThreeMFLoader().parse(data);
       object.traverse((o) => {
-        if (o.isMesh && o.material && !o.material.userData.tracecad) {
-          const hasColour = o.material.color && o.material.color.getHex() !== 0xffffff;
-          if (!hasColour) o.material = partMaterial();
-          o.material.side = THREE.DoubleSide;
-        }
+        if (!o.isMesh) return;
+        if (!coloured) { o.material = partMaterial(); return; }
+        for (const m of Array.isArray(o.material) ? o.material : [o.material]) m.side = THREE.DoubleSide;
       });
     } else {
       const geometry = new STLLoader().parse(data);
