@@ -15,7 +15,8 @@ LATEST="${LATEST:-}"
 PYTHON="${PYTHON:-python3}"
 # libpotrace-dev, gcc: potracecffi compiles against potracelib. potrace: the C command line, for benchmarks.
 # libgl1, libxrender1, libxext6, libx11-6, libglu1-mesa: shared libraries that OCP's VTK module links to.
-SYS_PKGS=(libpotrace-dev potrace gcc libgl1 libxrender1 libxext6 libx11-6 libglu1-mesa)
+# chromium: the headless browser of the web app's page tests (Playwright drives it; it downloads none).
+SYS_PKGS=(libpotrace-dev potrace gcc libgl1 libxrender1 libxext6 libx11-6 libglu1-mesa chromium)
 missing=()
 for p in "${SYS_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -33,9 +34,9 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 pip=("$VENV/bin/python" -m pip install -q --disable-pip-version-check)
 if [ -n "$LATEST" ]; then
-  echo "setup: installing the newest versions of tracecad[test,dask,dev,bench] into $VENV"
+  echo "setup: installing the newest versions of tracecad[test,dask,dev,bench,web] into $VENV"
   "${pip[@]}" --upgrade pip setuptools wheel
-  "${pip[@]}" --upgrade --upgrade-strategy eager -e ".[test,dask,dev,bench]"
+  "${pip[@]}" --upgrade --upgrade-strategy eager -e ".[test,dask,dev,bench,web]"
   exit 0
 fi
 stamp="$VENV/.tracecad-installed"

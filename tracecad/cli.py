@@ -37,12 +37,14 @@ from tracecad.options import (
 from tracecad.process import process_setup
 from tracecad.progress import make_progress
 from tracecad.report import exit_code, print_summary, write_report
+from tracecad.web.launch import WebExtraMissing, run_server
+from tracecad.web.settings import ServerSettings
 from tracer import __version__
 from tracer.errors import InvalidInputError, TracecadError
 from tracer.isolate import parse_color
 from tracer.types import IsolateParams, TraceParams
 
-__all__ = ["main", "build_parser", "options_from_args", "expand_inputs", "IMAGE_SUFFIXES"]
+__all__ = ["main", "build_parser", "options_from_args", "expand_inputs", "IMAGE_SUFFIXES", "UsageError"]
 
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif")
@@ -57,10 +59,19 @@ EXAMPLES = """examples:
 """
 
 
+class UsageError(ValueError):
+    """A usage error (a bad flag or value), raised instead of exiting by ``build_parser(raise_errors=True)``."""
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # usage errors exit 2 with one line, as argparse does
         self.print_usage(sys.stderr)
         self.exit(2, f"tracecad: error: {message}\n")
+
+
+class _RaisingParser(argparse.ArgumentParser):
+    def error(self, message: str):  # for front ends that parse flags they built (tracecad.web)
+        raise UsageError(message)
 
 
 def _number(text: str, *, zero_ok: bool) -> float:
@@ -106,12 +117,15 @@ def _colour_count(text: str):
 
 # --------------------------------------------------------------------------- the parser
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``tracecad`` parser: ``convert`` (every option group) and ``check``."""
-    p = _Parser(prog="tracecad", description="Turn a raster image into a solid: STEP for CAD, STL and 3MF for slicers, SVG.",
+def build_parser(*, raise_errors: bool = False) -> argparse.ArgumentParser:
+    """The ``tracecad`` parser: ``convert`` (every option group), ``check`` and ``serve``.
+
+    With ``raise_errors`` a usage error raises :class:`UsageError` instead of printing and exiting."""
+    parser_class = _RaisingParser if raise_errors else _Parser
+    p = parser_class(prog="tracecad", description="Turn a raster image into a solid: STEP for CAD, STL and 3MF for slicers, SVG.",
                 epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"tracecad {__version__}")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=parser_class)
 
     c = sub.add_parser("convert", help="convert images to solids", epilog=EXAMPLES,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -181,6 +195,16 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("files", nargs="+", metavar="FILE")
     k.add_argument("--json", action="store_true")
     k.add_argument("--debug", action="store_true")
+
+    w = sub.add_parser("serve", help="run the web app on this computer (pip install 'tracecad[web]')")
+    w.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this computer only)")
+    w.add_argument("--port", type=int, default=8765, help="port (default 8765; 0: any free port)")
+    w.add_argument("--open", action="store_true", help="open the page in the web browser")
+    w.add_argument("--workers", type=int, default=2, metavar="N",
+                   help="conversions run at once, each in its own process; the rest wait (default 2)")
+    w.add_argument("--max-upload-mb", type=_positive, default=25.0, metavar="MB", help="largest upload (default 25)")
+    w.add_argument("--time-limit", type=_positive, default=120.0, metavar="S",
+                   help="longest conversion in seconds; a slower one is stopped with an error (default 120)")
     return p
 
 
@@ -492,6 +516,23 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0 if all(r["ok"] for r in results) else 1
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """``tracecad serve``: the web app (:mod:`tracecad.web`) until Ctrl-C."""
+    if args.workers < 1:
+        print(f"tracecad: error: --workers must be at least 1, got {args.workers}", file=sys.stderr)
+        return 2
+    if not 0 <= args.port <= 65535:
+        print(f"tracecad: error: --port must be from 0 to 65535, got {args.port}", file=sys.stderr)
+        return 2
+    settings = ServerSettings(workers=args.workers, max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
+                              time_limit_s=args.time_limit)
+    try:
+        return run_server(settings, host=args.host, port=args.port, open_browser=args.open)
+    except WebExtraMissing as exc:
+        print(f"tracecad: error: {exc}", file=sys.stderr)
+        return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run ``tracecad`` with ``argv`` (default: the command line); returns the exit code."""
     parser = build_parser()
@@ -511,6 +552,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_convert(args)
         if args.command == "check":
             return cmd_check(args)
+        if args.command == "serve":
+            return cmd_serve(args)
     except KeyboardInterrupt:
         print("tracecad: interrupted", file=sys.stderr)
         return 130

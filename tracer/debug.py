@@ -21,7 +21,7 @@ import numpy as np
 
 from tracer.types import Image, Mask, Outlines
 
-__all__ = ["write_debug", "write_labels", "write_heights", "outline_points", "attempt"]
+__all__ = ["write_debug", "overlay_picture", "write_labels", "write_heights", "outline_points", "attempt"]
 
 #: The overlay is drawn at least this wide (small images are enlarged).
 OVERLAY_MIN_PX = 1024
@@ -39,12 +39,19 @@ def outline_points(ctrl: np.ndarray) -> np.ndarray:
 def write_debug(out_dir: str | os.PathLike[str], stem: str, image: Image, mask: Mask,
                 outlines: Outlines | None) -> dict[str, Path]:
     """Write ``stem.mask.png`` and ``stem.overlay.png`` into ``out_dir`` (created if missing)."""
-    import cv2
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"mask": out / f"{stem}.mask.png", "overlay": out / f"{stem}.overlay.png"}
     _write_png(paths["mask"], (mask.pixels.astype(np.uint8) * 255))
+    _write_png(paths["overlay"], overlay_picture(image, outlines))
+    return paths
+
+
+def overlay_picture(image: Image, outlines: Outlines | None) -> np.ndarray:
+    """The overlay of ``NAME.overlay.png`` as an RGB ``uint8`` array: the input greyed, outer outlines in
+    red and holes in blue, enlarged to at least :data:`OVERLAY_MIN_PX` wide."""
+    import cv2
+
     lum = image.luminance()  # (no float32 RGB copy of a big image)
     if image.alpha is not None:  # transparent areas on a checker-free light grey
         lum = lum * image.alpha + 0.85 * (1.0 - image.alpha)
@@ -63,8 +70,7 @@ def write_debug(out_dir: str | os.PathLike[str], stem: str, image: Image, mask: 
             pts = np.rint(outline_points(c.ctrl) * k).astype(np.int32).reshape(-1, 1, 2)
             colour = (255, 80, 0) if c.is_hole else (0, 0, 255)
             cv2.polylines(canvas, [pts], True, colour, 1, cv2.LINE_AA, shift)
-    _write_png(paths["overlay"], canvas[..., ::-1])
-    return paths
+    return np.ascontiguousarray(canvas[..., ::-1])
 
 
 #: Background pixels of the labels picture (no palette colour is this dark grey by chance often).

@@ -1,0 +1,93 @@
+"""What a web worker process does: a preview (isolate + trace + the overlay) or a conversion.
+
+:func:`worker_main` is the entry point of a spawned process: it answers tasks sent over its pipe,
+one at a time, until the pipe closes. A task never raises: the answer is ``{"ok": ...}`` or
+``{"error": one sentence, "kind": the error's class name}``.
+"""
+
+from __future__ import annotations
+
+import base64
+import signal
+import time
+
+import tracer
+from cad.regions import to_regions
+from tracecad.modes.common import collect_warnings, load_for
+from tracecad.options import ConvertOptions
+from tracecad.pipeline import convert, error_entry
+from tracecad.process import keep_freed_memory, single_threaded_blas
+from tracer.debug import overlay_picture
+from tracer.errors import TracecadError
+
+__all__ = ["worker_main", "run_task", "preview"]
+
+
+def preview(source: bytes, options: ConvertOptions, name: str) -> dict:
+    """The live trace: the outline drawn over the image (a PNG data URL) and the subject's size in mm.
+
+    Only load, isolate, trace and the regions: no solid, no mesh, no file."""
+    import cv2  # (lazy: start-up time)
+
+    t0 = time.perf_counter()
+    timings: dict[str, float] = {}
+    caught: list[str] = []
+    with collect_warnings(caught):
+        image, iso = load_for(source, options, name, timings)
+        mask = tracer.isolate(image, params=iso)
+        outlines = tracer.trace(mask, params=options.trace)
+        regions = to_regions(outlines, width_mm=options.width_mm, height_mm=options.height_mm,
+                             px_mm=options.px_mm, min_area_mm2=options.min_area_mm2, mirror=options.mirror)
+    rgb = overlay_picture(image, outlines)
+    ok, png = cv2.imencode(".png", rgb[..., ::-1], [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    if not ok:
+        raise RuntimeError("the overlay could not be encoded as PNG")
+    return {
+        "overlay": "data:image/png;base64," + base64.b64encode(png.tobytes()).decode("ascii"),
+        "overlay_size": [int(rgb.shape[1]), int(rgb.shape[0])],
+        "width_mm": round(regions.width_mm, 3), "height_mm": round(regions.height_mm, 3),
+        "contours": len(outlines.contours), "holes": regions.n_holes,
+        "warnings": caught, "seconds": round(time.perf_counter() - t0, 4),
+    }
+
+
+def run_task(task: dict) -> dict:
+    """Run one task (``kind`` "preview" or "convert"); never raises."""
+    name = task.get("name", "image")
+    try:
+        if task["kind"] == "preview":
+            return {"ok": preview(task["source"], task["options"], name)}
+        if task["kind"] == "convert":
+            return {"ok": convert(task["source"], task["out_dir"], task["options"], stem=task["stem"], name=name)}
+        return {"error": f"unknown task {task['kind']!r}", "kind": "internal"}
+    except TracecadError as exc:
+        return {"error": error_entry(name, exc)["error"], "kind": type(exc).__name__}
+    except MemoryError:
+        return {"error": f"{name}: the image needs more memory than this computer has", "kind": "MemoryError"}
+    except Exception as exc:  # noqa: BLE001 - one sentence for the page; the worker goes on
+        return {"error": error_entry(name, exc)["error"], "kind": "internal"}
+
+
+def worker_main(conn) -> None:
+    """A spawned worker: answer tasks from ``conn`` until it closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the server, which stops its workers
+    single_threaded_blas()
+    keep_freed_memory()
+    try:
+        import cv2  # (lazy: start-up time)
+
+        cv2.setNumThreads(1)
+    except ImportError:
+        pass
+    while True:
+        try:
+            task = conn.recv()
+        except (EOFError, OSError):
+            return
+        if task is None:
+            return
+        result = run_task(task)
+        try:
+            conn.send(result)
+        except (OSError, ValueError):
+            return
