@@ -15,13 +15,15 @@ Files written into ``DIR`` for an input with stem ``NAME``:
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from tracer.opencv import load_cv2
 from tracer.types import Image, Mask, Outlines
 
-__all__ = ["write_debug", "write_labels", "write_heights", "outline_points", "attempt"]
+__all__ = ["write_debug", "write_labels", "write_heights", "outline_points", "write_or_warn"]
 
 #: The overlay is drawn at least this wide (small images are enlarged).
 OVERLAY_MIN_PX = 1024
@@ -39,8 +41,7 @@ def outline_points(ctrl: np.ndarray) -> np.ndarray:
 def write_debug(out_dir: str | os.PathLike[str], stem: str, image: Image, mask: Mask,
                 outlines: Outlines | None) -> dict[str, Path]:
     """Write ``stem.mask.png`` and ``stem.overlay.png`` into ``out_dir`` (created if missing)."""
-    import cv2
-
+    cv2 = load_cv2()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"mask": out / f"{stem}.mask.png", "overlay": out / f"{stem}.overlay.png"}
@@ -97,7 +98,7 @@ def write_heights(out_dir: str | os.PathLike[str], stem: str, z: np.ndarray) -> 
     return path
 
 
-def attempt(out_dir, write) -> str | None:
+def write_or_warn(out_dir: str | os.PathLike[str], write: Callable[[], object]) -> str | None:
     """Run ``write()`` (it writes debug images into ``out_dir``): a failure costs a warning, not the
     conversion. Returns that warning's sentence, or None."""
     try:
@@ -105,6 +106,11 @@ def attempt(out_dir, write) -> str | None:
     except OSError as exc:
         return f"could not write the debug images to {out_dir} ({exc})"
     return None
+
+
+#: The former name of :func:`write_or_warn`, still imported by cad/pipeline.py, cad/multicolor.py and
+#: cad/relief.py (drop it once they import ``write_or_warn``).
+attempt = write_or_warn
 
 
 def _write_png(path: Path, array: np.ndarray) -> None:
