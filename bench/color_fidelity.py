@@ -58,7 +58,7 @@ def _footprint(mesh, z: float):
 
 
 def _hex_lab(hexes):
-    from tracer.colors import to_lab
+    from tracer.colorspace import to_lab
 
     return to_lab(np.array([[int(h[i:i + 2], 16) / 255.0 for i in (1, 3, 5)] for h in hexes], np.float32))
 

@@ -1,29 +1,33 @@
-"""The B-rep budget: refuse an exact solid too intricate for OpenCASCADE to build and check in bounded time.
+"""The exact B-rep's complexity budget (OpenCASCADE), checked before the solid is built.
 
-OpenCASCADE's BRepCheck compares every edge of a face with every other (measured: time grows with the
-square of the segments of one region, about 1.2 s for 1 300 and 42 s for 7 000 segments on a loaded
-2-core machine), so the sum over regions of (segments of the region)² may not exceed
-``(BREP_SEGMENTS_FRACTION * max_segments)²``: one region of 10 000 segments at the default budget.
-Meshes (STL, 3MF) are linear and not limited by it.
+OpenCASCADE's BRepCheck compares every edge of a face with every other
+(measured: time grows with the square of the segments of one region, about
+1.2 s for 1 300 and 42 s for 7 000 segments on a loaded 2-core machine), so
+the sum over regions of (segments of the region)² may not exceed
+``(BREP_SEGMENTS_FRACTION * max_segments)²``: one region of 10 000 segments
+at the default budget. Meshes (STL, 3MF) are linear and not limited by it.
+The pixel-level budget that runs before potrace is :mod:`tracer.budget`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+
 from tracer.errors import TooComplexError
+from tracer.types import Outlines
 
 __all__ = ["check_brep_budget", "brep_cost", "segments_by_outer", "BREP_SEGMENTS_FRACTION"]
-
 
 #: One region of up to this fraction of ``max_segments`` fits the B-rep budget (quadratic cost).
 BREP_SEGMENTS_FRACTION = 0.05
 
 
-def brep_cost(segments_per_ring_per_region) -> int:
+def brep_cost(segments_per_ring_per_region: Iterable[Sequence[int]]) -> int:
     """Sum over regions of (segments of the region)², the quadratic part of building and checking the B-rep."""
     return int(sum(sum(r) ** 2 for r in segments_per_ring_per_region))
 
 
-def check_brep_budget(segments_per_ring_per_region, *, max_segments: int, name: str = "",
+def check_brep_budget(segments_per_ring_per_region: Sequence[Sequence[int]], *, max_segments: int, name: str = "",
                       product: bool = False) -> int:
     """Refuse (``TooComplexError``) a B-rep whose faces are too intricate to build and check in bounded time.
 
@@ -44,7 +48,7 @@ def check_brep_budget(segments_per_ring_per_region, *, max_segments: int, name: 
     return cost
 
 
-def segments_by_outer(outlines) -> list[list[int]]:
+def segments_by_outer(outlines: Outlines) -> list[list[int]]:
     """Per outer contour of a trace, the segment counts of it and its holes (the regions-to-be)."""
     groups: dict[int, list[int]] = {}
     for i, c in enumerate(outlines.contours):

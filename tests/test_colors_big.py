@@ -12,7 +12,7 @@ import math
 import numpy as np
 import pytest
 
-from tracer import colors as C
+from tracer import colors
 from tracer.colors import BACKGROUND, label_colors
 from tracer.types import Image, IsolateParams
 
@@ -82,8 +82,8 @@ def test_large_flat_logo_has_the_drawn_colours_and_areas(monkeypatch):
     h, w = px.shape[:2]
     # The sampled, banded path: images above PALETTE_ALL_PX (4 MP) sample PALETTE_SAMPLE_PX pixels;
     # this 2.2 MP image (kept small for speed) takes that path at the default sample size.
-    monkeypatch.setattr(C, "PALETTE_ALL_PX", C.PALETTE_SAMPLE_PX)
-    assert h * w > C.PALETTE_SAMPLE_PX and h * w > C.BAND_PX
+    monkeypatch.setattr(colors, "PALETTE_ALL_PX", colors.PALETTE_SAMPLE_PX)
+    assert h * w > colors.PALETTE_SAMPLE_PX and h * w > colors.BAND_PX
     lab = label_colors(Image(px), isolate=IsolateParams(upsample=1))
     assert lab.scale == 1.0
     assert len(lab.colors) == 4
@@ -112,15 +112,15 @@ def _photo_target():
 def test_mixing_in_bands_changes_no_label(monkeypatch, photo):
     px = _photo_target() if photo else _target(420, 480)[0]
     image = Image(px)
-    pal, info = C.palette(image)
-    params = C.ColorParams()
+    pal, info = colors.palette(image)
+    params = colors.ColorParams()
 
     def mixes():
-        return C._coverage(image, pal, params, False, info["flat_delta_e"], info["noise_delta_e"])
+        return colors._coverage(image, pal, params, False, info["flat_delta_e"], info["noise_delta_e"])
 
     whole_mix = mixes()
     whole = label_colors(image, isolate=IsolateParams(upsample=1))
-    monkeypatch.setattr(C, "BAND_PX", 9_000)  # bands of a few rows: many band margins
+    monkeypatch.setattr(colors, "BAND_PX", 9_000)  # bands of a few rows: many band margins
     for a, b in zip(mixes(), whole_mix):  # every pixel's two colours and mixing fraction
         np.testing.assert_array_equal(a, b)
     banded = label_colors(image, isolate=IsolateParams(upsample=1))
@@ -132,8 +132,8 @@ def test_mixing_in_bands_changes_no_label(monkeypatch, photo):
 def test_a_sampled_palette_is_the_whole_image_palette(monkeypatch, photo):
     px = _photo_target() if photo else _target(420, 480)[0]
     whole = label_colors(Image(px), isolate=IsolateParams(upsample=1))
-    monkeypatch.setattr(C, "PALETTE_ALL_PX", 40_000)
-    monkeypatch.setattr(C, "PALETTE_SAMPLE_PX", 40_000)  # a sample of about 1 pixel in 9
+    monkeypatch.setattr(colors, "PALETTE_ALL_PX", 40_000)
+    monkeypatch.setattr(colors, "PALETTE_SAMPLE_PX", 40_000)  # a sample of about 1 pixel in 9
     sampled = label_colors(Image(px), isolate=IsolateParams(upsample=1))
     assert len(sampled.colors) == len(whole.colors)
     a, b = whole.palette.rgb, sampled.palette.rgb  # the same colours, maybe in another order
@@ -151,7 +151,7 @@ def test_palette_colours_of_a_big_flat_image_are_exact():
     px = np.empty((h, w, 3), np.float32)
     px[:] = np.array(WHITE, np.float32) / 255.0
     px[300:1200, 400:1600] = np.array(RED, np.float32) / 255.0
-    pal, info = C.palette(Image(px))
+    pal, info = colors.palette(Image(px))
     got = {tuple(int(round(v * 255)) for v in c) for c in pal.rgb}
     assert got == {WHITE, RED}
     assert np.abs(pal.rgb * 255 - np.round(pal.rgb * 255)).max() < 1e-4  # float32 input, exact mean

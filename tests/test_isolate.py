@@ -7,7 +7,6 @@ outlines are compared with the analytic area, extent and IoU.
 
 from __future__ import annotations
 
-import importlib
 import io
 import json
 import math
@@ -21,10 +20,9 @@ import tracer
 from cad import geometry as G
 from tracecad.cli import main
 from cad.regions import to_regions
-from tracer import denoise as D
-from tracer.isolate import coverage_fill, isolate
-
-isolate_module = importlib.import_module("tracer.isolate")
+from tracer import denoise, fill, illumination, levels, lookup, midtones, specks, tileblur
+from tracer.fill import coverage_fill
+from tracer.isolate import isolate
 from tracer.types import Image, IsolateParams
 
 SS = 16  # supersampling per axis for the anti-aliased renders
@@ -143,7 +141,7 @@ def test_starved_tip_pixels_get_their_ink_back(monkeypatch, angle):
     img = grey_image(render(shape, int(base[0] + length * d[0] + 12), int(base[1] + length * d[1] + 12)))
     true_area = length * half
     mask, out, area, _ = traced(img)
-    monkeypatch.setattr(isolate_module, "STARVED_PASSES", 0)
+    monkeypatch.setattr(fill, "STARVED_PASSES", 0)
     mask0, out0, _, _ = traced(img)
     assert (mask.pixels != mask0.pixels).any()  # the repair acted on this taper
     assert area == pytest.approx(true_area, rel=0.005)
@@ -279,12 +277,12 @@ def test_degraded_images_keep_area_and_give_one_clean_body(kind, kw, rel):
 
 def test_noise_is_measured_and_filtered_with_a_radius_following_resolution():
     clean = render(disc(64, 64, 40), 128, 128)
-    assert D.noise_sigma(clean) < 1e-3
+    assert denoise.noise_sigma(clean) < 1e-3
     noisy = clean + np.random.default_rng(3).normal(0, 0.05, clean.shape).astype(np.float32)
-    assert D.noise_sigma(noisy) == pytest.approx(0.05, rel=0.35)
-    radii = [D.filter_radius_px((s, s), 0.08) for s in (256, 1024, 2048, 4096)]
+    assert denoise.noise_sigma(noisy) == pytest.approx(0.05, rel=0.35)
+    radii = [denoise.filter_radius_px((s, s), 0.08) for s in (256, 1024, 2048, 4096)]
     assert radii == sorted(radii) and radii[0] >= 1 and radii[-1] > radii[0]
-    assert D.filter_radius_px((4096, 4096), 0.0) == 0  # clean images are never filtered
+    assert denoise.filter_radius_px((4096, 4096), 0.0) == 0  # clean images are never filtered
 
 
 @pytest.mark.parametrize("n", [200, 800])
@@ -359,15 +357,13 @@ def test_a_flat_third_tone_switches_off_the_coverage_fill():
     The coverage fill would dither such a fill into thousands of specks (seen on colour emoji traced
     in mono), so isolation falls back to the midpoint cut when flat mid-tones are present.
     """
-    from tracer.isolate import coverage_fill, has_flat_midtones
-
     img = np.full((512, 512), 255, np.uint8)
     cv2.circle(img, (256, 256), 200, 0, -1, cv2.LINE_AA)
     two_level = 1.0 - img / 255.0
-    assert not has_flat_midtones(two_level)
+    assert not midtones.has_flat_midtones(two_level)
     img[180:330, 180:330] = 140  # a flat grey square inside the disc's ink
     three = (1.0 - img / 255.0).astype(np.float32)
-    assert has_flat_midtones(three)
+    assert midtones.has_flat_midtones(three)
     # what the gate prevents: the fill dithers the grey square (neither all ink nor all paper)
     dithered = coverage_fill(three, 4)[200 * 4:310 * 4, 200 * 4:310 * 4]
     assert 0.05 < dithered.mean() < 0.95
@@ -380,16 +376,14 @@ def test_a_flat_third_tone_switches_off_the_coverage_fill():
 
 
 def test_speck_removal_binary_fast_path_equals_the_coverage_path():
-    from tracer import denoise as D
-
     rng = np.random.default_rng(3)
     m = np.zeros((300, 300), bool)
     m[50:250, 60:240] = True
     m |= rng.random(m.shape) < 0.002   # specks of paper-side noise
     m &= ~(rng.random(m.shape) < 0.002)  # pinholes
     m[120:126, 120:126] = False          # a 36 px hole: kept at min 20
-    a, ia, ha = D.remove_specks(m.astype(np.float32), min_area_px=20)
-    b, ib, hb = D.remove_specks(m, min_area_px=20)
+    a, ia, ha = specks.remove_specks(m.astype(np.float32), min_area_px=20)
+    b, ib, hb = specks.remove_specks(m, min_area_px=20)
     assert (ia, ha) == (ib, hb) and ia > 0 and ha > 0
     assert np.array_equal(a, b)
     assert not b[120:126, 120:126].any()
@@ -402,7 +396,7 @@ def test_speck_removal_with_more_components_than_16_bit_labels():
     m[390:610, 390:610] = False
     n_specks = int(m.sum())
     m[400:600, 400:600] = True  # one real body, clear of the specks
-    out, islands, holes = D.remove_specks_mask(m, 4.0)
+    out, islands, holes = specks.remove_specks_mask(m, 4.0)
     assert n_specks > 65535 and islands == n_specks
     assert holes == 0 and out.sum() == 200 * 200 and out[400:600, 400:600].all()
 
@@ -416,22 +410,22 @@ def test_background_fit_sampled_grid_equals_the_full_surface():
     lum[100:200, 150:400] = 0.1  # ink
     lum += rng.normal(0, 0.01, lum.shape).astype(np.float32)
     for dark, degree in ((True, 2), (True, 3), (False, 2)):
-        fit = isolate_module._BackgroundFit(lum if dark else 1.0 - lum, dark, degree=degree)
+        fit = illumination.BackgroundFit(lum if dark else 1.0 - lum, dark, degree=degree)
         full = fit.surface()
-        assert np.array_equal(full, isolate_module._background_estimate(lum if dark else 1.0 - lum, dark, degree=degree))
+        assert np.array_equal(full, illumination.background_estimate(lum if dark else 1.0 - lum, dark, degree=degree))
         for sy, sx in ((h // 64, w // 64), (1, 1), (7, 3)):
             assert np.array_equal(fit.sampled(sy, sx), full[::sy, ::sx])
 
 
 def test_coverage_fill_reports_whether_it_placed_any_ink():
     c = np.zeros((30, 40), np.float32)
-    mask, has_ink, _ = isolate_module._coverage_fill(c, 4)
+    mask, has_ink, _ = fill.coverage_fill_detailed(c, 4)
     assert not has_ink and not mask.any()
     c[10, 10] = 0.3  # one partial pixel
-    mask, has_ink, _ = isolate_module._coverage_fill(c, 4)
+    mask, has_ink, _ = fill.coverage_fill_detailed(c, 4)
     assert has_ink and mask.any()
     c[12:15, 20:25] = 1.0
-    mask, has_ink, _ = isolate_module._coverage_fill(c, 4)
+    mask, has_ink, _ = fill.coverage_fill_detailed(c, 4)
     assert has_ink == bool(mask.any())
 
 
@@ -442,23 +436,23 @@ def test_reaches_all_shows_every_component_holds_a_seed():
     region[12:18, 15:28] = True  # component B
     seeds = np.zeros_like(region)
     seeds[4, 4] = True
-    assert not D._reaches_all(region, seeds, np.ones((3, 3), np.uint8))  # B has no seed
+    assert not specks._reaches_all(region, seeds, np.ones((3, 3), np.uint8))  # B has no seed
     seeds[14, 20] = True
-    assert D._reaches_all(region, seeds, np.ones((3, 3), np.uint8), steps=10)
-    assert not D._reaches_all(region, seeds, np.ones((3, 3), np.uint8), steps=2)  # B's far end is 7 steps away
+    assert specks._reaches_all(region, seeds, np.ones((3, 3), np.uint8), steps=10)
+    assert not specks._reaches_all(region, seeds, np.ones((3, 3), np.uint8), steps=2)  # B's far end is 7 steps away
     diag = np.zeros((5, 5), bool)
     diag[1, 1] = diag[2, 2] = True  # 8- but not 4-connected
     only = np.zeros_like(diag)
     only[1, 1] = True
-    assert D._reaches_all(diag, only, np.ones((3, 3), np.uint8))
-    assert not D._reaches_all(diag, only, cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3)))
+    assert specks._reaches_all(diag, only, np.ones((3, 3), np.uint8))
+    assert not specks._reaches_all(diag, only, cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3)))
 
 
 def test_at_least_is_a_float32_bound_from_above():
     for t in (0.46, 0.5, 0.1 + 1e-9, 1.0):
-        t32 = D._at_least(t)
+        t32 = specks._at_least(t)
         assert float(t32) >= t and float(np.nextafter(t32, np.float32(0))) < t
-    assert D._at_least(1.5) is None
+    assert specks._at_least(1.5) is None
 
 
 def test_median_shortcut_equals_numpy_median():
@@ -467,34 +461,34 @@ def test_median_shortcut_equals_numpy_median():
         for frac in (0.0, 0.4, 0.5, 0.51, 0.9, 1.0):
             v = rng.random(n).astype(np.float32)
             v[: int(frac * n)] = 0.0
-            assert D._median(v, "min") == float(np.median(v))
+            assert denoise.fast_median(v, "min") == float(np.median(v))
             w = v.copy()
             w[: int(frac * n)] = 1.0
-            assert D._median(w, "max") == float(np.median(w))
+            assert denoise.fast_median(w, "max") == float(np.median(w))
     z = np.array([0.0, -0.0, -0.0, 0.5], np.float32)  # signed zeros: left to numpy
-    assert D._median(z, "min") == float(np.median(z))
+    assert denoise.fast_median(z, "min") == float(np.median(z))
 
 
 def test_shared_spans_give_the_same_statistics():
     cov = np.clip(render(disc(60.3, 50.7, 30.2), 128, 100) + np.float32(0.0), 0, 1).astype(np.float32)
-    sigma, span7 = D._noise_sigma(cov)
-    assert sigma == D.noise_sigma(cov)
-    midtones, span3 = isolate_module._flat_midtones(cov)
-    assert midtones == isolate_module.has_flat_midtones(cov)
-    assert D.artefact_level(cov, spans=(span3, span7)) == D.artefact_level(cov)
+    sigma, span7 = denoise.noise_sigma_and_span(cov)
+    assert sigma == denoise.noise_sigma(cov)
+    has_midtones, span3 = midtones.flat_midtones(cov)
+    assert has_midtones == midtones.has_flat_midtones(cov)
+    assert denoise.artefact_level(cov, spans=(span3, span7)) == denoise.artefact_level(cov)
 
 
 def test_all_large_proves_component_areas_with_squares():
     m = np.zeros((40, 40), bool)
     m[5:15, 5:15] = True  # 100 px
-    assert D._all_large(m, 9.0, np.ones((3, 3), np.uint8))
+    assert specks._all_large(m, 9.0, np.ones((3, 3), np.uint8))
     m[30, 30] = True  # a 1 px island: not shown large
-    assert not D._all_large(m, 4.0, np.ones((3, 3), np.uint8))
-    assert D._all_large(m, 1.0, np.ones((3, 3), np.uint8))  # every component has a pixel
+    assert not specks._all_large(m, 4.0, np.ones((3, 3), np.uint8))
+    assert specks._all_large(m, 1.0, np.ones((3, 3), np.uint8))  # every component has a pixel
     edge = np.zeros((10, 10), bool)
     edge[0:2, 0:2] = True  # 4 px in the corner: the window may not reach outside the image
-    assert not D._all_large(edge, 9.0, np.ones((3, 3), np.uint8))
-    assert D._all_large(np.zeros((5, 5), bool), 50.0, np.ones((3, 3), np.uint8))
+    assert not specks._all_large(edge, 9.0, np.ones((3, 3), np.uint8))
+    assert specks._all_large(np.zeros((5, 5), bool), 50.0, np.ones((3, 3), np.uint8))
 
 
 def test_the_mask_does_not_depend_on_the_blas_thread_count():
@@ -520,55 +514,51 @@ def test_the_mask_does_not_depend_on_the_blas_thread_count():
 
 
 def test_grey_u8_statistics_equal_the_float_ones():
-    """_levels_u8, _median_u8 and denoise._span_lookup read the uint8 grey levels: same values as on luminance."""
-    Dn = importlib.import_module("tracer.denoise")
-    iso = importlib.import_module("tracer.isolate")
+    """ink_paper_levels_u8, median_u8 and denoise.local_span_lookup read the uint8 grey levels: same values as on luminance."""
     from tracer.types import Image as Img
 
     rng = np.random.default_rng(3)
     g8 = np.where(rng.random((300, 411)) < 0.3, 20, 230).astype(np.uint8)
     g8[100:140, 50:90] = rng.integers(0, 256, (40, 40))
     lum = Img(g8).luminance()
-    tab = iso._grey_tables()[0]
+    tab = levels.grey_tables()[0]
     assert np.array_equal(tab[g8], lum)
-    assert iso._levels_u8(g8, "x") == iso._levels(lum, "x")
+    assert levels.ink_paper_levels_u8(g8, "x") == levels.ink_paper_levels(lum, "x")
     for part in (g8[:7, :9], g8[:, :1], g8):
-        assert iso._median_u8(part, tab) == float(np.median(tab[part]))
+        assert levels.median_u8(part, tab) == float(np.median(tab[part]))
     k7 = np.ones((7, 7), np.uint8)
     for t in (tab, (1.0 - tab - 0.1) / 0.8):
         t = np.ascontiguousarray(t, dtype=np.float32)
-        assert np.array_equal(Dn._span_lookup(g8, t, k7), Dn._span(t[g8], k7))
+        assert np.array_equal(denoise.local_span_lookup(g8, t, k7), denoise.local_span(t[g8], k7))
 
 
 
 def test_levels_u8_strided_medians_equal_the_float_ones():
-    """Large grey images: _levels_u8 reads the strided samples' medians off the histogram when their order
-    cannot matter (one dominant code), else takes the samples; the same values as _levels either way."""
-    iso = importlib.import_module("tracer.isolate")
+    """Large grey images: ink_paper_levels_u8 reads the strided samples' medians off the histogram when their order
+    cannot matter (one dominant code), else takes the samples; the same values as ink_paper_levels either way."""
     from tracer.types import Image as Img
 
     rng = np.random.default_rng(11)
-    tab = iso._grey_tables()[0]
+    tab = levels.grey_tables()[0]
     read = 0
     for noisy in (0.02, 0.3, 0.9):
         g8 = np.where(rng.random((2300, 1700)) < 0.4, 17, 240).astype(np.uint8)  # 767 x 567 samples (step 3)
         noise = rng.random(g8.shape) < noisy
         g8[noise] = rng.integers(0, 256, int(noise.sum()))
-        assert iso._levels_u8(g8, "x") == iso._levels(Img(g8).luminance(), "x")
+        assert levels.ink_paper_levels_u8(g8, "x") == levels.ink_paper_levels(Img(g8).luminance(), "x")
         counts = np.bincount(g8[::3, ::3].ravel(), minlength=256)
-        m = int(np.count_nonzero(tab <= iso._levels_u8(g8, "x")[0]))
-        read += sum(iso._strided_median_u8(c, t) is not None for c, t in ((counts[:m], tab[:m]), (counts[m:], tab[m:])))
+        m = int(np.count_nonzero(tab <= levels.ink_paper_levels_u8(g8, "x")[0]))
+        read += sum(levels._strided_median_u8(c, t) is not None for c, t in ((counts[:m], tab[:m]), (counts[m:], tab[m:])))
     assert 2 <= read < 6  # (both ways taken)
 
 
 def test_noise_sigma_on_codes_skips_the_blur_only_when_the_median_is_zero(monkeypatch):
-    """_noise_sigma of a grey field's codes: when most flat samples see only paper (0) in the blur's window
+    """noise_sigma_and_span of a grey field's codes: when most flat samples see only paper (0) in the blur's window
     it answers 0 without the blur; the same sigma and spans as the float field's either way."""
-    Dn = importlib.import_module("tracer.denoise")
     rng = np.random.default_rng(22)
     hits = []
-    real = Dn._mostly_zero_around
-    monkeypatch.setattr(Dn, "_mostly_zero_around", lambda *a: hits.append(real(*a)) or hits[-1])
+    real = denoise._mostly_zero_around
+    monkeypatch.setattr(denoise, "_mostly_zero_around", lambda *a: hits.append(real(*a)) or hits[-1])
     for i in range(12):
         big = np.zeros((1200, 1600), np.uint8)
         for _ in range(int(rng.integers(2, 8 if i % 3 == 1 else 40))):
@@ -580,8 +570,8 @@ def test_noise_sigma_on_codes_skips_the_blur_only_when_the_median_is_zero(monkey
             w = 400 if i % 3 == 2 else int(rng.integers(150, 300))
             g8[:, :w] = np.clip(g8[:, :w] + rng.normal(0, 4, (300, w)), 0, 255).astype(np.uint8)
         table = ((255 - np.arange(256)) / 255.0).astype(np.float32)  # 0 = paper (255), 1 = ink
-        want = Dn._noise_sigma(table[g8])
-        got = Dn._noise_sigma(Dn.Lookup(g8, table), grey=(g8, table))
+        want = denoise.noise_sigma_and_span(table[g8])
+        got = denoise.noise_sigma_and_span(lookup.Lookup(g8, table), grey=(g8, table))
         assert got[0] == want[0] and np.array_equal(got[1], want[1])
     assert any(hits) and not all(hits)
 
@@ -589,7 +579,6 @@ def test_noise_sigma_on_codes_skips_the_blur_only_when_the_median_is_zero(monkey
 def test_artefact_level_on_codes_equals_the_float_field():
     """artefact_level of a monotone Lookup (rising or falling) reads the near pixels' histogram: the same
     level as on the float field, clean (0) or with ringing (the percentile of the values)."""
-    Dn = importlib.import_module("tracer.denoise")
     rng = np.random.default_rng(23)
     levels = []
     for i in range(16):
@@ -604,16 +593,16 @@ def test_artefact_level_on_codes_equals_the_float_field():
         table = (np.arange(256) / 255.0).astype(np.float32)
         if i % 4 >= 2:
             codes, table = 255 - codes, table[::-1].copy()
-        look = Dn.Lookup(codes, table)
-        want = Dn.artefact_level(look.dense())
-        assert Dn.artefact_level(look) == want
-        assert Dn.artefact_level(look, spans=(None, Dn._span(look.dense(), np.ones((7, 7), np.uint8)))) == want
+        look = lookup.Lookup(codes, table)
+        want = denoise.artefact_level(look.dense())
+        assert denoise.artefact_level(look) == want
+        assert denoise.artefact_level(look, spans=(None, denoise.local_span(look.dense(), np.ones((7, 7), np.uint8)))) == want
         levels.append(want)
     assert 0.0 in levels and len(set(levels)) > 3
     for _ in range(40):  # few near pixels: the percentile falls between two values
         codes = np.round(np.clip(_random_field(rng, 60, 70) + rng.normal(0, 0.05, (60, 70)), 0, 1) * 255)
-        look = Dn.Lookup(codes.astype(np.uint8), (np.arange(256) / 255.0).astype(np.float32))
-        assert Dn.artefact_level(look) == Dn.artefact_level(look.dense())
+        look = lookup.Lookup(codes.astype(np.uint8), (np.arange(256) / 255.0).astype(np.float32))
+        assert denoise.artefact_level(look) == denoise.artefact_level(look.dense())
 
 
 def _k2_logo(seed: int = 5, side: int = 1400) -> np.ndarray:
@@ -660,7 +649,7 @@ def test_a_clean_image_needing_k2_gets_the_coverage_fill():
 def test_the_clean_path_on_codes_in_the_ink_box_equals_the_float_field_labelled_whole(monkeypatch):
     """The uint8 codes (Lookup), the box of the ink and remove_specks' seeds are speedups: the same masks."""
     image = _grey_png_image(_k2_logo())
-    assert isolate_module._grey_u8(image) is not None
+    assert levels.grey_u8(image) is not None
     params = IsolateParams(width_mm=50)
 
     def run():
@@ -668,9 +657,9 @@ def test_the_clean_path_on_codes_in_the_ink_box_equals_the_float_field_labelled_
         return m.pixels, {k: m.info.get(k) for k in ("subpixel", "dead_zone", "specks_removed", "noise_sigma")}
 
     fast, fast_info = run()
-    monkeypatch.setattr(isolate_module, "_grey_u8", lambda image: None)  # the float field
-    monkeypatch.setattr(isolate_module, "_ink_part", lambda c: (slice(0, c.shape[0]), slice(0, c.shape[1])))
-    monkeypatch.setattr(D, "_unsettled", lambda region, seeds, kernel: ((slice(0, region.shape[0]),
+    monkeypatch.setattr(levels, "grey_u8", lambda image: None)  # the float field
+    monkeypatch.setattr(fill, "ink_part", lambda c: (slice(0, c.shape[0]), slice(0, c.shape[1])))
+    monkeypatch.setattr(specks, "_unsettled", lambda region, seeds, kernel: ((slice(0, region.shape[0]),
                                                                           slice(0, region.shape[1])), None))
     slow, slow_info = run()
     assert fast_info == slow_info and fast_info["subpixel"] == "coverage fill"
@@ -699,17 +688,17 @@ def test_remove_specks_seeds_and_codes_give_the_labelled_result(monkeypatch):
     for _ in range(60):
         c = _random_field(rng)
         area = float(rng.choice([0.4, 1.0, 3.0, 6.6, 9.0, 20.0]))
-        fast = D.remove_specks(c, min_area_px=area)
+        fast = specks.remove_specks(c, min_area_px=area)
         codes = np.round(c * 255).astype(np.uint8)
-        coded = D.remove_specks(D.Lookup(codes, table), min_area_px=area)
+        coded = specks.remove_specks(lookup.Lookup(codes, table), min_area_px=area)
         cases.append((c, area, fast, coded))
-    monkeypatch.setattr(D, "_unsettled", lambda region, seeds, kernel: ((slice(0, region.shape[0]),
+    monkeypatch.setattr(specks, "_unsettled", lambda region, seeds, kernel: ((slice(0, region.shape[0]),
                                                                           slice(0, region.shape[1])), None))
     removed = 0
     for c, area, fast, coded in cases:
-        slow = D.remove_specks(c, min_area_px=area)
+        slow = specks.remove_specks(c, min_area_px=area)
         assert fast[1:] == slow[1:] == coded[1:]
-        assert np.array_equal(fast[0], slow[0]) and np.array_equal(D.dense(coded[0]), slow[0])
+        assert np.array_equal(fast[0], slow[0]) and np.array_equal(lookup.dense(coded[0]), slow[0])
         removed += sum(slow[1:])
     assert removed > 20
 
@@ -720,7 +709,7 @@ def test_keep_attached_on_codes_equals_the_float_field():
     for _ in range(30):
         c = _random_field(rng)
         codes = np.round(c * 255).astype(np.uint8)
-        assert np.array_equal(D.dense(D.keep_attached(D.Lookup(codes, table))), D.keep_attached(c))
+        assert np.array_equal(lookup.dense(specks.keep_attached(lookup.Lookup(codes, table))), specks.keep_attached(c))
 
 
 
@@ -729,8 +718,8 @@ def test_keep_attached_on_the_codes_extremes_equals_the_float_field(monkeypatch)
     the codes' 3 x 3 extremes when one step reaches every linked pixel; the same result as the float field."""
     rng = np.random.default_rng(21)
     reaches = []
-    real = D._reaches_all
-    monkeypatch.setattr(D, "_reaches_all", lambda *a, **k: reaches.append(real(*a, **k)) or reaches[-1])
+    real = specks._reaches_all
+    monkeypatch.setattr(specks, "_reaches_all", lambda *a, **k: reaches.append(real(*a, **k)) or reaches[-1])
     rising = (np.arange(256) / 255.0).astype(np.float32)
     steps = np.minimum(np.floor(np.arange(256) / 7) * 7 / 250.0, 1.0).astype(np.float32)
     tables = [rising, (1.0 - rising).astype(np.float32), steps, (1.0 - steps).astype(np.float32)]
@@ -751,12 +740,12 @@ def test_keep_attached_on_the_codes_extremes_equals_the_float_field(monkeypatch)
         codes = np.round(c * 255).astype(np.uint8)
         if table[0] > table[-1]:
             codes = 255 - codes
-        look = D.Lookup(codes, table)
+        look = lookup.Lookup(codes, table)
         before = len(reaches)
-        got = D.keep_attached(look)
+        got = specks.keep_attached(look)
         calls += len(reaches) == before  # (both sides decided on the codes)
         after = len(reaches)
-        assert np.array_equal(D.dense(got), D.keep_attached(look.dense()))
+        assert np.array_equal(lookup.dense(got), specks.keep_attached(look.dense()))
         del reaches[after:]  # (the float field's reaches)
     assert 0 < calls < 40 and not all(reaches) and any(reaches)  # (the codes, a longer reach, labelling)
 
@@ -770,13 +759,13 @@ def test_in_squares_is_the_union_of_the_squares():
             for x in range(41 - side):
                 if m[y:y + side, x:x + side].all():
                     want[y:y + side, x:x + side] = True
-        assert np.array_equal(D._in_squares(m, side), want)
+        assert np.array_equal(specks._in_squares(m, side), want)
 
 
 def test_lookup_tests_equal_the_table_read_per_pixel():
     rng = np.random.default_rng(14)
     codes = rng.integers(0, 256, (50, 60)).astype(np.uint8)
-    look = D.Lookup(codes, np.sort(rng.random(256)).astype(np.float32))
+    look = lookup.Lookup(codes, np.sort(rng.random(256)).astype(np.float32))
     for _ in range(500):
         a, b = sorted(rng.integers(0, 257, 2))
         t = np.zeros(256, bool)
@@ -807,18 +796,18 @@ def test_blur_near_equals_the_blur_of_the_whole_field():
             flat = flat[(flat % w) // 40 % 3 == 0]
         ys, xs = np.divmod(flat, w)
         maps = (rng.random(len(ys)).astype(np.float32), np.ones(len(ys), np.float32))
-        got = isolate_module._blur_near((h, w), ys, xs, maps)
-        r = isolate_module._blur_taps() // 2 + 1
+        got = tileblur.blur_near((h, w), ys, xs, maps, fill.SMOOTH_LEVEL_PX)
+        r = tileblur.blur_taps(fill.SMOOTH_LEVEL_PX) // 2 + 1
         inside = len(ys) and ys.min() >= r and ys.max() < h - r and xs.min() >= r and xs.max() < w - r
         assert (got is not None) == bool(inside and w % 64 == 0)
         if got is None:
             continue
         done += 1
-        win = isolate_module._window_index((h, w), ys, xs, 1)
+        win = fill._window_index((h, w), ys, xs, 1)
         for m, g in zip(maps, got):
             field = np.zeros((h, w), np.float32)
             field[ys, xs] = m
-            want = cv2.GaussianBlur(field, (0, 0), isolate_module.SMOOTH_LEVEL_PX).ravel().take(win)
+            want = cv2.GaussianBlur(field, (0, 0), fill.SMOOTH_LEVEL_PX).ravel().take(win)
             assert np.array_equal(want.view(np.uint32), g.view(np.uint32))
     assert done > 30
 
@@ -831,9 +820,9 @@ def test_coverage_fill_in_the_ink_box_equals_the_whole_field(k):
         y0, x0 = rng.integers(0, 40, 2)
         c[y0:y0 + 100, x0:x0 + 150] = _random_field(rng, 100, 150)
         c = np.clip(c, 0, 1)
-        part = isolate_module._ink_part(c)
-        whole = isolate_module._coverage_fill(c, k)
-        boxed = isolate_module._coverage_fill(c[part], k, box=(part[0].start, part[1].start, *c.shape))
+        part = fill.ink_part(c)
+        whole = fill.coverage_fill_detailed(c, k)
+        boxed = fill.coverage_fill_detailed(c[part], k, box=(part[0].start, part[1].start, *c.shape))
         assert whole[1] == boxed[1] and np.array_equal(whole[0], boxed[0])
 
 
@@ -856,7 +845,7 @@ def test_faint_detail_takes_a_k2_image_to_k3_and_its_tip_further():
 
     truth = side / 2 + 760
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(isolate_module, "FAINT_DETAIL_UPSAMPLE", 2)  # the rule off: k stays 2
+        mp.setattr(fill, "FAINT_DETAIL_UPSAMPLE", 2)  # the rule off: k stays 2
         coarse = isolate(image, params=IsolateParams(width_mm=50))
     assert coarse.info["working_scale"] == 0.5 and "faint_detail" not in coarse.info
     assert abs(truth - reach(fine)) < abs(truth - reach(coarse))  # measured: 0.5 px short at k = 2, 0.33 over at 3

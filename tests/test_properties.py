@@ -16,9 +16,10 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 import cad.checks
+from cad.budget import BREP_SEGMENTS_FRACTION, brep_cost, check_brep_budget
 from cad.checks import check_file
 from tracecad import ConvertOptions, build, write_outputs
-from tracer import budget
+from tracer import _potrace, budget
 from tracer.errors import TooComplexError, TracecadError
 
 CELL = 72  # each shape lives in its own cell; cells are separated by a margin
@@ -126,8 +127,6 @@ def noise_masks(draw):
 @given(bits=noise_masks(), turdsize=st.integers(0, 6), turnpolicy=st.sampled_from(["minority", "black", "white"]))
 def test_segment_lower_bound_never_exceeds_what_potrace_returns(bits, turdsize, turnpolicy):
     """The pre-trace refusal is honest: the bound it uses is never above potrace's real count."""
-    from tracer import _potrace
-
     paths = _potrace.trace_bitmap(bits, turdsize=turdsize, turnpolicy=turnpolicy, alphamax=1.0, opttolerance=0.2)
     actual = sum(int(np.count_nonzero(t == _potrace.CORNER)) + len(t) for _, _, _, t, _ in paths)
     assert budget.min_segments(bits, turdsize) <= actual
@@ -139,8 +138,6 @@ def test_segment_lower_bound_never_exceeds_what_potrace_returns(bits, turdsize, 
 @pytest.mark.parametrize("w", [1, 2, 63, 64, 65, 127, 128, 129, 200])
 @pytest.mark.parametrize("h", [1, 2, 7])
 def test_boundary_edges_on_packed_words_equal_the_pixel_count(w, h):
-    from tracer import _potrace
-
     rng = np.random.default_rng(w * 10 + h)
     for bits in (rng.random((h, w)) < 0.5, np.ones((h, w), bool), np.zeros((h, w), bool)):
         assert budget.boundary_edges(bits, _potrace.pack_bitmap(bits)) == budget.boundary_edges(bits)
@@ -148,8 +145,6 @@ def test_boundary_edges_on_packed_words_equal_the_pixel_count(w, h):
 
 def test_salt_and_pepper_fails_clearly_before_potrace(tmp_path, monkeypatch):
     """2000 x 2000 salt and pepper: refused by the budget, before potrace is ever called."""
-    from tracer import _potrace
-
     called = []
     monkeypatch.setattr(_potrace, "trace_bitmap", lambda *a, **k: called.append(1))
     rng = np.random.default_rng(0)
@@ -160,3 +155,18 @@ def test_salt_and_pepper_fails_clearly_before_potrace(tmp_path, monkeypatch):
         build(str(f), ConvertOptions(formats=("stl",)), name=str(f))
     assert called == []
     assert "budget" in str(e.value)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(st.integers(1, 400), min_size=1, max_size=4), min_size=1, max_size=5),
+       st.integers(100, 100_000))
+def test_brep_budget_refuses_exactly_above_its_quadratic_cost(regions, max_segments):
+    """The B-rep cost is the sum over regions of (segments of the region)²; refused above (fraction x max)²."""
+    cost = brep_cost(regions)
+    assert cost == sum(sum(r) ** 2 for r in regions)
+    side = BREP_SEGMENTS_FRACTION * max_segments
+    if cost > side * side:
+        with pytest.raises(TooComplexError, match="--max-segments"):
+            check_brep_budget(regions, max_segments=max_segments)
+    else:
+        assert check_brep_budget(regions, max_segments=max_segments) == cost

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import io
 
 import cv2
@@ -11,9 +10,7 @@ import pytest
 from PIL import Image
 
 import tracer
-from tracer import tips
-
-iso = importlib.import_module("tracer.isolate")  # (the module: tracer.isolate is the function)
+from tracer import fill, tips
 SS = 8  # supersampling of the synthetic renders
 
 
@@ -256,7 +253,7 @@ def test_pieces_the_fill_cut_off_a_hairline_are_joined_back(monkeypatch):
     """A hairline under a pixel wide comes out of the coverage fill in pieces; the small ones are joined again."""
     cover = _hairline(4, 1.0)
     joined = _clean(cover, restore=True)
-    monkeypatch.setattr(iso, "JOIN_REACH_PX", 0.0)
+    monkeypatch.setattr(fill, "JOIN_REACH_PX", 0.0)
     apart = _clean(cover, restore=True)
     parts = [cv2.connectedComponents(m.pixels.view(np.uint8), connectivity=8)[0] - 1 for m in (apart, joined)]
     assert joined.info.get("pieces_joined", 0) >= 3 and parts[1] <= parts[0] - 3  # measured 13 -> 8 pieces
@@ -273,10 +270,10 @@ def test_joining_never_crosses_paper():
     cover[10:30, 5:20] = 1.0
     cover[19, 21] = 1.0
     near = (np.array([21]), np.array([19]))
-    assert iso._join_pieces(mask.copy(), k, near, cover) == 0  # paper between them: left apart
+    assert fill.join_pieces(mask.copy(), k, near, cover) == 0  # paper between them: left apart
     cover[19, 20] = 0.1  # a faint hairline across the gap
     m = mask.copy()
-    assert iso._join_pieces(m, k, near, cover) == 1
+    assert fill.join_pieces(m, k, near, cover) == 1
     assert cv2.connectedComponents(m.view(np.uint8), connectivity=8)[0] == 2
     assert m.sum() - mask.sum() <= 2 * k  # a one-pixel line, not a blob
 

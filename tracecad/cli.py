@@ -41,7 +41,7 @@ from tracecad.web.launch import WebExtraMissing, run_server
 from tracecad.web.settings import ServerSettings
 from tracer import __version__
 from tracer.errors import InvalidInputError, TracecadError
-from tracer.isolate import parse_color
+from tracer.colorspace import parse_color
 from tracer.types import IsolateParams, TraceParams
 
 __all__ = ["main", "build_parser", "options_from_args", "expand_inputs", "IMAGE_SUFFIXES", "UsageError"]

@@ -16,15 +16,9 @@ speckled image (salt and pepper, a photo of gravel) has millions of them.
   4-connected piece larger than ``turdsize``. Above ``max_segments`` the
   trace is refused without running it, since it would be refused after.
 
-The exact B-rep (STEP) has a budget of its own, :func:`check_brep_budget`:
-OpenCASCADE's BRepCheck compares every edge of a face with every other
-(measured: time grows with the square of the segments of one region, about
-1.2 s for 1 300 and 42 s for 7 000 segments on a loaded 2-core machine), so
-the sum over regions of (segments of the region)² may not exceed
-``(BREP_SEGMENTS_FRACTION * max_segments)²``: one region of 10 000 segments
-at the default budget. Meshes (STL, 3MF) are linear and not limited by it.
+The exact B-rep (STEP) has a budget of its own, in :mod:`cad.budget`.
 
-All raise :class:`TooComplexError` with a message that says what to change.
+:func:`precheck` raises :class:`TooComplexError` with a message that says what to change.
 """
 
 from __future__ import annotations
@@ -32,16 +26,14 @@ from __future__ import annotations
 import numpy as np
 
 from tracer.errors import TooComplexError
+from tracer.opencv import load_cv2
 
-__all__ = ["precheck", "boundary_edges", "min_segments", "check_brep_budget", "brep_cost", "segments_by_outer",
-           "BOUNDARY_EDGES_PER_SEGMENT", "MIN_SEGMENTS_PER_PATH", "BREP_SEGMENTS_FRACTION"]
+__all__ = ["precheck", "boundary_edges", "min_segments", "BOUNDARY_EDGES_PER_SEGMENT", "MIN_SEGMENTS_PER_PATH"]
 
 #: Boundary length (unit pixel edges) allowed per curve segment of the budget.
 BOUNDARY_EDGES_PER_SEGMENT = 32
 #: Every closed outline potrace returns has at least this many segments (a lone pixel gives 4).
 MIN_SEGMENTS_PER_PATH = 2
-#: One region of up to this fraction of ``max_segments`` fits the B-rep budget (quadratic cost).
-BREP_SEGMENTS_FRACTION = 0.05
 
 _HINT = "raise --max-segments, or simplify with a larger --turdsize, --upsample 1 or a smaller --width"
 _HINT_NOT_UPSAMPLED = "raise --max-segments, or simplify with a larger --turdsize or a smaller --width"
@@ -93,8 +85,7 @@ def _paths_at_least(bits: np.ndarray, turdsize: int, *, enclosed_only: bool) -> 
     8-component is one or more paths, and each path encloses every pixel of
     the 4-connected pieces it contains (its area exceeds ``turdsize``).
     """
-    import cv2
-
+    cv2 = load_cv2()
     u8 = bits.view(np.uint8)
     n4, lab4, stats4, _ = cv2.connectedComponentsWithStats(u8, connectivity=4, ltype=cv2.CV_32S)
     big4 = stats4[:, cv2.CC_STAT_AREA] > turdsize
@@ -146,38 +137,3 @@ def precheck(bits: np.ndarray, *, turdsize: int, max_segments: int, name: str = 
             f"{prefix}the outline would have at least {low} curve segments (separate specks and holes), above "
             f"the budget of {max_segments} ({hint})")
     return {"boundary_edges": edges, "min_segments": low}
-
-
-def brep_cost(segments_per_ring_per_region) -> int:
-    """Sum over regions of (segments of the region)², the quadratic part of building and checking the B-rep."""
-    return int(sum(sum(r) ** 2 for r in segments_per_ring_per_region))
-
-
-def check_brep_budget(segments_per_ring_per_region, *, max_segments: int, name: str = "",
-                      product: bool = False) -> int:
-    """Refuse (``TooComplexError``) a B-rep whose faces are too intricate to build and check in bounded time.
-
-    ``product``: the B-rep is a product's (a plate, a hole, ...), which every format is made from, so
-    writing only meshes is not offered as a way out.
-    """
-    cost = brep_cost(segments_per_ring_per_region)
-    side = BREP_SEGMENTS_FRACTION * max_segments
-    if cost > side * side:
-        worst = max(sum(r) for r in segments_per_ring_per_region)
-        prefix = f"{name}: " if name else ""
-        what, way_out = (("the product's exact solid (its meshes are made from it too)", "")
-                         if product else ("the exact STEP solid", "write only meshes (--formats stl,3mf), "))
-        raise TooComplexError(
-            f"{prefix}{what} is over budget: its largest region has {worst} curve segments and "
-            f"OpenCASCADE's checks grow with the square of that (cost {cost:.3g} > {side * side:.3g}); {way_out}"
-            f"simplify (a larger --alphamax or --opttolerance, --upsample 1), or raise --max-segments")
-    return cost
-
-
-def segments_by_outer(outlines) -> list[list[int]]:
-    """Per outer contour of a trace, the segment counts of it and its holes (the regions-to-be)."""
-    groups: dict[int, list[int]] = {}
-    for i, c in enumerate(outlines.contours):
-        key = c.parent if c.is_hole and c.parent >= 0 else i
-        groups.setdefault(key, []).append(c.n_segments)
-    return list(groups.values())

@@ -39,10 +39,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tracer.colorspace import hex_color, to_lab
 from tracer.errors import EmptyMaskError, InvalidInputError
+from tracer.isolate import working_factor
+from tracer.opencv import load_cv2
+from tracer.strategies import alpha_carries_shape, border_pixels
 from tracer.types import Image, IsolateParams, Mask
 
-__all__ = ["ColorParams", "Palette", "ColorLabels", "palette", "label_colors", "to_lab", "hex_color"]
+__all__ = ["ColorParams", "Palette", "ColorLabels", "palette", "label_colors"]
 
 #: Label of the background (transparent or border-connected background colour) in :attr:`ColorLabels.labels`.
 BACKGROUND = -1
@@ -158,34 +162,9 @@ PALETTE_SAMPLE_PX = 1 << 20
 BAND_PX = 1 << 21
 
 
-def hex_color(rgb) -> str:
-    c = np.clip(np.round(np.asarray(rgb, dtype=np.float64) * 255.0), 0, 255).astype(int)
-    return "#%02x%02x%02x" % tuple(int(v) for v in c)
-
-
-def _cv2():
-    import cv2
-
-    return cv2
-
-
-def to_lab(rgb: np.ndarray) -> np.ndarray:
-    """sRGB in [0, 1] (..., 3) -> CIE Lab (L 0..100), float32."""
-    cv2 = _cv2()
-    a = np.ascontiguousarray(np.asarray(rgb, dtype=np.float32).reshape(-1, 1, 3))
-    return cv2.cvtColor(a, cv2.COLOR_RGB2Lab).reshape(np.shape(rgb))
-
-
-def _border_pixels(a: np.ndarray) -> np.ndarray:
-    h, w = a.shape[:2]
-    b = max(1, min(h, w) // 50)
-    parts = [a[:b], a[-b:], a[:, :b], a[:, -b:]]
-    return np.concatenate([p.reshape(-1, *a.shape[2:]) for p in parts])
-
-
 def _span2(lab: np.ndarray) -> np.ndarray:
     """Squared Delta E spanned by each pixel's 3x3 neighbourhood (per channel max - min)."""
-    cv2 = _cv2()
+    cv2 = load_cv2()
     k = np.ones((3, 3), np.uint8)
     span2 = np.zeros(lab.shape[:2], np.float32)
     for c in range(3):
@@ -219,10 +198,10 @@ def _palette_pixels(image: Image, transparent: bool) -> dict:
         rgb = image.rgb_rows(0, h)
         lab = to_lab(rgb)
         out = {"lab": lab.reshape(-1, 3), "rgb": rgb.reshape(-1, 3), "span2": _span2(lab).ravel(),
-               "border_lab": _border_pixels(lab).reshape(-1, 3), "opaque": None, "inner": None}
+               "border_lab": border_pixels(lab).reshape(-1, 3), "opaque": None, "inner": None}
         if alpha is not None:
             opaque = alpha >= 0.5
-            inner = _cv2().erode(opaque.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+            inner = load_cv2().erode(opaque.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
             out["opaque"], out["inner"] = opaque.ravel(), inner.ravel()
         return out
     rows, cols = _sample_grid(h, w, PALETTE_SAMPLE_PX)
@@ -242,7 +221,7 @@ def _palette_pixels(image: Image, transparent: bool) -> dict:
     if alpha is not None:
         out["opaque"] = alpha[rows, cols] >= 0.5
         out["inner"] = np.logical_and.reduce([alpha[r, c] >= 0.5 for r, c in zip(nr, nc)])
-    # The border: a strided copy of the image, its border band as _border_pixels takes it.
+    # The border: a strided copy of the image, its border band as border_pixels takes it.
     s = int(np.ceil(np.sqrt(h * w / PALETTE_SAMPLE_PX)))
     b = max(1, min(h, w) // 50)
     br = np.concatenate([np.arange(0, b), np.arange(max(b, h - b), h)])[::s]
@@ -255,7 +234,7 @@ def _palette_pixels(image: Image, transparent: bool) -> dict:
 
 
 def _kmeans(samples: np.ndarray, k: int) -> np.ndarray:
-    cv2 = _cv2()
+    cv2 = load_cv2()
     k = max(1, min(k, len(samples)))
     cv2.setRNGSeed(12345)
     crit = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 50, 0.05)
@@ -354,14 +333,6 @@ def _absorb_satellites(centres: np.ndarray, counts: np.ndarray, *, max_distance:
     return np.array(cs)
 
 
-def _alpha_carries_shape(image: Image) -> bool:
-    a = image.alpha
-    if a is None:
-        return False
-    frac = float((a < 0.5).mean())
-    return 0.0005 < frac < 0.9995
-
-
 def palette(image: Image, params: ColorParams = ColorParams(), *, use_alpha: bool | None = None) -> tuple[Palette, dict]:
     """The image's palette (background included unless it is transparent) and what was decided.
 
@@ -372,7 +343,7 @@ def palette(image: Image, params: ColorParams = ColorParams(), *, use_alpha: boo
     info: dict = {}
     if use_alpha and image.alpha is None:
         raise InvalidInputError(f"{image.name}: --alpha was asked for but the image has no alpha channel")
-    transparent = _alpha_carries_shape(image) if use_alpha is None else bool(use_alpha)
+    transparent = alpha_carries_shape(image) if use_alpha is None else bool(use_alpha)
     px = _palette_pixels(image, transparent)
     lab, rgb, span2 = px["lab"], px["rgb"], px["span2"]
     opaque = px["opaque"] if px["opaque"] is not None else np.ones(len(lab), bool)
@@ -520,7 +491,7 @@ def _coverage_channel(k: int, K: int, mix: tuple, alpha: np.ndarray | None, rows
 def _coverage_band(rgb: np.ndarray, alpha: np.ndarray | None, pal: Palette, params: ColorParams, flat_t: float,
                    noise_delta_e: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`_coverage` of one band of rows (``rgb`` float32, ``alpha`` raw or None)."""
-    cv2 = _cv2()
+    cv2 = load_cv2()
     h, w = rgb.shape[:2]
     K = len(pal)
     lab = to_lab(rgb)
@@ -620,9 +591,7 @@ def label_colors(image: Image, *, params: ColorParams = ColorParams(),
 
     ``isolate`` supplies the working-resolution policy (``upsample``, ``target_px_mm``, ``width_mm``).
     """
-    from tracer.isolate import working_factor
-
-    cv2 = _cv2()
+    cv2 = load_cv2()
     pal, info = palette(image, params, use_alpha=isolate.use_alpha)
     transparent = pal.background < 0
     mix = _coverage(image, pal, params, transparent, info["flat_delta_e"], info.get("noise_delta_e", 0.0))
@@ -715,7 +684,7 @@ def _outside(bg: np.ndarray, r: int) -> np.ndarray:
     the subject (an opening by reconstruction), plus the slivers it leaves that touch only the
     page (sharp corners of the page). Everything else of that colour is enclosed by the subject.
     """
-    cv2 = _cv2()
+    cv2 = load_cv2()
     h, w = bg.shape
     pad = r + 1
     padded = np.pad(bg, pad, constant_values=True).astype(np.uint8)  # the page goes on beyond the image
@@ -744,7 +713,7 @@ def _outside(bg: np.ndarray, r: int) -> np.ndarray:
 def _absorb_specks(labels: np.ndarray, min_px: int) -> tuple[np.ndarray, int]:
     """Give every connected colour region smaller than ``min_px`` working pixels to the colour
     (or background) it borders most. Returns the new labels and how many regions moved."""
-    cv2 = _cv2()
+    cv2 = load_cv2()
     labels = labels.copy()
     merged = 0
     k3 = np.ones((3, 3), np.uint8)

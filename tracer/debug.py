@@ -15,13 +15,15 @@ Files written into ``DIR`` for an input with stem ``NAME``:
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from tracer.opencv import load_cv2
 from tracer.types import Image, Mask, Outlines
 
-__all__ = ["write_debug", "overlay_picture", "write_labels", "write_heights", "outline_points", "attempt"]
+__all__ = ["write_debug", "overlay_picture", "write_labels", "write_heights", "outline_points", "write_or_warn"]
 
 #: The overlay is drawn at least this wide (small images are enlarged).
 OVERLAY_MIN_PX = 1024
@@ -50,7 +52,7 @@ def write_debug(out_dir: str | os.PathLike[str], stem: str, image: Image, mask: 
 def overlay_picture(image: Image, outlines: Outlines | None) -> np.ndarray:
     """The overlay of ``NAME.overlay.png`` as an RGB ``uint8`` array: the input greyed, outer outlines in
     red and holes in blue, enlarged to at least :data:`OVERLAY_MIN_PX` wide."""
-    import cv2
+    cv2 = load_cv2()
 
     lum = image.luminance()  # (no float32 RGB copy of a big image)
     if image.alpha is not None:  # transparent areas on a checker-free light grey
@@ -103,7 +105,7 @@ def write_heights(out_dir: str | os.PathLike[str], stem: str, z: np.ndarray) -> 
     return path
 
 
-def attempt(out_dir, write) -> str | None:
+def write_or_warn(out_dir: str | os.PathLike[str], write: Callable[[], object]) -> str | None:
     """Run ``write()`` (it writes debug images into ``out_dir``): a failure costs a warning, not the
     conversion. Returns that warning's sentence, or None."""
     try:
@@ -113,10 +115,10 @@ def attempt(out_dir, write) -> str | None:
     return None
 
 
+
 def _write_png(path: Path, array: np.ndarray) -> None:
     from PIL import Image as PILImage
 
     tmp = path.with_name(f".{path.name}.tmp")
     PILImage.fromarray(np.ascontiguousarray(array)).save(tmp, format="PNG")
     os.replace(tmp, path)
-write_or_warn = attempt  # (temporary)

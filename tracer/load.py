@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from tracer.errors import ImageReadError, ImageTooLargeError, InvalidInputError
-from tracer.types import Image
+from tracer.opencv import load_cv2
+from tracer.types import U8_TO_F32, Image
 
 __all__ = ["load_image", "DEFAULT_MAX_PIXELS", "MIN_SIDE_PX"]
 
@@ -214,9 +215,7 @@ def _rgb_or_grey(rgb: np.ndarray) -> np.ndarray:
     s = slice(None, None, 16)  # every 16th row first: a colour image is told apart at 1/16 of the cost
     if np.array_equal(r[s], g[s]) and np.array_equal(r[s], b[s]) and np.array_equal(r, g) and np.array_equal(r, b):
         try:
-            import cv2
-
-            return cv2.extractChannel(np.ascontiguousarray(rgb), 0)
+            return load_cv2().extractChannel(np.ascontiguousarray(rgb), 0)
         except ImportError:  # pragma: no cover - cv2 is a dependency
             return np.ascontiguousarray(r)
     return np.ascontiguousarray(rgb)
@@ -226,6 +225,4 @@ def _alpha(a8: np.ndarray) -> np.ndarray | None:
     """uint8 alpha -> float32 [0, 1] (``a / 255`` in float32), or None when fully opaque."""
     if a8.min() == 255:
         return None
-    from tracer.types import _U8_TO_F32
-
-    return _U8_TO_F32[a8]
+    return U8_TO_F32[a8]

@@ -49,6 +49,8 @@ import math
 
 import numpy as np
 
+from tracer.opencv import load_cv2
+
 __all__ = ["estimate_blur", "restore_tips"]
 
 #: The box model (a lossless render: each pixel holds its exact ink): its length scale in source px (the sides
@@ -90,12 +92,6 @@ SPAN = 1.0
 #: Fractions of the extrapolated length tried against the field (0 = as cut), then +-REACH_FINE around the best.
 REACH_COARSE = (0.0, 0.3, 0.6, 0.9, 1.2)
 REACH_FINE = 0.1
-
-
-def _cv2():
-    import cv2
-
-    return cv2
 
 
 def estimate_blur(field01: np.ndarray) -> float:
@@ -179,7 +175,7 @@ def _best_reach(u8, field01, k, sigma, make, blob=None, fill: int = 1):
     which a candidate replaces; it returns ``(outline, those pixels)``, the pixels as
     flat indices of ``u8``. Without it a candidate is added to the cut.
     """
-    cv2 = _cv2()
+    cv2 = load_cv2()
     kk = int(k)
     pad = int(math.ceil(3.0 * sigma)) + 1 if blob is None else 2
     biggest = make(REACH_COARSE[-1])
@@ -249,7 +245,7 @@ def _band(frame, half: float, b_from: float, b_end: float) -> np.ndarray:
 
 def _tip_blob(frame, half: float, b_from: float, b_end: float):
     """``blob`` for :func:`_best_reach`: the cut's ink in the strip ahead of ``b_from`` that holds the tip."""
-    cv2 = _cv2()
+    cv2 = load_cv2()
 
     def blob(crop: np.ndarray, off) -> tuple[np.ndarray, np.ndarray] | None:
         zone = np.zeros_like(crop)
@@ -269,7 +265,7 @@ def _tip_blob(frame, half: float, b_from: float, b_end: float):
     return blob
 
 
-def windows_near(near, k: int, shape, r: int = NEAR_WINDOW_PX) -> list[tuple[int, int, int, int]]:
+def windows_near(near: tuple[np.ndarray, np.ndarray], k: int, shape: tuple[int, ...], r: int = NEAR_WINDOW_PX) -> list[tuple[int, int, int, int]]:
     """Working-raster boxes ``(x0, y0, x1, y1)``, ``r`` source pixels around the source pixels
     ``near = (xs, ys)``, overlapping boxes merged."""
     boxes = [[int(x) - r, int(y) - r, int(x) + r + 1, int(y) + r + 1] for x, y in zip(*near)]
@@ -309,7 +305,7 @@ def restore_tips(mask: np.ndarray, field01: np.ndarray, k: float, sigma: float |
         sigma = estimate_blur(field01)
     if not box and sigma < MIN_SIGMA:
         return mask, 0
-    cv2 = _cv2()
+    cv2 = load_cv2()
     s = sigma * k  # blur in working pixels
     vanish = VANISH_WIDTH_SIGMAS * s
     d1 = 2.0 * s + 1.0  # the search for the fitting span starts this far from the tip (arc length, working px)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from tracer import _potrace
+from tracer.budget import precheck
 from tracer.errors import EmptyMaskError, TooComplexError
 from tracer.types import Contour, Mask, Outlines, TraceParams
 
@@ -84,8 +85,6 @@ def trace(mask: Mask, *, params: TraceParams = TraceParams()) -> Outlines:
     TooComplexError
         If the outline has more than ``params.max_segments`` segments.
     """
-    from tracer.budget import precheck
-
     words = _potrace.pack_bitmap(mask.pixels)  # potrace's layout, packed once for the budget and for potrace
     precheck(mask.pixels, turdsize=params.turdsize, max_segments=params.max_segments,
              words=words, upsampled=mask.scale < 1.0)  # before potrace: bounded cost

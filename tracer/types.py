@@ -16,6 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tracer.errors import InvalidInputError
+from tracer.opencv import load_cv2
 
 __all__ = ["Image", "Mask", "Contour", "Outlines", "IsolateParams", "TraceParams"]
 
@@ -40,7 +41,7 @@ def _lookup(d: NDArray[np.uint8], table: NDArray[np.float32], channel: int | Non
     a lookup), one channel at a time so no float32 RGB temporary is made.
     """
     try:
-        import cv2
+        cv2 = load_cv2()
     except ImportError:  # pragma: no cover - cv2 is a dependency; NumPy gives the same values
         return table[d if channel is None else d[..., channel]]
     src = d if channel is None else cv2.extractChannel(d, channel)
@@ -48,10 +49,10 @@ def _lookup(d: NDArray[np.uint8], table: NDArray[np.float32], channel: int | Non
 
 
 #: uint8 value -> float32 in [0, 1], the same values as ``u8.astype(float32) / 255``.
-_U8_TO_F32 = np.arange(256, dtype=np.float32) / 255.0
-_U8_TO_F32.setflags(write=False)
+U8_TO_F32 = np.arange(256, dtype=np.float32) / 255.0
+U8_TO_F32.setflags(write=False)
 #: Rec. 709 luma weights (applied in float32, in this order, by :meth:`Image.luminance`).
-_LUMA = (0.2126, 0.7152, 0.0722)
+LUMA = (0.2126, 0.7152, 0.0722)
 
 
 class Image:
@@ -123,7 +124,7 @@ class Image:
         d = self._data
         if d.ndim == 3 and d.dtype == np.float32:
             return d
-        f = _lookup(d, _U8_TO_F32) if d.dtype == np.uint8 else d
+        f = _lookup(d, U8_TO_F32) if d.dtype == np.uint8 else d
         if f.ndim == 2:
             f = np.repeat(f[..., None], 3, axis=2)
         f.setflags(write=False)
@@ -134,7 +135,7 @@ class Image:
         """``pixels[r0:r1]`` (the same float32 values) without building or caching the full-size float copy."""
         d = self._data
         x = d[r0:r1]
-        x = _lookup(np.ascontiguousarray(x), _U8_TO_F32) if d.dtype == np.uint8 else np.asarray(x, np.float32)
+        x = _lookup(np.ascontiguousarray(x), U8_TO_F32) if d.dtype == np.uint8 else np.asarray(x, np.float32)
         return np.repeat(x[..., None], 3, axis=2) if x.ndim == 2 else x
 
     def rgb_at(self, rows: NDArray[np.intp], cols: NDArray[np.intp]) -> NDArray[np.float32]:
@@ -145,7 +146,7 @@ class Image:
             x = np.take(d.reshape(h * w, *d.shape[2:]), rows * w + cols, axis=0)
         else:
             x = d[rows, cols]
-        x = _lookup(x, _U8_TO_F32) if d.dtype == np.uint8 else np.asarray(x, np.float32)
+        x = _lookup(x, U8_TO_F32) if d.dtype == np.uint8 else np.asarray(x, np.float32)
         return np.repeat(x[:, None], 3, axis=1) if x.ndim == 1 else x
 
     def rgb8(self) -> NDArray[np.uint8]:
@@ -184,13 +185,13 @@ class Image:
         image give identical values, without a float32 RGB temporary.
         """
         d = self._data
-        wr, wg, wb = _LUMA
+        wr, wg, wb = LUMA
         if d.dtype == np.uint8:
             if d.ndim == 2:
-                return _lookup(d, (wr * _U8_TO_F32 + wg * _U8_TO_F32) + wb * _U8_TO_F32)
-            out = _lookup(d, wr * _U8_TO_F32, 0)
-            out += _lookup(d, wg * _U8_TO_F32, 1)
-            out += _lookup(d, wb * _U8_TO_F32, 2)
+                return _lookup(d, (wr * U8_TO_F32 + wg * U8_TO_F32) + wb * U8_TO_F32)
+            out = _lookup(d, wr * U8_TO_F32, 0)
+            out += _lookup(d, wg * U8_TO_F32, 1)
+            out += _lookup(d, wb * U8_TO_F32, 2)
             return out
         if d.ndim == 2:
             out = wr * d

@@ -19,7 +19,8 @@ from cad import check_mesh
 from tracecad import ConvertOptions
 from tracecad.modes.colours import build_multicolor
 from tracer import load_image
-from tracer.colors import label_colors, to_lab
+from tracer.colors import label_colors
+from tracer.colorspace import to_lab
 
 N, SS = 320, 8
 PAGE, BLACK, ORANGE, BROWN = (255, 255, 255), (0, 0, 0), (226, 112, 34), (106, 70, 47)

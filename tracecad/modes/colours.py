@@ -57,7 +57,8 @@ from cad.regions import FINE_TOLERANCE_FRACTION, Regions, regions_from_polygons,
 from cad.solid import Solid, count_solids, extrude, is_valid_shape, shape_volume
 from tracecad.modes.common import body_output_paths, collect_warnings, load_for, report_entry, source_name, source_stem
 from tracecad.options import ConvertOptions, parse_layer_heights
-from tracer.colors import BACKGROUND, ColorLabels, ColorParams, label_colors, to_lab
+from tracer.colors import BACKGROUND, ColorLabels, ColorParams, label_colors
+from tracer.colorspace import to_lab
 from tracer.debug import write_debug, write_labels, write_or_warn
 from tracer.errors import ExportError, GeometryError, InvalidInputError, TracecadWarning
 
