@@ -205,10 +205,14 @@ def test_only_slow_or_optional_libraries_are_imported_lazily():
     assert not bad, "\n".join(bad)
 
 
+#: Modules that hold one idea needing more than about 600 lines.
+LONG_BY_NATURE = {"tracer.colors": "the colour partition of a picture: palette, mixing at edges, labels"}
+
+
 @pytest.mark.parametrize("module", sorted(m for m in MODULES if not m.endswith("__main__")))
 def test_each_module_is_at_most_about_600_lines(module):
     n = len(MODULES[module].read_text(encoding="utf-8").splitlines())
-    assert n <= 650, f"{MODULES[module].relative_to(ROOT)} has {n} lines"
+    assert n <= (800 if module in LONG_BY_NATURE else 650), f"{MODULES[module].relative_to(ROOT)} has {n} lines"
 
 
 def main() -> None:

@@ -18,8 +18,8 @@ from PIL import Image as PILImage
 
 import tracer
 from cad import geometry as G
-from tracecad.cli import main
 from cad.regions import to_regions
+from tracecad.cli import main
 from tracer import denoise, fill, illumination, levels, lookup, midtones, specks, tileblur
 from tracer.fill import coverage_fill
 from tracer.isolate import isolate

@@ -11,6 +11,7 @@ from PIL import Image
 
 import tracer
 from tracer import fill, tips
+
 SS = 8  # supersampling of the synthetic renders
 
 

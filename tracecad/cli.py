@@ -40,8 +40,8 @@ from tracecad.report import exit_code, print_summary, write_report
 from tracecad.web.launch import WebExtraMissing, run_server
 from tracecad.web.settings import ServerSettings
 from tracer import __version__
-from tracer.errors import InvalidInputError, TracecadError
 from tracer.colorspace import parse_color
+from tracer.errors import InvalidInputError, TracecadError
 from tracer.types import IsolateParams, TraceParams
 
 __all__ = ["main", "build_parser", "options_from_args", "expand_inputs", "IMAGE_SUFFIXES", "UsageError"]

@@ -23,7 +23,8 @@ def parse_color(text: str) -> tuple[float, float, float]:
 def hex_color(rgb: np.ndarray | tuple[float, float, float]) -> str:
     """RGB in 0..1 -> ``'#rrggbb'``."""
     c = np.clip(np.round(np.asarray(rgb, dtype=np.float64) * 255.0), 0, 255).astype(int)
-    return "#%02x%02x%02x" % tuple(int(v) for v in c)
+    r, g, b = (int(v) for v in c)
+    return f"#{r:02x}{g:02x}{b:02x}"
 
 
 def to_lab(rgb: np.ndarray) -> np.ndarray:

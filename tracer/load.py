@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import io
 import os
+import stat
 import struct
 import warnings
 from pathlib import Path
@@ -34,8 +36,6 @@ def _open(source, name: str):
     missing, a directory, not a regular file (FIFO, socket, device: reading
     one could block forever), unreadable, empty, unknown format.
     """
-    import stat
-
     from PIL import Image as PILImage
     from PIL import UnidentifiedImageError
 
@@ -96,8 +96,6 @@ def _open(source, name: str):
 
 def _register_plugins() -> None:
     """Import the Pillow decoders of :data:`FORMATS` only (``PIL.Image.init()`` imports all ~45 plugins)."""
-    import importlib
-
     for mod in ("BmpImagePlugin", "GifImagePlugin", "JpegImagePlugin", "PpmImagePlugin", "PngImagePlugin",
                 "TiffImagePlugin", "WebPImagePlugin", "MpoImagePlugin"):
         try:

@@ -55,7 +55,7 @@ class Lookup:
         """The float32 field."""
         return load_cv2().LUT(self.codes, self.table)
 
-    def __getitem__(self, key) -> "Lookup":
+    def __getitem__(self, key) -> Lookup:
         """A part of the field (contiguous codes)."""
         return Lookup(np.ascontiguousarray(self.codes[key]), self.table)
 
@@ -89,7 +89,7 @@ class Lookup:
         hit = np.flatnonzero(self.table.view(np.uint32) == np.float32(value).view(np.uint32))
         return int(hit[0]) if hit.size else None
 
-    def with_value(self, where: np.ndarray, value: float) -> "Lookup | np.ndarray":
+    def with_value(self, where: np.ndarray, value: float) -> Lookup | np.ndarray:
         """A copy with the pixels ``where`` set to ``value`` (a float field when no entry is exactly it)."""
         code = self.code_of(value)
         if code is None:
@@ -110,7 +110,7 @@ class Lookup:
         present = cv2.calcHist([self.codes], [0], None, [256], [0, 256]).ravel() > 0
         return float(self.table[present].min()), float(self.table[present].max())
 
-    def _map(self, fn) -> "Lookup":
+    def _map(self, fn) -> Lookup:
         return Lookup(self.codes, fn(self.table))
 
     def __rsub__(self, other):

@@ -78,7 +78,7 @@ class Image:
         self._init(np.asarray(pixels), alpha, name, source_size, scale, copy=True)
 
     @classmethod
-    def _adopt(cls, pixels: NDArray, alpha: NDArray | None = None, **kw) -> "Image":
+    def _adopt(cls, pixels: NDArray, alpha: NDArray | None = None, **kw) -> Image:
         """An Image over arrays the caller gives up (no copy when dtype and layout already fit; tracer.load)."""
         self = cls.__new__(cls)
         self._init(pixels, alpha, kw.get("name", "<image>"), kw.get("source_size"), kw.get("scale", 1.0), copy=False)
@@ -232,7 +232,7 @@ class Mask:
 
     @classmethod
     def _adopt(cls, pixels: NDArray, scale: float = 1.0, source_size: tuple[int, int] = (0, 0),
-               info: dict | None = None) -> "Mask":
+               info: dict | None = None) -> Mask:
         """A Mask over an array the caller gives up: no defensive copy when it is already C-contiguous bool.
 
         For producers of large working rasters (tracer.isolate): the copy in the
