@@ -10,7 +10,7 @@ writes and the report it prints; then it compares two such records::
     .venv/bin/python bench/identical.py compare before.json after.json
 
 Files are compared by content: STL and SVG bytes, each member of a 3MF, a STEP's data section (its header
-carries a time stamp), the reports without timings and paths. ``compare`` exits 1 when anything differs.
+carries a time stamp), the reports without timings and paths. ``compare`` exits 1 when anything differs; ``record --masks-only`` records the tracer's results alone (quick).
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def pictures(corpus: Path, n_corpus: int) -> tuple[list[Path], list[Path]]:
     return mono, colour
 
 
-def record(out: Path, n_corpus: int, corpus: Path = CORPUS) -> None:
+def record(out: Path, n_corpus: int, corpus: Path = CORPUS, *, masks_only: bool = False) -> None:
     import numpy as np
 
     import tracer
@@ -96,7 +96,7 @@ def record(out: Path, n_corpus: int, corpus: Path = CORPUS) -> None:
         result["masks"][pic.name] = {"mask": _digest(np.packbits(mask.pixels).tobytes() + repr(mask.scale).encode()),
                                      "outline": _digest(np.asarray(ctrl, np.float64).tobytes())}
     with tempfile.TemporaryDirectory() as tmp:
-        for runs, pics in ((RUNS, mono), (COLOUR_RUNS, colour)):
+        for runs, pics in ((RUNS, mono), (COLOUR_RUNS, colour)) if not masks_only else ():
             for name, flags, formats in runs:
                 od = Path(tmp) / name
                 proc = subprocess.run([str(exe), "convert", *map(str, pics), "-o", str(od), "--formats", formats,
@@ -137,12 +137,13 @@ def main(argv=None) -> int:
     r.add_argument("out", type=Path)
     r.add_argument("--corpus-items", type=int, default=8, help="mono corpus items to include when present")
     r.add_argument("--corpus", type=Path, default=CORPUS, help="the evaluation corpus (default ../shared/corpus)")
+    r.add_argument("--masks-only", action="store_true", help="only the masks and outlines (the tracer's results)")
     c = sub.add_parser("compare")
     c.add_argument("before", type=Path)
     c.add_argument("after", type=Path)
     a = ap.parse_args(argv)
     if a.cmd == "record":
-        record(a.out, a.corpus_items, a.corpus)
+        record(a.out, a.corpus_items, a.corpus, masks_only=a.masks_only)
         return 0
     return compare(a.before, a.after)
 
