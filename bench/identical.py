@@ -27,16 +27,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus"
-#: (name, extra flags, formats); each is run on every picture of its set.
+#: (name, extra flags, formats, pictures); ``all`` runs on every picture of the set, ``samples`` on the
+#: sample images only (the products' Booleans and edge treatments take seconds a picture).
 RUNS = [
-    ("extrude", [], "step,stl,3mf,svg"),
-    ("keychain", ["--preset", "keychain"], "step,stl"),
-    ("badge-chamfer", ["--preset", "badge", "--chamfer", "0.3"], "step,stl"),
-    ("cutter", ["--preset", "cookie-cutter"], "stl"),
-    ("relief", ["--mode", "relief"], "stl,3mf"),
-    ("lithophane", ["--mode", "lithophane"], "stl"),
+    ("extrude", [], "step,stl,3mf,svg", "all"),
+    ("keychain", ["--preset", "keychain"], "step,stl", "samples"),
+    ("badge-chamfer", ["--preset", "badge", "--chamfer", "0.3"], "step,stl", "samples"),
+    ("cutter", ["--preset", "cookie-cutter"], "stl", "samples"),
+    ("stencil", ["--preset", "stencil"], "step", "samples"),
+    ("relief", ["--mode", "relief"], "stl,3mf", "all"),
+    ("lithophane", ["--mode", "lithophane"], "stl", "all"),
 ]
-COLOUR_RUNS = [("colours", ["--colors", "auto"], "step,stl,3mf,svg")]
+COLOUR_RUNS = [("colours", ["--colors", "auto"], "step,stl,3mf,svg", "all")]
 VOLATILE = {"seconds", "path", "outputs", "input", "output", "elapsed_s", "peak_rss_mb", "rss_mb"}
 
 
@@ -97,9 +99,10 @@ def record(out: Path, n_corpus: int, corpus: Path = CORPUS, *, masks_only: bool 
                                      "outline": _digest(np.asarray(ctrl, np.float64).tobytes())}
     with tempfile.TemporaryDirectory() as tmp:
         for runs, pics in ((RUNS, mono), (COLOUR_RUNS, colour)) if not masks_only else ():
-            for name, flags, formats in runs:
+            for name, flags, formats, which in runs:
+                chosen = [p for p in pics if p.parent == ROOT / "sample_images"] if which == "samples" else pics
                 od = Path(tmp) / name
-                proc = subprocess.run([str(exe), "convert", *map(str, pics), "-o", str(od), "--formats", formats,
+                proc = subprocess.run([str(exe), "convert", *map(str, chosen), "-o", str(od), "--formats", formats,
                                        "--json", *flags], capture_output=True, text=True)
                 report = json.loads(proc.stdout) if proc.stdout.strip() else {"stderr": proc.stderr[-500:]}
                 files = {str(p.relative_to(od)): file_digest(p) for p in sorted(od.rglob("*")) if p.is_file()}
