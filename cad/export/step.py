@@ -22,7 +22,7 @@ _MM = re.compile(rb"LENGTH_UNIT\s*\(\s*\)[^;]*SI_UNIT\s*\(\s*\.MILLI\.\s*,\s*\.M
 
 
 #: Writer settings (OCC ``Interface_Static``, process-wide), set by :func:`writer_settings` for each of
-#: our writes (the plain writer here and the XCAF writer of cad/multicolor.py) and restored after it.
+#: our writes (the plain writer and the XCAF writer below) and restored after it.
 #: ``write.surfacecurve.mode = 0``: no p-curves (each edge's 2-D copy in every adjacent face's
 #: parameter space). They are optional in AP214, derived data that readers recompute from the 3-D
 #: edge and the surface (exact here: planes and linear extrusions); OCC documents the switch for
