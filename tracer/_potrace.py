@@ -86,7 +86,7 @@ def trace_bitmap(bits: np.ndarray, *, turdsize: int, turnpolicy: str, alphamax: 
 def _read_paths(ffi, plist) -> list:
     # Index every path, then walk the tree (childlist / sibling) for parents.
     index = {}
-    paths = []
+    paths: list = []
     p = plist
     while p != ffi.NULL:
         index[int(ffi.cast("uintptr_t", p))] = len(paths)

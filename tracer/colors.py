@@ -432,13 +432,13 @@ def _reduce(pal: Palette, n: int) -> tuple[Palette, np.ndarray]:
     if pal.background >= 0:
         groups = [[pal.background], *groups]
     lut = np.zeros(K, np.int64)
-    rgb, counts = [], []
+    means, counts = [], []
     for gi, grp in enumerate(groups):
         lut[grp] = gi
         w = pal.counts[grp]
-        rgb.append((pal.rgb[grp] * w[:, None]).sum(axis=0) / max(w.sum(), 1e-12))
+        means.append((pal.rgb[grp] * w[:, None]).sum(axis=0) / max(w.sum(), 1e-12))
         counts.append(w.sum())
-    rgb = np.array(rgb)
+    rgb = np.array(means)
     merged = Palette(rgb=rgb, lab=to_lab(rgb).astype(np.float64), background=0 if pal.background >= 0 else -1,
                      counts=np.array(counts))
     return merged, lut
@@ -662,8 +662,8 @@ def label_colors(image: Image, *, params: ColorParams = ColorParams(),
         pal = merged
         info["palette"] = pal.hex
     min_work_px = max(1, int(round(params.min_px / scale**2)))
-    labels, merged = _absorb_specks(labels, min_work_px)
-    info["merged_specks"] = merged
+    labels, n_merged = _absorb_specks(labels, min_work_px)
+    info["merged_specks"] = n_merged
     present = [int(k) for k in np.unique(labels) if k != BACKGROUND]
     if not present:
         raise EmptyMaskError(f"{image.name}: no subject left after colour quantisation")

@@ -44,7 +44,7 @@ def noise_sigma(coverage: np.ndarray) -> float:
     return noise_sigma_and_span(coverage)[0]
 
 
-def noise_sigma_and_span(coverage: np.ndarray, grey: tuple[np.ndarray, np.ndarray] | None = None, *,
+def noise_sigma_and_span(coverage: np.ndarray | Lookup, grey: tuple[np.ndarray, np.ndarray] | None = None, *,
                  decimated: np.ndarray | None = None) -> tuple[float, np.ndarray]:
     """:func:`noise_sigma` and the 7x7 span (dilate - erode) of ``decimate(coverage)`` it measured.
 
@@ -55,6 +55,7 @@ def noise_sigma_and_span(coverage: np.ndarray, grey: tuple[np.ndarray, np.ndarra
     cv2 = load_cv2()
     k7 = np.ones((7, 7), np.uint8)
     if grey is None:
+        assert not isinstance(coverage, Lookup)  # (a Lookup comes with its grey codes)
         c = decimate(coverage)
         span = local_span(c, k7)
     else:

@@ -147,11 +147,11 @@ def coverage_fill_detailed(coverage: np.ndarray | Lookup, k: int, *, smooth: boo
     c = coverage if lookup else np.ascontiguousarray(coverage, dtype=np.float32)
     lo, hi = value_range(c)
     if not (0.0 <= lo and hi <= 1.0):  # (a copy only when something is out of range)
-        c = Lookup(c.codes, np.clip(c.table, 0.0, 1.0)) if lookup else np.clip(c, 0.0, 1.0)
+        c = Lookup(c.codes, np.clip(c.table, 0.0, 1.0)) if isinstance(c, Lookup) else np.clip(c, 0.0, 1.0)
     h, w = c.shape
     y0, x0, rows, cols = box if box is not None else (0, 0, h, w)
     kk = k * k
-    if lookup:  # the same arithmetic on the table's entries
+    if isinstance(c, Lookup):  # the same arithmetic on the table's entries
         n_t = c.table * kk
         np.rint(n_t, out=n_t)
         full = c.test(n_t >= kk)
@@ -176,7 +176,7 @@ def coverage_fill_detailed(coverage: np.ndarray | Lookup, k: int, *, smooth: boo
         win5 = flat[:, None] + (np.arange(-2, 3)[:, None] * w + np.arange(-2, 3)[None, :]).ravel()
     else:
         win5 = _window_index((h, w), ys, xs, 2)
-    blocks = (c.take(win5) if lookup else c.ravel().take(win5)) @ w_cubic  # (N, kk) bicubic values
+    blocks = (c.take(win5) if isinstance(c, Lookup) else c.ravel().take(win5)) @ w_cubic  # (N, kk) bicubic values
     if not smooth:
         order = np.argsort(-blocks, axis=1, kind="stable")
         on = np.zeros((len(ys), kk), dtype=bool)

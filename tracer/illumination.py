@@ -66,6 +66,7 @@ class BackgroundFit:
 
     def _factors(self) -> tuple[np.ndarray, np.ndarray]:
         """``(cols (h, J), rows (J, w))`` float32: the surface is ``cols @ rows``."""
+        assert self.coef is not None  # (only called when the fit has coefficients)
         h, w = self.shape
         # sum of c_ij x^i y^j = (Y powers) @ (coefficient-weighted X powers): one (h, J) x (J, w) product
         X = (np.arange(w, dtype=np.float64) + 0.5) / w - 0.5

@@ -167,7 +167,10 @@ def _isolate(image: Image, params: IsolateParams) -> Mask:
     h, w = field.shape
     coverage = None
     if "ink" in info and params.threshold is None and abs(info["ink"] - info["paper"]) > 1e-6:
+        raw: np.ndarray | Lookup
+        span7: np.ndarray | None
         if grey is None:
+            assert not isinstance(field, Lookup)  # (a Lookup field comes with its grey codes)
             raw = np.subtract(field, info["paper"], dtype=np.float32)
             raw /= info["ink"] - info["paper"]  # (in place: the same float32 values as one expression)
             sigma, span7 = denoise.noise_sigma_and_span(raw)
@@ -209,6 +212,7 @@ def _isolate(image: Image, params: IsolateParams) -> Mask:
     clean = clean and k >= MIN_COVERAGE_UPSAMPLE and float(k).is_integer()  # -> coverage fill
     if clean:
         # The clean path works on the box of the ink (coverage > 0) and a margin: all else is paper, left as it is.
+        assert coverage is not None  # (the clean path needs the coverage)
         part = fill.ink_part(coverage)
         coverage_full, coverage = coverage, coverage[part]
         midtones, _ = flat_midtones(coverage, n_pixels=h * w)
@@ -229,13 +233,16 @@ def _isolate(image: Image, params: IsolateParams) -> Mask:
         dead = max(CLEAN_DEAD_ZONE, min(0.25, 1.5 * denoise.artefact_level(
             coverage_full, spans=(None, span7), decimated=None if grey is None else grey[2])))
         info["dead_zone"] = round(dead, 3)
+        assert coverage is not None
         coverage = _dead_zone(specks.keep_attached(coverage), dead)
     if speck_px > 0 and sigma <= denoise.CONTENT_SIGMA:  # texture is left to the complexity budget
         if clean:
+            assert coverage is not None
             coverage, islands, holes = specks.remove_specks(coverage, min_area_px=speck_px)
         else:
             cut, islands, holes = specks.remove_specks_mask(coarse, speck_px)
             if islands or holes:  # push the removed pixels well past the level, keeping the grey edges elsewhere
+                assert not isinstance(field, Lookup)  # (made dense off the clean path)
                 lo_v, hi_v = float(field.min()), float(field.max())
                 field = field.copy()
                 field[coarse & ~cut] = min(lo_v, level - 1.0)
@@ -244,6 +251,7 @@ def _isolate(image: Image, params: IsolateParams) -> Mask:
             info["specks_removed"] = (islands, holes)
     has_ink = None  # known without a pass over the working raster (coverage fill), else read off the mask
     if clean:
+        assert coverage is not None
         kk = int(k)
         if (kk < fill.FAINT_DETAIL_UPSAMPLE and params.upsample is None and h * w * fill.FAINT_DETAIL_UPSAMPLE ** 2 <= params.max_working_px
                 and fill.has_faint_detail(coverage, kk)):
@@ -270,10 +278,12 @@ def _isolate(image: Image, params: IsolateParams) -> Mask:
         mask, scale = field >= level, 1.0
         info["subpixel"] = "midpoint cut"
     if info["subpixel"] == "midpoint cut":  # (the cut that a blur shortens; k is a whole number here)
+        assert not isinstance(coverage, Lookup)  # (made dense off the clean path)
         mask = _restore_tips(mask, coverage, int(round(1.0 / scale)), info, params.restore_tips)
     elif (info["subpixel"] == "coverage fill" and info["dead_zone"] <= CLEAN_DEAD_ZONE
           and (len(loose.misplaced[0]) or len(loose.cut_off[0]))):
         # (lossless: each pixel holds its exact ink, the box model)
+        assert coverage is not None
         whole = np.zeros((h, w), np.float32)  # (the coverage of the whole field: paper outside the part)
         whole[part] = dense(coverage)
         if params.restore_tips and len(loose.misplaced[0]):

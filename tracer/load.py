@@ -9,6 +9,7 @@ import stat
 import struct
 import warnings
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -43,7 +44,7 @@ def _open(source, name: str):
     if isinstance(source, (bytes, bytearray, memoryview)):
         if len(source) == 0:
             raise ImageReadError(f"{name}: the data is empty (0 bytes)")
-        fp = io.BytesIO(bytes(source))
+        fp: IO[bytes] = io.BytesIO(bytes(source))
     else:
         path = Path(source)
         try:

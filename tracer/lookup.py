@@ -29,7 +29,7 @@ class Lookup:
     def __init__(self, codes: np.ndarray, table: np.ndarray):
         self.codes = codes
         self.table = np.asarray(table, dtype=np.float32)
-        self._ext3 = None
+        self._ext3: tuple[np.ndarray, np.ndarray] | None = None
 
     def extremes3(self) -> tuple[np.ndarray, np.ndarray]:
         """``(dilate, erode)`` of the codes over 3 x 3: each pixel's highest and lowest code around it.

@@ -7,6 +7,8 @@ never fixed pixel counts.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from tracer.lookup import Lookup, compress, dense, value_range
@@ -327,9 +329,10 @@ def keep_attached(coverage: np.ndarray | Lookup, *, link: float = 0.1) -> np.nda
     lookup = isinstance(coverage, Lookup)
     c = coverage if lookup else np.asarray(coverage, dtype=np.float32)
     k3 = np.ones((3, 3), np.uint8)
-    out = c if lookup else c.copy()
+    out = c if isinstance(c, Lookup) else c.copy()
+    field: Any  # a Lookup (tables, tests of its codes) exactly when ``coverage`` is one, else an array
     for field, to in ((c, 0.0), (1.0 - c, 1.0)):
-        ext = _extremes_lookup(field, c.extremes3()) if lookup else None
+        ext = _extremes_lookup(field, c.extremes3()) if isinstance(c, Lookup) else None
         if ext is not None:
             linked_t = field.table >= link
             seeds_t = (field.table >= 0.5) & linked_t
@@ -350,6 +353,7 @@ def keep_attached(coverage: np.ndarray | Lookup, *, link: float = 0.1) -> np.nda
                 solid[0] = False
                 kept = linked if solid[1:].all() else solid.take(lab)
         if kept is None:  # ink not touching the linked pixels (the codes' extremes say where)
+            assert ext is not None  # (kept is None only with the extremes)
             pos_t = field.table > 0
             if not _any_untouched(field, ext, pos_t, linked_t):
                 continue

@@ -74,8 +74,8 @@ def blur_near(shape: tuple[int, int], ys: np.ndarray, xs: np.ndarray, maps: tupl
         s = slot_of[tyy * ntx + txx]
         return ((s // per_row) * sh + (yy - tyy * th + r)) * pw + (s % per_row) * sw + (xx - txx * tw + r)
 
-    at = [packed(ys, xs, ty, tx)]
-    where = [np.arange(len(ys))]
+    at_parts = [packed(ys, xs, ty, tx)]
+    where_parts = [np.arange(len(ys))]
     oy, ox = ys - ty * th, xs - tx * tw  # (offsets in the tile)
     for dy, dx in ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)):
         # the pixels that lie in the margin of the neighbouring tile (dy, dx), when that tile is blurred
@@ -89,9 +89,9 @@ def blur_near(shape: tuple[int, int], ys: np.ndarray, xs: np.ndarray, maps: tupl
             continue
         i = i[used[(ty[i] + dy) * ntx + tx[i] + dx]]
         if len(i):
-            at.append(packed(ys[i], xs[i], ty[i] + dy, tx[i] + dx))
-            where.append(i)
-    at, where = np.concatenate(at), np.concatenate(where)
+            at_parts.append(packed(ys[i], xs[i], ty[i] + dy, tx[i] + dx))
+            where_parts.append(i)
+    at, where = np.concatenate(at_parts), np.concatenate(where_parts)
     win = at[:len(ys), None] + (np.arange(-1, 2)[:, None] * pw + np.arange(-1, 2)[None, :]).ravel()
     out = []
     img, blurred = np.zeros((rows, pw), np.float32), np.empty((rows, pw), np.float32)  # (reused for each map)

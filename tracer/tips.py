@@ -194,7 +194,7 @@ def _best_reach(u8, field01, k, sigma, make, blob=None, fill: int = 1):
     b = pad - 1
     inner[b:inner.shape[0] - b, b:inner.shape[1] - b] = True
     off = np.array([x0 * kk, y0 * kk], dtype=np.float64)
-    errors: dict[float, float] = {}
+    errors: dict[float | tuple[float, float], float] = {}
     base = crop
     cleared = None
     if blob is not None:
@@ -204,7 +204,7 @@ def _best_reach(u8, field01, k, sigma, make, blob=None, fill: int = 1):
         base = crop.copy()
         base.reshape(-1)[cleared[1]] = 0
 
-    def error(f: float) -> float:
+    def error(f: float | tuple[float, float]) -> float:
         if f not in errors:
             shape = (crop if f == 0 else base).copy()
             if f != 0:
@@ -218,14 +218,14 @@ def _best_reach(u8, field01, k, sigma, make, blob=None, fill: int = 1):
     if box and error(0.0) < BOX_MIN_GAIN:
         return None  # the cut explains the picture: no candidate can gain enough
     # candidates (fraction of the length, fraction of the width); the box model does not trust the cut's width either
-    grid = [0.0] + [(f, w) for f in REACH_COARSE[1:] for w in (BOX_WIDTHS if box else (1.0,))]
+    grid: list[float | tuple[float, float]] = [0.0] + [(f, w) for f in REACH_COARSE[1:] for w in (BOX_WIDTHS if box else (1.0,))]
     best = min(grid, key=error)
-    f0, w0 = best if best else (0.0, 1.0)
+    f0, w0 = best if isinstance(best, tuple) else (0.0, 1.0)
     if best or not box:  # (the blur model also tries a short tip when the cut wins the grid)
         for f in (round(f0 - REACH_FINE, 3), round(f0 + REACH_FINE, 3)):
             if 0.0 < f <= REACH_COARSE[-1]:
                 error((f, w0))
-    best = min(errors, key=errors.get)
+    best = min(errors, key=errors.__getitem__)
     if best == 0:
         return None
     if blob is not None and not (errors[0.0] - errors[best] >= BOX_MIN_GAIN and errors[best] <= BOX_KEEP_FRACTION * errors[0.0]):
@@ -233,6 +233,7 @@ def _best_reach(u8, field01, k, sigma, make, blob=None, fill: int = 1):
     if blob is None:
         return make(best)
     # the cleared pixels as flat indices of the whole working raster
+    assert cleared is not None  # (set with the box model, else returned above)
     cy, cx = np.divmod(cleared[1], crop.shape[1])
     return make(best), (cy + y0 * kk) * u8.shape[1] + (cx + x0 * kk)
 

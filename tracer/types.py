@@ -11,6 +11,7 @@ y-flip exist only in :mod:`cad.regions`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -72,6 +73,12 @@ class Image:
     """
 
     __slots__ = ("_data", "alpha", "name", "source_size", "scale")
+
+    _data: NDArray[Any]  # uint8 or float32, (rows, cols) grey or (rows, cols, 3) RGB
+    alpha: NDArray[np.float32] | None
+    name: str
+    source_size: tuple[int, int]
+    scale: float
 
     def __init__(self, pixels, alpha=None, name: str = "<image>", source_size: tuple[int, int] | None = None,
                  scale: float = 1.0) -> None:
@@ -194,11 +201,11 @@ class Image:
             out += _lookup(d, wb * U8_TO_F32, 2)
             return out
         if d.ndim == 2:
-            out = wr * d
+            out = wr * d  # type: ignore[assignment]  # stubs: float * NDArray[Any] is float64; float32 data stays float32 (NEP 50)
             out += wg * d
             t = wb * d
         else:
-            out = wr * d[..., 0]
+            out = wr * d[..., 0]  # type: ignore[assignment]  # as above
             out += wg * d[..., 1]
             t = wb * d[..., 2]
         out += t
