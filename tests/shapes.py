@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import signal
 
 import cv2
 import numpy as np
@@ -48,3 +49,9 @@ def to_png(mask: np.ndarray, *, dark_on_light: bool = True, aa: bool = False) ->
 
 def save_png(mask: np.ndarray, path, **kw) -> None:
     path.write_bytes(to_png(mask, **kw))
+
+
+def default_sigint() -> None:
+    """For a child process that a test stops with Ctrl-C: Python turns SIGINT into KeyboardInterrupt only
+    when the signal is not ignored at start, and a suite started in the background inherits it ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -321,7 +321,7 @@ def test_ctrl_c_stops_cleanly_with_no_partial_file(tmp_path, jobs, group):
     proc = subprocess.Popen([sys.executable, "-m", "tracecad", "convert", str(src), "-o", str(out_dir),
                              "--formats", "stl,3mf,svg", "--jobs", str(jobs), "--report", str(tmp_path / "r.json")],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=group)
+                            start_new_session=group, preexec_fn=shapes.default_sigint)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and len(list(out_dir.glob("*.stl"))) < 2:

@@ -60,7 +60,7 @@ def _start(tmp_path: Path, out: Path, extra=()) -> tuple[subprocess.Popen, Path]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.Popen([sys.executable, "-c", CHILD, str(marker), "convert", str(png), "-o", str(out),
                              "--formats", "stl", "-q", *extra], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=shapes.default_sigint)
     deadline = time.monotonic() + 120
     while not marker.exists():
         if proc.poll() is not None:
