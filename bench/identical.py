@@ -10,7 +10,9 @@ writes and the report it prints; then it compares two such records::
     .venv/bin/python bench/identical.py compare before.json after.json
 
 Files are compared by content: STL and SVG bytes, each member of a 3MF, a STEP's data section (its header
-carries a time stamp), the reports without timings and paths. ``compare`` exits 1 when anything differs; ``record --masks-only`` records the tracer's results alone (quick).
+carries a time stamp; OCC numbers product names in the order a process writes them), a coloured STEP by
+what it reads back as (names, colours, solids, faces, volumes: OCC orders its style entities differently
+from run to run), the reports without timings and paths. ``compare`` exits 1 when anything differs; ``record --masks-only`` records the tracer's results alone (quick).
 """
 
 from __future__ import annotations
@@ -53,7 +55,17 @@ def file_digest(path: Path) -> str:
             return _digest(b"".join(n.encode() + z.read(n) for n in sorted(z.namelist())))
     if path.suffix == ".step":
         text = data.decode("latin-1")
-        return _digest(text[text.index("DATA;"):].encode("latin-1"))
+        if "STYLED_ITEM" in text:  # coloured (XCAF): OCC orders the style entities differently run to run
+            from cad.export.step import read_colored_step
+            from cad.solid import count_solids, face_count, shape_volume
+
+            bodies = [(n, c, count_solids(s), face_count(s), round(shape_volume(s), 6))
+                      for n, c, s in read_colored_step(path)]
+            return _digest(repr(bodies).encode())
+        # OCC numbers a product name after the first in a process ("logo 2"): batch order, not content
+        body = re.sub(r"PRODUCT\('([^']*?) \d+(\.\d+)*','([^']*?) \d+(\.\d+)*'", r"PRODUCT('\1','\3'",
+                      text[text.index("DATA;"):])
+        return _digest(body.encode("latin-1"))
     return _digest(data)
 
 
