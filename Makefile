@@ -27,7 +27,7 @@ suite:
 # The suite on the newest versions that pyproject.toml's ranges admit, in .venv-latest; the lock is untouched.
 test-latest:
 	@VENV=.venv-latest LATEST=1 bash scripts/setup.sh
-	@.venv-latest/bin/python -m pip list --format=freeze --disable-pip-version-check | grep -v "^tracecad" \
+	@.venv-latest/bin/python -m pip list --format=freeze --disable-pip-version-check | grep -v "^tracecad\|^pip==" \
 	  | diff <(grep -E '^[A-Za-z0-9._-]+==' requirements.lock | sed 's/ .*//' | tr 'A-Z_' 'a-z-' | sort) \
 	         <(tr 'A-Z_' 'a-z-' | sort) | grep '^[<>]' || echo "test-latest: the newest versions are the locked ones"
 	@$(MAKE) --no-print-directory suite VENV=.venv-latest
