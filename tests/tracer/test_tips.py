@@ -284,7 +284,7 @@ def test_a_folded_outline_does_not_break_the_taper_fit():
     distance along the axis made the taper's least-squares fit degenerate (LinAlgError); it is skipped."""
     from pathlib import Path
 
-    data = (Path(__file__).parent / "data" / "folded_tip_20x169.png").read_bytes()
+    data = (Path(__file__).resolve().parents[1] / "data" / "folded_tip_20x169.png").read_bytes()
     for width in (10.0, 50.0):
         mask = tracer.isolate(tracer.load_image(data), params=tracer.IsolateParams(width_mm=width))
         assert mask.pixels.any()
