@@ -1,4 +1,4 @@
-"""Bad, hostile and unusual inputs through the in-process CLI (issue 8).
+"""Bad, hostile and unusual inputs through the in-process CLI.
 
 Every bad input must exit non-zero with ONE line on stderr that names the file
 and the cause, print no traceback and leave no file at all in the output
