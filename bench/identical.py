@@ -94,13 +94,14 @@ def pictures(corpus: Path, n_corpus: int) -> tuple[list[Path], list[Path]]:
     return mono, colour
 
 
-def record(out: Path, n_corpus: int, corpus: Path = CORPUS, *, masks_only: bool = False) -> None:
+def record(out: Path, n_corpus: int, corpus: Path = CORPUS, *, masks_only: bool = False,
+           cli: list[str] | None = None) -> None:
     import numpy as np
 
     import tracer
 
     mono, colour = pictures(corpus, n_corpus)
-    exe = Path(sys.executable).parent / "tracecad"
+    cli = cli or [str(Path(sys.executable).parent / "tracecad")]
     result: dict = {"masks": {}, "runs": {}}
     for pic in mono:
         image = tracer.load_image(pic)
@@ -114,7 +115,7 @@ def record(out: Path, n_corpus: int, corpus: Path = CORPUS, *, masks_only: bool 
             for name, flags, formats, which in runs:
                 chosen = [p for p in pics if p.parent == ROOT / "sample_images"] if which == "samples" else pics
                 od = Path(tmp) / name
-                proc = subprocess.run([str(exe), "convert", *map(str, chosen), "-o", str(od), "--formats", formats,
+                proc = subprocess.run([*cli, "convert", *map(str, chosen), "-o", str(od), "--formats", formats,
                                        "--json", *flags], capture_output=True, text=True)
                 report = json.loads(proc.stdout) if proc.stdout.strip() else {"stderr": proc.stderr[-500:]}
                 files = {str(p.relative_to(od)): file_digest(p) for p in sorted(od.rglob("*")) if p.is_file()}
@@ -153,12 +154,14 @@ def main(argv=None) -> int:
     r.add_argument("--corpus-items", type=int, default=8, help="mono corpus items to include when present")
     r.add_argument("--corpus", type=Path, default=CORPUS, help="the evaluation corpus (default ../shared/corpus)")
     r.add_argument("--masks-only", action="store_true", help="only the masks and outlines (the tracer's results)")
+    r.add_argument("--cli", help="the command line to run (default: the tracecad next to this Python), "
+                   "e.g. '.venv/bin/python -m cad' for a tree whose entry point was cad.cli")
     c = sub.add_parser("compare")
     c.add_argument("before", type=Path)
     c.add_argument("after", type=Path)
     a = ap.parse_args(argv)
     if a.cmd == "record":
-        record(a.out, a.corpus_items, a.corpus, masks_only=a.masks_only)
+        record(a.out, a.corpus_items, a.corpus, masks_only=a.masks_only, cli=a.cli.split() if a.cli else None)
         return 0
     return compare(a.before, a.after)
 
