@@ -1,4 +1,4 @@
-"""Synthetic masks and images built in code (no files, no ../shared)."""
+"""Synthetic masks and images built in code (no files, nothing outside the repository)."""
 
 from __future__ import annotations
 

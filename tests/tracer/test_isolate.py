@@ -1,4 +1,4 @@
-"""Subject isolation on synthetic images with known analytic shapes (no ../shared).
+"""Subject isolation on synthetic images with known analytic shapes (nothing outside the repository).
 
 Shapes are rendered with exact-ish anti-aliasing (16x16 supersampling, box
 filter), then blurred, noised, JPEG-compressed or unevenly lit, and the traced
