@@ -56,8 +56,12 @@ def file_digest(path: Path) -> str:
     if path.suffix == ".step":
         text = data.decode("latin-1")
         if "STYLED_ITEM" in text:  # coloured (XCAF): OCC orders the style entities differently run to run
-            from cad.export.step import read_colored_step
             from cad.solid import count_solids, face_count, shape_volume
+
+            try:
+                from cad.export.step import read_colored_step
+            except ImportError:  # a tree that keeps the colour STEP reader beside the colour mode
+                from cad.multicolor import read_colored_step
 
             bodies = [(n, c, count_solids(s), face_count(s), round(shape_volume(s), 6))
                       for n, c, s in read_colored_step(path)]
@@ -121,6 +125,7 @@ def record(out: Path, n_corpus: int, corpus: Path = CORPUS, *, masks_only: bool 
                 files = {str(p.relative_to(od)): file_digest(p) for p in sorted(od.rglob("*")) if p.is_file()}
                 result["runs"][name] = {"exit": proc.returncode, "report": _clean(report), "files": files}
                 print(f"identical: {name}: exit {proc.returncode}, {len(files)} files", flush=True)
+                out.write_text(json.dumps(result, indent=1, sort_keys=True))  # (what is done so far)
     out.write_text(json.dumps(result, indent=1, sort_keys=True))
     print(f"identical: {len(result['masks'])} masks, {len(result['runs'])} runs -> {out}")
 
