@@ -10,7 +10,8 @@ writes and the report it prints; then it compares two such records::
     .venv/bin/python bench/identical.py compare before.json after.json
 
 Files are compared by content: STL and SVG bytes, each member of a 3MF, a STEP's data section (its header
-carries a time stamp; OCC numbers product names in the order a process writes them), a coloured STEP by
+carries a time stamp; OCC numbers product names and assembly occurrences on from what the process wrote
+before), a coloured STEP by
 what it reads back as (names, colours, solids, faces, volumes: OCC orders its style entities differently
 from run to run), the reports without timings and paths. ``compare`` exits 1 when anything differs; ``record --masks-only`` records the tracer's results alone (quick).
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import json
 import re
 import subprocess
@@ -66,9 +68,13 @@ def file_digest(path: Path) -> str:
             bodies = [(n, c, count_solids(s), face_count(s), round(shape_volume(s), 6))
                       for n, c, s in read_colored_step(path)]
             return _digest(repr(bodies).encode())
-        # OCC numbers a product name after the first in a process ("logo 2"): batch order, not content
+        # OCC numbers product names ("logo 2") and assembly occurrences ('12') on from what the process wrote
+        # before: batch order, not content; they are numbered afresh in the order they appear
         body = re.sub(r"PRODUCT\('([^']*?) \d+(\.\d+)*','([^']*?) \d+(\.\d+)*'", r"PRODUCT('\1','\3'",
                       text[text.index("DATA;"):])
+        seen = itertools.count(1)
+        body = re.sub(r"NEXT_ASSEMBLY_USAGE_OCCURRENCE\('\d+'",
+                      lambda m: f"NEXT_ASSEMBLY_USAGE_OCCURRENCE('{next(seen)}'", body)
         return _digest(body.encode("latin-1"))
     return _digest(data)
 
