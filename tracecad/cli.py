@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import glob
 import json
-import math
 import os
 import signal
 import sys
@@ -19,20 +18,15 @@ from dataclasses import replace
 from pathlib import Path
 
 from cad.checks import check_file
-from cad.products import PLATES, STYLES
-from tracecad import batch
+from tracecad import batch, flags
+from tracecad.flags.types import nonneg, positive
 from tracecad.options import (
     DEFAULT_FORMATS,
     DEFAULT_THICKNESS_MM,
     DEFAULT_WIDTH_MM,
-    MODES,
-    OUTLINES,
     PRESETS,
     RELIEF_FORMATS,
     ConvertOptions,
-    ProductOptions,
-    ReliefParams,
-    parse_layer_heights,
 )
 from tracecad.process import process_setup
 from tracecad.progress import make_progress
@@ -41,7 +35,7 @@ from tracecad.web.launch import WebExtraMissing, run_server
 from tracecad.web.settings import ServerSettings
 from tracer import __version__
 from tracer.colorspace import parse_color
-from tracer.errors import InvalidInputError, TracecadError
+from tracer.errors import TracecadError
 from tracer.types import IsolateParams, TraceParams
 
 __all__ = ["main", "build_parser", "options_from_args", "expand_inputs", "IMAGE_SUFFIXES", "UsageError"]
@@ -74,47 +68,6 @@ class _RaisingParser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def _number(text: str, *, zero_ok: bool) -> float:
-    """A finite number above 0 (or from 0, with ``zero_ok``), else argparse's usage error."""
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not ((v >= 0 if zero_ok else v > 0) and math.isfinite(v)):
-        want = "a number >= 0" if zero_ok else "a positive number"
-        raise argparse.ArgumentTypeError(f"expected {want}, got {text!r}")
-    return v
-
-
-def _positive(text: str) -> float:
-    return _number(text, zero_ok=False)
-
-
-def _nonneg(text: str) -> float:
-    return _number(text, zero_ok=True)
-
-
-def _xy(text: str) -> tuple[float, float]:
-    try:
-        x, y = (float(t) for t in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected X,Y in mm, got {text!r}") from None
-    return x, y
-
-
-def _colour_count(text: str):
-    t = text.strip().lower()
-    if t == "auto":
-        return "auto"
-    try:
-        n = int(t)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of colours or 'auto', got {text!r}") from None
-    if not 1 <= n <= 24:
-        raise argparse.ArgumentTypeError(f"--colors must be from 1 to 24 or 'auto', got {text!r}")
-    return n
-
-
 # --------------------------------------------------------------------------- the parser
 
 def build_parser(*, raise_errors: bool = False) -> argparse.ArgumentParser:
@@ -137,15 +90,15 @@ def build_parser(*, raise_errors: bool = False) -> argparse.ArgumentParser:
                    help=f"comma list of step, stl, 3mf, svg (default: {','.join(DEFAULT_FORMATS)}; "
                         f"{','.join(RELIEF_FORMATS)} with --mode relief or lithophane)")
     size = c.add_mutually_exclusive_group()
-    size.add_argument("--width", type=_positive, metavar="MM", help=f"width of the subject's bounding box (default {DEFAULT_WIDTH_MM:g})")
-    size.add_argument("--height", type=_positive, metavar="MM", help="height of the subject's bounding box instead")
-    size.add_argument("--px-mm", type=_positive, metavar="MM", help="millimetres per source pixel instead")
+    size.add_argument("--width", type=positive, metavar="MM", help=f"width of the subject's bounding box (default {DEFAULT_WIDTH_MM:g})")
+    size.add_argument("--height", type=positive, metavar="MM", help="height of the subject's bounding box instead")
+    size.add_argument("--px-mm", type=positive, metavar="MM", help="millimetres per source pixel instead")
     # None marks "not given": a preset's artwork height is not overridden by the default
-    c.add_argument("--thickness", type=_positive, default=None, metavar="MM",
+    c.add_argument("--thickness", type=positive, default=None, metavar="MM",
                    help=f"extrusion height (default {DEFAULT_THICKNESS_MM:g})")
-    c.add_argument("--tolerance", type=_positive, default=None, metavar="MM",
+    c.add_argument("--tolerance", type=positive, default=None, metavar="MM",
                    help="mesh chord tolerance for STL/3MF (default 0.01)")
-    c.add_argument("--min-area", type=_nonneg, default=None, metavar="MM2",
+    c.add_argument("--min-area", type=nonneg, default=None, metavar="MM2",
                    help="drop islands and fill holes smaller than this (default 0.02 mm²)")
     c.add_argument("--mirror", action="store_true", help="mirror the part (for stamps); never done otherwise")
     g = c.add_argument_group("isolation")
@@ -156,14 +109,14 @@ def build_parser(*, raise_errors: bool = False) -> argparse.ArgumentParser:
                         "flatten the illumination), color (pixels near --color), grabcut (subject in front of a "
                         "photographed background)")
     g.add_argument("--color", metavar="'#RRGGBB'", help="the subject's colour for --method color (implies it)")
-    g.add_argument("--color-tolerance", type=_positive, default=30.0, metavar="DE",
+    g.add_argument("--color-tolerance", type=positive, default=30.0, metavar="DE",
                    help="CIE Lab distance (Delta E) still counted as the --color (default 30)")
     g.add_argument("--denoise", choices=("auto", "none", "median", "bilateral"), default="auto",
                    help="noise filter, radius following the resolution (default auto: median when the image is noisy)")
     g.add_argument("--debug-dir", metavar="DIR", help="write NAME.mask.png and NAME.overlay.png (outline on the input) here")
     g.add_argument("--alpha", dest="use_alpha", action=argparse.BooleanOptionalAction, default=None,
                    help="use the alpha channel as the shape (default: when it carries one)")
-    g.add_argument("--upsample", type=_positive, metavar="K", help="working pixels per source pixel (default: automatic)")
+    g.add_argument("--upsample", type=positive, metavar="K", help="working pixels per source pixel (default: automatic)")
     g.add_argument("--tips", dest="restore_tips", action=argparse.BooleanOptionalAction, default=True,
                    help="give thin tapers and V notches back the tips that a blur (or, on a clean render, "
                         "the sub-pixel fill) cut short (default on)")
@@ -174,9 +127,8 @@ def build_parser(*, raise_errors: bool = False) -> argparse.ArgumentParser:
     t.add_argument("--opttolerance", type=float, default=None, help="curve optimisation tolerance in working pixels (default 0.2)")
     t.add_argument("--turnpolicy", default=None, choices=("minority", "majority", "black", "white", "left", "right", "random"))
     t.add_argument("--max-segments", type=int, default=None, help="refuse outlines with more curve segments (default 200000)")
-    _add_relief_arguments(c)
-    _add_product_arguments(c)
-    _add_colour_arguments(c)
+    for group in flags.GROUPS:
+        group.add_arguments(c)
     b = c.add_argument_group("batch")
     b.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
                    help="parallel worker processes (default: the CPU count)")
@@ -202,142 +154,10 @@ def build_parser(*, raise_errors: bool = False) -> argparse.ArgumentParser:
     w.add_argument("--open", action="store_true", help="open the page in the web browser")
     w.add_argument("--workers", type=int, default=2, metavar="N",
                    help="conversions run at once, each in its own process; the rest wait (default 2)")
-    w.add_argument("--max-upload-mb", type=_positive, default=25.0, metavar="MB", help="largest upload (default 25)")
-    w.add_argument("--time-limit", type=_positive, default=120.0, metavar="S",
+    w.add_argument("--max-upload-mb", type=positive, default=25.0, metavar="MB", help="largest upload (default 25)")
+    w.add_argument("--time-limit", type=positive, default=120.0, metavar="S",
                    help="longest conversion in seconds; a slower one is stopped with an error (default 120)")
     return p
-
-
-def _add_relief_arguments(parser: argparse.ArgumentParser) -> None:
-    g = parser.add_argument_group("relief and lithophane (--mode relief|lithophane)")
-    g.add_argument("--mode", choices=MODES, default="extrude",
-                   help="extrude the traced outline (default), grey levels as heights (relief), "
-                        "or a backlit lithophane (dark = thick)")
-    g.add_argument("--min-height", type=_nonneg, default=None, metavar="MM",
-                   help="lowest level: height above the base (relief, default 0) or thickness (lithophane, 0.8)")
-    g.add_argument("--max-height", type=_nonneg, default=None, metavar="MM",
-                   help="highest level: height above the base (relief, default 2) or thickness (lithophane, 3.0)")
-    g.add_argument("--base", type=_nonneg, default=None, metavar="MM", help="plate under a relief (default 1)")
-    g.add_argument("--gamma", type=_positive, default=None, help="level = value^gamma (default 1)")
-    g.add_argument("--smooth", type=_nonneg, default=None, metavar="MM", help="Gaussian smoothing sigma (default 0)")
-    g.add_argument("--invert-heights", action="store_true", help="swap high and low")
-    g.add_argument("--pitch", type=_positive, default=None, metavar="MM",
-                   help="grid spacing; the image is downsampled to it (default 0.2)")
-    g.add_argument("--curve-angle", type=_positive, default=None, metavar="DEG",
-                   help="bend the panel round a cylinder over this angle (up to 360)")
-    g.add_argument("--curve-radius", type=_positive, default=None, metavar="MM", help="inner radius of the bent panel")
-    g.add_argument("--frame", type=_nonneg, default=None, metavar="MM",
-                   help="border at full height (lithophane default 3, relief 0)")
-    g.add_argument("--relief-outline", choices=OUTLINES, default=None,
-                   help="rect (whole image), subject (follow the isolated subject), auto (subject when the alpha "
-                        "channel carries a shape; default)")
-    g.add_argument("--no-simplify", dest="relief_simplify", action="store_false", default=True,
-                   help="keep every grid triangle (default: merge flat areas within --tolerance)")
-
-
-def _add_product_arguments(parser: argparse.ArgumentParser) -> None:
-    g = parser.add_argument_group("products (badge, keychain, sign, stamp, stencil, cookie cutter) and printability")
-    g.add_argument("--preset", choices=tuple(PRESETS), help="a documented set of defaults; any flag overrides it")
-    g.add_argument("--plate", choices=PLATES, help="base plate under the artwork (default none)")
-    g.add_argument("--style", choices=STYLES, help="emboss (raised, default), deboss (engraved), stencil (cut through), cutter (cookie cutter)")
-    g.add_argument("--margin", type=_nonneg, metavar="MM", help="plate margin around the artwork (default 3)")
-    g.add_argument("--base-thickness", type=_nonneg, metavar="MM", help="plate thickness; flange height for cutters (default 2)")
-    g.add_argument("--depth", type=_nonneg, metavar="MM", help="engraving depth for --style deboss (default 1)")
-    g.add_argument("--corner-radius", type=_nonneg, metavar="MM", help="corner radius of --plate rounded (default: a quarter of the short side, at most 5)")
-    g.add_argument("--hole", type=_nonneg, metavar="D", help="keychain/hanging hole diameter (0: none)")
-    g.add_argument("--hole-at", type=_xy, metavar="X,Y", help="hole centre in mm (default: placed automatically)")
-    g.add_argument("--hole-clearance", type=_nonneg, metavar="MM", help="distance kept between the hole and the artwork (default 1)")
-    g.add_argument("--rim", type=_nonneg, metavar="MM", help="border rim width on the plate's edge (0: none)")
-    g.add_argument("--chamfer", type=_nonneg, metavar="MM", help="chamfer on the top edges of the artwork and the plate")
-    g.add_argument("--fillet", type=_nonneg, metavar="MM", help="fillet on the top edges instead")
-    g.add_argument("--bridge", type=_nonneg, metavar="MM", help="stencil bridge width (default 1)")
-    g.add_argument("--wall", type=_nonneg, metavar="MM", help="cookie cutter wall thickness (default 0.8)")
-    g.add_argument("--flange", type=_nonneg, metavar="MM", help="cookie cutter flange width (default 4)")
-    g.add_argument("--nozzle", type=_nonneg, metavar="MM", help="nozzle diameter for the printability check (default 0.4)")
-    g.add_argument("--min-feature", type=_nonneg, metavar="MM", help="thicken strokes narrower than this")
-    g.add_argument("--preview-png", action="store_true", default=None,
-                   help="also write OUTDIR/<stem>.thin.png marking thin features (red) and gaps (blue)")
-
-
-def _add_colour_arguments(parser: argparse.ArgumentParser) -> None:
-    g = parser.add_argument_group("colours (one body per colour)")
-    g.add_argument("--colors", "--colours", dest="colors", type=_colour_count, default=None, metavar="N|auto",
-                   help="quantise into N colours besides the background (auto: as many as are distinct); "
-                        "writes one body per colour: a coloured 3MF and STEP, one STL per colour")
-    g.add_argument("--layer-heights", default=None, metavar="LIST",
-                   help="per-colour heights in mm, in the order of the report (largest area first), "
-                        "e.g. 3,2,2.5, or by colour: '#000000=3,#ea5a47=2'; others get --thickness")
-    g.add_argument("--enclosed-background", choices=("fill", "hole"), default=None,
-                   help="areas of the background colour enclosed by the part: a body of that colour "
-                        "(fill, default) or holes")
-    g.add_argument("--color-distance", type=float, default=None, metavar="DE",
-                   help="colours closer than this CIE Delta E are one colour (default 8)")
-
-
-# --------------------------------------------------------------------------- parsed flags -> options
-
-_FLAG_FIELDS = {  # argparse dest -> ProductOptions field
-    "plate": "plate", "style": "style", "margin": "margin_mm", "base_thickness": "base_thickness_mm",
-    "depth": "depth_mm", "corner_radius": "corner_radius_mm", "hole": "hole_mm", "hole_at": "hole_at",
-    "hole_clearance": "hole_clearance_mm", "rim": "rim_mm", "chamfer": "chamfer_mm", "fillet": "fillet_mm",
-    "bridge": "bridge_mm", "wall": "wall_mm", "flange": "flange_mm", "nozzle": "nozzle_mm",
-    "min_feature": "min_feature_mm", "preview_png": "preview",
-}
-
-
-def _relief_options(args: argparse.Namespace, kw: dict) -> None:
-    mode = args.mode
-    kw["mode"] = mode
-    if kw.get("formats") is None:
-        kw["formats"] = DEFAULT_FORMATS if mode == "extrude" else RELIEF_FORMATS
-    fields = {"min_height_mm": args.min_height, "max_height_mm": args.max_height, "base_mm": args.base,
-              "gamma": args.gamma, "smooth_mm": args.smooth, "pitch_mm": args.pitch,
-              "curve_angle_deg": args.curve_angle, "curve_radius_mm": args.curve_radius, "frame_mm": args.frame,
-              "outline": args.relief_outline}
-    given = {k: v for k, v in fields.items() if v is not None}
-    if args.invert_heights:
-        given["invert_heights"] = True
-    if not args.relief_simplify:
-        given["simplify"] = False
-    if mode == "extrude":
-        if given:
-            raise InvalidInputError("relief options (--min-height, --pitch, --frame, ...) need --mode relief or lithophane")
-        return
-    kw["relief"] = ReliefParams(**given)
-
-
-def _product_options(args: argparse.Namespace, kw: dict) -> None:
-    """Fill ``kw['product']`` (and preset ``thickness_mm``/``mirror``) from the parsed flags."""
-    preset = args.preset
-    given = {f: getattr(args, dest) for dest, f in _FLAG_FIELDS.items() if getattr(args, dest, None) is not None}
-    base = dict(PRESETS.get(preset, {}))
-    if kw.get("thickness_mm") is None:
-        kw["thickness_mm"] = base.get("thickness_mm", DEFAULT_THICKNESS_MM)
-    if base.get("mirror"):
-        kw["mirror"] = True
-    if preset is None and not given:
-        return
-    prod = {k: v for k, v in base.items() if k not in ("thickness_mm", "mirror")}
-    prod.update(given)
-    if "bridge_mm" not in given and "nozzle_mm" in given:
-        prod.setdefault("bridge_mm", max(1.0, 2 * given["nozzle_mm"]))
-    kw["product"] = ProductOptions(preset=preset, **prod)
-
-
-def _colour_options(args: argparse.Namespace, kw: dict) -> None:
-    if args.colors is not None:
-        kw["colors"] = args.colors
-    if args.layer_heights is not None:
-        if args.colors is None:
-            raise InvalidInputError("--layer-heights needs --colors N or --colors auto")
-        parse_layer_heights(args.layer_heights)  # validate early: a usage error, not a per-file one
-        kw["layer_heights"] = args.layer_heights
-    if args.enclosed_background is not None:
-        kw["enclosed_background"] = args.enclosed_background
-    if args.color_distance is not None:
-        if not args.color_distance > 0:
-            raise InvalidInputError(f"--color-distance must be > 0, got {args.color_distance}")
-        kw["color_distance"] = float(args.color_distance)
 
 
 # --------------------------------------------------------------------------- commands
@@ -398,9 +218,8 @@ def options_from_args(args: argparse.Namespace) -> ConvertOptions:
         kw["min_area_mm2"] = args.min_area
     if args.max_pixels is not None:
         kw["max_pixels"] = args.max_pixels
-    _relief_options(args, kw)
-    _product_options(args, kw)
-    _colour_options(args, kw)
+    for group in flags.GROUPS:
+        group.apply(args, kw)
     return ConvertOptions(**kw)
 
 
