@@ -107,11 +107,14 @@ class ProductOptions:
                 or self.fillet_mm > 0 or self.rim_mm > 0)
 
 
-def build_product(regions: Regions, prod: ProductOptions, *, thickness_mm: float, warnings: list[str]) -> Solid:
+def build_product(regions: Regions, prod: ProductOptions, *, thickness_mm: float, warnings: list[str],
+                  art_is_wall: bool = False) -> Solid:
     """The product's exact B-rep as a :class:`cad.solid.Solid` (one solid), checked with BRepCheck.
 
     ``regions`` is the artwork; ``thickness_mm`` its height (emboss), the wall height (cutter) or
     ignored (deboss, stencil). Warnings (edges left sharp, islands merged) are appended to ``warnings``.
+    ``art_is_wall``: the artwork is line art drawn as strokes, and a cookie cutter uses the strokes
+    themselves as its wall (instead of a wall along the silhouette).
     """
     h = thickness_mm
     base = prod.base_thickness_mm
@@ -119,6 +122,8 @@ def build_product(regions: Regions, prod: ProductOptions, *, thickness_mm: float
     rep: dict = {}
 
     if prod.style == "cutter":
+        if art_is_wall:
+            return _stroke_cutter(regions, prod, h)
         return _cookie_cutter(regions, prod, h, warnings)
 
     plate = plate_outline(prod.plate, art, prod.margin_mm, prod.corner_radius_mm) if prod.plate != "none" else None
@@ -271,3 +276,23 @@ def _cookie_cutter(regions: Regions, prod: ProductOptions, h: float, warnings: l
         shape = translated(shape, dx, dy)
     rep = {"wall_mm": prod.wall_mm, "flange_mm": prod.flange_mm, "height_mm": h, "merged_islands": merged}
     return _finish(shape, rep, outline, dx, dy)
+
+
+def _stroke_cutter(regions: Regions, prod: ProductOptions, h: float):
+    """A cookie cutter whose wall is the artwork itself (strokes, height ``h``), on a flange that follows
+    the strokes ``flange_mm`` out on each side. The strokes must be one connected drawing."""
+    art = regions.geometry
+    flange = shapely.union_all([art.buffer(prod.flange_mm, quad_segs=16, join_style="round")])
+    polys = polygons_of(flange)
+    if len(polys) != 1:
+        raise SolidError(f"cookie cutter: the drawing is {len(polys)} separate pieces even with its "
+                         f"{prod.flange_mm} mm flange; draw them connected or widen --flange")
+    flange = polys[0].simplify(OUTLINE_SIMPLIFY_MM, preserve_topology=True)
+    flange_h = min(prod.base_thickness_mm, h)
+    flange_faces = polygon_faces(flange, simplify_mm=OUTLINE_SIMPLIFY_MM)
+    wall = extrude(regions, thickness_mm=h).shape
+    shape = fuse([wall] + [prism(f, z0_mm=0.0, height_mm=flange_h) for f in flange_faces],
+                 "join the cutter's strokes and flange")
+    shape = unify(shape)
+    rep = {"wall_mm": None, "flange_mm": prod.flange_mm, "height_mm": h, "merged_islands": False}
+    return _finish(shape, rep, flange, 0.0, 0.0)

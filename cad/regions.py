@@ -23,8 +23,8 @@ from cad import geometry
 from tracer.errors import GeometryError, InvalidInputError
 from tracer.types import Outlines
 
-__all__ = ["Ring", "Region", "Regions", "to_regions", "regions_from_polygons", "polygons_of", "ring_contacts",
-           "DEFAULT_WIDTH_MM"]
+__all__ = ["Ring", "Region", "Regions", "PixelFrame", "pixel_frame", "to_regions", "regions_from_polygons",
+           "regions_in_mm", "polygons_of", "ring_contacts", "DEFAULT_WIDTH_MM"]
 
 DEFAULT_WIDTH_MM = 50.0
 #: Flattening tolerance used to judge validity and to measure, as a fraction of the output width.
@@ -161,6 +161,45 @@ def _scale_from(size_px: tuple[float, float], width_mm, height_mm, px_mm) -> flo
     return float(width_mm if width_mm is not None else DEFAULT_WIDTH_MM) / size_px[0]
 
 
+@dataclass(frozen=True, slots=True)
+class PixelFrame:
+    """Source pixels (y down) -> mm (y up): ``(cx, cy)`` px goes to the origin, one pixel is ``scale`` mm,
+    X flipped when ``mirror``."""
+
+    cx: float
+    cy: float
+    scale: float
+    mirror: bool = False
+
+    def to_mm(self, xy: np.ndarray) -> np.ndarray:
+        """Points (or Bézier control points) ``(..., 2)`` in pixels to mm. The one pixel -> mm conversion
+        and y-flip of tracecad: an affine map, so Bézier control points map to the same curves."""
+        xy = np.asarray(xy, dtype=np.float64)
+        out = np.empty_like(xy)
+        out[..., 0] = (xy[..., 0] - self.cx) * (-self.scale if self.mirror else self.scale)
+        out[..., 1] = (self.cy - xy[..., 1]) * self.scale
+        return out
+
+
+def pixel_frame(bbox_px: tuple[float, float, float, float], *, width_mm: float | None = None,
+                height_mm: float | None = None, px_mm: float | None = None, mirror: bool = False) -> PixelFrame:
+    """The frame that centres a subject whose bounding box is ``bbox_px`` (x0, y0, x1, y1 in pixels) on the
+    origin and gives it ``width_mm`` (default 50 mm), ``height_mm`` or ``px_mm`` (at most one)."""
+    scale = _scale_from((bbox_px[2] - bbox_px[0], bbox_px[3] - bbox_px[1]), width_mm, height_mm, px_mm)
+    return PixelFrame(0.5 * (bbox_px[0] + bbox_px[2]), 0.5 * (bbox_px[1] + bbox_px[3]), scale, mirror)
+
+
+def regions_in_mm(geom, *, px_mm: float, width_ref_mm: float, report: dict | None = None) -> Regions:
+    """Regions from a shapely (Multi)Polygon already in mm (y up): polyline rings, cleaned like
+    :func:`to_regions`' (overlaps merged, touching rings parted). ``width_ref_mm`` sets the tolerances."""
+    raw = regions_from_polygons(geom, simplify=REPAIR_SIMPLIFY_FRACTION * width_ref_mm)
+    if not raw:
+        raise GeometryError("nothing to build: the footprint is empty")
+    regions, mp = _clean(raw, tolerance=FINE_TOLERANCE_FRACTION * width_ref_mm,
+                         simplify=REPAIR_SIMPLIFY_FRACTION * width_ref_mm)
+    return Regions(regions=regions, geometry=mp, px_mm=px_mm, report=dict(report or {}))
+
+
 def to_regions(outlines: Outlines, *, width_mm: float | None = None, height_mm: float | None = None,
                px_mm: float | None = None, min_area_mm2: float = 0.0, mirror: bool = False) -> Regions:
     """Convert traced outlines to valid, oriented regions in millimetres.
@@ -207,16 +246,7 @@ def to_regions(outlines: Outlines, *, width_mm: float | None = None, height_mm: 
                 dropped_islands += 1
     bbox = _bbox_px(boxes_px, alive)
     assert scale is not None
-    cx, cy = 0.5 * (bbox[0] + bbox[2]), 0.5 * (bbox[1] + bbox[3])
-    sx = -scale if mirror else scale
-
-    def to_mm(ctrl: np.ndarray) -> np.ndarray:
-        # The one pixel -> mm conversion and y-flip of tracecad.
-        out = np.empty_like(ctrl)
-        out[..., 0] = (ctrl[..., 0] - cx) * sx
-        out[..., 1] = (cy - ctrl[..., 1]) * scale
-        return out
-
+    to_mm = PixelFrame(0.5 * (bbox[0] + bbox[2]), 0.5 * (bbox[1] + bbox[3]), scale, mirror).to_mm
     rings = {i: Ring(to_mm(c.ctrl), c.is_line) for i, c in enumerate(contours) if alive[i]}
     raw: list[Region] = []
     for i, c in enumerate(contours):

@@ -18,11 +18,12 @@ from cad.export import parse_formats
 from cad.mesh import DEFAULT_TOLERANCE_MM
 from cad.products import ProductOptions
 from cad.regions import DEFAULT_WIDTH_MM
+from cad.strokes import CAPS
 from tracer.errors import InvalidInputError
 from tracer.load import DEFAULT_MAX_PIXELS
 from tracer.types import IsolateParams, TraceParams
 
-__all__ = ["ConvertOptions", "ReliefParams", "ProductOptions", "PRESETS", "MODES", "OUTLINES", "apply_preset",
+__all__ = ["ConvertOptions", "ReliefParams", "StrokeParams", "SVG_CONTENTS", "ProductOptions", "PRESETS", "MODES", "OUTLINES", "apply_preset",
            "parse_layer_heights", "DEFAULT_WIDTH_MM", "DEFAULT_THICKNESS_MM", "DEFAULT_FORMATS",
            "RELIEF_FORMATS", "DEFAULT_MIN_AREA_MM2", "DEFAULT_TOLERANCE_MM"]
 
@@ -35,7 +36,9 @@ RELIEF_FORMATS = ("stl", "3mf")
 DEFAULT_MIN_AREA_MM2 = 0.02
 
 
-MODES = ("extrude", "relief", "lithophane")
+MODES = ("extrude", "relief", "lithophane", "stroke")
+#: What an SVG holds in --mode stroke: the strokes' outline (filled) or the centrelines (open paths).
+SVG_CONTENTS = ("outline", "centerline")
 
 
 OUTLINES = ("auto", "rect", "subject")
@@ -132,6 +135,28 @@ class ReliefParams:
 
 
 @dataclass(frozen=True, slots=True)
+class StrokeParams:
+    """Options of ``--mode stroke`` (centrelines of line art drawn at one width).
+
+    width_mm : the stroke width; None measures it: the median ink width of the drawing, in mm.
+    cap : the ends of open lines, "round", "butt" or "square" (joins are always round).
+    svg_content : "outline" (the strokes' filled outline) or "centerline" (the centrelines as open paths).
+    """
+
+    width_mm: float | None = None
+    cap: str = "round"
+    svg_content: str = "outline"
+
+    def __post_init__(self) -> None:
+        if self.width_mm is not None and not (np.isfinite(self.width_mm) and self.width_mm > 0):
+            raise InvalidInputError(f"the stroke width must be a positive number of mm or auto, got {self.width_mm}")
+        if self.cap not in CAPS:
+            raise InvalidInputError(f"unknown cap {self.cap!r} (choose from {', '.join(CAPS)})")
+        if self.svg_content not in SVG_CONTENTS:
+            raise InvalidInputError(f"unknown SVG content {self.svg_content!r} (choose from {', '.join(SVG_CONTENTS)})")
+
+
+@dataclass(frozen=True, slots=True)
 class ConvertOptions:
     """Every option of a conversion, with its default written once.
 
@@ -159,6 +184,8 @@ class ConvertOptions:
     # --mode relief|lithophane (tracecad.modes.relief): grey levels become heights; "extrude" is the traced outline
     mode: str = "extrude"
     relief: ReliefParams = ReliefParams()
+    # --mode stroke (tracecad.modes.stroke): centrelines of line art drawn at one width
+    stroke: StrokeParams = StrokeParams()
     # --preset/--plate/--nozzle ... (tracecad.modes.product): a plate, hole, rim, stencil, stamp or cookie cutter
     # around the artwork, and the printability check; None = the plain extrusion
     product: ProductOptions | None = None
@@ -179,7 +206,11 @@ class ConvertOptions:
 
     def _check_combinations(self) -> None:
         """Options that cannot go together: one usage error up front, not the same error for every input."""
-        if self.mode != "extrude":
+        if self.mode == "stroke" and self.colors is not None:
+            raise InvalidInputError("--colors cannot be combined with --mode stroke")
+        if self.mode != "stroke" and self.stroke != StrokeParams():
+            raise InvalidInputError("stroke options (--stroke-width, --cap, --svg-content) need --mode stroke")
+        if self.mode in RELIEF_DEFAULTS:
             if self.colors is not None:
                 raise InvalidInputError(f"--colors cannot be combined with --mode {self.mode}")
             if self.product is not None:

@@ -12,6 +12,7 @@ import os
 from tracecad.modes.colours import convert_colours
 from tracecad.modes.extrude import Conversion, build, convert_extrude, write_outputs
 from tracecad.modes.relief import convert_relief
+from tracecad.modes.stroke import convert_stroke
 from tracecad.options import ConvertOptions
 from tracer.errors import TracecadError
 
@@ -23,6 +24,8 @@ def convert(source, out_dir: str | os.PathLike[str], options: ConvertOptions = C
     """Convert one image (a path or its bytes) and write its outputs to ``out_dir`` as ``<stem>.<format>``.
 
     Returns the report entry; raises :class:`tracer.TracecadError` on failure, leaving no file behind."""
+    if options.mode == "stroke":  # centrelines of line art at one width
+        return convert_stroke(source, out_dir, options, stem=stem, name=name)
     if options.mode != "extrude":  # grey levels as heights
         return convert_relief(source, out_dir, options, stem=stem, name=name)
     if options.colors is not None:  # one body per colour

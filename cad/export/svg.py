@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["svg_text", "write_svg", "svg_area_mm2"]
+__all__ = ["svg_text", "write_svg", "svg_area_mm2", "centerline_svg_text", "write_centerline_svg", "svg_open_paths"]
 
 
 def _path_d(ring, x0: float, y1: float) -> str:
@@ -55,3 +55,48 @@ def svg_area_mm2(path: str | Path) -> float:
             if sub.isclosed():
                 total += -sub.area()  # y-down page: counter-clockwise shells have negative area
     return float(np.abs(total))
+
+
+def _open_path_d(ctrl: np.ndarray, closed: bool, x0: float, y1: float) -> str:
+    c = np.array(ctrl, dtype=np.float64, copy=True)
+    c[..., 0] -= x0
+    c[..., 1] = y1 - c[..., 1]
+    parts = [f"M{c[0, 0, 0]:.6f},{c[0, 0, 1]:.6f}"]
+    for seg in c:
+        parts.append("C" + " ".join(f"{p[0]:.6f},{p[1]:.6f}" for p in seg[1:]))
+    if closed:
+        parts.append("Z")
+    return "".join(parts)
+
+
+def centerline_svg_text(paths, bounds: tuple[float, float, float, float], *, stroke_mm: float,
+                        cap: str = "round") -> str:
+    """An SVG of centrelines as unfilled paths stroked ``stroke_mm`` wide (user unit 1 mm).
+
+    ``paths`` are ``(ctrl, closed)`` with cubic Bézier control points (n, 4, 2) in mm, y up; the page
+    is ``bounds`` (the strokes' footprint), so the file lines up with the outline SVG of the same part.
+    """
+    x0, y0, x1, y1 = bounds
+    w, h = x1 - x0, y1 - y0
+    svg_cap = {"round": "round", "butt": "butt", "square": "square"}[cap]
+    body = "\n".join(f'  <path d="{_open_path_d(c, closed, x0, y1)}"/>' for c, closed in paths)
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w:.6f}mm" height="{h:.6f}mm" '
+        f'viewBox="0 0 {w:.6f} {h:.6f}">\n'
+        f'<g fill="none" stroke="#000000" stroke-width="{stroke_mm:.6f}" stroke-linecap="{svg_cap}" '
+        'stroke-linejoin="round">\n' + body + "\n</g>\n</svg>\n")
+
+
+def write_centerline_svg(paths, bounds, path: str | Path, *, stroke_mm: float, cap: str = "round") -> Path:
+    path = Path(path)
+    path.write_text(centerline_svg_text(paths, bounds, stroke_mm=stroke_mm, cap=cap), encoding="utf-8")
+    return path
+
+
+def svg_open_paths(path: str | Path) -> tuple[int, float]:
+    """Re-read an SVG with svgpathtools: the number of paths and their total length (mm)."""
+    from svgpathtools import svg2paths
+
+    paths, _ = svg2paths(str(path))
+    return len(paths), float(sum(p.length() for p in paths if len(p)))

@@ -15,7 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("relief and lithophane (--mode relief|lithophane)")
     g.add_argument("--mode", choices=MODES, default="extrude",
                    help="extrude the traced outline (default), grey levels as heights (relief), "
-                        "or a backlit lithophane (dark = thick)")
+                        "a backlit lithophane (dark = thick), or the centrelines of line art drawn at one "
+                        "width (stroke)")
     g.add_argument("--min-height", type=nonneg, default=None, metavar="MM",
                    help="lowest level: height above the base (relief, default 0) or thickness (lithophane, 0.8)")
     g.add_argument("--max-height", type=nonneg, default=None, metavar="MM",
@@ -42,7 +43,7 @@ def apply(args: argparse.Namespace, kw: dict) -> None:
     mode = args.mode
     kw["mode"] = mode
     if kw.get("formats") is None:
-        kw["formats"] = DEFAULT_FORMATS if mode == "extrude" else RELIEF_FORMATS
+        kw["formats"] = RELIEF_FORMATS if mode in ("relief", "lithophane") else DEFAULT_FORMATS
     fields = {"min_height_mm": args.min_height, "max_height_mm": args.max_height, "base_mm": args.base,
               "gamma": args.gamma, "smooth_mm": args.smooth, "pitch_mm": args.pitch,
               "curve_angle_deg": args.curve_angle, "curve_radius_mm": args.curve_radius, "frame_mm": args.frame,
@@ -52,7 +53,7 @@ def apply(args: argparse.Namespace, kw: dict) -> None:
         given["invert_heights"] = True
     if not args.relief_simplify:
         given["simplify"] = False
-    if mode == "extrude":
+    if mode not in ("relief", "lithophane"):
         if given:
             raise InvalidInputError("relief options (--min-height, --pitch, --frame, ...) need --mode relief or lithophane")
         return

@@ -49,6 +49,8 @@ class Conversion:
     warnings: list = field(default_factory=list)
     mesh_built: Mesh | None = None
     solid_built: Solid | None = None
+    #: keyword arguments of :func:`cad.products.build_product` beyond the regions and options
+    product_kw: dict = field(default_factory=dict)
 
     @property
     def mesh(self) -> Mesh:
@@ -74,7 +76,8 @@ class Conversion:
             t = time.perf_counter()
             if self.options.product is not None and self.is_product:
                 self.solid_built = build_product(self.regions, self.options.product,
-                                                 thickness_mm=self.options.thickness_mm, warnings=self.warnings)
+                                                 thickness_mm=self.options.thickness_mm, warnings=self.warnings,
+                                                 **self.product_kw)
             else:
                 self.solid_built = extrude(self.regions, thickness_mm=self.options.thickness_mm)
             if self.solid_built.report.get("polyline_fallbacks"):
@@ -101,6 +104,14 @@ class Conversion:
             return mesh_volume_tolerance(self.solid, self.options.tolerance_mm)
         perimeter = float(self.regions.geometry.length)
         return 1.0 * perimeter * self.options.tolerance_mm * self.options.thickness_mm + 1e-9
+
+    def write_svg(self, tmp: Path, final: Path) -> None:
+        """The SVG file: the footprint's outline, read back and checked by its area."""
+        svg.write_svg(self.regions, tmp)
+        area = svg.svg_area_mm2(tmp)
+        if abs(area - self.regions.area_mm2) > 1e-4 * self.regions.area_mm2 + 1e-6:
+            raise ExportError(f"{final.name}: the SVG reads back with area {area:.4f} mm², "
+                              f"expected {self.regions.area_mm2:.4f}")
 
     def report(self) -> dict:
         reg = self.regions
@@ -204,14 +215,8 @@ def write_outputs(conv: Conversion, out_dir: str | os.PathLike[str], stem: str, 
         step.write_step(solid.shape, tmp, name=final.stem)
         step.verify_step(tmp, solids=solid.solids, faces=solid.faces)
 
-    def svg_file(tmp: Path, final: Path) -> None:
-        svg.write_svg(conv.regions, tmp)
-        area = svg.svg_area_mm2(tmp)
-        if abs(area - conv.regions.area_mm2) > 1e-4 * conv.regions.area_mm2 + 1e-6:
-            raise ExportError(f"{final.name}: the SVG reads back with area {area:.4f} mm², "
-                              f"expected {conv.regions.area_mm2:.4f}")
-
-    writers: dict[str, Callable[..., None]] = {"stl": stl_file, "3mf": threemf_file, "step": step_file, "svg": svg_file}
+    writers: dict[str, Callable[..., None]] = {"stl": stl_file, "3mf": threemf_file, "step": step_file,
+                                               "svg": conv.write_svg}
 
     def strict() -> None:
         if checks.strict_enabled():  # TRACECAD_STRICT=1: independent invariants, before any rename
