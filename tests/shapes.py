@@ -55,3 +55,20 @@ def default_sigint() -> None:
     """For a child process that a test stops with Ctrl-C: Python turns SIGINT into KeyboardInterrupt only
     when the signal is not ignored at start, and a suite started in the background inherits it ignored."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def line_art(paths, width: float, size: int = 160) -> np.ndarray:
+    """Dark strokes on white, anti-aliased exactly: each path (a list of (x, y) pixel points, y down)
+    buffered to ``width`` with round caps and joins; a pixel's grey level is the fraction of it the
+    strokes cover. Returns (size, size) uint8 grey; pixel (c, r) covers [c, c+1] x [r, r+1]."""
+    import shapely
+    from shapely.geometry import LineString
+
+    geom = shapely.union_all([LineString(p) for p in paths]).buffer(width / 2, quad_segs=32)
+    rows, cols = np.mgrid[:size, :size]
+    boxes = shapely.box(cols.ravel(), rows.ravel(), cols.ravel() + 1, rows.ravel() + 1)
+    shapely.prepare(geom)
+    hit = shapely.intersects(geom, boxes)
+    cover = np.zeros(size * size)
+    cover[hit] = shapely.area(shapely.intersection(boxes[hit], geom))
+    return np.round(255 * (1.0 - cover.reshape(size, size))).astype(np.uint8)

@@ -1,0 +1,126 @@
+"""--mode stroke end to end: a line drawing becomes a watertight solid of uniform strokes and open paths."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+import shapely
+import trimesh
+from PIL import Image
+from shapely.geometry import LineString
+
+from cad.export.stl import read_stl
+from cad.mesh import check_mesh
+from cad.products import ProductOptions
+from cad.strokes import flatten_path
+from shapes import line_art
+from tracecad import ConvertOptions, convert
+from tracecad.cli import main
+from tracecad.modes.extrude import write_outputs
+from tracecad.modes.stroke import build
+from tracecad.options import StrokeParams
+from tracer.errors import InvalidInputError
+
+# a hand-drawn-like figure: a loop with a crossing stem and a T bar (3 junctions, 3 free ends)
+LOOP = [(80 + 35 * np.cos(a), 95 + 35 * np.sin(a)) for a in np.linspace(0, 2 * np.pi, 181)]
+DRAWING = [[(22, 30), (138, 33)], [(80, 31.5), (83, 150)], LOOP]
+
+
+@pytest.fixture(scope="module")
+def drawing(tmp_path_factory):
+    path = tmp_path_factory.mktemp("stroke") / "drawing.png"
+    Image.fromarray(line_art(DRAWING, 5.0)).save(path)
+    return path
+
+
+def run(capsys, *argv):
+    code = main(list(map(str, argv)))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_stl_is_watertight_and_volume_is_area_times_thickness(capsys, drawing, tmp_path):
+    code, out, err = run(capsys, "convert", drawing, "-o", tmp_path, "--mode", "stroke", "--stroke-width", "1.5",
+                         "--width", "40", "--thickness", "2", "--formats", "stl,svg", "--json")
+    assert code == 0, err
+    entry = json.loads(out)["results"][0]
+    assert entry["status"] == "ok"
+    assert (entry["junctions"], entry["endpoints"]) == (3, 3)
+    assert entry["stroke_width_mm"] == 1.5 and not entry["stroke_width_auto"]
+    assert abs(entry["ink_width_px"] - 5.0) <= 0.35
+    mesh = read_stl(tmp_path / "drawing.stl")
+    rep = check_mesh(mesh)
+    assert rep.is_volume and rep.watertight
+    tm = trimesh.Trimesh(mesh.vertices, mesh.faces, process=True)
+    assert tm.is_watertight and tm.is_volume
+    assert tm.volume == pytest.approx(entry["area_mm2"] * 2.0, rel=2e-3)
+    lo, hi = tm.bounds
+    assert hi[0] - lo[0] == pytest.approx(40.0, abs=0.02)  # --width: the footprint, strokes included
+    assert lo[2] == pytest.approx(0.0, abs=1e-6) and hi[2] == pytest.approx(2.0, abs=1e-6)
+    # the outline SVG of the strokes is filled, with the loop's two holes
+    text = (tmp_path / "drawing.svg").read_text()
+    assert 'fill="#000000"' in text
+
+
+def test_strokes_are_uniform(drawing):
+    """Every point of the footprint is within half the stroke width of a centreline, and its area is
+    about length x width: the pen's uneven edges are gone."""
+    conv = build(drawing, ConvertOptions(mode="stroke", formats=("stl",), width_mm=50.0, stroke=StrokeParams(width_mm=1.0)))
+    lines = shapely.union_all([LineString(flatten_path(c, cl, 1e-3)) for c, cl in conv.strokes.paths])
+    boundary = conv.regions.geometry.boundary
+    d = shapely.distance(shapely.points(np.asarray(boundary.segmentize(0.05).geoms[0].coords)), lines)
+    assert np.percentile(d, 50) == pytest.approx(0.5, abs=0.01)
+    assert d.max() <= 0.5 + 0.01
+
+
+def test_svg_centerline_writes_open_paths(capsys, drawing, tmp_path):
+    code, out, err = run(capsys, "convert", drawing, "-o", tmp_path, "--mode", "stroke", "--formats", "svg",
+                         "--svg-content", "centerline", "--cap", "butt", "--json")
+    assert code == 0, err
+    entry = json.loads(out)["results"][0]
+    text = (tmp_path / "drawing.svg").read_text()
+    assert 'fill="none"' in text and 'stroke-linecap="butt"' in text
+    ds = re.findall(r' d="([^"]+)"', text)
+    assert len(ds) == entry["centerlines"] == 3  # bar, stem, loop
+    assert sum(d.endswith("Z") for d in ds) == 1  # only the loop is closed
+    assert entry["stroke_width_auto"] and entry["stroke_width_mm"] == pytest.approx(entry["ink_width_mm"], rel=1e-4)
+
+
+def test_stroke_flags_need_the_mode(capsys, drawing, tmp_path):
+    code, _, err = run(capsys, "convert", drawing, "-o", tmp_path, "--cap", "round")
+    assert code == 2 and "--mode stroke" in err
+    with pytest.raises(SystemExit) as e:
+        main(["convert", str(drawing), "--mode", "stroke", "--stroke-width", "-1"])
+    assert e.value.code == 2
+    with pytest.raises(InvalidInputError):
+        ConvertOptions(mode="stroke", colors=3)
+    with pytest.raises(InvalidInputError):
+        ConvertOptions(stroke=StrokeParams(cap="butt"))
+
+
+def test_blank_image_is_one_clear_error(tmp_path):
+    path = tmp_path / "blank.png"
+    Image.fromarray(np.full((40, 40), 255, np.uint8)).save(path)
+    with pytest.raises(Exception) as e:
+        convert(path, tmp_path / "out", ConvertOptions(mode="stroke", formats=("stl",)))
+    assert "blank.png" in str(e.value)
+    assert not list((tmp_path).glob("out/*"))
+
+
+def test_cookie_cutter_uses_the_strokes_as_its_wall(drawing, tmp_path):
+    """The cutter's wall is the strokes at full height, on a flange (the strokes grown by --flange) at
+    the base thickness: volume = strokes x height + the rest of the flange x its height."""
+    opts = ConvertOptions(mode="stroke", formats=("stl",), width_mm=50.0, thickness_mm=10.0,
+                          stroke=StrokeParams(width_mm=1.0),
+                          product=ProductOptions(style="cutter", flange_mm=3.0, base_thickness_mm=1.5))
+    conv = build(drawing, opts)
+    art = conv.regions.geometry
+    flange = art.buffer(3.0, quad_segs=16).area
+    assert conv.solid.volume_mm3 == pytest.approx(art.area * 10.0 + (flange - art.area) * 1.5, rel=5e-3)
+    write_outputs(conv, tmp_path, "cutter")
+    tm = trimesh.load(tmp_path / "cutter.stl")
+    assert tm.is_watertight and tm.is_volume and tm.body_count == 1
+    assert tm.bounds[1][2] == pytest.approx(10.0, abs=1e-6)
