@@ -473,14 +473,12 @@ def _edge_points(g: _Graph, e: int, refined: dict) -> NDArray:
             keep = pts
         return np.concatenate([keep, keep[:1]])
     pa, pb = g.pos[a], g.pos[b]
-    if len(keep):
-        # drop samples behind either node (past an end, or inside a junction's reach)
+    # drop the leading and trailing samples that lie behind either node (past an end, or in a junction)
+    for _ in range(2):
         if len(keep) >= 2:
-            da = keep[min(2, len(keep) - 1)] - pa
-            keep = keep[np.dot(keep - pa, da) > 0] if np.dot(da, da) > 0 else keep
-        if len(keep) >= 2:
-            db = keep[max(len(keep) - 3, 0)] - pb
-            keep = keep[np.dot(keep - pb, db) > 0] if np.dot(db, db) > 0 else keep
+            ahead = np.dot(keep - pa, keep[min(2, len(keep) - 1)] - pa) > 0
+            keep = keep[int(np.argmax(ahead)):] if ahead.any() else keep[:0]
+        keep, pa, pb = keep[::-1], pb, pa
     return np.concatenate([pa[None], keep, pb[None]])
 
 
