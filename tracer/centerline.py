@@ -45,6 +45,8 @@ __all__ = ["Stroke", "Centerlines", "centerlines", "CENTERLINE_DEFAULTS"]
 CENTERLINE_DEFAULTS = {"spur": 1.5, "merge": 1.2, "tolerance": 0.25, "step": 1.0}
 #: A cross-section wider than this many line widths touches something else (a junction, a corner).
 WIDE = 1.3
+#: Islands and holes of the mask smaller than this many working pixels are crumbs of the edge.
+SPECK_PX = 6
 #: A branch turning by more than this many degrees within a line width on either side has a corner.
 CORNER_TURN = 40.0
 
@@ -149,7 +151,7 @@ def _smooth(pts: NDArray, sigma: float, closed: bool) -> NDArray:
     """Gaussian smoothing of a polyline sampled at unit steps (ends kept where they are)."""
     if sigma <= 0 or len(pts) < 5:
         return pts
-    r = int(math.ceil(2.5 * sigma))
+    r = min(int(math.ceil(2.5 * sigma)), len(pts) - 2)
     k = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2)
     k /= k.sum()
     if closed:
@@ -258,6 +260,8 @@ def centerlines(mask: Mask, *, spur: float = CENTERLINE_DEFAULTS["spur"], merge:
         raise EmptyMaskError("the mask has no ink to follow")
     s = float(mask.scale)
     cv2 = load_cv2()
+    pixels = _tidy(pixels, cv2)
+    mask = Mask(pixels, scale=mask.scale, source_size=mask.source_size)
     skel = thin(pixels)
     dist = cv2.distanceTransform(pixels.astype(np.uint8), cv2.DIST_L2, 5)
     w0 = max(float(np.median(2.0 * dist[skel])) - 1.0, 1.0) * s  # first width estimate, source px
@@ -272,7 +276,7 @@ def centerlines(mask: Mask, *, spur: float = CENTERLINE_DEFAULTS["spur"], merge:
         g.kind[i] = pg.kind[i]
     for br in pg.branches:
         g.add_edge(br.a, br.b, to_xy(br.pixels))
-    _prune(g, spur * w0)
+    _prune(g, max(spur * w0, w0 + 2.0 * s))  # the margin: an acute corner's spur on a thin line
     _merge_junctions(g, merge * w0)
 
     sample = _Sampler(mask)
@@ -288,6 +292,22 @@ def centerlines(mask: Mask, *, spur: float = CENTERLINE_DEFAULTS["spur"], merge:
         endpoints=np.array([g.pos[n] for n in ends]).reshape(-1, 2),
         branches=len(g.edges) + sum(1 for n in g.kind if g.degree(n) == 0),
         ink_width_px=float(width), source_size=(int(mask.source_size[0]), int(mask.source_size[1])))
+
+
+def _tidy(pixels: NDArray[np.bool_], cv2) -> NDArray[np.bool_]:
+    """The mask without the one-pixel notches, bumps and crumbs that a blurred or noisy edge leaves
+    (each would thin to a spur or a dot): a 3x3 majority filter, then islands and holes of fewer than
+    ``SPECK_PX`` pixels removed. A mask the filter would empty is kept as it is."""
+    tidy = cv2.medianBlur(pixels.astype(np.uint8) * 255, 3) > 127
+    if not tidy.any():
+        return pixels
+    for value in (True, False):
+        n, labels, stats, _ = cv2.connectedComponentsWithStats((tidy == value).astype(np.uint8), connectivity=8)
+        small = np.flatnonzero(stats[:, cv2.CC_STAT_AREA] < SPECK_PX)
+        small = small[small > 0]
+        if len(small) and (value is False or len(small) < n - 1):
+            tidy[np.isin(labels, small)] = not value
+    return tidy
 
 
 def _prune(g: _Graph, max_len: float) -> None:
