@@ -42,9 +42,12 @@ __all__ = ["Stroke", "Centerlines", "centerlines", "CENTERLINE_DEFAULTS"]
 
 #: spur: prune end branches shorter than this many line widths; merge: junctions closer than this many
 #: widths are one; tolerance: Bézier fit tolerance in source pixels; step: sample spacing in source pixels.
-CENTERLINE_DEFAULTS = {"spur": 1.5, "merge": 1.2, "tolerance": 0.25, "step": 1.0}
+CENTERLINE_DEFAULTS = {"spur": 1.5, "merge": 1.2, "tolerance": 0.1, "step": 1.0}
 #: A cross-section wider than this many line widths touches something else (a junction, a corner).
 WIDE = 1.3
+#: Gaussian smoothing of the centred samples along a line (sigma, in samples): the centring's noise is
+#: a tenth of a pixel, and a curve of radius r shrinks by sigma^2 / 2r.
+SMOOTH_SIGMA = 2.0
 #: Islands and holes of the mask smaller than this many working pixels are crumbs of the edge.
 SPECK_PX = 6
 #: A branch turning by more than this many degrees within a line width on either side has a corner.
@@ -389,7 +392,7 @@ def _centre(g: _Graph, sample: _Sampler, w0: float, step: float) -> tuple[dict, 
         sm = moved.copy()
         edges = np.flatnonzero(np.diff(np.concatenate([[0], good.astype(np.int8), [0]])))
         for lo, hi in zip(edges[::2], edges[1::2]):  # light smoothing along each clean run
-            sm[lo:hi] = _smooth(moved[lo:hi], 1.0, bool(closed and good.all()))
+            sm[lo:hi] = _smooth(moved[lo:hi], SMOOTH_SIGMA, bool(closed and good.all()))
         out[e] = [sm, good]
     return out, w
 
