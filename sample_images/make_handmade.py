@@ -42,7 +42,39 @@ def transparent() -> None:
     Image.fromarray(rgba, "RGBA").save(HERE / "star_transparent.png")
 
 
+def doodle() -> None:
+    """A pen doodle on grey paper (a house, a door, a spiral sun and a wavy line): line art of
+    uneven width, with corners, T junctions, a crossing, a loop and free ends (``--mode stroke``)."""
+    rng = np.random.default_rng(7)
+    scale = 4  # drawn 4x larger, then area-reduced: anti-aliased edges
+    img = np.full((360 * scale, 480 * scale), 255, np.uint8)
+
+    def pen(points, width):
+        pts = np.asarray(points, float)
+        dense = np.concatenate([np.linspace(a, b, 12, endpoint=False) for a, b in zip(pts[:-1], pts[1:])] + [pts[-1:]])
+        dense = dense + rng.normal(0, 0.6, dense.shape)  # a hand's wobble
+        for (x0, y0), (x1, y1) in zip(dense[:-1], dense[1:]):
+            w = width * (0.85 + 0.3 * rng.random())  # the pen's pressure
+            cv2.line(img, (int(x0 * scale), int(y0 * scale)), (int(x1 * scale), int(y1 * scale)), 0,
+                     max(1, int(round(w * scale))), cv2.LINE_AA)
+
+    pen([(60, 320), (60, 170), (170, 80), (280, 170), (280, 320), (60, 320)], 5)  # walls and roof
+    pen([(60, 170), (280, 170)], 5)  # the eaves: two T junctions
+    pen([(140, 320), (140, 240), (200, 240), (200, 320)], 4)  # door
+    pen([(110, 120), (110, 60), (140, 60), (140, 96)], 4)  # chimney, its foot on the roof
+    t = np.linspace(0, 4 * np.pi, 120)
+    pen(np.stack([390 + (6 + 40 * t / (4 * np.pi)) * np.cos(t), 90 + (6 + 40 * t / (4 * np.pi)) * np.sin(t)], 1), 4)
+    pen([(320 + x, 300 + 14 * np.sin(x / 14)) for x in range(0, 140, 4)], 4)  # a wavy line
+    pen([(330, 200), (450, 260)], 4)  # two crossing lines
+    pen([(330, 260), (450, 200)], 4)
+    small = cv2.resize(img, (480, 360), interpolation=cv2.INTER_AREA).astype(np.float32)
+    paper = np.linspace(236, 214, 480)[None, :]  # light falling off across the sheet
+    out = 40 + (paper - 40) * small / 255.0 + rng.normal(0, 2.0, small.shape)
+    Image.fromarray(np.clip(out, 0, 255).astype(np.uint8)).save(HERE / "doodle.png")
+
+
 if __name__ == "__main__":
     letters()
     target()
     transparent()
+    doodle()
