@@ -124,3 +124,13 @@ def test_cookie_cutter_uses_the_strokes_as_its_wall(drawing, tmp_path):
     tm = trimesh.load(tmp_path / "cutter.stl")
     assert tm.is_watertight and tm.is_volume and tm.body_count == 1
     assert tm.bounds[1][2] == pytest.approx(10.0, abs=1e-6)
+
+
+def test_web_form_fields_reach_the_stroke_options():
+    from tracecad.web.forms import FormError, options_from_form
+
+    o = options_from_form([("mode", "stroke"), ("stroke_width", "1.5"), ("cap", "square"),
+                           ("svg_content", "centerline"), ("formats", "svg,stl")], max_pixels=10**6)
+    assert o.mode == "stroke" and o.stroke == StrokeParams(width_mm=1.5, cap="square", svg_content="centerline")
+    with pytest.raises(FormError):
+        options_from_form([("cap", "round")], max_pixels=10**6)  # without the mode

@@ -19,7 +19,7 @@ function fields(withFormats) {
     if (el.type === 'checkbox') data.append(el.name, el.checked ? 'true' : 'false');
     else if (el.value.trim() !== '') data.append(el.name, el.value.trim());
   }
-  if (withFormats) data.append('formats', $('mode').value === 'extrude' ? 'step,stl,3mf,svg' : 'stl,3mf');
+  if (withFormats) data.append('formats', ['extrude', 'stroke'].includes($('mode').value) ? 'step,stl,3mf,svg' : 'stl,3mf');
   return data;
 }
 
