@@ -27,6 +27,7 @@ All coordinates are source pixels, x right and y down (the frame of :mod:`tracer
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +36,7 @@ from numpy.typing import NDArray
 from tracer.bezierfit import fit_beziers, line_bezier
 from tracer.errors import EmptyMaskError
 from tracer.opencv import load_cv2
+from tracer.polyline import fit_line, length, meet, normals, resample, smooth
 from tracer.skeleton import pixel_graph, thin
 from tracer.types import Mask
 
@@ -99,6 +101,7 @@ class _Graph:
         self.kind: dict[int, str] = {}
         self.edges: dict[int, list] = {}  # id -> [a, b, pts]; a = b = -1 for a loop with no node
         self._next = 0
+        self.corners: list[NDArray] = []  # corners that were junctions of a spur (see _drop_corner_spurs)
 
     def add_edge(self, a: int, b: int, pts: NDArray) -> None:
         self.edges[self._next] = [a, b, pts]
@@ -137,47 +140,8 @@ class _Graph:
         self.add_edge(a1, b2, np.concatenate([p1, p2[1:]]))
 
 
-def _length(pts: NDArray) -> float:
-    return float(np.hypot(*np.diff(pts, axis=0).T).sum()) if len(pts) > 1 else 0.0
 
 
-def _resample(pts: NDArray, step: float) -> NDArray:
-    d = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(pts, axis=0).T))])
-    if d[-1] <= step:
-        return pts[[0, -1]] if len(pts) > 1 else pts
-    n = max(int(round(d[-1] / step)), 1)
-    s = np.linspace(0.0, d[-1], n + 1)
-    return np.stack([np.interp(s, d, pts[:, 0]), np.interp(s, d, pts[:, 1])], axis=1)
-
-
-def _smooth(pts: NDArray, sigma: float, closed: bool) -> NDArray:
-    """Gaussian smoothing of a polyline sampled at unit steps (ends kept where they are)."""
-    if sigma <= 0 or len(pts) < 5:
-        return pts
-    r = min(int(math.ceil(2.5 * sigma)), len(pts) - 2)
-    k = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2)
-    k /= k.sum()
-    if closed:
-        ext = np.concatenate([pts[-1 - r:-1], pts, pts[1:r + 1]])
-        out = np.stack([np.convolve(ext[:, i], k, mode="valid") for i in range(2)], axis=1)
-        return out
-    # odd reflection about the ends keeps straight ends straight and the ends fixed
-    head = 2 * pts[0] - pts[1:r + 1][::-1]
-    tail = 2 * pts[-1] - pts[-r - 1:-1][::-1]
-    ext = np.concatenate([head, pts, tail])
-    return np.stack([np.convolve(ext[:, i], k, mode="valid") for i in range(2)], axis=1)
-
-
-def _normals(pts: NDArray, closed: bool) -> NDArray:
-    if len(pts) < 2:
-        return np.zeros_like(pts)
-    if closed:
-        t = np.roll(pts, -1, axis=0) - np.roll(pts, 1, axis=0)
-        t[0] = t[-1] = pts[1] - pts[-2]
-    else:
-        t = np.gradient(pts, axis=0)
-    n = np.stack([-t[:, 1], t[:, 0]], axis=1)
-    return n / np.maximum(np.hypot(*n.T), 1e-12)[:, None]
 
 
 class _Sampler:
@@ -232,26 +196,6 @@ def _cross_sections(sample: _Sampler, pts: NDArray, normals: NDArray, reach: flo
     return off, width
 
 
-def _fit_line(pts: NDArray) -> tuple[NDArray, NDArray] | None:
-    """A point on and the direction of the least-squares line through ``pts``."""
-    if len(pts) < 2:
-        return None
-    c = pts.mean(axis=0)
-    _, _, vt = np.linalg.svd(pts - c)
-    return c, vt[0]
-
-
-def _meet(lines: list[tuple[NDArray, NDArray]]) -> NDArray | None:
-    """The least-squares intersection of lines (point, unit direction); None when they are near parallel."""
-    a = np.zeros((2, 2))
-    b = np.zeros(2)
-    for p, d in lines:
-        m = np.eye(2) - np.outer(d, d)
-        a += m
-        b += m @ p
-    if np.linalg.cond(a) > 1e3:
-        return None
-    return np.linalg.solve(a, b)
 
 
 def centerlines(mask: Mask, *, spur: float = CENTERLINE_DEFAULTS["spur"], merge: float = CENTERLINE_DEFAULTS["merge"],
@@ -286,6 +230,7 @@ def centerlines(mask: Mask, *, spur: float = CENTERLINE_DEFAULTS["spur"], merge:
     refined, width = _centre(g, sample, w0, step)
     _place_junctions(g, refined, width)
     _place_ends(g, refined, sample, width, step)
+    _drop_corner_spurs(g, refined, width)
     strokes = _paths(g, refined, width, tolerance, step)
     junctions = [n for n, k in g.kind.items() if k == "junction" and g.degree(n) >= 3]
     ends = [n for n in g.kind if g.degree(n) <= 1]
@@ -323,9 +268,9 @@ def _prune(g: _Graph, max_len: float) -> None:
                     continue
                 if g.degree(other) < 3:
                     continue
-                length = _length(pts)
-                if length < max_len and (best is None or length < best[0]):
-                    best = (length, e, end_node, other)
+                run_len = length(pts)
+                if run_len < max_len and (best is None or run_len < best[0]):
+                    best = (run_len, e, end_node, other)
         if best is None:
             return
         _, e, end_node, other = best
@@ -337,9 +282,9 @@ def _prune(g: _Graph, max_len: float) -> None:
 def _merge_junctions(g: _Graph, max_len: float) -> None:
     """Contract short branches between two junctions (a crossing the skeleton split in two)."""
     while True:
-        short = [(_length(pts), e) for e, (a, b, pts) in g.edges.items()
+        short = [(length(pts), e) for e, (a, b, pts) in g.edges.items()
                  if a >= 0 and b >= 0 and a != b and g.kind[a] == "junction" and g.kind[b] == "junction"
-                 and _length(pts) < max_len]
+                 and length(pts) < max_len]
         if not short:
             return
         _, e = min(short)
@@ -365,11 +310,11 @@ def _centre(g: _Graph, sample: _Sampler, w0: float, step: float) -> tuple[dict, 
         widths = []
         for e, (a, b, pts) in g.edges.items():
             closed = a < 0
-            base = out[e][0] if it else _smooth(_resample(pts, step), max(w0 / (2 * step), 1.0), closed)
+            base = out[e][0] if it else smooth(resample(pts, step), max(w0 / (2 * step), 1.0), closed)
             if len(base) < 2:
                 out[e] = [base, np.zeros(len(base), bool), np.full(len(base), np.nan), base]
                 continue
-            nrm = _normals(_smooth(base, max(w / (2 * step), 1.0), closed), closed)
+            nrm = normals(smooth(base, max(w / (2 * step), 1.0), closed), closed)
             off, wid = _cross_sections(sample, base, nrm, 1.0 * w + 2.0 + 2 * sample.scale, min(0.25, sample.scale / 2))
             moved = base + np.nan_to_num(off)[:, None] * nrm
             first = out[e][3] if it else base
@@ -392,7 +337,7 @@ def _centre(g: _Graph, sample: _Sampler, w0: float, step: float) -> tuple[dict, 
         sm = moved.copy()
         edges = np.flatnonzero(np.diff(np.concatenate([[0], good.astype(np.int8), [0]])))
         for lo, hi in zip(edges[::2], edges[1::2]):  # light smoothing along each clean run
-            sm[lo:hi] = _smooth(moved[lo:hi], SMOOTH_SIGMA, bool(closed and good.all()))
+            sm[lo:hi] = smooth(moved[lo:hi], SMOOTH_SIGMA, bool(closed and good.all()))
         out[e] = [sm, good]
     return out, w
 
@@ -453,10 +398,10 @@ def _place_junctions(g: _Graph, refined: dict, w: float) -> None:
         for e, end in g.incident(node):
             pts, ok = refined[e]
             run = _end_run(pts, ok, end == 0, max(2.0 * w, 4.0))
-            fit = _fit_line(run)
-            if fit is not None and _length(run) >= 1.0:
+            fit = fit_line(run)
+            if fit is not None and length(run) >= 1.0:
                 lines.append(fit)
-        p = _meet(lines) if len(lines) >= 2 else None
+        p = meet(lines) if len(lines) >= 2 else None
         if p is not None and np.hypot(*(p - g.pos[node])) <= 1.5 * w + 1.0:
             g.pos[node] = p
 
@@ -473,7 +418,7 @@ def _place_ends(g: _Graph, refined: dict, sample: _Sampler, w: float, step: floa
         if len(run) < 2:
             continue
         last = run[0]
-        fit = _fit_line(run)
+        fit = fit_line(run)
         assert fit is not None
         d = fit[1] if np.dot(fit[1], run[0] - run[-1]) > 0 else -fit[1]
         t = np.arange(0.0, 1.5 * w + 3.0, 0.25)
@@ -484,6 +429,38 @@ def _place_ends(g: _Graph, refined: dict, sample: _Sampler, w: float, step: floa
         j = off[0]
         tip = t[j - 1] + 0.25 * (v[j - 1] - 0.5) / max(v[j - 1] - v[j], 1e-6)
         g.pos[node] = last + max(tip - 0.5 * w, 0.0) * d
+
+
+def _drop_corner_spurs(g: _Graph, refined: dict, w: float) -> None:
+    """A sharp corner of a thin line thins to a junction with a spur into the corner's tip, longer
+    than the line is wide; once its end sits half a width inside the tip, the spur has (almost) no
+    length left. Such a spur is removed and its junction becomes a corner of the line through it."""
+    for node, kind in list(g.kind.items()):
+        inc = g.incident(node)
+        if kind != "end" or len(inc) != 1:
+            continue
+        e, end = inc[0]
+        a, b, _ = g.edges[e]
+        other = b if end == 0 else a
+        if other < 0 or other == node or g.kind.get(other) != "junction" or g.degree(other) != 3:
+            continue
+        if np.hypot(*(g.pos[node] - g.pos[other])) > 0.75 * w:
+            continue
+        del g.edges[e], refined[e], g.pos[node], g.kind[node]
+        (e1, end1), (e2, end2) = g.incident(other)
+        if e1 == e2:
+            continue
+        (p1, ok1), (p2, ok2) = refined[e1], refined[e2]
+        if end1 == 0:  # the first edge towards the corner, the second away from it (as _Graph.dissolve)
+            p1, ok1 = p1[::-1], ok1[::-1]
+        if end2 == 1:
+            p2, ok2 = p2[::-1], ok2[::-1]
+        corner = g.pos[other].copy()
+        g.dissolve(other)
+        new = max(g.edges)
+        refined[new] = [np.concatenate([p1, corner[None], p2]), np.concatenate([ok1, [True], ok2])]
+        del refined[e1], refined[e2]
+        g.corners.append(corner)
 
 
 def _edge_points(g: _Graph, e: int, refined: dict) -> NDArray:
@@ -505,7 +482,7 @@ def _edge_points(g: _Graph, e: int, refined: dict) -> NDArray:
     return np.concatenate([pa[None], keep, pb[None]])
 
 
-def _corners(pts: NDArray, w: float, step: float) -> tuple[NDArray, list[int]]:
+def _corners(pts: NDArray, w: float, step: float, known: Sequence[NDArray] = ()) -> tuple[NDArray, list[int]]:
     """Corners inside a polyline with gaps (clean samples were dropped there): where the straight runs on
     either side of a gap meet at an angle, the meeting point is inserted. Returns points and corner indices."""
     if len(pts) < 4:
@@ -516,20 +493,29 @@ def _corners(pts: NDArray, w: float, step: float) -> tuple[NDArray, list[int]]:
     n_out = 1
     start = 0
     gaps = np.flatnonzero(seg > 2.5 * step)
+    is_known = np.zeros(len(pts), dtype=bool)
+    for c in known:
+        is_known |= np.hypot(*(pts - c).T) < 1e-9
+    corners_known = set(np.flatnonzero(is_known).tolist())
     for gi in gaps.tolist():
+        if is_known[gi] or is_known[gi + 1]:  # a corner placed already
+            out.append(pts[start + 1:gi + 1])
+            n_out += gi - start
+            start = gi
+            continue
         before = pts[start:gi + 1]
         after_end = int(gaps[gaps > gi][0]) + 1 if (gaps > gi).any() else len(pts)
         after = pts[gi + 1:after_end]
         cut_b = before[np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(before[::-1], axis=0).T))])[::-1] <= 2 * w]
         cut_a = after[np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(after, axis=0).T))]) <= 2 * w]
-        fb, fa = _fit_line(cut_b), _fit_line(cut_a)
+        fb, fa = fit_line(cut_b), fit_line(cut_a)
         out.append(pts[start + 1:gi + 1])
         n_out += gi - start
-        if fb is not None and fa is not None and _length(cut_b) > 1 and _length(cut_a) > 1:
+        if fb is not None and fa is not None and length(cut_b) > 1 and length(cut_a) > 1:
             db = fb[1] if np.dot(fb[1], cut_b[-1] - cut_b[0]) > 0 else -fb[1]
             da = fa[1] if np.dot(fa[1], cut_a[-1] - cut_a[0]) > 0 else -fa[1]
             turn = math.degrees(math.acos(float(np.clip(np.dot(db, da), -1, 1))))
-            p = _meet([fb, fa]) if turn > 25 else None
+            p = meet([fb, fa]) if turn > 25 else None
             gap = pts[gi + 1] - pts[gi]
             if p is not None and np.hypot(*(p - pts[gi])) < seg[gi] + 3 * w and np.hypot(*(p - pts[gi + 1])) < seg[gi] + 3 * w \
                     and np.dot(p - pts[gi], gap) > -w and np.dot(pts[gi + 1] - p, gap) > -w:
@@ -538,7 +524,11 @@ def _corners(pts: NDArray, w: float, step: float) -> tuple[NDArray, list[int]]:
                 n_out += 1
         start = gi
     out.append(pts[start + 1:])
-    return np.concatenate(out), corners
+    merged = np.concatenate(out)
+    if corners_known:  # the known corners' indices in the output
+        for c in known:
+            corners.extend(np.flatnonzero(np.hypot(*(merged - c).T) < 1e-9).tolist())
+    return merged, sorted(set(corners))
 
 
 def _paths(g: _Graph, refined: dict, w: float, tolerance: float, step: float) -> list[Stroke]:
@@ -604,10 +594,10 @@ def _paths(g: _Graph, refined: dict, w: float, tolerance: float, step: float) ->
                 start = (back[0], 1 - back[1])
             parts, closed = chain(*start)
         pts = np.concatenate([parts[0]] + [p[1:] for p in parts[1:]])
-        pts, corners = _corners(pts, w, step)
+        pts, corners = _corners(pts, w, step, g.corners)
         if closed and not np.allclose(pts[0], pts[-1]):
             pts = np.concatenate([pts, pts[:1]])
-        if _length(pts) < 1e-6:
+        if length(pts) < 1e-6:
             ctrl = line_bezier(pts[0], pts[0])[None]
         else:
             ctrl = fit_beziers(pts, tolerance, closed=closed, corners=corners, reach=max(w, 2.0))
