@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from cad.export import parse_formats
+from cad.export.slicers import SLICERS
 from cad.mesh import DEFAULT_TOLERANCE_MM
 from cad.products import ProductOptions
 from cad.regions import DEFAULT_WIDTH_MM
@@ -156,6 +157,13 @@ class ConvertOptions:
     layer_heights: str | tuple | None = None
     enclosed_background: str | None = None
     color_distance: float | None = None
+    # the printer set-up of the --colors 3MF (tracecad.modes.slicer): the slicer whose project files are
+    # written, colours on extruders, the palette cap, and colour changes on the layer grid
+    slicer: str = "prusa"
+    extruders: str | tuple | None = None
+    max_colors: int | None = None
+    color_changes: bool = False
+    layer_height_mm: float = 0.2
     # --mode relief|lithophane (tracecad.modes.relief): grey levels become heights; "extrude" is the traced outline
     mode: str = "extrude"
     relief: ReliefParams = ReliefParams()
@@ -198,6 +206,20 @@ class ConvertOptions:
             if ignored:
                 raise InvalidInputError(f"{', '.join(ignored)} cannot be combined with --colors, which separates "
                                         "the picture by colour instead of isolating one subject")
+        if self.slicer not in SLICERS:
+            raise InvalidInputError(f"--slicer must be one of {', '.join(SLICERS)}, got {self.slicer!r}")
+        if not (np.isfinite(self.layer_height_mm) and self.layer_height_mm > 0):
+            raise InvalidInputError(f"--layer-height must be a positive number, got {self.layer_height_mm}")
+        if self.max_colors is not None and not (isinstance(self.max_colors, int) and 1 <= self.max_colors <= 24):
+            raise InvalidInputError(f"--max-colors must be from 1 to 24, got {self.max_colors!r}")
+        needs = [flag for flag, on in (("--extruders", self.extruders is not None),
+                                       ("--max-colors", self.max_colors is not None),
+                                       ("--color-changes", self.color_changes)) if on]
+        if needs and self.colors is None:
+            raise InvalidInputError(f"{', '.join(needs)} needs --colors N or --colors auto")
+        if self.color_changes and self.extruders is not None:
+            raise InvalidInputError("--extruders cannot be combined with --color-changes, which prints every "
+                                    "colour with one extruder")
         prod = self.product
         if self.colors is not None and prod is not None and prod.builds_solid and (
                 prod.plate == "none" or prod.style != "emboss" or prod.hole_mm or prod.rim_mm or prod.chamfer_mm
