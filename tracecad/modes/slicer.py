@@ -190,7 +190,7 @@ def plan_color_changes(bodies: list, layer_mm: float) -> tuple[list, list[ColorC
     below = n0
     for k, (n, col) in enumerate(levels):
         above = [b for c2 in (c for _, c in levels[k:]) for b in by_colour[c2]]
-        geom = shapely.unary_union([shapely.set_precision(b.regions.geometry, 1e-6) for b in above])
+        geom = shapely.unary_union([b.regions.geometry for b in above])
         if len(above) == len(by_colour[col]):  # the top band: the colour's own footprint, with its curves
             regions = by_colour[col][0].regions if len(above) == 1 else _regions(geom, above[0].regions.px_mm)
         else:
