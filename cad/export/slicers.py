@@ -7,6 +7,13 @@ triangle ranges and reads each volume's ``extruder``; Bambu Studio and OrcaSlice
 ``Metadata/custom_gcode_per_layer.xml``) make one part of each component object and read its
 ``extruder``. Both take a colour change as the top of the first layer printed in the new colour
 (``print_z`` / ``top_z``). :func:`read_project` parses them back into the same terms.
+
+Bambu Studio and OrcaSlicer read ``model_settings.config`` from any 3MF, but their project settings
+and per-layer G-code only from files that declare their application (``Application`` starting with
+``BambuStudio-``) and then expect a complete printer profile; a partial one makes them refuse the
+project. These files therefore do not claim to be theirs: the parts, names and filaments arrive,
+the colours come from the model's colour group, and the colour changes are listed for their layer
+slider.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@
   colour of each triangle as a base material (``p1``), and PrusaSlicer's project files (see
   :mod:`cad.export.slicers`) that cut the object into named parts, each on its extruder.
 * ``"bambu"``: one mesh object per part and one object assembling them as components (the layout
-  whose parts Bambu Studio and OrcaSlicer assign to filaments), with their project files.
+  whose parts Bambu Studio and OrcaSlicer assign to filaments), coloured through a materials-extension
+  colour group (the colours those slicers read from other applications' files), with their project files.
 
 :func:`read_3mf` reads any of them (and other writers' files) back as ``(name, mesh, colour)``
 parts: an object's triangles split by their base material, components resolved with their
@@ -32,6 +33,7 @@ LAYOUTS = ("objects", "prusa", "bambu")
 
 _NS = "http://schemas.microsoft.com/3dmanufacturing/core/2015/02"
 _NS_PROD = "http://schemas.microsoft.com/3dmanufacturing/production/2015/06"
+_NS_MAT = "http://schemas.microsoft.com/3dmanufacturing/material/2015/02"
 _CT = """<?xml version="1.0" encoding="UTF-8"?>
 <Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">
 <Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>
@@ -126,17 +128,19 @@ def _one_object_xml(parts: list[Part], name: str) -> tuple[bytes, list[tuple[int
     return out.getvalue().encode(), ranges
 
 
-def _components_xml(parts: list[Part], name: str) -> bytes:
-    """The ``bambu`` layout's model: mesh objects 2..N+1, object N+2 assembling them as components."""
+def _components_xml(parts: list[Part], name: str, extruders: tuple[int, ...], filaments: tuple[str, ...]) -> bytes:
+    """The ``bambu`` layout's model: mesh objects 2..N+1, object N+2 assembling them as components. The
+    colours are a materials-extension colour group listing the filaments in slot order, each part pointing
+    at its extruder's entry: the colour data Bambu Studio and OrcaSlicer read from other applications' files
+    (they number the distinct colours of the group 1, 2, ... as filaments, in the group's order)."""
     out = io.StringIO()
-    # Bambu Studio and OrcaSlicer read a 3MF's project files (filament colours, per-layer G-code) only
-    # when it declares their dialect by this Application prefix; BambuStudio:3mfVersion is its version.
-    _header(out, {"Application": "BambuStudio-01.10.00.00", "BambuStudio:3mfVersion": "1", "Title": name,
-                  "Generator": "tracecad"}, f' xmlns:p="{_NS_PROD}" xmlns:BambuStudio="http://schemas.bambulab.com/package/2021"')
-    colored = _materials(out, parts)
-    for i, (pname, mesh, _) in enumerate(parts):
-        mat = f' pid="1" pindex="{i}"' if colored else ""
-        out.write(f'<object id="{i + 2}" name="{_esc(pname)}" type="model"{mat}>\n')
+    _header(out, {"Application": "tracecad", "Title": name}, f' xmlns:m="{_NS_MAT}"')
+    out.write('<m:colorgroup id="1">\n')
+    for col in filaments:
+        out.write(f'<m:color color="{col.upper()}FF"/>\n')
+    out.write("</m:colorgroup>\n")
+    for i, ((pname, mesh, _), extruder) in enumerate(zip(parts, extruders)):
+        out.write(f'<object id="{i + 2}" name="{_esc(pname)}" type="model" pid="1" pindex="{extruder - 1}">\n')
         _mesh(out, mesh.vertices, mesh.faces)
         out.write("</object>\n")
     root = len(parts) + 2
@@ -161,7 +165,7 @@ def write_3mf(parts: list[Part], path: str | Path, *, layout: str = "objects", p
         model, ranges = _one_object_xml(parts, project.name)
         extra = prusa_files(project, [p[0] for p in parts], ranges)
     else:
-        model = _components_xml(parts, project.name)
+        model = _components_xml(parts, project.name, project.extruders, project.filament_colors)
         extra = bambu_files(project, [p[0] for p in parts], [i + 2 for i in range(len(parts))], len(parts) + 2)
     path = Path(path)
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=5) as z:
@@ -234,6 +238,9 @@ class _Reader:
             for bm in root.iterfind(".//m:basematerials", _NSMAP):
                 for k, base in enumerate(bm.iterfind("m:base", _NSMAP)):
                     self.colors[(file, bm.get("id"), str(k))] = (base.get("name", ""), base.get("displaycolor", "")[:7])
+            for cg in root.iterfind(f".//{{{_NS_MAT}}}colorgroup"):
+                for k, col in enumerate(cg.iterfind(f"{{{_NS_MAT}}}color")):
+                    self.colors[(file, cg.get("id"), str(k))] = ("", col.get("color", "")[:7])
 
     def parts(self, file: str, oid: str, matrix: np.ndarray, depth: int) -> list[Part]:
         if depth > 16 or file not in self.models:

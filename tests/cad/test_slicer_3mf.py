@@ -80,16 +80,19 @@ def test_prusa_layout_is_one_object_cut_into_volumes_by_triangle_range(tmp_path)
 
 def test_bambu_layout_has_the_structure_their_loader_reads(tmp_path):
     """Bambu Studio / OrcaSlicer (bbs_3mf.cpp): a part is a component object with a mesh, named and put on
-    a filament by <part id=component objectid> of the <object id=root> in model_settings.config; the
-    project files (filament colours, per-layer G-code) are read only under their Application prefix."""
+    a filament by <part id=component objectid> of the <object id=root> in model_settings.config (read from
+    any 3MF). From another application's file they take colours from <m:colorgroup> (matched by that literal
+    tag), numbering its distinct colours 1, 2, ... as filaments; their project files they read only from
+    files claiming to be theirs, which this one does not."""
     parts = _sign()
     p = write_3mf(parts, tmp_path / "sign.3mf", layout="bambu", project=MMU)
     with zipfile.ZipFile(p) as z:
-        model = ET.fromstring(z.read("3D/3dmodel.model"))
+        raw = z.read("3D/3dmodel.model").decode()
+        model = ET.fromstring(raw)
         cfg = ET.fromstring(z.read(BAMBU_MODEL))
         settings = json.loads(z.read(BAMBU_PROJECT))
     meta = {m.get("name"): m.text for m in model.findall("m:metadata", NS)}
-    assert re.fullmatch(r"BambuStudio-\d+(\.\d+){3}", meta["Application"])  # Semver-parsable after the prefix
+    assert not meta["Application"].startswith(("BambuStudio-", "OrcaSlicer-"))
     items = model.findall("m:build/m:item", NS)
     assert len(items) == 1
     objects = {o.get("id"): o for o in model.findall("m:resources/m:object", NS)}
@@ -105,8 +108,16 @@ def test_bambu_layout_has_the_structure_their_loader_reads(tmp_path):
         md = {m.get("key"): m.get("value") for m in part.findall("metadata")}
         got.append((part.get("id"), md["name"], int(md["extruder"])))
     assert got == [(c, n, e) for c, (n, _, _), e in zip(comps, parts, MMU.extruders)]
+    # the colour group, as the loader's expat handlers see it (tag names with their "m:" prefix)
+    group = re.findall(r'<m:colorgroup id="(\d+)">(.*?)</m:colorgroup>', raw, re.S)
+    assert len(group) == 1
+    colours = re.findall(r'<m:color color="(#[0-9A-F]{8})"/>', group[0][1])
+    order = list(dict.fromkeys(colours))  # the loader's filament numbering: distinct colours in order
+    for c, (_, _, e) in zip(comps, got):
+        assert objects[c].get("pid") == group[0][0]
+        assert order.index(colours[int(objects[c].get("pindex"))]) + 1 == e
+    assert [c[:7].lower() for c in colours] == list(MMU.filament_colors)
     assert settings["filament_colour"] == list(MMU.filament_colors)
-    assert len(settings["filament_colour"]) >= max(e for *_, e in got)
     plate = cfg.find("plate")
     assert {m.get("key"): m.get("value") for m in plate.iter("metadata")}["object_id"] == root.get("id")
 

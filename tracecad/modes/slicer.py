@@ -116,7 +116,7 @@ def merge_palette(labels: ColorLabels, n: int) -> tuple[ColorLabels, list[tuple[
 def assign_extruders(colors: list[str], areas: list[float], spec: tuple[tuple[str, int], ...]
                      ) -> tuple[dict[str, int], list[str]]:
     """Extruder per distinct colour (``colors`` with their total ``areas``) and the filament colour of
-    each extruder 1..n (an extruder no colour uses gets grey #808080)."""
+    each extruder 1..n (an extruder no colour uses gets a grey no other slot has, from #808080 up)."""
     distinct: dict[str, float] = {}
     for col, a in zip(colors, areas):
         distinct[col] = distinct.get(col, 0.0) + a
@@ -139,9 +139,13 @@ def assign_extruders(colors: list[str], areas: list[float], spec: tuple[tuple[st
         if col not in slot:
             slot[col] = next(free)
     n = max(slot.values())
-    filaments = ["#808080"] * n
+    filaments = [""] * n
     for col, s in slot.items():
         filaments[s - 1] = col
+    greys = (f"#{v:02x}{v:02x}{v:02x}" for v in range(0x80, 0x100))
+    for i in range(n):  # an unused slot: a grey of its own (slicers number a 3MF's distinct colours)
+        if not filaments[i]:
+            filaments[i] = next(g for g in greys if g not in slot)
     return slot, filaments
 
 
