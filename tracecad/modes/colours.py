@@ -333,7 +333,7 @@ def build_multicolor(source, options: ConvertOptions, *, name: str | None = None
         for b in bodies:
             b.z0_mm = plate.height_mm
         bodies.insert(0, plate)
-    setup = _printer_setup(options, bodies)
+    setup = _printer_setup(options, bodies, frame if curves is not None else None)
     bodies = setup.pop("bodies")
     caught += setup.pop("warnings")
     for keep, gone in merged:
@@ -352,12 +352,14 @@ def build_multicolor(source, options: ConvertOptions, *, name: str | None = None
                            timings=timings, warnings=caught, info=info)
 
 
-def _printer_setup(options: ConvertOptions, bodies: list[ColorBody]) -> dict:
+def _printer_setup(options: ConvertOptions, bodies: list[ColorBody], whole: Regions | None) -> dict:
     """Colour changes (restacked bodies) or extruders: what the 3MF tells the slicer, and the report's terms."""
     warns: list[str] = []
     changes: list[ColorChange] = []
     if options.color_changes:
-        bodies, changes, start, warns = plan_color_changes(bodies, options.layer_height_mm)
+        bodies, changes, start, warns = plan_color_changes(
+            bodies, options.layer_height_mm, min_area_mm2=max(options.min_area_mm2, 1e-6),
+            tolerance_mm=options.tolerance_mm, whole=whole)
         extruders = [1] * len(bodies)
         filaments = [start]
     else:

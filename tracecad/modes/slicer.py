@@ -18,7 +18,7 @@ from dataclasses import replace
 
 import numpy as np
 import shapely
-from shapely.geometry import MultiPolygon
+from shapely.geometry import MultiPolygon, Polygon
 
 from cad.export.slicers import ColorChange
 from cad.partition import area_polygons
@@ -153,10 +153,13 @@ def _snap(z: float, layer: float) -> int:
     return int(math.floor(z / layer + 0.5 + 1e-9))
 
 
-def plan_color_changes(bodies: list, layer_mm: float) -> tuple[list, list[ColorChange], str, list[str]]:
+def plan_color_changes(bodies: list, layer_mm: float, *, min_area_mm2: float = 0.02, tolerance_mm: float = 0.01,
+                       whole: Regions | None = None) -> tuple[list, list[ColorChange], str, list[str]]:
     """Restack ``bodies`` (:class:`tracecad.modes.colours.ColorBody`, the base plate first if any) for a
-    single nozzle: one band per colour on the ``layer_mm`` grid. Returns the new bodies (bottom band
-    first), the colour changes, the colour to start with, and warnings (the heights that were snapped)."""
+    single nozzle: one band per colour on the ``layer_mm`` grid. The band under every colour is ``whole``
+    (the subject's own outline, with its curves) when given; a band under some of them is their union,
+    within ``tolerance_mm``. Returns the new bodies (bottom band first), the colour changes, the colour
+    to start with, and warnings (the heights that were snapped)."""
     if not layer_mm > 0:
         raise InvalidInputError(f"--layer-height must be a positive number, got {layer_mm}")
     plate = bodies[0] if bodies and bodies[0].is_base else None
@@ -194,11 +197,13 @@ def plan_color_changes(bodies: list, layer_mm: float) -> tuple[list, list[ColorC
     below = n0
     for k, (n, col) in enumerate(levels):
         above = [b for c2 in (c for _, c in levels[k:]) for b in by_colour[c2]]
-        geom = shapely.unary_union([b.regions.geometry for b in above])
-        if len(above) == len(by_colour[col]):  # the top band: the colour's own footprint, with its curves
-            regions = by_colour[col][0].regions if len(above) == 1 else _regions(geom, above[0].regions.px_mm)
+        if len(above) == len(by_colour[col]) == 1:  # the top band: the colour's own footprint, with its curves
+            regions = above[0].regions
+        elif len(above) == len(art) and whole is not None:
+            regions = whole
         else:
-            regions = _regions(geom, above[0].regions.px_mm)
+            regions = _regions(_union([b.regions.geometry for b in above], min_area_mm2, tolerance_mm),
+                               above[0].regions.px_mm)
         first = by_colour[col][0]
         out.append(replace(first, regions=regions, z0_mm=below * layer_mm, height_mm=(n - below) * layer_mm,
                            mesh_built=None, solid_built=None))
@@ -208,6 +213,20 @@ def plan_color_changes(bodies: list, layer_mm: float) -> tuple[list, list[ColorC
         below = n
     warnings = [f"heights snapped to the {layer_mm:g} mm layer grid: {', '.join(dict.fromkeys(snapped))}"] if snapped else []
     return out, changes, start, warnings
+
+
+def _union(geoms: list, min_area_mm2: float, tolerance_mm: float):
+    """The union of neighbouring colours, without the hairline gaps along their shared boundaries (each
+    colour's curves are flattened on their own): holes and islands under ``min_area_mm2`` (the size below
+    which every conversion fills holes and drops specks) go, and the outline keeps a vertex only where it
+    leaves the line by more than ``tolerance_mm`` (the meshes' chord tolerance)."""
+    u = shapely.unary_union(geoms).buffer(0)
+    polys = []
+    for p in area_polygons(u):
+        if p.area >= min_area_mm2:
+            holes = [h for h in p.interiors if Polygon(h).area >= min_area_mm2]
+            polys.append(Polygon(p.exterior, holes))
+    return shapely.simplify(MultiPolygon(polys), tolerance_mm)
 
 
 def _regions(geom, px_mm: float) -> Regions:
