@@ -165,7 +165,7 @@ def _read_prusa(z: zipfile.ZipFile, names: set) -> dict:
             raise ValueError(f"{PRUSA_MODEL}: volume triangle ranges must follow each other ({first}..{lastid})")
         last = lastid
         vm = {m.get("key"): m.get("value") for m in vol.findall("metadata") if m.get("type") == "volume"}
-        parts.append((vm.get("name"), int(vm.get("extruder", "0"))))
+        parts.append((vm.get("name"), int(vm.get("extruder") or "0")))
     config = {}
     if PRUSA_CONFIG in names:
         for line in z.read(PRUSA_CONFIG).decode().splitlines():
@@ -200,7 +200,7 @@ def _read_bambu(z: zipfile.ZipFile, names: set) -> dict:
         if part.get("subtype") != "normal_part" or not part.get("id", "").isdigit():
             raise ValueError(f"{BAMBU_MODEL}: a <part> needs a numeric id and subtype normal_part")
         pm = {m.get("key"): m.get("value") for m in part.findall("metadata")}
-        parts.append((pm.get("name"), int(pm.get("extruder", "0")), int(part.get("id", "0"))))
+        parts.append((pm.get("name"), int(pm.get("extruder") or "0"), int(part.get("id", "0"))))
     settings = json.loads(z.read(BAMBU_PROJECT)) if BAMBU_PROJECT in names else {}
     changes = []
     if BAMBU_GCODES in names:

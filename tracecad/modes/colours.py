@@ -36,10 +36,10 @@ from cad import geometry
 from cad.budget import check_brep_budget
 from cad.checks import check_volume_mesh
 from cad.export import parse_formats, prepare_out_dir, write_checked
+from cad.export.slicers import ColorChange, Project, read_project
 from cad.export.step import read_colored_step, write_colored_step
 from cad.export.stl import read_stl, write_stl
 from cad.export.svg import svg_area_mm2, svg_text
-from cad.export.slicers import ColorChange, Project, read_project
 from cad.export.threemf import Part, read_3mf, write_3mf
 from cad.mesh import Mesh, extrude_mesh
 from cad.partition import (
