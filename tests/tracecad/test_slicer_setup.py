@@ -197,3 +197,22 @@ def test_bands_of_colours_that_share_boundaries_are_whole_solids(tmp_path):
     assert low["area_mm2"] == pytest.approx(e["union_area_mm2"], rel=1e-4)
     assert all(check_file(e["outputs"][k])["ok"] for k in ("3mf", "step"))
     assert [c["text"] for c in e["color_changes"]] == [f"at 1.00 mm change to {high['color']} (layer 6)"]
+
+
+@pytest.mark.skipif(shutil.which("prusa-slicer") is None, reason="PrusaSlicer (prusa-slicer) is not installed")
+def test_prusaslicer_swaps_filament_where_the_report_says(four, tmp_path):
+    e = convert(four, tmp_path, ConvertOptions(colors="auto", width_mm=60, formats=("3mf",), color_changes=True,
+                                               layer_heights=f"{BLACK}=0.4,{RED}=0.8,{DARK_RED}=1.2,{BLUE}=1.6",
+                                               product=ProductOptions(plate="rect", base_thickness_mm=1.0)))
+    assert e["status"] == "ok", e["error"]
+    gcode = tmp_path / "four.gcode"
+    r = subprocess.run(["prusa-slicer", "--export-gcode", "--output", str(gcode), e["outputs"]["3mf"]],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    z, at = None, []
+    for line in gcode.read_text().splitlines():
+        if line.startswith(";Z:"):
+            z = float(line[3:])
+        elif line.strip() == "M600":
+            at.append(z)
+    assert at == [pytest.approx(c["print_z_mm"]) for c in e["color_changes"]] and len(at) == 4
