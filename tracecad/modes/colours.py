@@ -35,7 +35,7 @@ import tracer
 from cad import geometry
 from cad.budget import check_brep_budget
 from cad.checks import check_volume_mesh
-from cad.export import parse_formats, prepare_out_dir, write_checked
+from cad.export import dxf, parse_formats, prepare_out_dir, write_checked
 from cad.export.step import read_colored_step, write_colored_step
 from cad.export.stl import read_stl, write_stl
 from cad.export.svg import svg_area_mm2, svg_text
@@ -347,7 +347,7 @@ def _base_plate(options: ConvertOptions, union_mm, labels: ColorLabels, stem: st
 def write_multicolor(conv: MultiConversion, out_dir: str | os.PathLike[str], stem: str, formats=None
                      ) -> dict[str, Path | list[Path]]:
     """Write and check every requested format: one 3MF and one STEP holding every colour, one STL and one
-    SVG per colour. All or nothing."""
+    SVG per colour, one DXF with a layer per colour. All or nothing."""
     formats = parse_formats(formats or conv.options.formats)
     out_dir = prepare_out_dir(out_dir)
     bodies = conv.bodies
@@ -387,9 +387,18 @@ def write_multicolor(conv: MultiConversion, out_dir: str | os.PathLike[str], ste
             files.append((final, partial(threemf, final=final)))
         elif fmt == "step":
             files.append((final, partial(_write_checked_step, bodies, final=final)))
+        elif fmt == "dxf":
+            files.append((final, partial(_write_checked_dxf, bodies, conv.options, final=final)))
     write_checked(files)
     conv.timings["export"] = time.perf_counter() - t0
     return finals
+
+
+def _write_checked_dxf(bodies: list[ColorBody], options: ConvertOptions, tmp: Path, final: Path) -> None:
+    """One layer per colour (``COLOR_rrggbb``, its true colour that colour) and the base plate on ``PLATE``."""
+    layers = [dxf.colour_layer(b.color, b.regions, name=dxf.PLATE if b.is_base else None) for b in bodies]
+    dxf.write_dxf(layers, tmp, curves=options.dxf_curves, tolerance_mm=options.tolerance_mm)
+    dxf.check_dxf(tmp, layers, curves=options.dxf_curves, tolerance_mm=options.tolerance_mm, name=final.name)
 
 
 def _write_checked_step(bodies: list[ColorBody], tmp: Path, final: Path) -> None:
