@@ -9,17 +9,20 @@ Two ways of writing the curves (``curves``):
 ``"spline"`` (exact)
     A ring made of lines only is one closed LWPOLYLINE. A ring with curves is a chain of entities,
     one per segment and joined end to start at bit-identical points: a LINE for a straight segment, a
-    SPLINE for a cubic (degree 3, its four Bézier control points, knots ``0,0,0,0,1,1,1,1``). One
-    closed SPLINE per ring would need a triple knot at every joint (a piecewise Bézier); importers
-    read those differently (LibreCAD 2.2 smooths the joints or draws nothing for a closed one, CadQuery
-    refuses inner knots), while a single-span cubic is the same curve in every reader, and laser, CNC
-    and CAD programs join coincident ends into one contour. Plates are exact: CIRCLE, ELLIPSE, and a
-    closed LWPOLYLINE with bulges for a rounded rectangle.
+    SPLINE for a cubic (degree 3, its four Bézier control points, knots ``0,0,0,0,1,1,1,1``). A single
+    span is the same curve in every reader, and laser, CNC and CAD programs join coincident ends into
+    one contour (FreeCAD's importer does). One closed SPLINE per ring would need a triple knot at every
+    joint: LibreCAD 2.2 wraps a SPLINE flagged closed into a periodic curve (drawn 1e-3 of the size
+    away from the outline), and importers such as CadQuery's refuse inner knots of multiplicity above
+    one. Plates are exact: CIRCLE, ELLIPSE, and a closed LWPOLYLINE with bulges for a rounded rectangle.
 ``"polyline"``
     Every contour is one closed LWPOLYLINE of straight edges, within ``tolerance_mm`` of the curve.
 
-Segments are written by kind (:data:`SEGMENT_KINDS`), so a new kind of ring segment (a circular
-arc) needs a writer and an area term, nothing else.
+Ring segments are written by kind (:data:`SEGMENT_KINDS`) and read back by entity type (a reader
+returns the entity's area term and chain ends). A new kind of segment, a circular arc, needs one of
+each: a ring of lines and arcs is best one closed LWPOLYLINE with bulges (as the rounded plate is
+written); an ARC in a chain of splines is always counter-clockwise in DXF, so on a clockwise hole its
+ends are matched the other way round and its area term is negated.
 
 :func:`check_dxf` reads a file back with ezdxf and checks it: ezdxf's audit finds no error, every
 entity is on a known layer and of a kind written, every contour is closed (closed entities, and
@@ -264,7 +267,7 @@ def _write_contour(msp, contour: Contour, attribs: dict, curves: str, tolerance_
 
 def write_dxf(layers: Sequence[Layer], path: str | Path, *, curves: str = "spline", tolerance_mm: float = 0.01) -> Path:
     """Write ``layers`` to a DXF file in millimetres (``$INSUNITS`` 4, metric)."""
-    import ezdxf  # (imported here: ~0.2 s, paid only when a DXF is written)
+    import ezdxf  # (imported here: 0.3 s and more, paid only when a DXF is written)
 
     if curves not in CURVES:
         raise ValueError(f"curves must be one of {', '.join(CURVES)}, got {curves!r}")
