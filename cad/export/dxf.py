@@ -237,6 +237,20 @@ def _cubic(msp, seg: np.ndarray, attribs: dict) -> None:
 SEGMENT_KINDS: dict[str, Callable[..., None]] = {"line": _line, "cubic": _cubic}
 
 
+#: Segment ends closer than this (mm) are one point: each segment starts exactly where the previous ends.
+JOIN_MM = 1e-9
+
+
+def _joined(ctrl: np.ndarray) -> np.ndarray:
+    """``ctrl`` with each segment's start set to the previous segment's end where they differ by rounding only,
+    so that a chain's entities meet at bit-identical points (a real gap is left for the check to find)."""
+    out = ctrl.copy()
+    prev_end = np.roll(ctrl[:, 3], 1, axis=0)
+    near = np.hypot(*(ctrl[:, 0] - prev_end).T) <= JOIN_MM
+    out[near, 0] = prev_end[near]
+    return out
+
+
 def _segment_kinds(ring: Ring) -> list[str]:
     return ["line" if line else "cubic" for line in ring.is_line]
 
@@ -250,7 +264,7 @@ def _write_contour(msp, contour: Contour, attribs: dict, curves: str, tolerance_
         if all(k == "line" for k in kinds):  # a polygon: one closed entity
             msp.add_lwpolyline([tuple(p) for p in contour.ctrl[:, 0]], format="xy", close=True, dxfattribs=attribs)
         else:
-            for seg, kind in zip(contour.ctrl, kinds):
+            for seg, kind in zip(_joined(contour.ctrl), kinds):
                 SEGMENT_KINDS[kind](msp, seg, attribs)
     elif isinstance(contour, Circle):
         msp.add_circle((contour.cx, contour.cy), contour.r, dxfattribs=attribs)
@@ -297,6 +311,7 @@ class LayerReading:
     starts: Counter = field(default_factory=Counter)
     ends: Counter = field(default_factory=Counter)
     kinds: Counter = field(default_factory=Counter)
+    cubics: list = field(default_factory=list)  # (4, 2) Bézier spans, integrated together at the end
 
     @property
     def open_ends(self) -> int:
@@ -323,6 +338,10 @@ def read_dxf_layers(doc) -> tuple[dict[str, LayerReading], list[str]]:
         problem = reader(e, rd)
         if problem:
             problems.append(problem)
+    for rd in out.values():
+        if rd.cubics:  # Green's theorem, span by span (exact for cubics: Gauss-Legendre of degree 5)
+            rd.area += geometry.signed_area(np.array(rd.cubics))
+            rd.cubics = []
     return out, problems
 
 
@@ -335,21 +354,25 @@ def _read_line(e, rd: LayerReading) -> str | None:
 
 
 def _read_spline(e, rd: LayerReading) -> str | None:
-    """A polynomial spline: its Bézier spans (exact knot insertion), integrated exactly (Green)."""
+    """A polynomial spline: its Bézier spans (a single span as it is; others by exact knot insertion)."""
     if e.weights and any(w != 1 for w in e.weights):
         return "a rational SPLINE"
-    try:
-        spans = [np.array([(p.x, p.y) for p in span]) for span in e.construction_tool().bezier_decomposition()]
-    except Exception as exc:  # ezdxf raises plain errors for unclamped or malformed knots
-        return f"a SPLINE whose knots cannot be split into Bézier spans ({exc})"
+    cps = e.control_points
+    knots = list(e.knots)
+    if e.dxf.degree == 3 and len(cps) == 4 and len(knots) == 8 and len(set(knots[:4])) == len(set(knots[4:])) == 1:
+        spans = [np.array([(p[0], p[1]) for p in cps])]  # a clamped single span: its control points are the Bézier's
+    else:
+        try:
+            spans = [np.array([(p.x, p.y) for p in span]) for span in e.construction_tool().bezier_decomposition()]
+        except Exception as exc:  # ezdxf raises plain errors for unclamped or malformed knots
+            return f"a SPLINE whose knots cannot be split into Bézier spans ({exc})"
     for span in spans:
         if len(span) == 4:
-            rd.area += geometry.signed_area(span[None])
+            rd.cubics.append(span)
         elif len(span) == 2:
             rd.area += 0.5 * (span[0, 0] * span[1, 1] - span[1, 0] * span[0, 1])
         else:
             return f"a SPLINE of degree {len(span) - 1}"
-    cps = e.control_points
     p, q = (cps[0][0], cps[0][1]), (cps[-1][0], cps[-1][1])
     if e.closed and p == q:
         return None

@@ -284,3 +284,29 @@ def test_written_paths_are_final(tmp_path):
     shapes.save_png(shapes.square(), png)
     e = convert(png, tmp_path / "out", ConvertOptions(formats=("dxf",)))
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [Path(e["outputs"]["dxf"]).name]
+
+
+def test_a_multi_span_spline_reads_back_with_its_exact_area(tmp_path):
+    """The reader is not limited to what the writer makes: a clamped spline with a triple knot at each
+    joint (the whole box as one entity) is split into its Bézier spans and encloses the box's area."""
+    c = _box().ctrl
+    pts = [tuple(c[0, 0])] + [tuple(p) for seg in c for p in seg[1:]]
+    doc = ezdxf.new("R2010", units=4)
+    doc.modelspace().add_open_spline(pts, degree=3, knots=[0] * 4 + [1, 1, 1, 2, 2, 2, 3, 3, 3] + [4] * 4,
+                                     dxfattribs={"layer": "OUTLINE"})
+    doc.saveas(tmp_path / "one.dxf")
+    got = dxf.check_dxf(tmp_path / "one.dxf", [dxf.Layer("OUTLINE", (_box(),))])
+    assert got["OUTLINE"] == pytest.approx(BOX_AREA, rel=1e-12)
+
+
+def test_ends_apart_by_rounding_are_joined_but_a_gap_is_found(tmp_path):
+    c = _box().ctrl.copy()
+    c[0, 0] += 1e-15  # where the last segment ends and the first starts, apart by rounding
+    ring = Ring(c, _box().is_line)
+    dxf.write_dxf([dxf.Layer("OUTLINE", (ring,))], tmp_path / "r.dxf")
+    dxf.check_dxf(tmp_path / "r.dxf", [dxf.Layer("OUTLINE", (ring,))])
+    c[0, 0] += 1e-3  # a real gap
+    gap = Ring(c, _box().is_line)
+    dxf.write_dxf([dxf.Layer("OUTLINE", (gap,))], tmp_path / "g.dxf")
+    with pytest.raises(ExportError, match="open chain"):
+        dxf.check_dxf(tmp_path / "g.dxf", [dxf.Layer("OUTLINE", (gap,))])
