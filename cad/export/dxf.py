@@ -12,8 +12,8 @@ Two ways of writing the curves (``curves``):
     SPLINE for a cubic (degree 3, its four Bézier control points, knots ``0,0,0,0,1,1,1,1``). A single
     span is the same curve in every reader, and laser, CNC and CAD programs join coincident ends into
     one contour (FreeCAD's importer does). One closed SPLINE per ring would need a triple knot at every
-    joint: LibreCAD 2.2 wraps a SPLINE flagged closed into a periodic curve (drawn 1e-3 of the size
-    away from the outline), and importers such as CadQuery's refuse inner knots of multiplicity above
+    joint: LibreCAD 2.2 wraps a SPLINE flagged closed into a periodic curve (drawn 0.1 % to 8 % of the
+    size away from the outline, measured), and importers such as CadQuery's refuse inner knots of multiplicity above
     one. Plates are exact: CIRCLE, ELLIPSE, and a closed LWPOLYLINE with bulges for a rounded rectangle.
 ``"polyline"``
     Every contour is one closed LWPOLYLINE of straight edges, within ``tolerance_mm`` of the curve.

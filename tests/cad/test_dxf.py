@@ -5,8 +5,11 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
+import re
 import shutil
 import subprocess
+import zlib
 from pathlib import Path
 
 import ezdxf
@@ -310,3 +313,51 @@ def test_ends_apart_by_rounding_are_joined_but_a_gap_is_found(tmp_path):
     dxf.write_dxf([dxf.Layer("OUTLINE", (gap,))], tmp_path / "g.dxf")
     with pytest.raises(ExportError, match="open chain"):
         dxf.check_dxf(tmp_path / "g.dxf", [dxf.Layer("OUTLINE", (gap,))])
+
+
+LIBRECAD = shutil.which("librecad")
+
+
+def _pdf_polylines(path) -> list[np.ndarray]:
+    """The polylines a PDF page strokes: the end points of its ``m``, ``l`` and ``c`` path operators, in
+    the content stream's own coordinates; the page frame (a path as large as the page) left out."""
+    paths: list[list] = []
+    for m in re.finditer(rb"stream\r?\n(.*?)\r?\nendstream", Path(path).read_bytes(), re.S):
+        try:
+            text = zlib.decompress(m.group(1)).decode("latin-1")
+        except zlib.error:
+            continue
+        nums: list[float] = []
+        cur: list | None = None
+        for tok in text.split():
+            if re.fullmatch(r"-?\d*\.?\d+", tok):
+                nums.append(float(tok))
+                continue
+            if tok == "m":
+                cur = [nums[-2:]]
+                paths.append(cur)
+            elif tok in ("l", "c") and cur is not None:
+                cur.append(nums[-2:])
+            nums = []
+    out = [np.array(p) for p in paths if len(p) > 1]
+    page = np.ptp(np.vstack(out), axis=0)
+    return [p for p in out if not (np.ptp(p, axis=0) > 0.9 * page).all()]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(LIBRECAD is None, reason="LibreCAD is not installed")
+def test_librecad_draws_the_splines_on_the_outline(tmp_path):
+    """LibreCAD's own spline evaluation, printed to PDF, lies on the true outline: every point it draws
+    is on the fine polyline of the same outline (printed the same way), to the PDF's resolution."""
+    layers = [dxf.Layer("OUTLINE", (_box(),)), dxf.Layer("HOLES", (_hole(),))]
+    dxf.write_dxf(layers, tmp_path / "s.dxf")
+    dxf.write_dxf(layers, tmp_path / "p.dxf", curves="polyline", tolerance_mm=1e-5)
+    assert LIBRECAD is not None
+    subprocess.run([LIBRECAD, "dxf2pdf", "-a", "s.dxf", "p.dxf"], cwd=tmp_path, capture_output=True, timeout=300,
+                   env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    drawn, ref = _pdf_polylines(tmp_path / "s.pdf"), _pdf_polylines(tmp_path / "p.pdf")
+    span = np.ptp(np.vstack(ref), axis=0).max()
+    off = shapely.distance(shapely.MultiLineString(ref), shapely.points(np.vstack(drawn))) / span
+    assert off.max() < 2e-4  # (LibreCAD draws a closed SPLINE with triple knots 0.1-8 % of the size off)
+    missed = shapely.distance(shapely.MultiLineString(drawn), shapely.points(np.vstack(ref))) / span
+    assert missed.max() < 2e-3  # every part of the outline is drawn (LibreCAD's chords are coarse)

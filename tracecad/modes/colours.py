@@ -21,7 +21,7 @@ import os
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
@@ -396,7 +396,14 @@ def write_multicolor(conv: MultiConversion, out_dir: str | os.PathLike[str], ste
 
 def _write_checked_dxf(bodies: list[ColorBody], options: ConvertOptions, tmp: Path, final: Path) -> None:
     """One layer per colour (``COLOR_rrggbb``, its true colour that colour) and the base plate on ``PLATE``."""
-    layers = [dxf.colour_layer(b.color, b.regions, name=dxf.PLATE if b.is_base else None) for b in bodies]
+    layers: list[dxf.Layer] = []
+    for b in bodies:
+        layer = dxf.colour_layer(b.color, b.regions, name=dxf.PLATE if b.is_base else None)
+        taken = {x.name.upper() for x in layers}  # (DXF layer names ignore case)
+        name, k = layer.name, 2
+        while name.upper() in taken:  # two bodies of one colour (a filled enclosed background)
+            name, k = f"{layer.name}_{k}", k + 1
+        layers.append(replace(layer, name=name))
     dxf.write_dxf(layers, tmp, curves=options.dxf_curves, tolerance_mm=options.tolerance_mm)
     dxf.check_dxf(tmp, layers, curves=options.dxf_curves, tolerance_mm=options.tolerance_mm, name=final.name)
 
