@@ -281,6 +281,33 @@ def test_freecad_imports_closed_loops_of_the_right_areas(tmp_path, curves):
         np.testing.assert_allclose(got, want, rtol=0.02)
 
 
+def _freecad_loops(path, tmp_path) -> list:
+    script = tmp_path / "import.py"
+    script.write_text(FREECAD_SCRIPT.format(path=str(path)))
+    assert FREECAD is not None
+    out = subprocess.run([FREECAD, str(script)], capture_output=True, text=True, timeout=300)
+    line = next((s for s in out.stdout.splitlines() if "LOOPS" in s), None)
+    assert line is not None, out.stdout[-2000:] + out.stderr[-2000:]
+    return json.loads(line[line.index("LOOPS") + 5:])
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(FREECAD is None, reason="FreeCAD (freecadcmd) is not installed")
+def test_freecad_imports_a_product_drawing(tmp_path):
+    """A traced keychain-like product: FreeCAD closes every outline (artwork chains, bulged plate, hole)
+    and the loops enclose what tracecad's check read."""
+    png = tmp_path / "sq.png"
+    shapes.save_png(shapes.square_with_hole(), png)
+    e = convert(png, tmp_path / "out", ConvertOptions(width_mm=30, formats=("dxf",),
+                                                       product=ProductOptions(plate="rounded", hole_mm=3.0)))
+    loops = _freecad_loops(e["outputs"]["dxf"], tmp_path)
+    readings, _ = dxf.read_dxf_layers(ezdxf.readfile(e["outputs"]["dxf"]))
+    assert set(readings) == {"OUTLINE", "HOLES", "PLATE", "PLATE_HOLES"}
+    assert len(loops) == 4  # the square, its hole, the plate, the keychain hole
+    assert all(closed for closed, _ in loops)
+    assert sum(a for _, a in loops) == pytest.approx(sum(abs(r.area) for r in readings.values()), rel=1e-9)
+
+
 def test_written_paths_are_final(tmp_path):
     """No temporary file is left beside the DXF."""
     png = tmp_path / "sq.png"
