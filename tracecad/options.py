@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from cad.export import parse_formats
+from cad.export.dxf import CURVES as DXF_CURVES
 from cad.export.slicers import SLICERS
 from cad.mesh import DEFAULT_TOLERANCE_MM
 from cad.products import ProductOptions
@@ -170,6 +171,8 @@ class ConvertOptions:
     # --preset/--plate/--nozzle ... (tracecad.modes.product): a plate, hole, rim, stencil, stamp or cookie cutter
     # around the artwork, and the printability check; None = the plain extrusion
     product: ProductOptions | None = None
+    # --dxf-curves (cad.export.dxf): "spline" writes the exact curves, "polyline" closed polylines within tolerance_mm
+    dxf_curves: str = "spline"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "formats", parse_formats(self.formats))
@@ -183,6 +186,8 @@ class ConvertOptions:
                 raise InvalidInputError(f"{name} must be a positive number, got {v}")
         if self.min_area_mm2 < 0:
             raise InvalidInputError(f"min_area_mm2 must be >= 0, got {self.min_area_mm2}")
+        if self.dxf_curves not in DXF_CURVES:
+            raise InvalidInputError(f"dxf_curves must be one of {', '.join(DXF_CURVES)}, got {self.dxf_curves!r}")
         self._check_combinations()
 
     def _check_combinations(self) -> None:
@@ -192,9 +197,10 @@ class ConvertOptions:
                 raise InvalidInputError(f"--colors cannot be combined with --mode {self.mode}")
             if self.product is not None:
                 raise InvalidInputError(f"product presets (--preset, --plate, ...) cannot be combined with --mode {self.mode}")
-            if "svg" in self.formats:
-                raise InvalidInputError(f"--formats svg is not available in --mode {self.mode} "
-                                        "(it has no single outline); choose from step, stl, 3mf")
+            for fmt in ("svg", "dxf"):
+                if fmt in self.formats:
+                    raise InvalidInputError(f"--formats {fmt} is not available in --mode {self.mode} "
+                                            "(it has no single outline); choose from step, stl, 3mf")
             self.relief.resolved(self.mode)  # (heights that contradict each other, a bent subject outline)
         if self.colors is not None:  # the picture is split by colour, not isolated: these would do nothing
             iso, plain = self.isolate, IsolateParams()

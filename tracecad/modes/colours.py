@@ -21,7 +21,7 @@ import os
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
@@ -35,7 +35,7 @@ import tracer
 from cad import geometry
 from cad.budget import check_brep_budget
 from cad.checks import check_volume_mesh
-from cad.export import parse_formats, prepare_out_dir, write_checked
+from cad.export import dxf, parse_formats, prepare_out_dir, write_checked
 from cad.export.slicers import ColorChange, Project, read_project
 from cad.export.step import read_colored_step, write_colored_step
 from cad.export.stl import read_stl, write_stl
@@ -389,7 +389,7 @@ def _base_plate(options: ConvertOptions, union_mm, labels: ColorLabels, stem: st
 def write_multicolor(conv: MultiConversion, out_dir: str | os.PathLike[str], stem: str, formats=None
                      ) -> dict[str, Path | list[Path]]:
     """Write and check every requested format: one 3MF and one STEP holding every colour, one STL and one
-    SVG per colour. All or nothing."""
+    SVG per colour, one DXF with a layer per colour. All or nothing."""
     formats = parse_formats(formats or conv.options.formats)
     out_dir = prepare_out_dir(out_dir)
     bodies = conv.bodies
@@ -438,9 +438,25 @@ def write_multicolor(conv: MultiConversion, out_dir: str | os.PathLike[str], ste
             files.append((final, partial(threemf, final=final)))
         elif fmt == "step":
             files.append((final, partial(_write_checked_step, bodies, final=final)))
+        elif fmt == "dxf":
+            files.append((final, partial(_write_checked_dxf, bodies, conv.options, final=final)))
     write_checked(files)
     conv.timings["export"] = time.perf_counter() - t0
     return finals
+
+
+def _write_checked_dxf(bodies: list[ColorBody], options: ConvertOptions, tmp: Path, final: Path) -> None:
+    """One layer per colour (``COLOR_rrggbb``, its true colour that colour) and the base plate on ``PLATE``."""
+    layers: list[dxf.Layer] = []
+    for b in bodies:
+        layer = dxf.colour_layer(b.color, b.regions, name=dxf.PLATE if b.is_base else None)
+        taken = {x.name.upper() for x in layers}  # (DXF layer names ignore case)
+        name, k = layer.name, 2
+        while name.upper() in taken:  # two bodies of one colour (a filled enclosed background)
+            name, k = f"{layer.name}_{k}", k + 1
+        layers.append(replace(layer, name=name))
+    dxf.write_dxf(layers, tmp, curves=options.dxf_curves, tolerance_mm=options.tolerance_mm)
+    dxf.check_dxf(tmp, layers, curves=options.dxf_curves, tolerance_mm=options.tolerance_mm, name=final.name)
 
 
 def _write_checked_step(bodies: list[ColorBody], tmp: Path, final: Path) -> None:
