@@ -61,10 +61,10 @@ def _footprint(lines: list[tuple[NDArray, bool]], half: float, cap: str):
                 x, y = pts[0]
                 parts.append(shapely.box(x - half, y - half, x + half, y + half))
             continue
-        if closed:
-            ring = pts if np.allclose(pts[0], pts[-1]) else np.concatenate([pts, pts[:1]])
-            parts.append(shapely.LinearRing(ring[:-1]).buffer(half, quad_segs=quad, join_style="round"))
-        else:
+        ring = pts[:-1] if np.allclose(pts[0], pts[-1]) else pts
+        if closed and len(np.unique(ring, axis=0)) >= 3:
+            parts.append(shapely.LinearRing(ring).buffer(half, quad_segs=quad, join_style="round"))
+        else:  # an open line (or a loop too small to be a ring)
             parts.append(LineString(pts).buffer(half, quad_segs=quad, cap_style="flat" if cap == "butt" else cap, join_style="round"))
     geom = shapely.union_all(parts)
     if geom.is_empty:

@@ -26,6 +26,7 @@ All coordinates are source pixels, x right and y down (the frame of :mod:`tracer
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -94,23 +95,42 @@ class Centerlines:
 
 
 class _Graph:
-    """A mutable graph of nodes (position, kind) and edges (end nodes, polyline from ``a`` to ``b``)."""
+    """A mutable graph of nodes (position, kind) and edges (end nodes, polyline from ``a`` to ``b``),
+    with each node's edges indexed."""
 
     def __init__(self) -> None:
         self.pos: dict[int, NDArray] = {}
         self.kind: dict[int, str] = {}
         self.edges: dict[int, list] = {}  # id -> [a, b, pts]; a = b = -1 for a loop with no node
+        self.at: dict[int, set[int]] = {}  # node -> its edges
         self._next = 0
         self.corners: list[NDArray] = []  # corners that were junctions of a spur (see _drop_corner_spurs)
 
-    def add_edge(self, a: int, b: int, pts: NDArray) -> None:
-        self.edges[self._next] = [a, b, pts]
+    def add_edge(self, a: int, b: int, pts: NDArray) -> int:
+        e = self._next
+        self.edges[e] = [a, b, pts]
+        for n in (a, b):
+            if n >= 0:
+                self.at.setdefault(n, set()).add(e)
         self._next += 1
+        return e
+
+    def remove_edge(self, e: int) -> list:
+        a, b, pts = self.edges.pop(e)
+        for n in (a, b):
+            if n in self.at:
+                self.at[n].discard(e)
+        return [a, b, pts]
+
+    def remove_node(self, node: int) -> None:
+        del self.pos[node], self.kind[node]
+        self.at.pop(node, None)
 
     def incident(self, node: int) -> list[tuple[int, int]]:
         """(edge, end) pairs at ``node``: end 0 if the edge starts there, 1 if it ends there (a loop twice)."""
         out = []
-        for e, (a, b, _) in self.edges.items():
+        for e in sorted(self.at.get(node, ())):
+            a, b, _ = self.edges[e]
             if a == node:
                 out.append((e, 0))
             if b == node:
@@ -120,28 +140,24 @@ class _Graph:
     def degree(self, node: int) -> int:
         return len(self.incident(node))
 
-    def dissolve(self, node: int) -> None:
-        """Join the two edges of a node of degree 2 into one (a loop with no node if they are one edge)."""
+    def dissolve(self, node: int) -> int | None:
+        """Join the two edges of a node of degree 2 into one (a loop with no node if they are one edge);
+        returns the joined edge."""
         inc = self.incident(node)
         if len(inc) != 2:
-            return
+            return None
         (e1, end1), (e2, end2) = inc
-        del self.pos[node], self.kind[node]
+        self.remove_node(node)
         if e1 == e2:  # a loop through this node only
-            a, b, pts = self.edges[e1]
-            self.edges[e1] = [-1, -1, pts]
-            return
-        a1, b1, p1 = self.edges.pop(e1)
-        a2, b2, p2 = self.edges.pop(e2)
+            pts = self.edges.pop(e1)[2]
+            return self.add_edge(-1, -1, pts)
+        a1, b1, p1 = self.remove_edge(e1)
+        a2, b2, p2 = self.remove_edge(e2)
         if end1 == 0:
             a1, b1, p1 = b1, a1, p1[::-1]
         if end2 == 1:
             a2, b2, p2 = b2, a2, p2[::-1]
-        self.add_edge(a1, b2, np.concatenate([p1, p2[1:]]))
-
-
-
-
+        return self.add_edge(a1, b2, np.concatenate([p1, p2[1:]]))
 
 
 class _Sampler:
@@ -194,8 +210,6 @@ def _cross_sections(sample: _Sampler, pts: NDArray, normals: NDArray, reach: flo
         off[ok] = 0.5 * (tr + tl)[ok]
         width[ok] = (tr - tl)[ok]
     return off, width
-
-
 
 
 def centerlines(mask: Mask, *, spur: float = CENTERLINE_DEFAULTS["spur"], merge: float = CENTERLINE_DEFAULTS["merge"],
@@ -260,44 +274,54 @@ def _tidy(pixels: NDArray[np.bool_], cv2) -> NDArray[np.bool_]:
 
 def _prune(g: _Graph, max_len: float) -> None:
     """Remove end branches shorter than ``max_len`` at junctions, shortest first."""
-    while True:
-        best = None
-        for e, (a, b, pts) in g.edges.items():
-            for end_node, other in ((a, b), (b, a)):
-                if end_node < 0 or g.kind[end_node] != "end" or other < 0 or other == end_node:
-                    continue
-                if g.degree(other) < 3:
-                    continue
-                run_len = length(pts)
-                if run_len < max_len and (best is None or run_len < best[0]):
-                    best = (run_len, e, end_node, other)
-        if best is None:
+    heap = [(length(pts), e) for e, (_, _, pts) in g.edges.items()]
+    heapq.heapify(heap)
+    while heap:
+        run_len, e = heapq.heappop(heap)
+        if run_len >= max_len:
             return
-        _, e, end_node, other = best
-        del g.edges[e], g.pos[end_node], g.kind[end_node]
-        if g.degree(other) == 2:
-            g.dissolve(other)
+        if e not in g.edges:
+            continue
+        a, b, _ = g.edges[e]
+        for end_node, other in ((a, b), (b, a)):
+            if end_node < 0 or g.kind[end_node] != "end" or other < 0 or other == end_node or g.degree(other) < 3:
+                continue
+            g.remove_edge(e)
+            g.remove_node(end_node)
+            if g.degree(other) == 2:
+                joined = g.dissolve(other)
+                if joined is not None:
+                    heapq.heappush(heap, (length(g.edges[joined][2]), joined))
+            break
 
 
 def _merge_junctions(g: _Graph, max_len: float) -> None:
     """Contract short branches between two junctions (a crossing the skeleton split in two)."""
-    while True:
-        short = [(length(pts), e) for e, (a, b, pts) in g.edges.items()
-                 if a >= 0 and b >= 0 and a != b and g.kind[a] == "junction" and g.kind[b] == "junction"
-                 and length(pts) < max_len]
-        if not short:
+
+    def short(e: int) -> bool:
+        a, b, _ = g.edges[e]
+        return a >= 0 and b >= 0 and a != b and g.kind[a] == "junction" and g.kind[b] == "junction"
+
+    heap = [(length(pts), e) for e, (_, _, pts) in g.edges.items() if short(e)]
+    heapq.heapify(heap)
+    while heap:
+        run_len, e = heapq.heappop(heap)
+        if run_len >= max_len:
             return
-        _, e = min(short)
-        a, b, _ = g.edges.pop(e)
+        if e not in g.edges or not short(e):
+            continue
+        a, b, _ = g.remove_edge(e)
         g.pos[a] = 0.5 * (g.pos[a] + g.pos[b])
-        for e2, edge in g.edges.items():
-            if edge[0] == b:
-                edge[0] = a
-                edge[2] = np.concatenate([g.pos[a][None], edge[2]])
-            if edge[1] == b:
-                edge[1] = a
-                edge[2] = np.concatenate([edge[2], g.pos[a][None]])
-        del g.pos[b], g.kind[b]
+        for e2 in sorted(g.at.get(b, ())):
+            a2, b2, pts = g.remove_edge(e2)
+            if a2 == b:
+                a2, pts = a, np.concatenate([g.pos[a][None], pts])
+            if b2 == b:
+                b2, pts = a, np.concatenate([pts, g.pos[a][None]])
+            new = g.add_edge(a2, b2, pts)
+            if short(new):
+                heapq.heappush(heap, (length(pts), new))
+        g.remove_node(b)
 
 
 def _centre(g: _Graph, sample: _Sampler, w0: float, step: float) -> tuple[dict, float]:
@@ -446,7 +470,9 @@ def _drop_corner_spurs(g: _Graph, refined: dict, w: float) -> None:
             continue
         if np.hypot(*(g.pos[node] - g.pos[other])) > 0.75 * w:
             continue
-        del g.edges[e], refined[e], g.pos[node], g.kind[node]
+        g.remove_edge(e)
+        g.remove_node(node)
+        del refined[e]
         (e1, end1), (e2, end2) = g.incident(other)
         if e1 == e2:
             continue
@@ -456,8 +482,8 @@ def _drop_corner_spurs(g: _Graph, refined: dict, w: float) -> None:
         if end2 == 1:
             p2, ok2 = p2[::-1], ok2[::-1]
         corner = g.pos[other].copy()
-        g.dissolve(other)
-        new = max(g.edges)
+        new = g.dissolve(other)
+        assert new is not None
         refined[new] = [np.concatenate([p1, corner[None], p2]), np.concatenate([ok1, [True], ok2])]
         del refined[e1], refined[e2]
         g.corners.append(corner)
@@ -577,7 +603,8 @@ def _paths(g: _Graph, refined: dict, w: float, tolerance: float, step: float) ->
                 return parts, False
             e, end = nxt
 
-    order = sorted(g.edges, key=lambda e: (e not in [x for n in g.kind for x, _ in g.incident(n) if g.degree(n) != 2]))
+    at_node = {x for n in g.kind if g.degree(n) != 2 for x, _ in g.incident(n)}  # paths start at ends and junctions
+    order = sorted(g.edges, key=lambda e: e not in at_node)
     for e in order:
         if e in done:
             continue

@@ -134,3 +134,14 @@ def test_web_form_fields_reach_the_stroke_options():
     assert o.mode == "stroke" and o.stroke == StrokeParams(width_mm=1.5, cap="square", svg_content="centerline")
     with pytest.raises(FormError):
         options_from_form([("cap", "round")], max_pixels=10**6)  # without the mode
+
+
+def test_noise_is_not_line_art_but_still_a_checked_solid(tmp_path):
+    """Salt-and-pepper noise thins to thousands of tiny branches and loops; the mode still ends with a
+    closed solid (or one clear error), not a hang."""
+    rng = np.random.default_rng(3)
+    path = tmp_path / "noise.png"
+    Image.fromarray(((rng.random((60, 60)) < 0.5) * 255).astype(np.uint8)).save(path)
+    entry = convert(path, tmp_path / "out", ConvertOptions(mode="stroke", formats=("stl",)))
+    assert entry["status"] == "ok" and entry["branches"] > 10
+    assert trimesh.load(entry["outputs"]["stl"]).is_volume
