@@ -24,7 +24,7 @@ from tracer.errors import GeometryError, InvalidInputError
 from tracer.types import Outlines
 
 __all__ = ["Ring", "Region", "Regions", "to_regions", "regions_from_polygons", "polygons_of", "ring_contacts",
-           "DEFAULT_WIDTH_MM"]
+           "clean_regions", "DEFAULT_WIDTH_MM"]
 
 DEFAULT_WIDTH_MM = 50.0
 #: Flattening tolerance used to judge validity and to measure, as a fraction of the output width.
@@ -230,6 +230,21 @@ def to_regions(outlines: Outlines, *, width_mm: float | None = None, height_mm: 
     report = {"dropped_islands": dropped_islands, "dropped_holes": dropped_holes,
               "repaired": sum(1 for r in regions[0] if not all(x.exact for x in r.rings))}
     return Regions(regions=regions[0], geometry=regions[1], px_mm=scale, report=report)
+
+
+def clean_regions(raw: list[Region], *, width_mm: float, px_mm: float, report: dict | None = None) -> Regions:
+    """Regions already in mm (oriented shells and holes) -> valid, disjoint :class:`Regions`.
+
+    The same cleaning as :func:`to_regions`: regions whose curves self-intersect, overlap or touch a
+    neighbour are repaired as polylines (counted in ``report["repaired"]``). ``width_mm`` sets the
+    fine flattening tolerance; ``px_mm`` is stored as the size of one source unit."""
+    if not raw:
+        raise GeometryError("nothing to build: the outline is empty")
+    regions, geom = _clean(raw, tolerance=FINE_TOLERANCE_FRACTION * width_mm,
+                           simplify=REPAIR_SIMPLIFY_FRACTION * width_mm)
+    rep = dict(report or {})
+    rep["repaired"] = sum(1 for r in regions if not all(x.exact for x in r.rings)) + rep.get("repaired", 0)
+    return Regions(regions=regions, geometry=geom, px_mm=px_mm, report=rep)
 
 
 def _bbox_px(boxes_px: dict, alive: np.ndarray) -> tuple[float, float, float, float]:

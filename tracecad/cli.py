@@ -42,6 +42,8 @@ __all__ = ["main", "build_parser", "options_from_args", "expand_inputs", "IMAGE_
 
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif")
+#: Inputs read as vector artwork (never rasterised); a folder's images and these are converted.
+VECTOR_SUFFIXES = (".svg",)
 
 
 EXAMPLES = """examples:
@@ -179,7 +181,7 @@ def expand_inputs(items: list[str]) -> list[tuple[Path, Path | None]]:
     for item in items:
         p = Path(item)
         if p.is_dir():
-            found = sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in IMAGE_SUFFIXES
+            found = sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in IMAGE_SUFFIXES + VECTOR_SUFFIXES
                            and not any(part.startswith(".") for part in q.relative_to(p).parts))
             if not found:
                 raise ValueError(f"{item.rstrip('/') or '/'}/: no images found in this folder")

@@ -140,7 +140,7 @@ class MultiConversion:
 
     name: str
     options: ConvertOptions
-    labels: ColorLabels
+    labels: ColorLabels | None  # None for a vector source: its colours are its fills
     bodies: list[ColorBody]
     union_mm: BaseGeometry  # shapely geometry of the whole subject's traced outline, mm
     px_mm: float

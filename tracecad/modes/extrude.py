@@ -42,8 +42,8 @@ class Conversion:
 
     name: str
     options: ConvertOptions
-    mask: Mask
-    outlines: Outlines
+    mask: Mask | None  # None for a vector source (SVG, text): nothing was traced
+    outlines: Outlines | None
     regions: Regions
     timings: dict = field(default_factory=dict)
     warnings: list = field(default_factory=list)
