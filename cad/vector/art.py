@@ -199,6 +199,11 @@ def art_partition(art: Art, *, width_mm: float | None = None, height_mm: float |
             visible[color].append(vis)
     order = list(dict.fromkeys(c for c, _ in painted))
     parts = {c: shapely.union_all(visible[c]) for c in order if visible.get(c)}
+    if len(parts) > 1:  # every vertex of one colour that lies on another's boundary becomes a vertex of it too
+        pts = shapely.multipoints(np.unique(np.concatenate([shapely.get_coordinates(g) for g in parts.values()]),
+                                            axis=0))
+        snapped = {c: shapely.snap(g, pts, 1e-9 * size) for c, g in parts.items()}
+        parts = {c: (g if g.is_valid else parts[c]) for c, g in snapped.items()}
     breaks = _breaks(list(parts.values()))
     union_polys = ring_curves(curves, above)
     frame = _frame(_curve_box(union_polys), width_mm=width_mm, height_mm=height_mm, px_mm=px_mm,

@@ -52,6 +52,7 @@ class Curves:
         self.tolerance = tolerance
         self.ctrl: list[np.ndarray] = []
         self.is_line: list[bool] = []
+        self.step: list[float] = []  # parameter step of each segment's flattening
         self.at: dict[tuple[float, float], dict[int, float]] = defaultdict(dict)
         self._chords: list[tuple[np.ndarray, np.ndarray, int, float, float]] = []
         self._tree: shapely.STRtree | None = None
@@ -65,6 +66,7 @@ class Curves:
             sid = len(self.ctrl)
             self.ctrl.append(np.asarray(c, float))
             self.is_line.append(bool(line))
+            self.step.append(1.0 / int(k))
             ts = np.linspace(0.0, 1.0, int(k) + 1)
             pts = _bezier(c, ts) if not line else c[0] + np.outer(ts, c[3] - c[0])
             pts[0], pts[-1] = c[0], c[3]
@@ -94,6 +96,37 @@ class Curves:
                 out[sid] = t0 + f * (t1 - t0)
         return out
 
+    def _refine(self, p: np.ndarray, tag: dict[int, float]) -> tuple[np.ndarray, dict[int, float]]:
+        """Newton's method from the chord estimate: the crossing of the first two curves of ``tag``, or the
+        nearest point of its one curve."""
+        sids = sorted(tag)[:2]
+        t = np.array([tag[s] for s in sids], float)
+        for _ in range(8):
+            vals = [(_bezier(self.ctrl[s], np.array([ti]))[0], _dbezier(self.ctrl[s], ti)) for s, ti in zip(sids, t)]
+            if len(sids) == 2:
+                (b0, d0), (b1, d1) = vals
+                jac = np.column_stack([d0, -d1])
+                if abs(np.linalg.det(jac)) < 1e-300:
+                    break
+                step = np.linalg.solve(jac, b0 - b1)
+            else:
+                (b0, d0), = vals
+                den = float(d0 @ d0)
+                if den <= 0:
+                    break
+                step = np.array([(b0 - p) @ d0 / den])
+            t_new = np.clip(t - step, 0.0, 1.0)
+            if np.max(np.abs(t_new - t)) < 1e-15:
+                t = t_new
+                break
+            t = t_new
+        q = _bezier(self.ctrl[sids[0]], t[:1])[0]
+        if np.hypot(*(q - p)) > 10 * self.tolerance:  # no convergence: keep the chord estimate
+            return p, tag
+        out = dict(tag)
+        out.update({s: float(ti) for s, ti in zip(sids, t)})
+        return q, out
+
     def rebuild(self, coords: np.ndarray, breaks: set | None = None) -> tuple[np.ndarray, np.ndarray, bool]:
         """A closed ring of the result (shapely coordinates) -> ``(ctrl, is_line, exact)``.
 
@@ -105,20 +138,23 @@ class Curves:
         m = len(pts)
         eps = 1e-7 * self.tolerance + 1e-12
         tags = [self._lookup(p, eps) for p in pts]
+        is_break = [(float(p[0]), float(p[1])) in (breaks or ()) for p in pts]
+        for k, p in enumerate(pts):  # a new vertex (a crossing) moves onto the exact curves
+            if (float(p[0]), float(p[1])) not in self.at and tags[k]:
+                pts[k], tags[k] = self._refine(p, tags[k])
         edges: list[tuple[int, float, float] | None] = []
         for k in range(m):
             a, b = tags[k], tags[(k + 1) % m]
             best = None
             for sid in a.keys() & b.keys():
-                dt = b[sid] - a[sid]
-                if dt != 0 and (best is None or abs(dt) < abs(best[2] - best[1])):
+                dt = b[sid] - a[sid]  # an edge of the result lies within one chord of its segment
+                if dt != 0 and abs(dt) <= self.step[sid] * (1 + 1e-9) and (best is None or abs(dt) < abs(best[2] - best[1])):
                     best = (sid, a[sid], b[sid])
             edges.append(best)
-        breaks = breaks or set()
 
         def joins(k: int) -> bool:  # edge k continues edge k-1
             e0, e1 = edges[k - 1], edges[k]
-            if e0 is None or e1 is None or e0[0] != e1[0] or (float(pts[k][0]), float(pts[k][1])) in breaks:
+            if e0 is None or e1 is None or e0[0] != e1[0] or is_break[k]:
                 return False
             return (e0[2] - e0[1]) * (e1[2] - e1[1]) > 0 and e0[2] == e1[1]
 
@@ -155,6 +191,11 @@ def _bezier(c: np.ndarray, t: np.ndarray) -> np.ndarray:
     u = (1.0 - t)[:, None]
     t = t[:, None]
     return u**3 * c[0] + 3 * u * u * t * c[1] + 3 * u * t * t * c[2] + t**3 * c[3]
+
+
+def _dbezier(c: np.ndarray, t: float) -> np.ndarray:
+    u = 1.0 - t
+    return 3 * u * u * (c[1] - c[0]) + 6 * u * t * (c[2] - c[1]) + 3 * t * t * (c[3] - c[2])
 
 
 def _line(p0: np.ndarray, p1: np.ndarray) -> np.ndarray:
