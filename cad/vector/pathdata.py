@@ -285,5 +285,5 @@ def poly_path(points: str, closed: bool, budget: SegmentBudget) -> list[Subpath]
     if len(nums) < 4:
         return []
     pts = np.array(nums[: len(nums) // 2 * 2]).reshape(-1, 2)
-    d = "M" + " L".join(f"{p[0]!r},{p[1]!r}" for p in pts) + (" Z" if closed else "")
+    d = "M" + " L".join(f"{float(p[0])!r},{float(p[1])!r}" for p in pts) + (" Z" if closed else "")
     return parse_path(d, budget)
