@@ -13,6 +13,7 @@ either, DejaVu Sans Bold.
 
 from __future__ import annotations
 
+import io
 import shutil
 import subprocess
 import unicodedata
@@ -182,7 +183,18 @@ def text_art(text: str, *, font: str | None = None, line_spacing: float = 1.0, a
         raise InvalidInputError(f"the text has {len(text)} characters, more than {MAX_TEXT_CHARS}")
     path = find_font(font)
     try:
-        tt = TTFont(str(path), fontNumber=0, lazy=True)
+        tt = TTFont(io.BytesIO(path.read_bytes()), fontNumber=0, lazy=True)
+    except (TTLibError, OSError, AssertionError) as exc:
+        raise InvalidInputError(f"{path}: not a font that can be read ({exc})") from None
+    try:
+        return _set(tt, path, text, line_spacing=line_spacing, align=align, size_mm=size_mm, max_segments=max_segments)
+    finally:
+        tt.close()
+
+
+def _set(tt: TTFont, path: Path, text: str, *, line_spacing: float, align: str, size_mm: float | None,
+         max_segments: int) -> Art:
+    try:
         cmap = tt.getBestCmap() or {}
         glyphset = tt.getGlyphSet()
         upem = float(tt["head"].unitsPerEm)
