@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import os
 
+from cad.vector.svg import looks_like_svg
 from tracecad.modes.colours import convert_colours
 from tracecad.modes.extrude import Conversion, build, convert_extrude, write_outputs
 from tracecad.modes.relief import convert_relief
 from tracecad.modes.vector import convert_vector
 from tracecad.options import ConvertOptions
-from cad.vector.svg import looks_like_svg
 from tracer.errors import TracecadError
 
 __all__ = ["convert", "error_entry", "build", "write_outputs", "Conversion"]

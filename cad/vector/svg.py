@@ -37,7 +37,16 @@ from cad.vector.pathdata import (
     rect_path,
     transform_ctrl,
 )
-from cad.vector.style import INHERITED, PROPERTIES, UNIT_MM, StyleSheet, declarations, length, parse_color, parse_transform
+from cad.vector.style import (
+    INHERITED,
+    PROPERTIES,
+    UNIT_MM,
+    StyleSheet,
+    declarations,
+    length,
+    parse_color,
+    parse_transform,
+)
 from tracer.errors import InvalidInputError, TooComplexError
 
 __all__ = ["read_svg", "looks_like_svg", "MAX_SVG_BYTES", "MAX_ELEMENTS", "ARC_FRACTION", "STROKE_FRACTION"]
@@ -89,8 +98,9 @@ class _Reader:
             tag = _local(el.tag)
             self.counts[tag] = self.counts.get(tag, 0) + 1
             self.labels[id(el)] = f'<{tag} id="{el.get("id")}">' if el.get("id") else f"<{tag}> number {self.counts[tag]}"
-            if el.get("id"):
-                self.ids.setdefault(el.get("id"), el)
+            ident = el.get("id")
+            if ident:
+                self.ids.setdefault(ident, el)
             if tag == "style":
                 self.sheet.add("".join(el.itertext()))
         if self.sheet.skipped:
@@ -109,11 +119,13 @@ class _Reader:
     def style(self, el: ET.Element, parent: dict) -> dict:
         own: dict[str, str] = {}
         for k in PROPERTIES:
-            if el.get(k) is not None:
-                own[k] = el.get(k).strip()
+            v = el.get(k)
+            if v is not None:
+                own[k] = v.strip()
         own.update(self.sheet.matching(_local(el.tag), set((el.get("class") or "").split()), el.get("id")))
-        if el.get("style"):
-            own.update(declarations(el.get("style")))
+        inline = el.get("style")
+        if inline:
+            own.update(declarations(inline))
         out = {k: v for k, v in parent.items() if k in INHERITED}
         for k, v in own.items():
             if v == "inherit":
@@ -125,7 +137,8 @@ class _Reader:
         return out
 
     # ------------------------------------------------------------------ the tree
-    def viewport(self, el: ET.Element, w_default: float, h_default: float) -> tuple[np.ndarray, float, float]:
+    def viewport(self, el: ET.Element, w_default: float | None, h_default: float | None
+                 ) -> tuple[np.ndarray, float, float]:
         """The map from an ``svg``'s (or a ``symbol``'s) viewBox to its viewport, and the viewport's size in px."""
         w = _length_or(el.get("width"), w_default, self.name)
         h = _length_or(el.get("height"), h_default, self.name)
@@ -139,9 +152,10 @@ class _Reader:
             if w is None and h is None:
                 w, h = vw, vh
             elif w is None:
-                w = vw * h / vh
+                w = vw * float(h or 0.0) / vh
             elif h is None:
                 h = vh * w / vw
+            assert w is not None and h is not None
             par = (el.get("preserveAspectRatio") or "xMidYMid meet").split()
             sx, sy = w / vw, h / vh
             tx, ty = -x * sx, -y * sy
@@ -397,7 +411,7 @@ def read_svg(source, *, name: str | None = None, max_segments: int = 200_000) ->
     if _local(root.tag) != "svg":
         raise InvalidInputError(f"{name}: not an SVG document (its root element is <{_local(root.tag)}>)")
     reader = _Reader(root, name, max_segments)
-    vp, w, h = reader.viewport(root, None, None)  # type: ignore[arg-type]
+    vp, w, h = reader.viewport(root, None, None)
     reader.size = max(w, h)
     reader.arc_tol = ARC_FRACTION * reader.size
     reader.walk(root, vp, {"_opacity": 1.0}, ())

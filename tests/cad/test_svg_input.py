@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 import shapely
-from shapely.geometry import Point, Polygon
+from shapely.geometry import Point
 
 from cad.export.svg import svg_text
 from cad.vector.art import art_partition, art_regions

@@ -89,7 +89,7 @@ def build_vector_colours(art: Art, options: ConvertOptions, *, name: str | None 
         raise GeometryError(f"{name}: {exc}") from None
     timings = {"regions": time.perf_counter() - t}
     heights = _heights(options, [c for c, _ in parts])
-    bodies = []
+    bodies: list[ColorBody] = []
     for (color, regs), h in zip(parts, heights):
         _notes(regs, options, caught)
         bodies.append(ColorBody(name=f"{stem}_{len(bodies) + 1}_{color[1:]}", color=color, regions=regs, z0_mm=0.0,
