@@ -6,7 +6,8 @@ polygon, for a stroke outline) in the document's units, y down, with a fill rule
 :func:`art_regions` gives the union of everything painted, :func:`art_partition` one set of regions
 per colour, where a later shape covers an earlier one: a planar partition whose neighbours share
 their boundary curves exactly. Both use the frame of the trace (:func:`cad.regions.to_regions`):
-millimetres, y up, centred on the subject's bounding box, sized by width, height or unit size.
+millimetres, y up, centred on the subject's bounding box, sized by width, height or unit size
+(:class:`cad.regions.Frame`).
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import shapely
-from shapely.geometry import MultiPolygon, Polygon
+from shapely.geometry import Polygon
 from shapely.geometry.base import BaseGeometry
 
 from cad import geometry
-from cad.regions import DEFAULT_WIDTH_MM, Region, Regions, Ring, clean_regions
+from cad.regions import Frame, Region, Regions, Ring, clean_regions
 from cad.vector.boolean import Curves, fill_area, ring_curves
-from tracer.errors import GeometryError, InvalidInputError
+from tracer.errors import GeometryError
 
 __all__ = ["Paint", "Art", "art_regions", "art_partition", "FLATTEN_FRACTION"]
 
@@ -74,47 +75,18 @@ def _painted(art: Art, curves: Curves) -> list[tuple[str, BaseGeometry]]:
     return out
 
 
-def _scale(width_mm, height_mm, px_mm, unit_mm, box) -> float:
-    given = [v is not None for v in (width_mm, height_mm, px_mm)]
-    if sum(given) > 1:
-        raise InvalidInputError("give only one of width_mm, height_mm and px_mm")
-    w, h = box[2] - box[0], box[3] - box[1]
-    if px_mm is not None:
-        return float(px_mm)
-    if height_mm is not None:
-        return float(height_mm) / h
-    if width_mm is not None:
-        return float(width_mm) / w
-    return float(unit_mm) if unit_mm else DEFAULT_WIDTH_MM / w
-
-
-@dataclass(slots=True)
-class _Frame:
-    s: float
-    cx: float
-    cy: float
-    sx: float
-
-    def ring(self, ctrl: np.ndarray, is_line: np.ndarray) -> Ring:
-        """Document units (y down) -> mm (y up, centred): the same map as :func:`cad.regions.to_regions`."""
-        out = np.empty_like(ctrl)
-        out[..., 0] = (ctrl[..., 0] - self.cx) * self.sx
-        out[..., 1] = (self.cy - ctrl[..., 1]) * self.s
-        return Ring(out, is_line)
-
-
-def _regions_mm(polys_curves, frame: _Frame, min_area_mm2: float, report: dict) -> list[Region]:
+def _regions_mm(polys_curves, frame: Frame, min_area_mm2: float, report: dict) -> list[Region]:
     out = []
     for (sc, sl, _), holes in polys_curves:
         if len(sc) < 1:
             continue
-        shell = frame.ring(sc, sl).oriented(ccw=True)
+        shell = Ring(frame.apply(sc), sl).oriented(ccw=True)
         if abs(shell.area()) < max(min_area_mm2, 1e-12):
             report["dropped_islands"] = report.get("dropped_islands", 0) + 1
             continue
         hs = []
         for hc, hl, _ in holes:
-            h = frame.ring(hc, hl).oriented(ccw=False)
+            h = Ring(frame.apply(hc), hl).oriented(ccw=False)
             if abs(h.area()) < max(min_area_mm2, 1e-12):
                 report["dropped_holes"] = report.get("dropped_holes", 0) + 1
                 continue
@@ -123,11 +95,10 @@ def _regions_mm(polys_curves, frame: _Frame, min_area_mm2: float, report: dict) 
     return out
 
 
-def _frame(box, *, width_mm, height_mm, px_mm, unit_mm, mirror) -> _Frame:
+def _frame(box, *, width_mm, height_mm, px_mm, unit_mm, mirror) -> Frame:
     if box[2] - box[0] <= 0 or box[3] - box[1] <= 0:
         raise GeometryError("nothing to build: the drawing has no area")
-    s = _scale(width_mm, height_mm, px_mm, unit_mm, box)
-    return _Frame(s=s, cx=0.5 * (box[0] + box[2]), cy=0.5 * (box[1] + box[3]), sx=-s if mirror else s)
+    return Frame.for_box(box, width_mm=width_mm, height_mm=height_mm, px_mm=px_mm, unit_mm=unit_mm, mirror=mirror)
 
 
 def _curve_box(polys_curves) -> tuple[float, float, float, float]:
@@ -157,7 +128,7 @@ def art_regions(art: Art, *, width_mm: float | None = None, height_mm: float | N
     if not raw:
         raise GeometryError(f"every part of the drawing is smaller than --min-area {min_area_mm2} mm²")
     box = _curve_box(polys)
-    return clean_regions(raw, width_mm=(box[2] - box[0]) * frame.s, px_mm=frame.s, report=report)
+    return clean_regions(raw, width_mm=(box[2] - box[0]) * frame.scale, px_mm=frame.scale, report=report)
 
 
 def _breaks(geoms: list[BaseGeometry]) -> set:
@@ -209,19 +180,14 @@ def art_partition(art: Art, *, width_mm: float | None = None, height_mm: float |
     frame = _frame(_curve_box(union_polys), width_mm=width_mm, height_mm=height_mm, px_mm=px_mm,
                    unit_mm=art.unit_mm, mirror=mirror)
     box = _curve_box(union_polys)
-    width_ref = (box[2] - box[0]) * frame.s
+    width_ref = (box[2] - box[0]) * frame.scale
     out = []
     for c, g in parts.items():
         report: dict = {}
         raw = _regions_mm(ring_curves(curves, g, breaks), frame, min_area_mm2, report)
         if raw:
-            out.append((c, clean_regions(raw, width_mm=width_ref, px_mm=frame.s, report=report)))
+            out.append((c, clean_regions(raw, width_mm=width_ref, px_mm=frame.scale, report=report)))
     if not out:
         raise GeometryError(f"every part of the drawing is smaller than --min-area {min_area_mm2} mm²")
-    union = clean_regions(_regions_mm(union_polys, frame, min_area_mm2, {}), width_mm=width_ref, px_mm=frame.s)
+    union = clean_regions(_regions_mm(union_polys, frame, min_area_mm2, {}), width_mm=width_ref, px_mm=frame.scale)
     return out, union
-
-
-def polygons_mm(regions: Regions) -> MultiPolygon:
-    """The regions' fine flattening (what the checks measure)."""
-    return regions.geometry
