@@ -21,7 +21,7 @@ _LENGTH = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(px|mm|
 #: Properties the shape reads; the first group is inherited by children, as CSS says.
 INHERITED = ("fill", "fill-rule", "fill-opacity", "stroke", "stroke-width", "stroke-linecap", "stroke-linejoin",
              "stroke-miterlimit", "stroke-opacity", "stroke-dasharray", "visibility", "color", "font-family",
-             "font-size", "font-weight")
+             "font-size", "font-weight", "font-style", "text-anchor")
 PROPERTIES = (*INHERITED, "display", "opacity", "clip-path", "mask", "filter", "transform")
 
 

@@ -8,7 +8,8 @@ and the elements visited (``use`` expansion included) have budgets. Elements: ``
 simple selectors, inline ``style``, inheritance. A fill paints its rule's area (``nonzero``,
 ``evenodd``); a stroke paints its outline (width, caps, joins, miter limit), computed as a polyline
 within the flattening tolerance. ``display:none``, ``visibility:hidden`` and zero opacity paint
-nothing. Text, embedded images, clip paths, masks and filters are ignored with a warning naming the
+nothing. ``<text>`` whose font fontconfig finds becomes its glyph outlines (:mod:`cad.vector.text`);
+other text, embedded images, clip paths, masks and filters are ignored with a warning naming the
 element; dashes are drawn solid, with a warning.
 """
 
@@ -47,6 +48,7 @@ from cad.vector.style import (
     parse_color,
     parse_transform,
 )
+from cad.vector.text import text_art
 from tracer.errors import InvalidInputError, TooComplexError
 
 __all__ = ["read_svg", "looks_like_svg", "MAX_SVG_BYTES", "MAX_ELEMENTS", "ARC_FRACTION", "STROKE_FRACTION"]
@@ -61,12 +63,14 @@ ARC_FRACTION = 1e-4
 STROKE_FRACTION = 1e-5
 _MAX_USE_DEPTH = 32
 
+#: CSS's generic font families -> the families fontconfig is asked for.
+_GENERIC_FONTS = {"sans-serif": "DejaVu Sans", "serif": "DejaVu Serif", "monospace": "DejaVu Sans Mono",
+                  "system-ui": "DejaVu Sans"}
 _SHAPES = ("path", "rect", "circle", "ellipse", "line", "polyline", "polygon")
 _CONTAINERS = ("svg", "g", "a", "switch")
 _SILENT = ("defs", "symbol", "title", "desc", "metadata", "style", "script", "linearGradient", "radialGradient",
            "clipPath", "mask", "pattern", "marker", "filter", "namedview", "font", "font-face", "cursor", "view")
-_IGNORED = {"text": "text is not converted (convert it to paths, or use 'tracecad text')",
-            "image": "embedded images are not part of the shape", "foreignObject": "foreign content is not drawn",
+_IGNORED = {"image": "embedded images are not part of the shape", "foreignObject": "foreign content is not drawn",
             "video": "media is not drawn", "audio": "media is not drawn"}
 
 
@@ -202,6 +206,8 @@ class _Reader:
             self.use(el, ctm, st, uses)
         elif tag in _SHAPES:
             self.shape(el, tag, ctm, st)
+        elif tag == "text":
+            self.text(el, ctm, st)
         else:
             self._warn(f"{self.label(el)} ignored: not a shape tracecad reads")
 
@@ -287,6 +293,45 @@ class _Reader:
                 area = self.stroke_area(subs, width, st, ctm)
                 if not area.is_empty:
                     self.paints.append(Paint(polygon=area, color=stroke, source=self.label(el)))
+
+    def text(self, el: ET.Element, ctm: np.ndarray, st: dict) -> None:
+        """A ``<text>`` whose font fontconfig finds becomes its glyph outlines (as ``tracecad text``); one
+        line at ``x``, ``y`` with ``text-anchor``. Otherwise it is ignored with a warning naming it."""
+        content = " ".join("".join(el.itertext()).split())
+        if not content or st.get("visibility", "visible") in ("hidden", "collapse"):
+            return
+        if any(c.get(k) is not None for c in el.iter() if c is not el for k in ("x", "y", "dx", "dy", "rotate")):
+            self._warn(f"{self.label(el)} ignored: positioned <tspan>s are not converted (convert the text to paths)")
+            return
+        family = (st.get("font-family") or "sans-serif").split(",")[0].strip().strip("'\"")
+        family = _GENERIC_FONTS.get(family.lower(), family)
+        weight = (st.get("font-weight") or "normal").strip()
+        bold = weight in ("bold", "bolder") or (weight.isdigit() and int(weight) >= 600)
+        italic = (st.get("font-style") or "normal").strip() in ("italic", "oblique")
+        spec = family + (":bold" if bold else "") + (":italic" if italic else "")
+        try:
+            size = length(st.get("font-size"), relative_to=16.0, default=16.0)
+            art = text_art(content, font=spec, size_mm=1.0, max_segments=max(1, self.budget.limit - self.budget.used),
+                           align={"middle": "center", "end": "right"}.get(st.get("text-anchor", "start").strip(), "left"))
+        except InvalidInputError as exc:
+            self._warn(f"{self.label(el)} ignored: {str(exc).split('; ')[0]}")
+            return
+        except TooComplexError:
+            raise TooComplexError(f"{self.name}: the drawing has more than {self.budget.limit} curve segments "
+                                  "(raise --max-segments to accept it)") from None
+        scale = size * float(art.unit_mm or 1.0)  # font units -> user units
+        x = length((el.get("x") or "0").split()[0] if el.get("x") else None, default=0.0)
+        y = length((el.get("y") or "0").split()[0] if el.get("y") else None, default=0.0)
+        m = ctm @ _translate(x, y) @ np.diag([scale, scale, 1.0])
+        fill = self.paint_color(el, st.get("fill", "black"), st)
+        if fill is None or _fraction(st.get("fill-opacity"), 1.0) <= 0:
+            return
+        self.budget.take(sum(len(c) for p in art.paints for c, _ in p.rings))
+        for p in art.paints:
+            self.paints.append(Paint(rings=tuple((transform_ctrl(c, m), l) for c, l in p.rings), rule="nonzero",
+                                     color=fill, source=self.label(el)))
+        if st.get("stroke", "none").strip() != "none":
+            self._warn(f"{self.label(el)}: the stroke of text is ignored (its glyphs are filled)")
 
     def paint_color(self, el: ET.Element, value: str, st: dict) -> str | None:
         value = value.strip()

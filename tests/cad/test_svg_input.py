@@ -12,6 +12,7 @@ from shapely.geometry import Point
 from cad.export.svg import svg_text
 from cad.vector.art import art_partition, art_regions
 from cad.vector.svg import read_svg
+from cad.vector.text import find_font
 from tracer.errors import InvalidInputError, TooComplexError
 
 PX_MM = 25.4 / 96
@@ -155,11 +156,23 @@ def test_inline_style_beats_the_sheet_and_attributes():
     assert len(r.regions) == 1
 
 
-def test_text_and_images_are_ignored_with_a_warning_naming_them():
-    art = read_svg(svg('<rect width="10" height="10"/><text id="title">Hi</text><image href="x.png"/>'
-                       '<path clip-path="url(#c)" d="M20,0 h10 v10 z"/>'))
+def test_unknown_fonts_and_images_are_ignored_with_a_warning_naming_them():
+    art = read_svg(svg('<rect width="10" height="10"/><text id="title" font-family="No Such Family">Hi</text>'
+                       '<image href="x.png"/><path clip-path="url(#c)" d="M20,0 h10 v10 z"/>'))
     text = " ".join(art.warnings)
-    assert '<text id="title">' in text and "<image>" in text and "clip-path" in text
+    assert '<text id="title"> ignored' in text and "<image>" in text and "clip-path" in text
+    assert len(art.paints) == 2
+
+
+def test_text_with_an_installed_font_becomes_outlines():
+    try:
+        find_font()
+    except InvalidInputError:
+        pytest.skip("DejaVu Sans Bold is not installed")
+    r = regions('<text x="50" y="60" font-family="sans-serif" font-weight="bold" font-size="40" '
+                'text-anchor="middle">oB</text>', 'width="100mm" height="100mm" viewBox="0 0 100 100"')
+    assert len(r.regions) == 2 and r.n_holes == 3
+    assert 20 < r.width_mm < 60 and 20 < r.height_mm < 40  # 40 mm type
 
 
 def test_colours_partition_in_paint_order():
