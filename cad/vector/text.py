@@ -20,8 +20,6 @@ import unicodedata
 from pathlib import Path
 
 import numpy as np
-from fontTools.pens.basePen import BasePen
-from fontTools.ttLib import TTFont, TTLibError
 
 from cad.vector.art import Art, Paint
 from cad.vector.pathdata import SegmentBudget, line_ctrl, quad_to_cubic
@@ -77,49 +75,61 @@ def _fc_match(spec: str) -> Path:
     return Path(lines[1])
 
 
-class _Pen(BasePen):
-    """Records a glyph's contours as subpaths of cubic segments (font units, y up)."""
+_PEN_CLASS: list = []
 
-    def __init__(self, glyphset, budget: SegmentBudget) -> None:
-        super().__init__(glyphset)
-        self.budget = budget
-        self.rings: list[tuple[np.ndarray, np.ndarray]] = []
-        self.segs: list[np.ndarray] = []
-        self.lines: list[bool] = []
-        self.start = (0.0, 0.0)
 
-    def _add(self, ctrl: np.ndarray, line: bool) -> None:
-        if not np.all(ctrl == ctrl[0]):
-            self.budget.take(1)
-            self.segs.append(ctrl)
-            self.lines.append(line)
+def _pen_class():
+    """The pen that records a glyph's contours (made on first use: fontTools loads only when text is set)."""
+    if _PEN_CLASS:
+        return _PEN_CLASS[0]
+    from fontTools.pens.basePen import BasePen
 
-    def _moveTo(self, pt):
-        self._flush()
-        self.start = pt
+    class _Pen(BasePen):
+        """Records a glyph's contours as subpaths of cubic segments (font units, y up)."""
 
-    def _lineTo(self, pt):
-        self._add(line_ctrl(self._getCurrentPoint(), pt), True)
+        def __init__(self, glyphset, budget: SegmentBudget) -> None:
+            super().__init__(glyphset)
+            self.budget = budget
+            self.rings: list[tuple[np.ndarray, np.ndarray]] = []
+            self.segs: list[np.ndarray] = []
+            self.lines: list[bool] = []
+            self.start = (0.0, 0.0)
 
-    def _curveToOne(self, p1, p2, p3):
-        self._add(np.array([self._getCurrentPoint(), p1, p2, p3], float), False)
+        def _add(self, ctrl: np.ndarray, line: bool) -> None:
+            if not np.all(ctrl == ctrl[0]):
+                self.budget.take(1)
+                self.segs.append(ctrl)
+                self.lines.append(line)
 
-    def _qCurveToOne(self, p1, p2):
-        self._add(quad_to_cubic(self._getCurrentPoint(), p1, p2), False)
+        def _moveTo(self, pt):
+            self._flush()
+            self.start = pt
 
-    def _closePath(self):
-        self._flush()
+        def _lineTo(self, pt):
+            self._add(line_ctrl(self._getCurrentPoint(), pt), True)
 
-    def _endPath(self):
-        self._flush()
+        def _curveToOne(self, p1, p2, p3):
+            self._add(np.array([self._getCurrentPoint(), p1, p2, p3], float), False)
 
-    def _flush(self) -> None:
-        if self.segs:
-            end, start = self.segs[-1][3], np.asarray(self.start, float)
-            if not np.array_equal(end, start):
-                self._add(line_ctrl(end, start), True)
-            self.rings.append((np.array(self.segs), np.array(self.lines, dtype=bool)))
-        self.segs, self.lines = [], []
+        def _qCurveToOne(self, p1, p2):
+            self._add(quad_to_cubic(self._getCurrentPoint(), p1, p2), False)
+
+        def _closePath(self):
+            self._flush()
+
+        def _endPath(self):
+            self._flush()
+
+        def _flush(self) -> None:
+            if self.segs:
+                end, start = self.segs[-1][3], np.asarray(self.start, float)
+                if not np.array_equal(end, start):
+                    self._add(line_ctrl(end, start), True)
+                self.rings.append((np.array(self.segs), np.array(self.lines, dtype=bool)))
+            self.segs, self.lines = [], []
+
+    _PEN_CLASS.append(_Pen)
+    return _Pen
 
 
 def _value_x(v) -> int:
@@ -129,7 +139,7 @@ def _value_x(v) -> int:
 class _Kerning:
     """Pair kerning: the GPOS ``kern`` feature's pair adjustments, else the ``kern`` table."""
 
-    def __init__(self, font: TTFont) -> None:
+    def __init__(self, font) -> None:
         self.subtables: list = []
         self.table: dict = {}
         if "GPOS" in font and font["GPOS"].table.FeatureList is not None:
@@ -181,6 +191,8 @@ def text_art(text: str, *, font: str | None = None, line_spacing: float = 1.0, a
         raise InvalidInputError("the text is empty")
     if len(text) > MAX_TEXT_CHARS:
         raise InvalidInputError(f"the text has {len(text)} characters, more than {MAX_TEXT_CHARS}")
+    from fontTools.ttLib import TTFont, TTLibError  # (lazy: start-up time of every conversion)
+
     path = find_font(font)
     try:
         tt = TTFont(io.BytesIO(path.read_bytes()), fontNumber=0, lazy=True)
@@ -192,8 +204,10 @@ def text_art(text: str, *, font: str | None = None, line_spacing: float = 1.0, a
         tt.close()
 
 
-def _set(tt: TTFont, path: Path, text: str, *, line_spacing: float, align: str, size_mm: float | None,
+def _set(tt, path: Path, text: str, *, line_spacing: float, align: str, size_mm: float | None,
          max_segments: int) -> Art:
+    from fontTools.ttLib import TTLibError
+
     try:
         cmap = tt.getBestCmap() or {}
         glyphset = tt.getGlyphSet()
@@ -225,7 +239,7 @@ def _set(tt: TTFont, path: Path, text: str, *, line_spacing: float, align: str, 
         shift = {"left": 0.0, "center": -x / 2, "right": -x}[align]
         y0 = row * line_h
         for g, gx in zip(names, xs):
-            pen = _Pen(glyphset, budget)
+            pen = _pen_class()(glyphset, budget)
             glyphset[g].draw(pen)
             pen._flush()
             rings = []
