@@ -24,7 +24,7 @@ from tracer.errors import GeometryError, InvalidInputError
 from tracer.types import Outlines
 
 __all__ = ["Ring", "Region", "Regions", "to_regions", "regions_from_polygons", "polygons_of", "ring_contacts",
-           "clean_regions", "Frame", "DEFAULT_WIDTH_MM"]
+           "clean_regions", "Frame", "DEFAULT_WIDTH_MM", "CONTACT_GAP_MM"]
 
 DEFAULT_WIDTH_MM = 50.0
 #: Flattening tolerance used to judge validity and to measure, as a fraction of the output width.

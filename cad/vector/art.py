@@ -20,7 +20,7 @@ from shapely.geometry import Polygon
 from shapely.geometry.base import BaseGeometry
 
 from cad import geometry
-from cad.regions import Frame, Region, Regions, Ring, clean_regions
+from cad.regions import CONTACT_GAP_MM, Frame, Region, Regions, Ring, clean_regions, polygons_of, ring_contacts
 from cad.vector.boolean import Curves, fill_area, ring_curves
 from tracer.errors import GeometryError
 
@@ -108,6 +108,27 @@ def _curve_box(polys_curves) -> tuple[float, float, float, float]:
     return float(boxes[:, 0].min()), float(boxes[:, 1].min()), float(boxes[:, 2].max()), float(boxes[:, 3].max())
 
 
+def _separate(geom: BaseGeometry, gap: float, report: dict) -> BaseGeometry:
+    """Cut a ``gap`` (document units) wide disk out wherever two rings of ``geom`` touch, so that every edge
+    of the solid is manifold; the rest of each ring keeps its exact curves. Counted in ``report["contacts"]``."""
+    contacts = ring_contacts(polygons_of(geom))
+    if not contacts:
+        return geom
+    cut = shapely.union_all(contacts).buffer(gap / 2, quad_segs=4)
+    report["contacts"] = report.get("contacts", 0) + len(contacts)
+    out = shapely.make_valid(geom.difference(cut))
+    return shapely.MultiPolygon([p for p in polygons_of(out) if p.area > 0])
+
+
+def _gap_units(geom: BaseGeometry, *, width_mm, height_mm, px_mm, unit_mm) -> float:
+    """:data:`cad.regions.CONTACT_GAP_MM` in document units, from the (flattened) subject's box."""
+    b = geom.bounds
+    if b[2] - b[0] <= 0 or b[3] - b[1] <= 0:
+        return 0.0
+    return CONTACT_GAP_MM / Frame.for_box(b, width_mm=width_mm, height_mm=height_mm, px_mm=px_mm,
+                                          unit_mm=unit_mm).scale
+
+
 def art_regions(art: Art, *, width_mm: float | None = None, height_mm: float | None = None,
                 px_mm: float | None = None, min_area_mm2: float = 0.0, mirror: bool = False) -> Regions:
     """The union of everything ``art`` paints, as regions in mm (sized like a trace; without a size,
@@ -120,10 +141,12 @@ def art_regions(art: Art, *, width_mm: float | None = None, height_mm: float | N
     if not painted:
         raise GeometryError("nothing to build: the drawing has no filled shape")
     union = shapely.union_all([g for _, g in painted])
+    report: dict = {}
+    union = _separate(union, _gap_units(union, width_mm=width_mm, height_mm=height_mm, px_mm=px_mm,
+                                        unit_mm=art.unit_mm), report)
     polys = ring_curves(curves, union)
     frame = _frame(_curve_box(polys), width_mm=width_mm, height_mm=height_mm, px_mm=px_mm, unit_mm=art.unit_mm,
                    mirror=mirror)
-    report: dict = {}
     raw = _regions_mm(polys, frame, min_area_mm2, report)
     if not raw:
         raise GeometryError(f"every part of the drawing is smaller than --min-area {min_area_mm2} mm²")
@@ -169,7 +192,9 @@ def art_partition(art: Art, *, width_mm: float | None = None, height_mm: float |
         if not vis.is_empty and vis.area > 0:
             visible[color].append(vis)
     order = list(dict.fromkeys(c for c, _ in painted))
-    parts = {c: shapely.union_all(visible[c]) for c in order if visible.get(c)}
+    gap = _gap_units(above, width_mm=width_mm, height_mm=height_mm, px_mm=px_mm, unit_mm=art.unit_mm)
+    contacts: dict[str, dict] = {c: {} for c in order}
+    parts = {c: _separate(shapely.union_all(visible[c]), gap, contacts[c]) for c in order if visible.get(c)}
     if len(parts) > 1:  # every vertex of one colour that lies on another's boundary becomes a vertex of it too
         pts = shapely.multipoints(np.unique(np.concatenate([shapely.get_coordinates(g) for g in parts.values()]),
                                             axis=0))
@@ -183,7 +208,7 @@ def art_partition(art: Art, *, width_mm: float | None = None, height_mm: float |
     width_ref = (box[2] - box[0]) * frame.scale
     out = []
     for c, g in parts.items():
-        report: dict = {}
+        report = contacts[c]
         raw = _regions_mm(ring_curves(curves, g, breaks), frame, min_area_mm2, report)
         if raw:
             out.append((c, clean_regions(raw, width_mm=width_ref, px_mm=frame.scale, report=report)))

@@ -103,9 +103,9 @@ def test_fill_rules():
 
 def test_self_intersecting_bowtie_follows_the_rule():
     r = regions('<path d="M0,0 L100,100 L100,0 L0,100 Z"/>')
-    # two triangles; where they touch, a gap of 0.02 mm keeps the solid manifold (counted as a repair)
+    # two triangles; where they touch, a gap of 0.02 mm keeps the solid manifold
     assert len(r.regions) == 2 and r.area_mm2 == pytest.approx(5000 * PX_MM**2, rel=1e-5)
-    assert r.report["repaired"] == 2
+    assert r.report["contacts"] == 1 and r.report["repaired"] == 0
 
 
 def test_overlapping_shapes_union_keeps_curves():
@@ -251,9 +251,14 @@ def test_use_bombs_and_cycles_are_refused():
         read_svg(svg('<g id="a"><use href="#b"/></g><g id="b"><use href="#a"/></g>'))
 
 
-def test_self_touching_artwork_is_repaired_with_a_report():
-    # two squares meeting at one corner: the solid would be non-manifold there
-    r = regions('<rect x="0" y="0" width="10" height="10"/><rect x="10" y="10" width="10" height="10"/>')
-    assert r.report["repaired"] >= 1 and len(r.regions) == 2
+def test_touching_artwork_is_separated_and_keeps_its_curves():
+    # two discs meeting at one point: the solid would be non-manifold there
+    r = regions('<circle cx="30" cy="50" r="20"/><circle cx="70" cy="50" r="20"/>',
+                'width="100mm" height="100mm" viewBox="0 0 100 100"')
+    assert r.report["contacts"] == 1 and r.report["repaired"] == 0 and len(r.regions) == 2
     polys = list(r.geometry.geoms)
     assert polys[0].distance(polys[1]) > 0
+    assert all(p.distance(Point(0, 0)) > 0.0099 for p in polys)  # a 0.02 mm disk cut round the contact
+    for reg in r.regions:  # the arcs away from the contact stay curves: a few segments, not a polyline
+        assert (~reg.shell.is_line).sum() >= 3 and reg.shell.n_segments <= 12
+    assert r.area_mm2 == pytest.approx(2 * math.pi * 400, rel=1e-3)

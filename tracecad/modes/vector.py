@@ -15,7 +15,7 @@ import shapely
 from shapely.geometry import MultiPolygon
 
 from cad.plates import plate_outline
-from cad.regions import Regions, regions_from_polygons
+from cad.regions import CONTACT_GAP_MM, Regions, regions_from_polygons
 from cad.vector.art import Art, art_partition, art_regions
 from cad.vector.svg import read_svg
 from tracecad.modes import product as product_mode
@@ -49,6 +49,9 @@ def _notes(regions: Regions, options: ConvertOptions, caught: list[str]) -> None
     if rep.get("dropped_islands") or rep.get("dropped_holes"):
         caught.append(f"dropped {rep.get('dropped_islands', 0)} speck(s) and filled {rep.get('dropped_holes', 0)} "
                       f"pinhole(s) smaller than {options.min_area_mm2} mm²")
+    if rep.get("contacts"):
+        caught.append(f"separated {rep['contacts']} point(s) where the outline touches itself by a "
+                      f"{CONTACT_GAP_MM:g} mm gap, so that the solid is manifold")
     if rep.get("repaired"):
         caught.append(f"repaired {rep['repaired']} self-intersecting, overlapping or touching region(s) as polylines")
 
