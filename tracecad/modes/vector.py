@@ -155,6 +155,8 @@ def convert_vector(source, out_dir: str | os.PathLike[str], options: ConvertOpti
         for c, b in zip(report["colors"], multi.bodies):
             c["outputs"] = {k.split(":")[0]: p for k, p in flat.items() if k.endswith(":" + b.name)}
         report["source"] = "vector"
+        if report["overlap_mm2"] > 1e-6 * max(report["area_mm2"], 1e-9):  # (a region repaired as a polyline)
+            multi.warnings.append(f"colour bodies overlap by {report['overlap_mm2']:.6f} mm²")
         return report_entry(multi.name, flat, report, multi.warnings, multi.timings, t0)
     conv = build_vector(art, options, name=name)
     conv.timings["load"] = load_s
