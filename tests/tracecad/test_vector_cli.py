@@ -24,7 +24,7 @@ def run(capsys, *argv) -> tuple[int, dict]:
 def test_svg_to_step_stl_svg_and_back(tmp_path, capsys):
     src = tmp_path / "logo.svg"
     src.write_text(TWO)
-    code, e = run(capsys, "convert", str(src), "-o", str(tmp_path / "out"), "--formats", "step,stl,svg",
+    code, e = run(capsys, "convert", str(src), "-o", str(tmp_path / "out"), "--formats", "step,stl,svg,dxf",
                   "--thickness", "2")
     assert code == 0 and e["status"] == "ok" and e["source"] == "vector"
     assert e["width_mm"] == pytest.approx(55) and e["height_mm"] == pytest.approx(40)  # its own size
@@ -42,7 +42,7 @@ def test_svg_to_step_stl_svg_and_back(tmp_path, capsys):
 def test_svg_colours_are_a_partition(tmp_path, capsys):
     src = tmp_path / "two.svg"
     src.write_text(TWO)
-    code, e = run(capsys, "convert", str(src), "-o", str(tmp_path / "out"), "--colors", "auto", "--formats", "3mf,stl")
+    code, e = run(capsys, "convert", str(src), "-o", str(tmp_path / "out"), "--colors", "auto", "--formats", "3mf,stl,dxf")
     assert code == 0, e
     assert [c["color"] for c in e["colors"]] == ["#ff0000", "#0000ff"]
     assert e["overlap_mm2"] < 1e-6

@@ -19,7 +19,7 @@ from cad.regions import CONTACT_GAP_MM, Regions, regions_from_polygons
 from cad.vector.art import Art, art_partition, art_regions
 from cad.vector.svg import read_svg
 from tracecad.modes import product as product_mode
-from tracecad.modes.colours import ColorBody, MultiConversion, write_multicolor
+from tracecad.modes.colours import ColorBody, MultiConversion, printer_setup, write_multicolor
 from tracecad.modes.common import report_entry, source_name, source_stem
 from tracecad.modes.extrude import Conversion, write_outputs
 from tracecad.options import ConvertOptions, parse_layer_heights
@@ -91,6 +91,9 @@ def build_vector_colours(art: Art, options: ConvertOptions, *, name: str | None 
     except GeometryError as exc:
         raise GeometryError(f"{name}: {exc}") from None
     timings = {"regions": time.perf_counter() - t}
+    if options.max_colors is not None and len(parts) > options.max_colors:
+        raise InvalidInputError(f"{name}: the drawing has {len(parts)} fill colours ({', '.join(c for c, _ in parts)}), "
+                                f"more than --max-colors {options.max_colors}; recolour it, or raise --max-colors")
     heights = _heights(options, [c for c, _ in parts])
     bodies: list[ColorBody] = []
     for (color, regs), h in zip(parts, heights):
@@ -107,8 +110,13 @@ def build_vector_colours(art: Art, options: ConvertOptions, *, name: str | None 
             b.z0_mm = prod.base_thickness_mm
         bodies.insert(0, ColorBody(name=f"{stem}_base_808080", color="#808080", regions=base, z0_mm=0.0,
                                    height_mm=prod.base_thickness_mm, tolerance_mm=options.tolerance_mm, is_base=True))
+    setup = printer_setup(options, bodies, union)  # extruders, or colour changes (restacked bodies)
+    bodies = setup.pop("bodies")
+    caught += setup.pop("warnings")
+    setup["merged_colors"] = []
     return MultiConversion(name=name, options=options, labels=None, bodies=bodies, union_mm=union.geometry,
-                           px_mm=union.px_mm, timings=timings, warnings=caught, info={"colours": len(parts)})
+                           px_mm=union.px_mm, timings=timings, warnings=caught,
+                           info={"colours": len(parts), "printer": setup})
 
 
 def _heights(options: ConvertOptions, colors: list[str]) -> list[float]:
