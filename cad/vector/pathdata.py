@@ -117,6 +117,7 @@ def arc_to_cubics(p0, rx: float, ry: float, phi_deg: float, large: bool, sweep: 
 
 
 _TOKEN = re.compile(r"([MmZzLlHhVvCcSsQqTtAa])|([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)|([\s,]+)")
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 _NARGS = {"m": 2, "l": 2, "h": 1, "v": 1, "c": 6, "s": 4, "q": 4, "t": 2, "a": 7, "z": 0}
 
 
@@ -157,6 +158,8 @@ def _arc_args(tokens: list, i: int) -> tuple[list[float], int]:
 def parse_path(d: str, budget: SegmentBudget, arc_tolerance: float = 0.0) -> list[Subpath]:
     """Path data -> subpaths (user units). Zero-length segments are dropped; an unclosed subpath is
     returned with ``closed=False`` (a fill closes it, a stroke does not)."""
+    if len(_NUMBER.findall(d)) > 7 * (budget.limit - budget.used) + 7:  # every segment takes at most 7 numbers
+        budget.take(budget.limit + 1)
     toks = _tokens(d)
     subs: list[Subpath] = []
     segs: list[np.ndarray] = []

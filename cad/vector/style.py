@@ -129,6 +129,7 @@ class StyleSheet:
     def __init__(self) -> None:
         self.rules: list[tuple[tuple[int, int, int], int, str | None, tuple[str, ...], str | None, dict]] = []
         self.skipped = 0
+        self._sorted: list | None = None
 
     def add(self, css: str) -> None:
         css = re.sub(r"/\*.*?\*/", "", css, flags=re.S)
@@ -166,7 +167,11 @@ class StyleSheet:
     def matching(self, tag: str, classes: set[str], ident: str | None) -> dict[str, str]:
         """The declarations of the rules that match, by specificity and then order."""
         out: dict[str, str] = {}
-        for _, _, rtag, rclasses, rid, decls in sorted(self.rules, key=lambda r: (r[0], r[1])):
+        if not self.rules:
+            return out
+        if self._sorted is None or len(self._sorted) != len(self.rules):
+            self._sorted = sorted(self.rules, key=lambda r: (r[0], r[1]))
+        for _, _, rtag, rclasses, rid, decls in self._sorted:
             if (rtag is None or rtag == tag) and all(c in classes for c in rclasses) and (rid is None or rid == ident):
                 out.update(decls)
         return out

@@ -56,7 +56,7 @@ __all__ = ["read_svg", "looks_like_svg", "MAX_SVG_BYTES", "MAX_ELEMENTS", "ARC_F
 #: Larger files are refused before parsing.
 MAX_SVG_BYTES = 64 * 1024 * 1024
 #: Elements visited, counting each expansion of ``use``: more is refused (nested ``use`` can grow exponentially).
-MAX_ELEMENTS = 200_000
+MAX_ELEMENTS = 50_000
 #: Elliptical arcs become cubics within this fraction of the document's size (and of at most 90° each).
 ARC_FRACTION = 1e-4
 #: Stroke outlines are polylines within this fraction of the document's size.
