@@ -447,8 +447,8 @@ def read_svg(source, *, name: str | None = None, max_segments: int = 200_000) ->
     try:
         root = DET.fromstring(data, forbid_dtd=False, forbid_entities=True, forbid_external=True)
     except defusedxml.EntitiesForbidden:
-        raise InvalidInputError(f"{name}: the SVG declares XML entities, which are not expanded (a defence against "
-                         "entity-expansion attacks); remove the DOCTYPE's entities") from None
+        raise InvalidInputError(f"{name}: the SVG declares XML entities, which are never expanded or fetched (a "
+                                "defence against entity expansion and external entities); remove the DOCTYPE's entities") from None
     except (defusedxml.ExternalReferenceForbidden, defusedxml.DTDForbidden, defusedxml.NotSupportedError):
         raise InvalidInputError(f"{name}: the SVG refers to external XML resources, which are not fetched") from None
     except ET.ParseError as exc:
