@@ -39,10 +39,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tracer.colormodes import separate_modes
 from tracer.colorspace import hex_color, to_lab
 from tracer.errors import EmptyMaskError, InvalidInputError
 from tracer.isolate import working_factor
 from tracer.opencv import load_cv2
+from tracer.photo import even_photo
 from tracer.strategies import alpha_carries_shape, border_pixels
 from tracer.types import Image, IsolateParams, Mask
 
@@ -312,16 +314,26 @@ def _refine(x: np.ndarray, centres: np.ndarray, rounds: int = 3) -> tuple[np.nda
     return centres[used], counts[used]
 
 
-def _absorb_satellites(centres: np.ndarray, counts: np.ndarray, *, max_distance: float) -> np.ndarray:
+def _absorb_satellites(centres: np.ndarray, counts: np.ndarray, samples: np.ndarray, *, max_distance: float
+                       ) -> np.ndarray:
     """Merge each cluster that is much smaller (SATELLITE_RATIO) than a neighbour closer than
-    ``max_distance`` into it (the smallest first). Returns the remaining centres."""
+    ``max_distance`` and forms no mode of its own beside it (:func:`tracer.colormodes.separate_modes`
+    on the flat ``samples``) into it, the smallest first. Returns the remaining centres."""
     cs, ws = [c.copy() for c in centres], [float(w) for w in counts]
+    distinct: set[tuple[int, int]] = set()  # pairs (by centre bytes) found to be two modes
     while len(cs) > 1:
         c = np.array(cs)
         d = np.linalg.norm(c[:, None] - c[None], axis=2)
         np.fill_diagonal(d, np.inf)
         w = np.array(ws)
         cand = (d < max_distance) & (w[None, :] >= SATELLITE_RATIO * w[:, None])  # row i is a satellite of j
+        for i, j in zip(*np.nonzero(cand)):
+            key = (hash(cs[i].tobytes()), hash(cs[j].tobytes()))
+            if key in distinct:
+                cand[i, j] = False
+            elif separate_modes(samples, cs[j], cs[i]):
+                distinct.add(key)
+                cand[i, j] = False
         rows = np.flatnonzero(cand.any(axis=1))
         if not len(rows):
             break
@@ -396,7 +408,7 @@ def palette(image: Image, params: ColorParams = ColorParams(), *, use_alpha: boo
     # noise of JPEG splits a colour into a big cluster and small satellites a little further away.
     merged, _, _ = _merge(centres, counts, max_distance=params.merge_delta_e, max_count=None)
     if noise > LOSSY_NOISE_DELTA_E:
-        merged = _absorb_satellites(merged, _refine(all_flat_lab, merged)[1],
+        merged = _absorb_satellites(merged, _refine(all_flat_lab, merged)[1], all_flat_lab,
                                     max_distance=SATELLITE_DISTANCE * params.merge_delta_e)
     if len(merged) != len(centres):
         centres, counts = _refine(all_flat_lab, merged)
@@ -592,7 +604,11 @@ def label_colors(image: Image, *, params: ColorParams = ColorParams(),
     ``isolate`` supplies the working-resolution policy (``upsample``, ``target_px_mm``, ``width_mm``).
     """
     cv2 = load_cv2()
+    paper_info: dict = {}
+    if not isolate.use_alpha:  # a photographed print: its uneven light and its sensor noise taken out
+        image, paper_info = even_photo(image)
     pal, info = palette(image, params, use_alpha=isolate.use_alpha)
+    info.update(paper_info)
     transparent = pal.background < 0
     mix = _coverage(image, pal, params, transparent, info["flat_delta_e"], info.get("noise_delta_e", 0.0))
     alpha = np.clip(image.alpha, 0, 1).astype(np.float32) if (transparent and image.alpha is not None) else None

@@ -1,0 +1,50 @@
+"""Whether two colour clusters are two colours or one colour and its noise, seen on the pixels.
+
+A small cluster near a large one is either a colour of its own (a light grey beside white paper,
+two greens of one fruit) or the large colour's noise (JPEG chroma noise, sensor noise, fringes
+that passed the flatness test). Distance and size alone cannot tell them apart: the same light
+grey is a few hundred pixels at 512 px and many thousand at 2048 px, next to a page that grows as
+fast, and its pixels' spread changes with the resampling. The pixels can: along the line from the
+large colour to the small one, a colour of its own is a second mode, with a valley of few pixels
+between the two, while noise is a tail that thins out steadily away from its colour.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["separate_modes"]
+
+#: Bin width (CIE Delta E) of the histogram along the line between the two colours.
+BIN_DELTA_E = 0.5
+#: Two modes: the fewest pixels in the middle of the line (per bin) are at most this fraction of
+#: the most near the small colour.
+VALLEY_RATIO = 0.25
+#: The histogram is taken on at most about this many pixels (every s-th).
+MAX_SAMPLES = 1 << 18
+
+
+def separate_modes(samples: np.ndarray, big: np.ndarray, small: np.ndarray) -> bool:
+    """True when the Lab ``samples`` (n, 3) form a mode at ``small`` apart from ``big``.
+
+    The samples within a tube around the segment from ``big`` to ``small`` (within half their
+    distance of it) are projected onto it; the histogram of the projections must have a valley
+    in the middle third (at most VALLEY_RATIO of its highest bin in the last quarter, near ``small``).
+    """
+    big = np.asarray(big, np.float64)
+    axis = np.asarray(small, np.float64) - big
+    d = float(np.linalg.norm(axis))
+    if d <= 2 * BIN_DELTA_E:
+        return False
+    step = max(1, int(np.ceil(len(samples) / MAX_SAMPLES)))
+    x = np.asarray(samples[::step], np.float64) - big
+    u = axis / d
+    t = x @ u
+    r = np.linalg.norm(x - t[:, None] * u, axis=1)
+    near = (t >= 0) & (t <= d) & (r < 0.5 * d)
+    n_bins = int(np.ceil(d / BIN_DELTA_E))
+    hist, _ = np.histogram(t[near], bins=n_bins, range=(0.0, d))
+    hist = np.convolve(hist, np.ones(3) / 3.0, mode="same")  # a little smoothing against empty bins
+    peak = float(hist[int(0.75 * n_bins):].max())
+    valley = float(hist[int(n_bins / 3):max(int(n_bins / 3) + 1, int(2 * n_bins / 3))].min())
+    return peak > 0 and valley <= VALLEY_RATIO * peak
