@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["separate_modes"]
+__all__ = ["separate_modes", "absorb_satellites"]
 
 #: Bin width (CIE Delta E) of the histogram along the line between the two colours.
 BIN_DELTA_E = 0.5
 #: Two modes: the fewest pixels in the middle of the line (per bin) are at most this fraction of
 #: the most near the small colour.
 VALLEY_RATIO = 0.25
+#: A cluster with 1/SATELLITE_RATIO of the flat pixels of a colour near it may be that colour's noise.
+SATELLITE_RATIO = 20.0
 #: The histogram is taken on at most about this many pixels (every s-th).
 MAX_SAMPLES = 1 << 18
 
@@ -48,3 +50,34 @@ def separate_modes(samples: np.ndarray, big: np.ndarray, small: np.ndarray) -> b
     peak = float(hist[int(0.75 * n_bins):].max())
     valley = float(hist[int(n_bins / 3):max(int(n_bins / 3) + 1, int(2 * n_bins / 3))].min())
     return peak > 0 and valley <= VALLEY_RATIO * peak
+
+
+def absorb_satellites(centres: np.ndarray, counts: np.ndarray, samples: np.ndarray, *, max_distance: float
+                      ) -> np.ndarray:
+    """Merge each cluster that is much smaller (SATELLITE_RATIO) than a neighbour closer than
+    ``max_distance`` and forms no mode of its own beside it (:func:`separate_modes`
+    on the flat ``samples``) into it, the smallest first. Returns the remaining centres."""
+    cs, ws = [c.copy() for c in centres], [float(w) for w in counts]
+    distinct: set[tuple[int, int]] = set()  # pairs (by centre bytes) found to be two modes
+    while len(cs) > 1:
+        c = np.array(cs)
+        d = np.linalg.norm(c[:, None] - c[None], axis=2)
+        np.fill_diagonal(d, np.inf)
+        w = np.array(ws)
+        cand = (d < max_distance) & (w[None, :] >= SATELLITE_RATIO * w[:, None])  # row i is a satellite of j
+        for i, j in zip(*np.nonzero(cand)):
+            key = (hash(cs[i].tobytes()), hash(cs[j].tobytes()))
+            if key in distinct:
+                cand[i, j] = False
+            elif separate_modes(samples, cs[j], cs[i]):
+                distinct.add(key)
+                cand[i, j] = False
+        rows = np.flatnonzero(cand.any(axis=1))
+        if not len(rows):
+            break
+        i = int(rows[np.argmin(w[rows])])
+        j = int(np.flatnonzero(cand[i])[np.argmin(d[i][cand[i]])])
+        cs[j] = (cs[j] * ws[j] + cs[i] * ws[i]) / (ws[i] + ws[j])
+        ws[j] += ws[i]
+        del cs[i], ws[i]
+    return np.array(cs)
