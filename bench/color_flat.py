@@ -68,7 +68,7 @@ def scenes() -> dict[str, list[tuple[str, object]]]:
     # Avocado: two greens of Delta E ~10 (skin and rim), pale flesh, brown stone.
     out["avocado"] = [
         ("#3e721d", _ellipse(50, 52, 30, 42, -20)),
-        ("#5a8f32", _ellipse(50, 53, 25, 37, -20)),          # Delta E ~10 from the skin
+        ("#538b2d", _ellipse(50, 53, 25, 37, -20)),          # Delta E 10.5 from the skin
         ("#c6e5b3", _ellipse(51, 55, 19, 30, -20)),
         ("#a0522d", _ellipse(54, 62, 10, 11)),
     ]

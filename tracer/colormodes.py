@@ -22,6 +22,8 @@ BIN_DELTA_E = 0.5
 VALLEY_RATIO = 0.25
 #: A cluster with 1/SATELLITE_RATIO of the flat pixels of a colour near it may be that colour's noise.
 SATELLITE_RATIO = 20.0
+#: Weight of the chroma (a*, b*) difference when telling a colour from a lossy image's noise.
+LOSSY_CHROMA_WEIGHT = 0.35
 #: The histogram is taken on at most about this many pixels (every s-th).
 MAX_SAMPLES = 1 << 18
 
@@ -52,11 +54,16 @@ def separate_modes(samples: np.ndarray, big: np.ndarray, small: np.ndarray) -> b
     return peak > 0 and valley <= VALLEY_RATIO * peak
 
 
-def absorb_satellites(centres: np.ndarray, counts: np.ndarray, samples: np.ndarray, *, max_distance: float
-                      ) -> np.ndarray:
+def absorb_satellites(centres: np.ndarray, counts: np.ndarray, samples: np.ndarray, *, max_distance: float,
+                      min_mode_distance: float) -> np.ndarray:
     """Merge each cluster that is much smaller (SATELLITE_RATIO) than a neighbour closer than
     ``max_distance`` and forms no mode of its own beside it (:func:`separate_modes`
-    on the flat ``samples``) into it, the smallest first. Returns the remaining centres."""
+    on the flat ``samples``) into it, the smallest first. Returns the remaining centres.
+
+    Only a cluster at least ``min_mode_distance`` away with the chroma difference weighted by
+    LOSSY_CHROMA_WEIGHT can be a mode of its own: JPEG stores chroma at half resolution and
+    quantises it coarser, and its blocks of shifted chroma in a dark or saturated area are modes
+    too; a difference in lightness is not made that way."""
     cs, ws = [c.copy() for c in centres], [float(w) for w in counts]
     distinct: set[tuple[int, int]] = set()  # pairs (by centre bytes) found to be two modes
     while len(cs) > 1:
@@ -69,7 +76,7 @@ def absorb_satellites(centres: np.ndarray, counts: np.ndarray, samples: np.ndarr
             key = (hash(cs[i].tobytes()), hash(cs[j].tobytes()))
             if key in distinct:
                 cand[i, j] = False
-            elif separate_modes(samples, cs[j], cs[i]):
+            elif _lightness_apart(cs[i], cs[j], min_mode_distance) and separate_modes(samples, cs[j], cs[i]):
                 distinct.add(key)
                 cand[i, j] = False
         rows = np.flatnonzero(cand.any(axis=1))
@@ -81,3 +88,9 @@ def absorb_satellites(centres: np.ndarray, counts: np.ndarray, samples: np.ndarr
         ws[j] += ws[i]
         del cs[i], ws[i]
     return np.array(cs)
+
+
+def _lightness_apart(a: np.ndarray, b: np.ndarray, distance: float) -> bool:
+    """Lab colours ``a`` and ``b`` are ``distance`` apart with the chroma weighted by LOSSY_CHROMA_WEIGHT."""
+    d = np.asarray(a, np.float64) - np.asarray(b, np.float64)
+    return float(np.hypot(d[0], LOSSY_CHROMA_WEIGHT * np.hypot(d[1], d[2]))) >= distance

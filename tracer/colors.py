@@ -378,7 +378,8 @@ def palette(image: Image, params: ColorParams = ColorParams(), *, use_alpha: boo
     merged, _, _ = _merge(centres, counts, max_distance=params.merge_delta_e, max_count=None)
     if noise > LOSSY_NOISE_DELTA_E:
         merged = absorb_satellites(merged, _refine(all_flat_lab, merged)[1], all_flat_lab,
-                                   max_distance=SATELLITE_DISTANCE * params.merge_delta_e)
+                                   max_distance=SATELLITE_DISTANCE * params.merge_delta_e,
+                                   min_mode_distance=params.merge_delta_e)
     if len(merged) != len(centres):
         centres, counts = _refine(all_flat_lab, merged)
         _, d2 = _assign(all_flat_lab, centres)
