@@ -11,6 +11,7 @@ benchmark draws its own scenes from vector shapes (the truth is exact), with
 and renders each of them as
 
 * ``png512`` / ``png2048``: clean, anti-aliased (box filter of an 8x / 4x supersampled drawing);
+* ``soft2048``: the 512 px render enlarged to 2048 px (bicubic), as large pictures on the web often are;
 * ``jpeg``: the 512 px render as JPEG quality 35;
 * ``photo``: 1024 px, printed on off-white paper, lit unevenly (a linear gradient of 15 % across
   the picture and a vignette), Gaussian blur (sigma 1.2 px), sensor noise, JPEG quality 90.
@@ -48,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from color_fidelity import _print_row, score_file, summarise  # noqa: E402
 
-KINDS = ("png512", "png2048", "jpeg", "photo")
+KINDS = ("png512", "png2048", "soft2048", "jpeg", "photo")
 FRAME = 100.0  # every scene is drawn in a FRAME x FRAME square, y down
 PAPER_RGB = (243, 239, 229)
 
@@ -170,6 +171,10 @@ def make_image(name: str, scene, kind: str, out_dir: Path) -> Path:
         photo(render(scene, 1024, 4), seed).save(path, quality=90)
         return path
     img = Image.fromarray(np.round(render(scene, 512, 8) * 255).astype(np.uint8), "RGB")
+    if kind == "soft2048":
+        path = out_dir / f"{name}.soft2048.png"
+        img.resize((2048, 2048), Image.Resampling.BICUBIC).save(path)
+        return path
     if kind == "jpeg":
         path = out_dir / f"{name}.512.q35.jpg"
         img.save(path, quality=35)
