@@ -49,6 +49,8 @@ NOISY = 2.0 / 255.0
 #: ... down to about this; the blur's sigma is bounded by MAX_BLUR_PX.
 NOISE_TARGET = 1.5 / 255.0
 MAX_BLUR_PX = 2.5
+#: Pictures smaller than this (px a side) are not measured for noise.
+MIN_NOISE_PX = 16
 #: Rows per band when dividing a large image (bounded memory).
 BAND_PX = 1 << 21
 
@@ -190,7 +192,7 @@ def even_photo(image: Image, *, flatten: bool = True, smooth: bool = True) -> tu
             if fit.drift_delta_e <= FLATTEN_DRIFT_DE:
                 fit = None
     blur = 0.0
-    if smooth:
+    if smooth and min(image.shape) >= MIN_NOISE_PX:  # (a smaller picture has too few pixels to measure it)
         sigma_n = noise_sigma(decimate(image.luminance()))
         info["sensor_noise"] = round(sigma_n * 255.0, 2)
         if sigma_n > NOISY:

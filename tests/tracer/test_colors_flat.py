@@ -138,3 +138,21 @@ def test_noise_tail_is_not_a_mode_and_a_second_colour_is():
     grey = np.array([81.0, -1.5, -3.0]) + rng.standard_normal((600, 3)) * 0.4
     assert separate_modes(np.concatenate([paper, grey]), big, grey.mean(axis=0))
     assert not separate_modes(np.concatenate([paper, tail]), big, tail[tail[:, 0] < 86].mean(axis=0))
+
+
+def test_photo_step_on_hostile_pictures():
+    # Too small to fit anything: returned as it is.
+    tiny = Image(np.full((4, 5, 3), 200, np.uint8))
+    out, info = even_photo(tiny)
+    assert out is tiny and info.get("illumination") == "no paper"
+    # No paper at all (noise over the whole picture): nothing to divide out, the noise is still smoothed.
+    rng = np.random.default_rng(3)
+    noisy = Image(np.clip(rng.normal(120, 25, (96, 96, 3)), 0, 255).astype(np.uint8))
+    out, info = even_photo(noisy)
+    assert info["illumination"] == "no paper" and info["noise_blur_px"] > 0
+    assert out.shape == noisy.shape and float(out.pixels.std()) < float(noisy.pixels.std())
+    # A transparent picture is not a photo.
+    alpha = np.zeros((64, 64), np.float32)
+    alpha[16:48, 16:48] = 1
+    clear = Image(np.clip(rng.normal(120, 25, (64, 64, 3)), 0, 255).astype(np.uint8), alpha)
+    assert even_photo(clear)[0] is clear
