@@ -41,11 +41,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tracer.colormodes import absorb_satellites
+from tracer.colorphoto import even_photo
 from tracer.colorspace import hex_color, to_lab
 from tracer.errors import EmptyMaskError, InvalidInputError
 from tracer.isolate import working_factor
 from tracer.opencv import load_cv2
-from tracer.photo import even_photo
 from tracer.strategies import alpha_carries_shape, border_pixels
 from tracer.types import Image, IsolateParams, Mask
 

@@ -16,9 +16,9 @@ import cv2
 import numpy as np
 
 from tracer.colormodes import separate_modes
+from tracer.colorphoto import even_photo, fit_paper
 from tracer.colors import BACKGROUND, label_colors
 from tracer.colorspace import to_lab
-from tracer.photo import even_photo, fit_paper
 from tracer.types import Image, IsolateParams
 
 SS = 4
