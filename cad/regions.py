@@ -23,8 +23,8 @@ from cad import geometry
 from tracer.errors import GeometryError, InvalidInputError
 from tracer.types import Outlines
 
-__all__ = ["Ring", "Region", "Regions", "PixelFrame", "pixel_frame", "to_regions", "regions_from_polygons",
-           "regions_in_mm", "polygons_of", "ring_contacts", "DEFAULT_WIDTH_MM"]
+__all__ = ["Ring", "Region", "Regions", "to_regions", "regions_from_polygons", "regions_in_mm", "polygons_of",
+           "ring_contacts", "clean_regions", "Frame", "DEFAULT_WIDTH_MM", "CONTACT_GAP_MM"]
 
 DEFAULT_WIDTH_MM = 50.0
 #: Flattening tolerance used to judge validity and to measure, as a fraction of the output width.
@@ -147,6 +147,38 @@ class Regions:
         return b[3] - b[1]
 
 
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """Source units (pixels, or a vector document's units; y down) -> millimetres (y up), centred on
+    the subject's bounding-box centre ``(cx, cy)``; ``mirror`` flips X. The one place of tracecad
+    where units change and y is flipped: the trace (:func:`to_regions`) and the vector readers
+    (:mod:`cad.vector`) both map through it."""
+
+    scale: float
+    cx: float
+    cy: float
+    mirror: bool = False
+
+    @classmethod
+    def for_box(cls, box: tuple[float, float, float, float], *, width_mm=None, height_mm=None, px_mm=None,
+                unit_mm: float | None = None, mirror: bool = False) -> Frame:
+        """The frame of a subject whose bounding box (source units) is ``box``: sized by at most one of
+        ``width_mm``, ``height_mm`` and ``px_mm``; with none, ``unit_mm`` per unit if given, else 50 mm wide."""
+        size = (box[2] - box[0], box[3] - box[1])
+        if unit_mm is not None and width_mm is None and height_mm is None and px_mm is None:
+            scale = float(unit_mm)
+        else:
+            scale = _scale_from(size, width_mm, height_mm, px_mm)
+        return cls(scale, 0.5 * (box[0] + box[2]), 0.5 * (box[1] + box[3]), mirror)
+
+    def apply(self, ctrl: np.ndarray) -> np.ndarray:
+        """Control points (..., 2) in source units -> mm."""
+        out = np.empty_like(ctrl, dtype=np.float64)
+        out[..., 0] = (ctrl[..., 0] - self.cx) * (-self.scale if self.mirror else self.scale)
+        out[..., 1] = (self.cy - ctrl[..., 1]) * self.scale
+        return out
+
+
 def _scale_from(size_px: tuple[float, float], width_mm, height_mm, px_mm) -> float:
     given = [v is not None for v in (width_mm, height_mm, px_mm)]
     if sum(given) > 1:
@@ -159,34 +191,6 @@ def _scale_from(size_px: tuple[float, float], width_mm, height_mm, px_mm) -> flo
     if height_mm is not None:
         return float(height_mm) / size_px[1]
     return float(width_mm if width_mm is not None else DEFAULT_WIDTH_MM) / size_px[0]
-
-
-@dataclass(frozen=True, slots=True)
-class PixelFrame:
-    """Source pixels (y down) -> mm (y up): ``(cx, cy)`` px goes to the origin, one pixel is ``scale`` mm,
-    X flipped when ``mirror``."""
-
-    cx: float
-    cy: float
-    scale: float
-    mirror: bool = False
-
-    def to_mm(self, xy: np.ndarray) -> np.ndarray:
-        """Points (or Bézier control points) ``(..., 2)`` in pixels to mm. The one pixel -> mm conversion
-        and y-flip of tracecad: an affine map, so Bézier control points map to the same curves."""
-        xy = np.asarray(xy, dtype=np.float64)
-        out = np.empty_like(xy)
-        out[..., 0] = (xy[..., 0] - self.cx) * (-self.scale if self.mirror else self.scale)
-        out[..., 1] = (self.cy - xy[..., 1]) * self.scale
-        return out
-
-
-def pixel_frame(bbox_px: tuple[float, float, float, float], *, width_mm: float | None = None,
-                height_mm: float | None = None, px_mm: float | None = None, mirror: bool = False) -> PixelFrame:
-    """The frame that centres a subject whose bounding box is ``bbox_px`` (x0, y0, x1, y1 in pixels) on the
-    origin and gives it ``width_mm`` (default 50 mm), ``height_mm`` or ``px_mm`` (at most one)."""
-    scale = _scale_from((bbox_px[2] - bbox_px[0], bbox_px[3] - bbox_px[1]), width_mm, height_mm, px_mm)
-    return PixelFrame(0.5 * (bbox_px[0] + bbox_px[2]), 0.5 * (bbox_px[1] + bbox_px[3]), scale, mirror)
 
 
 def regions_in_mm(geom, *, px_mm: float, width_ref_mm: float, report: dict | None = None) -> Regions:
@@ -246,8 +250,8 @@ def to_regions(outlines: Outlines, *, width_mm: float | None = None, height_mm: 
                 dropped_islands += 1
     bbox = _bbox_px(boxes_px, alive)
     assert scale is not None
-    to_mm = PixelFrame(0.5 * (bbox[0] + bbox[2]), 0.5 * (bbox[1] + bbox[3]), scale, mirror).to_mm
-    rings = {i: Ring(to_mm(c.ctrl), c.is_line) for i, c in enumerate(contours) if alive[i]}
+    frame = Frame(scale, 0.5 * (bbox[0] + bbox[2]), 0.5 * (bbox[1] + bbox[3]), mirror)
+    rings = {i: Ring(frame.apply(c.ctrl), c.is_line) for i, c in enumerate(contours) if alive[i]}
     raw: list[Region] = []
     for i, c in enumerate(contours):
         if alive[i] and not c.is_hole:
@@ -260,6 +264,21 @@ def to_regions(outlines: Outlines, *, width_mm: float | None = None, height_mm: 
     report = {"dropped_islands": dropped_islands, "dropped_holes": dropped_holes,
               "repaired": sum(1 for r in regions[0] if not all(x.exact for x in r.rings))}
     return Regions(regions=regions[0], geometry=regions[1], px_mm=scale, report=report)
+
+
+def clean_regions(raw: list[Region], *, width_mm: float, px_mm: float, report: dict | None = None) -> Regions:
+    """Regions already in mm (oriented shells and holes) -> valid, disjoint :class:`Regions`.
+
+    The same cleaning as :func:`to_regions`: regions whose curves self-intersect, overlap or touch a
+    neighbour are repaired as polylines (counted in ``report["repaired"]``). ``width_mm`` sets the
+    fine flattening tolerance; ``px_mm`` is stored as the size of one source unit."""
+    if not raw:
+        raise GeometryError("nothing to build: the outline is empty")
+    regions, geom = _clean(raw, tolerance=FINE_TOLERANCE_FRACTION * width_mm,
+                           simplify=REPAIR_SIMPLIFY_FRACTION * width_mm)
+    rep = dict(report or {})
+    rep["repaired"] = sum(1 for r in regions if not all(x.exact for x in r.rings)) + rep.get("repaired", 0)
+    return Regions(regions=regions, geometry=geom, px_mm=px_mm, report=rep)
 
 
 def _bbox_px(boxes_px: dict, alive: np.ndarray) -> tuple[float, float, float, float]:

@@ -4,7 +4,7 @@ Each centreline is flattened finely and buffered to the stroke width with round 
 cap; the union of the strokes is the footprint. ``width_mm`` / ``height_mm`` size the finished
 footprint, strokes included: the stroke width in pixels depends on the scale and the footprint's box
 on the stroke width, so the scale is found by fixed-point iteration (exact for round caps after one
-step). Pixels become millimetres only through :class:`cad.regions.PixelFrame`.
+step). Pixels become millimetres only through :class:`cad.regions.Frame`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 from shapely.geometry import LineString, Point
 
 from cad import geometry
-from cad.regions import PixelFrame, Regions, pixel_frame, regions_in_mm
+from cad.regions import Frame, Regions, regions_in_mm
 from tracer.errors import GeometryError, InvalidInputError
 
 __all__ = ["CAPS", "StrokeSet", "stroke_regions", "flatten_path"]
@@ -39,7 +39,7 @@ class StrokeSet:
     paths: tuple[tuple[NDArray[np.float64], bool], ...]
     stroke_mm: float
     cap: str
-    frame: PixelFrame
+    frame: Frame
 
 
 def flatten_path(ctrl: NDArray, closed: bool, tolerance: float) -> NDArray[np.float64]:
@@ -104,22 +104,22 @@ def stroke_regions(paths: Sequence[tuple[NDArray, bool]], *, stroke_mm: float | 
 
     sizing = {"width_mm": width_mm, "height_mm": height_mm, "px_mm": px_mm}
     if stroke_px is not None:
-        frame = pixel_frame(footprint_px(stroke_px).bounds, mirror=mirror, **sizing)
+        frame = Frame.for_box(footprint_px(stroke_px).bounds, mirror=mirror, **sizing)
         stroke_mm = stroke_px * frame.scale
     else:
         assert stroke_mm is not None
         centre_box = shapely.MultiPoint(np.concatenate([c.reshape(-1, 2) for c, _ in paths])).bounds
-        frame = pixel_frame(centre_box if centre_box[2] > centre_box[0] else
+        frame = Frame.for_box(centre_box if centre_box[2] > centre_box[0] else
                             (centre_box[0] - 0.5, centre_box[1] - 0.5, centre_box[2] + 0.5, centre_box[3] + 0.5),
                             mirror=mirror, **sizing)
         for _ in range(MAX_ITERATIONS):
-            new = pixel_frame(footprint_px(stroke_mm / frame.scale).bounds, mirror=mirror, **sizing)
+            new = Frame.for_box(footprint_px(stroke_mm / frame.scale).bounds, mirror=mirror, **sizing)
             done = abs(new.scale - frame.scale) <= 1e-9 * frame.scale
             frame = new
             if done:
                 break
     assert stroke_mm is not None
-    mm_paths = tuple((frame.to_mm(c), cl) for c, cl in paths)
+    mm_paths = tuple((frame.apply(c), cl) for c, cl in paths)
     tol = FLATTEN_FRACTION * stroke_mm
     geom = _footprint([(flatten_path(c, cl, tol), cl) for c, cl in mm_paths], stroke_mm / 2, cap)
     x0, y0, x1, y1 = geom.bounds

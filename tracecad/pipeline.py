@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import os
 
+from cad.dxf_input import looks_like_dxf
+from cad.vector.svg import looks_like_svg
 from tracecad.modes.colours import convert_colours
 from tracecad.modes.extrude import Conversion, build, convert_extrude, write_outputs
 from tracecad.modes.relief import convert_relief
 from tracecad.modes.stroke import convert_stroke
+from tracecad.modes.vector import convert_vector
 from tracecad.options import ConvertOptions
 from tracer.errors import TracecadError
 
@@ -21,9 +24,13 @@ __all__ = ["convert", "error_entry", "build", "write_outputs", "Conversion"]
 
 def convert(source, out_dir: str | os.PathLike[str], options: ConvertOptions = ConvertOptions(), *,
             stem: str | None = None, name: str | None = None) -> dict:
-    """Convert one image (a path or its bytes) and write its outputs to ``out_dir`` as ``<stem>.<format>``.
+    """Convert one image or SVG (a path or its bytes) and write its outputs to ``out_dir`` as ``<stem>.<format>``.
 
+    An SVG (by its ``.svg`` name, or bytes that hold one) or a DXF file is read as vector artwork, never
+    rasterised.
     Returns the report entry; raises :class:`tracer.TracecadError` on failure, leaving no file behind."""
+    if looks_like_svg(source) or looks_like_dxf(source):
+        return convert_vector(source, out_dir, options, stem=stem, name=name)
     if options.mode == "stroke":  # centrelines of line art at one width
         return convert_stroke(source, out_dir, options, stem=stem, name=name)
     if options.mode != "extrude":  # grey levels as heights
