@@ -20,6 +20,7 @@ from cad.products import ProductOptions
 from cad.regions import DEFAULT_WIDTH_MM
 from tracer.errors import InvalidInputError
 from tracer.load import DEFAULT_MAX_PIXELS
+from tracer.photo import PhotoParams
 from tracer.types import IsolateParams, TraceParams
 
 __all__ = ["ConvertOptions", "ReliefParams", "ProductOptions", "PRESETS", "MODES", "OUTLINES", "apply_preset",
@@ -162,6 +163,8 @@ class ConvertOptions:
     # --preset/--plate/--nozzle ... (tracecad.modes.product): a plate, hole, rim, stencil, stamp or cookie cutter
     # around the artwork, and the printability check; None = the plain extrusion
     product: ProductOptions | None = None
+    # --crop/--perspective/--aspect/--pick (tracer.photo): what is done to a photo before isolation
+    photo: PhotoParams = PhotoParams()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "formats", parse_formats(self.formats))
@@ -198,6 +201,19 @@ class ConvertOptions:
             if ignored:
                 raise InvalidInputError(f"{', '.join(ignored)} cannot be combined with --colors, which separates "
                                         "the picture by colour instead of isolating one subject")
+        if self.colors is not None and (self.photo.pick or self.isolate.keep != "all"):
+            raise InvalidInputError("--pick and --keep choose one subject; they cannot be combined with --colors")
+        if self.photo.pick:
+            iso, plain = self.isolate, IsolateParams()
+            clash = [flag for flag, field in (("--threshold", "threshold"), ("--invert", "invert"),
+                                              ("--method", "method"), ("--color", "color"), ("--alpha", "use_alpha"))
+                     if getattr(iso, field) != getattr(plain, field)]
+            if clash:
+                raise InvalidInputError(f"{', '.join(clash)} cannot be combined with --pick, which takes the subject's "
+                                        "colour from the picked point")
+            if self.mode != "extrude" and self.relief.outline == "rect":
+                raise InvalidInputError("--pick chooses a subject: with --mode relief or lithophane it needs "
+                                        "--relief-outline subject")
         prod = self.product
         if self.colors is not None and prod is not None and prod.builds_solid and (
                 prod.plate == "none" or prod.style != "emboss" or prod.hole_mm or prod.rim_mm or prod.chamfer_mm

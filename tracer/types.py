@@ -334,6 +334,9 @@ class IsolateParams:
         "none" | "median" | "bilateral".
     speck_mm2 : islands and holes of the mask smaller than this area at the output width are removed
         (0 disables).
+    pick : ``(x, y)`` points in the image's source pixels: the subject is the region of the colour under
+        each point (within ``color_tolerance``) connected to it (:mod:`tracer.pick`); empty: not used.
+    keep : "all" connected parts of the mask, the "largest", or the N largest (an int).
     restore_tips : give thin tapers and paper wedges back the tips that a blurred picture's midpoint
         cut, or a clean render's coverage fill, cut short (:mod:`tracer.tips`; only where the image
         shows the taper's ink).
@@ -352,6 +355,8 @@ class IsolateParams:
     speck_mm2: float = 0.005
     restore_tips: bool = True
     max_working_px: int = 40_000_000
+    pick: tuple[tuple[float, float], ...] = ()
+    keep: str | int = "all"
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ import time
 
 import tracer
 from cad.regions import to_regions
-from tracecad.modes.common import collect_warnings, load_for
+from tracecad.modes.common import collect_warnings, load_photo, photo_report
 from tracecad.options import ConvertOptions
 from tracecad.pipeline import convert, error_entry
 from tracecad.process import keep_freed_memory, single_threaded_blas
@@ -33,12 +33,13 @@ def preview(source: bytes, options: ConvertOptions, name: str) -> dict:
     timings: dict[str, float] = {}
     caught: list[str] = []
     with collect_warnings(caught):
-        image, iso = load_for(source, options, name, timings)
+        prepared, iso = load_photo(source, options, name, timings)
+        image = prepared.image
         mask = tracer.isolate(image, params=iso)
         outlines = tracer.trace(mask, params=options.trace)
         regions = to_regions(outlines, width_mm=options.width_mm, height_mm=options.height_mm,
                              px_mm=options.px_mm, min_area_mm2=options.min_area_mm2, mirror=options.mirror)
-    rgb = overlay_picture(image, outlines)
+    rgb = overlay_picture(image, outlines, prepared)
     ok, png = cv2.imencode(".png", rgb[..., ::-1], [cv2.IMWRITE_PNG_COMPRESSION, 1])
     if not ok:
         raise RuntimeError("the overlay could not be encoded as PNG")
@@ -48,6 +49,7 @@ def preview(source: bytes, options: ConvertOptions, name: str) -> dict:
         "width_mm": round(regions.width_mm, 3), "height_mm": round(regions.height_mm, 3),
         "contours": len(outlines.contours), "holes": regions.n_holes,
         "warnings": caught, "seconds": round(time.perf_counter() - t0, 4),
+        **photo_report(prepared, mask.info, options),
     }
 
 
