@@ -26,8 +26,8 @@ from tracer.errors import InvalidInputError
 from tracer.opencv import load_cv2
 from tracer.types import Image
 
-__all__ = ["PhotoParams", "Crop", "Prepared", "prepare", "parse_crop", "parse_corners", "parse_point",
-           "parse_aspect", "RECTIFY_MARGIN", "MAX_RECTIFIED_PX"]
+__all__ = ["PhotoParams", "Crop", "Prepared", "prepare", "even_out_sheet", "parse_crop", "parse_corners",
+           "parse_point", "parse_aspect", "RECTIFY_MARGIN", "MAX_RECTIFIED_PX"]
 
 #: The rectified picture is the inside of the quadrilateral less this fraction of its size on each side, so
 #: that the sheet's edge and what lies beyond it (a few pixels off in the corners) are never traced.
@@ -276,10 +276,55 @@ def _rectify(img: Image, photo: Image, box, params: PhotoParams, report: dict, w
         alpha = np.clip(cv2.warpPerspective(img.alpha, m_cv, (ow, oh), flags=flags, borderMode=cv2.BORDER_REPLICATE), 0, 1)
     if warped.dtype != np.uint8:
         warped = np.clip(warped, 0.0, 1.0)
+    warped, evened = even_out_sheet(warped)
     out = Image._adopt(warped, alpha, name=name, scale=1.0, meta=photo.meta)
     corners_photo = q + np.array(box[:2], np.float64)
     entry["corners"] = [[round(x * s, 2), round(y * s, 2)] for x, y in corners_photo]
     entry.update(est.report())
     entry["size"] = [ow, oh]
+    entry["evened"] = evened
     report["perspective"] = entry
     return out, hom, corners_photo
+
+
+#: The sheet's paper level is measured over these distances (fractions of the rectified picture's long side),
+#: the finest one that sees enough paper winning: a shadow edge stays sharp, a large ink area is bridged.
+EVEN_SCALES = (0.006, 0.02, 0.06, 0.2)
+
+
+def even_out_sheet(data: np.ndarray) -> tuple[np.ndarray, bool]:
+    """A light sheet's picture with its paper level divided out: ``(pixels, whether it was done)``.
+
+    A photographed sheet is lit unevenly and often crossed by a shadow edge, sharper than the smooth
+    surface the isolation divides out. Here the paper pixels (the light class of Otsu's split, which
+    holds both in and out of a shadow) give the paper level by normalised convolution at the finest
+    of :data:`EVEN_SCALES` that has enough paper around, and every channel is divided by it. Done
+    only when the sheet is light at its border (paper, not a coloured sign's panel)."""
+    cv2 = load_cv2()
+    rgb = data.astype(np.float32) / (255.0 if data.dtype == np.uint8 else 1.0)
+    grey = rgb if rgb.ndim == 2 else rgb @ np.array([0.2126, 0.7152, 0.0722], np.float32)
+    g8 = np.clip(grey * 255 + 0.5, 0, 255).astype(np.uint8)
+    t, _ = cv2.threshold(g8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    paper = (g8 > t).astype(np.float32)
+    h, w = grey.shape
+    b = max(2, min(h, w) // 40)
+    border = np.concatenate([paper[:b].ravel(), paper[-b:].ravel(), paper[:, :b].ravel(), paper[:, -b:].ravel()])
+    light = float(np.median(grey[g8 > t])) if paper.any() else 0.0
+    if border.mean() < 0.8 or light < 0.35 or float(np.median(grey[g8 <= t])) > 0.7 * light:
+        return data, False
+    level = np.zeros_like(grey)
+    done = np.zeros_like(grey, dtype=bool)
+    for frac in EVEN_SCALES:
+        sigma = max(1.0, frac * max(h, w))
+        wsum = cv2.GaussianBlur(paper, (0, 0), sigma)
+        vsum = cv2.GaussianBlur(grey * paper, (0, 0), sigma)
+        ok = (wsum > 0.3) & ~done
+        level[ok] = vsum[ok] / wsum[ok]
+        done |= ok
+    if not done.all():
+        level[~done] = light
+    level = np.maximum(level, 0.05)[..., None] if rgb.ndim == 3 else np.maximum(level, 0.05)
+    out = np.clip(rgb / level * light, 0.0, 1.0)
+    if data.dtype == np.uint8:
+        return np.clip(out * 255.0 + 0.5, 0, 255).astype(np.uint8), True
+    return out.astype(np.float32), True
