@@ -229,10 +229,10 @@ def _quad_of(region: np.ndarray) -> tuple[np.ndarray, float] | None:
             break
     if approx is None:
         return None
-    quad = order_corners(approx.reshape(4, 2))
-    quad = _fit_sides(cnt.reshape(-1, 2).astype(np.float64), quad)
-    if quad is None:
+    fitted = _fit_sides(cnt.reshape(-1, 2).astype(np.float64), order_corners(approx.reshape(4, 2)))
+    if fitted is None:
         return None
+    quad = fitted
     poly = np.zeros_like(region)
     cv2.fillPoly(poly, [np.rint(quad * 4).astype(np.int32)], 1, cv2.LINE_8, 2)
     inter = int(np.count_nonzero(poly & region))

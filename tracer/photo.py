@@ -304,14 +304,24 @@ def even_out_sheet(data: np.ndarray) -> tuple[np.ndarray, bool]:
     rgb = data.astype(np.float32) / (255.0 if data.dtype == np.uint8 else 1.0)
     grey = rgb if rgb.ndim == 2 else rgb @ np.array([0.2126, 0.7152, 0.0722], np.float32)
     g8 = np.clip(grey * 255 + 0.5, 0, 255).astype(np.uint8)
-    t, _ = cv2.threshold(g8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    paper = (g8 > t).astype(np.float32)
     h, w = grey.shape
     b = max(2, min(h, w) // 40)
-    border = np.concatenate([paper[:b].ravel(), paper[-b:].ravel(), paper[:, :b].ravel(), paper[:, -b:].ravel()])
-    light = float(np.median(grey[g8 > t])) if paper.any() else 0.0
-    if border.mean() < 0.8 or light < 0.35 or float(np.median(grey[g8 <= t])) > 0.7 * light:
+
+    def border_share(sel: np.ndarray) -> float:
+        return float(np.concatenate([sel[:b].ravel(), sel[-b:].ravel(), sel[:, :b].ravel(), sel[:, -b:].ravel()]).mean())
+
+    t, _ = cv2.threshold(g8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    if border_share(g8 > t) < 0.8 and (g8 <= t).sum() > 64:
+        # lit paper | shadowed paper and ink: split the darker class again (paper in the shadow from the ink)
+        low = g8[g8 <= t].reshape(-1, 1)
+        t, _ = cv2.threshold(low, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    paper_sel = g8 > t
+    light = float(np.median(grey[paper_sel])) if paper_sel.any() else 0.0
+    if (border_share(paper_sel) < 0.8 or light < 0.35 or not (~paper_sel).any()
+            or float(np.median(grey[~paper_sel])) > 0.7 * light):
         return data, False
+    paper = paper_sel.astype(np.float32)
+    light = float(np.percentile(grey[paper_sel], 90))
     level = np.zeros_like(grey)
     done = np.zeros_like(grey, dtype=bool)
     for frac in EVEN_SCALES:
