@@ -249,3 +249,32 @@ def test_perspective_auto_refuses_without_a_quadrilateral(tmp_path, capsys):
     err = doc["results"][0]["error"]
     assert "found no quadrilateral" in err and err.count(". ") == 0
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_pick_through_the_perspective(tmp_path):
+    """A point picked in the photo is carried through the rectification: only the disc it lies on is kept."""
+    sc = render(_artwork(), sheet_wh=(600, 800), photo_wh=(800, 600), tilt_deg=25, axis_deg=30, focal_35mm=28,
+                seed=4)
+    sheet = np.array([[0, 0], [600, 0], [600, 800], [0, 800]], np.float32)
+    hom = cv2.getPerspectiveTransform(sheet, sc.corners.astype(np.float32))
+    centre = cv2.perspectiveTransform(np.array([[[300.0, 300.0]]], np.float32), hom)[0, 0]  # the disc's centre
+    src = tmp_path / "sheet.jpg"
+    src.write_bytes(sc.jpeg)
+    entry = tracer_convert(src, tmp_path / "out", perspective="auto", pick=(tuple(map(float, centre)),))
+    assert entry["bodies"] == 1 and entry["holes"] == 0
+    assert abs(entry["height_mm"] / entry["width_mm"] - 1) < 0.02  # a circle again, not an ellipse
+    assert entry["photo"]["pick_colors"][0].startswith("#")
+
+
+def test_crop_keeps_the_principal_point():
+    """The focal length from a cropped photo's quadrilateral is the same as from the whole photo."""
+    sc = render(_artwork(), sheet_wh=(600, 800), photo_wh=(800, 600), tilt_deg=35, axis_deg=50, focal_35mm=30,
+                seed=5, exif=False)
+    image = tracer.load_image(sc.jpeg, name="sheet.jpg")
+    pts = tuple(map(tuple, sc.corners))
+    whole = prepare(image, PhotoParams(perspective=pts)).report["perspective"]
+    x0, y0 = (int(v) - 10 for v in sc.corners.min(axis=0))
+    x1, y1 = (int(v) + 10 for v in sc.corners.max(axis=0))
+    cropped = prepare(image, PhotoParams(crop=Crop((x0, y0, x1 - x0, y1 - y0)), perspective=pts)).report["perspective"]
+    assert abs(cropped["aspect"] / whole["aspect"] - 1) < 1e-6
+    assert abs(cropped["aspect"] / sc.aspect - 1) < 0.02
