@@ -279,7 +279,7 @@ def _rectify(img: Image, photo: Image, box, params: PhotoParams, report: dict, w
     warped, evened = even_out_sheet(warped)
     out = Image._adopt(warped, alpha, name=name, scale=1.0, meta=photo.meta)
     corners_photo = q + np.array(box[:2], np.float64)
-    entry["corners"] = [[round(x * s, 2), round(y * s, 2)] for x, y in corners_photo]
+    entry["corners"] = [[round(float(x) * s, 2), round(float(y) * s, 2)] for x, y in corners_photo]
     entry.update(est.report())
     entry["size"] = [ow, oh]
     entry["evened"] = evened
