@@ -55,7 +55,15 @@ from cad.partition import (
 from cad.plates import plate_outline
 from cad.regions import FINE_TOLERANCE_FRACTION, Regions, regions_from_polygons, to_regions
 from cad.solid import Solid, count_solids, extrude, is_valid_shape, shape_volume
-from tracecad.modes.common import body_output_paths, collect_warnings, load_for, report_entry, source_name, source_stem
+from tracecad.modes.common import (
+    body_output_paths,
+    collect_warnings,
+    load_photo,
+    photo_report,
+    report_entry,
+    source_name,
+    source_stem,
+)
 from tracecad.options import ConvertOptions, parse_layer_heights
 from tracer.colors import BACKGROUND, ColorLabels, ColorParams, label_colors
 from tracer.colorspace import to_lab
@@ -147,6 +155,7 @@ class MultiConversion:
     timings: dict = field(default_factory=dict)
     warnings: list = field(default_factory=list)
     info: dict = field(default_factory=dict)
+    photo: dict = field(default_factory=dict)
 
     def overlap_mm2(self) -> float:
         """Total pairwise intersection area between the bodies' footprints."""
@@ -187,6 +196,7 @@ class MultiConversion:
             "union_area_mm2": round(union_area, 6),
             "overlap_mm2": round(self.overlap_mm2(), 9),
             "colors": colours,
+            **self.photo,
         }
 
 
@@ -214,7 +224,8 @@ def build_multicolor(source, options: ConvertOptions, *, name: str | None = None
     timings: dict[str, float] = {}
     caught: list[str] = []
     with collect_warnings(caught):
-        image, iso = load_for(source, options, name, timings)
+        prepared, iso = load_photo(source, options, name, timings)
+        image = prepared.image
         t = time.perf_counter()
         labels = label_colors(image, params=_color_params(options), isolate=iso)
         timings["colors"] = time.perf_counter() - t
@@ -233,7 +244,7 @@ def build_multicolor(source, options: ConvertOptions, *, name: str | None = None
         if options.debug_dir:  # the subject's mask and outline, and the colour partition
             debug_dir = options.debug_dir
             failed = write_or_warn(debug_dir, lambda: (
-                write_debug(debug_dir, stem, image, labels.mask(None), union_outlines),
+                write_debug(debug_dir, stem, image, labels.mask(None), union_outlines, prepared),
                 write_labels(debug_dir, stem, labels.labels, labels.palette.rgb, BACKGROUND)))
             if failed:
                 warnings.warn(failed, TracecadWarning)
@@ -326,7 +337,7 @@ def build_multicolor(source, options: ConvertOptions, *, name: str | None = None
     info = dict(labels.info)
     info.update(pinfo)
     return MultiConversion(name=name, options=options, labels=labels, bodies=bodies, union_mm=union_mm, px_mm=s,
-                           timings=timings, warnings=caught, info=info)
+                           timings=timings, warnings=caught, info=info, photo=photo_report(prepared, None, options))
 
 
 def _base_plate(options: ConvertOptions, union_mm, labels: ColorLabels, stem: str, px_mm: float) -> ColorBody | None:
