@@ -182,7 +182,7 @@ SEARCH_SIDE = 720
 #: A candidate region must fill at least this fraction of the picture ...
 MIN_AREA_FRACTION = 0.04
 #: ... and its quadrilateral must cover it this well (IoU): a disc or a blob is no quadrilateral.
-MIN_QUAD_IOU = 0.95
+MIN_QUAD_IOU = 0.98
 #: Levels tried per channel in the threshold sweep.
 SWEEP_LEVELS = 28
 
