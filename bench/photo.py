@@ -8,7 +8,8 @@ the scene, sensor noise and JPEG (``tests/photo_scenes.py`` draws them). Each ph
 with ``--perspective auto --formats stl --width 50``; the STL is scored against the logo's truth
 by the corpus's ``score.py`` (IoU after the bounding-box normalisation), the estimated aspect
 ratio against the sheet's. A photo that ``auto`` refuses is converted again with its four true
-corners. Beside it, in the same run, the same photo without ``--perspective`` (the baseline).
+corners; a second set lays every fourth sheet on a tabletop as light as the paper, where the
+sheet's edge hardly shows and ``auto`` should refuse. Beside it, in the same run, the same photo without ``--perspective`` (the baseline).
 
 Crop and pick: three single-part logos, each in its own colour, on a grey ground (anti-aliased).
 ``--crop`` to each logo's box and ``--pick`` at a point inside each; both scored against the truth.
@@ -84,7 +85,8 @@ def _convert(src: Path, out: Path, **photo) -> dict:
         return {"status": "error", "error": str(exc)}
 
 
-def perspective_rows(corpus: Path, items: list[dict], out: Path, scenes, score) -> list[dict]:
+def perspective_rows(corpus: Path, items: list[dict], out: Path, scenes, score, *, hard: bool = False) -> list[dict]:
+    """One row per item; ``hard``: the sheet lies on a tabletop as light as itself (its edge hardly shows)."""
     rows = []
     for i, item in enumerate(items):
         rng = np.random.default_rng(1000 + i)
@@ -93,11 +95,11 @@ def perspective_rows(corpus: Path, items: list[dict], out: Path, scenes, score) 
         tilt = float(rng.uniform(0, 40))
         sc = scenes.render(art, sheet_wh=sheet_wh, photo_wh=(1600, 1200), focal_35mm=float(rng.uniform(24, 50)),
                            tilt_deg=tilt, axis_deg=float(rng.uniform(0, 180)), roll_deg=float(rng.uniform(-10, 10)),
-                           seed=i, exif=i % 3 != 2, bg="wood" if i % 2 else "concrete",
+                           seed=i, exif=i % 3 != 2, bg="paper" if hard else "wood" if i % 2 else "concrete",
                            fill=float(rng.uniform(0.55, 0.75)), shift=tuple(rng.uniform(-0.08, 0.08, 2)))
-        src = out / f"{item['name']}.jpg"
+        src = out / f"{item['name']}{'.hard' if hard else ''}.jpg"
         src.write_bytes(sc.jpeg)
-        row = {"item": item["name"], "tilt": round(tilt, 1), "sheet": sheet_name, "exif": i % 3 != 2}
+        row = {"item": item["name"], "tilt": round(tilt, 1), "sheet": sheet_name, "exif": i % 3 != 2, "hard": hard}
         t = time.perf_counter()
         entry = _convert(src, out / "auto", perspective="auto")
         row["seconds"] = round(time.perf_counter() - t, 2)
@@ -190,6 +192,7 @@ def main(argv=None) -> int:
         out = Path(args.out or tmp)
         out.mkdir(parents=True, exist_ok=True)
         rows = perspective_rows(corpus, items, out, scenes, score)
+        hard = perspective_rows(corpus, items[::4], out, scenes, score, hard=True)
         pc = [] if args.skip_pick else pick_crop_rows(corpus, items, out, score, truth)
     n = len(rows)
     ok = [r for r in rows if "iou" in r]
@@ -214,6 +217,12 @@ def main(argv=None) -> int:
           f"{sum(b >= 0.97 for b in base)} of {n}")
     if refused:
         print(f"  refused, then given the four corners: IoU >= 0.97 on {len(given)} of {len(refused)}")
+    h_ref = [r for r in hard if "refused" in r]
+    h_bad = [r for r in hard if "iou" in r and r["iou"] < 0.97]
+    print(f"sheet on a tabletop as light as itself: {len(hard)} photos, auto refused {len(h_ref)}, "
+          f"rectified wrongly {len(h_bad)}; refused ones given their four corners: IoU >= 0.97 on "
+          f"{sum(r.get('given_iou', 0) >= 0.97 for r in h_ref)} of {len(h_ref)}, aspect error max "
+          f"{max([abs(r.get('given_aspect_err', 0)) * 100 for r in h_ref] or [0]):.2f} %")
     if pc:
         for name in ("crop", "pick"):
             v = [r[f"{name}_iou"] for r in pc]

@@ -59,6 +59,8 @@ def background(pw, ph, rng, kind="wood"):
         grain = np.sin(u / rng.uniform(6, 14) + 3 * np.sin(u / 90.0)) * 0.5 + 0.5
         base = np.array(rng.uniform([0.45, 0.28, 0.12], [0.6, 0.4, 0.22]), np.float32)
         img = base[None, None, :] * (0.75 + 0.25 * grain[..., None])
+    elif kind == "paper":  # a tabletop as light as the sheet: its edge is all but invisible
+        img = np.ones((ph, pw, 3), np.float32) * np.array([0.92, 0.91, 0.88], np.float32)
     else:  # grey concrete
         n = cv2.GaussianBlur(rng.normal(0, 1, (ph, pw)).astype(np.float32), (0, 0), 2.0)
         img = np.repeat((0.42 + 0.05 * n / (n.std() + 1e-6))[..., None], 3, axis=2)
