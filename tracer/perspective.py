@@ -34,8 +34,12 @@ __all__ = ["order_corners", "vanishing_focal", "focal_spread", "aspect_for_focal
 FULL_FRAME_DIAGONAL_MM = math.hypot(36.0, 24.0)
 #: The focal length (35 mm equivalent) assumed when neither the quadrilateral nor EXIF gives one: a phone's main camera.
 DEFAULT_FOCAL_35MM = 27.0
-#: The quadrilateral's own focal estimate is used when a corner error of one pixel moves it by less than this fraction.
+#: The quadrilateral's own focal estimate is preferred to the EXIF one when a corner error of one pixel moves it by
+#: less than this fraction ...
 FOCAL_SPREAD_MAX = 0.08
+#: ... and, without EXIF, preferred to the default up to this fraction (refined corners are better than a pixel;
+#: beyond it the right angles say next to nothing about the focal length).
+FOCAL_SPREAD_USABLE = 0.5
 #: ... and when it lies in this range of 35 mm-equivalent focal lengths (a fisheye to a long telephoto).
 FOCAL_35MM_RANGE = (10.0, 300.0)
 #: The EXIF focal length checks the quadrilateral's: a disagreement beyond this fraction means the subject is no
@@ -153,12 +157,13 @@ def estimate_aspect(corners: np.ndarray, photo_size: tuple[int, int], *, exif_fo
     if abs(lo / hi - 1.0) < 1e-4:  # parallel sides: an affine view, any focal length gives the same aspect
         return AspectEstimate(aspect_for_focal(q, c, diag), "affine", exif_focal_35mm=exif_focal_35mm)
     f_quad = vanishing_focal(q, c)
+    exif_px = exif_focal_35mm / to35 if exif_focal_35mm else None
     quad_ok = False
     if f_quad is not None:
         f35 = f_quad * to35
-        quad_ok = FOCAL_35MM_RANGE[0] <= f35 <= FOCAL_35MM_RANGE[1] and focal_spread(q, c, f_quad) < FOCAL_SPREAD_MAX
+        limit = FOCAL_SPREAD_MAX if exif_px is not None else FOCAL_SPREAD_USABLE
+        quad_ok = FOCAL_35MM_RANGE[0] <= f35 <= FOCAL_35MM_RANGE[1] and focal_spread(q, c, f_quad) < limit
     quad35 = f_quad * to35 if f_quad is not None else None
-    exif_px = exif_focal_35mm / to35 if exif_focal_35mm else None
     note = None
     if quad_ok and f_quad is not None:
         if exif_px is not None and abs(f_quad / exif_px - 1.0) > EXIF_AGREEMENT:
