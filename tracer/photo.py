@@ -239,7 +239,12 @@ def _rectify(img: Image, photo: Image, box, params: PhotoParams, report: dict, w
         entry.update(mode="auto", fit_iou=info["fit_iou"], channel=info["channel"])
     else:
         assert isinstance(params.perspective, tuple)
-        q = perspective.order_corners(np.array(params.perspective, np.float64) / s - np.array(box[:2]))
+        given = np.array(params.perspective, np.float64)
+        sw, sh = photo.source_size
+        if (given[:, 0] < -sw).any() or (given[:, 0] > 2 * sw).any() or (given[:, 1] < -sh).any() or (given[:, 1] > 2 * sh).any():
+            raise InvalidInputError(f"{name}: a --perspective corner lies far outside the {sw}x{sh} photo "
+                                    "(corners are in the photo's pixels)")
+        q = perspective.order_corners(given / s - np.array(box[:2]))
         entry["mode"] = "points"
     principal = (pw / 2.0 - box[0], ph / 2.0 - box[1])  # the photo's centre, in the cropped picture
     if params.aspect is not None:

@@ -266,6 +266,12 @@ def test_pick_through_the_perspective(tmp_path):
     assert entry["photo"]["pick_colors"][0].startswith("#")
 
 
+def test_corners_far_outside_are_refused():
+    rgb, _ = _colour_scene()
+    with pytest.raises(InvalidInputError, match="far outside the 320x240 photo"):
+        prepare(tracer.Image(rgb, name="scene"), PhotoParams(perspective=((0, 0), (1e300, 0), (1e300, 1e300), (0, 1e300))))
+
+
 def test_crop_keeps_the_principal_point():
     """The focal length from a cropped photo's quadrilateral is the same as from the whole photo."""
     sc = render(_artwork(), sheet_wh=(600, 800), photo_wh=(800, 600), tilt_deg=35, axis_deg=50, focal_35mm=30,
