@@ -8,8 +8,8 @@ lists them in the order of ``--help``; ``apply`` runs in the same order.
 
 from __future__ import annotations
 
-from tracecad.flags import colour, photo, product, relief
+from tracecad.flags import colour, dxf, photo, product, relief, slicer
 
 __all__ = ["GROUPS"]
 
-GROUPS = (relief, product, colour, photo)
+GROUPS = (relief, product, colour, slicer, dxf, photo)
