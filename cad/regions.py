@@ -24,7 +24,7 @@ from tracer.errors import GeometryError, InvalidInputError
 from tracer.types import Outlines
 
 __all__ = ["Ring", "Region", "Regions", "to_regions", "regions_from_polygons", "polygons_of", "ring_contacts",
-           "DEFAULT_WIDTH_MM"]
+           "clean_regions", "Frame", "DEFAULT_WIDTH_MM", "CONTACT_GAP_MM"]
 
 DEFAULT_WIDTH_MM = 50.0
 #: Flattening tolerance used to judge validity and to measure, as a fraction of the output width.
@@ -147,6 +147,38 @@ class Regions:
         return b[3] - b[1]
 
 
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """Source units (pixels, or a vector document's units; y down) -> millimetres (y up), centred on
+    the subject's bounding-box centre ``(cx, cy)``; ``mirror`` flips X. The one place of tracecad
+    where units change and y is flipped: the trace (:func:`to_regions`) and the vector readers
+    (:mod:`cad.vector`) both map through it."""
+
+    scale: float
+    cx: float
+    cy: float
+    mirror: bool = False
+
+    @classmethod
+    def for_box(cls, box: tuple[float, float, float, float], *, width_mm=None, height_mm=None, px_mm=None,
+                unit_mm: float | None = None, mirror: bool = False) -> Frame:
+        """The frame of a subject whose bounding box (source units) is ``box``: sized by at most one of
+        ``width_mm``, ``height_mm`` and ``px_mm``; with none, ``unit_mm`` per unit if given, else 50 mm wide."""
+        size = (box[2] - box[0], box[3] - box[1])
+        if unit_mm is not None and width_mm is None and height_mm is None and px_mm is None:
+            scale = float(unit_mm)
+        else:
+            scale = _scale_from(size, width_mm, height_mm, px_mm)
+        return cls(scale, 0.5 * (box[0] + box[2]), 0.5 * (box[1] + box[3]), mirror)
+
+    def apply(self, ctrl: np.ndarray) -> np.ndarray:
+        """Control points (..., 2) in source units -> mm."""
+        out = np.empty_like(ctrl, dtype=np.float64)
+        out[..., 0] = (ctrl[..., 0] - self.cx) * (-self.scale if self.mirror else self.scale)
+        out[..., 1] = (self.cy - ctrl[..., 1]) * self.scale
+        return out
+
+
 def _scale_from(size_px: tuple[float, float], width_mm, height_mm, px_mm) -> float:
     given = [v is not None for v in (width_mm, height_mm, px_mm)]
     if sum(given) > 1:
@@ -207,17 +239,8 @@ def to_regions(outlines: Outlines, *, width_mm: float | None = None, height_mm: 
                 dropped_islands += 1
     bbox = _bbox_px(boxes_px, alive)
     assert scale is not None
-    cx, cy = 0.5 * (bbox[0] + bbox[2]), 0.5 * (bbox[1] + bbox[3])
-    sx = -scale if mirror else scale
-
-    def to_mm(ctrl: np.ndarray) -> np.ndarray:
-        # The one pixel -> mm conversion and y-flip of tracecad.
-        out = np.empty_like(ctrl)
-        out[..., 0] = (ctrl[..., 0] - cx) * sx
-        out[..., 1] = (cy - ctrl[..., 1]) * scale
-        return out
-
-    rings = {i: Ring(to_mm(c.ctrl), c.is_line) for i, c in enumerate(contours) if alive[i]}
+    frame = Frame(scale, 0.5 * (bbox[0] + bbox[2]), 0.5 * (bbox[1] + bbox[3]), mirror)
+    rings = {i: Ring(frame.apply(c.ctrl), c.is_line) for i, c in enumerate(contours) if alive[i]}
     raw: list[Region] = []
     for i, c in enumerate(contours):
         if alive[i] and not c.is_hole:
@@ -230,6 +253,21 @@ def to_regions(outlines: Outlines, *, width_mm: float | None = None, height_mm: 
     report = {"dropped_islands": dropped_islands, "dropped_holes": dropped_holes,
               "repaired": sum(1 for r in regions[0] if not all(x.exact for x in r.rings))}
     return Regions(regions=regions[0], geometry=regions[1], px_mm=scale, report=report)
+
+
+def clean_regions(raw: list[Region], *, width_mm: float, px_mm: float, report: dict | None = None) -> Regions:
+    """Regions already in mm (oriented shells and holes) -> valid, disjoint :class:`Regions`.
+
+    The same cleaning as :func:`to_regions`: regions whose curves self-intersect, overlap or touch a
+    neighbour are repaired as polylines (counted in ``report["repaired"]``). ``width_mm`` sets the
+    fine flattening tolerance; ``px_mm`` is stored as the size of one source unit."""
+    if not raw:
+        raise GeometryError("nothing to build: the outline is empty")
+    regions, geom = _clean(raw, tolerance=FINE_TOLERANCE_FRACTION * width_mm,
+                           simplify=REPAIR_SIMPLIFY_FRACTION * width_mm)
+    rep = dict(report or {})
+    rep["repaired"] = sum(1 for r in regions if not all(x.exact for x in r.rings)) + rep.get("repaired", 0)
+    return Regions(regions=regions, geometry=geom, px_mm=px_mm, report=rep)
 
 
 def _bbox_px(boxes_px: dict, alive: np.ndarray) -> tuple[float, float, float, float]:
