@@ -64,9 +64,20 @@ def _hex_lab(hexes):
 
 
 def score_item(item: dict, kind: str, width_mm: float, workdir: Path) -> dict:
+    import truth  # truth.py of the evaluation corpus
+
+    img = next(i for i in item["images"] if i["kind"] == kind)
+    layers = truth.truth_layers(CORPUS / item["truth_svg"], img["width"])
+    r = score_file(CORPUS / img["path"], layers, width_mm, workdir)
+    return {"item": item["name"], "kind": kind, **r}
+
+
+def score_file(src: Path, layers: dict, width_mm: float, workdir: Path, options: dict | None = None) -> dict:
+    """Convert ``src`` with ``--colors auto --formats 3mf --width width_mm`` (plus ``options``, ConvertOptions
+    fields), read the 3MF back and score it against ``layers`` ({"#rrggbb": shapely geometry, any unit,
+    y down}): per-colour IoU, union IoU, overlap, watertightness (see the module docstring)."""
     import shapely
     import shapely.affinity
-    import truth  # truth.py of the evaluation corpus
     from scipy.optimize import linear_sum_assignment
 
     from cad import check_mesh
@@ -74,10 +85,8 @@ def score_item(item: dict, kind: str, width_mm: float, workdir: Path) -> dict:
     from tracecad import ConvertOptions
     from tracecad.modes.colours import convert_colours
 
-    img = next(i for i in item["images"] if i["kind"] == kind)
-    src = CORPUS / img["path"]
     t0 = time.perf_counter()
-    opts = ConvertOptions(colors="auto", width_mm=width_mm, formats=("3mf",))
+    opts = ConvertOptions(colors="auto", width_mm=width_mm, formats=("3mf",), **(options or {}))
     entry = convert_colours(src, workdir, opts, stem=src.stem, name=str(src))
     seconds = time.perf_counter() - t0
     unit, parts = read_3mf(entry["outputs"]["3mf"])
@@ -87,7 +96,6 @@ def score_item(item: dict, kind: str, width_mm: float, workdir: Path) -> dict:
         z0, z1 = c["z_mm"]
         feet.append(_footprint(mesh, 0.5 * (z0 + z1)))
         colours.append((color or c["color"]).lower())
-    layers = truth.truth_layers(CORPUS / item["truth_svg"], img["width"])
     t_union = shapely.union_all(list(layers.values()))
     x0, y0, x1, y1 = t_union.bounds
     s = width_mm / (x1 - x0)
@@ -111,7 +119,7 @@ def score_item(item: dict, kind: str, width_mm: float, workdir: Path) -> dict:
         per.setdefault(c, {"body": None, "delta_e": None, "iou": 0.0})
     extra = [colours[r] for r in range(len(colours)) if r not in set(rows)]
     overlap = sum(feet[i].intersection(feet[j]).area for i in range(len(feet)) for j in range(i + 1, len(feet)))
-    return {"item": item["name"], "kind": kind, "colors_truth": len(tcols), "bodies": len(parts),
+    return {"colors_truth": len(tcols), "bodies": len(parts),
             "per_color": per, "extra_bodies": extra,
             "mean_iou": round(float(np.mean([v["iou"] for v in per.values()])), 5),
             "union_iou": round(float(union.intersection(t_union).area / union.union(t_union).area), 5),
@@ -155,6 +163,19 @@ def main(argv=None) -> int:
                 results.append(r)
                 if not a.json:
                     _print_row(r)
+    summary = summarise(results, kinds)
+    if a.json:
+        json.dump({"results": results, "summary": summary}, sys.stdout, indent=2)
+        print()
+    else:
+        for kind, s in summary.items():
+            print(f"\n{kind}: " + ", ".join(f"{k} {v}" for k, v in s.items()))
+    return 0
+
+
+def summarise(results: list[dict], kinds) -> dict:
+    """Per kind: mean per-colour IoU (over every truth colour), item and union IoU means and worsts,
+    overlap, watertightness, colour counts, errors, and whether the targets are met."""
     summary = {}
     for kind in kinds:
         rs = [r for r in results if r["kind"] == kind]
@@ -174,13 +195,7 @@ def main(argv=None) -> int:
         s = summary[kind]
         s["meets_targets"] = (s["mean_per_color_iou"] >= TARGETS["mean_iou"] and s["worst_union_iou"] >= TARGETS["union_iou"]
                               and s["max_overlap_pct"] < TARGETS["overlap_pct"] and s["all_watertight"])
-    if a.json:
-        json.dump({"results": results, "summary": summary}, sys.stdout, indent=2)
-        print()
-    else:
-        for kind, s in summary.items():
-            print(f"\n{kind}: " + ", ".join(f"{k} {v}" for k, v in s.items()))
-    return 0
+    return summary
 
 
 def _print_row(r: dict) -> None:

@@ -26,10 +26,11 @@ from shapely.geometry import Polygon
 
 from cad import geometry
 from cad.regions import Regions, to_regions
+from cad.vector.art import Art, Paint
 from tracer.errors import GeometryError, InvalidInputError, TooComplexError
 from tracer.types import Contour, Outlines
 
-__all__ = ["read_dxf_outlines", "dxf_regions", "UNIT_MM"]
+__all__ = ["read_dxf_outlines", "dxf_regions", "dxf_art", "looks_like_dxf", "UNIT_MM"]
 
 #: ``$INSUNITS`` -> millimetres per drawing unit (0, unitless, is taken as mm).
 UNIT_MM = {0: 1.0, 1: 25.4, 2: 304.8, 4: 1.0, 5: 10.0, 6: 1000.0, 8: 25.4e-6, 9: 25.4e-3, 10: 914.4,
@@ -299,3 +300,18 @@ def dxf_regions(source: str | os.PathLike[str], *, name: str | None = None, laye
         px_mm = unit
     return to_regions(outlines, width_mm=width_mm, height_mm=height_mm, px_mm=px_mm,
                       min_area_mm2=min_area_mm2, mirror=mirror)
+
+
+def looks_like_dxf(source) -> bool:
+    """Whether ``source`` is a path with a ``.dxf`` name (DXF is read from files only)."""
+    return not isinstance(source, (bytes, bytearray)) and Path(str(source)).suffix.lower() == ".dxf"
+
+
+def dxf_art(source: str | os.PathLike[str], *, name: str | None = None, layers=None,
+            max_segments: int = 200_000) -> Art:
+    """A DXF's closed outlines as vector artwork: one black area under the even-odd rule, one drawing
+    unit being what ``$INSUNITS`` says, so that it goes through the same regions, products and checks
+    as an SVG."""
+    outlines, unit = read_dxf_outlines(source, name=name, layers=layers, max_segments=max_segments)
+    rings = tuple((c.ctrl, c.is_line) for c in outlines.contours)
+    return Art([Paint(rings=rings, rule="evenodd", source="DXF outlines")], unit_mm=unit, name=name or str(source))

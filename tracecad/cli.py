@@ -43,7 +43,7 @@ __all__ = ["main", "build_parser", "options_from_args", "expand_inputs", "IMAGE_
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif")
 #: Inputs read as vector artwork (never rasterised); a folder's images and these are converted.
-VECTOR_SUFFIXES = (".svg",)
+VECTOR_SUFFIXES = (".svg", ".dxf")
 
 
 EXAMPLES = """examples:

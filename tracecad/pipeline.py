@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 
+from cad.dxf_input import looks_like_dxf
 from cad.vector.svg import looks_like_svg
 from tracecad.modes.colours import convert_colours
 from tracecad.modes.extrude import Conversion, build, convert_extrude, write_outputs
@@ -24,9 +25,10 @@ def convert(source, out_dir: str | os.PathLike[str], options: ConvertOptions = C
             stem: str | None = None, name: str | None = None) -> dict:
     """Convert one image or SVG (a path or its bytes) and write its outputs to ``out_dir`` as ``<stem>.<format>``.
 
-    An SVG (by its ``.svg`` name, or bytes that hold one) is read as vector artwork, never rasterised.
+    An SVG (by its ``.svg`` name, or bytes that hold one) or a DXF file is read as vector artwork, never
+    rasterised.
     Returns the report entry; raises :class:`tracer.TracecadError` on failure, leaving no file behind."""
-    if looks_like_svg(source):
+    if looks_like_svg(source) or looks_like_dxf(source):
         return convert_vector(source, out_dir, options, stem=stem, name=name)
     if options.mode != "extrude":  # grey levels as heights
         return convert_relief(source, out_dir, options, stem=stem, name=name)

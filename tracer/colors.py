@@ -9,7 +9,8 @@ How a multi-colour image becomes one label per working pixel:
    the subject's flat pixels, not the page's) are dropped, and with
    ``colors=N`` the closest clusters keep merging until N colours remain
    besides the background. On a lossy image a small cluster near a big one is
-   the big one's compression noise (:func:`_absorb_satellites`).
+   the big one's compression noise, unless it forms a mode of its own
+   (:func:`tracer.colormodes.absorb_satellites`).
 2. **Background.** The transparent part when the alpha channel carries the
    shape, otherwise the palette colour that covers most of the image border.
    Only the part of it the page reaches from the border through more than a pinch (a
@@ -39,6 +40,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tracer.colormodes import absorb_satellites
+from tracer.colorphoto import even_photo
 from tracer.colorspace import hex_color, to_lab
 from tracer.errors import EmptyMaskError, InvalidInputError
 from tracer.isolate import working_factor
@@ -140,9 +143,8 @@ NECK_PX = 2.0
 
 #: Flat pixels spread this far (Delta E, 90th percentile) from their colour: a lossy image.
 LOSSY_NOISE_DELTA_E = 0.05
-#: On a lossy image, a cluster with 1/SATELLITE_RATIO of the flat pixels of a colour within
-#: SATELLITE_DISTANCE * merge_delta_e of it is that colour's compression noise.
-SATELLITE_RATIO = 20.0
+#: On a lossy image, a cluster within SATELLITE_DISTANCE * merge_delta_e of a much larger colour may
+#: be that colour's compression noise (:func:`tracer.colormodes.absorb_satellites`).
 SATELLITE_DISTANCE = 2.0
 
 #: sRGB -> Y'CbCr (BT.601) and the weight of the chroma channels when explaining a pixel of a lossy
@@ -312,27 +314,6 @@ def _refine(x: np.ndarray, centres: np.ndarray, rounds: int = 3) -> tuple[np.nda
     return centres[used], counts[used]
 
 
-def _absorb_satellites(centres: np.ndarray, counts: np.ndarray, *, max_distance: float) -> np.ndarray:
-    """Merge each cluster that is much smaller (SATELLITE_RATIO) than a neighbour closer than
-    ``max_distance`` into it (the smallest first). Returns the remaining centres."""
-    cs, ws = [c.copy() for c in centres], [float(w) for w in counts]
-    while len(cs) > 1:
-        c = np.array(cs)
-        d = np.linalg.norm(c[:, None] - c[None], axis=2)
-        np.fill_diagonal(d, np.inf)
-        w = np.array(ws)
-        cand = (d < max_distance) & (w[None, :] >= SATELLITE_RATIO * w[:, None])  # row i is a satellite of j
-        rows = np.flatnonzero(cand.any(axis=1))
-        if not len(rows):
-            break
-        i = int(rows[np.argmin(w[rows])])
-        j = int(np.flatnonzero(cand[i])[np.argmin(d[i][cand[i]])])
-        cs[j] = (cs[j] * ws[j] + cs[i] * ws[i]) / (ws[i] + ws[j])
-        ws[j] += ws[i]
-        del cs[i], ws[i]
-    return np.array(cs)
-
-
 def palette(image: Image, params: ColorParams = ColorParams(), *, use_alpha: bool | None = None) -> tuple[Palette, dict]:
     """The image's palette (background included unless it is transparent) and what was decided.
 
@@ -396,8 +377,9 @@ def palette(image: Image, params: ColorParams = ColorParams(), *, use_alpha: boo
     # noise of JPEG splits a colour into a big cluster and small satellites a little further away.
     merged, _, _ = _merge(centres, counts, max_distance=params.merge_delta_e, max_count=None)
     if noise > LOSSY_NOISE_DELTA_E:
-        merged = _absorb_satellites(merged, _refine(all_flat_lab, merged)[1],
-                                    max_distance=SATELLITE_DISTANCE * params.merge_delta_e)
+        merged = absorb_satellites(merged, _refine(all_flat_lab, merged)[1], all_flat_lab,
+                                   max_distance=SATELLITE_DISTANCE * params.merge_delta_e,
+                                   min_mode_distance=params.merge_delta_e)
     if len(merged) != len(centres):
         centres, counts = _refine(all_flat_lab, merged)
         _, d2 = _assign(all_flat_lab, centres)
@@ -592,7 +574,11 @@ def label_colors(image: Image, *, params: ColorParams = ColorParams(),
     ``isolate`` supplies the working-resolution policy (``upsample``, ``target_px_mm``, ``width_mm``).
     """
     cv2 = load_cv2()
+    paper_info: dict = {}
+    if not isolate.use_alpha:  # a photographed print: its uneven light and its sensor noise taken out
+        image, paper_info = even_photo(image)
     pal, info = palette(image, params, use_alpha=isolate.use_alpha)
+    info.update(paper_info)
     transparent = pal.background < 0
     mix = _coverage(image, pal, params, transparent, info["flat_delta_e"], info.get("noise_delta_e", 0.0))
     alpha = np.clip(image.alpha, 0, 1).astype(np.float32) if (transparent and image.alpha is not None) else None

@@ -37,6 +37,13 @@ def test_svg_to_step_stl_svg_and_back(tmp_path, capsys):
                      "--formats", "stl", "--thickness", "2")
     assert code == 0 and back["volume_mm3"] == pytest.approx(e["volume_mm3"], rel=1e-6)
     assert back["curve_segments"] == e["curve_segments"]
+    # and so does its DXF, read as a vector input: same curves, same solid, its own size in mm
+    code, dxf = run(capsys, "convert", str(tmp_path / "out" / "logo.dxf"), "-o", str(tmp_path / "dxf"),
+                    "--formats", "step,stl", "--thickness", "2")
+    assert code == 0 and dxf["source"] == "vector"
+    assert dxf["volume_mm3"] == pytest.approx(e["volume_mm3"], rel=1e-6)
+    assert dxf["width_mm"] == pytest.approx(55) and dxf["curve_segments"] == e["curve_segments"]
+    assert dxf["step_faces"] == dxf["curve_segments"] + 2 * dxf["bodies"]
 
 
 def test_svg_colours_are_a_partition(tmp_path, capsys):
@@ -54,7 +61,17 @@ def test_svg_colours_are_a_partition(tmp_path, capsys):
 def test_folders_hold_svgs_too(tmp_path):
     (tmp_path / "a.svg").write_text(TWO)
     (tmp_path / "notes.txt").write_text("x")
-    assert [p.name for p, _ in expand_inputs([str(tmp_path)])] == ["a.svg"]
+    (tmp_path / "b.dxf").write_text("0\nEOF\n")
+    assert [p.name for p, _ in expand_inputs([str(tmp_path)])] == ["a.svg", "b.dxf"]
+
+
+def test_bad_dxf_fails_with_one_sentence(tmp_path, capsys):
+    bad = tmp_path / "broken.dxf"
+    bad.write_text("this is not a drawing")
+    code = main(["convert", str(bad), "-o", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 1 and "broken.dxf" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
 def test_bad_svg_fails_with_one_sentence_and_no_files(tmp_path, capsys):

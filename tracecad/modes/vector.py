@@ -14,6 +14,7 @@ import time
 import shapely
 from shapely.geometry import MultiPolygon
 
+from cad.dxf_input import dxf_art, looks_like_dxf
 from cad.plates import plate_outline
 from cad.regions import CONTACT_GAP_MM, Regions, regions_from_polygons
 from cad.vector.art import Art, art_partition, art_regions
@@ -29,7 +30,9 @@ __all__ = ["read_art", "build_vector", "build_vector_colours", "convert_vector"]
 
 
 def read_art(source, options: ConvertOptions, name: str) -> Art:
-    """The SVG ``source`` (a path or bytes) as artwork, within the segment budget of ``options``."""
+    """The SVG ``source`` (a path or bytes), or a DXF file, as artwork, within the segment budget of ``options``."""
+    if looks_like_dxf(source):
+        return dxf_art(source, name=name, max_segments=options.trace.max_segments)
     return read_svg(source, name=name, max_segments=options.trace.max_segments)
 
 
