@@ -23,6 +23,7 @@ from cad.regions import DEFAULT_WIDTH_MM
 from cad.strokes import CAPS
 from tracer.errors import InvalidInputError
 from tracer.load import DEFAULT_MAX_PIXELS
+from tracer.photo import PhotoParams
 from tracer.types import IsolateParams, TraceParams
 
 __all__ = ["ConvertOptions", "ReliefParams", "StrokeParams", "SVG_CONTENTS", "ProductOptions", "PRESETS", "MODES", "OUTLINES", "apply_preset",
@@ -198,6 +199,8 @@ class ConvertOptions:
     # --preset/--plate/--nozzle ... (tracecad.modes.product): a plate, hole, rim, stencil, stamp or cookie cutter
     # around the artwork, and the printability check; None = the plain extrusion
     product: ProductOptions | None = None
+    # --crop/--perspective/--aspect/--pick (tracer.photo): what is done to a photo before isolation
+    photo: PhotoParams = PhotoParams()
     # --dxf-curves (cad.export.dxf): "spline" writes the exact curves, "polyline" closed polylines within tolerance_mm
     dxf_curves: str = "spline"
 
@@ -243,6 +246,19 @@ class ConvertOptions:
             if ignored:
                 raise InvalidInputError(f"{', '.join(ignored)} cannot be combined with --colors, which separates "
                                         "the picture by colour instead of isolating one subject")
+        if self.colors is not None and (self.photo.pick or self.isolate.keep != "all"):
+            raise InvalidInputError("--pick and --keep choose one subject; they cannot be combined with --colors")
+        if self.photo.pick:
+            iso, plain = self.isolate, IsolateParams()
+            clash = [flag for flag, field in (("--threshold", "threshold"), ("--invert", "invert"),
+                                              ("--method", "method"), ("--color", "color"), ("--alpha", "use_alpha"))
+                     if getattr(iso, field) != getattr(plain, field)]
+            if clash:
+                raise InvalidInputError(f"{', '.join(clash)} cannot be combined with --pick, which takes the subject's "
+                                        "colour from the picked point")
+            if self.mode != "extrude" and self.relief.outline == "rect":
+                raise InvalidInputError("--pick chooses a subject: with --mode relief or lithophane it needs "
+                                        "--relief-outline subject")
         if self.slicer not in SLICERS:
             raise InvalidInputError(f"--slicer must be one of {', '.join(SLICERS)}, got {self.slicer!r}")
         if not (np.isfinite(self.layer_height_mm) and self.layer_height_mm > 0):

@@ -5,7 +5,9 @@ Files written into ``DIR`` for an input with stem ``NAME``:
 * ``NAME.mask.png``: the binary mask potrace traced (working raster; white = subject);
 * ``NAME.overlay.png``: the input image (greyed) with the traced outlines drawn on it,
   outer outlines in red and holes in blue, at least 1024 px wide so sub-pixel
-  detail is visible;
+  detail is visible; with ``--crop``, ``--perspective`` or ``--pick``, the whole photo with the
+  crop box (yellow), the quadrilateral (green, its first corner ringed), the picked points
+  (magenta crosses) and the outlines carried back into the photo;
 * with ``--colors``, ``NAME.labels.png``: the colour partition, each working pixel in its
   palette colour and the background in dark grey (:func:`write_labels`);
 * in ``--mode relief|lithophane``, ``NAME.heights.png``: the height field on its grid as a
@@ -21,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from tracer.opencv import load_cv2
+from tracer.photo import Prepared
 from tracer.types import Image, Mask, Outlines
 
 __all__ = ["write_debug", "overlay_picture", "write_labels", "write_heights", "outline_points", "write_or_warn"]
@@ -39,20 +42,26 @@ def outline_points(ctrl: np.ndarray) -> np.ndarray:
 
 
 def write_debug(out_dir: str | os.PathLike[str], stem: str, image: Image, mask: Mask,
-                outlines: Outlines | None) -> dict[str, Path]:
+                outlines: Outlines | None, prepared: Prepared | None = None) -> dict[str, Path]:
     """Write ``stem.mask.png`` and ``stem.overlay.png`` into ``out_dir`` (created if missing)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"mask": out / f"{stem}.mask.png", "overlay": out / f"{stem}.overlay.png"}
     _write_png(paths["mask"], (mask.pixels.astype(np.uint8) * 255))
-    _write_png(paths["overlay"], overlay_picture(image, outlines))
+    _write_png(paths["overlay"], overlay_picture(image, outlines, prepared))
     return paths
 
 
-def overlay_picture(image: Image, outlines: Outlines | None) -> np.ndarray:
+def overlay_picture(image: Image, outlines: Outlines | None, prepared: Prepared | None = None) -> np.ndarray:
     """The overlay of ``NAME.overlay.png`` as an RGB ``uint8`` array: the input greyed, outer outlines in
-    red and holes in blue, enlarged to at least :data:`OVERLAY_MIN_PX` wide."""
+    red and holes in blue, enlarged to at least :data:`OVERLAY_MIN_PX` wide.
+
+    With a ``prepared`` photo (:func:`tracer.photo.prepare`) the overlay shows the whole photo: the crop
+    box in yellow, the quadrilateral in green with its first corner (top-left) ringed, the picked
+    points as magenta crosses, and the outlines carried back into the photo."""
     cv2 = load_cv2()
+    if prepared is not None and prepared.image is not prepared.photo:
+        image = prepared.photo
 
     lum = image.luminance()  # (no float32 RGB copy of a big image)
     if image.alpha is not None:  # transparent areas on a checker-free light grey
@@ -69,10 +78,40 @@ def overlay_picture(image: Image, outlines: Outlines | None) -> np.ndarray:
         # outline coordinates are in source pixels; the loaded image may be reduced by image.scale
         k = f / image.scale * (1 << shift)
         for c in outlines.contours:
-            pts = np.rint(outline_points(c.ctrl) * k).astype(np.int32).reshape(-1, 1, 2)
+            p = outline_points(c.ctrl)
+            if prepared is not None and prepared.image is not prepared.photo:
+                p = prepared.to_photo(p) * image.scale  # (the photo's decoded pixels -> its source pixels)
+            pts = np.rint(p * k).astype(np.int32).reshape(-1, 1, 2)
             colour = (255, 80, 0) if c.is_hole else (0, 0, 255)
             cv2.polylines(canvas, [pts], True, colour, 1, cv2.LINE_AA, shift)
+    if prepared is not None:
+        _draw_photo_marks(canvas, prepared, f, image is prepared.photo)
     return np.ascontiguousarray(canvas[..., ::-1])
+
+
+def _draw_photo_marks(canvas: np.ndarray, prepared: Prepared, f: int, on_photo: bool) -> None:
+    """The crop box, the quadrilateral and the picked points (BGR canvas, ``f`` canvas pixels per decoded pixel)."""
+    cv2 = load_cv2()
+    shift = 4
+    k = f * (1 << shift)
+    thick = max(1, f // 2 + 1)
+    if on_photo:
+        x0, y0, x1, y1 = prepared.box
+        if (x0, y0, x1, y1) != (0, 0, *prepared.photo.size):
+            cv2.rectangle(canvas, (int(x0 * k), int(y0 * k)), (int(x1 * k), int(y1 * k)), (0, 220, 255), thick,
+                          cv2.LINE_AA, shift)
+        if prepared.corners is not None:
+            q = np.rint(prepared.corners * k).astype(np.int32).reshape(-1, 1, 2)
+            cv2.polylines(canvas, [q], True, (0, 200, 0), thick, cv2.LINE_AA, shift)
+            cv2.circle(canvas, tuple(int(v) for v in q[0, 0]), 6 * f * (1 << shift), (0, 200, 0), thick, cv2.LINE_AA, shift)
+        pts = [prepared.to_photo(np.array([p])) [0] for p in prepared.picks]
+    else:
+        pts = [np.array(p) / prepared.image.scale for p in prepared.picks]
+    r = 6 * f * (1 << shift)
+    for p in pts:
+        c = (int(p[0] * k), int(p[1] * k))
+        cv2.line(canvas, (c[0] - r, c[1]), (c[0] + r, c[1]), (255, 0, 255), thick, cv2.LINE_AA, shift)
+        cv2.line(canvas, (c[0], c[1] - r), (c[0], c[1] + r), (255, 0, 255), thick, cv2.LINE_AA, shift)
 
 
 #: Background pixels of the labels picture (no palette colour is this dark grey by chance often).

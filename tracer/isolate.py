@@ -52,6 +52,7 @@ from tracer.errors import EmptyMaskError, InvalidInputError
 from tracer.lookup import Lookup, dense
 from tracer.midtones import flat_midtones
 from tracer.opencv import load_cv2
+from tracer.pick import keep_parts
 from tracer.strategies import METHODS, ink_field_and_codes
 from tracer.types import Image, IsolateParams, Mask
 
@@ -296,5 +297,8 @@ def _isolate(image: Image, params: IsolateParams) -> Mask:
                 info["pieces_joined"] = n
     if not (mask.any() if has_ink is None else has_ink):
         raise EmptyMaskError(f"{image.name}: no subject found after thresholding (try --invert or --threshold N)")
+    if params.keep != "all":
+        mask, found, kept = keep_parts(mask, params.keep)
+        info.update(parts=found, parts_kept=kept)
     info.update(working_size=(int(mask.shape[1]), int(mask.shape[0])), working_scale=scale)
     return Mask._adopt(mask, scale=scale * image.scale, source_size=image.source_size, info=info)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import io
+import math
 import os
 import stat
 import struct
@@ -151,6 +152,7 @@ def load_image(source, *, max_pixels: int = DEFAULT_MAX_PIXELS, name: str | None
             warnings.simplefilter("ignore")  # Pillow warns on odd EXIF / palette transparency
             try:
                 im.load()
+                meta = _exif_meta(im)
                 ImageOps.exif_transpose(im, in_place=True)  # in place: no copy of the decoded image
                 pixels, alpha = _to_arrays(im)
             except MemoryError as exc:
@@ -162,11 +164,32 @@ def load_image(source, *, max_pixels: int = DEFAULT_MAX_PIXELS, name: str | None
                     raise ImageReadError(f"{name}: the image data is truncated or corrupt") from exc
                 raise ImageReadError(f"{name}: the image data is corrupt and cannot be decoded ({msg})") from exc
         im.close()  # the decoded copy inside Pillow is no longer needed
-        return Image._adopt(pixels, alpha, name=name, scale=scale,
+        return Image._adopt(pixels, alpha, name=name, scale=scale, meta=meta,
                             source_size=(round(pixels.shape[1] * scale), round(pixels.shape[0] * scale)))
     finally:
         im.close()
         _close(fh)
+
+
+def _exif_meta(im) -> dict:
+    """``{"focal_35mm": mm}`` from the EXIF focal length (35 mm equivalent, else the focal length and the
+    focal plane resolution), or ``{}``. A malformed EXIF block is ignored: it never fails a load."""
+    try:
+        exif = im.getexif()
+        ifd = exif.get_ifd(0x8769)  # the Exif sub-IFD
+        f35 = ifd.get(0xA405)  # FocalLengthIn35mmFilm
+        if f35 and float(f35) > 0:
+            return {"focal_35mm": float(f35)}
+        f = ifd.get(0x920A)  # FocalLength (mm)
+        xres, unit = ifd.get(0xA20E), ifd.get(0xA210, 2)  # FocalPlaneXResolution, its unit (2 inch, 3 cm)
+        if f and xres and float(f) > 0 and float(xres) > 0:
+            per_mm = float(xres) / (25.4 if int(unit) == 2 else 10.0 if int(unit) == 3 else 1.0)
+            w, h = im.size
+            diag_mm = math.hypot(w, h) / per_mm  # the sensor's diagonal
+            return {"focal_35mm": float(f) * math.hypot(36.0, 24.0) / diag_mm}
+    except Exception:  # noqa: BLE001 - EXIF is advisory
+        return {}
+    return {}
 
 
 def _to_arrays(im) -> tuple[np.ndarray, np.ndarray | None]:

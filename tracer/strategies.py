@@ -5,7 +5,8 @@
   (:mod:`tracer.levels`), the polarity is read from the image border, and a drifting paper level is
   flattened (:mod:`tracer.illumination`; always with ``"adaptive"``);
 * **colour** (``"color"``): closeness to ``--color`` in CIE Lab;
-* **GrabCut** (``"grabcut"``): OpenCV's foreground of a subject photographed in front of a background.
+* **GrabCut** (``"grabcut"``): OpenCV's foreground of a subject photographed in front of a background;
+* **pick** (``params.pick``): the colour regions under picked points (:mod:`tracer.pick`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from tracer.errors import EmptyMaskError, InvalidInputError
 from tracer.illumination import BackgroundFit, background_estimate, flatten_illumination
 from tracer.lookup import Lookup
 from tracer.opencv import load_cv2
+from tracer.pick import pick_field
 from tracer.types import Image, IsolateParams
 
 __all__ = ["ink_field_and_codes", "alpha_carries_shape", "border_pixels", "METHODS", "AUTO_FLATTEN_DRIFT",
@@ -64,6 +66,8 @@ def ink_field_and_codes(image: Image, params: IsolateParams) -> tuple[np.ndarray
         return (*_color_field(image, params, info), None)
     if params.method == "grabcut":
         return (*_grabcut_field(image, params, info), None)
+    if params.pick:
+        return (*pick_field(image, params.pick, params.color_tolerance), None)
     use_alpha = params.use_alpha
     if use_alpha is None:
         use_alpha = params.threshold is None and params.method == "otsu" and alpha_carries_shape(image)

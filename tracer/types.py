@@ -62,7 +62,8 @@ class Image:
     ``pixels`` is ``(rows, cols, 3)`` float32 RGB in ``[0, 1]`` (grey images are
     expanded), ``alpha`` is ``(rows, cols)`` float32 in ``[0, 1]`` or ``None``
     when the image has no alpha channel or it is fully opaque. ``name`` is the
-    file name used in messages.
+    file name used in messages. ``meta`` holds what the file says about the picture (``focal_35mm``: the
+    EXIF focal length, 35 mm equivalent, when the file has one).
 
     Storage is compact: the constructor also takes ``(rows, cols)`` grey
     pixels and uint8 pixels (0..255), and keeps them as given (a 40 MP grey
@@ -72,26 +73,28 @@ class Image:
     values as it does on ``pixels``. Immutable: every array is read-only.
     """
 
-    __slots__ = ("_data", "alpha", "name", "source_size", "scale")
+    __slots__ = ("_data", "alpha", "name", "source_size", "scale", "meta")
 
     _data: NDArray[Any]  # uint8 or float32, (rows, cols) grey or (rows, cols, 3) RGB
     alpha: NDArray[np.float32] | None
     name: str
     source_size: tuple[int, int]
     scale: float
+    meta: dict
 
     def __init__(self, pixels, alpha=None, name: str = "<image>", source_size: tuple[int, int] | None = None,
-                 scale: float = 1.0) -> None:
-        self._init(np.asarray(pixels), alpha, name, source_size, scale, copy=True)
+                 scale: float = 1.0, meta: dict | None = None) -> None:
+        self._init(np.asarray(pixels), alpha, name, source_size, scale, copy=True, meta=meta)
 
     @classmethod
     def _adopt(cls, pixels: NDArray, alpha: NDArray | None = None, **kw) -> Image:
         """An Image over arrays the caller gives up (no copy when dtype and layout already fit; tracer.load)."""
         self = cls.__new__(cls)
-        self._init(pixels, alpha, kw.get("name", "<image>"), kw.get("source_size"), kw.get("scale", 1.0), copy=False)
+        self._init(pixels, alpha, kw.get("name", "<image>"), kw.get("source_size"), kw.get("scale", 1.0), copy=False,
+                   meta=kw.get("meta"))
         return self
 
-    def _init(self, px, alpha, name, source_size, scale, *, copy: bool) -> None:
+    def _init(self, px, alpha, name, source_size, scale, *, copy: bool, meta: dict | None = None) -> None:
         if not (px.ndim == 2 or (px.ndim == 3 and px.shape[2] == 3)):
             raise InvalidInputError(f"image pixels must be (rows, cols, 3) or (rows, cols), got shape {px.shape}")
         dtype = np.uint8 if px.dtype == np.uint8 else np.float32
@@ -109,6 +112,7 @@ class Image:
         set_(self, "name", name)
         set_(self, "source_size", tuple(source_size))
         set_(self, "scale", scale)
+        set_(self, "meta", dict(meta or {}))
 
     def __setattr__(self, key, value):
         raise AttributeError(f"Image is immutable (cannot set {key!r})")
@@ -117,7 +121,7 @@ class Image:
         raise AttributeError(f"Image is immutable (cannot delete {key!r})")
 
     def __reduce__(self):
-        return (Image, (self._data, self.alpha, self.name, self.source_size, self.scale))
+        return (Image, (self._data, self.alpha, self.name, self.source_size, self.scale, self.meta))
 
     def __repr__(self) -> str:
         d = self._data
@@ -162,6 +166,19 @@ class Image:
         if d.dtype == np.uint8:
             return np.ascontiguousarray(np.repeat(d[..., None], 3, axis=2) if d.ndim == 2 else d)
         return np.clip(self.pixels * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+    @property
+    def data(self) -> NDArray[Any]:
+        """The compact pixel data as stored: uint8 or float32, ``(rows, cols)`` grey or ``(rows, cols, 3)`` RGB."""
+        return self._data
+
+    def crop(self, x0: int, y0: int, x1: int, y1: int) -> Image:
+        """The pixels ``[y0:y1, x0:x1]`` (and their alpha) as a new Image, in the same storage and scale."""
+        a = None if self.alpha is None else self.alpha[y0:y1, x0:x1]
+        s = self.scale
+        return Image._adopt(np.ascontiguousarray(self._data[y0:y1, x0:x1]),
+                            None if a is None else np.ascontiguousarray(a), name=self.name, scale=s,
+                            source_size=(round((x1 - x0) * s), round((y1 - y0) * s)), meta=self.meta)
 
     @property
     def is_grey(self) -> bool:
@@ -317,6 +334,9 @@ class IsolateParams:
         "none" | "median" | "bilateral".
     speck_mm2 : islands and holes of the mask smaller than this area at the output width are removed
         (0 disables).
+    pick : ``(x, y)`` points in the image's source pixels: the subject is the region of the colour under
+        each point (within ``color_tolerance``) connected to it (:mod:`tracer.pick`); empty: not used.
+    keep : "all" connected parts of the mask, the "largest", or the N largest (an int).
     restore_tips : give thin tapers and paper wedges back the tips that a blurred picture's midpoint
         cut, or a clean render's coverage fill, cut short (:mod:`tracer.tips`; only where the image
         shows the taper's ink).
@@ -335,6 +355,8 @@ class IsolateParams:
     speck_mm2: float = 0.005
     restore_tips: bool = True
     max_working_px: int = 40_000_000
+    pick: tuple[tuple[float, float], ...] = ()
+    keep: str | int = "all"
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,7 +56,15 @@ from cad.partition import (
 from cad.plates import plate_outline
 from cad.regions import FINE_TOLERANCE_FRACTION, Regions, regions_from_polygons, to_regions
 from cad.solid import Solid, count_solids, extrude, is_valid_shape, shape_volume
-from tracecad.modes.common import body_output_paths, collect_warnings, load_for, report_entry, source_name, source_stem
+from tracecad.modes.common import (
+    body_output_paths,
+    collect_warnings,
+    load_photo,
+    photo_report,
+    report_entry,
+    source_name,
+    source_stem,
+)
 from tracecad.modes.slicer import assign_extruders, merge_palette, parse_extruders, plan_color_changes
 from tracecad.options import ConvertOptions, parse_layer_heights
 from tracer.colors import BACKGROUND, ColorLabels, ColorParams, label_colors
@@ -149,6 +157,7 @@ class MultiConversion:
     timings: dict = field(default_factory=dict)
     warnings: list = field(default_factory=list)
     info: dict = field(default_factory=dict)
+    photo: dict = field(default_factory=dict)
 
     def overlap_mm2(self) -> float:
         """Total pairwise intersection area between the footprints of bodies that share heights."""
@@ -193,6 +202,7 @@ class MultiConversion:
             "union_area_mm2": round(union_area, 6),
             "overlap_mm2": round(self.overlap_mm2(), 9),
             "colors": colours,
+            **self.photo,
             "slicer": setup["slicer"],
             "filaments": setup["filaments"],
             "merged_colors": setup["merged_colors"],
@@ -227,7 +237,8 @@ def build_multicolor(source, options: ConvertOptions, *, name: str | None = None
     timings: dict[str, float] = {}
     caught: list[str] = []
     with collect_warnings(caught):
-        image, iso = load_for(source, options, name, timings)
+        prepared, iso = load_photo(source, options, name, timings)
+        image = prepared.image
         t = time.perf_counter()
         labels = label_colors(image, params=_color_params(options), isolate=iso)
         merged: list[tuple[str, list[str]]] = []
@@ -249,7 +260,7 @@ def build_multicolor(source, options: ConvertOptions, *, name: str | None = None
         if options.debug_dir:  # the subject's mask and outline, and the colour partition
             debug_dir = options.debug_dir
             failed = write_or_warn(debug_dir, lambda: (
-                write_debug(debug_dir, stem, image, labels.mask(None), union_outlines),
+                write_debug(debug_dir, stem, image, labels.mask(None), union_outlines, prepared),
                 write_labels(debug_dir, stem, labels.labels, labels.palette.rgb, BACKGROUND)))
             if failed:
                 warnings.warn(failed, TracecadWarning)
@@ -349,7 +360,7 @@ def build_multicolor(source, options: ConvertOptions, *, name: str | None = None
     info.update(pinfo)
     info["printer"] = setup
     return MultiConversion(name=name, options=options, labels=labels, bodies=bodies, union_mm=union_mm, px_mm=s,
-                           timings=timings, warnings=caught, info=info)
+                           timings=timings, warnings=caught, info=info, photo=photo_report(prepared, None, options))
 
 
 def printer_setup(options: ConvertOptions, bodies: list[ColorBody], whole: Regions | None) -> dict:

@@ -14,9 +14,10 @@ from pathlib import Path
 import tracer
 from tracecad.options import ConvertOptions
 from tracer.errors import TracecadWarning
+from tracer.photo import Prepared, prepare
 from tracer.types import Image, IsolateParams
 
-__all__ = ["source_name", "source_stem", "collect_warnings", "load_for", "output_path", "output_paths",
+__all__ = ["source_name", "source_stem", "collect_warnings", "load_for", "load_photo", "photo_report", "output_path", "output_paths",
            "body_output_paths", "expected_outputs",
            "report_entry", "PER_BODY_FORMATS"]
 
@@ -49,14 +50,44 @@ def collect_warnings(caught: list[str]) -> Iterator[None]:
 
 
 def load_for(source, options: ConvertOptions, name: str, timings: dict) -> tuple[Image, IsolateParams]:
-    """Load the image (timed into ``timings["load"]``) and the isolation parameters for its output width."""
+    """Load the image (timed into ``timings["load"]``), crop and rectify it (:func:`load_photo`), and the
+    isolation parameters for its output width."""
+    prepared, iso = load_photo(source, options, name, timings)
+    return prepared.image, iso
+
+
+def load_photo(source, options: ConvertOptions, name: str, timings: dict) -> tuple[Prepared, IsolateParams]:
+    """Load the image, apply ``options.photo`` (crop, perspective; timed into ``timings["photo"]``), and the
+    isolation parameters for its output width with the picked points moved into the prepared picture.
+    The photo's warnings (a focal length that disagrees with EXIF) are raised as :class:`TracecadWarning`."""
     t = time.perf_counter()
     image = tracer.load_image(source, max_pixels=options.max_pixels, name=name)
     timings["load"] = time.perf_counter() - t
     iso = options.isolate
     if iso.width_mm is None:
         iso = replace(iso, width_mm=options.width_mm)
-    return image, iso
+    if not options.photo.active:
+        return Prepared(image, image, (0, 0, *image.size)), iso
+    t = time.perf_counter()
+    prepared = prepare(image, options.photo)
+    timings["photo"] = time.perf_counter() - t
+    for w in prepared.warnings:
+        warnings.warn(w, TracecadWarning)
+    if prepared.picks:
+        iso = replace(iso, pick=prepared.picks)
+    return prepared, iso
+
+
+def photo_report(prepared: Prepared, mask_info: dict | None, options: ConvertOptions) -> dict:
+    """The ``photo`` entry of the report (crop, perspective, picks, parts kept), or ``{}`` when none was asked."""
+    out = dict(prepared.report)
+    if mask_info:
+        if "pick_colors" in mask_info:
+            out["pick_colors"] = mask_info["pick_colors"]
+        if "parts" in mask_info:
+            out["keep"] = options.isolate.keep
+            out["parts"], out["parts_kept"] = mask_info["parts"], mask_info["parts_kept"]
+    return {"photo": out} if out else {}
 
 
 def output_path(out_dir: str | os.PathLike[str], name: str, fmt: str) -> Path:

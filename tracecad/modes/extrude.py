@@ -27,7 +27,15 @@ from cad.regions import Regions, to_regions
 from cad.solid import Solid, extrude
 from cad.tessellate import mesh_volume_tolerance, tessellate
 from tracecad.modes import product as product_mode
-from tracecad.modes.common import collect_warnings, load_for, output_paths, report_entry, source_name, source_stem
+from tracecad.modes.common import (
+    collect_warnings,
+    load_photo,
+    output_paths,
+    photo_report,
+    report_entry,
+    source_name,
+    source_stem,
+)
 from tracecad.options import ConvertOptions
 from tracer.debug import write_debug, write_or_warn
 from tracer.errors import ExportError, TooComplexError, TracecadWarning
@@ -51,6 +59,7 @@ class Conversion:
     solid_built: Solid | None = None
     #: keyword arguments of :func:`cad.products.build_product` beyond the regions and options
     product_kw: dict = field(default_factory=dict)
+    photo: dict = field(default_factory=dict)
 
     @property
     def mesh(self) -> Mesh:
@@ -132,6 +141,7 @@ class Conversion:
         }
         if self.options.product is not None:  # product and printability ("thin_features") fields
             out.update(product_mode.product_report(self.options.product, reg, solid))
+        out.update(self.photo)
         return out
 
 
@@ -141,7 +151,8 @@ def build(source, options: ConvertOptions = ConvertOptions(), *, name: str | Non
     timings: dict[str, float] = {}
     caught: list[str] = []
     with collect_warnings(caught):
-        image, iso = load_for(source, options, name, timings)
+        prepared, iso = load_photo(source, options, name, timings)
+        image = prepared.image
         t = time.perf_counter()
         mask = tracer.isolate(image, params=iso)
         timings["isolate"] = time.perf_counter() - t
@@ -153,7 +164,7 @@ def build(source, options: ConvertOptions = ConvertOptions(), *, name: str | Non
         if options.debug_dir:  # --debug-dir: the mask and the outline drawn on the input
             debug_dir = options.debug_dir
             failed = write_or_warn(debug_dir, lambda: write_debug(
-                debug_dir, Path(name).stem if name else "image", image, mask, outlines))
+                debug_dir, Path(name).stem if name else "image", image, mask, outlines, prepared))
             if failed:
                 warnings.warn(failed, TracecadWarning)
         t = time.perf_counter()
@@ -177,7 +188,7 @@ def build(source, options: ConvertOptions = ConvertOptions(), *, name: str | Non
         regions = product_mode.prepare(regions, options.product, caught)
         timings["printability"] = time.perf_counter() - t
     return Conversion(name=name, options=options, mask=mask, outlines=outlines, regions=regions,
-                      timings=timings, warnings=caught)
+                      timings=timings, warnings=caught, photo=photo_report(prepared, mask.info, options))
 
 
 def write_outputs(conv: Conversion, out_dir: str | os.PathLike[str], stem: str, formats=None) -> dict[str, Path]:

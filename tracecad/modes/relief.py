@@ -43,7 +43,7 @@ from cad.export.threemf import Part, read_3mf, write_3mf
 from cad.mesh import Mesh, check_mesh
 from cad.regions import to_regions
 from cad.solid import count_solids, faceted_solid, is_valid_shape, shape_volume
-from tracecad.modes.common import output_paths, report_entry, source_name, source_stem
+from tracecad.modes.common import load_photo, output_paths, photo_report, report_entry, source_name, source_stem
 from tracecad.options import DEFAULT_WIDTH_MM, ConvertOptions, ReliefParams
 from tracer.debug import write_debug, write_heights, write_or_warn
 from tracer.errors import ExportError, GeometryError, InvalidInputError, TracecadWarning
@@ -186,9 +186,11 @@ def build_relief(source, options: ConvertOptions, *, name: str | None = None) ->
     p = options.relief.resolved(mode)
     timings: dict[str, float] = {}
     warn: list[str] = []
-    t = time.perf_counter()
-    image = tracer.load_image(source, max_pixels=options.max_pixels, name=name)
-    timings["load"] = time.perf_counter() - t
+    with warnings.catch_warnings(record=True) as wlist:
+        warnings.simplefilter("always", TracecadWarning)
+        prepared, iso_photo = load_photo(source, options, name, timings)
+    warn.extend(str(w.message) for w in wlist if issubclass(w.category, TracecadWarning))
+    image = prepared.image
     if image.scale != 1.0:
         warn.append(f"image decoded reduced by {image.scale:g}x to stay under the pixel limit")
     t = time.perf_counter()
@@ -200,7 +202,7 @@ def build_relief(source, options: ConvertOptions, *, name: str | None = None) ->
     hi = base + max_height
     rows_d, cols_d = image.pixels.shape[:2]
     dec = image.scale  # source pixels per decoded pixel
-    report: dict = {"mode": mode, "outline": outline}
+    report: dict = {"mode": mode, "outline": outline, **photo_report(prepared, None, options)}
     regions = None
     periodic = False
     if outline == "rect":
@@ -237,7 +239,7 @@ def build_relief(source, options: ConvertOptions, *, name: str | None = None) ->
     else:
         if p.curved:
             raise InvalidInputError("a curved panel is rectangular: --relief-outline subject cannot be bent")
-        iso = options.isolate
+        iso = iso_photo
         if iso.width_mm is None:
             iso = replace(iso, width_mm=options.width_mm)
         # The heights live on a grid of --pitch; an outline traced finer than a quarter of it buys nothing.
@@ -251,7 +253,7 @@ def build_relief(source, options: ConvertOptions, *, name: str | None = None) ->
         warn.extend(str(w.message) for w in wlist if issubclass(w.category, TracecadWarning))
         if options.debug_dir:  # the subject's mask and outline, as in the extrude mode
             debug_dir = options.debug_dir
-            failed = write_or_warn(debug_dir, lambda: write_debug(debug_dir, Path(name).stem, image, mask, outlines))
+            failed = write_or_warn(debug_dir, lambda: write_debug(debug_dir, Path(name).stem, image, mask, outlines, prepared))
             if failed:
                 warn.append(failed)
         regions.report.setdefault("min_area_mm2", options.min_area_mm2)

@@ -17,7 +17,7 @@ import tracer
 from cad.regions import Regions, to_regions
 from cad.vector.art import art_regions
 from cad.vector.svg import looks_like_svg
-from tracecad.modes.common import collect_warnings, load_for
+from tracecad.modes.common import collect_warnings, load_photo, photo_report
 from tracecad.modes.vector import read_art
 from tracecad.options import ConvertOptions
 from tracecad.pipeline import convert, error_entry
@@ -44,14 +44,17 @@ def preview(source: bytes, options: ConvertOptions, name: str) -> dict:
         rgb = _regions_picture(regions)
         outlines = None
         caught = list(art.warnings)
+        photo: dict = {}
     else:
         with collect_warnings(caught):
-            image, iso = load_for(source, options, name, timings)
+            prepared, iso = load_photo(source, options, name, timings)
+            image = prepared.image
             mask = tracer.isolate(image, params=iso)
             outlines = tracer.trace(mask, params=options.trace)
             regions = to_regions(outlines, width_mm=options.width_mm, height_mm=options.height_mm,
                                  px_mm=options.px_mm, min_area_mm2=options.min_area_mm2, mirror=options.mirror)
-        rgb = overlay_picture(image, outlines)
+        rgb = overlay_picture(image, outlines, prepared)
+        photo = photo_report(prepared, mask.info, options)
     ok, png = cv2.imencode(".png", rgb[..., ::-1], [cv2.IMWRITE_PNG_COMPRESSION, 1])
     if not ok:
         raise RuntimeError("the overlay could not be encoded as PNG")
@@ -62,6 +65,7 @@ def preview(source: bytes, options: ConvertOptions, name: str) -> dict:
         "contours": len(outlines.contours) if outlines is not None else sum(len(r.rings) for r in regions.regions),
         "holes": regions.n_holes,
         "warnings": caught, "seconds": round(time.perf_counter() - t0, 4),
+        **photo,
     }
 
 
