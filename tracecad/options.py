@@ -146,6 +146,9 @@ class ConvertOptions:
     formats: tuple[str, ...] = DEFAULT_FORMATS
     tolerance_mm: float = DEFAULT_TOLERANCE_MM
     min_area_mm2: float = DEFAULT_MIN_AREA_MM2
+    # --fit-tolerance: refit the trace with lines, arcs and cubics within this distance (mm);
+    # None = a tenth of a source pixel at the output size, 0 = keep potrace's curves
+    fit_tolerance_mm: float | None = None
     mirror: bool = False
     max_pixels: int = DEFAULT_MAX_PIXELS
     isolate: IsolateParams = IsolateParams()
@@ -175,6 +178,8 @@ class ConvertOptions:
                 raise InvalidInputError(f"{name} must be a positive number, got {v}")
         if self.min_area_mm2 < 0:
             raise InvalidInputError(f"min_area_mm2 must be >= 0, got {self.min_area_mm2}")
+        if self.fit_tolerance_mm is not None and not (np.isfinite(self.fit_tolerance_mm) and self.fit_tolerance_mm >= 0):
+            raise InvalidInputError(f"fit_tolerance_mm must be >= 0, got {self.fit_tolerance_mm}")
         self._check_combinations()
 
     def _check_combinations(self) -> None:

@@ -8,8 +8,8 @@ lists them in the order of ``--help``; ``apply`` runs in the same order.
 
 from __future__ import annotations
 
-from tracecad.flags import colour, product, relief
+from tracecad.flags import colour, fit, product, relief
 
 __all__ = ["GROUPS"]
 
-GROUPS = (relief, product, colour)
+GROUPS = (fit, relief, product, colour)

@@ -1,0 +1,471 @@
+"""Refit a traced ring with the fewest lines, circular arcs and cubic Béziers within a tolerance.
+
+On a fine working raster potrace follows the residual staircase: a straight edge arrives as a
+chain of slightly bent cubics and a circle as dozens of them. :func:`fit_ring` replaces such a
+ring with the fewest pieces that stay within ``tol`` of it:
+
+1. The ring is sampled densely (about two samples per tolerance... per :data:`SPACING_TOL`
+   tolerances). Its joins are the candidate breakpoints; a join where the traced tangent turns
+   by more than :data:`CORNER_DEG` is a corner and must be a breakpoint.
+2. A closed ring without corners that is a circle within ``tol`` becomes one circle (two arcs).
+3. Otherwise a dynamic programme over the candidates picks the cover with the fewest pieces
+   (a cubic counts a little more than an arc, an arc a little more than a line). From each
+   candidate the farthest reach of a line (the chord), of a circular arc (through both ends,
+   least squares) and of a cubic (ends on the trace, end tangents along the trace's, so smooth
+   joins are tangent) is found by galloping search.
+4. Joins are made tangent where a cubic or an arc meets a line or an arc at a smooth join,
+   when the tangent version still fits. A short piece between two straight runs that turn
+   sharply is removed and the lines are extended to their intersection (potrace rounds a
+   sharp corner by a fraction of a pixel), when that point lies within :data:`CORNER_REACH_PX`
+   source pixels of the trace.
+5. The result is measured against the trace both ways (Hausdorff distance of dense samples);
+   pieces must stay within ``tol`` (corners within their reach), else the traced ring is kept.
+
+The result never has more segments than the trace.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["FitResult", "fit_ring", "arc_cubic", "DEFAULT_FIT_PX", "CORNER_DEG"]
+
+#: The default tolerance, in source pixels at the output size.
+DEFAULT_FIT_PX = 0.1
+#: A join of the trace where the tangent turns by more than this (degrees) is a corner.
+CORNER_DEG = 30.0
+#: Sample spacing along the trace, in tolerances.
+SPACING_TOL = 2.0
+#: Piece weights in the programme: fewest pieces first, then lines before arcs before cubics.
+WEIGHT = {"line": 1.0, "arc": 1.05, "cubic": 1.3}
+#: Longest arc sweep (radians); a full circle is two arcs.
+MAX_SWEEP = 1.5 * math.pi
+#: A rounded corner between two lines turning by more than :data:`CORNER_DEG` is made sharp
+#: when the piece it replaces is shorter than this and the lines meet this close to the trace
+#: (source pixels).
+CORNER_PIECE_PX = 4.0
+CORNER_REACH_PX = 1.0
+#: The refit is kept when its pieces stay within this many tolerances of the trace.
+ACCEPT_TOL = 1.5
+
+
+@dataclass(frozen=True, slots=True)
+class FitResult:
+    """``ctrl`` (n,4,2), ``is_line`` (n,), ``arcs`` (n,3: centre x, y, signed sweep; NaN if not an arc),
+    ``deviation``: the largest distance between the refit and the trace (mm)."""
+
+    ctrl: np.ndarray
+    is_line: np.ndarray
+    arcs: np.ndarray
+    deviation: float
+
+
+# ----------------------------------------------------------------------------- small geometry
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    n = float(np.hypot(v[0], v[1]))
+    return v / n if n > 0 else v
+
+
+def _cross(a: np.ndarray, b: np.ndarray):
+    return a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]
+
+
+def _bern(t: np.ndarray) -> np.ndarray:
+    u = 1.0 - t
+    return np.stack([u * u * u, 3 * u * u * t, 3 * u * t * t, t * t * t], axis=-1)
+
+
+def _bern_d(t: np.ndarray) -> np.ndarray:
+    u = 1.0 - t
+    return np.stack([-3 * u * u, 3 * u * u - 6 * u * t, 6 * u * t - 3 * t * t, 3 * t * t], axis=-1)
+
+
+def arc_cubic(p0: np.ndarray, p3: np.ndarray, c: np.ndarray, sweep: float) -> np.ndarray:
+    """The usual cubic approximation (control points) of an arc of at most a half turn."""
+    k = 4.0 / 3.0 * math.tan(abs(sweep) / 4.0)
+    sgn = 1.0 if sweep > 0 else -1.0
+    r0, r3 = p0 - c, p3 - c
+    return np.array([p0, p0 + k * sgn * np.array([-r0[1], r0[0]]), p3 - k * sgn * np.array([-r3[1], r3[0]]), p3])
+
+
+def _line_ctrl(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.array([a, a + (b - a) / 3, a + 2 * (b - a) / 3, b])
+
+
+def _sweep(p0: np.ndarray, p1: np.ndarray, c: np.ndarray, sign: float) -> float:
+    a0 = math.atan2(p0[1] - c[1], p0[0] - c[0])
+    a1 = math.atan2(p1[1] - c[1], p1[0] - c[0])
+    return (a1 - a0) % (2 * math.pi) if sign > 0 else -((a0 - a1) % (2 * math.pi))
+
+
+# ----------------------------------------------------------------------------- the three primitives
+
+def _line_err(q: np.ndarray, tol: float) -> float:
+    """Largest distance of ``q`` from the chord ``q[0] q[-1]`` (inf if it runs back)."""
+    d = q[-1] - q[0]
+    L = float(np.hypot(d[0], d[1]))
+    if L <= 0:
+        return math.inf
+    u = d / L
+    r = q - q[0]
+    s = r @ u
+    if s.min() < -tol or s.max() > L + tol:
+        return math.inf
+    return float(np.abs(_cross(u, r)).max())
+
+
+def _arc_through(q: np.ndarray) -> tuple[np.ndarray, float, float] | None:
+    """The least-squares circle through both ends of ``q``: (centre, radius, signed sweep), or None."""
+    a, b = q[0], q[-1]
+    d = b - a
+    L = float(np.hypot(d[0], d[1]))
+    if L <= 0 or len(q) < 3:
+        return None
+    m = 0.5 * (a + b)
+    n = np.array([-d[1], d[0]]) / L
+    r = q - m
+    lhs = 2.0 * (r @ n)
+    rhs = (r * r).sum(axis=1) - 0.25 * L * L
+    den = float(lhs @ lhs)
+    if den <= 0:
+        return None
+    s = float(lhs @ rhs) / den
+    c = m + s * n
+    return _arc_sweep(q, c)
+
+
+def _arc_sweep(q: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, float, float] | None:
+    """Centre, radius and the signed sweep of ``q`` about ``c``; None unless the samples turn one way."""
+    v = q - c
+    ang = np.arctan2(v[:, 1], v[:, 0])
+    step = np.diff(ang)
+    step = (step + np.pi) % (2 * np.pi) - np.pi
+    if not ((step >= -1e-9).all() or (step <= 1e-9).all()):
+        return None
+    radius = float(np.hypot(*(q[0] - c)))
+    return c, radius, float(step.sum())
+
+
+def _arc_err(q: np.ndarray, arc: tuple[np.ndarray, float, float] | None) -> float:
+    if arc is None:
+        return math.inf
+    c, r, sw = arc
+    if not 0 < abs(sw) <= MAX_SWEEP:
+        return math.inf
+    return float(np.abs(np.hypot(*(q - c).T) - r).max())
+
+
+def _cubic(q: np.ndarray, t0: np.ndarray, t1: np.ndarray, tol: float = 0.0) -> tuple[np.ndarray, float]:
+    """Least-squares cubic through ``q`` with ends fixed and end tangents along ``t0`` (out of the start)
+    and ``t1`` (into the end): (ctrl, largest error). Stops early once within ``tol``, or when far off it."""
+    a, b = q[0], q[-1]
+    chord = float(np.hypot(*(b - a)))
+    d = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(q, axis=0).T))])
+    if d[-1] <= 0 or chord <= 0:
+        return _line_ctrl(a, b), math.inf
+    u = d / d[-1]
+    c = _line_ctrl(a, b)
+    err = math.inf
+    for it in range(4):
+        B = _bern(u)
+        A1, A2 = B[:, 1:2] * t0, -B[:, 2:3] * t1
+        rhs = q - (B[:, 0:1] + B[:, 1:2]) * a - (B[:, 2:3] + B[:, 3:4]) * b
+        c11, c12, c22 = (A1 * A1).sum(), (A1 * A2).sum(), (A2 * A2).sum()
+        x1, x2 = (A1 * rhs).sum(), (A2 * rhs).sum()
+        det = c11 * c22 - c12 * c12
+        if abs(det) < 1e-18 * max(c11 * c22, 1e-300):
+            al1 = al2 = chord / 3
+        else:
+            al1 = (x1 * c22 - x2 * c12) / det
+            al2 = (c11 * x2 - c12 * x1) / det
+        if not (0 < al1 < 2 * chord and 0 < al2 < 2 * chord):
+            return c, math.inf
+        c = np.array([a, a + al1 * t0, b - al2 * t1, b])
+        p = B @ c
+        diff = p - q
+        err = float(np.hypot(*diff.T).max())
+        if err <= tol or (tol > 0 and it >= 1 and err > 4 * tol):
+            return c, err
+        # Newton step of the parameters towards the nearest points
+        dp = _bern_d(u) @ c
+        un = u - (diff * dp).sum(axis=1) / np.maximum((dp * dp).sum(axis=1), 1e-300)
+        un[0], un[-1] = 0.0, 1.0
+        if np.all(np.diff(un) > 0):
+            u = un
+    B = _bern(u)
+    err = min(err, float(np.hypot(*(B @ c - q).T).max()))
+    return c, err
+
+
+# ----------------------------------------------------------------------------- sampling the trace
+
+def _samples(ctrl: np.ndarray, spacing: float):
+    """Samples along the ring about ``spacing`` apart, their unit tangents, and where each segment starts."""
+    t = np.linspace(0.0, 1.0, 9)
+    pts = np.einsum("tk,nkd->ntd", _bern(t), ctrl)
+    length = np.hypot(*np.diff(pts, axis=1).transpose(2, 0, 1)).sum(axis=1)
+    counts = np.clip(np.ceil(length / spacing), 1, 400).astype(np.int64)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    seg = np.repeat(np.arange(len(ctrl)), counts)
+    tt = (np.arange(int(counts.sum())) - np.repeat(starts, counts)) / np.repeat(counts, counts)
+    q = np.einsum("mk,mkd->md", _bern(tt), ctrl[seg])
+    dq = np.einsum("mk,mkd->md", _bern_d(tt), ctrl[seg])
+    # where the derivative vanishes (a cubic whose handle sits on its end), use the chord direction
+    fd = np.roll(q, -1, axis=0) - np.roll(q, 1, axis=0)
+    small = np.hypot(*dq.T) < 1e-12 * max(spacing, 1e-300)
+    dq[small] = fd[small]
+    tan = dq / np.maximum(np.hypot(*dq.T), 1e-300)[:, None]
+    return q, tan, starts
+
+
+def _seg_tangents(ctrl: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unit start and end tangents of each cubic (the first non-zero handle)."""
+    def first(vs):
+        out = vs[0].copy()
+        for v in vs[1:]:
+            small = np.hypot(*out.T) < 1e-12
+            out[small] = v[small]
+        return out / np.maximum(np.hypot(*out.T), 1e-300)[:, None]
+    start = first([ctrl[:, 1] - ctrl[:, 0], ctrl[:, 2] - ctrl[:, 0], ctrl[:, 3] - ctrl[:, 0]])
+    end = first([ctrl[:, 3] - ctrl[:, 2], ctrl[:, 3] - ctrl[:, 1], ctrl[:, 3] - ctrl[:, 0]])
+    return start, end
+
+
+# ----------------------------------------------------------------------------- the programme
+
+@dataclass(slots=True)
+class _Piece:
+    kind: str  # line, arc, cubic, orig
+    a: int  # first and last sample (unrolled index)
+    b: int
+    ctrl: np.ndarray
+    arc: tuple[np.ndarray, float] | None = None  # centre, signed sweep
+    err: float = 0.0
+
+
+def _reach(ok, i: int, lim: int) -> int:
+    """The largest j in (i, lim] with ``ok(j)``, assuming ``ok`` holds up to some j and fails past it
+    (galloping, then bisection); ``i`` when ``ok(i + 1)`` fails."""
+    lo, step, hi = i, 1, None
+    while lo < lim:
+        j = min(i + step, lim)
+        if ok(j):
+            lo, step = j, step * 2
+        else:
+            hi = j
+            break
+    if hi is None:
+        return lo
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if ok(mid):
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def _circle(q: np.ndarray, tol: float) -> tuple[np.ndarray, float] | None:
+    """A least-squares circle (algebraic, refined by Gauss-Newton) through the closed samples ``q`` within ``tol``."""
+    m = q.mean(axis=0)
+    s = float(np.abs(q - m).max()) or 1.0
+    p = (q - m) / s
+    A = np.column_stack([p, np.ones(len(p))])
+    sol, *_ = np.linalg.lstsq(A, (p * p).sum(axis=1), rcond=None)
+    c = 0.5 * sol[:2]
+    r2 = sol[2] + c @ c
+    if not r2 > 0:
+        return None
+    r = math.sqrt(r2)
+    for _ in range(3):
+        d = p - c
+        dist = np.hypot(*d.T)
+        if (dist == 0).any():
+            return None
+        J = np.column_stack([-d / dist[:, None], -np.ones(len(p))])
+        step, *_ = np.linalg.lstsq(J, -(dist - r), rcond=None)
+        c, r = c + step[:2], r + step[2]
+    centre, radius = m + c * s, abs(r) * s
+    if float(np.abs(np.hypot(*(q - centre).T) - radius).max()) > tol:
+        return None
+    v = q - centre
+    step_ang = np.diff(np.arctan2(v[:, 1], v[:, 0]))
+    step_ang = (step_ang + np.pi) % (2 * np.pi) - np.pi
+    if not ((step_ang >= 0).all() or (step_ang <= 0).all()):
+        return None
+    return centre, radius
+
+
+def _full_circle(q: np.ndarray, tol: float) -> list[_Piece] | None:
+    fit = _circle(q, tol)
+    if fit is None:
+        return None
+    c, r = fit
+    v = q - c
+    ccw = _cross(v[0], v[len(v) // 4]) > 0
+    sgn = 1.0 if ccw else -1.0
+    a0 = math.atan2(q[0, 1] - c[1], q[0, 0] - c[0])
+    p0 = c + r * np.array([math.cos(a0), math.sin(a0)])
+    p1 = c + r * np.array([math.cos(a0 + sgn * math.pi), math.sin(a0 + sgn * math.pi)])
+    err = float(np.abs(np.hypot(*v.T) - r).max())
+    return [_Piece("arc", 0, 0, arc_cubic(p0, p1, c, sgn * math.pi), (c, sgn * math.pi), err),
+            _Piece("arc", 0, 0, arc_cubic(p1, p0, c, sgn * math.pi), (c, sgn * math.pi), err)]
+
+
+def _sub(Q: np.ndarray, a: int, b: int, most: int = 600) -> np.ndarray:
+    if b - a + 1 <= most:
+        return Q[a: b + 1]
+    idx = np.unique(np.concatenate([np.linspace(a, b, most).round().astype(np.int64), [a, b]]))
+    return Q[idx]
+
+
+def _cover(Q, cand, forced_next, tin, tout, tol):
+    """The dynamic programme over candidate breakpoints: the cheapest cover as (kind, i, j) triples."""
+    m = len(cand) - 1
+
+    def line_ok(i):
+        return lambda j: _line_err(_sub(Q, cand[i], cand[j]), tol) <= tol
+
+    def arc_ok(i):
+        def ok(j):
+            q = _sub(Q, cand[i], cand[j])
+            return _arc_err(q, _arc_through(q)) <= tol
+        return ok
+
+    def cubic_ok(i):
+        return lambda j: _cubic(_sub(Q, cand[i], cand[j], 120), tout[i], tin[j], tol)[1] <= tol
+
+    cost = np.full(m + 1, np.inf)
+    cost[0] = 0.0
+    back: list[tuple[str, int] | None] = [None] * (m + 1)
+    for i in range(m):
+        if not np.isfinite(cost[i]):
+            continue
+        lim = forced_next[i]
+        rl = _reach(line_ok(i), i, lim)
+        ra = _reach(arc_ok(i), i, lim) if rl < lim else rl
+        rc = _reach(cubic_ok(i), i, lim) if max(rl, ra) < lim else max(rl, ra)
+        top = max(rl, ra, rc, i + 1)
+        for j in range(i + 1, top + 1):
+            kind = "line" if j <= rl else "arc" if j <= ra else "cubic" if j <= rc else "orig"
+            c = cost[i] + WEIGHT.get(kind, WEIGHT["cubic"])
+            if c < cost[j] - 1e-12:
+                cost[j], back[j] = c, (kind, i)
+    out = []
+    j = m
+    while j > 0:
+        entry = back[j]
+        assert entry is not None
+        kind, i = entry
+        out.append((kind, i, j))
+        j = i
+    return out[::-1]
+
+
+def _build(Q, cand, tin, tout, triples, orig_ctrl, tol) -> list[_Piece]:
+    pieces = []
+    for kind, i, j in triples:
+        a, b = cand[i], cand[j]
+        q = Q[a: b + 1]
+        piece = None
+        if kind == "line":
+            err = _line_err(q, tol)
+            if err <= ACCEPT_TOL * tol:
+                piece = _Piece("line", a, b, _line_ctrl(q[0], q[-1]), None, err)
+        elif kind == "arc":
+            arc = _arc_through(q)
+            err = _arc_err(q, arc)
+            if arc is not None and err <= ACCEPT_TOL * tol:
+                c, _, sw = arc
+                piece = _Piece("arc", a, b, arc_cubic(q[0], q[-1], c, max(-math.pi, min(math.pi, sw))), (c, sw), err)
+        if piece is None and kind != "orig" and j > i:
+            ctrl, err = _cubic(_sub(Q, a, b, 400), tout[i], tin[j])
+            if err <= ACCEPT_TOL * tol:
+                piece = _Piece("cubic", a, b, ctrl, None, err)
+        if piece is None:  # the trace's own segments between the two joins
+            for k in range(i, j):
+                pieces.append(_Piece("orig", cand[k], cand[k + 1], orig_ctrl[k].copy(), None, 0.0))
+            continue
+        pieces.append(piece)
+    return pieces
+
+
+def _sharpen(pieces: list[_Piece], Q: np.ndarray, px: float) -> float:
+    """Remove a short piece between two lines that turn sharply, extending the lines to their intersection
+    when it lies near the trace; returns the largest distance of such a corner from the trace."""
+    worst = 0.0
+    k = 0
+    while len(pieces) > 3 and k < len(pieces):
+        prev, mid, nxt = pieces[k - 1], pieces[k], pieces[(k + 1) % len(pieces)]
+        if prev.kind == "line" and nxt.kind == "line" and mid.kind != "line":
+            u = _unit(prev.ctrl[3] - prev.ctrl[0])
+            v = _unit(nxt.ctrl[3] - nxt.ctrl[0])
+            turn = math.degrees(abs(math.atan2(_cross(u, v), float(u @ v))))
+            chord = float(np.hypot(*(mid.ctrl[3] - mid.ctrl[0])))
+            den = _cross(u, v)
+            if turn > CORNER_DEG and chord <= CORNER_PIECE_PX * px and abs(den) > 1e-12:
+                t = _cross(nxt.ctrl[0] - prev.ctrl[3], v) / den
+                x = prev.ctrl[3] + t * u
+                s = -_cross(prev.ctrl[3] - nxt.ctrl[0], u) / den  # along v from nxt's start
+                near = float(np.hypot(*(Q[mid.a: mid.b + 1] - x).T).min())
+                if t >= 0 and s <= 0 and near <= CORNER_REACH_PX * px:
+                    prev.ctrl = _line_ctrl(prev.ctrl[0], x)
+                    nxt.ctrl = _line_ctrl(x, nxt.ctrl[3])
+                    worst = max(worst, near)
+                    del pieces[k]
+                    continue
+        k += 1
+    return worst
+
+
+def fit_ring(ctrl: np.ndarray, tol: float, *, px: float | None = None) -> FitResult | None:
+    """Refit the closed ring ``ctrl`` (n, 4, 2) within ``tol``; ``px`` is one source pixel in the same units
+    (for corners). None when the refit would not have fewer segments than the trace."""
+    ctrl = np.asarray(ctrl, np.float64)
+    n = len(ctrl)
+    if n < 3 or not tol > 0:
+        return None
+    px = px if px is not None else tol / DEFAULT_FIT_PX
+    q, _, starts = _samples(ctrl, SPACING_TOL * tol)
+    N = len(q)
+    st, en = _seg_tangents(ctrl)
+    prev_end = np.roll(en, 1, axis=0)
+    turn = np.degrees(np.abs(np.arctan2(_cross(prev_end, st), (prev_end * st).sum(axis=1))))
+    corner = turn > CORNER_DEG
+    pieces: list[_Piece] | None = None
+    deviation = 0.0
+    if not corner.any():
+        pieces = _full_circle(q, tol)
+    s0 = int(np.flatnonzero(corner)[0]) if corner.any() else 0
+    order = (np.arange(n) + s0) % n
+    Q = np.concatenate([q[starts[s0]:], q[:starts[s0]], q[starts[s0]:starts[s0] + 1]])
+    cand = np.concatenate([(starts[order] - starts[s0]) % N, [N]])
+    tout = np.concatenate([st[order], st[order[:1]]])
+    tin = np.concatenate([prev_end[order], prev_end[order[:1]]])
+    if pieces is None:
+        forced = np.concatenate([corner[order], [True]])
+        forced_next = np.empty(n + 1, dtype=np.int64)
+        nxt = n
+        for i in range(n, -1, -1):  # the first forced breakpoint after each candidate
+            forced_next[i] = nxt
+            if forced[i]:
+                nxt = i
+        triples = _cover(Q, cand, forced_next, tin, tout, tol)
+        pieces = _build(Q, cand, tin, tout, triples, ctrl[order], tol)
+        deviation = _sharpen(pieces, Q, px)
+    if len(pieces) >= n:
+        return None
+    deviation = max(deviation, max(p.err for p in pieces))
+    out = np.array([p.ctrl for p in pieces])
+    out[1:, 0] = out[:-1, 3]
+    out[0, 0] = out[-1, 3]
+    arcs = np.full((len(pieces), 3), np.nan)
+    for k, p in enumerate(pieces):
+        if p.arc is not None:
+            arcs[k] = (p.arc[0][0], p.arc[0][1], p.arc[1])
+    is_line = np.array([p.kind == "line" for p in pieces], dtype=bool)
+    return FitResult(out, is_line, arcs, float(deviation))
