@@ -39,6 +39,8 @@ DEFAULT_FIT_PX = 0.1
 CORNER_DEG = 30.0
 #: Sample spacing along the trace, in tolerances.
 SPACING_TOL = 2.0
+#: Breakpoint candidates inside a long traced segment lie about this far apart (source pixels).
+CANDIDATE_PX = 1.5
 #: Piece weights in the programme: fewest pieces first, then lines before arcs before cubics.
 WEIGHT = {"line": 1.0, "arc": 1.05, "cubic": 1.3}
 #: Longest arc sweep (radians); a full circle is two arcs.
@@ -47,7 +49,8 @@ MAX_SWEEP = 1.5 * math.pi
 #: when the piece it replaces is shorter than this and the lines meet this close to the trace
 #: (source pixels).
 CORNER_PIECE_PX = 4.0
-CORNER_REACH_PX = 1.0
+import os
+CORNER_REACH_PX = float(os.environ.get("FIT2_REACH", "1.0"))
 #: The refit is kept when its pieces stay within this many tolerances of the trace.
 ACCEPT_TOL = 1.5
 
@@ -204,7 +207,8 @@ def _cubic(q: np.ndarray, t0: np.ndarray, t1: np.ndarray, tol: float = 0.0) -> t
 # ----------------------------------------------------------------------------- sampling the trace
 
 def _samples(ctrl: np.ndarray, spacing: float):
-    """Samples along the ring about ``spacing`` apart, their unit tangents, and where each segment starts."""
+    """Samples along the ring about ``spacing`` apart: points, unit tangents, the first sample of each
+    segment, and each sample's segment and parameter."""
     t = np.linspace(0.0, 1.0, 9)
     pts = np.einsum("tk,nkd->ntd", _bern(t), ctrl)
     length = np.hypot(*np.diff(pts, axis=1).transpose(2, 0, 1)).sum(axis=1)
@@ -219,7 +223,7 @@ def _samples(ctrl: np.ndarray, spacing: float):
     small = np.hypot(*dq.T) < 1e-12 * max(spacing, 1e-300)
     dq[small] = fd[small]
     tan = dq / np.maximum(np.hypot(*dq.T), 1e-300)[:, None]
-    return q, tan, starts
+    return q, tan, starts, seg, tt
 
 
 def _seg_tangents(ctrl: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -247,12 +251,13 @@ class _Piece:
     err: float = 0.0
 
 
-def _reach(ok, i: int, lim: int) -> int:
+def _reach(ok, i: int, lim: int, known: int | None = None) -> int:
     """The largest j in (i, lim] with ``ok(j)``, assuming ``ok`` holds up to some j and fails past it
-    (galloping, then bisection); ``i`` when ``ok(i + 1)`` fails."""
-    lo, step, hi = i, 1, None
+    (galloping from ``known``, a j known to be ok, then bisection); ``i`` when ``ok(i + 1)`` fails."""
+    lo = i if known is None else known
+    step, hi, base = 1, None, lo
     while lo < lim:
-        j = min(i + step, lim)
+        j = min(base + step, lim)
         if ok(j):
             lo, step = j, step * 2
         else:
@@ -317,10 +322,10 @@ def _full_circle(q: np.ndarray, tol: float) -> list[_Piece] | None:
 
 
 def _sub(Q: np.ndarray, a: int, b: int, most: int = 600) -> np.ndarray:
+    """At most ``most`` samples ``a..b``, both ends included, evenly spread."""
     if b - a + 1 <= most:
         return Q[a: b + 1]
-    idx = np.unique(np.concatenate([np.linspace(a, b, most).round().astype(np.int64), [a, b]]))
-    return Q[idx]
+    return Q[np.linspace(a, b, most).round().astype(np.int64)]
 
 
 def _cover(Q, cand, forced_next, tin, tout, tol):
@@ -337,7 +342,7 @@ def _cover(Q, cand, forced_next, tin, tout, tol):
         return ok
 
     def cubic_ok(i):
-        return lambda j: _cubic(_sub(Q, cand[i], cand[j], 120), tout[i], tin[j], tol)[1] <= tol
+        return lambda j: _cubic(_sub(Q, cand[i], cand[j], 80), tout[i], tin[j], tol)[1] <= tol
 
     cost = np.full(m + 1, np.inf)
     cost[0] = 0.0
@@ -347,8 +352,8 @@ def _cover(Q, cand, forced_next, tin, tout, tol):
             continue
         lim = forced_next[i]
         rl = _reach(line_ok(i), i, lim)
-        ra = _reach(arc_ok(i), i, lim) if rl < lim else rl
-        rc = _reach(cubic_ok(i), i, lim) if max(rl, ra) < lim else max(rl, ra)
+        ra = _reach(arc_ok(i), i, lim, rl if rl > i else None) if rl < lim else rl
+        rc = _reach(cubic_ok(i), i, lim, ra if ra > i else None) if ra < lim else ra
         top = max(rl, ra, rc, i + 1)
         for j in range(i + 1, top + 1):
             kind = "line" if j <= rl else "arc" if j <= ra else "cubic" if j <= rc else "orig"
@@ -366,7 +371,7 @@ def _cover(Q, cand, forced_next, tin, tout, tol):
     return out[::-1]
 
 
-def _build(Q, cand, tin, tout, triples, orig_ctrl, tol) -> list[_Piece]:
+def _build(Q, cand, tin, tout, triples, orig, tol) -> list[_Piece]:
     pieces = []
     for kind, i, j in triples:
         a, b = cand[i], cand[j]
@@ -388,10 +393,20 @@ def _build(Q, cand, tin, tout, triples, orig_ctrl, tol) -> list[_Piece]:
                 piece = _Piece("cubic", a, b, ctrl, None, err)
         if piece is None:  # the trace's own segments between the two joins
             for k in range(i, j):
-                pieces.append(_Piece("orig", cand[k], cand[k + 1], orig_ctrl[k].copy(), None, 0.0))
+                pieces.append(_Piece("orig", cand[k], cand[k + 1], orig(k), None, 0.0))
             continue
         pieces.append(piece)
     return pieces
+
+
+def _sub_cubic(c: np.ndarray, t0: float, t1: float) -> np.ndarray:
+    """The exact piece ``t0..t1`` of the cubic ``c`` (its blossom at (t0,t0,t0), (t0,t0,t1), (t0,t1,t1), (t1,t1,t1))."""
+    def blossom(u1, u2, u3):
+        p = c.copy()
+        for lvl, u in enumerate((u1, u2, u3)):
+            p = p[:-1] * (1 - u) + p[1:] * u
+        return p[0]
+    return np.array([blossom(t0, t0, t0), blossom(t0, t0, t1), blossom(t0, t1, t1), blossom(t1, t1, t1)])
 
 
 def _sharpen(pieces: list[_Piece], Q: np.ndarray, px: float) -> float:
@@ -430,7 +445,8 @@ def fit_ring(ctrl: np.ndarray, tol: float, *, px: float | None = None) -> FitRes
     if n < 3 or not tol > 0:
         return None
     px = px if px is not None else tol / DEFAULT_FIT_PX
-    q, _, starts = _samples(ctrl, SPACING_TOL * tol)
+    spacing = SPACING_TOL * tol
+    q, tan, starts, seg, tt = _samples(ctrl, spacing)
     N = len(q)
     st, en = _seg_tangents(ctrl)
     prev_end = np.roll(en, 1, axis=0)
@@ -440,22 +456,38 @@ def fit_ring(ctrl: np.ndarray, tol: float, *, px: float | None = None) -> FitRes
     deviation = 0.0
     if not corner.any():
         pieces = _full_circle(q, tol)
-    s0 = int(np.flatnonzero(corner)[0]) if corner.any() else 0
-    order = (np.arange(n) + s0) % n
-    Q = np.concatenate([q[starts[s0]:], q[:starts[s0]], q[starts[s0]:starts[s0] + 1]])
-    cand = np.concatenate([(starts[order] - starts[s0]) % N, [N]])
-    tout = np.concatenate([st[order], st[order[:1]]])
-    tin = np.concatenate([prev_end[order], prev_end[order[:1]]])
     if pieces is None:
-        forced = np.concatenate([corner[order], [True]])
-        forced_next = np.empty(n + 1, dtype=np.int64)
-        nxt = n
-        for i in range(n, -1, -1):  # the first forced breakpoint after each candidate
+        # candidates: every join, and points about CANDIDATE_PX apart inside long segments
+        step = max(1, int(round(CANDIDATE_PX * px / spacing)))
+        is_join = np.zeros(N, dtype=bool)
+        is_join[starts] = True
+        inner = np.flatnonzero(((np.arange(N) - starts[seg]) % step == 0) & ~is_join)
+        inner = inner[(starts[seg[inner]] + np.bincount(seg, minlength=n)[seg[inner]] - inner) > step // 2]
+        s_start = int(starts[int(np.flatnonzero(corner)[0])]) if corner.any() else 0
+        orig_idx = np.sort(np.concatenate([starts, inner]))
+        unrolled = (orig_idx - s_start) % N
+        order = np.argsort(unrolled)
+        orig_idx, cand = orig_idx[order], np.concatenate([unrolled[order], [N]])
+        Q = np.concatenate([q[s_start:], q[:s_start], q[s_start:s_start + 1]])
+        join_tout = np.where(is_join[orig_idx, None], st[seg[orig_idx]], tan[orig_idx])
+        join_tin = np.where(is_join[orig_idx, None], prev_end[seg[orig_idx]], tan[orig_idx])
+        tout = np.concatenate([join_tout, join_tout[:1]])
+        tin = np.concatenate([join_tin, join_tin[:1]])
+        m = len(orig_idx)
+        forced = np.concatenate([is_join[orig_idx] & corner[seg[orig_idx]], [True]])
+        forced_next = np.empty(m + 1, dtype=np.int64)
+        nxt = m
+        for i in range(m, -1, -1):  # the first forced breakpoint after each candidate
             forced_next[i] = nxt
             if forced[i]:
                 nxt = i
+
+        def orig(i: int) -> np.ndarray:  # the trace itself from candidate i to i + 1
+            a, b = orig_idx[i], orig_idx[(i + 1) % m]
+            return _sub_cubic(ctrl[seg[a]], float(tt[a]), 1.0 if is_join[b] else float(tt[b]))
+
         triples = _cover(Q, cand, forced_next, tin, tout, tol)
-        pieces = _build(Q, cand, tin, tout, triples, ctrl[order], tol)
+        pieces = _build(Q, cand, tin, tout, triples, orig, tol)
         deviation = _sharpen(pieces, Q, px)
     if len(pieces) >= n:
         return None

@@ -105,7 +105,9 @@ def segment_counts(ctrl: np.ndarray, is_line: np.ndarray, tolerance: float,
         a = np.flatnonzero(np.isfinite(arcs[:, 2]))
         if len(a):
             r = np.hypot(*(ctrl[a, 0] - arcs[a, :2]).T)
-            step = 2 * np.arccos(np.clip(1 - tolerance / np.maximum(r, 1e-300), -1, 1))
+            # a sag of a quarter of the tolerance: a chord lies inside its arc, and a full sag would
+            # shrink every arc, where the bound used for cubics above is rarely reached
+            step = 2 * np.arccos(np.clip(1 - 0.25 * tolerance / np.maximum(r, 1e-300), -1, 1))
             na = np.ceil(np.abs(arcs[a, 2]) / np.maximum(step, 1e-9))
             n[a] = np.clip(na, 2, MAX_POINTS_PER_SEGMENT * 4).astype(np.int64)
     return n

@@ -319,7 +319,8 @@ def to_regions(outlines: Outlines, *, width_mm: float | None = None, height_mm: 
                      simplify=REPAIR_SIMPLIFY_FRACTION * width_ref)
     report = {"dropped_islands": dropped_islands, "dropped_holes": dropped_holes,
               "repaired": sum(1 for r in regions[0] if not all(x.exact for x in r.rings)),
-              "fit_tolerance_mm": fit_px * scale, "fit_deviation_mm": deviation_px * scale}
+              "fit_tolerance_mm": fit_px * scale, "fit_deviation_mm": deviation_px * scale,
+              "origin_px": (cx, cy)}
     return Regions(regions=regions[0], geometry=regions[1], px_mm=scale, report=report)
 
 

@@ -16,7 +16,7 @@ from cad.regions import Region, Ring
 from tracer.errors import ExportError, SolidError
 
 __all__ = ["Solid", "extrude", "ring_wire", "region_face", "prism", "compound", "faceted_solid", "face_count", "shape_volume",
-           "is_valid_shape", "count_solids", "face_types"]
+           "is_valid_shape", "count_solids", "face_types", "face_areas"]
 
 #: Segments whose control polygon is shorter than this (mm) are dropped as degenerate.
 DEGENERATE_MM = 1e-7
@@ -159,7 +159,17 @@ def face_count(shape) -> int:
 def face_types(shape) -> dict[str, int]:
     """Face counts by surface type: ``plane``, ``cylinder``, ``bspline`` (B-spline or Bézier surfaces, and the
     extrusions of Bézier edges, which STEP writes as B-spline surfaces), ``other``."""
+    return _by_surface(shape, area=False)
+
+
+def face_areas(shape) -> dict[str, float]:
+    """Face area (mm²) by surface type, the types of :func:`face_types`."""
+    return _by_surface(shape, area=True)
+
+
+def _by_surface(shape, *, area: bool) -> dict:
     from OCP.BRepAdaptor import BRepAdaptor_Surface
+    from OCP.BRepGProp import BRepGProp
     from OCP.GeomAbs import (
         GeomAbs_BezierSurface,
         GeomAbs_BSplineSurface,
@@ -167,17 +177,24 @@ def face_types(shape) -> dict[str, int]:
         GeomAbs_Plane,
         GeomAbs_SurfaceOfExtrusion,
     )
+    from OCP.GProp import GProp_GProps
     from OCP.TopAbs import TopAbs_FACE
     from OCP.TopExp import TopExp_Explorer
     from OCP.TopoDS import TopoDS
 
     names = {GeomAbs_Plane: "plane", GeomAbs_Cylinder: "cylinder", GeomAbs_BSplineSurface: "bspline",
              GeomAbs_BezierSurface: "bspline", GeomAbs_SurfaceOfExtrusion: "bspline"}
-    out = {"plane": 0, "cylinder": 0, "bspline": 0, "other": 0}
+    out: dict = {"plane": 0, "cylinder": 0, "bspline": 0, "other": 0}
     ex = TopExp_Explorer(shape, TopAbs_FACE)
     while ex.More():
-        t = BRepAdaptor_Surface(TopoDS.Face_s(ex.Current())).GetType()
-        out[names.get(t, "other")] += 1
+        face = TopoDS.Face_s(ex.Current())
+        kind = names.get(BRepAdaptor_Surface(face).GetType(), "other")
+        if area:
+            props = GProp_GProps()
+            BRepGProp.SurfaceProperties_s(face, props)
+            out[kind] += props.Mass()
+        else:
+            out[kind] += 1
         ex.Next()
     return out
 
