@@ -31,10 +31,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cad import geometry
+
 __all__ = ["FitResult", "fit_ring", "arc_cubic", "DEFAULT_FIT_PX", "CORNER_DEG"]
 
 #: The default tolerance, in source pixels at the output size.
-DEFAULT_FIT_PX = 0.1
+DEFAULT_FIT_PX = 0.05
 #: A join of the trace where the tangent turns by more than this (degrees) is a corner.
 CORNER_DEG = 30.0
 #: Sample spacing along the trace, in tolerances.
@@ -49,8 +51,7 @@ MAX_SWEEP = 1.5 * math.pi
 #: when the piece it replaces is shorter than this and the lines meet this close to the trace
 #: (source pixels).
 CORNER_PIECE_PX = 4.0
-import os
-CORNER_REACH_PX = float(os.environ.get("FIT2_REACH", "1.0"))
+CORNER_REACH_PX = 1.0
 #: The refit is kept when its pieces stay within this many tolerances of the trace.
 ACCEPT_TOL = 1.5
 
@@ -391,12 +392,101 @@ def _build(Q, cand, tin, tout, triples, orig, tol) -> list[_Piece]:
             ctrl, err = _cubic(_sub(Q, a, b, 400), tout[i], tin[j])
             if err <= ACCEPT_TOL * tol:
                 piece = _Piece("cubic", a, b, ctrl, None, err)
+        if piece is None and j > i + 1:  # cubics split where they stray (Schneider), tangent at the ends
+            cs = geometry.fit_cubics(Q[a: b + 1], tol, tout[i], -tin[j])
+            if cs is not None:
+                for c in cs:
+                    pieces.append(_Piece("split", a, b, np.asarray(c, np.float64), None, tol))
+                continue
         if piece is None:  # the trace's own segments between the two joins
             for k in range(i, j):
                 pieces.append(_Piece("orig", cand[k], cand[k + 1], orig(k), None, 0.0))
             continue
         pieces.append(piece)
     return pieces
+
+
+def _tls_line(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Total least squares line through ``q``: (a point, unit direction from q[0] towards q[-1])."""
+    m = q.mean(axis=0)
+    _, v = np.linalg.eigh((q - m).T @ (q - m))
+    u = v[:, 1]
+    return m, (u if u @ (q[-1] - q[0]) >= 0 else -u)
+
+
+def _project(piece: _Piece, x: np.ndarray, fit) -> np.ndarray:
+    if piece.kind == "line":
+        m, u = fit
+        return m + ((x - m) @ u) * u
+    if piece.kind == "arc":
+        c, r = fit
+        return c + r * _unit(x - c)
+    return x
+
+
+def _refine(pieces: list[_Piece], Q: np.ndarray, tin, tout, cand_of, tol: float) -> list[_Piece] | None:
+    """Least-squares lines and circles (chords are biased by the trace's wobble at their ends), joined at
+    the mean of the two pieces' projections of each breakpoint, or at the intersection of two lines at a
+    corner; cubics refitted to the moved ends. None if a piece then strays beyond ACCEPT_TOL tolerances."""
+    n = len(pieces)
+    fits = []
+    for p in pieces:
+        q = Q[p.a: p.b + 1]
+        if p.kind == "line":
+            fits.append(_tls_line(q))
+        elif p.kind == "arc" and p.a != p.b:
+            circ = _circle(q, math.inf)
+            fits.append(circ if circ is not None else (p.arc[0], float(np.hypot(*(q[0] - p.arc[0])))))
+        else:
+            fits.append(None)
+    joins = []
+    for k in range(n):  # the join at the start of piece k
+        prev, cur = pieces[k - 1], pieces[k]
+        x = cur.ctrl[0]
+        if prev.kind == "line" and cur.kind == "line":
+            (m0, u0), (m1, u1) = fits[k - 1], fits[k]
+            den = _cross(u0, u1)
+            if abs(den) > math.sin(math.radians(CORNER_DEG)):
+                t = _cross(m1 - m0, u1) / den
+                joins.append(m0 + t * u0)
+                continue
+        a = _project(prev, x, fits[k - 1]) if fits[k - 1] is not None else x
+        b = _project(cur, x, fits[k]) if fits[k] is not None else x
+        joins.append(0.5 * (a + b) if fits[k - 1] is not None and fits[k] is not None else (a if fits[k] is None else b))
+    out = []
+    for k, p in enumerate(pieces):
+        p0, p1 = joins[k], joins[(k + 1) % n]
+        q = Q[p.a: p.b + 1].copy()
+        q[0], q[-1] = p0, p1
+        if p.kind == "line":
+            ctrl, arc, err = _line_ctrl(p0, p1), None, _line_err(q, tol)
+        elif p.kind == "arc" and p.a != p.b:
+            c = fits[k][0]
+            d = p1 - p0
+            L = float(np.hypot(*d))
+            if L <= 0:
+                return None
+            nrm = np.array([-d[1], d[0]]) / L
+            mid = 0.5 * (p0 + p1)
+            c = mid + float((c - mid) @ nrm) * nrm
+            got = _arc_sweep(q, c)
+            if got is None:
+                return None
+            c, r, sw = got
+            ctrl, arc, err = arc_cubic(p0, p1, c, max(-math.pi, min(math.pi, sw))), (c, sw), _arc_err(q, got)
+        elif p.kind == "cubic":
+            ctrl, err = _cubic(_sub(q, 0, len(q) - 1, 400), tout[cand_of[p.a]], tin[cand_of[p.b]])
+            arc = None
+        else:  # the trace's own curve, or a split cubic: its ends follow the joins
+            ctrl, arc = p.ctrl.copy(), None
+            d0, d1 = p0 - ctrl[0], p1 - ctrl[3]
+            ctrl[:2] += d0
+            ctrl[2:] += d1
+            err = p.err + max(float(np.hypot(*d0)), float(np.hypot(*d1)))
+        if not err <= ACCEPT_TOL * tol:
+            return None
+        out.append(_Piece(p.kind, p.a, p.b, ctrl, arc, err))
+    return out
 
 
 def _sub_cubic(c: np.ndarray, t0: float, t1: float) -> np.ndarray:
@@ -488,6 +578,11 @@ def fit_ring(ctrl: np.ndarray, tol: float, *, px: float | None = None) -> FitRes
 
         triples = _cover(Q, cand, forced_next, tin, tout, tol)
         pieces = _build(Q, cand, tin, tout, triples, orig, tol)
+        if len(pieces) > 1:
+            cand_of = {int(c): i for i, c in enumerate(cand)}
+            refined = _refine(pieces, Q, tin, tout, cand_of, tol)
+            if refined is not None:
+                pieces = refined
         deviation = _sharpen(pieces, Q, px)
     if len(pieces) >= n:
         return None
