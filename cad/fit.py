@@ -52,6 +52,9 @@ MAX_SWEEP = 1.5 * math.pi
 #: (source pixels).
 CORNER_PIECE_PX = 4.0
 CORNER_REACH_PX = 1.0
+#: Lines and circular arcs may stray this many tolerances from the trace: they are least-squares fits,
+#: which average out the trace's own wobble, where a cubic follows it.
+LS_SLACK = 2.0
 #: The refit is kept when its pieces stay within this many tolerances of the trace.
 ACCEPT_TOL = 1.5
 
@@ -329,17 +332,19 @@ def _sub(Q: np.ndarray, a: int, b: int, most: int = 600) -> np.ndarray:
     return Q[np.linspace(a, b, most).round().astype(np.int64)]
 
 
-def _cover(Q, cand, forced_next, tin, tout, tol):
+def _cover(Q, cand, forced_next, tin, tout, tol, slack):
     """The dynamic programme over candidate breakpoints: the cheapest cover as (kind, i, j) triples."""
     m = len(cand) - 1
 
+    lt = slack * tol
+
     def line_ok(i):
-        return lambda j: _line_err(_sub(Q, cand[i], cand[j]), tol) <= tol
+        return lambda j: _line_err(_sub(Q, cand[i], cand[j]), lt) <= lt
 
     def arc_ok(i):
         def ok(j):
             q = _sub(Q, cand[i], cand[j])
-            return _arc_err(q, _arc_through(q)) <= tol
+            return _arc_err(q, _arc_through(q)) <= lt
         return ok
 
     def cubic_ok(i):
@@ -372,7 +377,7 @@ def _cover(Q, cand, forced_next, tin, tout, tol):
     return out[::-1]
 
 
-def _build(Q, cand, tin, tout, triples, orig, tol) -> list[_Piece]:
+def _build(Q, cand, tin, tout, triples, orig, tol, slack) -> list[_Piece]:
     pieces = []
     for kind, i, j in triples:
         a, b = cand[i], cand[j]
@@ -380,12 +385,12 @@ def _build(Q, cand, tin, tout, triples, orig, tol) -> list[_Piece]:
         piece = None
         if kind == "line":
             err = _line_err(q, tol)
-            if err <= ACCEPT_TOL * tol:
+            if err <= ACCEPT_TOL * slack * tol:
                 piece = _Piece("line", a, b, _line_ctrl(q[0], q[-1]), None, err)
         elif kind == "arc":
             arc = _arc_through(q)
             err = _arc_err(q, arc)
-            if arc is not None and err <= ACCEPT_TOL * tol:
+            if arc is not None and err <= ACCEPT_TOL * slack * tol:
                 c, _, sw = arc
                 piece = _Piece("arc", a, b, arc_cubic(q[0], q[-1], c, max(-math.pi, min(math.pi, sw))), (c, sw), err)
         if piece is None and kind != "orig" and j > i:
@@ -424,7 +429,7 @@ def _project(piece: _Piece, x: np.ndarray, fit) -> np.ndarray:
     return x
 
 
-def _refine(pieces: list[_Piece], Q: np.ndarray, tin, tout, cand_of, tol: float) -> list[_Piece] | None:
+def _refine(pieces: list[_Piece], Q: np.ndarray, tin, tout, cand_of, tol: float, slack: float) -> list[_Piece] | None:
     """Least-squares lines and circles (chords are biased by the trace's wobble at their ends), joined at
     the mean of the two pieces' projections of each breakpoint, or at the intersection of two lines at a
     corner; cubics refitted to the moved ends. None if a piece then strays beyond ACCEPT_TOL tolerances."""
@@ -483,9 +488,15 @@ def _refine(pieces: list[_Piece], Q: np.ndarray, tin, tout, cand_of, tol: float)
             ctrl[:2] += d0
             ctrl[2:] += d1
             err = p.err + max(float(np.hypot(*d0)), float(np.hypot(*d1)))
-        if not err <= ACCEPT_TOL * tol:
-            return None
-        out.append(_Piece(p.kind, p.a, p.b, ctrl, arc, err))
+        kind = p.kind
+        if not err <= ACCEPT_TOL * tol * (slack if kind in ("line", "arc") else 1.0):
+            if kind not in ("line", "arc") or p.a not in cand_of or p.b not in cand_of:
+                return None
+            ctrl, err = _cubic(_sub(q, 0, len(q) - 1, 400), tout[cand_of[p.a]], tin[cand_of[p.b]])
+            kind, arc = "cubic", None
+            if not err <= ACCEPT_TOL * tol:
+                return None
+        out.append(_Piece(kind, p.a, p.b, ctrl, arc, err))
     return out
 
 
@@ -545,7 +556,7 @@ def fit_ring(ctrl: np.ndarray, tol: float, *, px: float | None = None) -> FitRes
     pieces: list[_Piece] | None = None
     deviation = 0.0
     if not corner.any():
-        pieces = _full_circle(q, tol)
+        pieces = _full_circle(q, LS_SLACK * tol)
     if pieces is None:
         # candidates: every join, and points about CANDIDATE_PX apart inside long segments
         step = max(1, int(round(CANDIDATE_PX * px / spacing)))
@@ -576,13 +587,14 @@ def fit_ring(ctrl: np.ndarray, tol: float, *, px: float | None = None) -> FitRes
             a, b = orig_idx[i], orig_idx[(i + 1) % m]
             return _sub_cubic(ctrl[seg[a]], float(tt[a]), 1.0 if is_join[b] else float(tt[b]))
 
-        triples = _cover(Q, cand, forced_next, tin, tout, tol)
-        pieces = _build(Q, cand, tin, tout, triples, orig, tol)
-        if len(pieces) > 1:
-            cand_of = {int(c): i for i, c in enumerate(cand)}
-            refined = _refine(pieces, Q, tin, tout, cand_of, tol)
+        cand_of = {int(c): i for i, c in enumerate(cand)}
+        for slack in (LS_SLACK, 1.0):  # chords within the slack are kept only as least-squares fits
+            triples = _cover(Q, cand, forced_next, tin, tout, tol, slack)
+            pieces = _build(Q, cand, tin, tout, triples, orig, tol, slack)
+            refined = _refine(pieces, Q, tin, tout, cand_of, tol, slack) if len(pieces) > 1 else None
             if refined is not None:
                 pieces = refined
+                break
         deviation = _sharpen(pieces, Q, px)
     if len(pieces) >= n:
         return None
