@@ -2,26 +2,27 @@
 
 On a fine working raster potrace follows the residual staircase: a straight edge arrives as a
 chain of slightly bent cubics and a circle as dozens of them. :func:`fit_ring` replaces such a
-ring with the fewest pieces that stay within ``tol`` of it:
+ring with the fewest pieces that stay close to it:
 
-1. The ring is sampled densely (about two samples per tolerance... per :data:`SPACING_TOL`
-   tolerances). Its joins are the candidate breakpoints; a join where the traced tangent turns
-   by more than :data:`CORNER_DEG` is a corner and must be a breakpoint.
-2. A closed ring without corners that is a circle within ``tol`` becomes one circle (two arcs).
+1. The ring is sampled every :data:`SPACING_TOL` tolerances. Its joins, and points about
+   :data:`CANDIDATE_PX` source pixels apart inside long segments, are the candidate breakpoints;
+   a join where the traced tangent turns by more than :data:`CORNER_DEG` is a forced one.
+2. A closed ring without corners that is a circle (least squares) becomes one circle (two arcs).
 3. Otherwise a dynamic programme over the candidates picks the cover with the fewest pieces
-   (a cubic counts a little more than an arc, an arc a little more than a line). From each
-   candidate the farthest reach of a line (the chord), of a circular arc (through both ends,
-   least squares) and of a cubic (ends on the trace, end tangents along the trace's, so smooth
-   joins are tangent) is found by galloping search.
-4. Joins are made tangent where a cubic or an arc meets a line or an arc at a smooth join,
-   when the tangent version still fits. A short piece between two straight runs that turn
-   sharply is removed and the lines are extended to their intersection (potrace rounds a
-   sharp corner by a fraction of a pixel), when that point lies within :data:`CORNER_REACH_PX`
-   source pixels of the trace.
-5. The result is measured against the trace both ways (Hausdorff distance of dense samples);
-   pieces must stay within ``tol`` (corners within their reach), else the traced ring is kept.
+   (:data:`WEIGHT`: a cubic counts a little more than an arc, an arc than a line). From each
+   candidate the farthest reach of a line (the chord), of a circular arc (least squares through
+   both ends) and of a cubic (ends on the trace, end tangents along the trace's) is found by
+   galloping search.
+4. Lines and arcs are refitted by least squares (a chord carries the trace's wobble at its ends)
+   and joined at the mean of the two pieces' projections of each breakpoint, two lines at a corner
+   at their intersection; cubics are refitted to the moved ends. Lines and arcs may stray
+   :data:`LS_SLACK` tolerances, cubics one; if a piece strays further, the ring is covered again
+   with lines and arcs held to the tolerance.
+5. A short piece between two straight runs that turn sharply is removed and the lines meet at
+   their intersection (potrace rounds a sharp corner by a fraction of a pixel), when that point
+   lies within :data:`CORNER_REACH_PX` source pixels of the trace.
 
-The result never has more segments than the trace.
+The result has fewer segments than the trace, or :func:`fit_ring` returns None.
 """
 
 from __future__ import annotations
@@ -434,14 +435,17 @@ def _refine(pieces: list[_Piece], Q: np.ndarray, tin, tout, cand_of, tol: float,
     the mean of the two pieces' projections of each breakpoint, or at the intersection of two lines at a
     corner; cubics refitted to the moved ends. None if a piece then strays beyond ACCEPT_TOL tolerances."""
     n = len(pieces)
-    fits = []
+    fits: list = []
     for p in pieces:
         q = Q[p.a: p.b + 1]
         if p.kind == "line":
             fits.append(_tls_line(q))
         elif p.kind == "arc" and p.a != p.b:
             circ = _circle(q, math.inf)
-            fits.append(circ if circ is not None else (p.arc[0], float(np.hypot(*(q[0] - p.arc[0])))))
+            if circ is None:
+                assert p.arc is not None
+                circ = (p.arc[0], float(np.hypot(*(q[0] - p.arc[0]))))
+            fits.append(circ)
         else:
             fits.append(None)
     joins = []
@@ -504,7 +508,7 @@ def _sub_cubic(c: np.ndarray, t0: float, t1: float) -> np.ndarray:
     """The exact piece ``t0..t1`` of the cubic ``c`` (its blossom at (t0,t0,t0), (t0,t0,t1), (t0,t1,t1), (t1,t1,t1))."""
     def blossom(u1, u2, u3):
         p = c.copy()
-        for lvl, u in enumerate((u1, u2, u3)):
+        for u in (u1, u2, u3):
             p = p[:-1] * (1 - u) + p[1:] * u
         return p[0]
     return np.array([blossom(t0, t0, t0), blossom(t0, t0, t1), blossom(t0, t1, t1), blossom(t1, t1, t1)])
@@ -595,7 +599,9 @@ def fit_ring(ctrl: np.ndarray, tol: float, *, px: float | None = None) -> FitRes
             if refined is not None:
                 pieces = refined
                 break
+        assert pieces is not None
         deviation = _sharpen(pieces, Q, px)
+    assert pieces is not None
     if len(pieces) >= n:
         return None
     deviation = max(deviation, max(p.err for p in pieces))
@@ -606,5 +612,5 @@ def fit_ring(ctrl: np.ndarray, tol: float, *, px: float | None = None) -> FitRes
     for k, p in enumerate(pieces):
         if p.arc is not None:
             arcs[k] = (p.arc[0][0], p.arc[0][1], p.arc[1])
-    is_line = np.array([p.kind == "line" for p in pieces], dtype=bool)
+    is_line = np.array([p.kind == "line" for p in pieces], dtype=np.bool_)
     return FitResult(out, is_line, arcs, float(deviation))

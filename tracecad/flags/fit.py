@@ -14,8 +14,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("fitting (few lines, arcs and curves: CAD-clean STEP)")
     g.add_argument("--fit-tolerance", type=float, default=None, metavar="MM",
                    help="refit the traced outline with the fewest lines, circular arcs and Bézier curves that "
-                        "stay within MM of it (default: a tenth of a source pixel at the output size; "
-                        "0 keeps the traced curves)")
+                        "stay within MM of it (default: a twentieth of a source pixel at the output size; lines "
+                        "and arcs, least-squares fits, may stray twice as far; 0 keeps the traced curves)")
 
 
 def apply(args: argparse.Namespace, kw: dict) -> None:
