@@ -6,10 +6,16 @@ PY     := $(VENV)/bin/python
 OUT    ?= out
 CORPUS ?= ../shared/corpus
 
-.PHONY: demo test suite setup test-latest lock upgrade setup-bench bench fidelity clean
+.PHONY: demo test suite setup setup-slicers test-latest lock upgrade setup-bench bench fidelity clean
 
 setup:
 	@VENV=$(VENV) bash scripts/setup.sh
+
+# Optional: the slicer and the CAD program that tests open the colour 3MF and STEP with (large; the tests
+# that need them skip without them).
+setup-slicers:
+	@command -v prusa-slicer >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prusa-slicer
+	@command -v freecadcmd >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends freecad-python3
 
 demo: setup
 	$(VENV)/bin/tracecad convert sample_images -o $(OUT) --formats step,stl,3mf,svg

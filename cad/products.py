@@ -203,6 +203,8 @@ def build_product(regions: Regions, prod: ProductOptions, *, thickness_mm: float
     if prod.style == "deboss":
         rep["depth_mm"] = prod.depth_mm
     rep["fast_complement"] = comp is not None
+    rep["_plate"] = plate  # (the plate's exact outline, for a drawing of the product: cad.export.dxf)
+    rep["_tab"] = tab
     shape = fuse(parts) if len(parts) > 1 else parts[0]
     if cut_tools:
         shape = cut(shape, cut_tools, "cut the artwork into the plate")
@@ -218,6 +220,7 @@ def build_product(regions: Regions, prod: ProductOptions, *, thickness_mm: float
         rep["hole_xy_mm"] = [round(hole.x + dx, 4), round(hole.y + dy, 4)]
         rep["hole_mm"] = prod.hole_mm
         rep["hole_tab"] = tab is not None
+        rep["_hole"] = (hole.x + dx, hole.y + dy, prod.hole_mm / 2)
     shape = unify(shape)
     if dx or dy:
         shape = translated(shape, dx, dy)
@@ -237,7 +240,7 @@ def _finish(shape, rep: dict, footprint, dx: float, dy: float, bodies: int = 1):
     vol = shape_volume(shape)
     fx0, fy0, fx1, fy1 = footprint.bounds
     rep.update({"footprint_mm": [round(fx1 - fx0, 4), round(fy1 - fy0, 4)], "offset_mm": [round(dx, 6), round(dy, 6)],
-                "_curved_mm2": curved_area(shape), "_footprint": footprint})
+                "_curved_mm2": curved_area(shape), "_footprint": footprint, "_offset": (dx, dy)})
     return Solid(shape=shape, volume_mm3=vol, faces=face_count(shape), solids=len(solids), report=rep)
 
 

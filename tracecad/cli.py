@@ -87,7 +87,7 @@ def build_parser(*, raise_errors: bool = False) -> argparse.ArgumentParser:
     c.add_argument("-o", "--output", "--out-dir", dest="out_dir", default="out", help="output folder (created if missing; default: out)")
     # None marks "not given": the mode picks its default (a faceted STEP of a photo relief would be too large)
     c.add_argument("--formats", default=None,
-                   help=f"comma list of step, stl, 3mf, svg (default: {','.join(DEFAULT_FORMATS)}; "
+                   help=f"comma list of step, stl, 3mf, svg, dxf (default: {','.join(DEFAULT_FORMATS)}; "
                         f"{','.join(RELIEF_FORMATS)} with --mode relief or lithophane)")
     size = c.add_mutually_exclusive_group()
     size.add_argument("--width", type=positive, metavar="MM", help=f"width of the subject's bounding box (default {DEFAULT_WIDTH_MM:g})")

@@ -15,6 +15,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from cad.export import parse_formats
+from cad.export.dxf import CURVES as DXF_CURVES
+from cad.export.slicers import SLICERS
 from cad.mesh import DEFAULT_TOLERANCE_MM
 from cad.products import ProductOptions
 from cad.regions import DEFAULT_WIDTH_MM
@@ -159,12 +161,21 @@ class ConvertOptions:
     layer_heights: str | tuple | None = None
     enclosed_background: str | None = None
     color_distance: float | None = None
+    # the printer set-up of the --colors 3MF (tracecad.modes.slicer): the slicer whose project files are
+    # written, colours on extruders, the palette cap, and colour changes on the layer grid
+    slicer: str = "prusa"
+    extruders: str | tuple | None = None
+    max_colors: int | None = None
+    color_changes: bool = False
+    layer_height_mm: float = 0.2
     # --mode relief|lithophane (tracecad.modes.relief): grey levels become heights; "extrude" is the traced outline
     mode: str = "extrude"
     relief: ReliefParams = ReliefParams()
     # --preset/--plate/--nozzle ... (tracecad.modes.product): a plate, hole, rim, stencil, stamp or cookie cutter
     # around the artwork, and the printability check; None = the plain extrusion
     product: ProductOptions | None = None
+    # --dxf-curves (cad.export.dxf): "spline" writes the exact curves, "polyline" closed polylines within tolerance_mm
+    dxf_curves: str = "spline"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "formats", parse_formats(self.formats))
@@ -180,6 +191,8 @@ class ConvertOptions:
             raise InvalidInputError(f"min_area_mm2 must be >= 0, got {self.min_area_mm2}")
         if self.fit_tolerance_mm is not None and not (np.isfinite(self.fit_tolerance_mm) and self.fit_tolerance_mm >= 0):
             raise InvalidInputError(f"fit_tolerance_mm must be >= 0, got {self.fit_tolerance_mm}")
+        if self.dxf_curves not in DXF_CURVES:
+            raise InvalidInputError(f"dxf_curves must be one of {', '.join(DXF_CURVES)}, got {self.dxf_curves!r}")
         self._check_combinations()
 
     def _check_combinations(self) -> None:
@@ -189,9 +202,10 @@ class ConvertOptions:
                 raise InvalidInputError(f"--colors cannot be combined with --mode {self.mode}")
             if self.product is not None:
                 raise InvalidInputError(f"product presets (--preset, --plate, ...) cannot be combined with --mode {self.mode}")
-            if "svg" in self.formats:
-                raise InvalidInputError(f"--formats svg is not available in --mode {self.mode} "
-                                        "(it has no single outline); choose from step, stl, 3mf")
+            for fmt in ("svg", "dxf"):
+                if fmt in self.formats:
+                    raise InvalidInputError(f"--formats {fmt} is not available in --mode {self.mode} "
+                                            "(it has no single outline); choose from step, stl, 3mf")
             self.relief.resolved(self.mode)  # (heights that contradict each other, a bent subject outline)
         if self.colors is not None:  # the picture is split by colour, not isolated: these would do nothing
             iso, plain = self.isolate, IsolateParams()
@@ -203,6 +217,20 @@ class ConvertOptions:
             if ignored:
                 raise InvalidInputError(f"{', '.join(ignored)} cannot be combined with --colors, which separates "
                                         "the picture by colour instead of isolating one subject")
+        if self.slicer not in SLICERS:
+            raise InvalidInputError(f"--slicer must be one of {', '.join(SLICERS)}, got {self.slicer!r}")
+        if not (np.isfinite(self.layer_height_mm) and self.layer_height_mm > 0):
+            raise InvalidInputError(f"--layer-height must be a positive number, got {self.layer_height_mm}")
+        if self.max_colors is not None and not (isinstance(self.max_colors, int) and 1 <= self.max_colors <= 24):
+            raise InvalidInputError(f"--max-colors must be from 1 to 24, got {self.max_colors!r}")
+        needs = [flag for flag, on in (("--extruders", self.extruders is not None),
+                                       ("--max-colors", self.max_colors is not None),
+                                       ("--color-changes", self.color_changes)) if on]
+        if needs and self.colors is None:
+            raise InvalidInputError(f"{', '.join(needs)} needs --colors N or --colors auto")
+        if self.color_changes and self.extruders is not None:
+            raise InvalidInputError("--extruders cannot be combined with --color-changes, which prints every "
+                                    "colour with one extruder")
         prod = self.product
         if self.colors is not None and prod is not None and prod.builds_solid and (
                 prod.plate == "none" or prod.style != "emboss" or prod.hole_mm or prod.rim_mm or prod.chamfer_mm

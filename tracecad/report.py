@@ -72,6 +72,9 @@ def print_summary(result: BatchResult, *, max_rows: int = 50, file=None) -> None
             else:
                 table.add_row(e["input"], f"[red]{e['status']}[/red]", e["error"] or "", "", "", "", "", "")
         console.print(table)
+    for e in shown:
+        for line in _colour_lines(e):
+            console.print(line, markup=False, highlight=False)
     s = result.summary()
     rate = (s["converted"] + s["failed"]) / s["seconds"] if s["seconds"] > 0 else 0.0
     line = (f"converted {s['converted']}, failed {s['failed']}, skipped {s['skipped']}"
@@ -79,6 +82,19 @@ def print_summary(result: BatchResult, *, max_rows: int = 50, file=None) -> None
             + f" of {s['inputs']} in {s['seconds']:.1f} s ({rate:.2f} files/s, "
             + f"{s['jobs']} {'worker' if s['jobs'] == 1 else 'workers'}, {s['executor']})")
     console.print(line, markup=False, highlight=False)
+
+
+def _colour_lines(e: dict) -> list[str]:
+    """The printer set-up of a colour conversion: its filaments, or the colour changes of a single nozzle."""
+    if e.get("status") != "ok" or not e.get("filaments"):
+        return []
+    lines = [f"{e['input']}: merged {', '.join(m['merged'])} into {m['color']}" for m in e.get("merged_colors", [])]
+    if e.get("color_changes") is not None and e.get("layer_height_mm"):
+        lines.append(f"{e['input']}: start with {e['filaments'][0]}; "
+                     + "; ".join(c["text"] for c in e["color_changes"]))
+    else:
+        lines.append(f"{e['input']}: " + ", ".join(f"extruder {i} {c}" for i, c in enumerate(e["filaments"], 1)))
+    return lines
 
 
 def exit_code(result: BatchResult) -> int:

@@ -17,7 +17,7 @@ from tracer.errors import ExportError
 __all__ = ["Staging", "FORMATS", "parse_formats", "prepare_out_dir", "write_checked", "fsync_file", "pid_alive"]
 
 #: Known output formats, in the order they are written.
-FORMATS = ("step", "stl", "3mf", "svg")
+FORMATS = ("step", "stl", "3mf", "svg", "dxf")
 
 
 def prepare_out_dir(out_dir: str | os.PathLike[str]) -> Path:

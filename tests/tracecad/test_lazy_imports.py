@@ -19,7 +19,7 @@ print(json.dumps({"ocp": any(m == "OCP" or m.startswith("OCP.") for m in mods), 
 """
 
 
-@pytest.mark.parametrize("formats, ocp", [("stl", False), ("stl,3mf", False), ("step,stl", True)])
+@pytest.mark.parametrize("formats, ocp", [("stl", False), ("stl,3mf", False), ("step,stl", True), ("dxf", False)])
 def test_only_step_loads_opencascade(tmp_path, formats, ocp):
     png = tmp_path / "ring.png"
     shapes.save_png(shapes.ring(), png)

@@ -8,8 +8,8 @@ lists them in the order of ``--help``; ``apply`` runs in the same order.
 
 from __future__ import annotations
 
-from tracecad.flags import colour, fit, product, relief
+from tracecad.flags import colour, dxf, fit, product, relief, slicer
 
 __all__ = ["GROUPS"]
 
-GROUPS = (fit, relief, product, colour)
+GROUPS = (fit, relief, product, colour, slicer, dxf)

@@ -21,7 +21,7 @@ import os
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
@@ -35,7 +35,8 @@ import tracer
 from cad import geometry
 from cad.budget import check_brep_budget
 from cad.checks import check_volume_mesh
-from cad.export import parse_formats, prepare_out_dir, write_checked
+from cad.export import dxf, parse_formats, prepare_out_dir, write_checked
+from cad.export.slicers import ColorChange, Project, read_project
 from cad.export.step import read_colored_step, write_colored_step
 from cad.export.stl import read_stl, write_stl
 from cad.export.svg import svg_area_mm2, svg_text
@@ -56,6 +57,7 @@ from cad.plates import plate_outline
 from cad.regions import FINE_TOLERANCE_FRACTION, Regions, regions_from_polygons, to_regions
 from cad.solid import Solid, count_solids, extrude, is_valid_shape, shape_volume
 from tracecad.modes.common import body_output_paths, collect_warnings, load_for, report_entry, source_name, source_stem
+from tracecad.modes.slicer import assign_extruders, merge_palette, parse_extruders, plan_color_changes
 from tracecad.options import ConvertOptions, parse_layer_heights
 from tracer.colors import BACKGROUND, ColorLabels, ColorParams, label_colors
 from tracer.colorspace import to_lab
@@ -149,9 +151,11 @@ class MultiConversion:
     info: dict = field(default_factory=dict)
 
     def overlap_mm2(self) -> float:
-        """Total pairwise intersection area between the bodies' footprints."""
-        gs = [b.regions.geometry for b in self.bodies if not b.is_base]
-        return float(sum(gs[i].intersection(gs[j]).area for i in range(len(gs)) for j in range(i + 1, len(gs))))
+        """Total pairwise intersection area between the footprints of bodies that share heights."""
+        bs = [b for b in self.bodies if not b.is_base]
+        return float(sum(a.regions.geometry.intersection(b.regions.geometry).area
+                         for i, a in enumerate(bs) for b in bs[i + 1:]
+                         if min(a.z0_mm + a.height_mm, b.z0_mm + b.height_mm) - max(a.z0_mm, b.z0_mm) > 1e-9))
 
     def report(self) -> dict:
         bounds = np.array([b.regions.bounds for b in self.bodies])
@@ -161,6 +165,7 @@ class MultiConversion:
         meshes = [b.mesh_built for b in self.bodies if b.mesh_built is not None]
         union_area = float(self.union_mm.area)
         colours: list[dict] = []
+        setup = self.info["printer"]
         for b in self.bodies:
             colours.append({
                 "name": b.name, "color": b.color, "area_mm2": round(b.area_mm2, 6),
@@ -168,7 +173,8 @@ class MultiConversion:
                 "volume_mm3": round(b.solid_built.volume_mm3 if b.solid_built is not None else b.expected_volume_mm3, 6),
                 "bodies": len(b.regions.regions), "holes": b.regions.n_holes,
                 "triangles": b.mesh_built.n_triangles if b.mesh_built is not None else None,
-                "step_faces": b.solid_built.faces if b.solid_built is not None else None, "base_plate": b.is_base})
+                "step_faces": b.solid_built.faces if b.solid_built is not None else None, "base_plate": b.is_base,
+                "extruder": setup["extruders"][len(colours)]})
         return {
             "width_mm": round(float(xmax - xmin), 6), "height_mm": round(float(ymax - ymin), 6),
             "thickness_mm": max(b.z0_mm + b.height_mm for b in self.bodies),
@@ -187,6 +193,13 @@ class MultiConversion:
             "union_area_mm2": round(union_area, 6),
             "overlap_mm2": round(self.overlap_mm2(), 9),
             "colors": colours,
+            "slicer": setup["slicer"],
+            "filaments": setup["filaments"],
+            "merged_colors": setup["merged_colors"],
+            "color_changes": [{"z_mm": c.z_mm, "print_z_mm": c.print_z_mm, "layer": c.layer, "color": c.color,
+                               "text": f"at {c.z_mm:.2f} mm change to {c.color} (layer {c.layer})"}
+                              for c in setup["changes"]],
+            "layer_height_mm": setup["layer_height_mm"] if setup["changes"] else None,
         }
 
 
@@ -217,6 +230,9 @@ def build_multicolor(source, options: ConvertOptions, *, name: str | None = None
         image, iso = load_for(source, options, name, timings)
         t = time.perf_counter()
         labels = label_colors(image, params=_color_params(options), isolate=iso)
+        merged: list[tuple[str, list[str]]] = []
+        if options.max_colors is not None:
+            labels, merged = merge_palette(labels, options.max_colors)
         timings["colors"] = time.perf_counter() - t
         t = time.perf_counter()
         union_outlines = tracer.trace(labels.mask(None), params=options.trace)
@@ -317,6 +333,12 @@ def build_multicolor(source, options: ConvertOptions, *, name: str | None = None
         for b in bodies:
             b.z0_mm = plate.height_mm
         bodies.insert(0, plate)
+    setup = _printer_setup(options, bodies, frame if curves is not None else None)
+    bodies = setup.pop("bodies")
+    caught += setup.pop("warnings")
+    for keep, gone in merged:
+        caught.append(f"--max-colors merged {', '.join(gone)} into {keep}")
+    setup["merged_colors"] = [{"color": keep, "merged": gone} for keep, gone in merged]
     if dropped_colours:
         caught.append(f"colour(s) {', '.join(dropped_colours)} had no area left after the partition")
     if labels.info.get("merged_specks"):
@@ -325,8 +347,28 @@ def build_multicolor(source, options: ConvertOptions, *, name: str | None = None
         caught.append(f"dropped {pinfo['dropped_area'] * s * s:.4f} mm² of isolated specks")
     info = dict(labels.info)
     info.update(pinfo)
+    info["printer"] = setup
     return MultiConversion(name=name, options=options, labels=labels, bodies=bodies, union_mm=union_mm, px_mm=s,
                            timings=timings, warnings=caught, info=info)
+
+
+def _printer_setup(options: ConvertOptions, bodies: list[ColorBody], whole: Regions | None) -> dict:
+    """Colour changes (restacked bodies) or extruders: what the 3MF tells the slicer, and the report's terms."""
+    warns: list[str] = []
+    changes: list[ColorChange] = []
+    if options.color_changes:
+        bodies, changes, start, warns = plan_color_changes(
+            bodies, options.layer_height_mm, min_area_mm2=max(options.min_area_mm2, 1e-6),
+            tolerance_mm=options.tolerance_mm, whole=whole)
+        extruders = [1] * len(bodies)
+        filaments = [start]
+    else:
+        slot, filaments = assign_extruders([b.color for b in bodies], [b.area_mm2 for b in bodies],
+                                           parse_extruders(options.extruders))
+        extruders = [slot[b.color] for b in bodies]
+    return {"bodies": bodies, "warnings": warns, "extruders": extruders, "filaments": filaments,
+            "changes": changes, "slicer": "bambu" if options.slicer in ("bambu", "orca") else "prusa",
+            "layer_height_mm": options.layer_height_mm}
 
 
 def _base_plate(options: ConvertOptions, union_mm, labels: ColorLabels, stem: str, px_mm: float) -> ColorBody | None:
@@ -347,7 +389,7 @@ def _base_plate(options: ConvertOptions, union_mm, labels: ColorLabels, stem: st
 def write_multicolor(conv: MultiConversion, out_dir: str | os.PathLike[str], stem: str, formats=None
                      ) -> dict[str, Path | list[Path]]:
     """Write and check every requested format: one 3MF and one STEP holding every colour, one STL and one
-    SVG per colour. All or nothing."""
+    SVG per colour, one DXF with a layer per colour. All or nothing."""
     formats = parse_formats(formats or conv.options.formats)
     out_dir = prepare_out_dir(out_dir)
     bodies = conv.bodies
@@ -357,8 +399,17 @@ def write_multicolor(conv: MultiConversion, out_dir: str | os.PathLike[str], ste
         check_brep_budget([[ring.n_segments for ring in r.rings] for b in bodies for r in b.regions.regions],
                           max_segments=conv.options.trace.max_segments)
 
+    setup = conv.info["printer"]
+    project = Project(name=stem, extruders=tuple(setup["extruders"]), filament_colors=tuple(setup["filaments"]),
+                      layer_height_mm=setup["layer_height_mm"], color_changes=tuple(setup["changes"]))
+
     def threemf(tmp: Path, final: Path) -> None:
-        write_3mf([Part(b.name, b.mesh, b.color) for b in bodies], tmp)
+        write_3mf([Part(b.name, b.mesh, b.color) for b in bodies], tmp, layout=setup["slicer"], project=project)
+        back = read_project(tmp)
+        if (back["object"] != stem or [e for _, e in back["parts"]] != list(project.extruders)
+                or back["filament_colors"] != list(project.filament_colors)
+                or [round(z, 6) for z, _ in back["color_changes"]] != [c.print_z_mm for c in project.color_changes]):
+            raise ExportError(f"{final.name}: the slicer project files did not read back as written")
         unit, parts = read_3mf(tmp)
         if unit != "millimeter" or len(parts) != len(bodies):
             raise ExportError(f"{final.name}: the 3MF did not read back as {len(bodies)} parts in mm")
@@ -387,9 +438,25 @@ def write_multicolor(conv: MultiConversion, out_dir: str | os.PathLike[str], ste
             files.append((final, partial(threemf, final=final)))
         elif fmt == "step":
             files.append((final, partial(_write_checked_step, bodies, final=final)))
+        elif fmt == "dxf":
+            files.append((final, partial(_write_checked_dxf, bodies, conv.options, final=final)))
     write_checked(files)
     conv.timings["export"] = time.perf_counter() - t0
     return finals
+
+
+def _write_checked_dxf(bodies: list[ColorBody], options: ConvertOptions, tmp: Path, final: Path) -> None:
+    """One layer per colour (``COLOR_rrggbb``, its true colour that colour) and the base plate on ``PLATE``."""
+    layers: list[dxf.Layer] = []
+    for b in bodies:
+        layer = dxf.colour_layer(b.color, b.regions, name=dxf.PLATE if b.is_base else None)
+        taken = {x.name.upper() for x in layers}  # (DXF layer names ignore case)
+        name, k = layer.name, 2
+        while name.upper() in taken:  # two bodies of one colour (a filled enclosed background)
+            name, k = f"{layer.name}_{k}", k + 1
+        layers.append(replace(layer, name=name))
+    dxf.write_dxf(layers, tmp, curves=options.dxf_curves, tolerance_mm=options.tolerance_mm)
+    dxf.check_dxf(tmp, layers, curves=options.dxf_curves, tolerance_mm=options.tolerance_mm, name=final.name)
 
 
 def _write_checked_step(bodies: list[ColorBody], tmp: Path, final: Path) -> None:

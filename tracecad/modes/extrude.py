@@ -20,7 +20,7 @@ import tracer
 from cad import checks
 from cad.budget import check_brep_budget, segments_by_outer
 from cad.checks import check_volume_mesh
-from cad.export import parse_formats, prepare_out_dir, step, stl, svg, threemf, write_checked
+from cad.export import dxf, parse_formats, prepare_out_dir, step, stl, svg, threemf, write_checked
 from cad.mesh import Mesh, extrude_mesh
 from cad.products import build_product
 from cad.regions import Regions, to_regions
@@ -216,7 +216,18 @@ def write_outputs(conv: Conversion, out_dir: str | os.PathLike[str], stem: str, 
             raise ExportError(f"{final.name}: the SVG reads back with area {area:.4f} mm², "
                               f"expected {conv.regions.area_mm2:.4f}")
 
-    writers: dict[str, Callable[..., None]] = {"stl": stl_file, "3mf": threemf_file, "step": step_file, "svg": svg_file}
+    def dxf_file(tmp: Path, final: Path) -> None:
+        opts = conv.options
+        if conv.is_product:  # the artwork and the plate, in the frame of the product's solid
+            assert opts.product is not None
+            layers = product_mode.drawing_layers(conv.regions, opts.product, conv.solid)
+        else:
+            layers = dxf.footprint_layers(conv.regions)
+        dxf.write_dxf(layers, tmp, curves=opts.dxf_curves, tolerance_mm=opts.tolerance_mm)
+        dxf.check_dxf(tmp, layers, curves=opts.dxf_curves, tolerance_mm=opts.tolerance_mm, name=final.name)
+
+    writers: dict[str, Callable[..., None]] = {"stl": stl_file, "3mf": threemf_file, "step": step_file, "svg": svg_file,
+                                               "dxf": dxf_file}
 
     def strict() -> None:
         if checks.strict_enabled():  # TRACECAD_STRICT=1: independent invariants, before any rename

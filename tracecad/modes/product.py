@@ -1,5 +1,5 @@
 """The product mode's application side: the printability check before the build, the report fields,
-and the thin-feature preview. The product itself (plate, hole, rim, edges, stencil, cutter) is
+the thin-feature preview and the layers of a product's drawing (DXF). The product itself (plate, hole, rim, edges, stencil, cutter) is
 :func:`cad.products.build_product`, which :mod:`tracecad.modes.extrude` calls."""
 
 from __future__ import annotations
@@ -11,11 +11,12 @@ import shapely
 from shapely.geometry import Point, Polygon
 
 from cad import printability
+from cad.export import dxf
 from cad.products import ProductOptions
 from cad.regions import Regions
 from cad.solid import Solid
 
-__all__ = ["prepare", "product_report", "write_thin_png"]
+__all__ = ["prepare", "product_report", "write_thin_png", "drawing_layers"]
 
 
 def prepare(regions: Regions, prod: ProductOptions, warnings: list[str]) -> Regions:
@@ -80,3 +81,34 @@ def write_thin_png(regions: Regions, solid: Solid | None, out_dir: str | os.Path
             (hx, hy), (dx, dy) = rep["hole_xy_mm"], rep["offset_mm"]
             outline = outline.difference(Point(hx - dx, hy - dy).buffer(rep["hole_mm"] / 2, quad_segs=32))
     return printability.write_preview(regions.geometry, report, Path(out_dir) / f"{stem}.thin.png", outline=outline)
+
+
+def drawing_layers(regions: Regions, prod: ProductOptions, solid: Solid) -> list[dxf.Layer]:
+    """The layers of a product's DXF, in the frame of its solid: the artwork (``OUTLINE``, ``HOLES``), the
+    plate outline (``PLATE``) and the keychain hole (``PLATE_HOLES``), so the plate can be cut on its own.
+
+    A rectangular, rounded, round or elliptic plate is exact; a contour plate, a plate with a tab for
+    its hole and a cookie cutter's flange are the polylines the solid was built from.
+    """
+    rep = solid.report
+    offset = rep["_offset"]
+    layers = dxf.footprint_layers(regions, offset=offset)
+    plate = rep.get("_plate")
+    if prod.style != "cutter" and plate is None:  # (an artwork with chamfered edges only)
+        return layers
+    dx, dy = offset
+    outline: tuple = ()
+    holes: tuple = ()
+    if plate is None or rep.get("_tab") is not None or plate.kind == "contour":  # (plate None: a cutter's flange)
+        outline, holes = dxf.polygon_loops(rep["_footprint"], offset=offset)
+    elif plate.kind in ("rect", "rounded"):
+        x0, y0, x1, y1 = plate.params[:4]
+        r = plate.params[4] if plate.kind == "rounded" else 0.0
+        outline = (dxf.rounded_rect_loop(x0 + dx, y0 + dy, x1 + dx, y1 + dy, r),)
+    else:  # circle, ellipse: centred on the origin before the offset (cad.plates.plate_outline)
+        a, b = plate.params
+        outline = (dxf.Circle(dx, dy, a) if abs(a - b) < 1e-9 else dxf.Ellipse(dx, dy, a, b),)
+    if rep.get("_hole") is not None:
+        hx, hy, hr = rep["_hole"]
+        holes += (dxf.Circle(hx, hy, hr),)
+    return layers + dxf.plate_layers(outline, holes)

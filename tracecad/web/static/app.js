@@ -2,7 +2,7 @@
 import { Viewer } from './viewer.js';
 
 const $ = (id) => document.getElementById(id);
-const LABELS = { step: 'STEP', stl: 'STL', '3mf': '3MF', svg: 'SVG' };
+const LABELS = { step: 'STEP', stl: 'STL', '3mf': '3MF', svg: 'SVG', dxf: 'DXF' };
 let file = null;          // the chosen image (a File)
 let bitmap = null;        // the same image decoded by the browser, for picking a colour (null: it cannot)
 let viewer = null;
@@ -19,7 +19,7 @@ function fields(withFormats) {
     if (el.type === 'checkbox') data.append(el.name, el.checked ? 'true' : 'false');
     else if (el.value.trim() !== '') data.append(el.name, el.value.trim());
   }
-  if (withFormats) data.append('formats', $('mode').value === 'extrude' ? 'step,stl,3mf,svg' : 'stl,3mf');
+  if (withFormats) data.append('formats', $('mode').value === 'extrude' ? 'step,stl,3mf,svg,dxf' : 'stl,3mf');
   return data;
 }
 
