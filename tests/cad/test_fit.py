@@ -151,3 +151,17 @@ def test_fit_off_keeps_the_traced_curves(tmp_path):
     regions = to_regions(outlines, width_mm=50, fit_tolerance_mm=0)
     assert regions.segment_kinds()["arcs"] == 0
     assert regions.n_segments == sum(len(c.ctrl) for c in outlines.contours)
+
+
+@pytest.mark.parametrize("name", ["ring", "plate"])
+def test_dxf_keeps_arcs_and_reads_back(tmp_path, name):
+    from cad.export import dxf
+    regions = to_regions(_outlines(tmp_path, name), width_mm=50, fit_tolerance_mm=None)
+    layers = dxf.footprint_layers(regions, offset=(1.0, 2.0))
+    path = dxf.write_dxf(layers, tmp_path / f"{name}.dxf")
+    areas = dxf.check_dxf(path, layers)
+    assert sum(areas.values()) == pytest.approx(regions.area_mm2, rel=1e-6)
+    if name == "ring":  # two circles: closed polylines of two bulged (arc) vertices
+        import ezdxf
+        polys = list(ezdxf.readfile(str(path)).modelspace().query("LWPOLYLINE"))
+        assert len(polys) == 2 and all(len(p) == 2 and all(b != 0 for *_, b in p.get_points("xyb")) for p in polys)
