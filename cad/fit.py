@@ -164,7 +164,14 @@ def _arc_err(q: np.ndarray, arc: tuple[np.ndarray, float, float] | None) -> floa
     c, r, sw = arc
     if not 0 < abs(sw) <= MAX_SWEEP:
         return math.inf
-    return float(np.abs(np.hypot(*(q - c).T) - r).max())
+    err = float(np.abs(np.hypot(*(q - c).T) - r).max())
+    # the other way: points of the arc against the samples (a loop the samples do not make)
+    a0 = math.atan2(q[0, 1] - c[1], q[0, 0] - c[0])
+    t = a0 + sw * np.array([0.25, 0.5, 0.75])
+    pts = c + r * np.stack([np.cos(t), np.sin(t)], axis=1)
+    back = float(np.sqrt(((pts[:, None, :] - q[None, :, :]) ** 2).sum(axis=2).min(axis=1)).max())
+    chord_step = float(np.hypot(*np.diff(q, axis=0).T).max()) if len(q) > 1 else 0.0
+    return max(err, back - 0.5 * chord_step)
 
 
 def _cubic(q: np.ndarray, t0: np.ndarray, t1: np.ndarray, tol: float = 0.0) -> tuple[np.ndarray, float]:
@@ -479,10 +486,12 @@ def _refine(pieces: list[_Piece], Q: np.ndarray, tin, tout, cand_of, tol: float,
             mid = 0.5 * (p0 + p1)
             c = mid + float((c - mid) @ nrm) * nrm
             got = _arc_sweep(q, c)
-            if got is None:
-                return None
-            c, r, sw = got
-            ctrl, arc, err = arc_cubic(p0, p1, c, max(-math.pi, min(math.pi, sw))), (c, sw), _arc_err(q, got)
+            # the moved centre must keep the arc's turn (else it becomes a cubic below)
+            if got is None or p.arc is None or got[2] * p.arc[1] <= 0 or abs(got[2] - p.arc[1]) > 0.25 * abs(p.arc[1]) + 0.05:
+                ctrl, arc, err = _line_ctrl(p0, p1), None, math.inf
+            else:
+                c, _, sw = got
+                ctrl, arc, err = arc_cubic(p0, p1, c, max(-math.pi, min(math.pi, sw))), (c, sw), _arc_err(q, got)
         elif p.kind == "cubic":
             ctrl, err = _cubic(_sub(q, 0, len(q) - 1, 400), tout[cand_of[p.a]], tin[cand_of[p.b]])
             arc = None
