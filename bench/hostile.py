@@ -41,6 +41,21 @@ def make_cases(d: Path) -> dict[str, Path]:
     bomb.write_bytes(b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", 100000, 100000, 8, 0, 0, 0, 0))
                      + _chunk(b"IDAT", zlib.compress(b"\0" * 4096)) + _chunk(b"IEND", b""))
     cases["PNG header claiming 100000x100000"] = bomb
+    svg = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 1000 1000">{}</svg>'
+    lol = '<!ENTITY a "lollollollollollollollollollol">' + "".join(
+        f'<!ENTITY {chr(98 + i)} "{("&" + chr(97 + i) + ";") * 10}">' for i in range(9))
+    (d / "laughs.svg").write_text(f'<?xml version="1.0"?><!DOCTYPE svg [{lol}]>' + svg.format("<text>&j;</text>"))
+    cases["SVG entity expansion (10^10 'lol's)"] = d / "laughs.svg"
+    (d / "xxe.svg").write_text('<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+                               + svg.format("<text>&x;</text>"))
+    cases["SVG external entity (XXE)"] = d / "xxe.svg"
+    layers = '<g id="l0"><rect width="1" height="1"/></g>' + "".join(
+        f'<g id="l{i}">' + f'<use href="#l{i - 1}"/>' * 10 + "</g>" for i in range(1, 12))
+    (d / "usebomb.svg").write_text(svg.format(f"<defs>{layers}</defs><use href='#l11'/>"))
+    cases["SVG nested <use>, 10^11 rectangles"] = d / "usebomb.svg"
+    path = "M0,0 " + " ".join(f"L{i % 1000},{(i * 7) % 1000}" for i in range(300_000)) + " Z"
+    (d / "huge.svg").write_text(svg.format(f'<path d="{path}"/>'))
+    cases["SVG path of 300 000 self-crossing lines"] = d / "huge.svg"
     return cases
 
 
@@ -69,11 +84,14 @@ def run(path: Path, out: Path, extra: list[str], timeout: float) -> tuple[str, f
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--timeout", type=float, default=120.0)
+    ap.add_argument("--only", default=None, help="run only the cases whose label contains this text (e.g. SVG)")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         rows = []
         for label, path in make_cases(d).items():
+            if a.only and a.only not in label:
+                continue
             guarded = run(path, d / "o1", [], a.timeout)
             lifted = run(path, d / "o2", ["--max-segments", "100000000"], a.timeout)
             rows.append((label, guarded, lifted))

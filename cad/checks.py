@@ -202,7 +202,7 @@ def self_check(name: str, regions, outlines, *, mesh: Mesh | None = None, solid=
             raise GeometryError(f"{name}: strict check: regions overlap ({total - union:.6f} mm² counted twice)")
     rep = regs.report
     if not (rep.get("dropped_islands") or rep.get("dropped_holes") or rep.get("repaired")):
-        contours = outlines.contours
+        contours = getattr(outlines, "contours", None)  # (a vector source has no traced outlines)
         if contours is not None and len(contours) and hasattr(contours[0], "is_hole"):
             euler_trace = sum(not c.is_hole for c in contours) - sum(c.is_hole for c in contours)
             euler_regions = len(regs.regions) - regs.n_holes

@@ -25,7 +25,7 @@ from tracer.errors import GeometryError, InvalidInputError
 from tracer.types import Outlines
 
 __all__ = ["Ring", "Region", "Regions", "to_regions", "regions_from_polygons", "polygons_of", "ring_contacts",
-           "DEFAULT_WIDTH_MM"]
+           "clean_regions", "Frame", "DEFAULT_WIDTH_MM", "CONTACT_GAP_MM"]
 
 DEFAULT_WIDTH_MM = 50.0
 #: Flattening tolerance used to judge validity and to measure, as a fraction of the output width.
@@ -216,6 +216,38 @@ class Regions:
         return b[3] - b[1]
 
 
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """Source units (pixels, or a vector document's units; y down) -> millimetres (y up), centred on
+    the subject's bounding-box centre ``(cx, cy)``; ``mirror`` flips X. The one place of tracecad
+    where units change and y is flipped: the trace (:func:`to_regions`) and the vector readers
+    (:mod:`cad.vector`) both map through it."""
+
+    scale: float
+    cx: float
+    cy: float
+    mirror: bool = False
+
+    @classmethod
+    def for_box(cls, box: tuple[float, float, float, float], *, width_mm=None, height_mm=None, px_mm=None,
+                unit_mm: float | None = None, mirror: bool = False) -> Frame:
+        """The frame of a subject whose bounding box (source units) is ``box``: sized by at most one of
+        ``width_mm``, ``height_mm`` and ``px_mm``; with none, ``unit_mm`` per unit if given, else 50 mm wide."""
+        size = (box[2] - box[0], box[3] - box[1])
+        if unit_mm is not None and width_mm is None and height_mm is None and px_mm is None:
+            scale = float(unit_mm)
+        else:
+            scale = _scale_from(size, width_mm, height_mm, px_mm)
+        return cls(scale, 0.5 * (box[0] + box[2]), 0.5 * (box[1] + box[3]), mirror)
+
+    def apply(self, ctrl: np.ndarray) -> np.ndarray:
+        """Control points (..., 2) in source units -> mm."""
+        out = np.empty_like(ctrl, dtype=np.float64)
+        out[..., 0] = (ctrl[..., 0] - self.cx) * (-self.scale if self.mirror else self.scale)
+        out[..., 1] = (self.cy - ctrl[..., 1]) * self.scale
+        return out
+
+
 def _scale_from(size_px: tuple[float, float], width_mm, height_mm, px_mm) -> float:
     given = [v is not None for v in (width_mm, height_mm, px_mm)]
     if sum(given) > 1:
@@ -290,22 +322,15 @@ def to_regions(outlines: Outlines, *, width_mm: float | None = None, height_mm: 
     else:
         bbox = _bbox_px(boxes_px, alive)
     cx, cy = 0.5 * (bbox[0] + bbox[2]), 0.5 * (bbox[1] + bbox[3])
-    sx = -scale if mirror else scale
-
-    def to_mm(ctrl: np.ndarray) -> np.ndarray:
-        # The one pixel -> mm conversion and y-flip of tracecad.
-        out = np.empty_like(ctrl)
-        out[..., 0] = (ctrl[..., 0] - cx) * sx
-        out[..., 1] = (cy - ctrl[..., 1]) * scale
-        return out
+    frame = Frame(scale, cx, cy, mirror)
 
     def ring_mm(ring: Ring) -> Ring:
         arcs = None
         if ring.arcs is not None:  # centres map like points; the y-flip (and a mirror) reverse the turn
             arcs = ring.arcs.copy()
-            arcs[:, :2] = to_mm(arcs[:, :2])
+            arcs[:, :2] = frame.apply(arcs[:, :2])
             arcs[:, 2] *= 1.0 if mirror else -1.0
-        return Ring(to_mm(ring.ctrl), ring.is_line, ring.exact, arcs)
+        return Ring(frame.apply(ring.ctrl), ring.is_line, ring.exact, arcs)
 
     rings = {i: ring_mm(r) for i, r in px_rings.items()}
     raw: list[Region] = []
@@ -353,6 +378,21 @@ def _fit_rings(rings: dict[int, Ring], tol: float, px: float) -> tuple[int, floa
     for i, (new, _) in fitted.items():
         rings[i] = new
     return len(fitted), max((d for _, d in fitted.values()), default=0.0)
+
+
+def clean_regions(raw: list[Region], *, width_mm: float, px_mm: float, report: dict | None = None) -> Regions:
+    """Regions already in mm (oriented shells and holes) -> valid, disjoint :class:`Regions`.
+
+    The same cleaning as :func:`to_regions`: regions whose curves self-intersect, overlap or touch a
+    neighbour are repaired as polylines (counted in ``report["repaired"]``). ``width_mm`` sets the
+    fine flattening tolerance; ``px_mm`` is stored as the size of one source unit."""
+    if not raw:
+        raise GeometryError("nothing to build: the outline is empty")
+    regions, geom = _clean(raw, tolerance=FINE_TOLERANCE_FRACTION * width_mm,
+                           simplify=REPAIR_SIMPLIFY_FRACTION * width_mm)
+    rep = dict(report or {})
+    rep["repaired"] = sum(1 for r in regions if not all(x.exact for x in r.rings)) + rep.get("repaired", 0)
+    return Regions(regions=regions, geometry=geom, px_mm=px_mm, report=rep)
 
 
 def _bbox_px(boxes_px: dict, alive: np.ndarray) -> tuple[float, float, float, float]:

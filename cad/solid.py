@@ -11,8 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import shapely
+from shapely.geometry import Polygon
 
-from cad.regions import Region, Ring
+from cad.regions import Region, Ring, regions_from_polygons
 from tracer.errors import ExportError, SolidError
 
 __all__ = ["Solid", "extrude", "ring_wire", "region_face", "prism", "compound", "faceted_solid", "face_count", "shape_volume",
@@ -20,6 +22,9 @@ __all__ = ["Solid", "extrude", "ring_wire", "region_face", "prism", "compound", 
 
 #: Segments whose control polygon is shorter than this (mm) are dropped as degenerate.
 DEGENERATE_MM = 1e-7
+#: A polyline outline that OpenCASCADE still rejects (a slit or needle narrower than its tolerances,
+#: left where two nearly coincident edges were cut apart) loses the slits and parts narrower than this (mm).
+NEEDLE_MM = 0.002
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -218,6 +223,17 @@ def _fallback_region(region):
                   tuple(Ring.from_points(h.flatten(tol)).oriented(ccw=False) for h in region.holes))
 
 
+def _opened_regions(region) -> list:
+    """The region's polyline without slits and needles narrower than :data:`NEEDLE_MM` (a morphological
+    closing, then an opening)."""
+    tol = 1e-3
+    poly = Polygon(region.shell.flatten(tol), [h.flatten(tol) for h in region.holes])
+    h = NEEDLE_MM / 2
+    for d in (h, -2 * h, h):
+        poly = poly.buffer(d, join_style="mitre", mitre_limit=10.0)
+    return regions_from_polygons(shapely.make_valid(poly))
+
+
 def extrude(regions, *, thickness_mm: float, z0_mm: float = 0.0, check: bool = True) -> Solid:
     """Extrude every region from ``z0_mm`` by ``thickness_mm`` into one compound of exact solids.
 
@@ -241,10 +257,16 @@ def extrude(regions, *, thickness_mm: float, z0_mm: float = 0.0, check: bool = T
             ok = False
         if not ok:
             fallbacks += 1
-            region = _fallback_region(region)
-            s, vol_r = _checked_prism(region, thickness_mm, z0_mm, check)
-            if not vol_r > 0:
+            try:
+                s, vol_r = _checked_prism(_fallback_region(region), thickness_mm, z0_mm, check)
+                pieces = [(s, vol_r)]
+            except SolidError:  # a slit or needle finer than OCC's tolerances: close and open it away
+                pieces = [_checked_prism(r, thickness_mm, z0_mm, check) for r in _opened_regions(region)]
+            if not pieces or not all(v > 0 for _, v in pieces):
                 raise SolidError("OpenCASCADE built an invalid solid even from the polyline outline")
+            solids += [p for p, _ in pieces]
+            volume += sum(v for _, v in pieces)
+            continue
         solids.append(s)
         volume += vol_r
     shape = compound(solids)

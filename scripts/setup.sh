@@ -16,7 +16,8 @@ PYTHON="${PYTHON:-python3}"
 # libpotrace-dev, gcc: potracecffi compiles against potracelib. potrace: the C command line, for benchmarks.
 # libgl1, libxrender1, libxext6, libx11-6, libglu1-mesa: shared libraries that OCP's VTK module links to.
 # chromium: the headless browser of the web app's page tests (Playwright drives it; it downloads none).
-SYS_PKGS=(libpotrace-dev potrace gcc libgl1 libxrender1 libxext6 libx11-6 libglu1-mesa chromium)
+# fonts-dejavu-core, fontconfig: the default font of `tracecad text` (DejaVu Sans Bold) and fc-match for --font NAME.
+SYS_PKGS=(libpotrace-dev potrace gcc libgl1 libxrender1 libxext6 libx11-6 libglu1-mesa chromium fonts-dejavu-core fontconfig)
 missing=()
 for p in "${SYS_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

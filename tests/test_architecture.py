@@ -19,7 +19,7 @@ ALLOWED = {"tracer": {"tracer"}, "cad": {"tracer", "cad"}, "tracecad": {"tracer"
 SHIM = ("cad", "tracecad")
 #: Modules that may be imported inside a function (start-up time or optional extras); project modules may not.
 LAZY_OK = ("OCP", "cv2", "rich", "dask", "distributed", "manifold3d", "PIL", "threadpoolctl", "svgpathtools",
-           "potracecffi", "fastapi", "starlette", "uvicorn", "multipart", "ezdxf")
+           "potracecffi", "fastapi", "starlette", "uvicorn", "multipart", "fontTools", "ezdxf")
 
 
 def _modules() -> dict[str, Path]:

@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from cad.checks import check_file
-from tracecad import batch, flags
+from tracecad import batch, flags, textcmd
 from tracecad.flags.types import nonneg, positive
 from tracecad.options import (
     DEFAULT_FORMATS,
@@ -42,6 +42,8 @@ __all__ = ["main", "build_parser", "options_from_args", "expand_inputs", "IMAGE_
 
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif")
+#: Inputs read as vector artwork (never rasterised); a folder's images and these are converted.
+VECTOR_SUFFIXES = (".svg",)
 
 
 EXAMPLES = """examples:
@@ -49,6 +51,8 @@ EXAMPLES = """examples:
   tracecad convert logo.png -o out/ --formats step,stl,3mf,svg --width 80 --thickness 2
   tracecad convert scans/ -o out/ --height 30 --json      # every image under scans/, JSON report on stdout
   tracecad convert sign.jpg -o out/ --invert --threshold 100
+  tracecad convert logo.svg -o out/                       # an SVG's own curves, in its own size (mm)
+  tracecad text "Alice" -o out/ --preset keychain         # text set in a font, as a keychain
   tracecad check out/logo.stl out/logo.step               # is each file a closed, valid solid?
 """
 
@@ -80,10 +84,10 @@ def build_parser(*, raise_errors: bool = False) -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"tracecad {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=parser_class)
 
-    c = sub.add_parser("convert", help="convert images to solids", epilog=EXAMPLES,
+    c = sub.add_parser("convert", help="convert images and SVGs to solids", epilog=EXAMPLES,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     c.add_argument("inputs", nargs="*", metavar="INPUT",
-                   help="image files, folders (searched recursively) or globs (default: the --manifest's inputs)")
+                   help="image or SVG files, folders (searched recursively) or globs (default: the --manifest's inputs)")
     c.add_argument("-o", "--output", "--out-dir", dest="out_dir", default="out", help="output folder (created if missing; default: out)")
     # None marks "not given": the mode picks its default (a faceted STEP of a photo relief would be too large)
     c.add_argument("--formats", default=None,
@@ -143,6 +147,8 @@ def build_parser(*, raise_errors: bool = False) -> argparse.ArgumentParser:
     c.add_argument("--debug", action="store_true", help="show tracebacks")
     c.add_argument("-q", "--quiet", action="store_true", help="no summary table")
 
+    textcmd.add_parser(sub, parser_class)
+
     k = sub.add_parser("check", help="check that STEP/STL/3MF files are valid closed solids")
     k.add_argument("files", nargs="+", metavar="FILE")
     k.add_argument("--json", action="store_true")
@@ -179,7 +185,7 @@ def expand_inputs(items: list[str]) -> list[tuple[Path, Path | None]]:
     for item in items:
         p = Path(item)
         if p.is_dir():
-            found = sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in IMAGE_SUFFIXES
+            found = sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in IMAGE_SUFFIXES + VECTOR_SUFFIXES
                            and not any(part.startswith(".") for part in q.relative_to(p).parts))
             if not found:
                 raise ValueError(f"{item.rstrip('/') or '/'}/: no images found in this folder")
@@ -371,6 +377,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_convert(args)
         if args.command == "check":
             return cmd_check(args)
+        if args.command == "text":
+            return textcmd.cmd_text(args)
         if args.command == "serve":
             return cmd_serve(args)
     except KeyboardInterrupt:

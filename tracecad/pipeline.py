@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 
+from cad.vector.svg import looks_like_svg
 from tracecad.modes.colours import convert_colours
 from tracecad.modes.extrude import Conversion, build, convert_extrude, write_outputs
 from tracecad.modes.relief import convert_relief
+from tracecad.modes.vector import convert_vector
 from tracecad.options import ConvertOptions
 from tracer.errors import TracecadError
 
@@ -20,9 +22,12 @@ __all__ = ["convert", "error_entry", "build", "write_outputs", "Conversion"]
 
 def convert(source, out_dir: str | os.PathLike[str], options: ConvertOptions = ConvertOptions(), *,
             stem: str | None = None, name: str | None = None) -> dict:
-    """Convert one image (a path or its bytes) and write its outputs to ``out_dir`` as ``<stem>.<format>``.
+    """Convert one image or SVG (a path or its bytes) and write its outputs to ``out_dir`` as ``<stem>.<format>``.
 
+    An SVG (by its ``.svg`` name, or bytes that hold one) is read as vector artwork, never rasterised.
     Returns the report entry; raises :class:`tracer.TracecadError` on failure, leaving no file behind."""
+    if looks_like_svg(source):
+        return convert_vector(source, out_dir, options, stem=stem, name=name)
     if options.mode != "extrude":  # grey levels as heights
         return convert_relief(source, out_dir, options, stem=stem, name=name)
     if options.colors is not None:  # one body per colour

@@ -250,3 +250,20 @@ def test_a_crashed_or_stuck_worker_costs_one_task():
         assert pool.started == 3
     finally:
         pool.close()
+
+
+SVG = (b'<svg xmlns="http://www.w3.org/2000/svg" width="40mm" height="20mm" viewBox="0 0 40 20">'
+       b'<rect width="20" height="20"/><circle cx="30" cy="10" r="8"/></svg>')
+
+
+def test_svg_uploads_are_read_as_vectors(client):
+    p = post(client, "/api/preview", image=SVG, filename="shapes.svg")
+    assert p.status_code == 200, p.text
+    assert p.json()["width_mm"] == pytest.approx(38) and p.json()["overlay"].startswith("data:image/png")
+    r = post(client, data={"formats": "stl,svg"}, image=SVG, filename="shapes.svg")
+    assert r.status_code == 200, r.text
+    e = r.json()
+    assert e["source"] == "vector" and e["area_mm2"] == pytest.approx(400 + np.pi * 64, rel=1e-3)
+    bad = post(client, image=b'<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+               b'<svg xmlns="http://www.w3.org/2000/svg"><text>&x;</text></svg>', filename="x.svg")
+    assert bad.status_code >= 400 and "entities" in bad.json()["error"]

@@ -64,7 +64,7 @@ from tracer.colorspace import to_lab
 from tracer.debug import write_debug, write_labels, write_or_warn
 from tracer.errors import ExportError, GeometryError, InvalidInputError, TracecadWarning
 
-__all__ = ["ColorBody", "MultiConversion", "build_multicolor", "write_multicolor", "convert_colours"]
+__all__ = ["ColorBody", "MultiConversion", "build_multicolor", "write_multicolor", "convert_colours", "printer_setup"]
 
 
 def _heights(spec: tuple, hexes: list[str], lab: np.ndarray, default: float) -> list[float]:
@@ -142,7 +142,7 @@ class MultiConversion:
 
     name: str
     options: ConvertOptions
-    labels: ColorLabels
+    labels: ColorLabels | None  # None for a vector source: its colours are its fills
     bodies: list[ColorBody]
     union_mm: BaseGeometry  # shapely geometry of the whole subject's traced outline, mm
     px_mm: float
@@ -333,7 +333,7 @@ def build_multicolor(source, options: ConvertOptions, *, name: str | None = None
         for b in bodies:
             b.z0_mm = plate.height_mm
         bodies.insert(0, plate)
-    setup = _printer_setup(options, bodies, frame if curves is not None else None)
+    setup = printer_setup(options, bodies, frame if curves is not None else None)
     bodies = setup.pop("bodies")
     caught += setup.pop("warnings")
     for keep, gone in merged:
@@ -352,7 +352,7 @@ def build_multicolor(source, options: ConvertOptions, *, name: str | None = None
                            timings=timings, warnings=caught, info=info)
 
 
-def _printer_setup(options: ConvertOptions, bodies: list[ColorBody], whole: Regions | None) -> dict:
+def printer_setup(options: ConvertOptions, bodies: list[ColorBody], whole: Regions | None) -> dict:
     """Colour changes (restacked bodies) or extruders: what the 3MF tells the slicer, and the report's terms."""
     warns: list[str] = []
     changes: list[ColorChange] = []

@@ -42,8 +42,8 @@ class Conversion:
 
     name: str
     options: ConvertOptions
-    mask: Mask
-    outlines: Outlines
+    mask: Mask | None  # None for a vector source (SVG, text): nothing was traced
+    outlines: Outlines | None
     regions: Regions
     timings: dict = field(default_factory=dict)
     warnings: list = field(default_factory=list)
@@ -120,8 +120,8 @@ class Conversion:
             "px_mm": reg.px_mm,
             "dropped_specks": reg.report.get("dropped_islands", 0) + reg.report.get("dropped_holes", 0),
             "repaired_regions": reg.report.get("repaired", 0),
-            "working_size": self.mask.info.get("working_size") if hasattr(self.mask, "info") else None,
-            "tips_restored": self.mask.info.get("tips_restored", 0) if hasattr(self.mask, "info") else 0,
+            "working_size": self.mask.info.get("working_size") if self.mask is not None and hasattr(self.mask, "info") else None,
+            "tips_restored": self.mask.info.get("tips_restored", 0) if self.mask is not None and hasattr(self.mask, "info") else 0,
         }
         if self.options.product is not None:  # product and printability ("thin_features") fields
             out.update(product_mode.product_report(self.options.product, reg, solid))

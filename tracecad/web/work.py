@@ -11,9 +11,14 @@ import base64
 import signal
 import time
 
+import numpy as np
+
 import tracer
-from cad.regions import to_regions
+from cad.regions import Regions, to_regions
+from cad.vector.art import art_regions
+from cad.vector.svg import looks_like_svg
 from tracecad.modes.common import collect_warnings, load_for
+from tracecad.modes.vector import read_art
 from tracecad.options import ConvertOptions
 from tracecad.pipeline import convert, error_entry
 from tracecad.process import keep_freed_memory, single_threaded_blas
@@ -32,14 +37,22 @@ def preview(source: bytes, options: ConvertOptions, name: str) -> dict:
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     caught: list[str] = []
-    with collect_warnings(caught):
-        image, iso = load_for(source, options, name, timings)
-        mask = tracer.isolate(image, params=iso)
-        outlines = tracer.trace(mask, params=options.trace)
-        regions = to_regions(outlines, width_mm=options.width_mm, height_mm=options.height_mm,
-                             px_mm=options.px_mm, min_area_mm2=options.min_area_mm2, mirror=options.mirror,
-                             fit_tolerance_mm=options.fit_tolerance_mm)
-    rgb = overlay_picture(image, outlines)
+    if looks_like_svg(source):  # a vector source: its regions drawn, nothing traced
+        art = read_art(source, options, name)
+        regions = art_regions(art, width_mm=options.width_mm, height_mm=options.height_mm, px_mm=options.px_mm,
+                              min_area_mm2=options.min_area_mm2, mirror=options.mirror)
+        rgb = _regions_picture(regions)
+        outlines = None
+        caught = list(art.warnings)
+    else:
+        with collect_warnings(caught):
+            image, iso = load_for(source, options, name, timings)
+            mask = tracer.isolate(image, params=iso)
+            outlines = tracer.trace(mask, params=options.trace)
+            regions = to_regions(outlines, width_mm=options.width_mm, height_mm=options.height_mm,
+                                 px_mm=options.px_mm, min_area_mm2=options.min_area_mm2, mirror=options.mirror,
+                                 fit_tolerance_mm=options.fit_tolerance_mm)
+        rgb = overlay_picture(image, outlines)
     ok, png = cv2.imencode(".png", rgb[..., ::-1], [cv2.IMWRITE_PNG_COMPRESSION, 1])
     if not ok:
         raise RuntimeError("the overlay could not be encoded as PNG")
@@ -47,9 +60,31 @@ def preview(source: bytes, options: ConvertOptions, name: str) -> dict:
         "overlay": "data:image/png;base64," + base64.b64encode(png.tobytes()).decode("ascii"),
         "overlay_size": [int(rgb.shape[1]), int(rgb.shape[0])],
         "width_mm": round(regions.width_mm, 3), "height_mm": round(regions.height_mm, 3),
-        "contours": len(outlines.contours), "holes": regions.n_holes,
+        "contours": len(outlines.contours) if outlines is not None else sum(len(r.rings) for r in regions.regions),
+        "holes": regions.n_holes,
         "warnings": caught, "seconds": round(time.perf_counter() - t0, 4),
     }
+
+
+def _regions_picture(regions: Regions, long_px: int = 768) -> np.ndarray:
+    """An RGB picture of vector regions: the shape in grey, its outline in red, seen from +Z."""
+    import cv2  # (lazy: start-up time)
+
+    x0, y0, x1, y1 = regions.bounds
+    pad = 0.05 * max(x1 - x0, y1 - y0)
+    s = long_px / (max(x1 - x0, y1 - y0) + 2 * pad)
+    w, h = int(round((x1 - x0 + 2 * pad) * s)), int(round((y1 - y0 + 2 * pad) * s))
+    rgb = np.full((h, w, 3), 255, np.uint8)
+    tol = 0.25 / s
+
+    def px(ring) -> np.ndarray:
+        p = ring.flatten(tol)
+        return np.round(np.column_stack([(p[:, 0] - x0 + pad) * s, (y1 + pad - p[:, 1]) * s]) * 16).astype(np.int32)
+
+    rings = [px(r) for reg in regions.regions for r in reg.rings]
+    cv2.fillPoly(rgb, rings, (200, 200, 200), lineType=cv2.LINE_AA, shift=4)
+    cv2.polylines(rgb, rings, True, (220, 40, 40), 1, lineType=cv2.LINE_AA, shift=4)
+    return rgb
 
 
 def run_task(task: dict) -> dict:
