@@ -5,21 +5,31 @@ from __future__ import annotations
 import argparse
 import math
 
-from tracer.errors import InvalidInputError
-
 __all__ = ["add_arguments", "apply"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("fitting (few lines, arcs and curves: CAD-clean STEP)")
-    g.add_argument("--fit-tolerance", type=float, default=None, metavar="MM",
+    g.add_argument("--fit-tolerance", type=_tolerance, default=None, metavar="MM|auto",
                    help="refit the traced outline with the fewest lines, circular arcs and Bézier curves that "
-                        "stay within MM of it (default: a twentieth of a source pixel at the output size; lines "
-                        "and arcs, least-squares fits, may stray twice as far; 0 keeps the traced curves)")
+                        "stay within MM of it (auto: a twentieth of a source pixel at the output size; lines "
+                        "and arcs, least-squares fits, may stray twice as far); off (0) unless given")
+
+
+def _tolerance(text: str) -> float | str:
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a distance in mm or 'auto', got {text!r}") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"expected a distance in mm >= 0 or 'auto', got {text!r}")
+    return value
 
 
 def apply(args: argparse.Namespace, kw: dict) -> None:
-    if args.fit_tolerance is not None:
-        if not (math.isfinite(args.fit_tolerance) and args.fit_tolerance >= 0):
-            raise InvalidInputError(f"--fit-tolerance must be a distance in mm >= 0, got {args.fit_tolerance}")
+    if args.fit_tolerance == "auto":
+        kw["fit_tolerance_mm"] = None
+    elif args.fit_tolerance is not None:
         kw["fit_tolerance_mm"] = float(args.fit_tolerance)
