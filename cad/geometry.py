@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["signed_area", "flatten", "reverse", "segment_counts", "bounds", "fit_arc"]
+__all__ = ["signed_area", "flatten", "reverse", "segment_counts", "bounds", "curve_bounds", "fit_arc", "fit_cubics",
+           "arc_area", "arc_bounds", "arc_points"]
 
 # 3-point Gauss-Legendre on [0, 1]: exact for polynomials up to degree 5, and
 # x(t) y'(t) of a cubic is degree 5, so the area below is exact.
@@ -33,15 +34,62 @@ _B_GL = _bernstein(_GL_T)  # (3, 4): the Bernstein weights and their derivatives
 _DB_GL = _bernstein_d(_GL_T)
 
 
-def signed_area(ctrl: np.ndarray) -> float:
-    """Exact signed area enclosed by a ring (positive = counter-clockwise in a y-up frame)."""
+def signed_area(ctrl: np.ndarray, arcs: np.ndarray | None = None) -> float:
+    """Exact signed area enclosed by a ring (positive = counter-clockwise in a y-up frame).
+
+    ``arcs`` (n, 3), when given, holds ``(centre x, centre y, signed sweep)`` for the segments
+    that are circular arcs (NaN rows for the others); those count as exact arcs, not as cubics.
+    """
     p = np.einsum("qk,nkd->nqd", _B_GL, ctrl)  # (n, 3, 2)
     dp = np.einsum("qk,nkd->nqd", _DB_GL, ctrl)
     integrand = p[..., 0] * dp[..., 1] - p[..., 1] * dp[..., 0]
-    return float(0.5 * (integrand @ _GL_W).sum())
+    per = 0.5 * (integrand @ _GL_W)
+    if arcs is not None:
+        a = np.flatnonzero(np.isfinite(arcs[:, 2]))
+        if len(a):
+            per = per.copy()
+            per[a] = arc_area(ctrl[a, 0], ctrl[a, 3], arcs[a])
+    return float(per.sum())
 
 
-def segment_counts(ctrl: np.ndarray, is_line: np.ndarray, tolerance: float) -> np.ndarray:
+def arc_area(p0: np.ndarray, p1: np.ndarray, arcs: np.ndarray) -> np.ndarray:
+    """Per arc from ``p0`` to ``p1`` (m, 2) about ``arcs[:, :2]`` with sweep ``arcs[:, 2]``: its term of the
+    shoelace integral 1/2 (x dy - y dx), exact: 1/2 (c x (p1 - p0) + r² sweep)."""
+    c = arcs[:, :2]
+    d = p1 - p0
+    r2 = ((p0 - c) ** 2).sum(axis=1)
+    return 0.5 * (c[:, 0] * d[:, 1] - c[:, 1] * d[:, 0] + r2 * arcs[:, 2])
+
+
+def arc_points(p0: np.ndarray, arc: np.ndarray, n: int) -> np.ndarray:
+    """``n`` points of an arc from ``p0`` (its start, included) to its end (excluded)."""
+    c = arc[:2]
+    r = float(np.hypot(*(p0 - c)))
+    a0 = np.arctan2(p0[1] - c[1], p0[0] - c[0])
+    t = a0 + arc[2] * np.arange(n) / n
+    out = np.stack([c[0] + r * np.cos(t), c[1] + r * np.sin(t)], axis=1)
+    out[0] = p0
+    return out
+
+
+def arc_bounds(p0: np.ndarray, p1: np.ndarray, arc: np.ndarray) -> tuple[float, float, float, float]:
+    """Exact box of one arc: its end points and the axis-extreme points its sweep passes."""
+    c = arc[:2]
+    r = float(np.hypot(*(p0 - c)))
+    a0 = float(np.arctan2(p0[1] - c[1], p0[0] - c[0]))
+    sw = float(arc[2])
+    pts = [p0, p1]
+    lo, hi = (a0, a0 + sw) if sw >= 0 else (a0 + sw, a0)
+    for k in range(int(np.floor(lo / (np.pi / 2))), int(np.ceil(hi / (np.pi / 2))) + 1):
+        ang = k * np.pi / 2
+        if lo < ang < hi:
+            pts.append(c + r * np.array([np.cos(ang), np.sin(ang)]))
+    a = np.array(pts)
+    return float(a[:, 0].min()), float(a[:, 1].min()), float(a[:, 0].max()), float(a[:, 1].max())
+
+
+def segment_counts(ctrl: np.ndarray, is_line: np.ndarray, tolerance: float,
+                   arcs: np.ndarray | None = None) -> np.ndarray:
     """Chords per segment so that the chord error stays below ``tolerance``.
 
     Uses the bound ``error <= M / (8 n^2)`` with ``M`` the largest second
@@ -53,17 +101,32 @@ def segment_counts(ctrl: np.ndarray, is_line: np.ndarray, tolerance: float) -> n
     n = np.ceil(np.sqrt(m / (8.0 * tolerance)))
     n = np.clip(n, 1, MAX_POINTS_PER_SEGMENT).astype(np.int64)
     n[is_line] = 1
+    if arcs is not None:
+        a = np.flatnonzero(np.isfinite(arcs[:, 2]))
+        if len(a):
+            r = np.hypot(*(ctrl[a, 0] - arcs[a, :2]).T)
+            # a sag of a quarter of the tolerance: a chord lies inside its arc, and a full sag would
+            # shrink every arc, where the bound used for cubics above is rarely reached
+            step = 2 * np.arccos(np.clip(1 - 0.25 * tolerance / np.maximum(r, 1e-300), -1, 1))
+            na = np.ceil(np.abs(arcs[a, 2]) / np.maximum(step, 1e-9))
+            n[a] = np.clip(na, 2, MAX_POINTS_PER_SEGMENT * 4).astype(np.int64)
     return n
 
 
-def flatten(ctrl: np.ndarray, is_line: np.ndarray, tolerance: float) -> np.ndarray:
-    """Polyline through the ring within ``tolerance``: ``(m, 2)``, closed, last point not repeated."""
-    n = segment_counts(ctrl, is_line, tolerance)
+def flatten(ctrl: np.ndarray, is_line: np.ndarray, tolerance: float, arcs: np.ndarray | None = None) -> np.ndarray:
+    """Polyline through the ring within ``tolerance``: ``(m, 2)``, closed, last point not repeated.
+
+    Arcs (see :func:`signed_area`) are sampled on their circle, not on their cubic."""
+    n = segment_counts(ctrl, is_line, tolerance, arcs)
     total = int(n.sum())
     seg = np.repeat(np.arange(len(ctrl)), n)
     offsets = np.concatenate([[0], np.cumsum(n)[:-1]])
     t = (np.arange(total) - np.repeat(offsets, n)) / np.repeat(n, n)
-    return np.einsum("mk,mkd->md", _bernstein(t), ctrl[seg])
+    out = np.einsum("mk,mkd->md", _bernstein(t), ctrl[seg])
+    if arcs is not None:
+        for i in np.flatnonzero(np.isfinite(arcs[:, 2])):
+            out[offsets[i]: offsets[i] + n[i]] = arc_points(ctrl[i, 0], arcs[i], int(n[i]))
+    return out
 
 
 def reverse(ctrl: np.ndarray, is_line: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -77,8 +140,15 @@ def bounds(points: np.ndarray) -> tuple[float, float, float, float]:
     return float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])
 
 
-def curve_bounds(ctrl: np.ndarray) -> tuple[float, float, float, float]:
-    """Exact ``(xmin, ymin, xmax, ymax)`` of a ring of cubics (end points plus interior extrema)."""
+def curve_bounds(ctrl: np.ndarray, arcs: np.ndarray | None = None) -> tuple[float, float, float, float]:
+    """Exact ``(xmin, ymin, xmax, ymax)`` of a ring of cubics (end points plus interior extrema), and arcs."""
+    if arcs is not None and np.isfinite(arcs[:, 2]).any():
+        is_arc = np.isfinite(arcs[:, 2])
+        boxes = [arc_bounds(ctrl[i, 0], ctrl[i, 3], arcs[i]) for i in np.flatnonzero(is_arc)]
+        if (~is_arc).any():
+            boxes.append(curve_bounds(ctrl[~is_arc]))
+        b = np.array(boxes)
+        return float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max())
     p0, p1, p2, p3 = ctrl[:, 0], ctrl[:, 1], ctrl[:, 2], ctrl[:, 3]
     # B'(t)/3 = a t^2 + b t + c
     a = -p0 + 3 * p1 - 3 * p2 + p3
@@ -110,16 +180,10 @@ def curve_bounds(ctrl: np.ndarray) -> tuple[float, float, float, float]:
 CORNER_DEG = 40.0
 
 
-def _fit_cubic(p: np.ndarray, tol: float, t0: np.ndarray, t1: np.ndarray, depth: int = 0) -> list[np.ndarray]:
-    """Least-squares cubic Béziers through ``p`` (m, 2) within ``tol`` (Schneider), end tangents ``t0``/``t1``."""
+def _cubic_once(p: np.ndarray, t0: np.ndarray, t1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One least-squares cubic through ``p`` (m >= 3, distinct ends) with end tangents ``t0``/``t1``: (ctrl, errors)."""
     a, b = p[0], p[-1]
     chord = np.linalg.norm(b - a)
-    if len(p) == 2:
-        return [np.array([a, a + (b - a) / 3, a + 2 * (b - a) / 3, b])]
-    if chord == 0:  # closed piece: fit its two halves
-        i = len(p) // 2
-        tm = _unit(p[i + 1] - p[i - 1])
-        return _fit_cubic(p[: i + 1], tol, t0, -tm, depth + 1) + _fit_cubic(p[i:], tol, tm, t1, depth + 1)
     d = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(p, axis=0), axis=1))])
     u = d / d[-1]
     for _ in range(3):
@@ -146,6 +210,20 @@ def _fit_cubic(p: np.ndarray, tol: float, t0: np.ndarray, t1: np.ndarray, depth:
         un[0], un[-1] = 0.0, 1.0
         if np.all(np.diff(un) > 0):
             u = un
+    return c, err
+
+
+def _fit_cubic(p: np.ndarray, tol: float, t0: np.ndarray, t1: np.ndarray, depth: int = 0) -> list[np.ndarray]:
+    """Least-squares cubic Béziers through ``p`` (m, 2) within ``tol`` (Schneider), end tangents ``t0``/``t1``."""
+    a, b = p[0], p[-1]
+    chord = np.linalg.norm(b - a)
+    if len(p) == 2:
+        return [np.array([a, a + (b - a) / 3, a + 2 * (b - a) / 3, b])]
+    if chord == 0:  # closed piece: fit its two halves
+        i = len(p) // 2
+        tm = _unit(p[i + 1] - p[i - 1])
+        return _fit_cubic(p[: i + 1], tol, t0, -tm, depth + 1) + _fit_cubic(p[i:], tol, tm, t1, depth + 1)
+    c, err = _cubic_once(p, t0, t1)
     i = int(np.argmax(err))
     if err[i] <= tol:
         return [c]
@@ -158,6 +236,20 @@ def _fit_cubic(p: np.ndarray, tol: float, t0: np.ndarray, t1: np.ndarray, depth:
     tm = p[i + 1] - p[i - 1]
     tm = tm / (np.linalg.norm(tm) or 1.0)
     return _fit_cubic(p[: i + 1], tol, t0, -tm, depth + 1) + _fit_cubic(p[i:], tol, tm, t1, depth + 1)
+
+
+def fit_cubics(p: np.ndarray, tol: float, t0: np.ndarray, t1: np.ndarray, *,
+               max_pieces: int | None = None) -> list[np.ndarray] | None:
+    """Cubics (each (4, 2)) through the open polyline ``p`` within ``tol``, tangent to ``t0`` at the start and
+    to ``-t1`` at the end (``t1`` points back into the curve), split as needed; None if more than ``max_pieces``."""
+    p = np.asarray(p, np.float64)
+    if max_pieces == 1:
+        if len(p) < 3 or not np.linalg.norm(p[-1] - p[0]) > 0:
+            return None
+        c, err = _cubic_once(p, t0, t1)
+        return [c] if err.max() <= tol else None
+    cs = _fit_cubic(p, tol, t0, t1)
+    return None if max_pieces is not None and len(cs) > max_pieces else cs
 
 
 def _unit(v: np.ndarray) -> np.ndarray:

@@ -20,6 +20,7 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon
 
 from cad import geometry
+from cad.fit import DEFAULT_FIT_PX, arc_cubic, fit_ring
 from tracer.errors import GeometryError, InvalidInputError
 from tracer.types import Outlines
 
@@ -35,18 +36,66 @@ REPAIR_SIMPLIFY_FRACTION = 2e-5
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Ring:
-    """A closed ring in mm, y up: ``ctrl`` (n,4,2), ``is_line`` (n,). ``exact`` is False after repair."""
+    """A closed ring in mm, y up: ``ctrl`` (n,4,2), ``is_line`` (n,). ``exact`` is False after repair.
+
+    ``arcs`` (n,3), when not None, marks circular arcs: ``(centre x, centre y, signed sweep in
+    radians)`` on the rows of arc segments, NaN on the others. An arc's ``ctrl`` row holds its end
+    points and the usual cubic approximation (for code that only reads cubics); area, bounds,
+    flattening and the B-rep use the exact arc.
+    """
 
     ctrl: np.ndarray
     is_line: np.ndarray
     exact: bool = True
+    arcs: np.ndarray | None = None
     _area: float | None = field(default=None, init=False, repr=False)  # cache of area() (the arrays are read-only)
 
     def __post_init__(self) -> None:
-        for name in ("ctrl", "is_line"):
+        for name in ("ctrl", "is_line", "arcs"):
+            if getattr(self, name) is None:
+                continue
             a = np.array(getattr(self, name), copy=True)
             a.setflags(write=False)
             object.__setattr__(self, name, a)
+        if self.arcs is not None and not np.isfinite(self.arcs[:, 2]).any():
+            object.__setattr__(self, "arcs", None)
+
+    @property
+    def is_arc(self) -> np.ndarray:
+        """(n,) bool: which segments are circular arcs."""
+        if self.arcs is None:
+            return np.zeros(len(self.ctrl), dtype=bool)
+        return np.isfinite(self.arcs[:, 2])
+
+    def kinds(self) -> dict[str, int]:
+        """Segment counts by kind: ``lines``, ``arcs``, ``beziers``."""
+        arc = self.is_arc
+        lines = int((self.is_line & ~arc).sum())
+        return {"lines": lines, "arcs": int(arc.sum()), "beziers": int(len(self.ctrl) - lines - arc.sum())}
+
+    def bounds(self) -> tuple[float, float, float, float]:
+        """Exact bounding box of the ring's curves."""
+        return geometry.curve_bounds(self.ctrl, self.arcs)
+
+    def beziers(self) -> Ring:
+        """The same ring with each arc replaced by cubics of at most a quarter turn (for code without arcs)."""
+        if self.arcs is None:
+            return self
+        segs, lines = [], []
+        for c, line, arc in zip(self.ctrl, self.is_line, self.arcs):
+            if not np.isfinite(arc[2]):
+                segs.append(c)
+                lines.append(bool(line))
+                continue
+            k = max(1, int(np.ceil(abs(arc[2]) / (np.pi / 2) - 1e-9)))
+            pts = np.concatenate([geometry.arc_points(c[0], arc, k), c[3:4]])
+            for a, b in zip(pts[:-1], pts[1:]):
+                segs.append(arc_cubic(a, b, arc[:2], arc[2] / k))
+                lines.append(False)
+        out = np.array(segs)
+        out[1:, 0] = out[:-1, 3]
+        out[0, 0] = out[-1, 3]
+        return Ring(out, np.array(lines, bool), self.exact)
 
     @property
     def n_segments(self) -> int:
@@ -55,19 +104,23 @@ class Ring:
     def area(self) -> float:
         """Exact signed area in mm² (positive: counter-clockwise)."""
         if self._area is None:
-            object.__setattr__(self, "_area", geometry.signed_area(self.ctrl))
+            object.__setattr__(self, "_area", geometry.signed_area(self.ctrl, self.arcs))
         area = self._area
         assert area is not None
         return area
 
     def flatten(self, tolerance_mm: float) -> np.ndarray:
-        return geometry.flatten(self.ctrl, self.is_line, tolerance_mm)
+        return geometry.flatten(self.ctrl, self.is_line, tolerance_mm, self.arcs)
 
     def oriented(self, ccw: bool) -> Ring:
         if (self.area() > 0) == ccw:
             return self
         c, l = geometry.reverse(self.ctrl, self.is_line)
-        return Ring(c, l, self.exact)
+        arcs = None
+        if self.arcs is not None:
+            arcs = self.arcs[::-1].copy()
+            arcs[:, 2] = -arcs[:, 2]
+        return Ring(c, l, self.exact, arcs)
 
     @classmethod
     def from_points(cls, pts: np.ndarray) -> Ring:
@@ -118,6 +171,22 @@ class Regions:
         """Exact area enclosed by the curves, in mm²."""
         return float(sum(r.area() for r in self.regions))
 
+    def segment_kinds(self) -> dict[str, int]:
+        """Curve segments by kind (``lines``, ``arcs``, ``beziers``) over every ring."""
+        out = {"lines": 0, "arcs": 0, "beziers": 0}
+        for r in self.regions:
+            for ring in r.rings:
+                for k, v in ring.kinds().items():
+                    out[k] += v
+        return out
+
+    def beziers(self) -> Regions:
+        """The same regions with every arc as cubics (for builders without arcs)."""
+        if not any(ring.arcs is not None for r in self.regions for ring in r.rings):
+            return self
+        regs = tuple(Region(r.shell.beziers(), tuple(h.beziers() for h in r.holes)) for r in self.regions)
+        return Regions(regions=regs, geometry=self.geometry, px_mm=self.px_mm, report=dict(self.report))
+
     @property
     def n_holes(self) -> int:
         return sum(len(r.holes) for r in self.regions)
@@ -130,7 +199,7 @@ class Regions:
     def bounds(self) -> tuple[float, float, float, float]:
         """Exact bounding box of the curves, in mm."""
         if self._bounds is None:
-            boxes = np.array([geometry.curve_bounds(r.shell.ctrl) for r in self.regions])
+            boxes = np.array([r.shell.bounds() for r in self.regions])
             object.__setattr__(self, "_bounds", (float(boxes[:, 0].min()), float(boxes[:, 1].min()),
                                                  float(boxes[:, 2].max()), float(boxes[:, 3].max())))
         assert self._bounds is not None
@@ -205,7 +274,8 @@ def regions_in_mm(geom, *, px_mm: float, width_ref_mm: float, report: dict | Non
 
 
 def to_regions(outlines: Outlines, *, width_mm: float | None = None, height_mm: float | None = None,
-               px_mm: float | None = None, min_area_mm2: float = 0.0, mirror: bool = False) -> Regions:
+               px_mm: float | None = None, min_area_mm2: float = 0.0, mirror: bool = False,
+               fit_tolerance_mm: float | None = 0.0) -> Regions:
     """Convert traced outlines to valid, oriented regions in millimetres.
 
     Parameters
@@ -215,6 +285,8 @@ def to_regions(outlines: Outlines, *, width_mm: float | None = None, height_mm: 
         (default 50 mm), its height, or the size of one source pixel.
     min_area_mm2 : islands and holes enclosing less than this are dropped.
     mirror : flip X (the part then reads mirrored from +Z, as a stamp must).
+    fit_tolerance_mm : refit each ring with lines, circular arcs and cubics within this distance
+        of the trace (:mod:`cad.fit`); None: a tenth of a source pixel; 0: keep potrace's curves.
     """
     contours = outlines.contours
     if not contours:
@@ -248,10 +320,30 @@ def to_regions(outlines: Outlines, *, width_mm: float | None = None, height_mm: 
                 dropped_holes += 1
             else:
                 dropped_islands += 1
-    bbox = _bbox_px(boxes_px, alive)
     assert scale is not None
-    frame = Frame(scale, 0.5 * (bbox[0] + bbox[2]), 0.5 * (bbox[1] + bbox[3]), mirror)
-    rings = {i: Ring(frame.apply(c.ctrl), c.is_line) for i, c in enumerate(contours) if alive[i]}
+    # The fit works on the pixel outline (its tolerance in source pixels), before the frame is set,
+    # so the requested width is the fitted outline's own.
+    fit_px = DEFAULT_FIT_PX if fit_tolerance_mm is None else float(fit_tolerance_mm) / scale
+    px_rings = {i: Ring(c.ctrl, c.is_line) for i, c in enumerate(contours) if alive[i]}
+    n_fitted, deviation_px = _fit_rings(px_rings, fit_px, 1.0) if fit_px > 0 else (0, 0.0)
+    if n_fitted:
+        boxes_px = {i: px_rings[i].bounds() for i in px_rings if contours[i].parent < 0}
+        bbox = _bbox_px(boxes_px, np.ones(len(contours), dtype=bool))
+        scale = _scale_from((bbox[2] - bbox[0], bbox[3] - bbox[1]), width_mm, height_mm, px_mm)
+    else:
+        bbox = _bbox_px(boxes_px, alive)
+    cx, cy = 0.5 * (bbox[0] + bbox[2]), 0.5 * (bbox[1] + bbox[3])
+    frame = Frame(scale, cx, cy, mirror)
+
+    def ring_mm(ring: Ring) -> Ring:
+        arcs = None
+        if ring.arcs is not None:  # centres map like points; the y-flip (and a mirror) reverse the turn
+            arcs = ring.arcs.copy()
+            arcs[:, :2] = frame.apply(arcs[:, :2])
+            arcs[:, 2] *= 1.0 if mirror else -1.0
+        return Ring(frame.apply(ring.ctrl), ring.is_line, ring.exact, arcs)
+
+    rings = {i: ring_mm(r) for i, r in px_rings.items()}
     raw: list[Region] = []
     for i, c in enumerate(contours):
         if alive[i] and not c.is_hole:
@@ -262,8 +354,41 @@ def to_regions(outlines: Outlines, *, width_mm: float | None = None, height_mm: 
     regions = _clean(raw, tolerance=FINE_TOLERANCE_FRACTION * width_ref,
                      simplify=REPAIR_SIMPLIFY_FRACTION * width_ref)
     report = {"dropped_islands": dropped_islands, "dropped_holes": dropped_holes,
-              "repaired": sum(1 for r in regions[0] if not all(x.exact for x in r.rings))}
+              "repaired": sum(1 for r in regions[0] if not all(x.exact for x in r.rings)),
+              "fit_tolerance_mm": fit_px * scale, "fit_deviation_mm": deviation_px * scale,
+              "origin_px": (cx, cy)}
     return Regions(regions=regions[0], geometry=regions[1], px_mm=scale, report=report)
+
+
+def _fit_rings(rings: dict[int, Ring], tol: float, px: float) -> tuple[int, float]:
+    """Refit ``rings`` in place (:func:`cad.fit.fit_ring`): how many were refitted, and the largest deviation.
+
+    A refit that flips, crosses itself, or touches or crosses another ring keeps the traced ring,
+    so the cleaning never has to repair what the fit did."""
+    fitted: dict[int, tuple[Ring, float]] = {}
+    for i, ring in rings.items():
+        res = fit_ring(ring.ctrl, tol, px=px)
+        if res is None:
+            continue
+        new = Ring(res.ctrl, res.is_line, True, res.arcs)
+        if (new.area() > 0) != (ring.area() > 0) or not shapely.LinearRing(new.flatten(tol)).is_simple:
+            continue
+        fitted[i] = (new, res.deviation)
+    keys = list(rings)
+    for _ in range(3):
+        if not fitted:
+            break
+        lines = [shapely.LinearRing((fitted[i][0] if i in fitted else rings[i]).flatten(tol)) for i in keys]
+        a, b = shapely.STRtree(lines).query(lines, predicate="intersects")
+        clash = {keys[x] for x, y in zip(a, b) if x != y and (keys[x] in fitted or keys[y] in fitted)}
+        clash |= {keys[y] for x, y in zip(a, b) if x != y and (keys[x] in fitted or keys[y] in fitted)}
+        if not clash & set(fitted):
+            break
+        for i in clash:
+            fitted.pop(i, None)
+    for i, (new, _) in fitted.items():
+        rings[i] = new
+    return len(fitted), max((d for _, d in fitted.values()), default=0.0)
 
 
 def clean_regions(raw: list[Region], *, width_mm: float, px_mm: float, report: dict | None = None) -> Regions:

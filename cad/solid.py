@@ -18,7 +18,7 @@ from cad.regions import Region, Ring, regions_from_polygons
 from tracer.errors import ExportError, SolidError
 
 __all__ = ["Solid", "extrude", "ring_wire", "region_face", "prism", "compound", "faceted_solid", "face_count", "shape_volume",
-           "is_valid_shape", "count_solids"]
+           "is_valid_shape", "count_solids", "face_types", "face_areas"]
 
 #: Segments whose control polygon is shorter than this (mm) are dropped as degenerate.
 DEGENERATE_MM = 1e-7
@@ -48,6 +48,7 @@ def ring_wire(ring):
     """The OCC wire of a :class:`cad.regions.Ring`: its Bézier and straight segments as exact edges."""
     BRepBuilderAPI, _, Geom, TColgp, gp = _occ()
     ctrl, is_line = ring.ctrl, ring.is_line
+    arcs = ring.arcs
     poly_len = np.abs(np.diff(ctrl, axis=1)).sum(axis=(1, 2))
     keep = np.flatnonzero(poly_len > DEGENERATE_MM)
     if len(keep) == 0:
@@ -66,7 +67,9 @@ def ring_wire(ring):
     for i in keep:
         c = ctrl[i].copy()
         c[0] = prev_end
-        if is_line[i]:
+        if arcs is not None and np.isfinite(arcs[i, 2]):
+            me = _arc_edge(c[0], c[3], arcs[i], pnt)
+        elif is_line[i]:
             me = BRepBuilderAPI.BRepBuilderAPI_MakeEdge(pnt(c[0]), pnt(c[3]))
         else:
             poles = TColgp.TColgp_Array1OfPnt(1, 4)
@@ -80,6 +83,17 @@ def ring_wire(ring):
             raise SolidError("OpenCASCADE could not join the edges of the outline into a wire")
         prev_end = c[3]
     return mw.Wire()
+
+
+def _arc_edge(p0, p1, arc, pnt):
+    """An edge on a ``Geom_Circle`` from ``p0`` to ``p1`` about ``arc[:2]``, counter-clockwise if ``arc[2] > 0``."""
+    from OCP.BRepBuilderAPI import BRepBuilderAPI_MakeEdge
+    from OCP.gp import gp_Ax2, gp_Circ, gp_Dir, gp_Pnt
+
+    r = float(np.hypot(p0[0] - arc[0], p0[1] - arc[1]))
+    axis = gp_Dir(0.0, 0.0, 1.0 if arc[2] > 0 else -1.0)
+    circ = gp_Circ(gp_Ax2(gp_Pnt(float(arc[0]), float(arc[1]), 0.0), axis), r)
+    return BRepBuilderAPI_MakeEdge(circ, pnt(p0), pnt(p1))
 
 
 def region_face(region):
@@ -145,6 +159,49 @@ def face_count(shape) -> int:
     from OCP.TopAbs import TopAbs_FACE
 
     return _count(shape, TopAbs_FACE)
+
+
+def face_types(shape) -> dict[str, int]:
+    """Face counts by surface type: ``plane``, ``cylinder``, ``bspline`` (B-spline or Bézier surfaces, and the
+    extrusions of Bézier edges, which STEP writes as B-spline surfaces), ``other``."""
+    return _by_surface(shape, area=False)
+
+
+def face_areas(shape) -> dict[str, float]:
+    """Face area (mm²) by surface type, the types of :func:`face_types`."""
+    return _by_surface(shape, area=True)
+
+
+def _by_surface(shape, *, area: bool) -> dict:
+    from OCP.BRepAdaptor import BRepAdaptor_Surface
+    from OCP.BRepGProp import BRepGProp
+    from OCP.GeomAbs import (
+        GeomAbs_BezierSurface,
+        GeomAbs_BSplineSurface,
+        GeomAbs_Cylinder,
+        GeomAbs_Plane,
+        GeomAbs_SurfaceOfExtrusion,
+    )
+    from OCP.GProp import GProp_GProps
+    from OCP.TopAbs import TopAbs_FACE
+    from OCP.TopExp import TopExp_Explorer
+    from OCP.TopoDS import TopoDS
+
+    names = {GeomAbs_Plane: "plane", GeomAbs_Cylinder: "cylinder", GeomAbs_BSplineSurface: "bspline",
+             GeomAbs_BezierSurface: "bspline", GeomAbs_SurfaceOfExtrusion: "bspline"}
+    out: dict = {"plane": 0, "cylinder": 0, "bspline": 0, "other": 0}
+    ex = TopExp_Explorer(shape, TopAbs_FACE)
+    while ex.More():
+        face = TopoDS.Face_s(ex.Current())
+        kind = names.get(BRepAdaptor_Surface(face).GetType(), "other")
+        if area:
+            props = GProp_GProps()
+            BRepGProp.SurfaceProperties_s(face, props)
+            out[kind] += props.Mass()
+        else:
+            out[kind] += 1
+        ex.Next()
+    return out
 
 
 def count_solids(shape) -> int:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import io
+import math
 import signal
 
 import cv2
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw
 
 
 def square(n: int = 32, lo: int = 8, hi: int = 24) -> np.ndarray:
@@ -36,6 +37,49 @@ def letter_f(scale: int = 10) -> np.ndarray:
     m[1 * scale:3 * scale, 1 * scale:9 * scale] = True    # long top bar
     m[5 * scale:7 * scale, 1 * scale:6 * scale] = True    # short middle bar
     return m
+
+
+def _polygon(n: int, r: float, turn: float):
+    return lambda d, s: d.polygon([(256 * s + r * s * math.cos(2 * math.pi * k / n + turn),
+                                    256 * s + r * s * math.sin(2 * math.pi * k / n + turn)) for k in range(n)], fill=0)
+
+
+def _disc(d, s, r, fill=0, cx=256, cy=256):
+    d.ellipse([(cx - r) * s, (cy - r) * s, (cx + r) * s, (cy + r) * s], fill=fill)
+
+
+def _ring(d, s):
+    _disc(d, s, 200)
+    _disc(d, s, 120, fill=255)
+
+
+def _plate(d, s):  # a rounded plate with four round holes and a square one
+    d.rounded_rectangle([40 * s, 100 * s, 472 * s, 412 * s], radius=50 * s, fill=0)
+    for cx, cy in ((110, 170), (402, 170), (110, 342), (402, 342)):
+        _disc(d, s, 30, fill=255, cx=cx, cy=cy)
+    d.rectangle([206 * s, 206 * s, 306 * s, 306 * s], fill=255)
+
+
+#: Geometric artwork, drawn at 8x and reduced to 512 px (anti-aliased): name -> (draw(d, s), full circles).
+GEOMETRIC = {
+    "circle": (lambda d, s: _disc(d, s, 200), 1),
+    "ring": (_ring, 2),
+    "rounded_rectangle": (lambda d, s: d.rounded_rectangle([60 * s, 120 * s, 452 * s, 392 * s], radius=60 * s, fill=0), 0),
+    "triangle": (_polygon(3, 210, 0.3), 0),
+    "square": (_polygon(4, 200, 0.5), 0),
+    "hexagon": (_polygon(6, 200, 0.1), 0),
+    "octagon": (_polygon(8, 200, 0.2), 0),
+    "plate": (_plate, 4),
+}
+
+
+def geometric_png(name: str, size: int = 512, ss: int = 8) -> bytes:
+    """One of :data:`GEOMETRIC` as a grey PNG of ``size`` px (drawn on a 512-unit canvas)."""
+    big = Image.new("L", (512 * ss, 512 * ss), 255)
+    GEOMETRIC[name][0](ImageDraw.Draw(big), ss)
+    buf = io.BytesIO()
+    big.resize((size, size), Image.LANCZOS).save(buf, format="PNG")
+    return buf.getvalue()
 
 
 def to_png(mask: np.ndarray, *, dark_on_light: bool = True, aa: bool = False) -> bytes:

@@ -174,6 +174,9 @@ class ConvertOptions:
     formats: tuple[str, ...] = DEFAULT_FORMATS
     tolerance_mm: float = DEFAULT_TOLERANCE_MM
     min_area_mm2: float = DEFAULT_MIN_AREA_MM2
+    # --fit-tolerance: refit the trace with lines, arcs and cubics within this distance (mm);
+    # None = the default tolerance (a twentieth of a source pixel at the output size), 0 = keep potrace's curves
+    fit_tolerance_mm: float | None = 0.0
     mirror: bool = False
     max_pixels: int = DEFAULT_MAX_PIXELS
     isolate: IsolateParams = IsolateParams()
@@ -216,6 +219,8 @@ class ConvertOptions:
                 raise InvalidInputError(f"{name} must be a positive number, got {v}")
         if self.min_area_mm2 < 0:
             raise InvalidInputError(f"min_area_mm2 must be >= 0, got {self.min_area_mm2}")
+        if self.fit_tolerance_mm is not None and not (np.isfinite(self.fit_tolerance_mm) and self.fit_tolerance_mm >= 0):
+            raise InvalidInputError(f"fit_tolerance_mm must be >= 0, got {self.fit_tolerance_mm}")
         if self.dxf_curves not in DXF_CURVES:
             raise InvalidInputError(f"dxf_curves must be one of {', '.join(DXF_CURVES)}, got {self.dxf_curves!r}")
         self._check_combinations()

@@ -181,9 +181,15 @@ _ACI = {OUTLINE: _ACI_WHITE, HOLES: 1, PLATE: 5, PLATE_HOLES: 4}
 
 
 def _moved(ring: Ring, dx: float, dy: float) -> Ring:
+    if ring.arcs is not None and not (ring.is_line | ring.is_arc).all():
+        ring = ring.beziers()  # arcs among cubics: all as SPLINEs (an arc only in a polyline of lines and arcs)
     if not (dx or dy):
         return ring
-    return Ring(ring.ctrl + np.array([dx, dy]), ring.is_line, ring.exact)
+    arcs = None
+    if ring.arcs is not None:
+        arcs = ring.arcs.copy()
+        arcs[:, :2] += np.array([dx, dy])
+    return Ring(ring.ctrl + np.array([dx, dy]), ring.is_line, ring.exact, arcs)
 
 
 def footprint_layers(regions, *, offset: tuple[float, float] = (0.0, 0.0)) -> list[Layer]:
@@ -259,6 +265,10 @@ def _write_contour(msp, contour: Contour, attribs: dict, curves: str, tolerance_
     if curves == "polyline":
         pts = contour.flatten(tolerance_mm) if isinstance(contour, Ring) else contour.points(tolerance_mm)
         msp.add_lwpolyline([tuple(p) for p in pts], format="xy", close=True, dxfattribs=attribs)
+    elif isinstance(contour, Ring) and contour.arcs is not None:  # lines and arcs: a polyline with bulges
+        bulges = np.where(contour.is_arc, np.tan(np.nan_to_num(contour.arcs[:, 2]) / 4), 0.0)
+        msp.add_lwpolyline([(float(x), float(y), float(b)) for (x, y), b in zip(contour.ctrl[:, 0], bulges)],
+                           format="xyb", close=True, dxfattribs=attribs)
     elif isinstance(contour, Ring):
         kinds = _segment_kinds(contour)
         if all(k == "line" for k in kinds):  # a polygon: one closed entity

@@ -1,4 +1,4 @@
-"""SVG of the traced footprint in millimetres, with the true Bézier curves."""
+"""SVG of the traced footprint in millimetres, with its exact lines (``L``), circular arcs (``A``) and Béziers (``C``)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,15 @@ def _path_d(ring, x0: float, y1: float) -> str:
     c[..., 0] -= x0
     c[..., 1] = y1 - c[..., 1]  # SVG's y points down
     parts = [f"M{c[0, 0, 0]:.6f},{c[0, 0, 1]:.6f}"]
-    for seg, line in zip(c, ring.is_line):
-        if line:
+    arcs = ring.arcs
+    for i, (seg, line) in enumerate(zip(c, ring.is_line)):
+        if arcs is not None and np.isfinite(arcs[i, 2]):
+            # y is flipped, so a counter-clockwise arc (y up) has sweep-flag 0 on the page
+            r = float(np.hypot(*(ring.ctrl[i, 0] - arcs[i, :2])))
+            large = 1 if abs(arcs[i, 2]) > np.pi else 0
+            sweep = 0 if arcs[i, 2] > 0 else 1
+            parts.append(f"A{r:.6f},{r:.6f} 0 {large} {sweep} {seg[3, 0]:.6f},{seg[3, 1]:.6f}")
+        elif line:
             parts.append(f"L{seg[3, 0]:.6f},{seg[3, 1]:.6f}")
         else:
             parts.append("C" + " ".join(f"{p[0]:.6f},{p[1]:.6f}" for p in seg[1:]))

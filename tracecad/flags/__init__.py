@@ -8,8 +8,8 @@ lists them in the order of ``--help``; ``apply`` runs in the same order.
 
 from __future__ import annotations
 
-from tracecad.flags import colour, dxf, photo, product, relief, slicer, stroke
+from tracecad.flags import colour, dxf, fit, photo, product, relief, slicer, stroke
 
 __all__ = ["GROUPS"]
 
-GROUPS = (relief, stroke, product, colour, slicer, dxf, photo)
+GROUPS = (fit, relief, stroke, product, colour, slicer, dxf, photo)

@@ -24,7 +24,7 @@ from cad.export import dxf, parse_formats, prepare_out_dir, step, stl, svg, thre
 from cad.mesh import Mesh, extrude_mesh
 from cad.products import build_product
 from cad.regions import Regions, to_regions
-from cad.solid import Solid, extrude
+from cad.solid import Solid, extrude, face_types
 from cad.tessellate import mesh_volume_tolerance, tessellate
 from tracecad.modes import product as product_mode
 from tracecad.modes.common import (
@@ -131,7 +131,11 @@ class Conversion:
             "volume_mm3": round(solid.volume_mm3 if solid is not None else self.expected_volume_mm3, 6),
             "bodies": len(reg.regions), "holes": reg.n_holes,
             "contours": sum(len(r.rings) for r in reg.regions), "curve_segments": reg.n_segments,
+            "curve_segments_by_kind": reg.segment_kinds(),
+            "fit_tolerance_mm": reg.report.get("fit_tolerance_mm"),
+            "fit_deviation_mm": reg.report.get("fit_deviation_mm"),
             "step_faces": solid.faces if solid is not None else None,
+            "step_faces_by_type": face_types(solid.shape) if solid is not None else None,
             "triangles": mesh.n_triangles if mesh is not None else None,
             "px_mm": reg.px_mm,
             "dropped_specks": reg.report.get("dropped_islands", 0) + reg.report.get("dropped_holes", 0),
@@ -169,7 +173,8 @@ def build(source, options: ConvertOptions = ConvertOptions(), *, name: str | Non
                 warnings.warn(failed, TracecadWarning)
         t = time.perf_counter()
         regions = to_regions(outlines, width_mm=options.width_mm, height_mm=options.height_mm,
-                             px_mm=options.px_mm, min_area_mm2=options.min_area_mm2, mirror=options.mirror)
+                             px_mm=options.px_mm, min_area_mm2=options.min_area_mm2, mirror=options.mirror,
+                             fit_tolerance_mm=options.fit_tolerance_mm)
         if regions.n_segments > options.trace.max_segments:  # repairs (polylines) can add segments
             raise TooComplexError(
                 f"{name}: the cleaned outline has {regions.n_segments} segments, above the budget of "

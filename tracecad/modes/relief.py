@@ -160,6 +160,8 @@ def _alive_contours(outlines, scale: float, min_area_mm2: float) -> np.ndarray:
 
 def _subject_frame(outlines, regions) -> tuple[float, float]:
     """The pixel point that :func:`to_regions` put at the origin (the subject's bbox centre), checked."""
+    if "origin_px" in regions.report:  # the fitted outline's box, as to_regions recorded it
+        return regions.report["origin_px"]
     s = regions.px_mm
     alive = _alive_contours(outlines, s, regions.report.get("min_area_mm2", 0.0))
     boxes = np.array([geometry.curve_bounds(c.ctrl) for i, c in enumerate(outlines.contours) if alive[i] and c.parent < 0])
@@ -249,7 +251,8 @@ def build_relief(source, options: ConvertOptions, *, name: str | None = None) ->
             mask = tracer.isolate(image, params=iso)
             outlines = tracer.trace(mask, params=options.trace)
             regions = to_regions(outlines, width_mm=options.width_mm, height_mm=options.height_mm,
-                                 px_mm=options.px_mm, min_area_mm2=options.min_area_mm2, mirror=options.mirror)
+                                 px_mm=options.px_mm, min_area_mm2=options.min_area_mm2, mirror=options.mirror,
+                                 fit_tolerance_mm=options.fit_tolerance_mm)
         warn.extend(str(w.message) for w in wlist if issubclass(w.category, TracecadWarning))
         if options.debug_dir:  # the subject's mask and outline, as in the extrude mode
             debug_dir = options.debug_dir

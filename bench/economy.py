@@ -1,0 +1,144 @@
+"""Economy: curve segments per image against the original SVG's, and surface types of geometric artwork.
+
+Corpus part (skipped cleanly without the evaluation corpus): every mono item of a kind is traced
+once; its outline becomes regions as traced (``--fit-tolerance 0``) and fitted (the default
+tolerance, or ``--fit-tolerance MM``), side by side. Each count is divided by the truth SVG's path
+segments (the designer's count); median and p90 per category. Fidelity comes from
+``bench/fidelity.py`` (the corpus's score.py).
+
+Geometric part (always): the artwork of ``tests/shapes.py`` (circles, rings, a rounded rectangle,
+regular polygons, a plate with holes) at 512 px; the share of the side-wall area on planes and
+cylinders, the cylindrical faces per full circle, and BRepCheck, volume and mesh checks.
+
+Usage::
+
+    nice -n 15 .venv/bin/python bench/economy.py [--corpus DIR] [--kind png512] [--items a,b] [--no-corpus]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import tracer  # noqa: E402
+from cad.mesh import check_mesh, extrude_mesh  # noqa: E402
+from cad.regions import to_regions  # noqa: E402
+from cad.solid import extrude, face_areas, face_types, is_valid_shape  # noqa: E402
+
+sys.path.append(str(ROOT / "tests"))  # after the packages: tests/ holds folders named like them
+import shapes  # noqa: E402
+
+CORPUS = ROOT.parent / "shared" / "corpus"
+WIDTH_MM = 50.0
+
+
+def svg_segments(path: Path) -> int:
+    """Segments of every path in an SVG (lines, arcs and curves), as its designer drew them."""
+    from svgpathtools import svg2paths
+
+    paths, _ = svg2paths(str(path))
+    return sum(len(p) for p in paths)
+
+
+def _pct(values: list[float], q: float) -> float:
+    v = sorted(values)
+    return v[min(len(v) - 1, int(round(q * (len(v) - 1))))]
+
+
+def corpus_rows(corpus: Path, kind: str, items: set[str] | None, fit_mm: float | None) -> list[dict]:
+    manifest = json.loads((corpus / "manifest.json").read_text())
+    rows = []
+    for item in manifest["items"]:
+        if item.get("set") != "mono" or (items and item["name"] not in items):
+            continue
+        img = next((i for i in item["images"] if i["kind"] == kind), None)
+        if img is None:
+            continue
+        outlines = tracer.trace(tracer.isolate(tracer.load_image(corpus / img["path"])))
+        traced = to_regions(outlines, width_mm=WIDTH_MM, fit_tolerance_mm=0)
+        t = time.perf_counter()
+        fitted = to_regions(outlines, width_mm=WIDTH_MM, fit_tolerance_mm=fit_mm)
+        seconds = time.perf_counter() - t
+        truth = svg_segments(corpus / item["truth_svg"])
+        row = {"name": item["name"], "category": item.get("category", ""), "truth": truth,
+               "traced": traced.n_segments, "fitted": fitted.n_segments, "kinds": fitted.segment_kinds(),
+               "traced_ratio": traced.n_segments / max(truth, 1), "ratio": fitted.n_segments / max(truth, 1),
+               "deviation_px": fitted.report["fit_deviation_mm"] / fitted.px_mm, "seconds": seconds}
+        rows.append(row)
+        print(f"{item['name']:<22} truth {truth:>5}  traced {row['traced']:>5} ({row['traced_ratio']:5.2f}x)  "
+              f"fitted {row['fitted']:>5} ({row['ratio']:5.2f}x)  {row['kinds']}  dev {row['deviation_px']:.2f} px  "
+              f"{seconds:.2f} s", flush=True)
+    return rows
+
+
+def geometric_rows(fit_mm: float | None) -> list[dict]:
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, (_, circles) in shapes.GEOMETRIC.items():
+            path = Path(tmp) / f"{name}.png"
+            path.write_bytes(shapes.geometric_png(name))
+            outlines = tracer.trace(tracer.isolate(tracer.load_image(path)))
+            traced = to_regions(outlines, width_mm=WIDTH_MM, fit_tolerance_mm=0)
+            regions = to_regions(outlines, width_mm=WIDTH_MM, fit_tolerance_mm=fit_mm)
+            solid = extrude(regions, thickness_mm=3.0)
+            areas, types = face_areas(solid.shape), face_types(solid.shape)
+            cap = 2 * regions.area_mm2  # the planar top and bottom
+            side = sum(areas.values()) - cap
+            share = (areas["plane"] - cap + areas["cylinder"]) / side
+            ok = (is_valid_shape(solid.shape) and abs(solid.volume_mm3 - 3.0 * regions.area_mm2) <= 1e-6 * solid.volume_mm3
+                  and check_mesh(extrude_mesh(regions, 3.0)).is_volume)
+            row = {"shape": name, "traced": traced.n_segments, "segments": regions.n_segments,
+                   "kinds": regions.segment_kinds(), "side_faces": types["plane"] + types["cylinder"] + types["bspline"]
+                   + types["other"] - 2, "planes_cylinders": share, "cylinders": types["cylinder"], "circles": circles,
+                   "checks": ok}
+            rows.append(row)
+            per = f"  cylinders per circle {types['cylinder'] / circles:.1f}" if circles else ""
+            print(f"{name:<18} traced {row['traced']:>4} -> {row['segments']:>3} segments {row['kinds']}  "
+                  f"side faces {row['side_faces']:>3}  planes+cylinders {100 * share:5.1f} %{per}  "
+                  f"valid/volume/watertight {ok}", flush=True)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--corpus", type=Path, default=CORPUS)
+    ap.add_argument("--kind", default="png512")
+    ap.add_argument("--items", default="")
+    ap.add_argument("--no-corpus", action="store_true")
+    ap.add_argument("--fit-tolerance", type=float, default=None, metavar="MM")
+    args = ap.parse_args(argv)
+    print("== geometric artwork at 512 px")
+    geo = geometric_rows(args.fit_tolerance)
+    print(f"side-wall area on planes and cylinders: lowest {100 * min(r['planes_cylinders'] for r in geo):.1f} %, "
+          f"mean {100 * statistics.mean(r['planes_cylinders'] for r in geo):.1f} % (target >= 90 %)")
+    if args.no_corpus:
+        return 0
+    if not (args.corpus / "manifest.json").exists():
+        print(f"evaluation corpus not found at {args.corpus}: corpus rows skipped")
+        return 0
+    print(f"== corpus, {args.kind}: segments / the truth SVG's segments")
+    rows = corpus_rows(args.corpus, args.kind, set(filter(None, args.items.split(","))) or None, args.fit_tolerance)
+    if not rows:
+        print("no corpus items matched")
+        return 0
+    for cat in sorted({r["category"] for r in rows}) + ["all"]:
+        sel = [r for r in rows if cat == "all" or r["category"] == cat]
+        t, f = [r["traced_ratio"] for r in sel], [r["ratio"] for r in sel]
+        print(f"{cat:<14} n={len(sel):>2}  traced median {statistics.median(t):5.2f} p90 {_pct(t, 0.9):5.2f}   "
+              f"fitted median {statistics.median(f):5.2f} p90 {_pct(f, 0.9):5.2f}")
+    tot_t, tot_f = sum(r["traced"] for r in rows), sum(r["fitted"] for r in rows)
+    print(f"segments in all: traced {tot_t}, fitted {tot_f} ({tot_t / max(tot_f, 1):.1f}x fewer); "
+          f"fit time median {statistics.median(r['seconds'] for r in rows):.2f} s, max {max(r['seconds'] for r in rows):.2f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,35 @@
+"""Flags of the fitting stage: the traced outline refitted with few lines, circular arcs and cubics."""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+__all__ = ["add_arguments", "apply"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("fitting (few lines, arcs and curves: CAD-clean STEP)")
+    g.add_argument("--fit-tolerance", type=_tolerance, default=None, metavar="MM|auto",
+                   help="refit the traced outline with the fewest lines, circular arcs and Bézier curves that "
+                        "stay within MM of it (auto: a twentieth of a source pixel at the output size; lines "
+                        "and arcs, least-squares fits, may stray twice as far); off (0) unless given")
+
+
+def _tolerance(text: str) -> float | str:
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a distance in mm or 'auto', got {text!r}") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"expected a distance in mm >= 0 or 'auto', got {text!r}")
+    return value
+
+
+def apply(args: argparse.Namespace, kw: dict) -> None:
+    if args.fit_tolerance == "auto":
+        kw["fit_tolerance_mm"] = None
+    elif args.fit_tolerance is not None:
+        kw["fit_tolerance_mm"] = float(args.fit_tolerance)
