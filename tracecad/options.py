@@ -143,7 +143,8 @@ class StrokeParams:
 
     width_mm : the stroke width; None measures it: the median ink width of the drawing, in mm.
     cap : the ends of open lines, "round", "butt" or "square" (joins are always round).
-    svg_content : "outline" (the strokes' filled outline) or "centerline" (the centrelines as open paths).
+    svg_content : "outline" (the strokes' filled outline) or "centerline" (the centrelines as open paths), in
+        the SVG and the DXF.
     """
 
     width_mm: float | None = None

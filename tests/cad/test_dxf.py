@@ -388,3 +388,36 @@ def test_librecad_draws_the_splines_on_the_outline(tmp_path):
     assert off.max() < 2e-4  # (LibreCAD draws a closed SPLINE with triple knots 0.1-8 % of the size off)
     missed = shapely.distance(shapely.MultiLineString(drawn), shapely.points(np.vstack(ref))) / span
     assert missed.max() < 2e-3  # every part of the outline is drawn (LibreCAD's chords are coarse)
+
+
+@pytest.mark.parametrize("curves", ["spline", "polyline"])
+def test_open_paths_meeting_at_one_point_stay_apart(tmp_path, curves):
+    """Three open paths ending at one point (a Y), a loop through it and a straight line: every path is its own
+    chain (the writer turns paths so none starts where the previous ended), as long as the curves."""
+    from cad.export.dxf_paths import check_dxf_paths, cubic_length, paths_length, write_dxf_paths
+
+    def line(p, q):
+        p, q = np.asarray(p, float), np.asarray(q, float)
+        return np.array([p, p + (q - p) / 3, p + 2 * (q - p) / 3, q])
+
+    arc = np.array([[0, 0], [5, 1], [8, 4], [9, 9]], float)  # ends at the Y's centre (0, 0) when reversed
+    k = 4 / 3 * math.tan(math.pi / 8)  # a circle of radius 3 through (0, 0) from four quarter cubics
+    c = np.array([0.0, -3.0])
+    quarter = [np.array([[3 * math.cos(a), 3 * math.sin(a)],
+                         [3 * (math.cos(a) - k * math.sin(a)), 3 * (math.sin(a) + k * math.cos(a))],
+                         [3 * (math.cos(a + math.pi / 2) + k * math.sin(a + math.pi / 2)),
+                          3 * (math.sin(a + math.pi / 2) - k * math.cos(a + math.pi / 2))],
+                         [3 * math.cos(a + math.pi / 2), 3 * math.sin(a + math.pi / 2)]]) + c
+               for a in (math.pi / 2, math.pi, 1.5 * math.pi, 0.0)]
+    paths = [(line((-10, 0), (0, 0))[None], False), (line((0, 0), (0, 10))[None], False), (arc[::-1][None], False),
+             (np.array(quarter), True), (np.stack([line((20, 0), (30, 0)), line((30, 0), (30, 5))]), False)]
+    assert cubic_length(line((0, 0), (3, 4))[None]) == pytest.approx(5.0, rel=1e-12)
+    out = tmp_path / "paths.dxf"
+    written = write_dxf_paths(paths, out, curves=curves, tolerance_mm=0.001)
+    want = paths_length(paths)
+    assert written == pytest.approx(want, rel=1e-6 if curves == "spline" else 1e-4)
+    assert want == pytest.approx(10 + 10 + 15 + cubic_length(arc[None]) + 2 * math.pi * 3, rel=1e-3)
+    got = check_dxf_paths(out, open_paths=4, closed_paths=1, length_mm=written, curves=curves)
+    assert got == pytest.approx(written, rel=1e-9)
+    kinds = {e.dxftype() for e in ezdxf.readfile(out).modelspace()}
+    assert kinds == ({"LINE", "SPLINE"} if curves == "spline" else {"LWPOLYLINE"})

@@ -145,3 +145,63 @@ def test_noise_is_not_line_art_but_still_a_checked_solid(tmp_path):
     entry = convert(path, tmp_path / "out", ConvertOptions(mode="stroke", formats=("stl",)))
     assert entry["status"] == "ok" and entry["branches"] > 10
     assert trimesh.load(entry["outputs"]["stl"]).is_volume
+
+
+def test_dxf_centerline_writes_open_and_closed_chains(capsys, tmp_path):
+    """An X crossing (two open lines through one junction) and a separate loop: the DXF holds two open
+    chains and one closed chain on CENTERLINE, as long as the centreline SVG's paths, in the frame of the STL."""
+    import ezdxf
+    from ezdxf.path import make_path
+
+    from cad.export import svg
+    from cad.export.dxf_paths import check_dxf_paths
+    from tracer.errors import ExportError
+
+    loop = [(120 + 28 * np.cos(a), 110 + 28 * np.sin(a)) for a in np.linspace(0, 2 * np.pi, 181)]
+    path = tmp_path / "xloop.png"
+    Image.fromarray(line_art([[(15, 15), (80, 80)], [(15, 80), (80, 15)], loop], 5.0)).save(path)
+    code, out, err = run(capsys, "convert", path, "-o", tmp_path, "--mode", "stroke", "--formats", "dxf,svg,stl",
+                         "--svg-content", "centerline", "--stroke-width", "1", "--width", "40", "--json")
+    assert code == 0, err
+    entry = json.loads(out)["results"][0]
+    assert (entry["centerlines"], entry["junctions"]) == (3, 1)
+    dxf_path = tmp_path / "xloop.dxf"
+    doc = ezdxf.readfile(dxf_path)
+    assert not doc.audit().has_errors and doc.header["$INSUNITS"] == 4
+    ents = list(doc.modelspace())
+    assert {e.dxf.layer for e in ents} == {"CENTERLINE"} and {e.dxftype() for e in ents} <= {"LINE", "SPLINE"}
+    # chains in file order: each entity starting where the previous ended continues the path
+    chains: list[list] = []
+    for e in ents:
+        pts = [(e.dxf.start.x, e.dxf.start.y), (e.dxf.end.x, e.dxf.end.y)] if e.dxftype() == "LINE" else \
+            [tuple(p[:2]) for p in e.control_points]
+        if chains and chains[-1][-1] == pts[0]:
+            chains[-1].extend(pts[1:])
+        else:
+            chains.append(pts)
+    closed = [c[0] == c[-1] for c in chains]
+    assert (len(chains), sum(closed)) == (3, 1)
+    n_svg, svg_len = svg.svg_open_paths(tmp_path / "xloop.svg")
+    assert n_svg == 3
+    length = check_dxf_paths(dxf_path, open_paths=2, closed_paths=1, length_mm=svg_len * (1 + 1e-7))
+    assert length == pytest.approx(svg_len, rel=1e-5)  # svgpathtools' own length integration
+    # the same frame as the STL (mm, centred, y up): the footprint is the curves grown by half the stroke width
+    lo, hi = trimesh.load(tmp_path / "xloop.stl").bounds
+    on_curve = np.array([(v.x, v.y) for e in ents for v in make_path(e).flattening(1e-4)])
+    np.testing.assert_allclose(on_curve.min(axis=0) - 0.5, lo[:2], atol=0.01)
+    np.testing.assert_allclose(on_curve.max(axis=0) + 0.5, hi[:2], atol=0.01)
+    # the check can fail: a wrong count or length is refused
+    with pytest.raises(ExportError, match="open and"):
+        check_dxf_paths(dxf_path, open_paths=4, closed_paths=1, length_mm=length)
+    with pytest.raises(ExportError, match="long"):
+        check_dxf_paths(dxf_path, open_paths=2, closed_paths=1, length_mm=length * 1.001)
+
+
+def test_dxf_centerline_failing_check_leaves_no_file(monkeypatch, drawing, tmp_path):
+    from cad.export import dxf_paths
+
+    monkeypatch.setattr(dxf_paths, "LENGTH_RTOL", -1.0)  # no length can pass
+    opts = ConvertOptions(mode="stroke", formats=("svg", "dxf"), stroke=StrokeParams(svg_content="centerline"))
+    with pytest.raises(Exception, match="drawing.dxf: the DXF's paths read back"):
+        convert(drawing, tmp_path / "out", opts)
+    assert not list((tmp_path / "out").iterdir())

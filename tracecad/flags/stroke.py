@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="width of every stroke (default auto: the median ink width measured in the image)")
     g.add_argument("--cap", choices=CAPS, default=None, help="ends of open lines (default round; joins are round)")
     g.add_argument("--svg-content", choices=SVG_CONTENTS, default=None,
-                   help="with --formats svg: the strokes' filled outline (default) or the centrelines as open paths")
+                   help="with --formats svg or dxf: the strokes' filled outline (default) or the centrelines as open paths")
 
 
 def apply(args: argparse.Namespace, kw: dict) -> None:

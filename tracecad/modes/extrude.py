@@ -122,6 +122,17 @@ class Conversion:
             raise ExportError(f"{final.name}: the SVG reads back with area {area:.4f} mm², "
                               f"expected {self.regions.area_mm2:.4f}")
 
+    def write_dxf(self, tmp: Path, final: Path) -> None:
+        """The DXF file: the footprint's outlines (and a product's plate), read back and checked."""
+        opts = self.options
+        if self.is_product:  # the artwork and the plate, in the frame of the product's solid
+            assert opts.product is not None
+            layers = product_mode.drawing_layers(self.regions, opts.product, self.solid)
+        else:
+            layers = dxf.footprint_layers(self.regions)
+        dxf.write_dxf(layers, tmp, curves=opts.dxf_curves, tolerance_mm=opts.tolerance_mm)
+        dxf.check_dxf(tmp, layers, curves=opts.dxf_curves, tolerance_mm=opts.tolerance_mm, name=final.name)
+
     def report(self) -> dict:
         reg = self.regions
         solid, mesh = self.solid_built, self.mesh_built
@@ -231,18 +242,8 @@ def write_outputs(conv: Conversion, out_dir: str | os.PathLike[str], stem: str, 
         step.write_step(solid.shape, tmp, name=final.stem)
         step.verify_step(tmp, solids=solid.solids, faces=solid.faces)
 
-    def dxf_file(tmp: Path, final: Path) -> None:
-        opts = conv.options
-        if conv.is_product:  # the artwork and the plate, in the frame of the product's solid
-            assert opts.product is not None
-            layers = product_mode.drawing_layers(conv.regions, opts.product, conv.solid)
-        else:
-            layers = dxf.footprint_layers(conv.regions)
-        dxf.write_dxf(layers, tmp, curves=opts.dxf_curves, tolerance_mm=opts.tolerance_mm)
-        dxf.check_dxf(tmp, layers, curves=opts.dxf_curves, tolerance_mm=opts.tolerance_mm, name=final.name)
-
     writers: dict[str, Callable[..., None]] = {"stl": stl_file, "3mf": threemf_file, "step": step_file, "svg": conv.write_svg,
-                                               "dxf": dxf_file}
+                                               "dxf": conv.write_dxf}
 
     def strict() -> None:
         if checks.strict_enabled():  # TRACECAD_STRICT=1: independent invariants, before any rename

@@ -5,7 +5,7 @@ per source pixel unless ``--upsample`` says otherwise), its ink is followed down
 (:func:`tracer.centerline.centerlines`), and each centreline is drawn at the chosen width
 (:func:`cad.strokes.stroke_regions`). From the regions on everything is the extrude mode's:
 products (a cookie cutter uses the strokes as its wall), the printability check, STEP, STL, 3MF and
-the outline SVG; ``--svg-content centerline`` writes the centrelines as open paths instead.
+the outline SVG and DXF; ``--svg-content centerline`` writes the centrelines as open paths instead.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 import tracer
-from cad.export import svg
+from cad.export import dxf_paths, svg
 from cad.strokes import StrokeSet, flatten_path, stroke_regions
 from tracecad.modes import product as product_mode
 from tracecad.modes.common import collect_warnings, load_for, report_entry, source_name, source_stem
@@ -54,6 +54,23 @@ class StrokeConversion(Conversion):
         if count != len(ss.paths) or abs(length - want) > 1e-3 * want + 1e-6:
             raise ExportError(f"{final.name}: the SVG reads back as {count} paths {length:.4f} mm long, "
                               f"expected {len(ss.paths)} paths {want:.4f} mm long")
+
+    def write_dxf(self, tmp: Path, final: Path) -> None:
+        """The outline DXF, or with ``--svg-content centerline`` the centrelines as open chains on ``CENTERLINE``
+        (in the frame of the STEP and STL: a product's offset applied)."""
+        if self.options.stroke.svg_content != "centerline":
+            Conversion.write_dxf(self, tmp, final)
+            return
+        ss = self.strokes
+        assert ss is not None
+        dx, dy = self.solid.report["_offset"] if self.is_product else (0.0, 0.0)
+        paths = [(c + np.array([dx, dy]), closed) for c, closed in ss.paths]
+        opts = self.options
+        written = dxf_paths.write_dxf_paths(paths, tmp, curves=opts.dxf_curves, tolerance_mm=opts.tolerance_mm)
+        n_closed = sum(1 for c, closed in paths if closed or np.array_equal(c[0, 0], c[-1, 3]))
+        want = dxf_paths.paths_length(paths) if opts.dxf_curves == "spline" else written
+        dxf_paths.check_dxf_paths(tmp, open_paths=len(paths) - n_closed, closed_paths=n_closed, length_mm=want,
+                                  curves=opts.dxf_curves, name=final.name)
 
     def report(self) -> dict:
         out = Conversion.report(self)
