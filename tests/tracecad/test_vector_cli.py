@@ -82,6 +82,16 @@ def test_bad_svg_fails_with_one_sentence_and_no_files(tmp_path, capsys):
     assert not list((tmp_path / "out").glob("*")) if (tmp_path / "out").exists() else True
 
 
+def test_photo_options_are_refused_on_a_vector_source(tmp_path, capsys):
+    src = tmp_path / "logo.svg"
+    src.write_text(TWO)
+    for flags in (["--crop", "0,0,10,10"], ["--keep", "largest"]):
+        code = main(["convert", str(src), "-o", str(tmp_path / "out"), *flags])
+        err = capsys.readouterr().err
+        assert code == 1 and "logo.svg" in err and "vector source" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
 def test_relief_mode_needs_a_picture(tmp_path, capsys):
     src = tmp_path / "a.svg"
     src.write_text(TWO)

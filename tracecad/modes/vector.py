@@ -40,6 +40,9 @@ def _check_options(options: ConvertOptions, name: str) -> None:
     if options.mode != "extrude":
         raise InvalidInputError(f"{name}: --mode {options.mode} needs a picture's grey levels; a vector source "
                                 "is extruded (convert a render of it instead)")
+    if options.photo.active or options.isolate.keep != "all":
+        raise InvalidInputError(f"{name}: --crop, --perspective, --pick and --keep work on a photo's pixels; "
+                                "a vector source has none (edit the drawing, or convert a render of it)")
 
 
 def _size(options: ConvertOptions) -> dict:
