@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from dataclasses import replace
 
 from tracer.errors import InvalidInputError
@@ -18,7 +19,8 @@ def _usage(parse):
         try:
             return parse(text)
         except InvalidInputError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
+            # argparse names the flag itself: "argument --crop: wants X,Y,W,H ..."
+            raise argparse.ArgumentTypeError(re.sub(r"^--[a-z-]+ ", "", str(exc))) from None
     convert.__name__ = parse.__name__.replace("parse_", "")
     return convert
 

@@ -38,7 +38,7 @@ def read_art(source, options: ConvertOptions, name: str) -> Art:
 
 def _check_options(options: ConvertOptions, name: str) -> None:
     if options.mode != "extrude":
-        raise InvalidInputError(f"{name}: --mode {options.mode} needs a picture's grey levels; a vector source "
+        raise InvalidInputError(f"{name}: --mode {options.mode} works on a picture's pixels; a vector source "
                                 "is extruded (convert a render of it instead)")
     if options.photo.active or options.isolate.keep != "all":
         raise InvalidInputError(f"{name}: --crop, --perspective, --pick and --keep work on a photo's pixels; "
