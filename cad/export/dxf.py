@@ -46,7 +46,7 @@ from cad import geometry
 from cad.regions import Ring, polygons_of
 from tracer.errors import ExportError
 
-__all__ = ["CURVES", "Layer", "Circle", "Ellipse", "Loop", "SEGMENT_KINDS", "write_dxf", "check_dxf",
+__all__ = ["CURVES", "Layer", "Circle", "Ellipse", "Loop", "SEGMENT_KINDS", "write_dxf", "check_dxf", "read_back",
            "read_dxf_layers", "LayerReading", "rounded_rect_loop", "layer_name",
            "footprint_layers", "colour_layer", "polygon_loops", "plate_layers",
            "OUTLINE", "HOLES", "PLATE", "PLATE_HOLES"]
@@ -419,16 +419,11 @@ _READERS: dict[str, Callable[..., str | None]] = {
     "ELLIPSE": _read_ellipse}
 
 
-def check_dxf(path: str | Path, layers: Sequence[Layer], *, curves: str = "spline", tolerance_mm: float = 0.01,
-              name: str | None = None) -> dict[str, float]:
-    """Read ``path`` back and check it holds ``layers``: audit, closed contours, each layer's area.
+def read_back(path: str | Path, name: str):
+    """Read a written DXF back with ezdxf: it must parse, pass ezdxf's audit and be in millimetres;
+    raises :class:`ExportError` naming the file (``name``). Returns the document."""
+    import ezdxf  # (imported here: 0.3 s and more, paid only when a DXF is written)
 
-    Raises :class:`ExportError` naming the file (``name``, default the path) and the first fault found.
-    Returns the read-back area of each layer.
-    """
-    import ezdxf
-
-    name = name or str(path)
     try:
         doc = ezdxf.readfile(str(path))
     except (OSError, ezdxf.DXFError) as exc:
@@ -438,6 +433,18 @@ def check_dxf(path: str | Path, layers: Sequence[Layer], *, curves: str = "splin
         raise ExportError(f"{name}: the DXF fails ezdxf's audit ({auditor.errors[0].message})")
     if doc.header.get("$INSUNITS") != _INSUNITS_MM:
         raise ExportError(f"{name}: the DXF is not in millimetres")
+    return doc
+
+
+def check_dxf(path: str | Path, layers: Sequence[Layer], *, curves: str = "spline", tolerance_mm: float = 0.01,
+              name: str | None = None) -> dict[str, float]:
+    """Read ``path`` back and check it holds ``layers``: audit, closed contours, each layer's area.
+
+    Raises :class:`ExportError` naming the file (``name``, default the path) and the first fault found.
+    Returns the read-back area of each layer.
+    """
+    name = name or str(path)
+    doc = read_back(path, name)
     readings, problems = read_dxf_layers(doc)
     if problems:
         raise ExportError(f"{name}: the DXF holds {problems[0]}, which is not a closed outline")

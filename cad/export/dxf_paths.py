@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from cad import geometry
-from cad.export.dxf import DXF_VERSION, JOIN_MM, SEGMENT_KINDS
+from cad.export.dxf import DXF_VERSION, JOIN_MM, SEGMENT_KINDS, read_back
 from tracer.errors import ExportError
 
 __all__ = ["CENTERLINE", "write_dxf_paths", "check_dxf_paths", "paths_length", "cubic_length", "is_straight"]
@@ -165,18 +165,8 @@ def check_dxf_paths(path: str | Path, *, open_paths: int, closed_paths: int, len
                     layer: str = CENTERLINE, curves: str = "spline", name: str | None = None) -> float:
     """Read ``path`` back and check it holds ``open_paths`` open and ``closed_paths`` closed chains on ``layer``,
     ``length_mm`` long in all; raises :class:`ExportError` naming the file (``name``). Returns the length read."""
-    import ezdxf
-
     name = name or str(path)
-    try:
-        doc = ezdxf.readfile(str(path))
-    except (OSError, ezdxf.DXFError) as exc:
-        raise ExportError(f"{name}: the DXF does not read back ({exc})") from exc
-    auditor = doc.audit()
-    if auditor.has_errors:
-        raise ExportError(f"{name}: the DXF fails ezdxf's audit ({auditor.errors[0].message})")
-    if doc.header.get("$INSUNITS") != _MM:
-        raise ExportError(f"{name}: the DXF is not in millimetres")
+    doc = read_back(path, name)
     chains: list[list] = []  # [start, end, a closed polyline, kind]: runs of entities, each starting where one ended
     length = 0.0
     for e in doc.modelspace():

@@ -41,7 +41,7 @@ from tracer.debug import write_debug, write_or_warn
 from tracer.errors import ExportError, TooComplexError, TracecadWarning
 from tracer.types import Mask, Outlines
 
-__all__ = ["Conversion", "build", "write_outputs", "convert_extrude"]
+__all__ = ["Conversion", "build", "write_outputs", "finish", "convert_extrude"]
 
 
 @dataclass(slots=True, eq=False)
@@ -261,9 +261,15 @@ def convert_extrude(source, out_dir: str | os.PathLike[str], options: ConvertOpt
     """Build, write and report one input in the extrude mode (with its product, if any)."""
     t0 = time.perf_counter()
     stem = source_stem(source) if stem is None else stem
-    conv = build(source, options, name=name)
+    return finish(build(source, options, name=name), out_dir, stem, t0)
+
+
+def finish(conv: Conversion, out_dir: str | os.PathLike[str], stem: str, t0: float) -> dict:
+    """Write a built conversion's files (and its ``<stem>.thin.png`` when asked), and its report entry;
+    ``t0`` is when the input's conversion started."""
     outputs: dict[str, Path] = write_outputs(conv, out_dir, stem)
-    if options.product is not None and options.product.preview:  # <stem>.thin.png
+    product = conv.options.product
+    if product is not None and product.preview:  # <stem>.thin.png
         outputs["thin_png"] = product_mode.write_thin_png(conv.regions, conv.solid_built, out_dir, stem)
     return report_entry(conv.name, {k: str(v) for k, v in outputs.items()}, conv.report(), conv.warnings,
                         conv.timings, t0)

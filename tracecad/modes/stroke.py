@@ -21,8 +21,8 @@ import tracer
 from cad.export import dxf_paths, svg
 from cad.strokes import StrokeSet, flatten_path, stroke_regions
 from tracecad.modes import product as product_mode
-from tracecad.modes.common import collect_warnings, load_for, report_entry, source_name, source_stem
-from tracecad.modes.extrude import Conversion, write_outputs
+from tracecad.modes.common import collect_warnings, load_for, source_name, source_stem
+from tracecad.modes.extrude import Conversion, finish
 from tracecad.options import ConvertOptions
 from tracer.centerline import Centerlines, centerlines
 from tracer.errors import ExportError, TooComplexError
@@ -140,9 +140,4 @@ def convert_stroke(source, out_dir: str | os.PathLike[str], options: ConvertOpti
     """Build, write and report one input in the stroke mode (with its product, if any)."""
     t0 = time.perf_counter()
     stem = source_stem(source) if stem is None else stem
-    conv = build(source, options, name=name)
-    outputs: dict[str, Path] = write_outputs(conv, out_dir, stem)
-    if options.product is not None and options.product.preview:  # <stem>.thin.png
-        outputs["thin_png"] = product_mode.write_thin_png(conv.regions, conv.solid_built, out_dir, stem)
-    return report_entry(conv.name, {k: str(v) for k, v in outputs.items()}, conv.report(), conv.warnings,
-                        conv.timings, t0)
+    return finish(build(source, options, name=name), out_dir, stem, t0)
