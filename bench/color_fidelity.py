@@ -157,19 +157,12 @@ def main(argv=None) -> int:
                 try:
                     r = score_item(it, kind, a.width, Path(tmp))
                 except Exception as exc:  # a failure is a result: it counts as IoU 0
-                    r = {"item": it["name"], "kind": kind, "error": f"{type(exc).__name__}: {exc}",
-                         "mean_iou": 0.0, "union_iou": 0.0, "overlap_pct": None, "watertight": False,
-                         "per_color": {}, "bodies": 0, "colors_truth": len(it.get("colors", []))}
+                    r = error_row(it["name"], kind, exc, [])
+                r["colors_truth"] = len(it.get("colors", []))
                 results.append(r)
                 if not a.json:
-                    _print_row(r)
-    summary = summarise(results, kinds)
-    if a.json:
-        json.dump({"results": results, "summary": summary}, sys.stdout, indent=2)
-        print()
-    else:
-        for kind, s in summary.items():
-            print(f"\n{kind}: " + ", ".join(f"{k} {v}" for k, v in s.items()))
+                    print_row(r)
+    report(results, kinds, as_json=a.json)
     return 0
 
 
@@ -198,7 +191,7 @@ def summarise(results: list[dict], kinds) -> dict:
     return summary
 
 
-def _print_row(r: dict) -> None:
+def print_row(r: dict) -> None:
     if "error" in r:
         print(f"{r['kind']:8s} {r['item']:34s} ERROR {r['error']}")
         return
@@ -209,5 +202,24 @@ def _print_row(r: dict) -> None:
           f"{r['seconds']:.1f}s  {cols}{extra}")
 
 
+def error_row(item: str, kind: str, exc: BaseException, colours) -> dict:
+    """The result row of an item whose conversion failed: zero IoU for each of its ``colours``."""
+    return {"item": item, "kind": kind, "error": f"{type(exc).__name__}: {exc}", "mean_iou": 0.0,
+            "union_iou": 0.0, "overlap_pct": None, "watertight": False,
+            "per_color": {c: {"iou": 0.0} for c in colours}, "bodies": 0, "colors_truth": len(colours)}
+
+
+def report(results: list[dict], kinds, *, as_json: bool) -> None:
+    """Print the summary per kind (with ``as_json``, one JSON document of the rows and the summary)."""
+    summary = summarise(results, kinds)
+    if as_json:
+        json.dump({"results": results, "summary": summary}, sys.stdout, indent=2)
+        print()
+    else:
+        for kind, s in summary.items():
+            print(f"\n{kind}: " + ", ".join(f"{k} {v}" for k, v in s.items()))
+
+
 if __name__ == "__main__":
     sys.exit(main())
+

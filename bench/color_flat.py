@@ -32,7 +32,6 @@ overlap < 0.5 %, every body watertight.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import zlib
@@ -47,7 +46,7 @@ from shapely.geometry import Point, Polygon, box
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from color_fidelity import _print_row, score_file, summarise  # noqa: E402
+from color_fidelity import error_row, print_row, report, score_file  # noqa: E402
 
 KINDS = ("png512", "png2048", "soft2048", "jpeg", "photo")
 FRAME = 100.0  # every scene is drawn in a FRAME x FRAME square, y down
@@ -207,19 +206,11 @@ def main(argv=None) -> int:
                 try:
                     r = {"item": name, "kind": kind, **score_file(src, layers, a.width, work)}
                 except Exception as exc:  # a failure is a result: it counts as IoU 0
-                    r = {"item": name, "kind": kind, "error": f"{type(exc).__name__}: {exc}", "mean_iou": 0.0,
-                         "union_iou": 0.0, "overlap_pct": None, "watertight": False,
-                         "per_color": {c: {"iou": 0.0} for c in layers}, "bodies": 0, "colors_truth": len(layers)}
+                    r = error_row(name, kind, exc, layers)
                 results.append(r)
                 if not a.json:
-                    _print_row(r)
-    summary = summarise(results, kinds)
-    if a.json:
-        json.dump({"results": results, "summary": summary}, sys.stdout, indent=2)
-        print()
-    else:
-        for kind, s in summary.items():
-            print(f"\n{kind}: " + ", ".join(f"{k} {v}" for k, v in s.items()))
+                    print_row(r)
+    report(results, kinds, as_json=a.json)
     return 0
 
 
