@@ -1,0 +1,247 @@
+"""The pieces of the fitting stage (:mod:`cad.fit`): samples of a traced ring, and least-squares lines,
+circles and cubics through runs of them, each with its largest distance from the samples.
+
+Every function takes plain arrays of points (m, 2) in any unit and is cheap enough to be called a few
+thousand times per ring: the fitting stage tests each piece on at most a few hundred samples.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["arc_cubic", "line_ctrl", "cross", "unit", "bern", "samples", "seg_tangents", "sub", "sub_cubic",
+           "tls_line", "line_err", "kasa_circle", "circle", "arc_sweep", "arc_err", "cubic", "MAX_SWEEP"]
+
+#: Longest arc sweep (radians); a full circle is two arcs.
+MAX_SWEEP = 1.5 * math.pi
+
+
+def unit(v: np.ndarray) -> np.ndarray:
+    n = float(np.hypot(v[0], v[1]))
+    return v / n if n > 0 else v
+
+
+def cross(a: np.ndarray, b: np.ndarray):
+    return a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]
+
+
+def bern(t: np.ndarray) -> np.ndarray:
+    u = 1.0 - t
+    return np.stack([u * u * u, 3 * u * u * t, 3 * u * t * t, t * t * t], axis=-1)
+
+
+def bern_d(t: np.ndarray) -> np.ndarray:
+    u = 1.0 - t
+    return np.stack([-3 * u * u, 3 * u * u - 6 * u * t, 6 * u * t - 3 * t * t, 3 * t * t], axis=-1)
+
+
+def arc_cubic(p0: np.ndarray, p3: np.ndarray, c: np.ndarray, sweep: float) -> np.ndarray:
+    """The usual cubic approximation (control points) of an arc of at most a half turn."""
+    k = 4.0 / 3.0 * math.tan(abs(sweep) / 4.0)
+    sgn = 1.0 if sweep > 0 else -1.0
+    r0, r3 = p0 - c, p3 - c
+    return np.array([p0, p0 + k * sgn * np.array([-r0[1], r0[0]]), p3 - k * sgn * np.array([-r3[1], r3[0]]), p3])
+
+
+def line_ctrl(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.array([a, a + (b - a) / 3, a + 2 * (b - a) / 3, b])
+
+
+def sub(Q: np.ndarray, a: int, b: int, most: int) -> np.ndarray:
+    """At most ``most`` samples ``a..b``, both ends included, evenly spread."""
+    if b - a + 1 <= most:
+        return Q[a: b + 1]
+    return Q[np.linspace(a, b, most).round().astype(np.int64)]
+
+
+def sub_cubic(c: np.ndarray, t0: float, t1: float) -> np.ndarray:
+    """The exact piece ``t0..t1`` of the cubic ``c`` (its blossom at (t0,t0,t0), (t0,t0,t1), (t0,t1,t1), (t1,t1,t1))."""
+    def blossom(u1, u2, u3):
+        p = c.copy()
+        for u in (u1, u2, u3):
+            p = p[:-1] * (1 - u) + p[1:] * u
+        return p[0]
+    return np.array([blossom(t0, t0, t0), blossom(t0, t0, t1), blossom(t0, t1, t1), blossom(t1, t1, t1)])
+
+
+# ----------------------------------------------------------------------------- sampling the trace
+
+def samples(ctrl: np.ndarray, spacing: float):
+    """Samples along the ring about ``spacing`` apart: points, the first sample of each segment, and each
+    sample's segment and parameter."""
+    t = np.linspace(0.0, 1.0, 9)
+    pts = np.einsum("tk,nkd->ntd", bern(t), ctrl)
+    length = np.hypot(*np.diff(pts, axis=1).transpose(2, 0, 1)).sum(axis=1)
+    counts = np.clip(np.ceil(length / spacing), 1, 400).astype(np.int64)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    seg = np.repeat(np.arange(len(ctrl)), counts)
+    tt = (np.arange(int(counts.sum())) - np.repeat(starts, counts)) / np.repeat(counts, counts)
+    q = np.einsum("mk,mkd->md", bern(tt), ctrl[seg])
+    return q, starts, seg, tt
+
+
+def seg_tangents(ctrl: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unit start and end tangents of each cubic (the first non-zero handle)."""
+    def first(vs):
+        out = vs[0].copy()
+        for v in vs[1:]:
+            small = np.hypot(*out.T) < 1e-12
+            out[small] = v[small]
+        return out / np.maximum(np.hypot(*out.T), 1e-300)[:, None]
+    start = first([ctrl[:, 1] - ctrl[:, 0], ctrl[:, 2] - ctrl[:, 0], ctrl[:, 3] - ctrl[:, 0]])
+    end = first([ctrl[:, 3] - ctrl[:, 2], ctrl[:, 3] - ctrl[:, 1], ctrl[:, 3] - ctrl[:, 0]])
+    return start, end
+
+
+# ----------------------------------------------------------------------------- lines
+
+def tls_line(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Total least squares line through ``q``: (its centroid, unit direction from q[0] towards q[-1])."""
+    m = q.mean(axis=0)
+    r = q - m
+    sxx, syy, sxy = float(r[:, 0] @ r[:, 0]), float(r[:, 1] @ r[:, 1]), float(r[:, 0] @ r[:, 1])
+    th = 0.5 * math.atan2(2 * sxy, sxx - syy)
+    u = np.array([math.cos(th), math.sin(th)])
+    return m, (u if u @ (q[-1] - q[0]) >= 0 else -u)
+
+
+def line_err(q: np.ndarray, slack: float) -> float:
+    """Largest distance of ``q`` from its least-squares line; inf when the samples run back along it
+    by more than ``slack`` or the run is shorter than that."""
+    if len(q) < 2:
+        return math.inf
+    m, u = tls_line(q)
+    r = q - m
+    s = r @ u
+    if s[-1] - s[0] <= slack or s.min() < s[0] - slack or s.max() > s[-1] + slack:
+        return math.inf
+    return float(np.abs(r[:, 0] * u[1] - r[:, 1] * u[0]).max())
+
+
+# ----------------------------------------------------------------------------- circles and arcs
+
+def kasa_circle(q: np.ndarray) -> tuple[np.ndarray, float] | None:
+    """The algebraic least-squares circle through ``q`` (Kåsa): (centre, radius), or None."""
+    m = q.mean(axis=0)
+    p = q - m
+    s = float(np.abs(p).max())
+    if not s > 0:
+        return None
+    p = p / s
+    z = (p * p).sum(axis=1)
+    A = np.column_stack([p, np.ones(len(p))])
+    M = A.T @ A
+    try:
+        sol = np.linalg.solve(M, A.T @ z)
+    except np.linalg.LinAlgError:
+        return None
+    c = 0.5 * sol[:2]
+    r2 = sol[2] + c @ c
+    if not (np.isfinite(r2) and r2 > 0):
+        return None
+    return m + c * s, math.sqrt(r2) * s
+
+
+def circle(q: np.ndarray, tol: float) -> tuple[np.ndarray, float] | None:
+    """A least-squares circle (algebraic, refined by Gauss-Newton) through the closed samples ``q`` within
+    ``tol``, turning one way; None otherwise."""
+    m = q.mean(axis=0)
+    s = float(np.abs(q - m).max()) or 1.0
+    p = (q - m) / s
+    A = np.column_stack([p, np.ones(len(p))])
+    sol, *_ = np.linalg.lstsq(A, (p * p).sum(axis=1), rcond=None)
+    c = 0.5 * sol[:2]
+    r2 = sol[2] + c @ c
+    if not r2 > 0:
+        return None
+    r = math.sqrt(r2)
+    for _ in range(3):
+        d = p - c
+        dist = np.hypot(*d.T)
+        if (dist == 0).any():
+            return None
+        J = np.column_stack([-d / dist[:, None], -np.ones(len(p))])
+        step, *_ = np.linalg.lstsq(J, -(dist - r), rcond=None)
+        c, r = c + step[:2], r + step[2]
+    centre, radius = m + c * s, abs(r) * s
+    if float(np.abs(np.hypot(*(q - centre).T) - radius).max()) > tol:
+        return None
+    v = q - centre
+    step_ang = np.diff(np.arctan2(v[:, 1], v[:, 0]))
+    step_ang = (step_ang + np.pi) % (2 * np.pi) - np.pi
+    if not ((step_ang >= 0).all() or (step_ang <= 0).all()):
+        return None
+    return centre, radius
+
+
+def arc_sweep(q: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, float, float] | None:
+    """Centre, radius (at q[0]) and the signed sweep of ``q`` about ``c``; None unless the samples turn one way."""
+    v = q - c
+    ang = np.arctan2(v[:, 1], v[:, 0])
+    step = np.diff(ang)
+    step = (step + np.pi) % (2 * np.pi) - np.pi
+    if not ((step >= -1e-9).all() or (step <= 1e-9).all()):
+        return None
+    radius = float(np.hypot(*(q[0] - c)))
+    return c, radius, float(step.sum())
+
+
+def arc_err(q: np.ndarray, c: np.ndarray, r: float) -> tuple[float, float]:
+    """The largest distance of ``q`` from the circle (``c``, ``r``), and the signed sweep of ``q`` about it
+    (inf, 0 when the samples do not turn one way or sweep more than :data:`MAX_SWEEP`)."""
+    v = q - c
+    ang = np.arctan2(v[:, 1], v[:, 0])
+    step = np.diff(ang)
+    step = (step + np.pi) % (2 * np.pi) - np.pi
+    if not ((step >= -1e-9).all() or (step <= 1e-9).all()):
+        return math.inf, 0.0
+    sw = float(step.sum())
+    if not 0 < abs(sw) <= MAX_SWEEP:
+        return math.inf, 0.0
+    return float(np.abs(np.hypot(v[:, 0], v[:, 1]) - r).max()), sw
+
+
+# ----------------------------------------------------------------------------- cubics
+
+def cubic(q: np.ndarray, t0: np.ndarray, t1: np.ndarray, tol: float = 0.0) -> tuple[np.ndarray, float]:
+    """Least-squares cubic through ``q`` with ends fixed and end tangents along ``t0`` (out of the start)
+    and ``t1`` (into the end): (ctrl, largest error). Stops early once within ``tol``, or when far off it."""
+    a, b = q[0], q[-1]
+    chord = float(np.hypot(*(b - a)))
+    d = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(q, axis=0).T))])
+    if d[-1] <= 0 or chord <= 0:
+        return line_ctrl(a, b), math.inf
+    u = d / d[-1]
+    c = line_ctrl(a, b)
+    err = math.inf
+    for it in range(4):
+        B = bern(u)
+        A1, A2 = B[:, 1:2] * t0, -B[:, 2:3] * t1
+        rhs = q - (B[:, 0:1] + B[:, 1:2]) * a - (B[:, 2:3] + B[:, 3:4]) * b
+        c11, c12, c22 = (A1 * A1).sum(), (A1 * A2).sum(), (A2 * A2).sum()
+        x1, x2 = (A1 * rhs).sum(), (A2 * rhs).sum()
+        det = c11 * c22 - c12 * c12
+        if abs(det) < 1e-18 * max(c11 * c22, 1e-300):
+            al1 = al2 = chord / 3
+        else:
+            al1 = (x1 * c22 - x2 * c12) / det
+            al2 = (c11 * x2 - c12 * x1) / det
+        if not (0 < al1 < 2 * chord and 0 < al2 < 2 * chord):
+            return c, math.inf
+        c = np.array([a, a + al1 * t0, b - al2 * t1, b])
+        p = B @ c
+        diff = p - q
+        err = float(np.hypot(*diff.T).max())
+        if err <= tol or (tol > 0 and it >= 1 and err > 4 * tol):
+            return c, err
+        # Newton step of the parameters towards the nearest points
+        dp = bern_d(u) @ c
+        un = u - (diff * dp).sum(axis=1) / np.maximum((dp * dp).sum(axis=1), 1e-300)
+        un[0], un[-1] = 0.0, 1.0
+        if np.all(np.diff(un) > 0):
+            u = un
+    B = bern(u)
+    err = min(err, float(np.hypot(*(B @ c - q).T).max()))
+    return c, err
