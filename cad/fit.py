@@ -36,8 +36,24 @@ from dataclasses import dataclass
 import numpy as np
 
 from cad import geometry
-from cad.fit_pieces import (arc_cubic, arc_err, arc_sweep, circle, cross, cubic, kasa_circle, line_ctrl, line_err,
-                            samples, seg_tangents, sub, tls_line, unit)
+from cad.fit_pieces import (
+    arc_cubic,
+    arc_err,
+    arc_sweep,
+    arc_through,
+    bern,
+    circle,
+    cross,
+    cubic,
+    kasa_circle,
+    line_ctrl,
+    line_err,
+    samples,
+    seg_tangents,
+    sub,
+    tls_line,
+    unit,
+)
 
 __all__ = ["FitResult", "fit_ring", "arc_cubic", "DEFAULT_FIT_PX", "CORNER_DEG"]
 
@@ -54,6 +70,12 @@ TANGENT_PX = 0.75
 #: least-squares fits, which average out the trace's own wobble.
 LS_SLACK = 2.0
 CUBIC_SLACK = 1.5
+#: ... and on average no more than MEAN_TOL tolerances: the trace's wobble averages out, a shape that
+#: is not the piece's kind does not.
+MEAN_TOL = 0.35
+#: Lines and circles are fitted again to the samples whose distance from the fit is within 4.5 median
+#: deviations (and at least TRIM_TOL tolerances) of the median distance.
+TRIM_TOL = 0.5
 #: The refit is kept when its pieces stay within this many times their allowance of the trace.
 ACCEPT_TOL = 1.5
 #: A simpler kind of piece is taken when it reaches within this share of the longest piece's length
@@ -118,22 +140,23 @@ def _cover(Q, lo: int, hi: int, tin, tout, tol: float, slack: float, cubic_slack
            step: int, res: int) -> list[_Piece]:
     """Greedy cover of the samples ``lo..hi``: from each piece's end the piece of any kind that reaches farthest."""
     lt, ct = slack * tol, cubic_slack * tol
+    lw, cw = slack / MEAN_TOL, cubic_slack / MEAN_TOL
     prefer = max(1, 2 * res)
     pieces: list[_Piece] = []
     a = lo
     while a < hi:
         def line_ok(b):
-            return line_err(sub(Q, a, b, TEST_SAMPLES["line"]), lt) <= lt
+            return line_err(sub(Q, a, b, TEST_SAMPLES["line"]), lt, lw) <= lt
 
         def arc_ok(b):
             if b - a < 4:
                 return False
             q = sub(Q, a, b, TEST_SAMPLES["arc"])
             fit = kasa_circle(q)
-            return fit is not None and arc_err(q, *fit)[0] <= lt
+            return fit is not None and arc_err(q, *fit, lw)[0] <= lt
 
         def cubic_ok(b):
-            return cubic(sub(Q, a, b, TEST_SAMPLES["cubic"]), tout[a], tin[b], ct)[1] <= ct
+            return cubic(sub(Q, a, b, TEST_SAMPLES["cubic"]), tout[a], tin[b], ct, cw)[1] <= ct
 
         rl = _reach(line_ok, a, hi, step, res)
         ra = _reach(arc_ok, a, hi, step, res, rl if rl > a else None) if rl < hi else rl
@@ -163,7 +186,7 @@ def _cover(Q, lo: int, hi: int, tin, tout, tol: float, slack: float, cubic_slack
             b = cur.b
 
             def back_ok(d):
-                return line_err(sub(Q, b - d, b, TEST_SAMPLES["line"]), lt) <= lt
+                return line_err(sub(Q, b - d, b, TEST_SAMPLES["line"]), lt, lw) <= lt
             d = _reach(back_ok, 0, b - prev.a, step, res, b - cur.a)
             cur.a = prev.b = b - d
             if prev.b - prev.a < 2:
@@ -177,13 +200,14 @@ def _cover(Q, lo: int, hi: int, tin, tout, tol: float, slack: float, cubic_slack
 def _fits_whole(Q, a: int, b: int, tin, tout, tol: float, slack: float, cubic_slack: float) -> str | None:
     """The simplest kind of piece that covers the samples ``a..b`` on its own, or None."""
     lt, ct = slack * tol, cubic_slack * tol
-    if line_err(sub(Q, a, b, TEST_SAMPLES["line"]), lt) <= lt:
+    lw, cw = slack / MEAN_TOL, cubic_slack / MEAN_TOL
+    if line_err(sub(Q, a, b, TEST_SAMPLES["line"]), lt, lw) <= lt:
         return "line"
     q = sub(Q, a, b, TEST_SAMPLES["arc"])
     fit = kasa_circle(q)
-    if fit is not None and arc_err(q, *fit)[0] <= lt:
+    if fit is not None and arc_err(q, *fit, lw)[0] <= lt:
         return "arc"
-    if cubic(sub(Q, a, b, TEST_SAMPLES["cubic"]), tout[a], tin[b], ct)[1] <= ct:
+    if cubic(sub(Q, a, b, TEST_SAMPLES["cubic"]), tout[a], tin[b], ct, cw)[1] <= ct:
         return "cubic"
     return None
 
@@ -218,6 +242,15 @@ def _chord_err(q: np.ndarray, p0: np.ndarray, p1: np.ndarray, slack: float) -> f
     return float(np.abs(cross(u, r)).max())
 
 
+def _residuals(kind: str, q: np.ndarray, fit) -> np.ndarray:
+    """Signed distances of ``q`` from the line or circle ``fit``."""
+    if kind == "line":
+        m, u = fit
+        return cross(u, q - m)
+    c, r = fit
+    return np.hypot(*(q - c).T) - r
+
+
 def _project(kind: str, x: np.ndarray, fit) -> np.ndarray:
     if kind == "line":
         m, u = fit
@@ -226,12 +259,11 @@ def _project(kind: str, x: np.ndarray, fit) -> np.ndarray:
     return c + r * unit(x - c)
 
 
-def _refine(pieces: list[_Piece], Q: np.ndarray, tin, tout, tol: float, slack: float,
-            cubic_slack: float) -> list[_Piece]:
-    """Least-squares lines and circles joined at the mean of the two pieces' projections of each breakpoint,
-    or at the intersection of two lines at a corner; cubics refitted to the moved ends. A piece that then
-    strays beyond ACCEPT_TOL times its allowance becomes a cubic; if that strays too, its ends go back onto
-    the trace, and at last it is split into cubics within the tolerance (Schneider)."""
+def _refine(pieces: list[_Piece], Q: np.ndarray, tin, tout, corners: set[int], tol: float, slack: float,
+            cubic_slack: float, px: float) -> list[_Piece]:
+    """Least-squares lines and circles (fitted again without the samples that stray from them), joined on the
+    line where a line meets an arc or a cubic, at the intersection of two lines at a corner, else at the mean
+    of the two pieces' projections of the breakpoint; arcs and cubics refitted to the moved ends (:func:`_place`)."""
     n = len(pieces)
     fits: list = []
     for p in pieces:
@@ -242,7 +274,7 @@ def _refine(pieces: list[_Piece], Q: np.ndarray, tin, tout, tol: float, slack: f
             got = arc_sweep(q, fit[0]) if fit is not None else None
             if got is None:
                 p.kind = "cubic"
-            elif line_err(sub(q, 0, len(q) - 1, TEST_SAMPLES["line"]), slack * tol) <= slack * tol:
+            elif line_err(sub(q, 0, len(q) - 1, TEST_SAMPLES["line"]), slack * tol, slack / MEAN_TOL) <= slack * tol:
                 p.kind = "line"  # flat: a line, when one holds
             else:
                 p.arc = (fit[0], got[2])
@@ -250,24 +282,54 @@ def _refine(pieces: list[_Piece], Q: np.ndarray, tin, tout, tol: float, slack: f
             fit = tls_line(q)
         elif p.kind != "arc":
             fit = None
+        for _ in range(2 if fit is not None else 0):  # again on the samples that follow it: a rounded corner
+            res = _residuals(p.kind, q, fit)       # at an end would pull the whole piece off the straight run
+            med = float(np.median(res))
+            keep = np.abs(res - med) <= max(TRIM_TOL * tol, 4.5 * float(np.median(np.abs(res - med))))
+            if keep.all() or 2 * keep.sum() < len(q) or keep.sum() < 3:
+                break
+            refit = tls_line(q[keep]) if p.kind == "line" else circle(q[keep], math.inf)
+            fit = refit if refit is not None else fit
         fits.append(fit)
-    pinned = np.zeros(n, dtype=bool)  # joins kept on the trace
-    for attempt in range(3):
-        joins = [_join(pieces[k - 1], pieces[k], fits[k - 1], fits[k], Q) if not pinned[k] else Q[pieces[k].a]
-                 for k in range(n)]
-        out, bad = [], []
-        for k, p in enumerate(pieces):
-            got = _place(p, fits[k], joins[k], joins[(k + 1) % n], Q, tin, tout, tol, slack, cubic_slack,
-                         split=attempt == 2)
-            if got is None:
-                bad.append(k)
-            else:
-                out.append(got)
-        if not bad:
-            break
-        for k in bad:
-            pinned[k] = pinned[(k + 1) % n] = True
+    for k, p in enumerate(pieces):  # a line ends where the trace leaves it, not where it left the tolerance
+        if p.kind != "line" or fits[k] is None:
+            continue
+        res = np.abs(_residuals("line", Q[p.a: p.b + 1], fits[k]))
+        inside = np.flatnonzero(res <= max(TRIM_TOL * tol, 4.5 * float(np.median(res))))
+        if len(inside) < 2:
+            continue
+        most = (p.b - p.a) // 4
+        prev, nxt = pieces[k - 1], pieces[(k + 1) % n]
+        head, tail = min(int(inside[0]), most), min(p.b - p.a - int(inside[-1]), most)
+        if head > 0 and prev.kind != "line" and p.a not in corners:
+            prev.b += head
+            p.a += head
+        if tail > 0 and nxt.kind != "line" and p.b not in corners and nxt.a >= tail:
+            nxt.a -= tail
+            p.b -= tail
+    joins = [_join(pieces[k - 1], pieces[k], fits[k - 1], fits[k], Q) for k in range(n)]
+    out = []
+    for k, p in enumerate(pieces):
+        # a cubic leaves and meets a line or an arc along it (G1), except at a corner of the trace
+        t0 = tout[p.a] if p.a in corners else _end_tangent(pieces[k - 1], fits[k - 1], joins[k], tout[p.a])
+        t1 = tin[p.b] if p.b in corners else -_end_tangent(pieces[(k + 1) % n], fits[(k + 1) % n],
+                                                           joins[(k + 1) % n], -tin[p.b], start=True)
+        out.append(_place(p, joins[k], joins[(k + 1) % n], Q, t0, t1, tol, slack, cubic_slack, px))
     return [p for group in out for p in group]
+
+
+def _end_tangent(p: _Piece, fit, x: np.ndarray, other: np.ndarray, *, start: bool = False) -> np.ndarray:
+    """The unit tangent of the line or arc ``p`` at its end ``x`` (pointing along ``p``; with ``start``,
+    at its start and pointing back out of it); ``other`` for a cubic."""
+    if fit is None or p.kind not in ("line", "arc"):
+        return other
+    if p.kind == "line":
+        u = fit[1]
+    else:
+        assert p.arc is not None
+        r = x - fit[0]
+        u = unit(np.array([-r[1], r[0]]) * (1.0 if p.arc[1] > 0 else -1.0))
+    return -u if start else u
 
 
 def _join(prev: _Piece, cur: _Piece, f0, f1, Q: np.ndarray) -> np.ndarray:
@@ -280,13 +342,15 @@ def _join(prev: _Piece, cur: _Piece, f0, f1, Q: np.ndarray) -> np.ndarray:
             return m0 + cross(m1 - m0, u1) / den * u0
     a = _project(prev.kind, x, f0) if f0 is not None else None
     b = _project(cur.kind, x, f1) if f1 is not None else None
+    if a is not None and b is not None and (prev.kind == "line") != (cur.kind == "line"):
+        return a if prev.kind == "line" else b  # a line stays where the straight run is; the arc follows
     return x if a is None and b is None else a if b is None else b if a is None else 0.5 * (a + b)
 
 
-def _place(p: _Piece, fit, p0: np.ndarray, p1: np.ndarray, Q: np.ndarray, tin, tout, tol: float, slack: float,
-           cubic_slack: float, *, split: bool) -> list[_Piece] | None:
-    """The piece ``p`` from ``p0`` to ``p1`` (a cubic if its kind strays too far), or None if it strays even so;
-    with ``split``, cubics within the tolerance instead of None."""
+def _place(p: _Piece, p0: np.ndarray, p1: np.ndarray, Q: np.ndarray, t0: np.ndarray, t1: np.ndarray,
+           tol: float, slack: float, cubic_slack: float, px: float) -> list[_Piece]:
+    """The piece ``p`` from ``p0`` to ``p1``: as its kind, or a cubic leaving along ``t0`` and arriving along
+    ``t1`` if it strays too far, or cubics split where they stray (Schneider) if that does too."""
     q = Q[p.a: p.b + 1].copy()
     q[0], q[-1] = p0, p1
     kind, arc, err = p.kind, None, math.inf
@@ -295,20 +359,15 @@ def _place(p: _Piece, fit, p0: np.ndarray, p1: np.ndarray, Q: np.ndarray, tin, t
         ctrl, err = line_ctrl(p0, p1), _chord_err(q, p0, p1, slack * tol)
     elif kind == "arc":
         assert p.arc is not None
-        c = fit[0]
-        d = p1 - p0
-        L = float(np.hypot(*d))
+        c = arc_through(q)
         ctrl = line_ctrl(p0, p1)
-        if L > 0:
-            nrm = np.array([-d[1], d[0]]) / L
-            mid = 0.5 * (p0 + p1)
-            c = mid + float((c - mid) @ nrm) * nrm
+        if c is not None:
             e, sw = arc_err(q, c, float(np.hypot(*(p0 - c))))
             # the moved centre must keep the arc's turn (else it becomes a cubic below)
             if sw * p.arc[1] > 0 and abs(sw - p.arc[1]) <= 0.25 * abs(p.arc[1]) + 0.05:
                 ctrl, arc, err = arc_cubic(p0, p1, c, max(-math.pi, min(math.pi, sw))), (c, sw), e
     elif kind == "cubic":
-        ctrl, err = cubic(sub(q, 0, len(q) - 1, 400), tout[p.a], tin[p.b])
+        ctrl, err = cubic(sub(q, 0, len(q) - 1, 400), t0, t1)
     else:  # a split cubic: its ends follow the joins
         ctrl = p.ctrl.copy()
         d0, d1 = p0 - ctrl[0], p1 - ctrl[3]
@@ -316,13 +375,19 @@ def _place(p: _Piece, fit, p0: np.ndarray, p1: np.ndarray, Q: np.ndarray, tin, t
         ctrl[2:] += d1
         err = p.err + max(float(np.hypot(*d0)), float(np.hypot(*d1)))
     if not err <= allow and kind in ("line", "arc"):
-        ctrl, err = cubic(sub(q, 0, len(q) - 1, 400), tout[p.a], tin[p.b])
+        ctrl, err = cubic(sub(q, 0, len(q) - 1, 400), t0, t1)
         kind, arc = "cubic", None
-    if err <= ACCEPT_TOL * tol * cubic_slack or (kind in ("line", "arc") and err <= allow):
+    # a short piece rounding a corner may stray as far as a sharpened corner may
+    chord = float(np.hypot(*(p1 - p0)))
+    short = chord <= CORNER_PIECE_PX * px
+    if short and kind == "cubic" and not err <= CORNER_REACH_PX * px:
+        ctrl = np.array([p0, p0 + t0 * chord / 3, p1 - t1 * chord / 3, p1])
+        curve = bern(np.linspace(0.0, 1.0, 33)) @ ctrl
+        err = float(np.sqrt(((q[:, None, :] - curve[None, :, :]) ** 2).sum(axis=2).min(axis=1)).max())
+    if (err <= ACCEPT_TOL * tol * cubic_slack or (kind in ("line", "arc") and err <= allow)
+            or (short and err <= CORNER_REACH_PX * px)):
         return [_Piece(kind, p.a, p.b, ctrl, arc, err)]
-    if not split:
-        return None
-    cs = geometry.fit_cubics(q, tol, tout[p.a], -tin[p.b]) if len(q) > 2 else None
+    cs = geometry.fit_cubics(q, tol, t0, -t1) if len(q) > 2 else None
     if not cs:
         return [_Piece("split", p.a, p.b, line_ctrl(p0, p1), None, _chord_err(q, p0, p1, math.inf))]
     return [_Piece("split", p.a, p.b, np.asarray(c, np.float64), None, tol) for c in cs]
@@ -442,7 +507,7 @@ def fit_ring(ctrl: np.ndarray, tol: float, *, px: float | None = None) -> FitRes
                 cover = [_Piece(kind, last.a, first.b + N, line_ctrl(Q[last.a], Q[first.b + N]))] + cover[1:-1]
         if len(cover) < 2:
             return None
-        pieces = _refine(cover, Q, tin, tout, tol, LS_SLACK, CUBIC_SLACK)
+        pieces = _refine(cover, Q, tin, tout, set(cuts), tol, LS_SLACK, CUBIC_SLACK, px)
         deviation = _sharpen(pieces, Q, px)
     simple = sum(p.kind in ("line", "arc") for p in pieces)
     handles = np.abs(cross(ctrl[:, 1:3] - ctrl[:, :1], (ctrl[:, 3] - ctrl[:, 0])[:, None, :])).max(axis=1)

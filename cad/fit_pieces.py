@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 __all__ = ["arc_cubic", "line_ctrl", "cross", "unit", "bern", "samples", "seg_tangents", "sub", "sub_cubic",
-           "tls_line", "line_err", "kasa_circle", "circle", "arc_sweep", "arc_err", "cubic", "MAX_SWEEP"]
+           "tls_line", "line_err", "kasa_circle", "circle", "arc_through", "arc_sweep", "arc_err", "cubic", "MAX_SWEEP"]
 
 #: Longest arc sweep (radians); a full circle is two arcs.
 MAX_SWEEP = 1.5 * math.pi
@@ -107,9 +107,9 @@ def tls_line(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return m, (u if u @ (q[-1] - q[0]) >= 0 else -u)
 
 
-def line_err(q: np.ndarray, slack: float) -> float:
-    """Largest distance of ``q`` from its least-squares line; inf when the samples run back along it
-    by more than ``slack`` or the run is shorter than that."""
+def line_err(q: np.ndarray, slack: float, mean_weight: float = 0.0) -> float:
+    """Largest distance of ``q`` from its least-squares line (or ``mean_weight`` times the mean distance,
+    if larger); inf when the samples run back along it by more than ``slack`` or the run is shorter than that."""
     if len(q) < 2:
         return math.inf
     m, u = tls_line(q)
@@ -117,7 +117,8 @@ def line_err(q: np.ndarray, slack: float) -> float:
     s = r @ u
     if s[-1] - s[0] <= slack or s.min() < s[0] - slack or s.max() > s[-1] + slack:
         return math.inf
-    return float(np.abs(r[:, 0] * u[1] - r[:, 1] * u[0]).max())
+    d = np.abs(r[:, 0] * u[1] - r[:, 1] * u[0])
+    return max(float(d.max()), mean_weight * float(d.mean()))
 
 
 # ----------------------------------------------------------------------------- circles and arcs
@@ -176,6 +177,24 @@ def circle(q: np.ndarray, tol: float) -> tuple[np.ndarray, float] | None:
     return centre, radius
 
 
+def arc_through(q: np.ndarray) -> np.ndarray | None:
+    """The centre of the least-squares circle through both ends of ``q`` (on their perpendicular bisector)."""
+    a, b = q[0], q[-1]
+    d = b - a
+    L = float(np.hypot(d[0], d[1]))
+    if L <= 0 or len(q) < 3:
+        return None
+    m = 0.5 * (a + b)
+    n = np.array([-d[1], d[0]]) / L
+    r = q - m
+    lhs = 2.0 * (r @ n)
+    rhs = (r * r).sum(axis=1) - 0.25 * L * L
+    den = float(lhs @ lhs)
+    if den <= 0:
+        return None
+    return m + float(lhs @ rhs) / den * n
+
+
 def arc_sweep(q: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, float, float] | None:
     """Centre, radius (at q[0]) and the signed sweep of ``q`` about ``c``; None unless the samples turn one way."""
     v = q - c
@@ -188,9 +207,10 @@ def arc_sweep(q: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, float, float] |
     return c, radius, float(step.sum())
 
 
-def arc_err(q: np.ndarray, c: np.ndarray, r: float) -> tuple[float, float]:
-    """The largest distance of ``q`` from the circle (``c``, ``r``), and the signed sweep of ``q`` about it
-    (inf, 0 when the samples do not turn one way or sweep more than :data:`MAX_SWEEP`)."""
+def arc_err(q: np.ndarray, c: np.ndarray, r: float, mean_weight: float = 0.0) -> tuple[float, float]:
+    """The largest distance of ``q`` from the circle (``c``, ``r``) (or ``mean_weight`` times the mean distance,
+    if larger), and the signed sweep of ``q`` about it (inf, 0 when the samples do not turn one way or sweep
+    more than :data:`MAX_SWEEP`)."""
     v = q - c
     ang = np.arctan2(v[:, 1], v[:, 0])
     step = np.diff(ang)
@@ -200,14 +220,17 @@ def arc_err(q: np.ndarray, c: np.ndarray, r: float) -> tuple[float, float]:
     sw = float(step.sum())
     if not 0 < abs(sw) <= MAX_SWEEP:
         return math.inf, 0.0
-    return float(np.abs(np.hypot(v[:, 0], v[:, 1]) - r).max()), sw
+    d = np.abs(np.hypot(v[:, 0], v[:, 1]) - r)
+    return max(float(d.max()), mean_weight * float(d.mean())), sw
 
 
 # ----------------------------------------------------------------------------- cubics
 
-def cubic(q: np.ndarray, t0: np.ndarray, t1: np.ndarray, tol: float = 0.0) -> tuple[np.ndarray, float]:
+def cubic(q: np.ndarray, t0: np.ndarray, t1: np.ndarray, tol: float = 0.0,
+          mean_weight: float = 0.0) -> tuple[np.ndarray, float]:
     """Least-squares cubic through ``q`` with ends fixed and end tangents along ``t0`` (out of the start)
-    and ``t1`` (into the end): (ctrl, largest error). Stops early once within ``tol``, or when far off it."""
+    and ``t1`` (into the end): (ctrl, largest error, or ``mean_weight`` times the mean error if larger).
+    Stops early once within ``tol``, or when far off it."""
     a, b = q[0], q[-1]
     chord = float(np.hypot(*(b - a)))
     d = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(q, axis=0).T))])
@@ -233,7 +256,8 @@ def cubic(q: np.ndarray, t0: np.ndarray, t1: np.ndarray, tol: float = 0.0) -> tu
         c = np.array([a, a + al1 * t0, b - al2 * t1, b])
         p = B @ c
         diff = p - q
-        err = float(np.hypot(*diff.T).max())
+        dist = np.hypot(diff[:, 0], diff[:, 1])
+        err = max(float(dist.max()), mean_weight * float(dist.mean()))
         if err <= tol or (tol > 0 and it >= 1 and err > 4 * tol):
             return c, err
         # Newton step of the parameters towards the nearest points
@@ -242,6 +266,6 @@ def cubic(q: np.ndarray, t0: np.ndarray, t1: np.ndarray, tol: float = 0.0) -> tu
         un[0], un[-1] = 0.0, 1.0
         if np.all(np.diff(un) > 0):
             u = un
-    B = bern(u)
-    err = min(err, float(np.hypot(*(B @ c - q).T).max()))
+    dist = np.hypot(*(bern(u) @ c - q).T)
+    err = min(err, max(float(dist.max()), mean_weight * float(dist.mean())))
     return c, err

@@ -321,17 +321,14 @@ def to_regions(outlines: Outlines, *, width_mm: float | None = None, height_mm: 
             else:
                 dropped_islands += 1
     assert scale is not None
-    # The fit works on the pixel outline (its tolerance in source pixels), before the frame is set,
-    # so the requested width is the fitted outline's own.
+    # The fit works on the pixel outline (its tolerance in source pixels), before the frame is set;
+    # it keeps the traced outline's bounding box, so the frame (size and centre) does not depend on it.
     fit_px = DEFAULT_FIT_PX if fit_tolerance_mm is None else float(fit_tolerance_mm) / scale
     px_rings = {i: Ring(c.ctrl, c.is_line) for i, c in enumerate(contours) if alive[i]}
     n_fitted, deviation_px = _fit_rings(px_rings, fit_px, 1.0) if fit_px > 0 else (0, 0.0)
+    bbox = _bbox_px(boxes_px, alive)
     if n_fitted:
-        boxes_px = {i: px_rings[i].bounds() for i in px_rings if contours[i].parent < 0}
-        bbox = _bbox_px(boxes_px, np.ones(len(contours), dtype=bool))
-        scale = _scale_from((bbox[2] - bbox[0], bbox[3] - bbox[1]), width_mm, height_mm, px_mm)
-    else:
-        bbox = _bbox_px(boxes_px, alive)
+        _keep_extent(px_rings, {i for i in px_rings if contours[i].parent < 0}, bbox, by_height=height_mm is not None)
     cx, cy = 0.5 * (bbox[0] + bbox[2]), 0.5 * (bbox[1] + bbox[3])
     frame = Frame(scale, cx, cy, mirror)
 
@@ -358,6 +355,29 @@ def to_regions(outlines: Outlines, *, width_mm: float | None = None, height_mm: 
               "fit_tolerance_mm": fit_px * scale, "fit_deviation_mm": deviation_px * scale,
               "origin_px": (cx, cy)}
     return Regions(regions=regions[0], geometry=regions[1], px_mm=scale, report=report)
+
+
+def _keep_extent(rings: dict[int, Ring], outer: set[int], bbox: tuple[float, float, float, float], *,
+                 by_height: bool) -> None:
+    """Map ``rings`` in place by the similarity (a uniform scale and a shift) that gives the ``outer`` rings
+    the bounding box ``bbox`` in width (or height) and centre. Sharpened corners reach a fraction of a pixel
+    beyond the traced ones; this keeps the requested size and the centre of the trace."""
+    lo = np.min([rings[i].bounds()[:2] for i in outer], axis=0)
+    hi = np.max([rings[i].bounds()[2:] for i in outer], axis=0)
+    axis = 1 if by_height else 0
+    if not (hi[axis] - lo[axis]) > 0:
+        return
+    k = (bbox[2 + axis] - bbox[axis]) / (hi[axis] - lo[axis])
+    if not abs(k - 1.0) < 0.01:
+        return
+    c_from = 0.5 * (lo + hi)
+    c_to = np.array([0.5 * (bbox[0] + bbox[2]), 0.5 * (bbox[1] + bbox[3])])
+    for i, r in rings.items():
+        arcs = None
+        if r.arcs is not None:
+            arcs = r.arcs.copy()
+            arcs[:, :2] = c_to + k * (arcs[:, :2] - c_from)
+        rings[i] = Ring(c_to + k * (r.ctrl - c_from), r.is_line, r.exact, arcs)
 
 
 def _fit_rings(rings: dict[int, Ring], tol: float, px: float) -> tuple[int, float]:
