@@ -72,7 +72,9 @@ LS_SLACK = 2.0
 CUBIC_SLACK = 1.5
 #: ... and on average no more than MEAN_TOL tolerances: the trace's wobble averages out, a shape that
 #: is not the piece's kind does not.
-MEAN_TOL = 0.35
+MEAN_TOL = 0.2
+#: (on pieces longer than this many source pixels).
+MEAN_MIN_PX = 2.0
 #: Lines and circles are fitted again to the samples whose distance from the fit is within 4.5 median
 #: deviations (and at least TRIM_TOL tolerances) of the median distance.
 TRIM_TOL = 0.5
@@ -140,23 +142,26 @@ def _cover(Q, lo: int, hi: int, tin, tout, tol: float, slack: float, cubic_slack
            step: int, res: int) -> list[_Piece]:
     """Greedy cover of the samples ``lo..hi``: from each piece's end the piece of any kind that reaches farthest."""
     lt, ct = slack * tol, cubic_slack * tol
-    lw, cw = slack / MEAN_TOL, cubic_slack / MEAN_TOL
     prefer = max(1, 2 * res)
     pieces: list[_Piece] = []
     a = lo
     while a < hi:
+        def lw(b, a=a):  # the mean is held only on pieces long enough to average the wobble out
+            return slack / MEAN_TOL if b - a > MEAN_MIN_PX * step else 0.0
+
         def line_ok(b):
-            return line_err(sub(Q, a, b, TEST_SAMPLES["line"]), lt, lw) <= lt
+            return line_err(sub(Q, a, b, TEST_SAMPLES["line"]), lt, lw(b)) <= lt
 
         def arc_ok(b):
             if b - a < 4:
                 return False
             q = sub(Q, a, b, TEST_SAMPLES["arc"])
             fit = kasa_circle(q)
-            return fit is not None and arc_err(q, *fit, lw)[0] <= lt
+            return fit is not None and arc_err(q, *fit, lw(b))[0] <= lt
 
         def cubic_ok(b):
-            return cubic(sub(Q, a, b, TEST_SAMPLES["cubic"]), tout[a], tin[b], ct, cw)[1] <= ct
+            return cubic(sub(Q, a, b, TEST_SAMPLES["cubic"]), tout[a], tin[b], ct,
+                         lw(b) * cubic_slack / slack)[1] <= ct
 
         rl = _reach(line_ok, a, hi, step, res)
         ra = _reach(arc_ok, a, hi, step, res, rl if rl > a else None) if rl < hi else rl
@@ -186,7 +191,7 @@ def _cover(Q, lo: int, hi: int, tin, tout, tol: float, slack: float, cubic_slack
             b = cur.b
 
             def back_ok(d):
-                return line_err(sub(Q, b - d, b, TEST_SAMPLES["line"]), lt, lw) <= lt
+                return line_err(sub(Q, b - d, b, TEST_SAMPLES["line"]), lt, lw(d, 0)) <= lt
             d = _reach(back_ok, 0, b - prev.a, step, res, b - cur.a)
             cur.a = prev.b = b - d
             if prev.b - prev.a < 2:
@@ -334,7 +339,7 @@ def _end_tangent(p: _Piece, fit, x: np.ndarray, other: np.ndarray, *, start: boo
 
 def _join(prev: _Piece, cur: _Piece, f0, f1, Q: np.ndarray) -> np.ndarray:
     """The point where ``prev`` meets ``cur``."""
-    x = Q[cur.a]
+    x = cur.ctrl[0] if "split" in (prev.kind, cur.kind) else Q[cur.a]  # split cubics share a sample range
     if prev.kind == "line" and cur.kind == "line":
         (m0, u0), (m1, u1) = f0, f1
         den = cross(u0, u1)

@@ -380,32 +380,46 @@ def _keep_extent(rings: dict[int, Ring], outer: set[int], bbox: tuple[float, flo
         rings[i] = Ring(c_to + k * (r.ctrl - c_from), r.is_line, r.exact, arcs)
 
 
+#: A refit that touches a neighbour is tried again at half the tolerance, at most this many times.
+FIT_RETRIES = 2
+
+
 def _fit_rings(rings: dict[int, Ring], tol: float, px: float) -> tuple[int, float]:
     """Refit ``rings`` in place (:func:`cad.fit.fit_ring`): how many were refitted, and the largest deviation.
 
-    A refit that flips, crosses itself, or touches or crosses another ring keeps the traced ring,
-    so the cleaning never has to repair what the fit did."""
+    A refit that flips, crosses itself, or touches or crosses another ring is tried again at half and
+    a quarter of the tolerance, and then keeps the traced ring, so the cleaning never has to repair
+    what the fit did."""
     fitted: dict[int, tuple[Ring, float]] = {}
-    for i, ring in rings.items():
-        res = fit_ring(ring.ctrl, tol, px=px)
-        if res is None:
-            continue
-        new = Ring(res.ctrl, res.is_line, True, res.arcs)
-        if (new.area() > 0) != (ring.area() > 0) or not shapely.LinearRing(new.flatten(tol)).is_simple:
-            continue
-        fitted[i] = (new, res.deviation)
     keys = list(rings)
-    for _ in range(3):
-        if not fitted:
+    todo = list(keys)
+    for level in range(FIT_RETRIES + 1):
+        t = tol / 2**level
+        for i in todo:
+            res = fit_ring(rings[i].ctrl, t, px=px)
+            if res is None:
+                continue
+            new = Ring(res.ctrl, res.is_line, True, res.arcs)
+            if (new.area() > 0) != (rings[i].area() > 0) or not shapely.LinearRing(new.flatten(t / 4)).is_simple:
+                continue
+            fitted[i] = (new, res.deviation)
+        dropped: set[int] = set()
+        for _ in range(3):
+            if not fitted:
+                break
+            # flattened coarsely, so rings this close may touch once flattened finely for the cleaning
+            lines = [shapely.LinearRing((fitted[i][0] if i in fitted else rings[i]).flatten(t / 2)) for i in keys]
+            a, b = shapely.STRtree(lines).query(lines, predicate="dwithin", distance=t / 2)
+            pairs = [(keys[x], keys[y]) for x, y in zip(a, b) if x != y and (keys[x] in fitted or keys[y] in fitted)]
+            clash = {i for pair in pairs for i in pair} & set(fitted)
+            if not clash:
+                break
+            for i in clash:
+                fitted.pop(i)
+            dropped |= clash
+        todo = [i for i in keys if i in dropped]
+        if not todo:
             break
-        lines = [shapely.LinearRing((fitted[i][0] if i in fitted else rings[i]).flatten(tol)) for i in keys]
-        a, b = shapely.STRtree(lines).query(lines, predicate="intersects")
-        clash = {keys[x] for x, y in zip(a, b) if x != y and (keys[x] in fitted or keys[y] in fitted)}
-        clash |= {keys[y] for x, y in zip(a, b) if x != y and (keys[x] in fitted or keys[y] in fitted)}
-        if not clash & set(fitted):
-            break
-        for i in clash:
-            fitted.pop(i, None)
     for i, (new, _) in fitted.items():
         rings[i] = new
     return len(fitted), max((d for _, d in fitted.values()), default=0.0)
