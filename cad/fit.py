@@ -68,13 +68,14 @@ SPACING_PX = 0.2
 TANGENT_PX = 0.75
 #: Lines and circular arcs may stray this many tolerances from the trace, cubics CUBIC_SLACK: all are
 #: least-squares fits, which average out the trace's own wobble.
-LS_SLACK = 2.0
+LS_SLACK = 1.5
 CUBIC_SLACK = 1.5
 #: ... and on average no more than MEAN_TOL tolerances: the trace's wobble averages out, a shape that
 #: is not the piece's kind does not.
 MEAN_TOL = 0.2
-#: (on pieces longer than this many source pixels).
+#: (on pieces longer than this many source pixels), the distances averaged over BIAS_PX source pixels.
 MEAN_MIN_PX = 2.0
+BIAS_PX = 1.5
 #: Lines and circles are fitted again to the samples whose distance from the fit is within 4.5 median
 #: deviations (and at least TRIM_TOL tolerances) of the median distance.
 TRIM_TOL = 0.5
@@ -143,6 +144,7 @@ def _cover(Q, lo: int, hi: int, tin, tout, tol: float, slack: float, cubic_slack
     """Greedy cover of the samples ``lo..hi``: from each piece's end the piece of any kind that reaches farthest."""
     lt, ct = slack * tol, cubic_slack * tol
     prefer = max(1, 2 * res)
+    win = BIAS_PX * step * float(np.hypot(*(Q[1] - Q[0])))  # about BIAS_PX source pixels
     pieces: list[_Piece] = []
     a = lo
     while a < hi:
@@ -150,18 +152,18 @@ def _cover(Q, lo: int, hi: int, tin, tout, tol: float, slack: float, cubic_slack
             return slack / MEAN_TOL if b - a > MEAN_MIN_PX * step else 0.0
 
         def line_ok(b):
-            return line_err(sub(Q, a, b, TEST_SAMPLES["line"]), lt, lw(b)) <= lt
+            return line_err(sub(Q, a, b, TEST_SAMPLES["line"]), lt, lw(b), win) <= lt
 
         def arc_ok(b):
             if b - a < 4:
                 return False
             q = sub(Q, a, b, TEST_SAMPLES["arc"])
             fit = kasa_circle(q)
-            return fit is not None and arc_err(q, *fit, lw(b))[0] <= lt
+            return fit is not None and arc_err(q, *fit, lw(b), win)[0] <= lt
 
         def cubic_ok(b):
             return cubic(sub(Q, a, b, TEST_SAMPLES["cubic"]), tout[a], tin[b], ct,
-                         lw(b) * cubic_slack / slack)[1] <= ct
+                         lw(b) * cubic_slack / slack, win)[1] <= ct
 
         rl = _reach(line_ok, a, hi, step, res)
         ra = _reach(arc_ok, a, hi, step, res, rl if rl > a else None) if rl < hi else rl
@@ -191,7 +193,7 @@ def _cover(Q, lo: int, hi: int, tin, tout, tol: float, slack: float, cubic_slack
             b = cur.b
 
             def back_ok(d):
-                return line_err(sub(Q, b - d, b, TEST_SAMPLES["line"]), lt, lw(d, 0)) <= lt
+                return line_err(sub(Q, b - d, b, TEST_SAMPLES["line"]), lt, lw(d, 0), win) <= lt
             d = _reach(back_ok, 0, b - prev.a, step, res, b - cur.a)
             cur.a = prev.b = b - d
             if prev.b - prev.a < 2:

@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 __all__ = ["arc_cubic", "line_ctrl", "cross", "unit", "bern", "samples", "seg_tangents", "sub", "sub_cubic",
-           "tls_line", "line_err", "kasa_circle", "circle", "arc_through", "arc_sweep", "arc_err", "cubic", "MAX_SWEEP"]
+           "bias", "tls_line", "line_err", "kasa_circle", "circle", "arc_through", "arc_sweep", "arc_err", "cubic", "MAX_SWEEP"]
 
 #: Longest arc sweep (radians); a full circle is two arcs.
 MAX_SWEEP = 1.5 * math.pi
@@ -95,6 +95,21 @@ def seg_tangents(ctrl: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return start, end
 
 
+def bias(signed: np.ndarray, q: np.ndarray, window: float) -> float:
+    """The mean size of the signed distances ``signed`` of the samples ``q`` averaged over ``window`` (a
+    length): a fit's systematic error, without the wobble of the trace around it."""
+    n = len(signed)
+    if n < 3 or not window > 0:
+        return float(np.abs(signed).mean()) if n else 0.0
+    length = float(np.hypot(*(q[-1] - q[0]))) + 1e-300
+    seg = np.hypot(*np.diff(q, axis=0).T).sum() or length
+    w = int(min(n, max(1, round(n * window / seg))))
+    if w <= 1:
+        return float(np.abs(signed).mean())
+    c = np.concatenate([[0.0], np.cumsum(signed)])
+    return float(np.abs((c[w:] - c[:-w]) / w).mean())
+
+
 # ----------------------------------------------------------------------------- lines
 
 def tls_line(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -107,9 +122,10 @@ def tls_line(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return m, (u if u @ (q[-1] - q[0]) >= 0 else -u)
 
 
-def line_err(q: np.ndarray, slack: float, mean_weight: float = 0.0) -> float:
-    """Largest distance of ``q`` from its least-squares line (or ``mean_weight`` times the mean distance,
-    if larger); inf when the samples run back along it by more than ``slack`` or the run is shorter than that."""
+def line_err(q: np.ndarray, slack: float, mean_weight: float = 0.0, window: float = 0.0) -> float:
+    """Largest distance of ``q`` from its least-squares line (or ``mean_weight`` times the mean distance
+    averaged over ``window``, :func:`bias`, if larger); inf when the samples run back along it by more than
+    ``slack`` or the run is shorter than that."""
     if len(q) < 2:
         return math.inf
     m, u = tls_line(q)
@@ -117,8 +133,8 @@ def line_err(q: np.ndarray, slack: float, mean_weight: float = 0.0) -> float:
     s = r @ u
     if s[-1] - s[0] <= slack or s.min() < s[0] - slack or s.max() > s[-1] + slack:
         return math.inf
-    d = np.abs(r[:, 0] * u[1] - r[:, 1] * u[0])
-    return max(float(d.max()), mean_weight * float(d.mean()))
+    d = r[:, 0] * u[1] - r[:, 1] * u[0]
+    return max(float(np.abs(d).max()), mean_weight * bias(d, q, window) if mean_weight else 0.0)
 
 
 # ----------------------------------------------------------------------------- circles and arcs
@@ -207,7 +223,8 @@ def arc_sweep(q: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, float, float] |
     return c, radius, float(step.sum())
 
 
-def arc_err(q: np.ndarray, c: np.ndarray, r: float, mean_weight: float = 0.0) -> tuple[float, float]:
+def arc_err(q: np.ndarray, c: np.ndarray, r: float, mean_weight: float = 0.0,
+            window: float = 0.0) -> tuple[float, float]:
     """The largest distance of ``q`` from the circle (``c``, ``r``) (or ``mean_weight`` times the mean distance,
     if larger), and the signed sweep of ``q`` about it (inf, 0 when the samples do not turn one way or sweep
     more than :data:`MAX_SWEEP`)."""
@@ -220,14 +237,14 @@ def arc_err(q: np.ndarray, c: np.ndarray, r: float, mean_weight: float = 0.0) ->
     sw = float(step.sum())
     if not 0 < abs(sw) <= MAX_SWEEP:
         return math.inf, 0.0
-    d = np.abs(np.hypot(v[:, 0], v[:, 1]) - r)
-    return max(float(d.max()), mean_weight * float(d.mean())), sw
+    d = np.hypot(v[:, 0], v[:, 1]) - r
+    return max(float(np.abs(d).max()), mean_weight * bias(d, q, window) if mean_weight else 0.0), sw
 
 
 # ----------------------------------------------------------------------------- cubics
 
 def cubic(q: np.ndarray, t0: np.ndarray, t1: np.ndarray, tol: float = 0.0,
-          mean_weight: float = 0.0) -> tuple[np.ndarray, float]:
+          mean_weight: float = 0.0, window: float = 0.0) -> tuple[np.ndarray, float]:
     """Least-squares cubic through ``q`` with ends fixed and end tangents along ``t0`` (out of the start)
     and ``t1`` (into the end): (ctrl, largest error, or ``mean_weight`` times the mean error if larger).
     Stops early once within ``tol``, or when far off it."""
@@ -256,8 +273,7 @@ def cubic(q: np.ndarray, t0: np.ndarray, t1: np.ndarray, tol: float = 0.0,
         c = np.array([a, a + al1 * t0, b - al2 * t1, b])
         p = B @ c
         diff = p - q
-        dist = np.hypot(diff[:, 0], diff[:, 1])
-        err = max(float(dist.max()), mean_weight * float(dist.mean()))
+        err = _cubic_err(diff, q, mean_weight, window)
         if err <= tol or (tol > 0 and it >= 1 and err > 4 * tol):
             return c, err
         # Newton step of the parameters towards the nearest points
@@ -266,6 +282,14 @@ def cubic(q: np.ndarray, t0: np.ndarray, t1: np.ndarray, tol: float = 0.0,
         un[0], un[-1] = 0.0, 1.0
         if np.all(np.diff(un) > 0):
             u = un
-    dist = np.hypot(*(bern(u) @ c - q).T)
-    err = min(err, max(float(dist.max()), mean_weight * float(dist.mean())))
+    err = min(err, _cubic_err(bern(u) @ c - q, q, mean_weight, window))
     return c, err
+
+
+def _cubic_err(diff: np.ndarray, q: np.ndarray, mean_weight: float, window: float) -> float:
+    big = float(np.hypot(diff[:, 0], diff[:, 1]).max())
+    if not mean_weight:
+        return big
+    t = np.gradient(q, axis=0)
+    signed = (t[:, 0] * diff[:, 1] - t[:, 1] * diff[:, 0]) / np.maximum(np.hypot(t[:, 0], t[:, 1]), 1e-300)
+    return max(big, mean_weight * bias(signed, q, window))

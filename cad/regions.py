@@ -404,12 +404,10 @@ def _fit_rings(rings: dict[int, Ring], tol: float, px: float) -> tuple[int, floa
                 continue
             fitted[i] = (new, res.deviation)
         dropped: set[int] = set()
-        for _ in range(3):
-            if not fitted:
-                break
+        while fitted:  # each round drops at least one refit
             # flattened coarsely, so rings this close may touch once flattened finely for the cleaning
             lines = [shapely.LinearRing((fitted[i][0] if i in fitted else rings[i]).flatten(t / 2)) for i in keys]
-            a, b = shapely.STRtree(lines).query(lines, predicate="dwithin", distance=t / 2)
+            a, b = shapely.STRtree(lines).query(lines, predicate="dwithin", distance=t)
             pairs = [(keys[x], keys[y]) for x, y in zip(a, b) if x != y and (keys[x] in fitted or keys[y] in fitted)]
             clash = {i for pair in pairs for i in pair} & set(fitted)
             if not clash:
