@@ -76,6 +76,10 @@ MEAN_TOL = 0.2
 #: (on pieces longer than this many source pixels), the distances averaged over BIAS_PX source pixels.
 MEAN_MIN_PX = 2.0
 BIAS_PX = 1.5
+#: An arc that turns by less than FLAT_SWEEP (radians) is a line when this share of its samples, all but some at its
+#: ends, lie within the allowance of one.
+FLAT_SHARE = 0.9
+FLAT_SWEEP = 0.05
 #: Lines and circles are fitted again to the samples whose distance from the fit is within 4.5 median
 #: deviations (and at least TRIM_TOL tolerances) of the median distance.
 TRIM_TOL = 0.5
@@ -204,17 +208,18 @@ def _cover(Q, lo: int, hi: int, tin, tout, tol: float, slack: float, cubic_slack
     return pieces
 
 
-def _fits_whole(Q, a: int, b: int, tin, tout, tol: float, slack: float, cubic_slack: float) -> str | None:
+def _fits_whole(Q, a: int, b: int, tin, tout, tol: float, slack: float, cubic_slack: float,
+                win: float = 0.0, mean_from: float = 0.0) -> str | None:
     """The simplest kind of piece that covers the samples ``a..b`` on its own, or None."""
     lt, ct = slack * tol, cubic_slack * tol
-    lw, cw = slack / MEAN_TOL, cubic_slack / MEAN_TOL
-    if line_err(sub(Q, a, b, TEST_SAMPLES["line"]), lt, lw) <= lt:
+    lw = slack / MEAN_TOL if b - a > mean_from else 0.0
+    if line_err(sub(Q, a, b, TEST_SAMPLES["line"]), lt, lw, win) <= lt:
         return "line"
     q = sub(Q, a, b, TEST_SAMPLES["arc"])
     fit = kasa_circle(q)
-    if fit is not None and arc_err(q, *fit, lw)[0] <= lt:
+    if fit is not None and arc_err(q, *fit, lw, win)[0] <= lt:
         return "arc"
-    if cubic(sub(Q, a, b, TEST_SAMPLES["cubic"]), tout[a], tin[b], ct, cw)[1] <= ct:
+    if cubic(sub(Q, a, b, TEST_SAMPLES["cubic"]), tout[a], tin[b], ct, lw * cubic_slack / slack, win)[1] <= ct:
         return "cubic"
     return None
 
@@ -249,6 +254,20 @@ def _chord_err(q: np.ndarray, p0: np.ndarray, p1: np.ndarray, slack: float) -> f
     return float(np.abs(cross(u, r)).max())
 
 
+def _trimmed(kind: str, q: np.ndarray, fit, tol: float):
+    """The line or circle ``fit`` fitted again (twice) to the samples whose distance from it is within 4.5
+    median deviations (and at least TRIM_TOL tolerances) of the median distance."""
+    for _ in range(2):
+        res = _residuals(kind, q, fit)
+        med = float(np.median(res))
+        keep = np.abs(res - med) <= max(TRIM_TOL * tol, 4.5 * float(np.median(np.abs(res - med))))
+        if keep.all() or 2 * keep.sum() < len(q) or keep.sum() < 3:
+            break
+        refit = tls_line(q[keep]) if kind == "line" else circle(q[keep], math.inf)
+        fit = refit if refit is not None else fit
+    return fit
+
+
 def _residuals(kind: str, q: np.ndarray, fit) -> np.ndarray:
     """Signed distances of ``q`` from the line or circle ``fit``."""
     if kind == "line":
@@ -281,22 +300,20 @@ def _refine(pieces: list[_Piece], Q: np.ndarray, tin, tout, corners: set[int], t
             got = arc_sweep(q, fit[0]) if fit is not None else None
             if got is None:
                 p.kind = "cubic"
-            elif line_err(sub(q, 0, len(q) - 1, TEST_SAMPLES["line"]), slack * tol, slack / MEAN_TOL) <= slack * tol:
-                p.kind = "line"  # flat: a line, when one holds
             else:
-                p.arc = (fit[0], got[2])
+                line = _trimmed("line", q, tls_line(q), tol)
+                inside = np.flatnonzero(np.abs(_residuals("line", q, line)) <= slack * tol)
+                if (abs(got[2]) <= FLAT_SWEEP and len(inside) >= FLAT_SHARE * len(q)
+                        and inside[-1] - inside[0] + 1 == len(inside)):
+                    p.kind = "line"  # flat: a line along most of it, its ends go to its neighbours
+                else:
+                    p.arc = (fit[0], got[2])
         if p.kind == "line":
             fit = tls_line(q)
         elif p.kind != "arc":
             fit = None
-        for _ in range(2 if fit is not None else 0):  # again on the samples that follow it: a rounded corner
-            res = _residuals(p.kind, q, fit)       # at an end would pull the whole piece off the straight run
-            med = float(np.median(res))
-            keep = np.abs(res - med) <= max(TRIM_TOL * tol, 4.5 * float(np.median(np.abs(res - med))))
-            if keep.all() or 2 * keep.sum() < len(q) or keep.sum() < 3:
-                break
-            refit = tls_line(q[keep]) if p.kind == "line" else circle(q[keep], math.inf)
-            fit = refit if refit is not None else fit
+        if fit is not None:  # again on the samples that follow it: a rounded corner at an end would pull
+            fit = _trimmed(p.kind, q, fit, tol)  # the whole piece off the straight run
         fits.append(fit)
     for k, p in enumerate(pieces):  # a line ends where the trace leaves it, not where it left the tolerance
         if p.kind != "line" or fits[k] is None:
@@ -394,10 +411,13 @@ def _place(p: _Piece, p0: np.ndarray, p1: np.ndarray, Q: np.ndarray, t0: np.ndar
     if (err <= ACCEPT_TOL * tol * cubic_slack or (kind in ("line", "arc") and err <= allow)
             or (short and err <= CORNER_REACH_PX * px)):
         return [_Piece(kind, p.a, p.b, ctrl, arc, err)]
-    cs = geometry.fit_cubics(q, tol, t0, -t1) if len(q) > 2 else None
+    # split where it strays, allowing for how far the joins moved off the trace (else it splits at its ends)
+    moved = max(float(np.hypot(*(p0 - Q[p.a]))), float(np.hypot(*(p1 - Q[p.b]))))
+    split_tol = max(cubic_slack * tol, min(1.25 * moved, ACCEPT_TOL * cubic_slack * tol))
+    cs = geometry.fit_cubics(q, split_tol, t0, -t1) if len(q) > 2 else None
     if not cs:
         return [_Piece("split", p.a, p.b, line_ctrl(p0, p1), None, _chord_err(q, p0, p1, math.inf))]
-    return [_Piece("split", p.a, p.b, np.asarray(c, np.float64), None, tol) for c in cs]
+    return [_Piece("split", p.a, p.b, np.asarray(c, np.float64), None, split_tol) for c in cs]
 
 
 def _sharpen(pieces: list[_Piece], Q: np.ndarray, px: float) -> float:
