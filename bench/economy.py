@@ -1,18 +1,21 @@
 """Economy: curve segments per image against the original SVG's, and surface types of geometric artwork.
 
-Corpus part (skipped cleanly without the evaluation corpus): every mono item of a kind is traced
+Corpus part (skipped cleanly without the evaluation corpus): every mono item of each kind is traced
 once; its outline becomes regions as traced (``--fit-tolerance 0``) and fitted (the default
 tolerance, or ``--fit-tolerance MM``), side by side. Each count is divided by the truth SVG's path
-segments (the designer's count); median and p90 per category. Fidelity comes from
-``bench/fidelity.py`` (the corpus's score.py).
+segments (the designer's count); median and p90 per category. Beside it, the IoU of each footprint
+with the truth, aligned as the corpus's ``score.py`` aligns them (its truth polygons, both centred on
+their bounding boxes, 50 mm wide), fit off and on, and the time of building the regions.
+``bench/fidelity.py`` scores the written STL files through the CLI instead.
 
 Geometric part (always): the artwork of ``tests/shapes.py`` (circles, rings, a rounded rectangle,
 regular polygons, a plate with holes) at 512 px; the share of the side-wall area on planes and
-cylinders, the cylindrical faces per full circle, and BRepCheck, volume and mesh checks.
+cylinders, the segments of each full circle, and BRepCheck, volume and mesh checks.
 
 Usage::
 
-    nice -n 15 .venv/bin/python bench/economy.py [--corpus DIR] [--kind png512] [--items a,b] [--no-corpus]
+    nice -n 15 .venv/bin/python bench/economy.py [--corpus DIR] [--kind png512 --kind jpeg35 ...]
+                                                 [--items a,b] [--no-corpus] [--fit-tolerance MM]
 """
 
 from __future__ import annotations
@@ -27,6 +30,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+import shapely  # noqa: E402
+from shapely import affinity  # noqa: E402
 
 import tracer  # noqa: E402
 from cad.mesh import check_mesh, extrude_mesh  # noqa: E402
@@ -53,6 +60,22 @@ def _pct(values: list[float], q: float) -> float:
     return v[min(len(v) - 1, int(round(q * (len(v) - 1))))]
 
 
+def _truth(corpus: Path, item: dict):
+    """The truth footprint as ``score.py`` builds it (None without its dependencies)."""
+    sys.path.insert(0, str(corpus))
+    try:
+        import score  # the evaluation corpus's scorer
+    except ImportError:
+        return None
+    return score.truth_mm(item, corpus, WIDTH_MM)
+
+
+def _iou(geom, want) -> float:
+    minx, miny, maxx, maxy = geom.bounds  # centred on its bounding box, as score.py does
+    g = affinity.translate(geom, -(minx + maxx) / 2, -(miny + maxy) / 2)
+    return shapely.intersection(g, want).area / shapely.union(g, want).area
+
+
 def corpus_rows(corpus: Path, kind: str, items: set[str] | None, fit_mm: float | None) -> list[dict]:
     manifest = json.loads((corpus / "manifest.json").read_text())
     rows = []
@@ -63,20 +86,54 @@ def corpus_rows(corpus: Path, kind: str, items: set[str] | None, fit_mm: float |
         if img is None:
             continue
         outlines = tracer.trace(tracer.isolate(tracer.load_image(corpus / img["path"])))
+        t = time.perf_counter()
         traced = to_regions(outlines, width_mm=WIDTH_MM, fit_tolerance_mm=0)
+        t_traced = time.perf_counter() - t
         t = time.perf_counter()
         fitted = to_regions(outlines, width_mm=WIDTH_MM, fit_tolerance_mm=fit_mm)
         seconds = time.perf_counter() - t
         truth = svg_segments(corpus / item["truth_svg"])
+        want = _truth(corpus, item)
+        iou_off, iou_on = (_iou(traced.geometry, want), _iou(fitted.geometry, want)) if want is not None else (np.nan,) * 2
         row = {"name": item["name"], "category": item.get("category", ""), "truth": truth,
                "traced": traced.n_segments, "fitted": fitted.n_segments, "kinds": fitted.segment_kinds(),
                "traced_ratio": traced.n_segments / max(truth, 1), "ratio": fitted.n_segments / max(truth, 1),
-               "deviation_px": fitted.report["fit_deviation_mm"] / fitted.px_mm, "seconds": seconds}
+               "deviation_px": fitted.report["fit_deviation_mm"] / fitted.px_mm, "seconds": seconds,
+               "seconds_traced": t_traced, "iou_off": iou_off, "iou_on": iou_on}
         rows.append(row)
         print(f"{item['name']:<22} truth {truth:>5}  traced {row['traced']:>5} ({row['traced_ratio']:5.2f}x)  "
               f"fitted {row['fitted']:>5} ({row['ratio']:5.2f}x)  {row['kinds']}  dev {row['deviation_px']:.2f} px  "
-              f"{seconds:.2f} s", flush=True)
+              f"IoU {iou_off:.4f} -> {iou_on:.4f} ({iou_on - iou_off:+.4f})  {seconds:.2f} s", flush=True)
     return rows
+
+
+def _summary(kind: str, rows: list[dict]) -> None:
+    print(f"-- {kind}: segments / the truth SVG's segments")
+    for cat in sorted({r["category"] for r in rows}) + ["all"]:
+        sel = [r for r in rows if cat == "all" or r["category"] == cat]
+        t, f = [r["traced_ratio"] for r in sel], [r["ratio"] for r in sel]
+        print(f"{cat:<14} n={len(sel):>2}  traced median {statistics.median(t):5.2f} p90 {_pct(t, 0.9):5.2f}   "
+              f"fitted median {statistics.median(f):5.2f} p90 {_pct(f, 0.9):5.2f}")
+    tot_t, tot_f = sum(r["traced"] for r in rows), sum(r["fitted"] for r in rows)
+    d = [r["iou_on"] - r["iou_off"] for r in rows]
+    worst = min(rows, key=lambda r: r["iou_on"] - r["iou_off"])
+    print(f"segments in all: traced {tot_t}, fitted {tot_f} ({tot_t / max(tot_f, 1):.1f}x fewer); "
+          f"fit time median {statistics.median(r['seconds'] for r in rows):.2f} s, max {max(r['seconds'] for r in rows):.2f} s")
+    print(f"IoU with the truth: mean {statistics.mean(r['iou_off'] for r in rows):.5f} off, "
+          f"{statistics.mean(r['iou_on'] for r in rows):.5f} on ({statistics.mean(d):+.5f}); "
+          f"worst item {worst['name']} {min(d):+.4f} (targets: mean >= -0.0005, item >= -0.005)")
+
+
+def _circle_segments(regions) -> list[int]:
+    """The segment count of each ring that is a full circle (every segment an arc about one centre)."""
+    out = []
+    for region in regions.regions:
+        for ring in (region.shell, *region.holes):
+            if ring.arcs is not None and np.isfinite(ring.arcs[:, 2]).all():
+                c = ring.arcs[:, :2]
+                if np.abs(c - c[0]).max() <= 1e-6 * max(1.0, float(np.abs(c).max())):
+                    out.append(len(ring.ctrl))
+    return out
 
 
 def geometric_rows(fit_mm: float | None) -> list[dict]:
@@ -98,9 +155,9 @@ def geometric_rows(fit_mm: float | None) -> list[dict]:
             row = {"shape": name, "traced": traced.n_segments, "segments": regions.n_segments,
                    "kinds": regions.segment_kinds(), "side_faces": types["plane"] + types["cylinder"] + types["bspline"]
                    + types["other"] - 2, "planes_cylinders": share, "cylinders": types["cylinder"], "circles": circles,
-                   "checks": ok}
+                   "circle_segments": _circle_segments(regions), "checks": ok}
             rows.append(row)
-            per = f"  cylinders per circle {types['cylinder'] / circles:.1f}" if circles else ""
+            per = f"  segments per full circle {row['circle_segments']}" if circles else ""
             print(f"{name:<18} traced {row['traced']:>4} -> {row['segments']:>3} segments {row['kinds']}  "
                   f"side faces {row['side_faces']:>3}  planes+cylinders {100 * share:5.1f} %{per}  "
                   f"valid/volume/watertight {ok}", flush=True)
@@ -110,7 +167,7 @@ def geometric_rows(fit_mm: float | None) -> list[dict]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", type=Path, default=CORPUS)
-    ap.add_argument("--kind", default="png512")
+    ap.add_argument("--kind", action="append", help="image kind (repeatable; default png512)")
     ap.add_argument("--items", default="")
     ap.add_argument("--no-corpus", action="store_true")
     ap.add_argument("--fit-tolerance", type=float, default=None, metavar="MM")
@@ -118,25 +175,22 @@ def main(argv: list[str] | None = None) -> int:
     print("== geometric artwork at 512 px")
     geo = geometric_rows(args.fit_tolerance)
     print(f"side-wall area on planes and cylinders: lowest {100 * min(r['planes_cylinders'] for r in geo):.1f} %, "
-          f"mean {100 * statistics.mean(r['planes_cylinders'] for r in geo):.1f} % (target >= 90 %)")
+          f"mean {100 * statistics.mean(r['planes_cylinders'] for r in geo):.1f} % (target >= 90 %); "
+          f"full circles of 1 or 2 segments: {sum(n <= 2 for r in geo for n in r['circle_segments'])} of "
+          f"{sum(r['circles'] for r in geo)}")
     if args.no_corpus:
         return 0
     if not (args.corpus / "manifest.json").exists():
         print(f"evaluation corpus not found at {args.corpus}: corpus rows skipped")
         return 0
-    print(f"== corpus, {args.kind}: segments / the truth SVG's segments")
-    rows = corpus_rows(args.corpus, args.kind, set(filter(None, args.items.split(","))) or None, args.fit_tolerance)
-    if not rows:
-        print("no corpus items matched")
-        return 0
-    for cat in sorted({r["category"] for r in rows}) + ["all"]:
-        sel = [r for r in rows if cat == "all" or r["category"] == cat]
-        t, f = [r["traced_ratio"] for r in sel], [r["ratio"] for r in sel]
-        print(f"{cat:<14} n={len(sel):>2}  traced median {statistics.median(t):5.2f} p90 {_pct(t, 0.9):5.2f}   "
-              f"fitted median {statistics.median(f):5.2f} p90 {_pct(f, 0.9):5.2f}")
-    tot_t, tot_f = sum(r["traced"] for r in rows), sum(r["fitted"] for r in rows)
-    print(f"segments in all: traced {tot_t}, fitted {tot_f} ({tot_t / max(tot_f, 1):.1f}x fewer); "
-          f"fit time median {statistics.median(r['seconds'] for r in rows):.2f} s, max {max(r['seconds'] for r in rows):.2f} s")
+    items = set(filter(None, args.items.split(","))) or None
+    for kind in args.kind or ["png512"]:
+        print(f"== corpus, {kind}")
+        rows = corpus_rows(args.corpus, kind, items, args.fit_tolerance)
+        if not rows:
+            print("no corpus items matched")
+            continue
+        _summary(kind, rows)
     return 0
 
 

@@ -39,7 +39,7 @@ def _side_share(solid, regions) -> float:
     return (areas["plane"] - cap + areas["cylinder"]) / (sum(areas.values()) - cap)
 
 
-@pytest.mark.parametrize("name", ["hexagon", "square", "rounded_rectangle", "ring"])
+@pytest.mark.parametrize("name", list(GEOMETRIC))
 def test_geometric_artwork_is_planes_and_cylinders(tmp_path, name):
     outlines = _outlines(tmp_path, name)
     fitted = to_regions(outlines, width_mm=50, fit_tolerance_mm=None)
@@ -50,6 +50,28 @@ def test_geometric_artwork_is_planes_and_cylinders(tmp_path, name):
     # the fit stays on the drawn shape: as close to the trace as the trace is to itself
     a, b = traced.geometry, fitted.geometry
     assert a.intersection(b).area / a.union(b).area > 0.997
+
+
+def test_small_holes_are_full_circles(tmp_path):
+    # the plate's four round holes are 60 px across at 512 px: each one circle of two arcs about one centre
+    regions = to_regions(_outlines(tmp_path, "plate"), width_mm=50, fit_tolerance_mm=None)
+    circles = [h for h in regions.regions[0].holes
+               if h.arcs is not None and np.isfinite(h.arcs[:, 2]).all()
+               and np.ptp(h.arcs[:, :2], axis=0).max() < 1e-9 * 50]
+    assert len(circles) == GEOMETRIC["plate"][1]
+    assert all(len(c.ctrl) == 2 for c in circles)
+    s = regions.px_mm
+    for c in circles:  # the drawn radius, 30 of 512 units
+        assert np.hypot(*(c.ctrl[0, 0] - c.arcs[0, :2])) == pytest.approx(30 * s, rel=0.01)
+
+
+@pytest.mark.parametrize("name", ["plate", "triangle", "rounded_rectangle"])
+def test_the_fit_keeps_the_requested_width(tmp_path, name):
+    outlines = _outlines(tmp_path, name)
+    for tol in (None, 0.05):
+        regions = to_regions(outlines, width_mm=50, fit_tolerance_mm=tol)
+        minx, _, maxx, _ = regions.geometry.bounds
+        assert maxx - minx == pytest.approx(50, rel=1e-4)
 
 
 def test_polygon_sides_are_single_planes(tmp_path):
