@@ -384,6 +384,14 @@ def _keep_extent(rings: dict[int, Ring], outer: set[int], bbox: tuple[float, flo
 FIT_RETRIES = 2
 
 
+def _closed(pts: np.ndarray) -> np.ndarray:
+    """``pts`` closed (first point repeated), with at least two points."""
+    pts = np.asarray(pts, np.float64)
+    if len(pts) == 0:
+        return np.zeros((2, 2))
+    return np.concatenate([pts, pts[:1]]) if len(pts) < 2 or not np.array_equal(pts[0], pts[-1]) else pts
+
+
 def _fit_rings(rings: dict[int, Ring], tol: float, px: float) -> tuple[int, float]:
     """Refit ``rings`` in place (:func:`cad.fit.fit_ring`): how many were refitted, and the largest deviation.
 
@@ -400,13 +408,14 @@ def _fit_rings(rings: dict[int, Ring], tol: float, px: float) -> tuple[int, floa
             if res is None:
                 continue
             new = Ring(res.ctrl, res.is_line, True, res.arcs)
-            if (new.area() > 0) != (rings[i].area() > 0) or not shapely.LinearRing(new.flatten(t / 4)).is_simple:
+            pts = new.flatten(t / 4)
+            if len(pts) < 4 or (new.area() > 0) != (rings[i].area() > 0) or not shapely.LinearRing(pts).is_simple:
                 continue
             fitted[i] = (new, res.deviation)
         dropped: set[int] = set()
         while fitted:  # each round drops at least one refit
             # flattened coarsely, so rings this close may touch once flattened finely for the cleaning
-            lines = [shapely.LinearRing((fitted[i][0] if i in fitted else rings[i]).flatten(t / 2)) for i in keys]
+            lines = [shapely.LineString(_closed((fitted[i][0] if i in fitted else rings[i]).flatten(t / 2))) for i in keys]
             a, b = shapely.STRtree(lines).query(lines, predicate="dwithin", distance=t)
             pairs = [(keys[x], keys[y]) for x, y in zip(a, b) if x != y and (keys[x] in fitted or keys[y] in fitted)]
             clash = {i for pair in pairs for i in pair} & set(fitted)
