@@ -12,14 +12,20 @@ ring with the fewest pieces that stay close to it:
 3. Otherwise each run between corners is covered greedily: from the end of the last piece, the
    farthest reach of a least-squares line, a least-squares circular arc and a cubic (ends on the
    trace, end tangents along the smoothed tangents) is found by galloping search, and the piece
-   that reaches farthest is taken (a line before an arc before a cubic when they reach about as
-   far). As each kind's error only grows with its length, this gives the fewest pieces. A ring
-   without corners then tries to join its last and first pieces into one.
-4. Lines and arcs are joined at the mean of the two pieces' projections of each breakpoint, two
-   lines at a corner at their intersection; an arc that is flat within the tolerance becomes a
-   line; cubics are refitted to the moved ends. Lines and arcs may stray :data:`LS_SLACK`
-   tolerances, cubics :data:`CUBIC_SLACK`; if a piece then strays :data:`ACCEPT_TOL` times
-   further, the ring is covered again with every piece held to the tolerance itself.
+   that reaches farthest is taken (a line before an arc before a cubic when it reaches nearly as
+   far, :data:`PREFER_SHARE`). As each kind's error only grows with its length, this gives the
+   fewest pieces. A piece may stray :data:`LS_SLACK` (lines, arcs) or :data:`CUBIC_SLACK` (cubics)
+   tolerances from the trace, and on average, over :data:`BIAS_PX` source pixels, no more than
+   :data:`MEAN_TOL`: the wobble averages out, a shape that is not the piece's kind does not. A
+   line after a curve then reaches back into it as far as it holds; a ring without corners joins
+   its last and first pieces when one piece covers both.
+4. Lines and circles are fitted again without the samples that leave them (a rounded corner at an
+   end would pull a whole side off), and a line ends where the trace leaves it. A line keeps its
+   place where it meets an arc or a cubic, two lines meet at their intersection at a corner, two
+   curves at the mean of their projections of the breakpoint. Arcs are the least-squares circles
+   through their moved ends; an arc that barely turns is a line; cubics leave and meet lines and
+   arcs along them (G1). A piece that strays more than :data:`ACCEPT_TOL` times its allowance
+   becomes a cubic, and if that strays too, cubics split where they stray (Schneider).
 5. A run of short pieces between two straight runs that turn sharply is removed and the lines
    meet at their intersection (potrace rounds a sharp corner by a fraction of a pixel), when
    that point lies within :data:`CORNER_REACH_PX` source pixels of the trace.
