@@ -41,7 +41,8 @@ def test_upload_trace_view_resize_and_download(server, browser, tmp_path):
     page.on("pageerror", lambda exc: page_errors.append(str(exc)))
     page.goto(server)
     page.set_input_files("#file", str(AUDI))
-    page.wait_for_selector("#overlay:not([hidden])", timeout=20_000)
+    page.wait_for_selector("#trace-panel[data-state=done]", timeout=20_000)  # (the photo shows first, then its trace)
+    assert page.is_visible("#overlay")
     assert page.eval_on_selector("#overlay", "img => img.naturalWidth") >= 1024
     page.wait_for_selector("#part-panel[data-state=done]", timeout=30_000)
     assert page.is_visible("#viewer canvas")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import math
 import urllib.request
-from pathlib import Path
 
 import cv2
 import numpy as np

@@ -79,8 +79,8 @@ def source_picture(source: bytes, *, max_pixels: int, name: str) -> dict:
     import cv2  # (lazy: start-up time)
 
     image = tracer.load_image(source, max_pixels=max_pixels, name=name)
-    rgb = image.rgb8()
-    if image.alpha is not None:  # transparent areas on white, as the trace treats them
+    rgb: np.ndarray = image.rgb8()
+    if image.alpha is not None:  # transparent areas shown on white
         a = image.alpha[..., None]
         rgb = np.clip(rgb * a + 255.0 * (1.0 - a) + 0.5, 0, 255).astype(np.uint8)
     h, w = rgb.shape[:2]
