@@ -134,12 +134,17 @@ def test_a_click_picks_one_shape_and_the_part_is_that_shape(page, server):
                  page.eval_on_selector_all("#picks li", "ls => ls.map(l => l.firstChild.textContent)")]
     assert abs(px - 130) < 2 and abs(py - 180) < 2  # the photo's pixels, not the screen's
 
-    # a second click on the square adds it; removing the first point leaves the square alone
+    # a second click on the square adds it; keep the largest part: the disc (pi 80^2 > 140^2 pixels);
+    # remove the first point: the square alone
     page.mouse.click(*screen(page, 360, 170, (W, H)))
     assert page.locator("#picks li").count() == 2
     mesh = built_part(page, server)
     both = masks["disc"] | masks["square"]
     assert iou(footprint(mesh), normalised(both)) >= 0.93
+    page.select_option("#keep-mode", "largest")
+    mesh = built_part(page, server)
+    assert iou(footprint(mesh), normalised(disc)) >= 0.95
+    assert "kept 1 of 2 (largest)" in page.inner_text("#photo-report")
     page.click("#picks li:first-child button")
     mesh = built_part(page, server)
     assert iou(footprint(mesh), normalised(masks["square"])) >= 0.95

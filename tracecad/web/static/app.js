@@ -233,6 +233,7 @@ function init() {
   $('clear-picks').addEventListener('click', () => tools.clearPicks());
   $('clear-corners').addEventListener('click', () => tools.clearCorners());
   $('clear-crop').addEventListener('click', () => tools.clearCrop());
+  $('color').addEventListener('input', () => { if ($('color').value.trim() && tools.picks.length) { tools.picks = []; tools.draw(); } });
   $('clear-color').addEventListener('click', () => { $('color').value = ''; $('swatch').style.background = ''; changed(); });
   $('reset-view').addEventListener('click', () => viewer && viewer.reset());
 }
