@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 import urllib.request
 
 import cv2
@@ -201,3 +202,29 @@ def test_four_clicked_corners_square_up_a_sheet(page, server):
     assert page.locator("#marks circle.corner").count() == 4
     page.click("#clear-corners")
     assert page.locator("#marks circle.corner").count() == 0
+
+
+def test_a_click_on_a_turned_photo_is_in_its_turned_pixels(page):
+    """A JPEG whose EXIF orientation turns it a quarter: the page shows it turned, and a click is read in the
+    turned photo's pixels (the command line's frame), here on its lower, blue half."""
+    raw = np.zeros((120, 200, 3), np.uint8)
+    raw[:, :100] = (220, 40, 40)
+    raw[:, 100:] = (40, 60, 210)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # turn a quarter clockwise: 120 wide, 200 high, red above, blue below
+    buf = io.BytesIO()
+    Image.fromarray(raw).save(buf, format="JPEG", quality=95, exif=exif.tobytes())
+    page.set_input_files("#file", {"name": "turned.jpg", "mimeType": "image/jpeg", "buffer": buf.getvalue()})
+    page.wait_for_selector("#marks[viewBox='0 0 120 200']", timeout=20_000)
+    # (the first trace, without a point, finds no subject in two halves: the photo stays shown)
+    page.wait_for_selector("#trace-panel:is([data-state=done], [data-state=error])", timeout=60_000)
+    box = page.locator("#overlay").bounding_box()
+    assert abs(box["height"] / box["width"] - 200 / 120) < 0.02  # shown turned
+    page.mouse.click(*screen(page, 60, 150, (120, 200)))
+    page.wait_for_function("document.getElementById('photo-report').textContent.includes('Picked points')",
+                           timeout=60_000)
+    report = page.inner_text("#photo-report")
+    colour = re.search(r"#([0-9a-f]{6})", report).group(1)
+    assert np.abs(np.array([int(colour[i:i + 2], 16) for i in (0, 2, 4)]) - (40, 60, 210)).max() < 12
+    point = re.search(r"\(([\d.]+), ([\d.]+)\)", report)
+    assert abs(float(point.group(1)) - 60) < 2 and abs(float(point.group(2)) - 150) < 2
