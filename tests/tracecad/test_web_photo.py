@@ -189,6 +189,8 @@ def test_a_vector_source_has_no_photo_to_click(client):
     ([("crop", "0,0,1e300,5")], "reaches beyond the 160x120 photo"),
     ([("crop", "0,0,50,50"), ("pick", "100,80")], "outside the crop box"),
     ([("perspective", "0,0,1e9,0,1e9,1e9,0,1e9")], "far outside the 160x120 photo"),
+    ([("perspective", "0,0,1e300,0,1e300,1e300,0,1e300")], "far outside the 160x120 photo"),
+    ([("perspective", "1e308,1e308,-1e308,1e308,-1e308,-1e308,1e308,-1e308")], "far outside the 160x120 photo"),
     ([("pick", "nan,1")], "--pick"),
     ([("pick", "1,1")] * (MAX_REPEATS + 1), "more than"),
     ([("keep", "99999999999999999999999999x")], "--keep"),

@@ -16,6 +16,8 @@ import argparse
 from collections.abc import Iterable
 from dataclasses import replace
 
+import numpy as np
+
 from tracecad.cli import UsageError, build_parser, options_from_args
 from tracecad.options import ConvertOptions
 from tracer.errors import InvalidInputError
@@ -97,7 +99,8 @@ def options_from_form(fields: Iterable[tuple[str, str]], *, max_pixels: int) -> 
     """The options of a request's form fields (the image excluded); raises :class:`FormError`."""
     argv = ["convert", "upload", *_argv(fields)]
     try:
-        args = build_parser(raise_errors=True).parse_args(argv)
+        with np.errstate(all="ignore"):  # (huge coordinates overflow while checked; the photo's size refuses them)
+            args = build_parser(raise_errors=True).parse_args(argv)
     except UsageError as exc:
         raise FormError(str(exc), 400) from None
     if args.max_pixels is not None and not 0 < args.max_pixels <= max_pixels:
