@@ -51,6 +51,7 @@ export class PhotoTools {
     this.c.mode.addEventListener('change', () => this.draw());
     this.c.crop.addEventListener('input', () => this.draw());
     this.c.keepMode.addEventListener('change', () => { this.c.keepN.parentElement.hidden = this.c.keepMode.value !== 'n'; });
+    this.draw();
   }
 
   // A new photo (size [w, h]) or none (null): the clicked points belong to the old one and go.
@@ -155,6 +156,7 @@ export class PhotoTools {
       ? `Click ${need} more corner${need > 1 ? 's' : ''} of the flat subject (tool: Corners).`
       : (this.corners.length ? `${this.corners.length} corners clicked.` : '');
     svg.dataset.tool = this.tool;
+    this.c.aspect.disabled = !this.c.mode.value;   // (the aspect is the squared-up subject's)
     if (!this.size) { svg.removeAttribute('viewBox'); return; }
     const [w, h] = this.size;
     svg.setAttribute('viewBox', `0 0 ${w} ${h}`);
