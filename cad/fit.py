@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -300,7 +301,7 @@ def _refine(pieces: list[_Piece], Q: np.ndarray, tin, tout, corners: set[int], t
     fits: list = []
     for p in pieces:
         q = Q[p.a: p.b + 1]
-        fit = None
+        fit: Any = None
         if p.kind == "arc":
             fit = circle(q, math.inf) or kasa_circle(q)
             got = arc_sweep(q, fit[0]) if fit is not None else None
@@ -374,7 +375,11 @@ def _join(prev: _Piece, cur: _Piece, f0, f1, Q: np.ndarray) -> np.ndarray:
     b = _project(cur.kind, x, f1) if f1 is not None else None
     if a is not None and b is not None and (prev.kind == "line") != (cur.kind == "line"):
         return a if prev.kind == "line" else b  # a line stays where the straight run is; the arc follows
-    return x if a is None and b is None else a if b is None else b if a is None else 0.5 * (a + b)
+    if a is None:
+        return x if b is None else b
+    if b is None:
+        return a
+    return 0.5 * (a + b)
 
 
 def _place(p: _Piece, p0: np.ndarray, p1: np.ndarray, Q: np.ndarray, t0: np.ndarray, t1: np.ndarray,
