@@ -170,7 +170,7 @@ def _cover(Q, lo: int, hi: int, tin, tout, tol: float, slack: float, cubic_slack
                 return False
             q = sub(Q, a, b, TEST_SAMPLES["arc"])
             fit = kasa_circle(q)
-            return fit is not None and arc_err(q, *fit, lw(b), win)[0] <= lt
+            return fit is not None and arc_err(q, *fit, lw(b), win, lt)[0] <= lt
 
         def cubic_ok(b):
             return cubic(sub(Q, a, b, TEST_SAMPLES["cubic"]), tout[a], tin[b], ct,
@@ -224,7 +224,7 @@ def _fits_whole(Q, a: int, b: int, tin, tout, tol: float, slack: float, cubic_sl
         return "line"
     q = sub(Q, a, b, TEST_SAMPLES["arc"])
     fit = kasa_circle(q)
-    if fit is not None and arc_err(q, *fit, lw, win)[0] <= lt:
+    if fit is not None and arc_err(q, *fit, lw, win, lt)[0] <= lt:
         return "arc"
     if cubic(sub(Q, a, b, TEST_SAMPLES["cubic"]), tout[a], tin[b], ct, lw * cubic_slack / slack, win)[1] <= ct:
         return "cubic"

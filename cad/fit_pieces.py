@@ -134,7 +134,10 @@ def line_err(q: np.ndarray, slack: float, mean_weight: float = 0.0, window: floa
     if s[-1] - s[0] <= slack or s.min() < s[0] - slack or s.max() > s[-1] + slack:
         return math.inf
     d = r[:, 0] * u[1] - r[:, 1] * u[0]
-    return max(float(np.abs(d).max()), mean_weight * bias(d, q, window) if mean_weight else 0.0)
+    big = float(np.abs(d).max())
+    if not mean_weight or big > slack:  # the average only matters to a piece within its allowance
+        return big
+    return max(big, mean_weight * bias(d, q, window))
 
 
 # ----------------------------------------------------------------------------- circles and arcs
@@ -224,7 +227,7 @@ def arc_sweep(q: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, float, float] |
 
 
 def arc_err(q: np.ndarray, c: np.ndarray, r: float, mean_weight: float = 0.0,
-            window: float = 0.0) -> tuple[float, float]:
+            window: float = 0.0, limit: float = math.inf) -> tuple[float, float]:
     """The largest distance of ``q`` from the circle (``c``, ``r``) (or ``mean_weight`` times the mean distance,
     if larger), and the signed sweep of ``q`` about it (inf, 0 when the samples do not turn one way or sweep
     more than :data:`MAX_SWEEP`)."""
@@ -238,7 +241,10 @@ def arc_err(q: np.ndarray, c: np.ndarray, r: float, mean_weight: float = 0.0,
     if not 0 < abs(sw) <= MAX_SWEEP:
         return math.inf, 0.0
     d = np.hypot(v[:, 0], v[:, 1]) - r
-    return max(float(np.abs(d).max()), mean_weight * bias(d, q, window) if mean_weight else 0.0), sw
+    big = float(np.abs(d).max())
+    if not mean_weight or big > limit:
+        return big, sw
+    return max(big, mean_weight * bias(d, q, window)), sw
 
 
 # ----------------------------------------------------------------------------- cubics
@@ -273,7 +279,7 @@ def cubic(q: np.ndarray, t0: np.ndarray, t1: np.ndarray, tol: float = 0.0,
         c = np.array([a, a + al1 * t0, b - al2 * t1, b])
         p = B @ c
         diff = p - q
-        err = _cubic_err(diff, q, mean_weight, window)
+        err = _cubic_err(diff, q, mean_weight, window, tol if tol > 0 else math.inf)
         if err <= tol or (tol > 0 and it >= 1 and err > 4 * tol):
             return c, err
         # Newton step of the parameters towards the nearest points
@@ -282,14 +288,14 @@ def cubic(q: np.ndarray, t0: np.ndarray, t1: np.ndarray, tol: float = 0.0,
         un[0], un[-1] = 0.0, 1.0
         if np.all(np.diff(un) > 0):
             u = un
-    err = min(err, _cubic_err(bern(u) @ c - q, q, mean_weight, window))
+    err = min(err, _cubic_err(bern(u) @ c - q, q, mean_weight, window, tol if tol > 0 else math.inf))
     return c, err
 
 
-def _cubic_err(diff: np.ndarray, q: np.ndarray, mean_weight: float, window: float) -> float:
+def _cubic_err(diff: np.ndarray, q: np.ndarray, mean_weight: float, window: float, limit: float) -> float:
     big = float(np.hypot(diff[:, 0], diff[:, 1]).max())
-    if not mean_weight:
+    if not mean_weight or big > limit or len(q) < 3:
         return big
-    t = np.gradient(q, axis=0)
+    t = np.concatenate([q[1:2] - q[:1], q[2:] - q[:-2], q[-1:] - q[-2:-1]])
     signed = (t[:, 0] * diff[:, 1] - t[:, 1] * diff[:, 0]) / np.maximum(np.hypot(t[:, 0], t[:, 1]), 1e-300)
     return max(big, mean_weight * bias(signed, q, window))
