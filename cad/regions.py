@@ -409,7 +409,7 @@ def _fit_rings(rings: dict[int, Ring], tol: float, px: float) -> tuple[int, floa
                 continue
             new = Ring(res.ctrl, res.is_line, True, res.arcs)
             pts = new.flatten(t / 4)
-            if len(pts) < 4 or (new.area() > 0) != (rings[i].area() > 0) or not shapely.LinearRing(pts).is_simple:
+            if len(pts) < 3 or (new.area() > 0) != (rings[i].area() > 0) or not shapely.LinearRing(pts).is_simple:
                 continue
             fitted[i] = (new, res.deviation)
         dropped: set[int] = set()
