@@ -14,7 +14,8 @@ import tracer
 from photo_scenes import render
 from tracecad.cli import main
 from tracer.errors import InvalidInputError
-from tracer.perspective import aspect_for_focal, estimate_aspect, order_corners
+from tracer.focal import aspect_for_focal, estimate_aspect
+from tracer.perspective import order_corners
 from tracer.photo import Crop, PhotoParams, parse_corners, parse_crop, prepare
 from tracer.pick import keep_parts
 
