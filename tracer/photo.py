@@ -27,7 +27,7 @@ from tracer.opencv import load_cv2
 from tracer.types import Image
 
 __all__ = ["PhotoParams", "Crop", "Prepared", "prepare", "even_out_sheet", "parse_crop", "parse_corners",
-           "parse_point", "parse_aspect", "RECTIFY_MARGIN", "MAX_RECTIFIED_PX"]
+           "parse_point", "parse_aspect", "RECTIFY_MARGIN", "RECTIFY_OVERSAMPLE", "OVERSAMPLED_MAX_PX", "MAX_RECTIFIED_PX"]
 
 #: The rectified picture is the inside of the quadrilateral less this fraction of its size on each side, so
 #: that the sheet's edge and what lies beyond it (a few pixels off in the corners) are never traced.
@@ -38,7 +38,10 @@ ASPECT_WARN = 0.02
 #: edge): a resampling at the source's own density blurs what lies between its samples (a hairline, a small
 #: mark), and the isolation's filters, sized in the picture's pixels, would erase the rest.
 RECTIFY_OVERSAMPLE = 2.0
-#: ... up to this many pixels.
+#: ... less when that would exceed this many pixels (a large photo has the detail at its own density, and a larger
+#: picture is slow to even out), but never less than one pixel per photo pixel ...
+OVERSAMPLED_MAX_PX = 12_000_000
+#: ... and, whatever the photo, at most this many pixels.
 MAX_RECTIFIED_PX = 40_000_000
 
 _NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
@@ -268,7 +271,8 @@ def _rectify(img: Image, photo: Image, box, params: PhotoParams, report: dict, w
                             "know the real proportions")
     aspect = est.aspect
     rw, rh = perspective.rectified_size(q, aspect)
-    k = min(RECTIFY_OVERSAMPLE, math.sqrt(MAX_RECTIFIED_PX / (rw * rh)))
+    k = max(1.0, min(RECTIFY_OVERSAMPLE, math.sqrt(OVERSAMPLED_MAX_PX / (rw * rh))))
+    k = min(k, math.sqrt(MAX_RECTIFIED_PX / (rw * rh)))
     rw, rh = rw * k, rh * k
     mx, my = RECTIFY_MARGIN * rw, RECTIFY_MARGIN * rh
     ow, oh = int(round(rw - 2 * mx)), int(round(rh - 2 * my))
