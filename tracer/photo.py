@@ -283,13 +283,22 @@ def _rectify(img: Image, photo: Image, box, params: PhotoParams, report: dict, w
     # OpenCV addresses pixel centres; the frames here put pixel (c, r) on [c, c+1]: shift by half a pixel
     shift = np.array([[1, 0, 0.5], [0, 1, 0.5], [0, 0, 1]])
     unshift = np.array([[1, 0, -0.5], [0, 1, -0.5], [0, 0, 1]])
-    m_cv = unshift @ hom @ shift
-    data = img.data
+    # only the quadrilateral's box (and the cubic kernel's reach) is read: resampled in float, 8-bit steps
+    # would be rounded twice more (here and when the sheet is evened out)
+    ih, iw = img.shape
+    bx0, by0 = (max(0, min(n - 1, int(math.floor(v)) - 4)) for v, n in zip(q.min(axis=0), (iw, ih)))
+    bx1, by1 = (max(1, min(n, int(math.ceil(v)) + 4)) for v, n in zip(q.max(axis=0), (iw, ih)))
+    bx1, by1 = max(bx1, bx0 + 1), max(by1, by0 + 1)
+    m_cv = unshift @ hom @ shift @ np.array([[1, 0, bx0], [0, 1, by0], [0, 0, 1]], np.float64)
+    data = img.data[by0:by1, bx0:bx1]
+    if data.dtype == np.uint8:
+        data = data.astype(np.float32) / np.float32(255.0)
     flags = cv2.INTER_CUBIC | cv2.WARP_FILL_OUTLIERS
     warped = cv2.warpPerspective(np.ascontiguousarray(data), m_cv, (ow, oh), flags=flags, borderMode=cv2.BORDER_REPLICATE)
     alpha = None
     if img.alpha is not None:
-        alpha = np.clip(cv2.warpPerspective(img.alpha, m_cv, (ow, oh), flags=flags, borderMode=cv2.BORDER_REPLICATE), 0, 1)
+        alpha = np.clip(cv2.warpPerspective(np.ascontiguousarray(img.alpha[by0:by1, bx0:bx1]), m_cv, (ow, oh),
+                                            flags=flags, borderMode=cv2.BORDER_REPLICATE), 0, 1)
     if warped.dtype != np.uint8:
         warped = np.clip(warped, 0.0, 1.0)
     warped, evened = even_out_sheet(warped)
