@@ -16,7 +16,10 @@ Crop and pick: three single-part logos, each in its own colour, on a grey ground
 
 Usage::
 
-    nice -n 10 .venv/bin/python bench/photo.py [--corpus DIR] [--limit N] [--items a,b] [--out DIR]
+    nice -n 10 .venv/bin/python bench/photo.py [--corpus DIR] [--limit N] [--items a,b] [--out DIR] [--quick]
+
+A scene depends only on the item's place among the corpus's mono items (``--items`` reproduces a
+row); ``--quick`` runs ``--perspective auto`` on the main set alone.
 
 Targets: perspective IoU >= 0.97 on >= 90 % of the set, aspect within 2 %; crop and pick IoU >= 0.99.
 Exits 0 with a message when the evaluation corpus is absent.
