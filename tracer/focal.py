@@ -169,6 +169,8 @@ def estimate_aspect(corners: np.ndarray, photo_size: tuple[int, int], *, exif_fo
                     principal=None, corner_sigma_px: float = CORNER_SIGMA_GIVEN_PX) -> AspectEstimate:
     """The aspect ratio of the rectangle pictured by ``corners`` (TL, TR, BR, BL) in a photo of ``photo_size``
     (w, h) pixels, the corners known to ``corner_sigma_px``. See the module docstring."""
+    if not (math.isfinite(corner_sigma_px) and corner_sigma_px >= 0):
+        raise ValueError(f"corner_sigma_px must be finite and >= 0, got {corner_sigma_px!r}")
     w, h = photo_size
     diag = math.hypot(w, h)
     c = (w / 2.0, h / 2.0) if principal is None else principal

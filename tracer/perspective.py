@@ -254,6 +254,8 @@ def find_quad(rgb8: np.ndarray) -> tuple[np.ndarray, dict] | None:
     qarea, iou, quad, name = best
     corners = (quad + 0.5) * d - 0.5  # (pixel centres of the reduced copy -> the full picture)
     refined, sigma = refine_corners(rgb8, corners)
+    if not math.isfinite(sigma):  # (a side kept its line from the search: good to a pixel of the reduced copy)
+        sigma = d
     return refined, {"channel": name, "fit_iou": round(iou, 4), "area_fraction": round(qarea / (sh * sw), 4),
                      "corner_sigma_px": math.hypot(CORNER_SIGMA_FLOOR_PX, sigma)}
 

@@ -110,3 +110,20 @@ def test_rectified_size_keeps_the_nearest_edges_density():
         dv = np.hypot(*(to_photo(u, v + 0.5) - to_photo(u, v - 0.5)))
         worst = max(worst, du, dv)
     assert 0.97 < worst <= 1.0 + 1e-3
+
+
+@pytest.mark.parametrize("quad", [
+    [[100, 100], [1500, 102], [1501, 104], [99, 103]],    # a sliver: two sides 3 px long
+    [[0, 0], [1600, 0], [900, 1200], [700, 1200]],        # a steep trapezoid reaching the frame
+    [[-800, -600], [2400, -500], [2300, 1800], [-700, 1700]],  # corners far outside the photo
+])
+def test_hostile_quadrilaterals_give_finite_estimates(quad):
+    est = estimate_aspect(np.array(quad, np.float64), PHOTO, corner_sigma_px=1.0)
+    assert math.isfinite(est.aspect) and est.aspect > 0
+    assert est.aspect_sigma is not None and math.isfinite(est.aspect_sigma)
+
+
+def test_corner_sigma_must_be_finite():
+    q = _corners((210, 297), f35=35.0, tilt=35, axis=40)
+    with pytest.raises(ValueError, match="corner_sigma_px"):
+        estimate_aspect(q, PHOTO, corner_sigma_px=math.inf)
