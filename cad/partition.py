@@ -4,7 +4,8 @@ The traced outlines of the colours are noded together and every face of the arra
 exactly one colour (the traced colour that covers it, the label raster where traces disagree), so
 neighbouring colours share their boundary vertex for vertex, never overlap and leave no gap; the
 union is the traced outline of the whole subject. :func:`curve_partition` then fits each shared
-boundary arc once with Béziers, so that neighbouring bodies share their curves exactly.
+boundary arc once (Béziers, or with ``fit`` the fitting stage's lines, arcs and cubics: see
+:mod:`cad.fitshared`), so that neighbouring bodies share their curves exactly.
 """
 
 from __future__ import annotations
@@ -207,9 +208,10 @@ def curve_partition(parts_mm: list, tol: float, inner_tol: float | None = None, 
     outside, meet) is fitted once, and the SAME control points (reversed where needed)
     serve both colours it separates, so neighbouring bodies share their curves exactly.
     Arcs between two colours are fitted within ``inner_tol`` (default ``tol``), the outline of
-    the whole subject within ``tol``. ``fit(points, tol)`` fits one arc (an open polyline, or a
-    closed one whose ends coincide) and returns ``(ctrl, is_line, arcs)`` (``arcs`` as in
-    :class:`cad.regions.Ring`, or None); the default fits Béziers (:func:`cad.geometry.fit_arc`).
+    the whole subject within ``tol``. ``fit(points, tol, loop=...)`` fits one arc (an open polyline,
+    or a closed one whose ends coincide; ``loop``: a whole ring without junctions, whose fit may start
+    anywhere) and returns ``(ctrl, is_line, arcs)`` (``arcs`` as in :class:`cad.regions.Ring`, or
+    None); the default fits Béziers (:func:`cad.geometry.fit_arc`).
     Returns a list of region lists, or None when the fitted curves would make a region invalid.
     """
     fit = fit or _fit_beziers
@@ -239,16 +241,16 @@ def curve_partition(parts_mm: list, tol: float, inner_tol: float | None = None, 
     fitted: dict = {}
     pins: dict = {}  # arc -> (points where its fitted curve crossed another, radius kept as a polyline)
 
-    def arc(points: np.ndarray):
+    def arc(points: np.ndarray, loop: bool = False):
         fwd = tuple(map(tuple, points))
         rev = fwd[::-1]
         key, pts, flip = (fwd, points, False) if fwd <= rev else (rev, points[::-1], True)
         used.append(key)
-        curve = _arc_curve(key, pts)
+        curve = _arc_curve(key, pts, loop)
         fitted[key] = curve
         return reverse_curve(curve) if flip else curve
 
-    def _arc_curve(key, pts):
+    def _arc_curve(key, pts, loop):
         if key in straight:
             return _polyline_curve(pts)
         lv = level.get(key, 0)
@@ -258,7 +260,7 @@ def curve_partition(parts_mm: list, tol: float, inner_tol: float | None = None, 
         ck = (key, lv, None if pin is None else (pin[1], len(pin[0])))
         if ck not in cache:
             if pin is None:
-                cache[ck] = fit(pts, base * 0.5**lv)
+                cache[ck] = fit(pts, base * 0.5**lv, loop=loop)
             else:  # near where it crossed another arc the arc stays a polyline, elsewhere it is fitted
                 near = np.zeros(len(pts), bool)
                 for q in pin[0]:
@@ -271,7 +273,7 @@ def curve_partition(parts_mm: list, tol: float, inner_tol: float | None = None, 
         if not nodes:  # a closed loop shared by two colours: canonical start and direction
             i0 = min(range(len(r)), key=lambda i: tuple(r[i]))
             rr = np.roll(r, -i0, axis=0)
-            return arc(np.vstack([rr, rr[:1]]))
+            return arc(np.vstack([rr, rr[:1]]), loop=True)
         rr = np.roll(r, -nodes[0], axis=0)
         idx = [i - nodes[0] for i in nodes] + [len(r)]
         ext = np.vstack([rr, rr[:1]])
@@ -337,7 +339,7 @@ def _ring(curve: Curve) -> Ring:
     return Ring(ctrl, is_line, True, arcs)
 
 
-def _fit_beziers(pts: np.ndarray, tol: float) -> Curve:
+def _fit_beziers(pts: np.ndarray, tol: float, *, loop: bool = False) -> Curve:
     c, l = fit_arc(pts, tol)
     return c, l, None
 

@@ -327,21 +327,20 @@ def build_multicolor(source, options: ConvertOptions, *, name: str | None = None
     if 0.5 * labels.scale <= CURVE_FIT_MAX_SOURCE_PX:
         fit_px = min(fit_px, CURVE_FIT_MAX_SOURCE_PX)
     inner_tol = max(options.tolerance_mm, fit_px * s)
-    outer_tol, fitter, fit_mm = options.tolerance_mm, None, 0.0
+    fine = FINE_TOLERANCE_FRACTION * max(union_mm.bounds[2] - union_mm.bounds[0], 1e-9)
+    fitter, fit_mm = None, 0.0
+    curves = flat = None
     if options.fit_tolerance_mm is None or options.fit_tolerance_mm > 0:
         # The fitting stage (cad.fit) on each shared boundary once: lines, arcs and cubics. The
         # boundaries are polylines known to --tolerance (the subject's outline) and to the label
         # raster's precision (between colours): a fit closer than that would follow their chords.
         fit_mm = DEFAULT_FIT_PX * s if options.fit_tolerance_mm is None else float(options.fit_tolerance_mm)
-        fitter = ChainFitter(px=s, fallback=fit_arc)
-        outer_tol, inner_tol = max(fit_mm, outer_tol), max(fit_mm, inner_tol)
-    curves = curve_partition(parts_mm, outer_tol, inner_tol, fit=fitter)
-    fine = FINE_TOLERANCE_FRACTION * max(union_mm.bounds[2] - union_mm.bounds[0], 1e-9)
-    flat = None  # each colour's regions flattened at ``fine``: what the checks and exports read
-    if curves is not None:
-        flat = [[Polygon(r.shell.flatten(fine), [h.flatten(fine) for h in r.holes]) for r in regs] for regs in curves]
-        if not all(p.is_valid for ps in flat for p in ps):
-            curves = flat = None  # (valid when flattened for the fit, crossing at the finer flattening)
+        outer = max(fit_mm, options.tolerance_mm)
+        fitter = ChainFitter(px=s, fallback=fit_arc, wide=outer)
+        curves, flat = _curves(parts_mm, outer, max(fit_mm, inner_tol), fine, fitter)
+    if curves is None:  # no fit asked for, or its curves cross: Béziers
+        fitter = None
+        curves, flat = _curves(parts_mm, options.tolerance_mm, inner_tol, fine, None)
     timings["curves"] = time.perf_counter() - t
     if curves is None:
         caught.append("the shared colour boundaries are kept as polylines (a fitted curve would have crossed another)")
@@ -387,6 +386,18 @@ def build_multicolor(source, options: ConvertOptions, *, name: str | None = None
     info["fit_deviation_mm"] = fitter.deviation if fitter is not None and curves is not None else 0.0
     return MultiConversion(name=name, options=options, labels=labels, bodies=bodies, union_mm=union_mm, px_mm=s,
                            timings=timings, warnings=caught, info=info, photo=photo_report(prepared, None, options))
+
+
+def _curves(parts_mm: list, tol: float, inner_tol: float, fine: float, fitter):
+    """The partition's shared curves (:func:`cad.partition.curve_partition`) and each colour's regions
+    flattened at ``fine`` (what the checks and exports read), or (None, None) if they would cross."""
+    curves = curve_partition(parts_mm, tol, inner_tol, fit=fitter)
+    if curves is None:
+        return None, None
+    flat = [[Polygon(r.shell.flatten(fine), [h.flatten(fine) for h in r.holes]) for r in regs] for regs in curves]
+    if not all(p.is_valid for ps in flat for p in ps):
+        return None, None  # (valid when flattened for the fit, crossing at the finer flattening)
+    return curves, flat
 
 
 def printer_setup(options: ConvertOptions, bodies: list[ColorBody], whole: Regions | None) -> dict:
