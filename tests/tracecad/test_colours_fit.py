@@ -9,6 +9,8 @@ from __future__ import annotations
 import io
 import json
 import math
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -151,7 +153,7 @@ def test_cli_writes_fitted_colours_to_every_format(target_png, tmp_path, capsys)
     assert sum(e["curve_segments_by_kind"].values()) == e["curve_segments"]
     assert sum(e["step_faces_by_type"].values()) == e["step_faces"]
     svgs = [p for k, p in e["outputs"].items() if k.startswith("svg")]
-    assert len(svgs) == 3 and any(" A" in open(p).read() or "A " in open(p).read() for p in svgs)
+    assert len(svgs) == 3 and any(re.search(r"A[0-9.]+,[0-9.]+ 0 0 [01] ", Path(p).read_text()) for p in svgs)
     dxf = next(p for k, p in e["outputs"].items() if k == "dxf")
     import ezdxf
 
