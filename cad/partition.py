@@ -360,9 +360,10 @@ def _polyline_curve(pts) -> Curve:
     return c, np.ones(len(c), bool), None
 
 
-def _fit_pinned(p: np.ndarray, near: np.ndarray, tol: float, fit) -> Curve:
+def _fit_pinned(p: np.ndarray, near: np.ndarray, tol: float, fit=None) -> Curve:
     """Fit an open polyline with the vertices flagged ``near`` (and the edges touching them) kept
-    as a polyline: runs of far vertices are fitted with ``fit``."""
+    as a polyline: runs of far vertices are fitted with ``fit`` (default: Béziers)."""
+    fit = fit or _fit_beziers
     n = len(p)
     keep = near.copy()
     keep[:-1] |= near[1:]
