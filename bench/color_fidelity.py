@@ -124,6 +124,7 @@ def score_file(src: Path, layers: dict, width_mm: float, workdir: Path, options:
             "mean_iou": round(float(np.mean([v["iou"] for v in per.values()])), 5),
             "union_iou": round(float(union.intersection(t_union).area / union.union(t_union).area), 5),
             "overlap_pct": round(100.0 * overlap / union.area, 5), "watertight": watertight,
+            "curve_segments": entry.get("curve_segments"), "segment_kinds": entry.get("curve_segments_by_kind"),
             "seconds": round(seconds, 2)}
 
 

@@ -12,10 +12,15 @@ Geometric part (always): the artwork of ``tests/shapes.py`` (circles, rings, a r
 regular polygons, a plate with holes) at 512 px; the share of the side-wall area on planes and
 cylinders, the segments of each full circle, and BRepCheck, volume and mesh checks.
 
+Colour part (``--colors``, instead of the others): every item of the corpus's colour set through
+``--colors auto`` with the fit off and on; curve segments of all bodies, per-colour IoU
+(``bench/color_fidelity.py``), union IoU, overlap and watertightness of the written 3MF.
+
 Usage::
 
     nice -n 15 .venv/bin/python bench/economy.py [--corpus DIR] [--kind png512 --kind jpeg35 ...]
                                                  [--items a,b] [--no-corpus] [--fit-tolerance MM]
+    nice -n 15 .venv/bin/python bench/economy.py --colors [--kind png512] [--items a,b]
 """
 
 from __future__ import annotations
@@ -164,6 +169,60 @@ def geometric_rows(fit_mm: float | None) -> list[dict]:
     return rows
 
 
+def colour_rows(corpus: Path, kind: str, items: set[str] | None, fit_mm: float | None) -> list[dict]:
+    """The corpus's colour items through ``--colors auto`` with the fit off and on, side by side: curve
+    segments of all bodies and per-colour IoU (``bench/color_fidelity.py``'s scoring of the written 3MF)."""
+    import color_fidelity
+
+    sys.path.insert(0, str(corpus))
+    import truth  # the corpus's truth reader
+
+    manifest = json.loads((corpus / "manifest.json").read_text())
+    rows = []
+    for item in manifest["items"]:
+        if item.get("set") != "color" or (items and item["name"] not in items):
+            continue
+        img = next((i for i in item["images"] if i["kind"] == kind), None)
+        if img is None:
+            continue
+        layers = truth.truth_layers(corpus / item["truth_svg"], img["width"])
+        got = {}
+        for label, fit in (("traced", 0.0), ("fitted", fit_mm)):
+            with tempfile.TemporaryDirectory() as tmp:
+                got[label] = color_fidelity.score_file(corpus / img["path"], layers, WIDTH_MM, Path(tmp),
+                                                       {"fit_tolerance_mm": fit})
+        tr, fi = got["traced"], got["fitted"]
+        ious = {c: (v["iou"], fi["per_color"][c]["iou"]) for c, v in tr["per_color"].items()}
+        row = {"name": item["name"], "truth": svg_segments(corpus / item["truth_svg"]),
+               "traced": tr["curve_segments"], "fitted": fi["curve_segments"], "kinds": fi["segment_kinds"],
+               "iou_traced": [a for a, _ in ious.values()], "iou_fitted": [b for _, b in ious.values()],
+               "union_iou": (tr["union_iou"], fi["union_iou"]), "overlap_pct": fi["overlap_pct"],
+               "watertight": fi["watertight"], "seconds": (tr["seconds"], fi["seconds"])}
+        rows.append(row)
+        d = statistics.mean(row["iou_fitted"]) - statistics.mean(row["iou_traced"])
+        print(f"{item['name']:<28} truth {row['truth']:>4}  traced {row['traced']:>5}  fitted {row['fitted']:>5} "
+              f"({row['traced'] / max(row['fitted'], 1):4.1f}x fewer) {row['kinds']}  per-colour IoU "
+              f"{statistics.mean(row['iou_traced']):.4f} -> {statistics.mean(row['iou_fitted']):.4f} ({d:+.4f})  "
+              f"union {row['union_iou'][0]:.4f} -> {row['union_iou'][1]:.4f}  overlap {row['overlap_pct']:.4f} %  "
+              f"watertight {row['watertight']}  {row['seconds'][0]:.1f} s -> {row['seconds'][1]:.1f} s", flush=True)
+    return rows
+
+
+def colour_summary(rows: list[dict]) -> None:
+    before = [v for r in rows for v in r["iou_traced"]]
+    after = [v for r in rows for v in r["iou_fitted"]]
+    drops = [b - a for r in rows for a, b in zip(r["iou_traced"], r["iou_fitted"])]
+    tot_t, tot_f = sum(r["traced"] for r in rows), sum(r["fitted"] for r in rows)
+    ratio = [r["traced"] / max(r["fitted"], 1) for r in rows]
+    print(f"colours: {len(rows)} items, {len(before)} colours; mean per-colour IoU {statistics.mean(before):.5f} -> "
+          f"{statistics.mean(after):.5f} ({statistics.mean(after) - statistics.mean(before):+.5f}), worst colour change "
+          f"{min(drops):+.4f}; segments {tot_t} -> {tot_f} ({tot_t / max(tot_f, 1):.2f}x fewer, per item median "
+          f"{statistics.median(ratio):.2f}x); segments / the truth SVG's: traced median "
+          f"{statistics.median(r['traced'] / max(r['truth'], 1) for r in rows):.2f}, fitted median "
+          f"{statistics.median(r['fitted'] / max(r['truth'], 1) for r in rows):.2f}; max overlap "
+          f"{max(r['overlap_pct'] for r in rows):.4f} %; all watertight {all(r['watertight'] for r in rows)}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", type=Path, default=CORPUS)
@@ -171,7 +230,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--items", default="")
     ap.add_argument("--no-corpus", action="store_true")
     ap.add_argument("--fit-tolerance", type=float, default=None, metavar="MM")
+    ap.add_argument("--colors", action="store_true",
+                    help="the corpus's colour items through --colors, fit off and on (per-colour IoU, segments)")
     args = ap.parse_args(argv)
+    if args.colors:
+        if not (args.corpus / "manifest.json").exists():
+            print(f"evaluation corpus not found at {args.corpus}: nothing to measure")
+            return 0
+        for kind in args.kind or ["png512"]:
+            print(f"== colour items, {kind}: --colors auto, --fit-tolerance 0 vs {args.fit_tolerance or 'auto'}")
+            rows = colour_rows(args.corpus, kind, set(filter(None, args.items.split(","))) or None, args.fit_tolerance)
+            if rows:
+                colour_summary(rows)
+        return 0
     print("== geometric artwork at 512 px")
     geo = geometric_rows(args.fit_tolerance)
     print(f"side-wall area on planes and cylinders: lowest {100 * min(r['planes_cylinders'] for r in geo):.1f} %, "

@@ -4,7 +4,8 @@ The traced outlines of the colours are noded together and every face of the arra
 exactly one colour (the traced colour that covers it, the label raster where traces disagree), so
 neighbouring colours share their boundary vertex for vertex, never overlap and leave no gap; the
 union is the traced outline of the whole subject. :func:`curve_partition` then fits each shared
-boundary arc once with Béziers, so that neighbouring bodies share their curves exactly.
+boundary arc once (Béziers, or with ``fit`` the fitting stage's lines, arcs and cubics: see
+:mod:`cad.fitshared`), so that neighbouring bodies share their curves exactly.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon
 
 from cad import geometry
+from cad.fitshared import Curve, reverse_curve
 from cad.geometry import fit_arc
 from cad.regions import Region, Ring, ring_contacts
 from tracer.errors import GeometryError
@@ -199,16 +201,20 @@ CURVE_FIT_MAX_SOURCE_PX = 0.25
 REFIT_ROUNDS = 3
 
 
-def curve_partition(parts_mm: list, tol: float, inner_tol: float | None = None):
-    """Exact Bézier regions for a partition (a coverage of polygons in mm).
+def curve_partition(parts_mm: list, tol: float, inner_tol: float | None = None, *, fit=None):
+    """Exact curved regions for a partition (a coverage of polygons in mm).
 
     Every boundary arc between two junctions (points where three or more colours, or the
     outside, meet) is fitted once, and the SAME control points (reversed where needed)
     serve both colours it separates, so neighbouring bodies share their curves exactly.
     Arcs between two colours are fitted within ``inner_tol`` (default ``tol``), the outline of
-    the whole subject within ``tol``.
+    the whole subject within ``tol``. ``fit(points, tol, loop=...)`` fits one arc (an open polyline,
+    or a closed one whose ends coincide; ``loop``: a whole ring without junctions, whose fit may start
+    anywhere) and returns ``(ctrl, is_line, arcs)`` (``arcs`` as in :class:`cad.regions.Ring`, or
+    None); the default fits Béziers (:func:`cad.geometry.fit_arc`).
     Returns a list of region lists, or None when the fitted curves would make a region invalid.
     """
+    fit = fit or _fit_beziers
 
     owners = defaultdict(set)
     rings_of = []
@@ -235,16 +241,16 @@ def curve_partition(parts_mm: list, tol: float, inner_tol: float | None = None):
     fitted: dict = {}
     pins: dict = {}  # arc -> (points where its fitted curve crossed another, radius kept as a polyline)
 
-    def arc(points: np.ndarray):
+    def arc(points: np.ndarray, loop: bool = False):
         fwd = tuple(map(tuple, points))
         rev = fwd[::-1]
         key, pts, flip = (fwd, points, False) if fwd <= rev else (rev, points[::-1], True)
         used.append(key)
-        c, l = _arc_curve(key, pts)
-        fitted[key] = (c, l)
-        return geometry.reverse(c, l) if flip else (c, l)
+        curve = _arc_curve(key, pts, loop)
+        fitted[key] = curve
+        return reverse_curve(curve) if flip else curve
 
-    def _arc_curve(key, pts):
+    def _arc_curve(key, pts, loop):
         if key in straight:
             return _polyline_curve(pts)
         lv = level.get(key, 0)
@@ -254,12 +260,12 @@ def curve_partition(parts_mm: list, tol: float, inner_tol: float | None = None):
         ck = (key, lv, None if pin is None else (pin[1], len(pin[0])))
         if ck not in cache:
             if pin is None:
-                cache[ck] = fit_arc(pts, base * 0.5**lv)
+                cache[ck] = fit(pts, base * 0.5**lv, loop=loop)
             else:  # near where it crossed another arc the arc stays a polyline, elsewhere it is fitted
                 near = np.zeros(len(pts), bool)
                 for q in pin[0]:
                     near |= np.hypot(pts[:, 0] - q[0], pts[:, 1] - q[1]) <= pin[1]
-                cache[ck] = _fit_pinned(np.asarray(pts, np.float64), near, base * 0.5**lv)
+                cache[ck] = _fit_pinned(np.asarray(pts, np.float64), near, base * 0.5**lv, fit)
         return cache[ck]
 
     def ring_curves(r: np.ndarray):
@@ -267,16 +273,11 @@ def curve_partition(parts_mm: list, tol: float, inner_tol: float | None = None):
         if not nodes:  # a closed loop shared by two colours: canonical start and direction
             i0 = min(range(len(r)), key=lambda i: tuple(r[i]))
             rr = np.roll(r, -i0, axis=0)
-            return arc(np.vstack([rr, rr[:1]]))
+            return arc(np.vstack([rr, rr[:1]]), loop=True)
         rr = np.roll(r, -nodes[0], axis=0)
         idx = [i - nodes[0] for i in nodes] + [len(r)]
         ext = np.vstack([rr, rr[:1]])
-        cs, ls = [], []
-        for a, b in zip(idx[:-1], idx[1:]):
-            c, l = arc(ext[a: b + 1])
-            cs.append(c)
-            ls.append(l)
-        return np.concatenate(cs), np.concatenate(ls)
+        return _join([arc(ext[a: b + 1]) for a, b in zip(idx[:-1], idx[1:])])
 
     fine = tol / 4
     tmax = max(tol, inner_tol or tol)
@@ -289,8 +290,8 @@ def curve_partition(parts_mm: list, tol: float, inner_tol: float | None = None):
             for rs in rings:
                 used.clear()
                 curves = [ring_curves(r) for r in rs]
-                shell = Ring(*curves[0]).oriented(ccw=True)
-                holes = tuple(Ring(*c).oriented(ccw=False) for c in curves[1:])
+                shell = _ring(curves[0]).oriented(ccw=True)
+                holes = tuple(_ring(c).oriented(ccw=False) for c in curves[1:])
                 reg = Region(shell, holes)
                 poly = Polygon(shell.flatten(fine), [h.flatten(fine) for h in holes])
                 orig = Polygon(rs[0], rs[1:])
@@ -333,42 +334,61 @@ def curve_partition(parts_mm: list, tol: float, inner_tol: float | None = None):
     return None
 
 
-def _polyline_curve(pts) -> tuple[np.ndarray, np.ndarray]:
+def _ring(curve: Curve) -> Ring:
+    ctrl, is_line, arcs = curve
+    return Ring(ctrl, is_line, True, arcs)
+
+
+def _fit_beziers(pts: np.ndarray, tol: float, *, loop: bool = False) -> Curve:
+    c, l = fit_arc(pts, tol)
+    return c, l, None
+
+
+def _join(curves: list[Curve]) -> Curve:
+    """Curves end to end as one (the arcs' rows NaN where a piece has none)."""
+    ctrl = np.concatenate([c for c, _, _ in curves])
+    is_line = np.concatenate([l for _, l, _ in curves])
+    if all(a is None for _, _, a in curves):
+        return ctrl, is_line, None
+    arcs = np.concatenate([np.full((len(c), 3), np.nan) if a is None else a for c, _, a in curves])
+    return ctrl, is_line, arcs
+
+
+def _polyline_curve(pts) -> Curve:
     q = np.asarray(pts, np.float64)
     c = np.stack([q[:-1], q[:-1] + (q[1:] - q[:-1]) / 3, q[:-1] + 2 * (q[1:] - q[:-1]) / 3, q[1:]], axis=1)
-    return c, np.ones(len(c), bool)
+    return c, np.ones(len(c), bool), None
 
 
-def _fit_pinned(p: np.ndarray, near: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray]:
+def _fit_pinned(p: np.ndarray, near: np.ndarray, tol: float, fit=None) -> Curve:
     """Fit an open polyline with the vertices flagged ``near`` (and the edges touching them) kept
-    as a polyline: runs of far vertices are fitted with :func:`fit_arc`."""
+    as a polyline: runs of far vertices are fitted with ``fit`` (default: Béziers)."""
+    fit = fit or _fit_beziers
     n = len(p)
     keep = near.copy()
     keep[:-1] |= near[1:]
     keep[1:] |= near[:-1]
-    cs, ls = [], []
+    pieces: list[Curve] = []
     i = 0
     while i < n - 1:
         if keep[i] and keep[i + 1]:  # a straight edge
             j = i + 1
             while j < n - 1 and keep[j + 1] and keep[j]:
                 j += 1
-            c, l = _polyline_curve(p[i: j + 1])
+            pieces.append(_polyline_curve(p[i: j + 1]))
         else:
             j = i + 1
             while j < n - 1 and not (keep[j] and keep[j + 1]):
                 j += 1
-            c, l = fit_arc(p[i: j + 1], tol)
-        cs.append(c)
-        ls.append(l)
+            pieces.append(fit(p[i: j + 1], tol))
         i = j
-    ctrl = np.concatenate(cs)
+    ctrl, is_line, arcs = _join(pieces)
     ctrl[1:, 0] = ctrl[:-1, 3]
-    return ctrl, np.concatenate(ls)
+    return ctrl, is_line, arcs
 
 
 def _crossing_arcs(arcs: dict, fine: float) -> dict:
-    """The fitted arcs (key -> (ctrl, is_line)) that cross another or themselves, i.e. meet
+    """The fitted arcs (key -> (ctrl, is_line, arcs)) that cross another or themselves, i.e. meet
     anywhere but at an end point they share: key -> the points where they do."""
     keys = list(arcs)
     out: dict = {}
@@ -376,8 +396,8 @@ def _crossing_arcs(arcs: dict, fine: float) -> dict:
         return out
     strings = []
     for k in keys:
-        c, l = arcs[k]
-        pts = np.vstack([geometry.flatten(c, l, fine), c[-1, 3][None]])
+        c, l, a = arcs[k]
+        pts = np.vstack([geometry.flatten(c, l, fine, a), c[-1, 3][None]])
         strings.append(shapely.LineString(pts))
     lines = np.array(strings, dtype=object)
     for k, g in zip(keys, lines):

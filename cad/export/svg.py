@@ -19,9 +19,16 @@ def _path_d(ring, x0: float, y1: float) -> str:
         if arcs is not None and np.isfinite(arcs[i, 2]):
             # y is flipped, so a counter-clockwise arc (y up) has sweep-flag 0 on the page
             r = float(np.hypot(*(ring.ctrl[i, 0] - arcs[i, :2])))
-            large = 1 if abs(arcs[i, 2]) > np.pi else 0
             sweep = 0 if arcs[i, 2] > 0 else 1
-            parts.append(f"A{r:.6f},{r:.6f} 0 {large} {sweep} {seg[3, 0]:.6f},{seg[3, 1]:.6f}")
+            ends = [seg[3]]
+            if abs(arcs[i, 2]) > 0.75 * np.pi:  # near a half turn the centre is ill-defined by the
+                # radius and the ends (printed to 6 decimals): written as two arcs, through the middle
+                h = 0.5 * float(arcs[i, 2])
+                v = ring.ctrl[i, 0] - arcs[i, :2]
+                mid = arcs[i, :2] + np.array([v[0] * np.cos(h) - v[1] * np.sin(h), v[0] * np.sin(h) + v[1] * np.cos(h)])
+                ends = [np.array([mid[0] - x0, y1 - mid[1]]), seg[3]]
+            for e in ends:
+                parts.append(f"A{r:.6f},{r:.6f} 0 0 {sweep} {e[0]:.6f},{e[1]:.6f}")
         elif line:
             parts.append(f"L{seg[3, 0]:.6f},{seg[3, 1]:.6f}")
         else:
@@ -60,8 +67,31 @@ def svg_area_mm2(path: str | Path) -> float:
     for p in paths:
         for sub in p.continuous_subpaths():
             if sub.isclosed():
-                total += -sub.area()  # y-down page: counter-clockwise shells have negative area
+                total += -sum(_segment_area(seg) for seg in sub)  # y-down page: shells have negative area
     return float(np.abs(total))
+
+
+#: Gauss-Legendre nodes and weights on [0, 1]: exact for the cubic's area integrand (degree 5).
+_GL_T = 0.5 + 0.5 * np.array([-np.sqrt(0.6), 0.0, np.sqrt(0.6)])
+_GL_W = np.array([5.0, 8.0, 5.0]) / 18.0
+
+
+def _segment_area(seg) -> float:
+    """The segment's part of a closed path's signed area, 1/2 of the integral of x dy - y dx (page
+    coordinates): exact for lines, Béziers and circular arcs (svgpathtools flattens arcs very finely)."""
+    kind = type(seg).__name__
+    if kind == "Arc" and abs(seg.radius.real - seg.radius.imag) <= 1e-9 * abs(seg.radius) and seg.rotation == 0:
+        r, c = seg.radius.real, seg.center
+        t0 = np.radians(seg.theta)
+        t1 = np.radians(seg.theta + seg.delta)
+        return 0.5 * (r * r * (t1 - t0) + r * (c.real * (np.sin(t1) - np.sin(t0)) - c.imag * (np.cos(t1) - np.cos(t0))))
+    if kind == "Arc":  # an ellipse: finely sampled
+        t = np.linspace(0.0, 1.0, 4097)
+        z = np.array([seg.point(x) for x in t])
+        return 0.5 * float(np.sum(z[:-1].real * z[1:].imag - z[1:].real * z[:-1].imag))
+    z = np.array([seg.point(x) for x in _GL_T])
+    dz = np.array([seg.derivative(x) for x in _GL_T])
+    return 0.5 * float(np.sum(_GL_W * (z.real * dz.imag - z.imag * dz.real)))
 
 
 def _open_path_d(ctrl: np.ndarray, closed: bool, x0: float, y1: float) -> str:

@@ -5,7 +5,7 @@ Pipeline::
     load -> tracer.colors.label_colors (Lab k-means, background, fringes, sub-pixel partition)
          -> potrace per colour and for the whole subject
          -> cad.partition: the traced outlines noded into a partition of the subject, shared
-            boundaries fitted once with Béziers
+            boundaries fitted once (lines, arcs and cubics with --fit-tolerance, else Béziers)
          -> per-colour Regions in mm (same frame as the extrude mode)
          -> per-colour prism meshes (manifold3d) and exact B-rep solids (OCC)
          -> one 3MF (one named, coloured object per colour), one STEP (named, coloured
@@ -41,6 +41,9 @@ from cad.export.step import read_colored_step, write_colored_step
 from cad.export.stl import read_stl, write_stl
 from cad.export.svg import svg_area_mm2, svg_text
 from cad.export.threemf import Part, read_3mf, write_3mf
+from cad.fit import DEFAULT_FIT_PX
+from cad.fitshared import ChainFitter
+from cad.geometry import fit_arc
 from cad.mesh import Mesh, extrude_mesh
 from cad.partition import (
     CURVE_FIT_MAX_SOURCE_PX,
@@ -55,7 +58,7 @@ from cad.partition import (
 )
 from cad.plates import plate_outline
 from cad.regions import FINE_TOLERANCE_FRACTION, Regions, regions_from_polygons, to_regions
-from cad.solid import Solid, count_solids, extrude, is_valid_shape, shape_volume
+from cad.solid import Solid, count_solids, extrude, face_types, is_valid_shape, shape_volume
 from tracecad.modes.common import (
     body_output_paths,
     collect_warnings,
@@ -193,7 +196,12 @@ class MultiConversion:
             "holes": sum(b.regions.n_holes for b in self.bodies),
             "contours": sum(len(r.rings) for b in self.bodies for r in b.regions.regions),
             "curve_segments": sum(b.regions.n_segments for b in self.bodies),
+            "curve_segments_by_kind": _sum_counts(b.regions.segment_kinds() for b in self.bodies),
+            "fit_tolerance_mm": self.info.get("fit_tolerance_mm", 0.0),
+            "fit_deviation_mm": self.info.get("fit_deviation_mm", 0.0),
             "step_faces": sum(s.faces for s in solids) if len(solids) == len(self.bodies) else None,
+            "step_faces_by_type": (_sum_counts(face_types(s.shape) for s in solids)
+                                   if len(solids) == len(self.bodies) else None),
             "triangles": sum(m.n_triangles for m in meshes) if len(meshes) == len(self.bodies) else None,
             "px_mm": self.px_mm, "dropped_specks": self.info.get("merged_specks", 0),
             "repaired_regions": 0,
@@ -211,6 +219,14 @@ class MultiConversion:
                               for c in setup["changes"]],
             "layer_height_mm": setup["layer_height_mm"] if setup["changes"] else None,
         }
+
+
+def _sum_counts(counts) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for c in counts:
+        for k, v in c.items():
+            out[k] = out.get(k, 0) + v
+    return out
 
 
 def _color_params(options: ConvertOptions) -> ColorParams:
@@ -311,13 +327,20 @@ def build_multicolor(source, options: ConvertOptions, *, name: str | None = None
     if 0.5 * labels.scale <= CURVE_FIT_MAX_SOURCE_PX:
         fit_px = min(fit_px, CURVE_FIT_MAX_SOURCE_PX)
     inner_tol = max(options.tolerance_mm, fit_px * s)
-    curves = curve_partition(parts_mm, options.tolerance_mm, inner_tol)
     fine = FINE_TOLERANCE_FRACTION * max(union_mm.bounds[2] - union_mm.bounds[0], 1e-9)
-    flat = None  # each colour's regions flattened at ``fine``: what the checks and exports read
-    if curves is not None:
-        flat = [[Polygon(r.shell.flatten(fine), [h.flatten(fine) for h in r.holes]) for r in regs] for regs in curves]
-        if not all(p.is_valid for ps in flat for p in ps):
-            curves = flat = None  # (valid when flattened for the fit, crossing at the finer flattening)
+    fitter, fit_mm = None, 0.0
+    curves = flat = None
+    if options.fit_tolerance_mm is None or options.fit_tolerance_mm > 0:
+        # The fitting stage (cad.fit) on each shared boundary once: lines, arcs and cubics. The
+        # boundaries are polylines known to --tolerance (the subject's outline) and to the label
+        # raster's precision (between colours): a fit closer than that would follow their chords.
+        fit_mm = DEFAULT_FIT_PX * s if options.fit_tolerance_mm is None else float(options.fit_tolerance_mm)
+        outer = max(fit_mm, options.tolerance_mm)
+        fitter = ChainFitter(px=s, fallback=fit_arc, wide=outer)
+        curves, flat = _curves(parts_mm, outer, max(fit_mm, inner_tol), fine, fitter)
+    if curves is None:  # no fit asked for, or its curves cross: Béziers
+        fitter = None
+        curves, flat = _curves(parts_mm, options.tolerance_mm, inner_tol, fine, None)
     timings["curves"] = time.perf_counter() - t
     if curves is None:
         caught.append("the shared colour boundaries are kept as polylines (a fitted curve would have crossed another)")
@@ -359,8 +382,22 @@ def build_multicolor(source, options: ConvertOptions, *, name: str | None = None
     info = dict(labels.info)
     info.update(pinfo)
     info["printer"] = setup
+    info["fit_tolerance_mm"] = fit_mm
+    info["fit_deviation_mm"] = fitter.deviation if fitter is not None and curves is not None else 0.0
     return MultiConversion(name=name, options=options, labels=labels, bodies=bodies, union_mm=union_mm, px_mm=s,
                            timings=timings, warnings=caught, info=info, photo=photo_report(prepared, None, options))
+
+
+def _curves(parts_mm: list, tol: float, inner_tol: float, fine: float, fitter):
+    """The partition's shared curves (:func:`cad.partition.curve_partition`) and each colour's regions
+    flattened at ``fine`` (what the checks and exports read), or (None, None) if they would cross."""
+    curves = curve_partition(parts_mm, tol, inner_tol, fit=fitter)
+    if curves is None:
+        return None, None
+    flat = [[Polygon(r.shell.flatten(fine), [h.flatten(fine) for h in r.holes]) for r in regs] for regs in curves]
+    if not all(p.is_valid for ps in flat for p in ps):
+        return None, None  # (valid when flattened for the fit, crossing at the finer flattening)
+    return curves, flat
 
 
 def printer_setup(options: ConvertOptions, bodies: list[ColorBody], whole: Regions | None) -> dict:

@@ -1,0 +1,247 @@
+"""Fit the shared boundaries of a colour partition with the fitting stage's lines, arcs and cubics.
+
+In the colour mode neighbouring colours share their boundaries exactly (:mod:`cad.partition`): a
+boundary is cut at its junctions (where three or more colours, or a colour and the outside, meet)
+into chains, and each chain is fitted once; both colours use the same curve, one of them reversed.
+:class:`ChainFitter` fits one such chain (an open polyline in mm whose ends stay fixed, or a closed
+loop) with :func:`cad.fit.fit_ring`:
+
+* a closed loop that is a circle becomes one (two half turns from the loop's first point);
+* an open chain, or any other loop, is fitted as a ring: the chain, then a short way back (a step
+  back along its end, across, a step onto its start). The ring turns by 180° at the chain's ends,
+  so they are forced breakpoints and the cover of the chain does not depend on the way back. The pieces along the chain are kept and
+  their ends are moved back onto the junctions (a line stays a line, an arc is the circle through
+  its moved ends and its mid-point, a cubic's handle moves with its end), so every chain meeting
+  at a junction ends on the same point.
+
+A fit is kept only when it has fewer segments than the chain and stays within
+:data:`ACCEPT_TOL` tolerances of it both ways (sampled, so a lost or looped piece is seen);
+otherwise the caller's fallback fits the chain.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import shapely
+
+from cad import geometry
+from cad.fit import LS_SLACK, arc_cubic, fit_ring
+
+__all__ = ["ChainFitter", "Curve", "fit_chain", "reverse_curve", "ACCEPT_TOL"]
+
+#: A fitted chain is kept when it stays within this many tolerances of the chain, both ways
+#: (lines and arcs are least-squares fits and may stray :data:`cad.fit.LS_SLACK` tolerances).
+ACCEPT_TOL = 1.5 * LS_SLACK
+#: The way back of an open chain starts and ends with a step this many tolerances long.
+DETOUR_TOL = 8.0
+#: A moved arc may change its sweep by at most this fraction (plus 0.05 rad), else the fit is refused.
+SWEEP_CHANGE = 0.25
+
+#: A fitted curve: ``ctrl`` (n,4,2), ``is_line`` (n,), ``arcs`` (n,3: centre, signed sweep; NaN rows
+#: for non-arcs) or None.
+Curve = tuple[np.ndarray, np.ndarray, np.ndarray | None]
+
+
+def _line_ctrl(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.array([a, a + (b - a) / 3, a + 2 * (b - a) / 3, b])
+
+
+def _polyline_ctrl(p: np.ndarray) -> np.ndarray:
+    return np.stack([p[:-1], p[:-1] + (p[1:] - p[:-1]) / 3, p[:-1] + 2 * (p[1:] - p[:-1]) / 3, p[1:]], axis=1)
+
+
+def reverse_curve(curve: Curve) -> Curve:
+    """The same curve traversed the other way (an arc's sweep changes sign)."""
+    ctrl, is_line, arcs = curve
+    c, l = geometry.reverse(ctrl, is_line)
+    if arcs is None:
+        return c, l, None
+    a = arcs[::-1].copy()
+    a[:, 2] = -a[:, 2]
+    return c, l, a
+
+
+def _circumcentre(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray | None:
+    d = 2.0 * (a[0] * (b[1] - c[1]) + b[0] * (c[1] - a[1]) + c[0] * (a[1] - b[1]))
+    if abs(d) < 1e-300:
+        return None
+    aa, bb, cc = a @ a, b @ b, c @ c
+    return np.array([(aa * (b[1] - c[1]) + bb * (c[1] - a[1]) + cc * (a[1] - b[1])) / d,
+                     (aa * (c[0] - b[0]) + bb * (a[0] - c[0]) + cc * (b[0] - a[0])) / d])
+
+
+def _moved_arc(p0: np.ndarray, p1: np.ndarray, ctrl: np.ndarray, arc: np.ndarray):
+    """The arc ``ctrl``/``arc`` with its ends moved to ``p0`` and ``p1``: the circle through them and the
+    arc's mid-point, turning the same way; (ctrl row, arc row) or None if the turn changes much."""
+    c, sweep = arc[:2], float(arc[2])
+    r0 = ctrl[0] - c
+    h = 0.5 * sweep
+    mid = c + np.array([r0[0] * math.cos(h) - r0[1] * math.sin(h), r0[0] * math.sin(h) + r0[1] * math.cos(h)])
+    centre = _circumcentre(p0, mid, p1)
+    if centre is None:
+        return None
+    a0 = math.atan2(p0[1] - centre[1], p0[0] - centre[0])
+    a1 = math.atan2(p1[1] - centre[1], p1[0] - centre[0])
+    new = (a1 - a0) % (2 * math.pi) if sweep > 0 else -((a0 - a1) % (2 * math.pi))
+    if abs(new - sweep) > SWEEP_CHANGE * abs(sweep) + 0.05:
+        return None
+    row = arc_cubic(p0, p1, centre, max(-math.pi, min(math.pi, new)))
+    return row, np.array([centre[0], centre[1], new])
+
+
+def _pin_ends(curve: Curve, p0: np.ndarray, p1: np.ndarray) -> Curve | None:
+    """``curve`` with its first point moved to ``p0`` and its last to ``p1``; None if an arc would not follow."""
+    ctrl, is_line, arcs = curve
+    ctrl = ctrl.copy()
+    arcs = None if arcs is None else arcs.copy()
+    for k, end, p in ((0, 0, p0), (len(ctrl) - 1, 3, p1)):
+        a, b = ctrl[k, 0].copy(), ctrl[k, 3].copy()
+        if end == 0:
+            a = p
+        else:
+            b = p
+        if arcs is not None and np.isfinite(arcs[k, 2]):
+            moved = _moved_arc(a, b, ctrl[k], arcs[k])
+            if moved is None:
+                return None
+            ctrl[k], arcs[k] = moved
+        elif is_line[k]:
+            ctrl[k] = _line_ctrl(a, b)
+        else:
+            d = p - ctrl[k, end]
+            ctrl[k, end] += d
+            ctrl[k, 1 if end == 0 else 2] += d
+    ctrl[1:, 0] = ctrl[:-1, 3]
+    return ctrl, is_line, arcs
+
+
+def _deviation(curve: Curve, p: np.ndarray, tol: float) -> float:
+    """The largest distance between ``curve`` and the polyline ``p``, both ways (sampled at ``tol / 4``)."""
+    ctrl, is_line, arcs = curve
+    pts = np.vstack([geometry.flatten(ctrl, is_line, 0.25 * tol, arcs), ctrl[-1, 3][None]])
+    fitted = shapely.LineString(pts)
+    chain = shapely.LineString(p)
+    # the chain's vertices and points between them (a chord's middle is where a polyline strays most)
+    mids = np.vstack([p, 0.5 * (p[:-1] + p[1:])])
+    there = shapely.distance(shapely.points(mids), fitted).max()
+    back = shapely.distance(shapely.points(pts), chain).max()
+    return float(max(there, back))
+
+
+def _circle_from(p0: np.ndarray, res) -> Curve | None:
+    """A closed chain that :func:`fit_ring` made a circle, as two half turns starting at ``p0`` (the
+    circle about the same centre through ``p0``); None if it is not a circle."""
+    if res is None or len(res.ctrl) != 2 or res.arcs is None or not np.isfinite(res.arcs[:, 2]).all():
+        return None
+    c, sweep = res.arcs[0, :2], math.copysign(math.pi, float(res.arcs[0, 2]))
+    r0 = p0 - c
+    p1 = c - r0
+    ctrl = np.array([arc_cubic(p0, p1, c, sweep), arc_cubic(p1, p0, c, sweep)])
+    return ctrl, np.zeros(2, bool), np.array([[c[0], c[1], sweep], [c[0], c[1], sweep]])
+
+
+def _rotated(res, p0: np.ndarray) -> Curve | None:
+    """A fitted closed ring started at its join nearest ``p0``, that join moved onto ``p0``."""
+    if res is None:
+        return None
+    k = int(np.argmin(np.hypot(*(res.ctrl[:, 0] - p0).T)))
+    return _pin_ends((np.roll(res.ctrl, -k, axis=0), np.roll(res.is_line, -k), np.roll(res.arcs, -k, axis=0)), p0, p0)
+
+
+def _end_tangents(ctrl: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unit tangents out of the first point of ``ctrl`` and into its last (the first non-zero handle)."""
+    def first(vs):
+        for v in vs:
+            n = float(np.hypot(*v))
+            if n > 0:
+                return v / n
+        return np.array([1.0, 0.0])
+    c0, c1 = ctrl[0], ctrl[-1]
+    return first([c0[1] - c0[0], c0[2] - c0[0], c0[3] - c0[0]]), first([c1[3] - c1[2], c1[3] - c1[1], c1[3] - c1[0]])
+
+
+def _way_back(ctrl: np.ndarray, step: float) -> np.ndarray:
+    """Three lines from the end of ``ctrl`` back to its start: a step back along the end, across, and a
+    step onto the start against its direction, so the ring turns by 180° at both ends of ``ctrl``."""
+    t0, t1 = _end_tangents(ctrl)
+    a, b = ctrl[-1, 3], ctrl[0, 0]
+    return _polyline_ctrl(np.array([a, a - step * t1, b + step * t0, b]))
+
+
+def fit_chain(points: np.ndarray, tol: float, *, px: float, trace: np.ndarray | None = None,
+              loop: bool = False) -> tuple[Curve, float] | None:
+    """Fit the polyline ``points`` (m, 2) within ``tol`` (``px``: one source pixel, same units) with lines,
+    circular arcs and cubics; its ends stay where they are. A chain whose ends coincide is a closed loop;
+    with ``loop`` it is a ring with no junction on it, whose fit may start anywhere.
+
+    ``trace`` (n,4,2), cubics close to the chain from its first point to its last, is what
+    :func:`cad.fit.fit_ring` refits (its joins are the candidate breakpoints: far fewer than the
+    polyline's vertices); by default the polyline's own edges. Returns (curve, deviation from the
+    chain), or None when the fit has more segments than ``trace`` or strays."""
+    p = np.asarray(points, np.float64)
+    keep = np.concatenate([[True], np.hypot(*np.diff(p, axis=0).T) > 0])
+    p = p[keep]
+    closed = bool(np.array_equal(p[0], p[-1]))
+    if len(p) < (4 if closed else 3) or not tol > 0:
+        return None
+    fwd = _polyline_ctrl(p) if trace is None else np.asarray(trace, np.float64)
+    curve: Curve | None = None
+    if closed and len(fwd) >= 3:  # a circle, or the ring's own fit started on the chain's first point
+        res = fit_ring(fwd, tol, px=px)
+        if loop:
+            curve = None if res is None else (res.ctrl, res.is_line, res.arcs)
+        else:
+            curve = _circle_from(p[0], res) or _rotated(res, p[0])
+        if curve is not None and not _deviation(curve, p, tol) <= ACCEPT_TOL * tol:
+            curve = None
+    if curve is None:
+        res = fit_ring(np.concatenate([fwd, _way_back(fwd, DETOUR_TOL * tol)]), tol, px=px)
+        if res is None or len(res.ctrl) < 2:
+            return None
+        ends = res.ctrl[:-1, 3]
+        k = int(np.argmin(np.hypot(*(ends - p[-1]).T)))  # the last piece along the chain
+        curve = _pin_ends((res.ctrl[: k + 1], res.is_line[: k + 1], res.arcs[: k + 1]), p[0], p[-1])
+    if curve is None or len(curve[0]) > len(fwd) or (closed and len(curve[0]) < (3 if curve[1].all() else 2)):
+        return None
+    dev = _deviation(curve, p, tol)
+    if not dev <= ACCEPT_TOL * tol:
+        return None
+    ctrl, is_line, arcs = curve
+    if arcs is not None and not np.isfinite(arcs[:, 2]).any():
+        return (ctrl, is_line, None), dev
+    return (ctrl, is_line, arcs), dev
+
+
+class ChainFitter:
+    """Fit the chains of a partition with :func:`fit_chain`, refitting the curves that ``fallback(points,
+    tol)`` (which returns ``(ctrl, is_line)``, e.g. :func:`cad.geometry.fit_arc`) makes at the fit's
+    tolerance; where the fit declines, the chain is ``fallback``'s at ``tol``.
+
+    A chain's tolerance is the fit's, as for a single outline (its least-squares lines and arcs may
+    stray :data:`cad.fit.LS_SLACK` times as far), up to ``wide``. A wider one (a boundary between two
+    colours, known only to the label raster's precision) already covers the trace's wobble: the fit's
+    lines and arcs are kept within it (the fit runs at ``tol / LS_SLACK``, not below ``wide``).
+    Remembers the largest deviation of the kept fits and counts the fitted and fallen-back chains."""
+
+    def __init__(self, *, px: float, fallback, wide: float = math.inf) -> None:
+        self.px = px
+        self.fallback = fallback
+        self.wide = wide
+        self.deviation = 0.0
+        self.fitted = 0
+        self.fell_back = 0
+
+    def __call__(self, points: np.ndarray, tol: float, *, loop: bool = False) -> Curve:
+        fit_tol = tol if tol <= self.wide else max(tol / LS_SLACK, self.wide)
+        trace, _ = self.fallback(points, fit_tol)
+        got = fit_chain(points, fit_tol, px=self.px, trace=trace, loop=loop)
+        if got is None:
+            self.fell_back += 1
+            ctrl, is_line = self.fallback(points, tol)
+            return ctrl, is_line, None
+        curve, dev = got
+        self.fitted += 1
+        self.deviation = max(self.deviation, dev)
+        return curve
