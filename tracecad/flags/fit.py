@@ -13,7 +13,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--fit-tolerance", type=_tolerance, default=None, metavar="MM|auto",
                    help="refit the traced outline with the fewest lines, circular arcs and Bézier curves that "
                         "stay within MM of it (auto: a twentieth of a source pixel at the output size; lines "
-                        "and arcs, least-squares fits, may stray twice as far); off (0) unless given")
+                        "and arcs, least-squares fits, may stray twice as far; the default); 0 keeps potrace's curves")
 
 
 def _tolerance(text: str) -> float | str:
