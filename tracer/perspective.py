@@ -1,4 +1,4 @@
-"""Rectify a flat subject photographed at an angle: find its quadrilateral, estimate its aspect, warp it.
+"""Rectify a flat subject photographed at an angle: find its quadrilateral and the size to rectify it to.
 
 Frames
 ------
@@ -7,44 +7,23 @@ the order top-left, top-right, bottom-right, bottom-left of the rectified result
 (:func:`order_corners`). The principal point is the centre of the photo as taken (a crop moves it
 off the centre of the cropped picture, so the caller passes it).
 
-Aspect ratio
-------------
-A rectangle seen by a pinhole camera ``K = [[f, 0, cx], [0, f, cy], [0, 0, 1]]`` maps through the
-homography ``H = K [a r1, b r2, t]`` (``r1``, ``r2`` orthonormal, ``a x b`` the rectangle's size), so
-``a / b = |K^-1 h1| / |K^-1 h2|`` once ``f`` is known. The two vanishing points ``v1``, ``v2`` of the
-quadrilateral's opposite sides are the images of two orthogonal directions, which gives ``f``
-(calibration from a plane): ``(v1 - c) . (v2 - c) + f^2 w1 w2 = 0``. That constraint determines ``f``
-well only when both vanishing points are finite and not too far away; otherwise ``f`` comes from the
-EXIF focal length (35 mm equivalent), and without one from a typical phone camera's field of view.
+The aspect ratio and the focal length it needs are estimated by :mod:`tracer.focal`, which weighs
+the corners by their uncertainty (:func:`refine_corners` measures it).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
 from tracer.opencv import load_cv2
 
-__all__ = ["order_corners", "vanishing_focal", "focal_spread", "aspect_for_focal", "estimate_aspect",
-           "AspectEstimate", "find_quad", "refine_corners", "DEFAULT_FOCAL_35MM", "FULL_FRAME_DIAGONAL_MM"]
+__all__ = ["order_corners", "find_quad", "refine_corners", "rectified_size", "CORNER_SIGMA_FLOOR_PX"]
 
-#: The diagonal of a 36 x 24 mm frame: a 35 mm-equivalent focal length f35 is ``f35 / 43.27`` image diagonals.
-FULL_FRAME_DIAGONAL_MM = math.hypot(36.0, 24.0)
-#: The focal length (35 mm equivalent) assumed when neither the quadrilateral nor EXIF gives one: a phone's main camera.
-DEFAULT_FOCAL_35MM = 27.0
-#: The quadrilateral's own focal estimate is preferred to the EXIF one when a corner error of one pixel moves it by
-#: less than this fraction ...
-FOCAL_SPREAD_MAX = 0.08
-#: ... and, without EXIF, preferred to the default up to this fraction (refined corners are better than a pixel;
-#: beyond it the right angles say next to nothing about the focal length).
-FOCAL_SPREAD_USABLE = 0.5
-#: ... and when it lies in this range of 35 mm-equivalent focal lengths (a fisheye to a long telephoto).
-FOCAL_35MM_RANGE = (10.0, 300.0)
-#: The EXIF focal length checks the quadrilateral's: a disagreement beyond this fraction means the subject is no
-#: rectangle (a rhombus sign, a trapezoid) or the corners are off, and the EXIF value is used.
-EXIF_AGREEMENT = 0.3
+#: What the edge fit cannot see of the refined corners' error (pixels): the blur's asymmetry, the compression,
+#: a lens's bending; added to the fit's own standard error.
+CORNER_SIGMA_FLOOR_PX = 0.2
 
 
 def order_corners(pts) -> np.ndarray:
@@ -65,119 +44,27 @@ def _h(p) -> np.ndarray:
     return np.array([p[0], p[1], 1.0])
 
 
-def vanishing_focal(corners: np.ndarray, principal) -> float | None:
-    """The focal length (pixels) for which the quadrilateral's two side directions are orthogonal, or None
-    when the constraint gives none (a pair of sides parallel in the picture, or an imaginary solution)."""
-    q = np.asarray(corners, np.float64)
-    c = np.asarray(principal, np.float64)
-    tl, tr, br, bl = (q - c)
-    v1 = np.cross(np.cross(_h(tl), _h(tr)), np.cross(_h(bl), _h(br)))  # top and bottom meet here
-    v2 = np.cross(np.cross(_h(tl), _h(bl)), np.cross(_h(tr), _h(br)))  # left and right
-    v1 = v1 / np.linalg.norm(v1)
-    v2 = v2 / np.linalg.norm(v2)
-    denom = v1[2] * v2[2]
-    if abs(denom) < 1e-12:
-        return None
-    f2 = -(v1[0] * v2[0] + v1[1] * v2[1]) / denom
-    return math.sqrt(f2) if f2 > 0 else None
+def rectified_size(corners: np.ndarray, aspect: float) -> tuple[float, float]:
+    """``(width, height)`` of a rectified picture of aspect ``aspect`` in which no pixel is larger than a pixel of
+    the photo anywhere on the quadrilateral: the photo's pixel density where it is highest (the nearest edge).
 
-
-def focal_spread(corners: np.ndarray, principal, f: float, step_px: float = 1.0) -> float:
-    """How far (as a fraction of ``f``) the vanishing-point focal length moves when the corners move by
-    ``step_px``: the root sum of squares of its change per corner coordinate (infinite when it vanishes)."""
-    q = np.asarray(corners, np.float64)
-    total = 0.0
-    for i in range(4):
-        for j in range(2):
-            d = q.copy()
-            d[i, j] += step_px
-            g = vanishing_focal(d, principal)
-            if g is None:
-                return math.inf
-            total += (g - f) ** 2
-    return math.sqrt(total) / f
-
-
-def _unit_square_homography(corners: np.ndarray) -> np.ndarray:
+    The local scale of the map from the rectangle to the photo is its Jacobian; its columns' lengths (photo
+    pixels per unit of width and of height) are evaluated on a grid over the rectangle (a projective map's
+    scale is largest at its boundary, where the plane is nearest) and the largest one sets the size."""
+    a = float(aspect)
     cv2 = load_cv2()
-    src = np.array([[0, 0], [1, 0], [1, 1], [0, 1]], np.float32)
-    return cv2.getPerspectiveTransform(src, np.asarray(corners, np.float32)).astype(np.float64)
-
-
-def aspect_for_focal(corners: np.ndarray, principal, f: float) -> float:
-    """Width / height of the rectangle whose picture is ``corners`` through a camera of focal length ``f``."""
-    h = _unit_square_homography(corners)
-    cx, cy = principal
-    k_inv = np.array([[1.0 / f, 0.0, -cx / f], [0.0, 1.0 / f, -cy / f], [0.0, 0.0, 1.0]])
-    m = k_inv @ h
-    return float(np.linalg.norm(m[:, 0]) / np.linalg.norm(m[:, 1]))
-
-
-@dataclass(frozen=True, slots=True)
-class AspectEstimate:
-    """The rectified aspect ratio (width / height) and where it came from.
-
-    source : "given" (``--aspect``), "quadrilateral" (the focal length from the corners' right angles),
-        "exif" (the EXIF focal length), "default" (a typical phone camera) or "affine" (the sides are
-        parallel in the picture: no perspective to undo, the focal length does not matter).
-    focal_px, focal_35mm : the focal length used (None for "given" and "affine").
-    quad_focal_35mm, exif_focal_35mm : each estimate that was available, for the report.
-    """
-
-    aspect: float
-    source: str
-    focal_px: float | None = None
-    focal_35mm: float | None = None
-    quad_focal_35mm: float | None = None
-    exif_focal_35mm: float | None = None
-    note: str | None = None
-
-    def report(self) -> dict:
-        out = {"aspect": round(self.aspect, 5), "aspect_source": self.source}
-        for k in ("focal_px", "focal_35mm", "quad_focal_35mm", "exif_focal_35mm"):
-            v = getattr(self, k)
-            if v is not None:
-                out[k] = round(v, 2)
-        return out
-
-
-def estimate_aspect(corners: np.ndarray, photo_size: tuple[int, int], *, exif_focal_35mm: float | None = None,
-                    principal=None) -> AspectEstimate:
-    """The aspect ratio of the rectangle pictured by ``corners`` in a photo of ``photo_size`` (w, h) pixels.
-
-    The focal length comes from the quadrilateral when its right angles determine it (see the module
-    docstring), checked against the EXIF focal length when there is one; else from EXIF; else
-    :data:`DEFAULT_FOCAL_35MM`."""
-    w, h = photo_size
-    diag = math.hypot(w, h)
-    c = (w / 2.0, h / 2.0) if principal is None else principal
-    to35 = FULL_FRAME_DIAGONAL_MM / diag
-    q = np.asarray(corners, np.float64)
-    lo, hi = aspect_for_focal(q, c, diag * 0.2), aspect_for_focal(q, c, diag * 20.0)
-    if abs(lo / hi - 1.0) < 1e-4:  # parallel sides: an affine view, any focal length gives the same aspect
-        return AspectEstimate(aspect_for_focal(q, c, diag), "affine", exif_focal_35mm=exif_focal_35mm)
-    f_quad = vanishing_focal(q, c)
-    exif_px = exif_focal_35mm / to35 if exif_focal_35mm else None
-    quad_ok = False
-    if f_quad is not None:
-        f35 = f_quad * to35
-        limit = FOCAL_SPREAD_MAX if exif_px is not None else FOCAL_SPREAD_USABLE
-        quad_ok = FOCAL_35MM_RANGE[0] <= f35 <= FOCAL_35MM_RANGE[1] and focal_spread(q, c, f_quad) < limit
-    quad35 = f_quad * to35 if f_quad is not None else None
-    note = None
-    if quad_ok and f_quad is not None:
-        if exif_px is not None and abs(f_quad / exif_px - 1.0) > EXIF_AGREEMENT:
-            note = (f"the corners' right angles give a focal length of {quad35:.0f} mm (35 mm equivalent) but the "
-                    f"EXIF data says {exif_focal_35mm:.0f} mm; the EXIF value was used (is the subject a rectangle?)")
-            f, source = exif_px, "exif"
-        else:
-            f, source = f_quad, "quadrilateral"
-    elif exif_px is not None:
-        f, source = exif_px, "exif"
-    else:
-        f, source = DEFAULT_FOCAL_35MM / to35, "default"
-    return AspectEstimate(aspect_for_focal(q, c, f), source, focal_px=f, focal_35mm=f * to35,
-                          quad_focal_35mm=quad35, exif_focal_35mm=exif_focal_35mm, note=note)
+    rect = np.array([[0, 0], [a, 0], [a, 1], [0, 1]], np.float32)
+    h = cv2.getPerspectiveTransform(rect, np.asarray(corners, np.float32)).astype(np.float64)
+    u, v = np.meshgrid(np.linspace(0.0, a, 9), np.linspace(0.0, 1.0, 9))
+    pts = np.stack([u.ravel(), v.ravel(), np.ones(u.size)])
+    xyw = h @ pts
+    w = xyw[2]
+    x, y = xyw[0] / w, xyw[1] / w
+    # d(x, y)/du = (h[:2, 0] - (x, y) h[2, 0]) / w, likewise for v with column 1
+    du = np.hypot(h[0, 0] - x * h[2, 0], h[1, 0] - y * h[2, 0]) / np.abs(w)
+    dv = np.hypot(h[0, 1] - x * h[2, 1], h[1, 1] - y * h[2, 1]) / np.abs(w)
+    s = float(max(du.max(), dv.max()))
+    return s * a, s
 
 
 # --------------------------------------------------------------------------- finding the quadrilateral
@@ -366,15 +253,21 @@ def find_quad(rgb8: np.ndarray) -> tuple[np.ndarray, dict] | None:
         return None
     qarea, iou, quad, name = best
     corners = (quad + 0.5) * d - 0.5  # (pixel centres of the reduced copy -> the full picture)
-    refined = refine_corners(rgb8, corners)
-    return refined, {"channel": name, "fit_iou": round(iou, 4), "area_fraction": round(qarea / (sh * sw), 4)}
+    refined, sigma = refine_corners(rgb8, corners)
+    if not math.isfinite(sigma):  # (a side kept its line from the search: good to a pixel of the reduced copy)
+        sigma = d
+    return refined, {"channel": name, "fit_iou": round(iou, 4), "area_fraction": round(qarea / (sh * sw), 4),
+                     "corner_sigma_px": math.hypot(CORNER_SIGMA_FLOOR_PX, sigma)}
 
 
-def refine_corners(rgb8: np.ndarray, corners: np.ndarray, *, passes: int = 2) -> np.ndarray:
+def refine_corners(rgb8: np.ndarray, corners: np.ndarray, *, passes: int = 2) -> tuple[np.ndarray, float]:
     """Corners moved to the sub-pixel edge: along each side, the strongest step of lightness across it
     (parabola peak of the gradient) at many points, a robust line through them, lines intersected.
 
-    A side where too few edge points are found keeps its line through the given corners."""
+    Returns the corners and the random part of their uncertainty (pixels): the largest over the sides of
+    the fitted line's standard error at its ends, ``2 s / sqrt(n)`` for ``n`` edge points scattered by ``s``
+    (robust) about it (infinite when a side found too few edge points and keeps its line through the given
+    corners, or the refinement ran off)."""
     cv2 = load_cv2()
     grey = cv2.cvtColor(rgb8, cv2.COLOR_RGB2GRAY).astype(np.float32)
     grey = cv2.GaussianBlur(grey, (0, 0), 1.0)
@@ -382,12 +275,13 @@ def refine_corners(rgb8: np.ndarray, corners: np.ndarray, *, passes: int = 2) ->
     h, w = grey.shape
     for _ in range(passes):
         lines = []
+        scatter: list[float] = []
         for i in range(4):
             a, b = q[i], q[(i + 1) % 4]
             d = b - a
             length = float(np.hypot(*d))
             if length < 8:
-                return q
+                return q, math.inf
             u = d / length
             n = np.array([-u[1], u[0]])
             reach = max(3.0, min(12.0, 0.01 * length))
@@ -413,9 +307,17 @@ def refine_corners(rgb8: np.ndarray, corners: np.ndarray, *, passes: int = 2) ->
                 o = offs[kk] + sub * 0.25
                 pts.append([a[0] + ts[r] * d[0] + o * n[0], a[1] + ts[r] * d[1] + o * n[1]])
             line = _line_through(np.array(pts)) if len(pts) >= max(6, len(ts) // 3) else None
-            lines.append(line if line is not None else np.cross(_h(a), _h(b)))
+            if line is None:
+                line = np.cross(_h(a), _h(b))
+                scatter.append(math.inf)
+            else:
+                e = np.array(pts) @ line[:2] + line[2]
+                e = e / float(np.hypot(line[0], line[1]))
+                mad = 1.4826 * float(np.median(np.abs(e - np.median(e))))
+                scatter.append(2.0 * mad / math.sqrt(len(pts)))
+            lines.append(line)
         new = _corners_from_lines(lines)
         if new is None or np.abs(new - q).max() > 0.05 * max(h, w):
-            return q  # the refinement ran off: keep the corners found
+            return q, math.inf  # the refinement ran off: keep the corners found
         q = new
-    return q
+    return q, max(scatter)

@@ -21,18 +21,27 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tracer import perspective
+from tracer import focal, perspective
 from tracer.errors import InvalidInputError
 from tracer.opencv import load_cv2
 from tracer.types import Image
 
 __all__ = ["PhotoParams", "Crop", "Prepared", "prepare", "even_out_sheet", "parse_crop", "parse_corners",
-           "parse_point", "parse_aspect", "RECTIFY_MARGIN", "MAX_RECTIFIED_PX"]
+           "parse_point", "parse_aspect", "RECTIFY_MARGIN", "RECTIFY_OVERSAMPLE", "OVERSAMPLED_MAX_PX", "MAX_RECTIFIED_PX"]
 
 #: The rectified picture is the inside of the quadrilateral less this fraction of its size on each side, so
 #: that the sheet's edge and what lies beyond it (a few pixels off in the corners) are never traced.
 RECTIFY_MARGIN = 0.01
-#: The rectified picture keeps the photo's resolution along the subject's sides, up to this many pixels.
+#: A warning says so when the estimated aspect ratio is less certain than this (relative standard deviation).
+ASPECT_WARN = 0.02
+#: The rectified picture has this many pixels per pixel of the photo where the photo's are densest (the nearest
+#: edge): a resampling at the source's own density blurs what lies between its samples (a hairline, a small
+#: mark), and the isolation's filters, sized in the picture's pixels, would erase the rest.
+RECTIFY_OVERSAMPLE = 2.0
+#: ... less when that would exceed this many pixels (a large photo has the detail at its own density, and a larger
+#: picture is slow to even out), but never less than one pixel per photo pixel ...
+OVERSAMPLED_MAX_PX = 12_000_000
+#: ... and, whatever the photo, at most this many pixels.
 MAX_RECTIFIED_PX = 40_000_000
 
 _NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
@@ -236,6 +245,7 @@ def _rectify(img: Image, photo: Image, box, params: PhotoParams, report: dict, w
                 "stands out in the picture; give its four corners with --perspective X1,Y1,X2,Y2,X3,Y3,X4,Y4")
         q, info = found
         q = q + 0.5  # (pixel centres -> the edge convention)
+        sigma = info["corner_sigma_px"]
         entry.update(mode="auto", fit_iou=info["fit_iou"], channel=info["channel"])
     else:
         assert isinstance(params.perspective, tuple)
@@ -245,23 +255,24 @@ def _rectify(img: Image, photo: Image, box, params: PhotoParams, report: dict, w
             raise InvalidInputError(f"{name}: a --perspective corner lies far outside the {sw}x{sh} photo "
                                     "(corners are in the photo's pixels)")
         q = perspective.order_corners(given / s - np.array(box[:2]))
+        sigma = focal.CORNER_SIGMA_GIVEN_PX / s
         entry["mode"] = "points"
     principal = (pw / 2.0 - box[0], ph / 2.0 - box[1])  # the photo's centre, in the cropped picture
     if params.aspect is not None:
-        est = perspective.AspectEstimate(params.aspect, "given")
+        est = focal.AspectEstimate(params.aspect, "given")
     else:
-        est = perspective.estimate_aspect(q, (pw, ph), exif_focal_35mm=photo.meta.get("focal_35mm"),
-                                          principal=principal)
+        est = focal.estimate_aspect(q, (pw, ph), exif_focal_35mm=photo.meta.get("focal_35mm"), principal=principal,
+                                    corner_sigma_px=sigma)
         if est.note:
             warnings.append(est.note)
+        if est.aspect_sigma is not None and est.aspect_sigma > ASPECT_WARN:
+            warnings.append(f"the subject's aspect ratio is uncertain (about {100 * est.aspect_sigma:.0f} %): the "
+                            "photo's perspective leaves the camera's focal length open; give --aspect W:H if you "
+                            "know the real proportions")
     aspect = est.aspect
-    side = [float(np.hypot(*(q[(i + 1) % 4] - q[i]))) for i in range(4)]
-    rw, rh = max(side[0], side[2]), max(side[1], side[3])
-    if rw / rh > aspect:
-        rh = rw / aspect
-    else:
-        rw = rh * aspect
-    k = min(1.0, math.sqrt(MAX_RECTIFIED_PX / (rw * rh)))
+    rw, rh = perspective.rectified_size(q, aspect)
+    k = max(1.0, min(RECTIFY_OVERSAMPLE, math.sqrt(OVERSAMPLED_MAX_PX / (rw * rh))))
+    k = min(k, math.sqrt(MAX_RECTIFIED_PX / (rw * rh)))
     rw, rh = rw * k, rh * k
     mx, my = RECTIFY_MARGIN * rw, RECTIFY_MARGIN * rh
     ow, oh = int(round(rw - 2 * mx)), int(round(rh - 2 * my))
@@ -272,13 +283,22 @@ def _rectify(img: Image, photo: Image, box, params: PhotoParams, report: dict, w
     # OpenCV addresses pixel centres; the frames here put pixel (c, r) on [c, c+1]: shift by half a pixel
     shift = np.array([[1, 0, 0.5], [0, 1, 0.5], [0, 0, 1]])
     unshift = np.array([[1, 0, -0.5], [0, 1, -0.5], [0, 0, 1]])
-    m_cv = unshift @ hom @ shift
-    data = img.data
+    # only the quadrilateral's box (and the cubic kernel's reach) is read: resampled in float, 8-bit steps
+    # would be rounded twice more (here and when the sheet is evened out)
+    ih, iw = img.shape
+    bx0, by0 = (max(0, min(n - 1, int(math.floor(v)) - 4)) for v, n in zip(q.min(axis=0), (iw, ih)))
+    bx1, by1 = (max(1, min(n, int(math.ceil(v)) + 4)) for v, n in zip(q.max(axis=0), (iw, ih)))
+    bx1, by1 = max(bx1, bx0 + 1), max(by1, by0 + 1)
+    m_cv = unshift @ hom @ shift @ np.array([[1, 0, bx0], [0, 1, by0], [0, 0, 1]], np.float64)
+    data = img.data[by0:by1, bx0:bx1]
+    if data.dtype == np.uint8:
+        data = data.astype(np.float32) / np.float32(255.0)
     flags = cv2.INTER_CUBIC | cv2.WARP_FILL_OUTLIERS
     warped = cv2.warpPerspective(np.ascontiguousarray(data), m_cv, (ow, oh), flags=flags, borderMode=cv2.BORDER_REPLICATE)
     alpha = None
     if img.alpha is not None:
-        alpha = np.clip(cv2.warpPerspective(img.alpha, m_cv, (ow, oh), flags=flags, borderMode=cv2.BORDER_REPLICATE), 0, 1)
+        alpha = np.clip(cv2.warpPerspective(np.ascontiguousarray(img.alpha[by0:by1, bx0:bx1]), m_cv, (ow, oh),
+                                            flags=flags, borderMode=cv2.BORDER_REPLICATE), 0, 1)
     if warped.dtype != np.uint8:
         warped = np.clip(warped, 0.0, 1.0)
     warped, evened = even_out_sheet(warped)

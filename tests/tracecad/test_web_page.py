@@ -4,80 +4,32 @@ Every request to any host but the server's is aborted, and the test checks that 
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("fastapi")
-playwright_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")
+
+from webpage import HAVE_CHROMIUM, chromium, serving  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 AUDI = ROOT / "sample_images" / "audi.512.png"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 
-pytestmark = pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK), reason="Debian's chromium is not installed")
+pytestmark = pytest.mark.skipif(not HAVE_CHROMIUM, reason="Debian's chromium is not installed")
 
 
 @pytest.fixture(scope="module")
 def server():
-    """``tracecad serve`` on a free port, as a user starts it."""
-    proc = subprocess.Popen([sys.executable, "-m", "tracecad", "serve", "--port", "0", "--workers", "2"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
-    try:
-        line = proc.stdout.readline()
-        m = re.search(r"(http://127\.0\.0\.1:\d+/)", line)
-        assert m, line
-        url = m.group(1)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(url + "api/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
+    with serving() as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-        proc.stdout.close()
 
 
 @pytest.fixture()
 def browser(tmp_path):
-    with playwright_api.sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
-            accept_downloads=True, bypass_csp=True, viewport={"width": 1400, "height": 900})
-        outside: list[str] = []
-
-        def guard(route):
-            host = re.match(r"^[a-z]+://([^/:]+)", route.request.url)
-            if route.request.url.startswith(("data:", "blob:")) or (host and host.group(1) == "127.0.0.1"):
-                route.continue_()
-            else:
-                outside.append(route.request.url)
-                route.abort()
-
-        context.route("**/*", guard)
-        try:
-            yield context, outside
-        finally:
-            context.close()
+    with chromium(tmp_path / "profile") as got:
+        yield got
 
 
 def test_upload_trace_view_resize_and_download(server, browser, tmp_path):
@@ -89,7 +41,8 @@ def test_upload_trace_view_resize_and_download(server, browser, tmp_path):
     page.on("pageerror", lambda exc: page_errors.append(str(exc)))
     page.goto(server)
     page.set_input_files("#file", str(AUDI))
-    page.wait_for_selector("#overlay:not([hidden])", timeout=20_000)
+    page.wait_for_selector("#trace-panel[data-state=done]", timeout=20_000)  # (the photo shows first, then its trace)
+    assert page.is_visible("#overlay")
     assert page.eval_on_selector("#overlay", "img => img.naturalWidth") >= 1024
     page.wait_for_selector("#part-panel[data-state=done]", timeout=30_000)
     assert page.is_visible("#viewer canvas")

@@ -14,7 +14,8 @@ import tracer
 from photo_scenes import render
 from tracecad.cli import main
 from tracer.errors import InvalidInputError
-from tracer.perspective import aspect_for_focal, estimate_aspect, order_corners
+from tracer.focal import aspect_for_focal, estimate_aspect
+from tracer.perspective import order_corners
 from tracer.photo import Crop, PhotoParams, parse_corners, parse_crop, prepare
 from tracer.pick import keep_parts
 
@@ -284,3 +285,37 @@ def test_crop_keeps_the_principal_point():
     cropped = prepare(image, PhotoParams(crop=Crop((x0, y0, x1 - x0, y1 - y0)), perspective=pts)).report["perspective"]
     assert abs(cropped["aspect"] / whole["aspect"] - 1) < 1e-6
     assert abs(cropped["aspect"] / sc.aspect - 1) < 0.02
+
+
+def test_rectified_picture_is_twice_as_dense_as_the_nearest_edge(monkeypatch):
+    """The rectified picture has two pixels per photo pixel where the photo's are densest; a cap on its size
+    lowers that, but never below one."""
+    import tracer.photo as photo_mod
+    from tracer.perspective import rectified_size
+
+    sc = render(_artwork(), sheet_wh=(600, 800), photo_wh=(800, 600), tilt_deg=35, axis_deg=50, focal_35mm=30,
+                seed=5, exif=False)
+    image = tracer.load_image(sc.jpeg, name="sheet.jpg")
+    pts = tuple(map(tuple, sc.corners))
+    rep = prepare(image, PhotoParams(perspective=pts)).report["perspective"]
+    w, h = rectified_size(order_corners(np.array(pts)), rep["aspect"])
+    keep = 1 - 2 * photo_mod.RECTIFY_MARGIN
+    assert abs(rep["size"][0] - 2 * w * keep) <= 1 and abs(rep["size"][1] - 2 * h * keep) <= 1
+    monkeypatch.setattr(photo_mod, "OVERSAMPLED_MAX_PX", 1000)
+    rep = prepare(image, PhotoParams(perspective=pts)).report["perspective"]
+    assert abs(rep["size"][0] - w * keep) <= 1 and abs(rep["size"][1] - h * keep) <= 1
+
+
+def test_uncertain_aspect_is_reported_and_warned():
+    """Tilted straight back, no EXIF: the right angles leave the focal length open; the report gives the aspect's
+    uncertainty, large enough to cover the true aspect, and a warning suggests --aspect."""
+    sc = render(_artwork(), sheet_wh=(600, 800), photo_wh=(640, 480), tilt_deg=35, axis_deg=0, focal_35mm=45,
+                seed=6, exif=False)
+    image = tracer.load_image(sc.jpeg, name="sheet.jpg")
+    prepared = prepare(image, PhotoParams(perspective=tuple(map(tuple, sc.corners))))
+    rep = prepared.report["perspective"]
+    assert rep["aspect_source"] == "default" and rep["aspect_uncertainty_pct"] > 2
+    assert abs(rep["aspect"] / sc.aspect - 1) * 100 < 3 * rep["aspect_uncertainty_pct"]
+    assert any("--aspect" in w for w in prepared.warnings)
+    given = prepare(image, PhotoParams(perspective=tuple(map(tuple, sc.corners)), aspect=sc.aspect))
+    assert not given.warnings and given.report["perspective"]["aspect_source"] == "given"

@@ -1,8 +1,9 @@
 """The ASGI application of ``tracecad serve``: the page, the static files and the HTTP API.
 
 ``GET /`` the page; ``GET /static/...`` its scripts, styles and the vendored three.js;
-``GET /api/health``; ``POST /api/preview`` (the live trace) and ``POST /api/convert`` (the files),
-both multipart with the image in field ``image`` and options named after the command line's;
+``GET /api/health``; ``POST /api/source`` (the photo to click on, after its EXIF orientation, and its
+size), ``POST /api/preview`` (the live trace) and ``POST /api/convert`` (the files), all multipart
+with the image in field ``image`` and options named after the command line's;
 ``GET /files/{id}/{name}`` a converted file. An error is ``{"error": "one sentence"}`` with a 4xx
 status (5xx when the server itself failed), and the server goes on.
 
@@ -27,7 +28,8 @@ __all__ = ["create_app", "app_from_environment", "STATIC_DIR", "error_status", "
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 #: HTTP status of a failed task, by the error's class name (anything else that the input caused: 422).
-STATUS = {"ImageTooLargeError": 413, "MemoryError": 413, "ImageReadError": 415, "internal": 500}
+STATUS = {"ImageTooLargeError": 413, "MemoryError": 413, "ImageReadError": 415, "PhotoRangeError": 400,
+          "internal": 500}
 
 #: Served with every answer: nothing but this server's own scripts, styles and pictures.
 SECURITY_HEADERS = [
@@ -192,6 +194,14 @@ def create_app(settings: ServerSettings = ServerSettings(), *, pool: WorkerPool 
     @app.get("/api/health")
     async def health():
         return {"tracecad": __version__}
+
+    @app.post("/api/source")
+    async def source(request: Request):
+        got = await read_request(request)
+        if isinstance(got, JSONResponse):
+            return got
+        data, name, _stem, options = got
+        return await run({"kind": "source", "source": data, "options": options, "name": name})
 
     @app.post("/api/preview")
     async def preview(request: Request):

@@ -3,7 +3,8 @@
 A field is named after a long option of ``tracecad convert`` without its dashes (``width``,
 ``thickness``, ``formats``, ``preset``, ``colors``, ``px-mm`` or ``px_mm``, ...); its value is the
 option's value, and a flag (``invert``, ``mirror``, ``invert-heights``) is on for ``1``, ``true``,
-``on`` or ``yes``. The fields become an argv that :func:`tracecad.cli.build_parser` parses, so every
+``on`` or ``yes``. An option that the command line takes more than once (``pick``) is a field given once
+per value, up to :data:`MAX_REPEATS` times. The fields become an argv that :func:`tracecad.cli.build_parser` parses, so every
 option, default and usage error is exactly the command line's. Options that name files or steer a
 batch (``output``, ``debug-dir``, ``report``, ``manifest``, ``jobs``, ...) are refused, and so is
 ``max-pixels`` above the server's limit.
@@ -15,11 +16,13 @@ import argparse
 from collections.abc import Iterable
 from dataclasses import replace
 
+import numpy as np
+
 from tracecad.cli import UsageError, build_parser, options_from_args
 from tracecad.options import ConvertOptions
 from tracer.errors import InvalidInputError
 
-__all__ = ["FormError", "options_from_form", "form_options", "IMAGE_FIELD"]
+__all__ = ["FormError", "options_from_form", "form_options", "IMAGE_FIELD", "MAX_REPEATS"]
 
 #: The multipart field that carries the image.
 IMAGE_FIELD = "image"
@@ -29,6 +32,8 @@ REFUSED = {"output", "out-dir", "debug-dir", "report", "manifest", "jobs", "skip
            "scheduler", "json", "debug", "quiet", "help"}
 TRUE = {"1", "true", "on", "yes"}
 FALSE = {"0", "false", "off", "no", ""}
+#: How many times a form may repeat an option that the command line takes more than once (``pick``).
+MAX_REPEATS = 32
 
 
 class FormError(ValueError):
@@ -63,17 +68,19 @@ FIELDS = form_options()
 
 def _argv(fields: Iterable[tuple[str, str]]) -> list[str]:
     argv: list[str] = []
-    seen: set[str] = set()
+    seen: dict[str, int] = {}
     for raw, value in fields:
         key = raw.strip().lower().replace("_", "-")
         if key not in FIELDS:
             raise FormError(f"unknown option {raw!r}: the form fields are the long options of "
                             "`tracecad convert` without their dashes (width, thickness, formats, ...)")
-        if key in seen:
-            raise FormError(f"option {raw!r} is given twice")
-        seen.add(key)
-        value = value.strip()
         action = FIELDS[key]
+        seen[key] = seen.get(key, 0) + 1
+        if seen[key] > 1 and not isinstance(action, argparse._AppendAction):
+            raise FormError(f"option {raw!r} is given twice")
+        if seen[key] > MAX_REPEATS:
+            raise FormError(f"option {raw!r} is given more than {MAX_REPEATS} times")
+        value = value.strip()
         if action.nargs == 0:  # a flag: on or off
             v = value.lower()
             if v not in TRUE | FALSE:
@@ -92,7 +99,8 @@ def options_from_form(fields: Iterable[tuple[str, str]], *, max_pixels: int) -> 
     """The options of a request's form fields (the image excluded); raises :class:`FormError`."""
     argv = ["convert", "upload", *_argv(fields)]
     try:
-        args = build_parser(raise_errors=True).parse_args(argv)
+        with np.errstate(all="ignore"):  # (huge coordinates overflow while checked; the photo's size refuses them)
+            args = build_parser(raise_errors=True).parse_args(argv)
     except UsageError as exc:
         raise FormError(str(exc), 400) from None
     if args.max_pixels is not None and not 0 < args.max_pixels <= max_pixels:

@@ -1,4 +1,5 @@
-"""What a web worker process does: a preview (isolate + trace + the overlay) or a conversion.
+"""What a web worker process does: the photo for display, a preview (isolate + trace + the overlay) or a
+conversion.
 
 :func:`worker_main` is the entry point of a spawned process: it answers tasks sent over its pipe,
 one at a time, until the pipe closes. A task never raises: the answer is ``{"ok": ...}`` or
@@ -22,10 +23,19 @@ from tracecad.modes.vector import read_art
 from tracecad.options import ConvertOptions
 from tracecad.pipeline import convert, error_entry
 from tracecad.process import keep_freed_memory, single_threaded_blas
+from tracecad.web.source import check_photo_range, oriented_size, source_picture
 from tracer.debug import overlay_picture
 from tracer.errors import TracecadError
 
-__all__ = ["worker_main", "run_task", "preview"]
+__all__ = ["worker_main", "run_task", "preview", "check_photo"]
+
+
+def check_photo(source: bytes, options: ConvertOptions, name: str) -> None:
+    """Refuse photo options outside the photo (:class:`~tracecad.web.source.PhotoRangeError`) from its header."""
+    if options.photo.active and not looks_like_svg(source):
+        size = oriented_size(source)
+        if size is not None:
+            check_photo_range(options.photo, size, name)
 
 
 def preview(source: bytes, options: ConvertOptions, name: str) -> dict:
@@ -92,9 +102,15 @@ def _regions_picture(regions: Regions, long_px: int = 768) -> np.ndarray:
 
 
 def run_task(task: dict) -> dict:
-    """Run one task (``kind`` "preview" or "convert"); never raises."""
+    """Run one task (``kind`` "source", "preview" or "convert"); never raises."""
     name = task.get("name", "image")
     try:
+        if task["kind"] == "source":
+            if looks_like_svg(task["source"]):
+                return {"ok": {"vector": True}}
+            return {"ok": source_picture(task["source"], max_pixels=task["options"].max_pixels, name=name)}
+        if task["kind"] in ("preview", "convert"):
+            check_photo(task["source"], task["options"], name)
         if task["kind"] == "preview":
             return {"ok": preview(task["source"], task["options"], name)}
         if task["kind"] == "convert":
