@@ -299,7 +299,7 @@ def dxf_regions(source: str | os.PathLike[str], *, name: str | None = None, laye
     if width_mm is None and height_mm is None and px_mm is None:
         px_mm = unit
     return to_regions(outlines, width_mm=width_mm, height_mm=height_mm, px_mm=px_mm,
-                      min_area_mm2=min_area_mm2, mirror=mirror)
+                      min_area_mm2=min_area_mm2, mirror=mirror, fit_tolerance_mm=0)  # the drawing's own curves
 
 
 def looks_like_dxf(source) -> bool:

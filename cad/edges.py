@@ -50,8 +50,9 @@ MAX_TREATED_EDGES = 400
 ROUND_CORNERS_FACTOR = 1.3
 
 
-#: ... refitted with Béziers within this (mm) ...
-ROUND_FIT_MM = 0.005
+#: ... refitted with Béziers within the first of these (mm) that OpenCASCADE then treats: its builder
+#: fails or succeeds on slight differences of the curves, and each is far below a print's resolution ...
+ROUND_FITS_MM = (0.005, 0.01, 0.02)
 
 
 #: ... when that keeps its holes and one piece, and at least this fraction of its area.
@@ -117,8 +118,9 @@ def treat_all(solids: list, z_top: float, size: float, kind: str, what: str, war
                rounded=None, isolate: bool = False) -> list:
     """Edge-treat each solid; where OpenCASCADE fails, leave that part's edges sharp and warn.
 
-    ``rounded(i)``, when given, is solid ``i`` with its convex corners rounded (:func:`rounded_prism`),
-    or None: tried where the solid as it is cannot be treated. ``isolate``: treat in child processes
+    ``rounded(i, fit_mm)``, when given, is solid ``i`` with its convex corners rounded and refitted within
+    ``fit_mm`` (:func:`rounded_prism`), or None: tried where the solid as it is cannot be treated, with
+    each of :data:`ROUND_FITS_MM` in turn. ``isolate``: treat in child processes
     (:func:`treat_isolated`; traced outlines can crash OpenCASCADE's fillet builder).
     """
     if size <= 0:
@@ -137,10 +139,10 @@ def treat_all(solids: list, z_top: float, size: float, kind: str, what: str, war
     for i, t in zip(todo, treat([solids[i] for i in todo])):
         res[i] = t
     rounded_n = 0
-    if rounded is not None:
+    for fit_mm in ROUND_FITS_MM if rounded is not None else ():
         retry = {}
         for i in (i for i, t in enumerate(res) if t is None):
-            part = rounded(i)
+            part = rounded(i, fit_mm)
             if part is not None and small(part):
                 retry[i] = part
         for i, t in zip(retry, treat(list(retry.values()))):
@@ -157,10 +159,11 @@ def treat_all(solids: list, z_top: float, size: float, kind: str, what: str, war
     return [s_ if t is None else t for s_, t in zip(solids, res)]
 
 
-def rounded_prism(region, size: float, z0: float, h: float):
-    """The prism of ``region`` with its convex corners rounded to ``ROUND_CORNERS_FACTOR * size``, or None
-    when the rounding would change the part (a piece thinner than that vanishes, splits off or closes a hole)."""
-    flat = ROUND_FIT_MM / 2
+def rounded_prism(region, size: float, z0: float, h: float, fit_mm: float = ROUND_FITS_MM[0]):
+    """The prism of ``region`` with its convex corners rounded to ``ROUND_CORNERS_FACTOR * size`` and its
+    outline refitted within ``fit_mm``, or None when the rounding would change the part (a piece thinner
+    than that vanishes, splits off or closes a hole)."""
+    flat = fit_mm / 2
     poly = Polygon(region.shell.flatten(flat), [hole.flatten(flat) for hole in region.holes])
     r = ROUND_CORNERS_FACTOR * size
     opened = poly.buffer(-r, quad_segs=32).buffer(r, quad_segs=32)
@@ -171,7 +174,7 @@ def rounded_prism(region, size: float, z0: float, h: float):
 
     def ring(coords, ccw: bool):
         p = np.asarray(coords)
-        return Ring(*fit_arc(p, ROUND_FIT_MM)).oriented(ccw=ccw)  # (a closed run: first point = last)
+        return Ring(*fit_arc(p, fit_mm)).oriented(ccw=ccw)  # (a closed run: first point = last)
 
     try:
         face = region_face(Region(ring(opened.exterior.coords, True), tuple(ring(q.coords, False) for q in opened.interiors)))

@@ -197,7 +197,7 @@ def build_product(regions: Regions, prod: ProductOptions, *, thickness_mm: float
             by_region = len(art_solids) == len(regions.regions)  # (one prism per region, in order)
             art_solids = treat_all(art_solids, z0 + h, treat, "chamfer" if prod.chamfer_mm else "fillet",
                                     "artwork", warnings,
-                                    rounded=(lambda i: rounded_prism(regions.regions[i], treat, z0, h))
+                                    rounded=(lambda i, fit_mm: rounded_prism(regions.regions[i], treat, z0, h, fit_mm))
                                     if by_region else None, isolate=True)
         parts += art_solids
         rep["art_volume_mm3"] = round(sum(shape_volume(s) for s in art_solids), 6)

@@ -275,7 +275,7 @@ def regions_in_mm(geom, *, px_mm: float, width_ref_mm: float, report: dict | Non
 
 def to_regions(outlines: Outlines, *, width_mm: float | None = None, height_mm: float | None = None,
                px_mm: float | None = None, min_area_mm2: float = 0.0, mirror: bool = False,
-               fit_tolerance_mm: float | None = 0.0) -> Regions:
+               fit_tolerance_mm: float | None = None) -> Regions:
     """Convert traced outlines to valid, oriented regions in millimetres.
 
     Parameters

@@ -177,7 +177,7 @@ class ConvertOptions:
     min_area_mm2: float = DEFAULT_MIN_AREA_MM2
     # --fit-tolerance: refit the trace with lines, arcs and cubics within this distance (mm);
     # None = the default tolerance (a tenth of a source pixel at the output size), 0 = keep potrace's curves
-    fit_tolerance_mm: float | None = 0.0
+    fit_tolerance_mm: float | None = None
     mirror: bool = False
     max_pixels: int = DEFAULT_MAX_PIXELS
     isolate: IsolateParams = IsolateParams()

@@ -1,5 +1,7 @@
 """B-rep and mesh invariants, and file round-trips through independent readers (OCC, trimesh, svgpathtools)."""
 
+import math
+
 import numpy as np
 import pytest
 import trimesh
@@ -144,3 +146,15 @@ def test_an_stl_that_is_not_the_checked_mesh_bit_for_bit_is_checked_on_its_own(t
     with pytest.raises(tracer.ExportError, match="watertight"):
         tracecad.write_outputs(conv, tmp_path / "out", "ring")
     assert not (tmp_path / "out" / "ring.stl").exists()
+
+
+@pytest.mark.parametrize("sweep", [0, 1])
+def test_the_svg_read_back_integrates_arcs_exactly(tmp_path, sweep):
+    """A disc of two arcs drawn either way round, and a square with a bulge or a notch: exact areas."""
+    from cad.export.svg import svg_area_mm2
+
+    disc = f"M 10 0 A 10 10 0 0 {sweep} -10 0 A 10 10 0 0 {sweep} 10 0 Z"
+    square = f"M 20 0 L 30 0 A 5 5 0 0 {sweep} 30 10 L 20 10 Z"  # sweep 1: clockwise on the page, outwards
+    for d, area in ((disc, math.pi * 100), (square, 100 + (math.pi * 25 / 2) * (1 if sweep else -1))):
+        (tmp_path / "a.svg").write_text(f'<svg xmlns="http://www.w3.org/2000/svg"><path d="{d}"/></svg>')
+        assert svg_area_mm2(tmp_path / "a.svg") == pytest.approx(area, rel=1e-12)
