@@ -25,8 +25,9 @@ pytestmark = pytest.mark.slow
 TOL = 0.01
 
 
-def regions_of(mask, width_mm=20.0, mirror=False):
-    return to_regions(tracer.trace(tracer.Mask(mask)), width_mm=width_mm, mirror=mirror)
+def regions_of(mask, width_mm=20.0, mirror=False, fit_tolerance_mm=None):
+    return to_regions(tracer.trace(tracer.Mask(mask)), width_mm=width_mm, mirror=mirror,
+                      fit_tolerance_mm=fit_tolerance_mm)
 
 
 def make(regions, thickness=1.5, **prod):
@@ -173,10 +174,10 @@ def _star(n=240, outer=100.0, inner=40.0, points=5):
 
 
 def test_a_chamfer_rounds_sharp_tips_it_cannot_follow():
-    """potrace ends a star's tips in curves far tighter than 0.3 mm, which OpenCASCADE's chamfer
-    cannot follow: the part is chamfered again with its convex corners rounded to 1.3 x 0.3 mm, and
-    says so. It stays one valid solid, and the chamfer takes about c²/2 per mm of top edge."""
-    reg = regions_of(_star(), width_mm=20.0)
+    """potrace ends a star's tips in curves far tighter than 0.3 mm (kept with --fit-tolerance 0), which
+    OpenCASCADE's chamfer cannot follow: the part is chamfered again with its convex corners rounded to
+    1.3 x 0.3 mm, and says so. It stays one valid solid, and the chamfer takes about c²/2 per mm of top edge."""
+    reg = regions_of(_star(), width_mm=20.0, fit_tolerance_mm=0)
     s, warn = make(reg, thickness=2.0, chamfer_mm=0.3)
     assert any("rounded to 0.39 mm" in w for w in warn) and not any("left sharp" in w for w in warn), warn
     assert s.solids == 1 and count_solids(s.shape) == 1 and is_valid_shape(s.shape)

@@ -160,10 +160,12 @@ def test_bodies_do_not_overlap_share_edges_and_fill_the_shape(logo_conv):
     assert union.symmetric_difference(logo_conv.union_mm).area <= 1e-3 * union.area
     assert union.area == pytest.approx(AREA_ALL, rel=0.005)
     assert logo_conv.report()["overlap_mm2"] <= 1e-9 * total
-    # aligned: the subject is centred and --width wide
+    # aligned: the subject is centred and --width wide, within a fraction of a source pixel: the traced
+    # outline sets the frame, and the fitted one strays from it by about the fit's tolerance
     x0, y0, x1, y1 = union.bounds
-    assert x1 - x0 == pytest.approx(WIDTH_MM, rel=1e-3)
-    assert abs(x0 + x1) < 1e-3 and abs(y0 + y1) < 1e-3
+    px = logo_conv.bodies[0].regions.px_mm
+    assert x1 - x0 == pytest.approx(WIDTH_MM, abs=0.25 * px)
+    assert abs(x0 + x1) < 0.25 * px and abs(y0 + y1) < 0.25 * px
 
 
 def test_every_body_is_a_watertight_volume(logo_conv):

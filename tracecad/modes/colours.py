@@ -265,7 +265,7 @@ def build_multicolor(source, options: ConvertOptions, *, name: str | None = None
         union_outlines = tracer.trace(labels.mask(None), params=options.trace)
         # The frame (scale, centre, y-flip, mirror) is the single-colour pipeline's, from to_regions.
         frame = to_regions(union_outlines, width_mm=options.width_mm, height_mm=options.height_mm,
-                           px_mm=options.px_mm, min_area_mm2=0.0, mirror=options.mirror)
+                           px_mm=options.px_mm, min_area_mm2=0.0, mirror=options.mirror, fit_tolerance_mm=0)
         s = frame.px_mm
         tol_px = 0.5 * options.tolerance_mm / s
         union_px = contour_polygons(union_outlines, tol_px)
