@@ -89,6 +89,8 @@ def _segment_area(seg) -> float:
         t = np.linspace(0.0, 1.0, 4097)
         z = np.array([seg.point(x) for x in t])
         return 0.5 * float(np.sum(z[:-1].real * z[1:].imag - z[1:].real * z[:-1].imag))
+    if kind == "Line":  # (svgpathtools has no derivative for a line of zero length)
+        return 0.5 * (seg.start.real * seg.end.imag - seg.end.real * seg.start.imag)
     z = np.array([seg.point(x) for x in _GL_T])
     dz = np.array([seg.derivative(x) for x in _GL_T])
     return 0.5 * float(np.sum(_GL_W * (z.real * dz.imag - z.imag * dz.real)))

@@ -154,7 +154,7 @@ def test_the_svg_read_back_integrates_arcs_exactly(tmp_path, sweep):
     from cad.export.svg import svg_area_mm2
 
     disc = f"M 10 0 A 10 10 0 0 {sweep} -10 0 A 10 10 0 0 {sweep} 10 0 Z"
-    square = f"M 20 0 L 30 0 A 5 5 0 0 {sweep} 30 10 L 20 10 Z"  # sweep 1: clockwise on the page, outwards
+    square = f"M 20 0 L 30 0 L 30 0 A 5 5 0 0 {sweep} 30 10 L 20 10 Z"  # (with a line of zero length)  # sweep 1: clockwise on the page, outwards
     for d, area in ((disc, math.pi * 100), (square, 100 + (math.pi * 25 / 2) * (1 if sweep else -1))):
         (tmp_path / "a.svg").write_text(f'<svg xmlns="http://www.w3.org/2000/svg"><path d="{d}"/></svg>')
         assert svg_area_mm2(tmp_path / "a.svg") == pytest.approx(area, rel=1e-12)
