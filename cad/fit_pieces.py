@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-__all__ = ["arc_cubic", "line_ctrl", "cross", "unit", "bern", "samples", "seg_tangents", "sub", "sub_cubic",
+__all__ = ["wobble", "arc_cubic", "line_ctrl", "cross", "unit", "bern", "samples", "seg_tangents", "sub", "sub_cubic",
            "bias", "tls_line", "line_err", "kasa_circle", "circle", "arc_through", "arc_sweep", "arc_err", "cubic", "MAX_SWEEP"]
 
 #: Longest arc sweep (radians); a full circle is two arcs.
@@ -299,3 +299,29 @@ def _cubic_err(diff: np.ndarray, q: np.ndarray, mean_weight: float, window: floa
     t = np.concatenate([q[1:2] - q[:1], q[2:] - q[:-2], q[-1:] - q[-2:-1]])
     signed = (t[:, 0] * diff[:, 1] - t[:, 1] * diff[:, 0]) / np.maximum(np.hypot(t[:, 0], t[:, 1]), 1e-300)
     return max(big, mean_weight * bias(signed, q, window))
+
+
+
+def wobble(ctrl: np.ndarray, px: float, half: int = 8) -> float:
+    """The trace's own wobble: the median, over the ring, of the RMS distance of the samples (a quarter
+    ``px`` apart) from a parabola fitted to the ``half`` samples either side in the frame of their chord.
+    The parabola takes up the shape's bending, so what is left is the noise of the trace (JPEG ringing,
+    a photo's grain); a corner touches too few windows to move the median."""
+    q = samples(np.asarray(ctrl, np.float64), 0.25 * px)[0]
+    n = len(q)
+    if n < 2 * half + 3:
+        return 0.0
+    idx = (np.arange(n)[:, None] + np.arange(-half, half + 1)[None, :]) % n
+    win = q[idx]  # (n, 2h+1, 2)
+    d = win[:, -1] - win[:, 0]
+    u = d / np.maximum(np.hypot(*d.T), 1e-300)[:, None]
+    r = win - win[:, :1]
+    x = (r * u[:, None, :]).sum(axis=2)
+    y = r[..., 1] * u[:, None, 0] - r[..., 0] * u[:, None, 1]
+    x = x / np.maximum(np.abs(x).max(axis=1, keepdims=True), 1e-300)
+    A = np.stack([np.ones_like(x), x, x * x], axis=2)  # (n, m, 3)
+    AtA = np.einsum("nmi,nmj->nij", A, A) + 1e-12 * np.eye(3)
+    Aty = np.einsum("nmi,nm->ni", A, y)
+    c = np.linalg.solve(AtA, Aty[..., None])[..., 0]
+    res = y - np.einsum("nmi,ni->nm", A, c)
+    return float(np.median(np.sqrt((res * res).mean(axis=1))))

@@ -21,6 +21,7 @@ from shapely.geometry import MultiPolygon, Polygon
 
 from cad import geometry
 from cad.fit import DEFAULT_FIT_PX, arc_cubic, fit_ring
+from cad.fit_pieces import wobble
 from tracer.errors import GeometryError, InvalidInputError
 from tracer.types import Outlines
 
@@ -325,7 +326,8 @@ def to_regions(outlines: Outlines, *, width_mm: float | None = None, height_mm: 
     # it keeps the traced outline's bounding box, so the frame (size and centre) does not depend on it.
     fit_px = DEFAULT_FIT_PX if fit_tolerance_mm is None else float(fit_tolerance_mm) / scale
     px_rings = {i: Ring(c.ctrl, c.is_line) for i, c in enumerate(contours) if alive[i]}
-    n_fitted, deviation_px = _fit_rings(px_rings, fit_px, 1.0) if fit_px > 0 else (0, 0.0)
+    n_fitted, deviation_px = (_fit_rings(px_rings, fit_px, 1.0, follow_noise=fit_tolerance_mm is None)
+                              if fit_px > 0 else (0, 0.0))
     bbox = _bbox_px(boxes_px, alive)
     if n_fitted:
         _keep_extent(px_rings, {i for i in px_rings if contours[i].parent < 0}, bbox, by_height=height_mm is not None)
@@ -380,7 +382,8 @@ def _keep_extent(rings: dict[int, Ring], outer: set[int], bbox: tuple[float, flo
         rings[i] = Ring(c_to + k * (r.ctrl - c_from), r.is_line, r.exact, arcs)
 
 
-#: A refit that touches a neighbour is tried again at half the tolerance, at most this many times.
+#: A refit that touches a neighbour is tried again at half the tolerance, at most this many times
+#: (after one more try at the default tolerance when the first followed the trace's wobble).
 FIT_RETRIES = 2
 
 
@@ -392,29 +395,44 @@ def _closed(pts: np.ndarray) -> np.ndarray:
     return np.concatenate([pts, pts[:1]]) if len(pts) < 2 or not np.array_equal(pts[0], pts[-1]) else pts
 
 
-def _fit_rings(rings: dict[int, Ring], tol: float, px: float) -> tuple[int, float]:
+#: With the default tolerance, a ring whose trace wobbles (a JPEG's ringing) is fitted within NOISE_TOL times
+#: its wobble (:func:`cad.fit_pieces.wobble`), never finer than the default and at most NOISE_CAP times it.
+NOISE_TOL = 10.0
+NOISE_CAP = 3.0
+
+
+def _fit_rings(rings: dict[int, Ring], tol: float, px: float, *, follow_noise: bool = False) -> tuple[int, float]:
     """Refit ``rings`` in place (:func:`cad.fit.fit_ring`): how many were refitted, and the largest deviation.
 
     A refit that flips, crosses itself, or touches or crosses another ring is tried again at half and
     a quarter of the tolerance, and then keeps the traced ring, so the cleaning never has to repair
-    what the fit did."""
+    what the fit did. With ``follow_noise`` each ring's tolerance follows the wobble of its trace."""
     fitted: dict[int, tuple[Ring, float]] = {}
     keys = list(rings)
+    ladder = {i: [tol / 2**level for level in range(FIT_RETRIES + 1)] for i in keys}
+    for i in keys if follow_noise else ():
+        noisy = min(NOISE_TOL * wobble(rings[i].ctrl, px), NOISE_CAP * tol)
+        while noisy > tol:  # a wobbling trace is tried at its own tolerance first, halved down to the default
+            ladder[i].insert(0, noisy)
+            noisy /= 2
     todo = list(keys)
-    for level in range(FIT_RETRIES + 1):
-        t = tol / 2**level
+    for level in range(max(map(len, ladder.values()), default=0)):
+        todo = [i for i in todo if level < len(ladder[i])]
+        dropped: set[int] = set()
         for i in todo:
+            t = ladder[i][level]
             res = fit_ring(rings[i].ctrl, t, px=px)
-            if res is None:
-                continue
-            new = Ring(res.ctrl, res.is_line, True, res.arcs)
-            pts = new.flatten(t / 4)
-            if len(pts) < 3 or (new.area() > 0) != (rings[i].area() > 0) or not shapely.LinearRing(pts).is_simple:
+            new = Ring(res.ctrl, res.is_line, True, res.arcs) if res is not None else None
+            pts = new.flatten(t / 4) if new is not None else ()
+            if new is None or len(pts) < 3 or (new.area() > 0) != (rings[i].area() > 0) \
+                    or not shapely.LinearRing(pts).is_simple:
+                if t > tol:  # above the default tolerance, a failed refit is tried again finer
+                    dropped.add(i)
                 continue
             fitted[i] = (new, res.deviation)
-        dropped: set[int] = set()
         while fitted:  # each round drops at least one refit
             # flattened coarsely, so rings this close may touch once flattened finely for the cleaning
+            t = tol / 2 ** min(level, FIT_RETRIES)  # the default tolerance of this round
             lines = [shapely.LineString(_closed((fitted[i][0] if i in fitted else rings[i]).flatten(t / 2))) for i in keys]
             a, b = shapely.STRtree(lines).query(lines, predicate="dwithin", distance=t)
             pairs = [(keys[x], keys[y]) for x, y in zip(a, b) if x != y and (keys[x] in fitted or keys[y] in fitted)]
