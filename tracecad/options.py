@@ -32,6 +32,9 @@ __all__ = ["ConvertOptions", "ReliefParams", "StrokeParams", "SVG_CONTENTS", "Pr
 
 #: Height of an extrusion (mm) when neither --thickness nor a preset gives one.
 DEFAULT_THICKNESS_MM = 3.0
+#: The formats that keep the fitted lines, arcs and curves (the fit's auto default applies when one is written).
+CURVE_FORMATS = frozenset({"step", "svg", "dxf"})
+
 #: Files written when --formats is not given: for extrusions, and for the 2.5D modes.
 DEFAULT_FORMATS = ("step", "stl")
 RELIEF_FORMATS = ("stl", "3mf")
@@ -175,8 +178,9 @@ class ConvertOptions:
     formats: tuple[str, ...] = DEFAULT_FORMATS
     tolerance_mm: float = DEFAULT_TOLERANCE_MM
     min_area_mm2: float = DEFAULT_MIN_AREA_MM2
-    # --fit-tolerance: refit the trace with lines, arcs and cubics within this distance (mm);
-    # None = the default tolerance (a tenth of a source pixel at the output size), 0 = keep potrace's curves
+    # --fit-tolerance: refit the trace with lines, arcs and cubics within this distance (mm); None (auto)
+    # = a tenth of a source pixel at the output size when a curve format is written (see fit_mm), 0 = keep
+    # potrace's curves
     fit_tolerance_mm: float | None = None
     mirror: bool = False
     max_pixels: int = DEFAULT_MAX_PIXELS
@@ -207,6 +211,15 @@ class ConvertOptions:
     photo: PhotoParams = PhotoParams()
     # --dxf-curves (cad.export.dxf): "spline" writes the exact curves, "polyline" closed polylines within tolerance_mm
     dxf_curves: str = "spline"
+
+    def fit_mm(self) -> float | None:
+        """The fit tolerance to build with (:func:`cad.regions.to_regions`): ``fit_tolerance_mm``, except
+        that auto (None) fits only when a format that keeps curves is written (STEP, SVG, DXF). Meshes
+        alone (STL, 3MF) keep potrace's curves: the fit would cost more than the rest of the conversion
+        and change the tessellated footprint by less than a tenth of a pixel."""
+        if self.fit_tolerance_mm is None and not CURVE_FORMATS & set(self.formats):
+            return 0.0
+        return self.fit_tolerance_mm
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "formats", parse_formats(self.formats))

@@ -330,11 +330,12 @@ def build_multicolor(source, options: ConvertOptions, *, name: str | None = None
     fine = FINE_TOLERANCE_FRACTION * max(union_mm.bounds[2] - union_mm.bounds[0], 1e-9)
     fitter, fit_mm = None, 0.0
     curves = flat = None
-    if options.fit_tolerance_mm is None or options.fit_tolerance_mm > 0:
+    fit_option = options.fit_mm()
+    if fit_option is None or fit_option > 0:
         # The fitting stage (cad.fit) on each shared boundary once: lines, arcs and cubics. The
         # boundaries are polylines known to --tolerance (the subject's outline) and to the label
         # raster's precision (between colours): a fit closer than that would follow their chords.
-        fit_mm = DEFAULT_FIT_PX * s if options.fit_tolerance_mm is None else float(options.fit_tolerance_mm)
+        fit_mm = DEFAULT_FIT_PX * s if fit_option is None else float(fit_option)
         outer = max(fit_mm, options.tolerance_mm)
         fitter = ChainFitter(px=s, fallback=fit_arc, wide=outer)
         curves, flat = _curves(parts_mm, outer, max(fit_mm, inner_tol), fine, fitter)

@@ -185,7 +185,7 @@ def build(source, options: ConvertOptions = ConvertOptions(), *, name: str | Non
         t = time.perf_counter()
         regions = to_regions(outlines, width_mm=options.width_mm, height_mm=options.height_mm,
                              px_mm=options.px_mm, min_area_mm2=options.min_area_mm2, mirror=options.mirror,
-                             fit_tolerance_mm=options.fit_tolerance_mm)
+                             fit_tolerance_mm=options.fit_mm())
         if regions.n_segments > options.trace.max_segments:  # repairs (polylines) can add segments
             raise TooComplexError(
                 f"{name}: the cleaned outline has {regions.n_segments} segments, above the budget of "

@@ -252,7 +252,7 @@ def build_relief(source, options: ConvertOptions, *, name: str | None = None) ->
             outlines = tracer.trace(mask, params=options.trace)
             regions = to_regions(outlines, width_mm=options.width_mm, height_mm=options.height_mm,
                                  px_mm=options.px_mm, min_area_mm2=options.min_area_mm2, mirror=options.mirror,
-                                 fit_tolerance_mm=options.fit_tolerance_mm)
+                                 fit_tolerance_mm=options.fit_mm())
         warn.extend(str(w.message) for w in wlist if issubclass(w.category, TracecadWarning))
         if options.debug_dir:  # the subject's mask and outline, as in the extrude mode
             debug_dir = options.debug_dir

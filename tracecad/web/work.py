@@ -63,7 +63,7 @@ def preview(source: bytes, options: ConvertOptions, name: str) -> dict:
             outlines = tracer.trace(mask, params=options.trace)
             regions = to_regions(outlines, width_mm=options.width_mm, height_mm=options.height_mm,
                                  px_mm=options.px_mm, min_area_mm2=options.min_area_mm2, mirror=options.mirror,
-                                 fit_tolerance_mm=options.fit_tolerance_mm)
+                                 fit_tolerance_mm=options.fit_mm())
         rgb = overlay_picture(image, outlines, prepared)
         photo = photo_report(prepared, mask.info, options)
     ok, png = cv2.imencode(".png", rgb[..., ::-1], [cv2.IMWRITE_PNG_COMPRESSION, 1])
