@@ -179,7 +179,7 @@ class ConvertOptions:
     tolerance_mm: float = DEFAULT_TOLERANCE_MM
     min_area_mm2: float = DEFAULT_MIN_AREA_MM2
     # --fit-tolerance: refit the trace with lines, arcs and cubics within this distance (mm); None (auto)
-    # = a tenth of a source pixel at the output size when a curve format is written (see fit_mm), 0 = keep
+    # = a tenth of a source pixel at the output size (up to three tenths on a wobbling trace) when a curve format is written (see fit_mm), 0 = keep
     # potrace's curves
     fit_tolerance_mm: float | None = None
     mirror: bool = False
@@ -216,7 +216,7 @@ class ConvertOptions:
         """The fit tolerance to build with (:func:`cad.regions.to_regions`): ``fit_tolerance_mm``, except
         that auto (None) fits only when a format that keeps curves is written (STEP, SVG, DXF). Meshes
         alone (STL, 3MF) keep potrace's curves: the fit would cost more than the rest of the conversion
-        and change the tessellated footprint by less than a tenth of a pixel."""
+        and change the tessellated footprint by a fraction of a pixel."""
         if self.fit_tolerance_mm is None and not CURVE_FORMATS & set(self.formats):
             return 0.0
         return self.fit_tolerance_mm
