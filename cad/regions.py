@@ -425,7 +425,7 @@ def _fit_rings(rings: dict[int, Ring], tol: float, px: float, *, follow_noise: b
             res = fit_ring(rings[i].ctrl, t, px=px)
             new = Ring(res.ctrl, res.is_line, True, res.arcs) if res is not None else None
             pts = new.flatten(t / 4) if new is not None else ()
-            if new is None or len(pts) < 3 or (new.area() > 0) != (rings[i].area() > 0) \
+            if res is None or new is None or len(pts) < 3 or (new.area() > 0) != (rings[i].area() > 0) \
                     or not shapely.LinearRing(pts).is_simple:
                 if t > tol:  # above the default tolerance, a failed refit is tried again finer
                     dropped.add(i)
