@@ -89,11 +89,17 @@ def _numbers(text: str, n: int, what: str, example: str) -> tuple[float, ...]:
     return vals
 
 
+#: No photo is this many pixels across (a corner beyond it would overflow the geometry's arithmetic).
+MAX_COORDINATE_PX = 1e12
+
+
 def parse_corners(text: str) -> tuple[tuple[float, float], ...] | str:
     """``"auto"`` or ``"X1,Y1,X2,Y2,X3,Y3,X4,Y4"`` (pixels, any order) -> "auto" or four points."""
     if str(text).strip().lower() == "auto":
         return "auto"
     v = _numbers(text, 8, "--perspective", "auto or the four corners X1,Y1,X2,Y2,X3,Y3,X4,Y4 in pixels")
+    if max(abs(x) for x in v) > MAX_COORDINATE_PX:
+        raise InvalidInputError(f"--perspective: the corners {text!r} lie far outside any photo")
     pts = tuple((v[i], v[i + 1]) for i in range(0, 8, 2))
     q = perspective.order_corners(pts)
     area = 0.5 * abs(float(np.cross(q[2] - q[0], q[3] - q[1])))

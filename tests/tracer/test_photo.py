@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import warnings
 
 import cv2
 import numpy as np
@@ -77,6 +78,10 @@ def test_corners_are_ordered_and_checked():
         parse_corners("0,0,10,0,0,10,3,3")  # a dart, not convex
     with pytest.raises(InvalidInputError, match="--perspective"):
         parse_corners("1,2,3")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # refused in one sentence, without numpy's overflow warnings first
+        with pytest.raises(InvalidInputError, match="far outside"):
+            parse_corners("0,0,1e300,0,1e300,1e300,0,1e300")
 
 
 @pytest.mark.parametrize("argv_extra, needle", [
