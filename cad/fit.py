@@ -48,7 +48,6 @@ from cad.fit_pieces import (
     arc_err,
     arc_sweep,
     arc_through,
-    bern,
     circle,
     cross,
     cubic,
@@ -417,7 +416,7 @@ def _place(p: _Piece, p0: np.ndarray, p1: np.ndarray, Q: np.ndarray, t0: np.ndar
     short = chord <= CORNER_PIECE_PX * px
     if short and kind == "cubic" and not err <= CORNER_REACH_PX * px:
         ctrl = np.array([p0, p0 + t0 * chord / 3, p1 - t1 * chord / 3, p1])
-        curve = bern(np.linspace(0.0, 1.0, 33)) @ ctrl
+        curve = geometry.bernstein(np.linspace(0.0, 1.0, 33)) @ ctrl
         err = float(np.sqrt(((q[:, None, :] - curve[None, :, :]) ** 2).sum(axis=2).min(axis=1)).max())
     if (err <= ACCEPT_TOL * tol * cubic_slack or (kind in ("line", "arc") and err <= allow)
             or (short and err <= CORNER_REACH_PX * px)):

@@ -11,7 +11,10 @@ import math
 
 import numpy as np
 
-__all__ = ["wobble", "arc_cubic", "line_ctrl", "cross", "unit", "bern", "samples", "seg_tangents", "sub", "sub_cubic",
+from cad.geometry import bernstein as bern
+from cad.geometry import bernstein_d as bern_d
+
+__all__ = ["wobble", "arc_cubic", "line_ctrl", "cross", "unit", "samples", "seg_tangents", "sub", "sub_cubic",
            "bias", "tls_line", "line_err", "kasa_circle", "circle", "arc_through", "arc_sweep", "arc_err", "cubic", "MAX_SWEEP"]
 
 #: Longest arc sweep (radians); a full circle is two arcs.
@@ -25,16 +28,6 @@ def unit(v: np.ndarray) -> np.ndarray:
 
 def cross(a: np.ndarray, b: np.ndarray):
     return a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]
-
-
-def bern(t: np.ndarray) -> np.ndarray:
-    u = 1.0 - t
-    return np.stack([u * u * u, 3 * u * u * t, 3 * u * t * t, t * t * t], axis=-1)
-
-
-def bern_d(t: np.ndarray) -> np.ndarray:
-    u = 1.0 - t
-    return np.stack([-3 * u * u, 3 * u * u - 6 * u * t, 6 * u * t - 3 * t * t, 3 * t * t], axis=-1)
 
 
 def arc_cubic(p0: np.ndarray, p3: np.ndarray, c: np.ndarray, sweep: float) -> np.ndarray:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["signed_area", "flatten", "reverse", "segment_counts", "bounds", "curve_bounds", "fit_arc", "fit_cubics",
-           "arc_area", "arc_bounds", "arc_points"]
+           "arc_area", "arc_bounds", "arc_points", "bernstein", "bernstein_d"]
 
 # 3-point Gauss-Legendre on [0, 1]: exact for polynomials up to degree 5, and
 # x(t) y'(t) of a cubic is degree 5, so the area below is exact.
@@ -20,18 +20,20 @@ _GL_W = 0.5 * np.array([5.0 / 9.0, 8.0 / 9.0, 5.0 / 9.0])
 MAX_POINTS_PER_SEGMENT = 256
 
 
-def _bernstein(t: np.ndarray) -> np.ndarray:
+def bernstein(t: np.ndarray) -> np.ndarray:
+    """The cubic Bernstein basis at ``t`` (..., 4): points are ``bernstein(t) @ ctrl``."""
     u = 1.0 - t
     return np.stack([u * u * u, 3 * u * u * t, 3 * u * t * t, t * t * t], axis=-1)
 
 
-def _bernstein_d(t: np.ndarray) -> np.ndarray:
+def bernstein_d(t: np.ndarray) -> np.ndarray:
+    """Its derivative in ``t``."""
     u = 1.0 - t
     return np.stack([-3 * u * u, 3 * u * u - 6 * u * t, 6 * u * t - 3 * t * t, 3 * t * t], axis=-1)
 
 
-_B_GL = _bernstein(_GL_T)  # (3, 4): the Bernstein weights and their derivatives at the Gauss nodes
-_DB_GL = _bernstein_d(_GL_T)
+_B_GL = bernstein(_GL_T)  # (3, 4): the Bernstein weights and their derivatives at the Gauss nodes
+_DB_GL = bernstein_d(_GL_T)
 
 
 def signed_area(ctrl: np.ndarray, arcs: np.ndarray | None = None) -> float:
@@ -122,7 +124,7 @@ def flatten(ctrl: np.ndarray, is_line: np.ndarray, tolerance: float, arcs: np.nd
     seg = np.repeat(np.arange(len(ctrl)), n)
     offsets = np.concatenate([[0], np.cumsum(n)[:-1]])
     t = (np.arange(total) - np.repeat(offsets, n)) / np.repeat(n, n)
-    out = np.einsum("mk,mkd->md", _bernstein(t), ctrl[seg])
+    out = np.einsum("mk,mkd->md", bernstein(t), ctrl[seg])
     if arcs is not None:
         for i in np.flatnonzero(np.isfinite(arcs[:, 2])):
             out[offsets[i]: offsets[i] + n[i]] = arc_points(ctrl[i, 0], arcs[i], int(n[i]))
