@@ -41,6 +41,7 @@ def oriented_size(source: bytes) -> tuple[int, int] | None:
     Pillow cannot read the header (the conversion then reports why, in its own words)."""
     from PIL import Image as PILImage  # (lazy: start-up time)
 
+    PILImage.init()  # (Pillow registers its formats on first use: before that, OPEN is empty)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # (odd EXIF, a header over Pillow's own pixel limit)
