@@ -195,21 +195,21 @@ def create_app(settings: ServerSettings = ServerSettings(), *, pool: WorkerPool 
     async def health():
         return {"tracecad": __version__}
 
-    @app.post("/api/source")
-    async def source(request: Request):
+    async def look(request: Request, kind: str):
+        """A task that writes no file (the photo as loaded, or the preview): its answer as it is."""
         got = await read_request(request)
         if isinstance(got, JSONResponse):
             return got
         data, name, _stem, options = got
-        return await run({"kind": "source", "source": data, "options": options, "name": name})
+        return await run({"kind": kind, "source": data, "options": options, "name": name})
+
+    @app.post("/api/source")
+    async def source(request: Request):
+        return await look(request, "source")
 
     @app.post("/api/preview")
     async def preview(request: Request):
-        got = await read_request(request)
-        if isinstance(got, JSONResponse):
-            return got
-        data, name, _stem, options = got
-        return await run({"kind": "preview", "source": data, "options": options, "name": name})
+        return await look(request, "preview")
 
     @app.post("/api/convert")
     async def convert(request: Request):
