@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from cad import geometry
+from cad.fit_noise import smooth
 from cad.fit_pieces import (
     arc_cubic,
     arc_err,
@@ -507,9 +508,11 @@ def _tangents(Q: np.ndarray, cuts: list[int], N: int, w: int, closed: bool):
     return tin, tout
 
 
-def fit_ring(ctrl: np.ndarray, tol: float, *, px: float | None = None) -> FitResult | None:
+def fit_ring(ctrl: np.ndarray, tol: float, *, px: float | None = None, smooth_px: float = 0.0) -> FitResult | None:
     """Refit the closed ring ``ctrl`` (n, 4, 2) within ``tol``; ``px`` is one source pixel in the same units
-    (for corners). None when the refit would not have fewer segments than the trace."""
+    (for corners). With ``smooth_px``, the trace is first smoothed between its corners over that many source
+    pixels either side of each point (:func:`cad.fit_noise.smooth`), so the fit follows the shape, not the
+    noise of the trace. None when the refit would not have fewer segments than the trace."""
     ctrl = np.asarray(ctrl, np.float64)
     n = len(ctrl)
     if n < 2 or not tol > 0 or not np.isfinite(ctrl).all():
@@ -523,7 +526,13 @@ def fit_ring(ctrl: np.ndarray, tol: float, *, px: float | None = None) -> FitRes
     turn = np.degrees(np.abs(np.arctan2(cross(prev_end, st), (prev_end * st).sum(axis=1))))
     corner = turn > CORNER_DEG
     pieces: list[_Piece] | None = None
-    deviation = 0.0
+    deviation = shift = 0.0
+    if smooth_px > 0 and N > 4:
+        raw = q
+        step_len = float(np.hypot(*np.diff(q, axis=0).T).mean())
+        q = smooth(q, starts[corner], int(round(smooth_px * px / max(step_len, 1e-300))))
+        t = np.roll(raw, -1, axis=0) - np.roll(raw, 1, axis=0)  # across the trace: sliding along it moves nothing
+        shift = float((np.abs(cross(t, q - raw)) / np.maximum(np.hypot(*t.T), 1e-300)).max())
     if not corner.any():
         pieces = _full_circle(q, LS_SLACK * tol)
     if pieces is None:
@@ -551,7 +560,7 @@ def fit_ring(ctrl: np.ndarray, tol: float, *, px: float | None = None) -> FitRes
     straight = int((handles <= 1e-9 * np.hypot(*(ctrl[:, 3] - ctrl[:, 0]).T) + 1e-300).sum())
     if len(pieces) > n or (len(pieces) == n and simple <= straight):  # no fewer, nor simpler, pieces
         return None
-    deviation = max(deviation, max(p.err for p in pieces))
+    deviation = shift + max(deviation, max(p.err for p in pieces))
     out = np.array([p.ctrl for p in pieces])
     out[1:, 0] = out[:-1, 3]
     out[0, 0] = out[-1, 3]
