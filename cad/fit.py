@@ -62,7 +62,7 @@ from cad.fit_pieces import (
     unit,
 )
 
-__all__ = ["FitResult", "fit_ring", "arc_cubic", "DEFAULT_FIT_PX", "CORNER_DEG"]
+__all__ = ["FitResult", "fit_ring", "arc_cubic", "DEFAULT_FIT_PX", "CORNER_DEG", "LS_SLACK"]
 
 #: The default tolerance, in source pixels at the output size.
 DEFAULT_FIT_PX = 0.1

@@ -20,7 +20,7 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon
 
 from cad import geometry
-from cad.fit import DEFAULT_FIT_PX, arc_cubic, fit_ring
+from cad.fit import DEFAULT_FIT_PX, LS_SLACK, arc_cubic, fit_ring
 from cad.fit_pieces import wobble
 from tracer.errors import GeometryError, InvalidInputError
 from tracer.types import Outlines
@@ -430,6 +430,10 @@ def _fit_rings(rings: dict[int, Ring], tol: float, px: float, *, follow_noise: b
             above.append(noisy)
             noisy /= 2
         ladder[i][:0] = above
+    # the outline's extremes set its size and centre: above the default tolerance, a smoothed fit may not move
+    # them by more than the default allows (a long piece bulging out at the edge would scale the whole part)
+    extent = np.array([b for b in (rings[i].bounds() for i in keys)]) if keys else np.zeros((0, 4))
+    lo, hi = (extent[:, :2].min(axis=0), extent[:, 2:].max(axis=0)) if len(extent) else (None, None)
     todo = list(keys)
     for level in range(max(map(len, ladder.values()), default=0)):
         todo = [i for i in todo if level < len(ladder[i])]
@@ -440,7 +444,8 @@ def _fit_rings(rings: dict[int, Ring], tol: float, px: float, *, follow_noise: b
             new = Ring(res.ctrl, res.is_line, True, res.arcs) if res is not None else None
             pts = new.flatten(t / 16) if new is not None else ()  # fine: a thin sliver may cross at its tip
             if res is None or new is None or len(pts) < 3 or (new.area() > 0) != (rings[i].area() > 0) \
-                    or not shapely.LinearRing(pts).is_simple:
+                    or not shapely.LinearRing(pts).is_simple \
+                    or (smooth_px > 0 and t > tol and _moves_extent(new.bounds(), rings[i].bounds(), lo, hi, tol)):
                 if t > tol:  # above the default tolerance, a failed refit is tried again finer
                     dropped.add(i)
                 continue
@@ -463,6 +468,14 @@ def _fit_rings(rings: dict[int, Ring], tol: float, px: float, *, follow_noise: b
     for i, (new, _) in fitted.items():
         rings[i] = new
     return len(fitted), max((d for _, d in fitted.values()), default=0.0)
+
+
+def _moves_extent(new: tuple, old: tuple, lo, hi, tol: float) -> bool:
+    """Whether a ring whose bounds go from ``old`` to ``new`` moves an edge of the extent ``lo``, ``hi`` (which
+    ``old`` reaches) by more than :data:`cad.fit.LS_SLACK` times ``tol``."""
+    reach = LS_SLACK * tol
+    return any((abs(o - e) <= 1e-9 and abs(n - o) > reach)
+               for n, o, e in zip(new, old, (lo[0], lo[1], hi[0], hi[1])))
 
 
 def clean_regions(raw: list[Region], *, width_mm: float, px_mm: float, report: dict | None = None) -> Regions:
