@@ -430,8 +430,8 @@ def _fit_rings(rings: dict[int, Ring], tol: float, px: float, *, follow_noise: b
             above.append(noisy)
             noisy /= 2
         ladder[i][:0] = above
-    # the outline's extremes set its size and centre: above the default tolerance, a smoothed fit may not move
-    # them by more than the default allows (a long piece bulging out at the edge would scale the whole part)
+    # the outline's extremes set its size and centre: above the default tolerance, a smoothed fit may not push
+    # them out by more than the default allows (a long piece bulging out at the edge would scale the whole part)
     extent = np.array([b for b in (rings[i].bounds() for i in keys)]) if keys else np.zeros((0, 4))
     lo, hi = (extent[:, :2].min(axis=0), extent[:, 2:].max(axis=0)) if len(extent) else (None, None)
     todo = list(keys)
@@ -471,11 +471,12 @@ def _fit_rings(rings: dict[int, Ring], tol: float, px: float, *, follow_noise: b
 
 
 def _moves_extent(new: tuple, old: tuple, lo, hi, tol: float) -> bool:
-    """Whether a ring whose bounds go from ``old`` to ``new`` moves an edge of the extent ``lo``, ``hi`` (which
-    ``old`` reaches) by more than :data:`cad.fit.LS_SLACK` times ``tol``."""
+    """Whether a ring whose bounds go from ``old`` to ``new`` pushes an edge of the extent ``lo``, ``hi`` (which
+    ``old`` reaches) out by more than :data:`cad.fit.LS_SLACK` times ``tol``. (Moving it in is what smoothing does
+    to a trace whose extreme is a bump of noise.)"""
     reach = LS_SLACK * tol
-    return any((abs(o - e) <= 1e-9 and abs(n - o) > reach)
-               for n, o, e in zip(new, old, (lo[0], lo[1], hi[0], hi[1])))
+    out = (old[0] - new[0], old[1] - new[1], new[2] - old[2], new[3] - old[3])
+    return any(abs(o - e) <= 1e-9 and d > reach for d, o, e in zip(out, old, (lo[0], lo[1], hi[0], hi[1])))
 
 
 def clean_regions(raw: list[Region], *, width_mm: float, px_mm: float, report: dict | None = None) -> Regions:
