@@ -431,7 +431,7 @@ def _fit_rings(rings: dict[int, Ring], tol: float, px: float, *, follow_noise: b
             noisy /= 2
         ladder[i][:0] = above
     # the outline's extremes set its size and centre: above the default tolerance, a smoothed fit may not push
-    # them out by more than the default allows (a long piece bulging out at the edge would scale the whole part)
+    # them out by more than the default allows (an arc or a cubic bulging out at the edge would scale the whole part)
     extent = np.array([b for b in (rings[i].bounds() for i in keys)]) if keys else np.zeros((0, 4))
     lo, hi = (extent[:, :2].min(axis=0), extent[:, 2:].max(axis=0)) if len(extent) else (None, None)
     todo = list(keys)
@@ -445,7 +445,7 @@ def _fit_rings(rings: dict[int, Ring], tol: float, px: float, *, follow_noise: b
             pts = new.flatten(t / 16) if new is not None else ()  # fine: a thin sliver may cross at its tip
             if res is None or new is None or len(pts) < 3 or (new.area() > 0) != (rings[i].area() > 0) \
                     or not shapely.LinearRing(pts).is_simple \
-                    or (smooth_px > 0 and t > tol and _moves_extent(new.bounds(), rings[i].bounds(), lo, hi, tol)):
+                    or (smooth_px > 0 and t > tol and _moves_extent(_curve_bounds(new), rings[i].bounds(), lo, hi, tol)):
                 if t > tol:  # above the default tolerance, a failed refit is tried again finer
                     dropped.add(i)
                 continue
@@ -470,10 +470,19 @@ def _fit_rings(rings: dict[int, Ring], tol: float, px: float, *, follow_noise: b
     return len(fitted), max((d for _, d in fitted.values()), default=0.0)
 
 
+def _curve_bounds(ring: Ring) -> tuple:
+    """The bounds of the ring's arcs and cubics (its lines, which a sharpened corner extends, left out)."""
+    keep = ~np.asarray(ring.is_line, bool)
+    if not keep.any():
+        return (np.inf, np.inf, -np.inf, -np.inf)
+    arcs = ring.arcs[keep] if ring.arcs is not None else None
+    return geometry.curve_bounds(ring.ctrl[keep], arcs)
+
+
 def _moves_extent(new: tuple, old: tuple, lo, hi, tol: float) -> bool:
     """Whether a ring whose bounds go from ``old`` to ``new`` pushes an edge of the extent ``lo``, ``hi`` (which
     ``old`` reaches) out by more than :data:`cad.fit.LS_SLACK` times ``tol``. (Moving it in is what smoothing does
-    to a trace whose extreme is a bump of noise.)"""
+    to a trace whose extreme is a bump of noise; ``new`` leaves out lines, which a sharpened corner extends.)"""
     reach = LS_SLACK * tol
     out = (old[0] - new[0], old[1] - new[1], new[2] - old[2], new[3] - old[3])
     return any(abs(o - e) <= 1e-9 and d > reach for d, o, e in zip(out, old, (lo[0], lo[1], hi[0], hi[1])))
