@@ -189,7 +189,7 @@ def fit_chain(points: np.ndarray, tol: float, *, px: float, trace: np.ndarray | 
     fwd = _polyline_ctrl(p) if trace is None else np.asarray(trace, np.float64)
     curve: Curve | None = None
     if closed and len(fwd) >= 3:  # a circle, or the ring's own fit started on the chain's first point
-        res = fit_ring(fwd, tol, px=px)
+        res = fit_ring(fwd, tol, px=px, ellipses=False)
         if loop:
             curve = None if res is None else (res.ctrl, res.is_line, res.arcs)
         else:
@@ -197,7 +197,7 @@ def fit_chain(points: np.ndarray, tol: float, *, px: float, trace: np.ndarray | 
         if curve is not None and not _deviation(curve, p, tol) <= ACCEPT_TOL * tol:
             curve = None
     if curve is None:
-        res = fit_ring(np.concatenate([fwd, _way_back(fwd, DETOUR_TOL * tol)]), tol, px=px)
+        res = fit_ring(np.concatenate([fwd, _way_back(fwd, DETOUR_TOL * tol)]), tol, px=px, ellipses=False)
         if res is None or len(res.ctrl) < 2:
             return None
         ends = res.ctrl[:-1, 3]
