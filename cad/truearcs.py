@@ -28,6 +28,9 @@ RTOL = 1e-9
 def _arc_of(c: np.ndarray) -> tuple[np.ndarray, float, float] | None:
     """(centre, radius, signed sweep) of the arc whose usual cubic is ``c`` (4, 2), or None."""
     t0, t1 = c[1] - c[0], c[3] - c[2]
+    h0, h1 = float(np.hypot(*t0)), float(np.hypot(*t1))
+    if not abs(h0 - h1) <= 1e-6 * max(h0, h1):  # (quick) an arc's cubic is symmetric
+        return None
     den = cross(t0, t1)
     if not abs(den) > 1e-12 * float(np.hypot(*t0) * np.hypot(*t1)):
         return None
@@ -134,21 +137,13 @@ def _unsplit(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
 
 
 def _rejoined(ring: Ring) -> Ring:
-    """``ring`` with an arc's cubic that was cut in two (where a ring was made to start) whole again."""
+    """``ring`` with an arc's cubic that was cut in two where the ring was made to start (its last and
+    first segments) whole again."""
     c, lines = ring.ctrl, ring.is_line
-    n = len(c)
-    for i in range(n):
-        j = (i + 1) % n
-        if n > 2 and not lines[i] and not lines[j] and _arc_of(c[i]) is None and _arc_of(c[j]) is None:
-            whole = _unsplit(c[i], c[j])
-            if whole is not None:
-                keep = [k for k in range(n) if k not in (i, j)]
-                at = i if j != 0 else len(keep)
-                ctrl = [c[k] for k in keep]
-                flags = [bool(lines[k]) for k in keep]
-                ctrl.insert(at, whole)
-                flags.insert(at, False)
-                return Ring(np.array(ctrl), np.array(flags), ring.exact)
+    if len(c) > 2 and not lines[-1] and not lines[0] and _arc_of(c[-1]) is None and _arc_of(c[0]) is None:
+        whole = _unsplit(c[-1], c[0])
+        if whole is not None:
+            return Ring(np.concatenate([c[1:-1], whole[None]]), np.concatenate([lines[1:-1], [False]]), ring.exact)
     return ring
 
 
@@ -157,8 +152,10 @@ def true_arcs(ring: Ring) -> Ring:
     if ring.arcs is not None or ring.ellipses is not None or ring.is_line.all():
         return ring
     ring = _rejoined(ring)
-    found: list[tuple[np.ndarray, float, float] | None] = [
-        None if line else _arc_of(c) for c, line in zip(ring.ctrl, ring.is_line)]
+    c = ring.ctrl
+    h0, h1 = np.hypot(*(c[:, 1] - c[:, 0]).T), np.hypot(*(c[:, 3] - c[:, 2]).T)
+    maybe = ~ring.is_line & (np.abs(h0 - h1) <= 1e-6 * np.maximum(h0, h1)) & (h0 > 0)  # an arc's cubic is symmetric
+    found: list[tuple[np.ndarray, float, float] | None] = [_arc_of(c[k]) if maybe[k] else None for k in range(len(c))]
     n = len(found)
     if all(f is None for f in found):
         return _whole_ellipse(ring) or ring
