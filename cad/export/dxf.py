@@ -223,7 +223,7 @@ def footprint_layers(regions, *, offset: tuple[float, float] = (0.0, 0.0)) -> li
 
 def colour_layer(color: str, regions, *, name: str | None = None) -> Layer:
     """One colour's outlines and holes on one layer, ``COLOR_rrggbb`` (or ``name``), whose true colour is ``color``."""
-    rings = tuple(ring for r in regions.regions for ring in r.rings)
+    rings = tuple(_moved(ring, 0.0, 0.0) for r in regions.regions for ring in r.rings)
     return Layer(layer_name(name or f"COLOR_{color.lstrip('#').lower()}"), rings, color=color)
 
 
@@ -282,9 +282,9 @@ def _write_contour(msp, contour: Contour, attribs: dict, curves: str, tolerance_
     if curves == "polyline":
         pts = contour.flatten(tolerance_mm) if isinstance(contour, Ring) else contour.points(tolerance_mm)
         msp.add_lwpolyline([tuple(p) for p in pts], format="xy", close=True, dxfattribs=attribs)
-    elif isinstance(contour, Ring) and contour.ellipses is not None:  # one ELLIPSE, or SPLINEs
-        whole = full_ellipse(contour)
-        _write_contour(msp, whole if whole is not None else contour.beziers(), attribs, curves, tolerance_mm)
+    elif isinstance(contour, Ring) and (contour.ellipses is not None or (
+            contour.arcs is not None and not (contour.is_line | contour.is_arc).all())):
+        raise ValueError("a ring with elliptic arcs, or arcs among cubics, is laid out first (footprint_layers)")
     elif isinstance(contour, Ring) and contour.arcs is not None:  # lines and arcs: a polyline with bulges
         bulges = np.where(contour.is_arc, np.tan(np.nan_to_num(contour.arcs[:, 2]) / 4), 0.0)
         msp.add_lwpolyline([(float(x), float(y), float(b)) for (x, y), b in zip(contour.ctrl[:, 0], bulges)],
