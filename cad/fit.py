@@ -109,6 +109,8 @@ CORNER_REACH_PX = 2.0
 #: averages out.
 ELLIPSE_WINDOW = 1.0 / 32.0
 ELLIPSE_MEAN = 0.3
+#: ... and its semi-minor axis is at least this many source pixels (a JPEG's specks are not ellipses).
+ELLIPSE_MIN_PX = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,6 +268,8 @@ def _full_ellipse(q: np.ndarray, tol: float, px: float) -> list[_Piece] | None:
     if fit is None:
         return None
     c, rx, ry, rot, d, t = fit
+    if ry < ELLIPSE_MIN_PX * px:  # a speck: no shape to speak of
+        return None
     window = max(BIAS_PX * px, ELLIPSE_WINDOW * float(np.hypot(*np.diff(q, axis=0).T).sum()))
     if not (float(np.abs(d).max()) <= ACCEPT_TOL * LS_SLACK * tol and bias(d, q, window) <= ELLIPSE_MEAN * tol):
         return None
