@@ -8,6 +8,7 @@ import math
 import ezdxf
 import numpy as np
 import pytest
+from PIL import Image, ImageDraw
 from shapely.geometry import Polygon
 
 import tracer
@@ -19,6 +20,8 @@ from cad.mesh import check_mesh, extrude_mesh
 from cad.regions import to_regions
 from cad.solid import extrude, face_types, is_valid_shape
 from shapes import CURVES, curve_png, curve_points
+from tracecad import ConvertOptions
+from tracecad.modes.colours import build_multicolor
 
 THICK = 3.0
 
@@ -143,3 +146,30 @@ def test_an_elliptic_hole_in_step_svg_and_dxf(tmp_path):
     kinds = [(e.dxftype(), e.dxf.layer) for e in ezdxf.readfile(tmp_path / "p.dxf").modelspace()]
     assert ("ELLIPSE", "HOLES") in kinds and kinds.count(("ELLIPSE", "HOLES")) == 1
     assert dxf_regions(tmp_path / "p.dxf").area_mm2 == pytest.approx(regions.area_mm2, rel=1e-6)
+
+
+def test_an_elliptic_colour_is_an_ellipse_in_both_colours(tmp_path):
+    """A red ellipse in a blue square: the boundary they share is one ellipse, the red body's and the blue hole's."""
+    ss = 8
+    big = Image.new("RGB", (512 * ss, 512 * ss), (255, 255, 255))
+    draw = ImageDraw.Draw(big)
+    draw.rectangle([40 * ss, 60 * ss, 472 * ss, 452 * ss], fill=(40, 70, 200))
+    pts = curve_points(150, 90, 25)
+    draw.polygon([(x * ss, y * ss) for x, y in pts], fill=(220, 40, 40))
+    big.resize((512, 512), Image.LANCZOS).save(tmp_path / "c.png")
+    opts = ConvertOptions(colors="auto", width_mm=50, thickness_mm=THICK, fit_tolerance_mm=None, formats=("3mf", "step"))
+    conv = build_multicolor(tmp_path / "c.png", opts, stem="c")
+    red, blue = sorted(conv.bodies, key=lambda b: b.regions.area_mm2)
+    shell, hole = red.regions.regions[0].shell, blue.regions.regions[0].holes[0]
+    assert red.regions.segment_kinds()["ellipses"] == 2 and hole.kinds()["ellipses"] == 2
+    assert np.abs(np.sort(shell.ellipses[:, :5], axis=0) - np.sort(hole.ellipses[:, :5], axis=0)).max() == 0
+    assert hole.area() == pytest.approx(-shell.area(), rel=1e-12)
+    for b in (red, blue):
+        assert is_valid_shape(b.solid.shape) and face_types(b.solid.shape)["elliptic_cylinder"] == 2
+        assert b.solid.volume_mm3 == pytest.approx(b.regions.area_mm2 * THICK, rel=1e-9)
+    assert conv.report()["overlap_mm2"] <= 1e-9 * blue.regions.area_mm2
+    # the red body is the drawn ellipse, in the colour mode's frame (the subject's box: the blue square)
+    s = 50 / 432
+    truth = Polygon(np.stack([(pts[:, 0] - 256) * s, (256 - pts[:, 1]) * s], axis=1))
+    g = red.regions.geometry
+    assert g.intersection(truth).area / g.union(truth).area >= 0.995
