@@ -16,7 +16,9 @@ import math
 
 import numpy as np
 
-__all__ = ["local_parabola", "smooth", "MAX_TURN_DEG"]
+from cad.geometry import curve_bounds
+
+__all__ = ["local_parabola", "smooth", "pushes_out", "MAX_TURN_DEG"]
 
 #: A smoothing window turns by at most this much (degrees) between its halves; one that turns more holds a
 #: feature of the shape (a tip, a rounded corner), which is not smoothed.
@@ -96,3 +98,16 @@ def smooth(q: np.ndarray, corners: np.ndarray, half: int) -> np.ndarray:
     for d in range(1, half + 1):  # the window grows back by one sample a sample: no step in the smoothed points
         h = np.minimum(h, np.minimum(np.roll(h, d), np.roll(h, -d)) + d)
     return local_parabola(q, h)[0]
+
+
+def pushes_out(ring, old: tuple, lo, hi, reach: float) -> bool:
+    """Whether the arcs and cubics of the refitted ``ring`` (a :class:`cad.regions.Ring`; its lines, which a
+    sharpened corner extends, left out) push an edge of the extent ``lo``, ``hi`` that the traced ring (bounds
+    ``old``) reaches out by more than ``reach``. Moving it in is what smoothing does to a trace whose
+    extreme is a bump of noise."""
+    keep = ~np.asarray(ring.is_line, bool)
+    if not keep.any():
+        return False
+    new = curve_bounds(ring.ctrl[keep], ring.arcs[keep] if ring.arcs is not None else None)
+    out = (old[0] - new[0], old[1] - new[1], new[2] - old[2], new[3] - old[3])
+    return any(abs(o - e) <= 1e-9 and d > reach for d, o, e in zip(out, old, (lo[0], lo[1], hi[0], hi[1])))
