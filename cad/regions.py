@@ -470,7 +470,7 @@ def _fit_rings(rings: dict[int, Ring], tol: float, px: float, *, follow_noise: b
         ladder[i][:0] = above
     # the outline's extremes set its size and centre: above the default tolerance, a smoothed fit may not push
     # them out by more than the default allows (an arc or a cubic bulging out at the edge would scale the whole part)
-    extent = np.array([rings[i].bounds() for i in keys] or [[0.0] * 4])
+    extent = np.array([rings[i].bounds() for i in keys] or [(0.0, 0.0, 0.0, 0.0)])
     lo, hi = extent[:, :2].min(axis=0), extent[:, 2:].max(axis=0)
     todo = list(keys)
     for level in range(max(map(len, ladder.values()), default=0)):
