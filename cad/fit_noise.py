@@ -15,10 +15,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import shapely
 
 from cad.geometry import curve_bounds
 
-__all__ = ["local_parabola", "smooth", "pushes_out", "MAX_TURN_DEG"]
+__all__ = ["local_parabola", "smooth", "pushes_out", "local_shift", "MAX_TURN_DEG"]
 
 #: A smoothing window turns by at most this much (degrees) between its halves; one that turns more holds a
 #: feature of the shape (a tip, a rounded corner), which is not smoothed.
@@ -111,3 +112,57 @@ def pushes_out(ring, old: tuple, lo, hi, reach: float) -> bool:
     new = curve_bounds(ring.ctrl[keep], ring.arcs[keep] if ring.arcs is not None else None)
     out = (old[0] - new[0], old[1] - new[1], new[2] - old[2], new[3] - old[3])
     return any(abs(o - e) <= 1e-9 and d > reach for d, o, e in zip(out, old, (lo[0], lo[1], hi[0], hi[1])))
+
+
+def local_shift(new: np.ndarray, old: np.ndarray, window: float) -> float:
+    """How far the closed polyline ``new`` (m, 2) lies outside (+) or inside (−) the closed polyline ``old``
+    (k, 2), averaged along ``old`` over ``window`` (a length): the largest such mean, in absolute value.
+    The noise of a trace about its shape averages out over a few of its bumps; a refit that cuts a tip,
+    fills a notch or closes a gap moves the outline one way over all of it."""
+    old = np.asarray(old, np.float64)
+    if len(old) < 3 or len(new) < 3:
+        return 0.0
+    shape = shapely.Polygon(new)
+    if not shape.is_valid:
+        shape = shapely.make_valid(shape)
+    d = shapely.distance(shapely.points(old), shapely.LinearRing(new))
+    inside = shapely.contains_xy(shape, old[:, 0], old[:, 1])
+    d = np.where(inside, d, -d)
+    seg = np.hypot(*np.diff(np.concatenate([old, old[:1]]), axis=0).T)
+    length = float(seg.sum())
+    if not length > 0:
+        return 0.0
+    w = 0.5 * (seg + np.roll(seg, 1))  # the length each point stands for
+    s = np.concatenate([[0.0], np.cumsum(seg)[:-1]])
+    if window >= length:
+        return float(abs((d * w).sum() / length))
+    # the running mean over [s - window/2, s + window/2], the ring wrapped once
+    S = np.concatenate([s - length, s, s + length])
+    cum = np.concatenate([[0.0], np.cumsum(np.tile(d * w, 3))])
+    cw = np.concatenate([[0.0], np.cumsum(np.tile(w, 3))])
+    lo = np.searchsorted(S, s - 0.5 * window)
+    hi = np.searchsorted(S, s + 0.5 * window)
+    mean = (cum[hi] - cum[lo]) / np.maximum(cw[hi] - cw[lo], 1e-300)
+    return float(np.abs(mean).max())
+
+
+#: A noisy image's rings are tried at these rungs, coarse first: (the smoothing half-width, the tolerance),
+#: in multiples of the image's noise length; the tolerance is never finer than the default. A rung whose
+#: refit fails :func:`keeps_shape` (or crosses) falls to the next, and the last to the plain fit.
+NOISY_RUNGS = ((16 / 3, 4 / 15, True), (4.0, 0.2, False), (4.0, 0.0, False))
+#: A smoothed refit may move the outline, averaged over its smoothing window, by at most this many default
+#: tolerances.
+SHIFT_TOLS = 2.0
+
+
+def noisy_ladder(tol: float, noise: float, sets_frame: bool = False) -> list[tuple[float, float, bool]]:
+    """The rungs (tolerance, smoothing half-width) of a ring of an image whose noise length is ``noise``.
+    A ring that ``sets_frame`` (reaches the outline's extent) starts at the second rung."""
+    return [(max(tol, f_tol * noise), f_smooth * noise, g) for f_smooth, f_tol, g in NOISY_RUNGS[int(sets_frame):]]
+
+
+def keeps_shape(new: np.ndarray, old: np.ndarray, smooth: float, tol: float) -> bool:
+    """Whether a smoothed refit (closed points ``new``) keeps the shape of the trace (``old``): averaged
+    over its smoothing window (``2 * smooth``), it moves no stretch of the outline by more than
+    :data:`SHIFT_TOLS` default tolerances ``tol``."""
+    return local_shift(new, old, 2 * smooth) <= SHIFT_TOLS * tol
