@@ -288,8 +288,9 @@ def to_regions(outlines: Outlines, *, width_mm: float | None = None, height_mm: 
     min_area_mm2 : islands and holes enclosing less than this are dropped.
     mirror : flip X (the part then reads mirrored from +Z, as a stamp must).
     fit_tolerance_mm : refit each ring with lines, circular arcs and cubics within this distance
-        of the trace (:mod:`cad.fit`); None: a tenth of a source pixel, up to three tenths on a ring
-        whose trace wobbles; 0: keep potrace's curves.
+        of the trace (:mod:`cad.fit`); None: a tenth of a source pixel on a subject up to 512 px across,
+        growing as the cube root of its size beyond (:func:`cad.fit.default_fit_px`), up to three times that
+        on a ring whose trace wobbles; 0: keep potrace's curves.
     """
     contours = outlines.contours
     if not contours:

@@ -13,7 +13,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--fit-tolerance", type=_tolerance, default=None, metavar="MM|auto",
                    help="refit the traced outline with the fewest lines, circular arcs and Bézier curves that "
                         "stay within MM of it (auto, the default: a tenth of a source pixel at the output size, "
-                        "up to three tenths where the trace wobbles, when a STEP, SVG or DXF is written; lines "
+                        "a little more on a subject over 512 px across, up to three times that where the trace "
+                        "wobbles, when a STEP, SVG or DXF is written; lines "
                         "and arcs, least-squares fits, may stray one and a half times as far); 0 keeps potrace's "
                         "curves")
 
