@@ -13,7 +13,6 @@ shapely and kept as a polyline (counted in ``repaired``).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,7 +21,7 @@ from shapely.geometry import MultiPolygon, Polygon
 
 from cad import geometry
 from cad.fit import arc_cubic, default_fit_px, fit_grain, fit_ring
-from cad.fit_pieces import seg_tangents, wobble
+from cad.fit_pieces import wobble
 from tracer.errors import GeometryError, InvalidInputError
 from tracer.types import Outlines
 
@@ -325,8 +324,8 @@ def to_regions(outlines: Outlines, *, width_mm: float | None = None, height_mm: 
             else:
                 dropped_islands += 1
     assert scale is not None
-    # The fit works on the pixel outline (its tolerance in source pixels), before the frame is set; the frame
-    # is the traced outline's, widened only to the sharp corners the fit restores (:func:`_fitted_extent`).
+    # The fit works on the pixel outline (its tolerance in source pixels), before the frame is set;
+    # it keeps the traced outline's bounding box, so the frame (size and centre) does not depend on it.
     box = _bbox_px(boxes_px, alive)
     grain = fit_grain(max(box[2] - box[0], box[3] - box[1]))
     fit_px = default_fit_px(grain) if fit_tolerance_mm is None else float(fit_tolerance_mm) / scale
@@ -334,10 +333,8 @@ def to_regions(outlines: Outlines, *, width_mm: float | None = None, height_mm: 
     n_fitted, deviation_px = (_fit_rings(px_rings, fit_px, 1.0, grain=grain, follow_noise=fit_tolerance_mm is None)
                               if fit_px > 0 else (0, 0.0))
     bbox = _bbox_px(boxes_px, alive)
-    fit_scale = scale  # (the tolerance was given, and is reported, in mm at the traced outline's frame)
     if n_fitted:
-        bbox = _fitted_extent(px_rings, {i for i in px_rings if contours[i].parent < 0}, bbox)
-        scale = _scale_from((bbox[2] - bbox[0], bbox[3] - bbox[1]), width_mm, height_mm, px_mm)
+        _keep_extent(px_rings, {i for i in px_rings if contours[i].parent < 0}, bbox, by_height=height_mm is not None)
     cx, cy = 0.5 * (bbox[0] + bbox[2]), 0.5 * (bbox[1] + bbox[3])
     frame = Frame(scale, cx, cy, mirror)
 
@@ -361,58 +358,32 @@ def to_regions(outlines: Outlines, *, width_mm: float | None = None, height_mm: 
                      simplify=REPAIR_SIMPLIFY_FRACTION * width_ref)
     report = {"dropped_islands": dropped_islands, "dropped_holes": dropped_holes,
               "repaired": sum(1 for r in regions[0] if not all(x.exact for x in r.rings)),
-              "fit_tolerance_mm": fit_px * fit_scale, "fit_deviation_mm": deviation_px * fit_scale,
+              "fit_tolerance_mm": fit_px * scale, "fit_deviation_mm": deviation_px * scale,
               "origin_px": (cx, cy)}
     return Regions(regions=regions[0], geometry=regions[1], px_mm=scale, report=report)
 
 
-#: A corner of the fit sets the subject's extent where both its sides leave the bounding box at more than this
-#: angle (degrees): the trace rounds such a corner, the fit restores it.
-EXTENT_CORNER_DEG = 15.0
-
-
-def _fitted_extent(rings: dict[int, Ring], outer: set[int], bbox: tuple[float, float, float, float]
-                   ) -> tuple[float, float, float, float]:
-    """The subject's bounding box after the fit: on each side, the fitted ``outer`` rings' extreme where a sharp
-    corner or a circular arc sets it, else the traced ``bbox``'s. potrace rounds a corner that points out of
-    the box, and the fit sharpens it; a least-squares circle averages the trace's error out along the whole
-    arc. A line or a cubic passes within its tolerance outside or inside the trace, and the frame (size and
-    centre) must not follow that: one extreme point sets the scale of the whole part."""
-    lim = math.sin(math.radians(EXTENT_CORNER_DEG))
-    t = np.linspace(0.0, 1.0, 65)
-    best: list[tuple[float, bool]] = [(math.inf, False), (math.inf, False), (-math.inf, False), (-math.inf, False)]
-    for i in outer:
-        ring = rings[i]
-        ctrl = ring.ctrl
-        start, end = seg_tangents(ctrl)
-        arrive = np.roll(end, 1, axis=0)  # the tangent arriving at each segment's start
-        arcs = ring.arcs if ring.arcs is not None else np.full((len(ctrl), 3), np.nan)
-        arc = np.isfinite(arcs[:, 2])
-        pts = np.einsum("tk,nkd->ntd", geometry.bernstein(t), ctrl)  # (n, t, 2); arcs are taken exactly below
-        pts[arc] = ctrl[arc, :1]
-        for side in range(4):
-            axis, sign = side % 2, (-1.0 if side < 2 else 1.0)
-            cands: list[tuple[float, bool]] = []
-            v = sign * pts[:, :, axis]
-            k, j = np.unravel_index(int(np.argmax(v)), v.shape)
-            if j == 0 or j == len(t) - 1:  # at a join: a sharp corner pointing out of the box, or an arc's end
-                s = k if j == 0 else (k + 1) % len(ctrl)
-                sharp = sign * arrive[s, axis] > lim and sign * start[s, axis] < -lim
-                cands.append((float(pts[k, j, axis]), bool(sharp or arc[s] or arc[s - 1])))
-            else:
-                cands.append((float(pts[k, j, axis]), False))
-            want = (0.0 if sign > 0 else math.pi) if axis == 0 else (0.5 * math.pi if sign > 0 else -0.5 * math.pi)
-            for a in np.flatnonzero(arc):  # the point of an arc facing the side, when its sweep passes it
-                c, sweep = arcs[a, :2], arcs[a, 2]
-                r0 = ctrl[a, 0] - c
-                turn = (want - math.atan2(r0[1], r0[0])) * np.sign(sweep) % (2 * math.pi)
-                if turn <= abs(sweep):
-                    cands.append((float(c[axis] + sign * math.hypot(r0[0], r0[1])), True))
-            for value, trusted in cands:
-                if sign * value > sign * best[side][0]:
-                    best[side] = (value, trusted)
-    out = [value if trusted else bbox[side] for side, (value, trusted) in enumerate(best)]
-    return out[0], out[1], out[2], out[3]
+def _keep_extent(rings: dict[int, Ring], outer: set[int], bbox: tuple[float, float, float, float], *,
+                 by_height: bool) -> None:
+    """Map ``rings`` in place by the similarity (a uniform scale and a shift) that gives the ``outer`` rings
+    the bounding box ``bbox`` in width (or height) and centre. Sharpened corners reach a fraction of a pixel
+    beyond the traced ones; this keeps the requested size and the centre of the trace."""
+    lo = np.min([rings[i].bounds()[:2] for i in outer], axis=0)
+    hi = np.max([rings[i].bounds()[2:] for i in outer], axis=0)
+    axis = 1 if by_height else 0
+    if not (hi[axis] - lo[axis]) > 0:
+        return
+    k = (bbox[2 + axis] - bbox[axis]) / (hi[axis] - lo[axis])
+    if not abs(k - 1.0) < 0.01:
+        return
+    c_from = 0.5 * (lo + hi)
+    c_to = np.array([0.5 * (bbox[0] + bbox[2]), 0.5 * (bbox[1] + bbox[3])])
+    for i, r in rings.items():
+        arcs = None
+        if r.arcs is not None:
+            arcs = r.arcs.copy()
+            arcs[:, :2] = c_to + k * (arcs[:, :2] - c_from)
+        rings[i] = Ring(c_to + k * (r.ctrl - c_from), r.is_line, r.exact, arcs)
 
 
 #: A refit that touches a neighbour is tried again at half the tolerance, at most this many times
