@@ -9,8 +9,9 @@ their bounding boxes, 50 mm wide), fit off and on, and the time of building the 
 ``bench/fidelity.py`` scores the written STL files through the CLI instead.
 
 Geometric part (always): the artwork of ``tests/shapes.py`` (circles, rings, a rounded rectangle,
-regular polygons, a plate with holes) at 512 px; the share of the side-wall area on planes and
-cylinders, the segments of each full circle, and BRepCheck, volume and mesh checks.
+regular polygons, a plate with holes, an ellipse) at 512 px; the share of the side-wall area on
+analytic surfaces (planes, cylinders, elliptic cylinders), the segments of each full circle, and
+BRepCheck, volume and mesh checks.
 
 Lettering part (``--lettering``, instead of the corpus): strings set in the system's DejaVu fonts
 (``fonts-dejavu-core``) by :mod:`cad.vector.text` (fontTools), rasterised from the exact glyph outlines
@@ -236,17 +237,17 @@ def geometric_rows(fit_mm: float | None) -> list[dict]:
             areas, types = face_areas(solid.shape), face_types(solid.shape)
             cap = 2 * regions.area_mm2  # the planar top and bottom
             side = sum(areas.values()) - cap
-            share = (areas["plane"] - cap + areas["cylinder"]) / side
+            share = (areas["plane"] - cap + areas["cylinder"] + areas["elliptic_cylinder"]) / side
             ok = (is_valid_shape(solid.shape) and abs(solid.volume_mm3 - 3.0 * regions.area_mm2) <= 1e-6 * solid.volume_mm3
                   and check_mesh(extrude_mesh(regions, 3.0)).is_volume)
             row = {"shape": name, "traced": traced.n_segments, "segments": regions.n_segments,
-                   "kinds": regions.segment_kinds(), "side_faces": types["plane"] + types["cylinder"] + types["bspline"]
-                   + types["other"] - 2, "planes_cylinders": share, "cylinders": types["cylinder"], "circles": circles,
+                   "kinds": regions.segment_kinds(), "side_faces": sum(types.values()) - 2,
+                   "planes_cylinders": share, "cylinders": types["cylinder"], "circles": circles,
                    "circle_segments": _circle_segments(regions), "checks": ok}
             rows.append(row)
             per = f"  segments per full circle {row['circle_segments']}" if circles else ""
             print(f"{name:<18} traced {row['traced']:>4} -> {row['segments']:>3} segments {row['kinds']}  "
-                  f"side faces {row['side_faces']:>3}  planes+cylinders {100 * share:5.1f} %{per}  "
+                  f"side faces {row['side_faces']:>3}  planes, cylinders, elliptic cylinders {100 * share:5.1f} %{per}  "
                   f"valid/volume/watertight {ok}", flush=True)
     return rows
 
@@ -337,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print("== geometric artwork at 512 px")
     geo = geometric_rows(args.fit_tolerance)
-    print(f"side-wall area on planes and cylinders: lowest {100 * min(r['planes_cylinders'] for r in geo):.1f} %, "
+    print(f"side-wall area on planes, cylinders and elliptic cylinders: lowest {100 * min(r['planes_cylinders'] for r in geo):.1f} %, "
           f"mean {100 * statistics.mean(r['planes_cylinders'] for r in geo):.1f} % (target >= 90 %); "
           f"full circles of 1 or 2 segments: {sum(n <= 2 for r in geo for n in r['circle_segments'])} of "
           f"{sum(r['circles'] for r in geo)}")

@@ -26,6 +26,7 @@ from shapely.geometry import Polygon
 
 from cad import geometry
 from cad.regions import Regions, to_regions
+from cad.truearcs import regions_with_true_arcs
 from cad.vector.art import Art, Paint
 from tracer.errors import GeometryError, InvalidInputError, TooComplexError
 from tracer.types import Contour, Outlines
@@ -290,7 +291,8 @@ def _nest(rings: list[np.ndarray], size: float) -> Outlines:
 def dxf_regions(source: str | os.PathLike[str], *, name: str | None = None, layers=None,
                 width_mm: float | None = None, height_mm: float | None = None, px_mm: float | None = None,
                 min_area_mm2: float = 0.0, mirror: bool = False, max_segments: int = 200_000) -> Regions:
-    """A DXF's closed outlines as regions in mm, centred like a trace (:func:`cad.regions.to_regions`).
+    """A DXF's closed outlines as regions in mm, centred like a trace (:func:`cad.regions.to_regions`): the
+    drawing's own curves, its arcs and ellipses as true arcs (:mod:`cad.truearcs`).
 
     Without a size, one drawing unit is what ``$INSUNITS`` says (mm when unitless); ``layers`` picks
     layers by name (default: all).
@@ -298,8 +300,8 @@ def dxf_regions(source: str | os.PathLike[str], *, name: str | None = None, laye
     outlines, unit = read_dxf_outlines(Path(source), name=name, layers=layers, max_segments=max_segments)
     if width_mm is None and height_mm is None and px_mm is None:
         px_mm = unit
-    return to_regions(outlines, width_mm=width_mm, height_mm=height_mm, px_mm=px_mm,
-                      min_area_mm2=min_area_mm2, mirror=mirror, fit_tolerance_mm=0)  # the drawing's own curves
+    return regions_with_true_arcs(to_regions(outlines, width_mm=width_mm, height_mm=height_mm, px_mm=px_mm,
+                                             min_area_mm2=min_area_mm2, mirror=mirror, fit_tolerance_mm=0))
 
 
 def looks_like_dxf(source) -> bool:

@@ -10,7 +10,8 @@ ring with the fewest pieces that stay close to it:
    turns by more than :data:`CORNER_DEG` is a corner; elsewhere the tangent at a sample is the
    direction of the chord :data:`TANGENT_PX` grains either side of it, which averages out the
    trace's wobble.
-2. A closed ring without corners that is a circle (least squares) becomes one circle (two arcs).
+2. A closed ring without corners that is a circle (least squares) becomes one circle (two arcs);
+   failing that, one that is an ellipse becomes one ellipse (two halves, :func:`_full_ellipse`).
 3. Otherwise each run between corners is covered greedily: from the end of the last piece, the
    farthest reach of a least-squares line, a least-squares circular arc and a cubic (ends on the
    trace, end tangents along the smoothed tangents) is found by galloping search, and the piece
@@ -44,12 +45,13 @@ from typing import Any
 
 import numpy as np
 
-from cad import geometry
+from cad import ellipse, geometry
 from cad.fit_pieces import (
     arc_cubic,
     arc_err,
     arc_sweep,
     arc_through,
+    bias,
     circle,
     cross,
     cubic,
@@ -110,6 +112,14 @@ TEST_SAMPLES = {"line": 200, "arc": 120, "cubic": 60}
 #: (source pixels: the source's anti-aliasing, not the trace's grain, rounds a corner).
 CORNER_PIECE_PX = 8.0
 CORNER_REACH_PX = 2.0
+#: A closed ring is an ellipse when its least-squares ellipse stays within ELLIPSE_MEAN tolerances on average over
+#: ELLIPSE_WINDOW of the way round: a shape that is not one (an egg, a superellipse) strays from its best ellipse
+#: in lobes an eighth of the way round or longer, by ten tolerances and more at 512 px; the trace's staircase
+#: averages out.
+ELLIPSE_WINDOW = 1.0 / 32.0
+ELLIPSE_MEAN = 0.3
+#: ... and its semi-minor axis is at least this many source pixels (a JPEG's specks are not ellipses).
+ELLIPSE_MIN_PX = 1.0
 
 
 def fit_grain(subject_px: float) -> float:
@@ -126,12 +136,14 @@ def default_fit_px(grain: float = 1.0) -> float:
 @dataclass(frozen=True, slots=True)
 class FitResult:
     """``ctrl`` (n,4,2), ``is_line`` (n,), ``arcs`` (n,3: centre x, y, signed sweep; NaN if not an arc),
-    ``deviation``: the largest distance between the refit and the trace (mm)."""
+    ``deviation``: the largest distance between the refit and the trace (mm), ``ellipses`` (n,6: see
+    :mod:`cad.ellipse`; NaN if not an elliptic arc)."""
 
     ctrl: np.ndarray
     is_line: np.ndarray
     arcs: np.ndarray
     deviation: float
+    ellipses: np.ndarray | None = None
 
 
 @dataclass(slots=True)
@@ -142,6 +154,7 @@ class _Piece:
     ctrl: np.ndarray
     arc: tuple[np.ndarray, float] | None = None  # centre, signed sweep
     err: float = 0.0
+    ell: np.ndarray | None = None  # an elliptic arc's row (cad.ellipse)
 
 
 def _reach(ok, i: int, lim: int, step: int, res: int, known: int | None = None) -> int:
@@ -264,6 +277,33 @@ def _full_circle(q: np.ndarray, tol: float) -> list[_Piece] | None:
     err = float(np.abs(np.hypot(*v.T) - r).max())
     return [_Piece("arc", 0, 0, arc_cubic(p0, p1, c, sgn * math.pi), (c, sgn * math.pi), err),
             _Piece("arc", 0, 0, arc_cubic(p1, p0, c, sgn * math.pi), (c, sgn * math.pi), err)]
+
+
+def _full_ellipse(q: np.ndarray, tol: float, px: float) -> list[_Piece] | None:
+    """The closed samples ``q`` as one ellipse, two halves from the ends of its major axis, when the
+    least-squares ellipse stays within the allowance of a placed arc (:data:`ACCEPT_TOL` times
+    :data:`LS_SLACK` tolerances) of every sample and, on average over :data:`ELLIPSE_WINDOW` of the way
+    round, within :data:`ELLIPSE_MEAN` tolerances; None otherwise."""
+    fit = ellipse.fit_ellipse(q)
+    if fit is None:
+        return None
+    c, rx, ry, rot, d, t = fit
+    if ry < ELLIPSE_MIN_PX * px:  # a speck: no shape to speak of
+        return None
+    window = max(BIAS_PX * px, ELLIPSE_WINDOW * float(np.hypot(*np.diff(q, axis=0).T).sum()))
+    if not (float(np.abs(d).max()) <= ACCEPT_TOL * LS_SLACK * tol and bias(d, q, window) <= ELLIPSE_MEAN * tol):
+        return None
+    step = np.diff(np.concatenate([t, t[:1]]))
+    step = (step + np.pi) % (2 * np.pi) - np.pi
+    if not ((step > 0).all() or (step < 0).all()):  # once round, one way
+        return None
+    sgn = 1.0 if step[0] > 0 else -1.0
+    axis = np.array([math.cos(rot), math.sin(rot)]) * rx
+    p0, p1 = c + axis, c - axis
+    row = np.array([c[0], c[1], rx, ry, rot, sgn * math.pi])
+    err = float(np.abs(d).max())
+    return [_Piece("ellipse", 0, 0, ellipse.cubics(p0, p1, row, 1)[0], None, err, row),
+            _Piece("ellipse", 0, 0, ellipse.cubics(p1, p0, row, 1)[0], None, err, row)]
 
 
 def _chord_err(q: np.ndarray, p0: np.ndarray, p1: np.ndarray, slack: float) -> float:
@@ -527,11 +567,13 @@ def _tangents(Q: np.ndarray, cuts: list[int], N: int, w: int, closed: bool):
     return tin, tout
 
 
-def fit_ring(ctrl: np.ndarray, tol: float, *, px: float | None = None, grain: float | None = None) -> FitResult | None:
+def fit_ring(ctrl: np.ndarray, tol: float, *, px: float | None = None, grain: float | None = None,
+             ellipses: bool = True) -> FitResult | None:
     """Refit the closed ring ``ctrl`` (n, 4, 2) within ``tol``; ``px`` is one source pixel in the same units
     (for corners, which the source's anti-aliasing rounds), ``grain`` the trace's grain (:func:`fit_grain`;
     default ``px``), over which its wobble is averaged. None when the refit would not have fewer segments
-    than the trace."""
+    than the trace. ``ellipses=False`` leaves out elliptic arcs (for callers that only keep lines, arcs and
+    cubics)."""
     ctrl = np.asarray(ctrl, np.float64)
     n = len(ctrl)
     if n < 2 or not tol > 0 or not np.isfinite(ctrl).all():
@@ -549,6 +591,8 @@ def fit_ring(ctrl: np.ndarray, tol: float, *, px: float | None = None, grain: fl
     deviation = 0.0
     if not corner.any():
         pieces = _full_circle(q, LS_SLACK * tol)
+        if pieces is None and ellipses:
+            pieces = _full_ellipse(q, tol, px)
     if pieces is None:
         s0 = int(starts[np.flatnonzero(corner)[0]]) if corner.any() else 0
         Q = np.concatenate([q[s0:], q[:s0], q[s0:], q[:s0], q[s0:s0 + 1]])  # two laps from the first corner
@@ -569,7 +613,7 @@ def fit_ring(ctrl: np.ndarray, tol: float, *, px: float | None = None, grain: fl
             return None
         pieces = _refine(cover, Q, tin, tout, set(cuts), tol, LS_SLACK, CUBIC_SLACK, px)
         deviation = _sharpen(pieces, Q, px)
-    simple = sum(p.kind in ("line", "arc") for p in pieces)
+    simple = sum(p.kind in ("line", "arc", "ellipse") for p in pieces)
     handles = np.abs(cross(ctrl[:, 1:3] - ctrl[:, :1], (ctrl[:, 3] - ctrl[:, 0])[:, None, :])).max(axis=1)
     straight = int((handles <= 1e-9 * np.hypot(*(ctrl[:, 3] - ctrl[:, 0]).T) + 1e-300).sum())
     if len(pieces) > n or (len(pieces) == n and simple <= straight):  # no fewer, nor simpler, pieces
@@ -582,5 +626,8 @@ def fit_ring(ctrl: np.ndarray, tol: float, *, px: float | None = None, grain: fl
     for k, p in enumerate(pieces):
         if p.arc is not None:
             arcs[k] = (p.arc[0][0], p.arc[0][1], p.arc[1])
+    ells = None
+    if any(p.ell is not None for p in pieces):
+        ells = np.array([np.full(6, np.nan) if p.ell is None else p.ell for p in pieces])
     is_line = np.array([p.kind == "line" for p in pieces], dtype=np.bool_)
-    return FitResult(out, is_line, arcs, float(deviation))
+    return FitResult(out, is_line, arcs, float(deviation), ells)

@@ -6,7 +6,8 @@ into chains, and each chain is fitted once; both colours use the same curve, one
 :class:`ChainFitter` fits one such chain (an open polyline in mm whose ends stay fixed, or a closed
 loop) with :func:`cad.fit.fit_ring`:
 
-* a closed loop that is a circle becomes one (two half turns from the loop's first point);
+* a closed loop that is a circle becomes one (two half turns from the loop's first point), and so
+  does one that is an ellipse (the ellipse about the same centre through that point);
 * an open chain, or any other loop, is fitted as a ring: the chain, then a short way back (a step
   back along its end, across, a step onto its start). The ring turns by 180° at the chain's ends,
   so they are forced breakpoints and the cover of the chain does not depend on the way back. The pieces along the chain are kept and
@@ -26,10 +27,10 @@ import math
 import numpy as np
 import shapely
 
-from cad import geometry
+from cad import ellipse, geometry
 from cad.fit import LS_SLACK, arc_cubic, fit_ring
 
-__all__ = ["ChainFitter", "Curve", "fit_chain", "reverse_curve", "ACCEPT_TOL"]
+__all__ = ["ChainFitter", "Curve", "fit_chain", "reverse_curve", "split_arcs", "ACCEPT_TOL"]
 
 #: A fitted chain is kept when it stays within this many tolerances of the chain, both ways
 #: (lines and arcs are least-squares fits and may stray :data:`cad.fit.LS_SLACK` tolerances).
@@ -40,8 +41,16 @@ DETOUR_TOL = 8.0
 SWEEP_CHANGE = 0.25
 
 #: A fitted curve: ``ctrl`` (n,4,2), ``is_line`` (n,), ``arcs`` (n,3: centre, signed sweep; NaN rows
-#: for non-arcs) or None.
+#: for non-arcs) or None; ``arcs`` is (n,9) when the curve has elliptic arcs: those three columns, then
+#: an elliptic arc's row of :mod:`cad.ellipse` (NaN rows elsewhere). See :func:`split_arcs`.
 Curve = tuple[np.ndarray, np.ndarray, np.ndarray | None]
+
+
+def split_arcs(arcs: np.ndarray | None) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """A curve's ``arcs`` as the circular (n,3) and elliptic (n,6) rows of :class:`cad.regions.Ring`."""
+    if arcs is None:
+        return None, None
+    return arcs[:, :3], (arcs[:, 3:] if arcs.shape[1] > 3 else None)
 
 
 def _line_ctrl(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -60,6 +69,8 @@ def reverse_curve(curve: Curve) -> Curve:
         return c, l, None
     a = arcs[::-1].copy()
     a[:, 2] = -a[:, 2]
+    if a.shape[1] > 3:
+        a[:, 8] = -a[:, 8]
     return c, l, a
 
 
@@ -120,7 +131,7 @@ def _pin_ends(curve: Curve, p0: np.ndarray, p1: np.ndarray) -> Curve | None:
 def _deviation(curve: Curve, p: np.ndarray, tol: float) -> float:
     """The largest distance between ``curve`` and the polyline ``p``, both ways (sampled at ``tol / 4``)."""
     ctrl, is_line, arcs = curve
-    pts = np.vstack([geometry.flatten(ctrl, is_line, 0.25 * tol, arcs), ctrl[-1, 3][None]])
+    pts = np.vstack([geometry.flatten(ctrl, is_line, 0.25 * tol, *split_arcs(arcs)), ctrl[-1, 3][None]])
     fitted = shapely.LineString(pts)
     chain = shapely.LineString(p)
     # the chain's vertices and points between them (a chord's middle is where a polyline strays most)
@@ -142,9 +153,32 @@ def _circle_from(p0: np.ndarray, res) -> Curve | None:
     return ctrl, np.zeros(2, bool), np.array([[c[0], c[1], sweep], [c[0], c[1], sweep]])
 
 
+def _ellipse_from(p0: np.ndarray, res) -> Curve | None:
+    """A closed chain that :func:`fit_ring` made an ellipse, as two halves starting at ``p0`` (the ellipse
+    about the same centre, scaled to pass through ``p0``); None if it is not an ellipse."""
+    if res is None or res.ellipses is None or len(res.ctrl) != 2 or not np.isfinite(res.ellipses[:, 5]).all():
+        return None
+    row = res.ellipses[0].copy()
+    c, A = ellipse.affine(row)
+    scale = float(np.hypot(*np.linalg.solve(A, p0 - c)))
+    if not scale > 0:
+        return None
+    row[2:4] *= scale
+    p1 = 2 * c - p0  # the opposite point: an ellipse is symmetric about its centre
+    ctrl = np.array([ellipse.cubics(p0, p1, row, 1)[0], ellipse.cubics(p1, p0, row, 1)[0]])
+    return ctrl, np.zeros(2, bool), np.array([np.concatenate([np.full(3, np.nan), row])] * 2)
+
+
+def _with_ellipses(res) -> Curve:
+    """A :class:`cad.fit.FitResult` as a curve (its elliptic arcs as the columns of :data:`Curve`)."""
+    if res.ellipses is None:
+        return res.ctrl, res.is_line, res.arcs
+    return res.ctrl, res.is_line, np.concatenate([res.arcs, res.ellipses], axis=1)
+
+
 def _rotated(res, p0: np.ndarray) -> Curve | None:
     """A fitted closed ring started at its join nearest ``p0``, that join moved onto ``p0``."""
-    if res is None:
+    if res is None or res.ellipses is not None:  # (an ellipse is not moved piece by piece)
         return None
     k = int(np.argmin(np.hypot(*(res.ctrl[:, 0] - p0).T)))
     return _pin_ends((np.roll(res.ctrl, -k, axis=0), np.roll(res.is_line, -k), np.roll(res.arcs, -k, axis=0)), p0, p0)
@@ -191,13 +225,13 @@ def fit_chain(points: np.ndarray, tol: float, *, px: float, trace: np.ndarray | 
     if closed and len(fwd) >= 3:  # a circle, or the ring's own fit started on the chain's first point
         res = fit_ring(fwd, tol, px=px)
         if loop:
-            curve = None if res is None else (res.ctrl, res.is_line, res.arcs)
+            curve = None if res is None else _with_ellipses(res)
         else:
-            curve = _circle_from(p[0], res) or _rotated(res, p[0])
+            curve = _circle_from(p[0], res) or _ellipse_from(p[0], res) or _rotated(res, p[0])
         if curve is not None and not _deviation(curve, p, tol) <= ACCEPT_TOL * tol:
             curve = None
     if curve is None:
-        res = fit_ring(np.concatenate([fwd, _way_back(fwd, DETOUR_TOL * tol)]), tol, px=px)
+        res = fit_ring(np.concatenate([fwd, _way_back(fwd, DETOUR_TOL * tol)]), tol, px=px, ellipses=False)
         if res is None or len(res.ctrl) < 2:
             return None
         ends = res.ctrl[:-1, 3]
@@ -209,7 +243,7 @@ def fit_chain(points: np.ndarray, tol: float, *, px: float, trace: np.ndarray | 
     if not dev <= ACCEPT_TOL * tol:
         return None
     ctrl, is_line, arcs = curve
-    if arcs is not None and not np.isfinite(arcs[:, 2]).any():
+    if arcs is not None and not np.isfinite(arcs[:, 2]).any() and not (arcs.shape[1] > 3 and np.isfinite(arcs[:, 8]).any()):
         return (ctrl, is_line, None), dev
     return (ctrl, is_line, arcs), dev
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from cad import ellipse
+
 __all__ = ["signed_area", "flatten", "reverse", "segment_counts", "bounds", "curve_bounds", "fit_arc", "fit_cubics",
            "arc_area", "arc_bounds", "arc_points", "bernstein", "bernstein_d"]
 
@@ -36,11 +38,12 @@ _B_GL = bernstein(_GL_T)  # (3, 4): the Bernstein weights and their derivatives 
 _DB_GL = bernstein_d(_GL_T)
 
 
-def signed_area(ctrl: np.ndarray, arcs: np.ndarray | None = None) -> float:
+def signed_area(ctrl: np.ndarray, arcs: np.ndarray | None = None, ellipses: np.ndarray | None = None) -> float:
     """Exact signed area enclosed by a ring (positive = counter-clockwise in a y-up frame).
 
     ``arcs`` (n, 3), when given, holds ``(centre x, centre y, signed sweep)`` for the segments
     that are circular arcs (NaN rows for the others); those count as exact arcs, not as cubics.
+    ``ellipses`` (n, 6) likewise marks elliptic arcs (:mod:`cad.ellipse`).
     """
     p = np.einsum("qk,nkd->nqd", _B_GL, ctrl)  # (n, 3, 2)
     dp = np.einsum("qk,nkd->nqd", _DB_GL, ctrl)
@@ -51,6 +54,11 @@ def signed_area(ctrl: np.ndarray, arcs: np.ndarray | None = None) -> float:
         if len(a):
             per = per.copy()
             per[a] = arc_area(ctrl[a, 0], ctrl[a, 3], arcs[a])
+    if ellipses is not None:
+        e = np.flatnonzero(np.isfinite(ellipses[:, 5]))
+        if len(e):
+            per = per.copy()
+            per[e] = ellipse.area_terms(ctrl[e, 0], ctrl[e, 3], ellipses[e])
     return float(per.sum())
 
 
@@ -91,7 +99,7 @@ def arc_bounds(p0: np.ndarray, p1: np.ndarray, arc: np.ndarray) -> tuple[float, 
 
 
 def segment_counts(ctrl: np.ndarray, is_line: np.ndarray, tolerance: float,
-                   arcs: np.ndarray | None = None) -> np.ndarray:
+                   arcs: np.ndarray | None = None, ellipses: np.ndarray | None = None) -> np.ndarray:
     """Chords per segment so that the chord error stays below ``tolerance``.
 
     Uses the bound ``error <= M / (8 n^2)`` with ``M`` the largest second
@@ -112,14 +120,19 @@ def segment_counts(ctrl: np.ndarray, is_line: np.ndarray, tolerance: float,
             step = 2 * np.arccos(np.clip(1 - 0.25 * tolerance / np.maximum(r, 1e-300), -1, 1))
             na = np.ceil(np.abs(arcs[a, 2]) / np.maximum(step, 1e-9))
             n[a] = np.clip(na, 2, MAX_POINTS_PER_SEGMENT * 4).astype(np.int64)
+    if ellipses is not None:
+        e = np.flatnonzero(np.isfinite(ellipses[:, 5]))
+        if len(e):
+            n[e] = np.clip(ellipse.chords(ellipses[e], tolerance), 2, MAX_POINTS_PER_SEGMENT * 4).astype(np.int64)
     return n
 
 
-def flatten(ctrl: np.ndarray, is_line: np.ndarray, tolerance: float, arcs: np.ndarray | None = None) -> np.ndarray:
+def flatten(ctrl: np.ndarray, is_line: np.ndarray, tolerance: float, arcs: np.ndarray | None = None,
+            ellipses: np.ndarray | None = None) -> np.ndarray:
     """Polyline through the ring within ``tolerance``: ``(m, 2)``, closed, last point not repeated.
 
-    Arcs (see :func:`signed_area`) are sampled on their circle, not on their cubic."""
-    n = segment_counts(ctrl, is_line, tolerance, arcs)
+    Arcs and elliptic arcs (see :func:`signed_area`) are sampled on their curve, not on their cubic."""
+    n = segment_counts(ctrl, is_line, tolerance, arcs, ellipses)
     total = int(n.sum())
     seg = np.repeat(np.arange(len(ctrl)), n)
     offsets = np.concatenate([[0], np.cumsum(n)[:-1]])
@@ -128,6 +141,9 @@ def flatten(ctrl: np.ndarray, is_line: np.ndarray, tolerance: float, arcs: np.nd
     if arcs is not None:
         for i in np.flatnonzero(np.isfinite(arcs[:, 2])):
             out[offsets[i]: offsets[i] + n[i]] = arc_points(ctrl[i, 0], arcs[i], int(n[i]))
+    if ellipses is not None:
+        for i in np.flatnonzero(np.isfinite(ellipses[:, 5])):
+            out[offsets[i]: offsets[i] + n[i]] = ellipse.points(ctrl[i, 0], ellipses[i], int(n[i]))
     return out
 
 
@@ -142,13 +158,19 @@ def bounds(points: np.ndarray) -> tuple[float, float, float, float]:
     return float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])
 
 
-def curve_bounds(ctrl: np.ndarray, arcs: np.ndarray | None = None) -> tuple[float, float, float, float]:
-    """Exact ``(xmin, ymin, xmax, ymax)`` of a ring of cubics (end points plus interior extrema), and arcs."""
-    if arcs is not None and np.isfinite(arcs[:, 2]).any():
-        is_arc = np.isfinite(arcs[:, 2])
-        boxes = [arc_bounds(ctrl[i, 0], ctrl[i, 3], arcs[i]) for i in np.flatnonzero(is_arc)]
-        if (~is_arc).any():
-            boxes.append(curve_bounds(ctrl[~is_arc]))
+def curve_bounds(ctrl: np.ndarray, arcs: np.ndarray | None = None,
+                 ellipses: np.ndarray | None = None) -> tuple[float, float, float, float]:
+    """Exact ``(xmin, ymin, xmax, ymax)`` of a ring of cubics (end points plus interior extrema), arcs and
+    elliptic arcs."""
+    is_arc = np.isfinite(arcs[:, 2]) if arcs is not None else np.zeros(len(ctrl), bool)
+    is_ell = np.isfinite(ellipses[:, 5]) if ellipses is not None else np.zeros(len(ctrl), bool)
+    if is_arc.any() or is_ell.any():
+        assert arcs is not None or ellipses is not None
+        boxes = [arc_bounds(ctrl[i, 0], ctrl[i, 3], arcs[i]) for i in np.flatnonzero(is_arc)]  # type: ignore[index]
+        boxes += [ellipse.bounds(ctrl[i, 0], ctrl[i, 3], ellipses[i]) for i in np.flatnonzero(is_ell)]  # type: ignore[index]
+        rest = ~(is_arc | is_ell)
+        if rest.any():
+            boxes.append(curve_bounds(ctrl[rest]))
         b = np.array(boxes)
         return float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max())
     p0, p1, p2, p3 = ctrl[:, 0], ctrl[:, 1], ctrl[:, 2], ctrl[:, 3]

@@ -18,7 +18,7 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon
 
 from cad import geometry
-from cad.fitshared import Curve, reverse_curve
+from cad.fitshared import Curve, reverse_curve, split_arcs
 from cad.geometry import fit_arc
 from cad.regions import Region, Ring, ring_contacts
 from tracer.errors import GeometryError
@@ -210,7 +210,7 @@ def curve_partition(parts_mm: list, tol: float, inner_tol: float | None = None, 
     Arcs between two colours are fitted within ``inner_tol`` (default ``tol``), the outline of
     the whole subject within ``tol``. ``fit(points, tol, loop=...)`` fits one arc (an open polyline,
     or a closed one whose ends coincide; ``loop``: a whole ring without junctions, whose fit may start
-    anywhere) and returns ``(ctrl, is_line, arcs)`` (``arcs`` as in :class:`cad.regions.Ring`, or
+    anywhere) and returns ``(ctrl, is_line, arcs)`` (``arcs`` as :data:`cad.fitshared.Curve` has them, or
     None); the default fits Béziers (:func:`cad.geometry.fit_arc`).
     Returns a list of region lists, or None when the fitted curves would make a region invalid.
     """
@@ -336,7 +336,7 @@ def curve_partition(parts_mm: list, tol: float, inner_tol: float | None = None, 
 
 def _ring(curve: Curve) -> Ring:
     ctrl, is_line, arcs = curve
-    return Ring(ctrl, is_line, True, arcs)
+    return Ring(ctrl, is_line, True, *split_arcs(arcs))
 
 
 def _fit_beziers(pts: np.ndarray, tol: float, *, loop: bool = False) -> Curve:
@@ -350,7 +350,9 @@ def _join(curves: list[Curve]) -> Curve:
     is_line = np.concatenate([l for _, l, _ in curves])
     if all(a is None for _, _, a in curves):
         return ctrl, is_line, None
-    arcs = np.concatenate([np.full((len(c), 3), np.nan) if a is None else a for c, _, a in curves])
+    width = max(a.shape[1] for _, _, a in curves if a is not None)  # (9 with elliptic arcs)
+    arcs = np.concatenate([np.full((len(c), width), np.nan) if a is None else
+                           np.pad(a, ((0, 0), (0, width - a.shape[1])), constant_values=np.nan) for c, _, a in curves])
     return ctrl, is_line, arcs
 
 
@@ -397,7 +399,7 @@ def _crossing_arcs(arcs: dict, fine: float) -> dict:
     strings = []
     for k in keys:
         c, l, a = arcs[k]
-        pts = np.vstack([geometry.flatten(c, l, fine, a), c[-1, 3][None]])
+        pts = np.vstack([geometry.flatten(c, l, fine, *split_arcs(a)), c[-1, 3][None]])
         strings.append(shapely.LineString(pts))
     lines = np.array(strings, dtype=object)
     for k, g in zip(keys, lines):

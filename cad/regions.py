@@ -19,7 +19,7 @@ import numpy as np
 import shapely
 from shapely.geometry import MultiPolygon, Polygon
 
-from cad import geometry
+from cad import ellipse, geometry
 from cad.fit import arc_cubic, default_fit_px, fit_grain, fit_ring
 from cad.fit_pieces import wobble
 from tracer.errors import GeometryError, InvalidInputError
@@ -43,16 +43,21 @@ class Ring:
     radians)`` on the rows of arc segments, NaN on the others. An arc's ``ctrl`` row holds its end
     points and the usual cubic approximation (for code that only reads cubics); area, bounds,
     flattening and the B-rep use the exact arc.
+
+    ``ellipses`` (n,6), when not None, marks elliptic arcs likewise: ``(centre x, centre y, rx, ry,
+    rotation, signed sweep of the parameter)`` (see :mod:`cad.ellipse`), NaN on the other rows; a row
+    is an arc or an elliptic arc, never both.
     """
 
     ctrl: np.ndarray
     is_line: np.ndarray
     exact: bool = True
     arcs: np.ndarray | None = None
+    ellipses: np.ndarray | None = None
     _area: float | None = field(default=None, init=False, repr=False)  # cache of area() (the arrays are read-only)
 
     def __post_init__(self) -> None:
-        for name in ("ctrl", "is_line", "arcs"):
+        for name in ("ctrl", "is_line", "arcs", "ellipses"):
             if getattr(self, name) is None:
                 continue
             a = np.array(getattr(self, name), copy=True)
@@ -60,6 +65,8 @@ class Ring:
             object.__setattr__(self, name, a)
         if self.arcs is not None and not np.isfinite(self.arcs[:, 2]).any():
             object.__setattr__(self, "arcs", None)
+        if self.ellipses is not None and not np.isfinite(self.ellipses[:, 5]).any():
+            object.__setattr__(self, "ellipses", None)
 
     @property
     def is_arc(self) -> np.ndarray:
@@ -68,22 +75,38 @@ class Ring:
             return np.zeros(len(self.ctrl), dtype=bool)
         return np.isfinite(self.arcs[:, 2])
 
+    @property
+    def is_ellipse(self) -> np.ndarray:
+        """(n,) bool: which segments are elliptic arcs."""
+        if self.ellipses is None:
+            return np.zeros(len(self.ctrl), dtype=bool)
+        return np.isfinite(self.ellipses[:, 5])
+
     def kinds(self) -> dict[str, int]:
-        """Segment counts by kind: ``lines``, ``arcs``, ``beziers``."""
-        arc = self.is_arc
-        lines = int((self.is_line & ~arc).sum())
-        return {"lines": lines, "arcs": int(arc.sum()), "beziers": int(len(self.ctrl) - lines - arc.sum())}
+        """Segment counts by kind: ``lines``, ``arcs``, ``ellipses``, ``beziers``."""
+        arc, ell = self.is_arc, self.is_ellipse
+        lines = int((self.is_line & ~arc & ~ell).sum())
+        return {"lines": lines, "arcs": int(arc.sum()), "ellipses": int(ell.sum()),
+                "beziers": int(len(self.ctrl) - lines - arc.sum() - ell.sum())}
 
     def bounds(self) -> tuple[float, float, float, float]:
         """Exact bounding box of the ring's curves."""
-        return geometry.curve_bounds(self.ctrl, self.arcs)
+        return geometry.curve_bounds(self.ctrl, self.arcs, self.ellipses)
 
     def beziers(self) -> Ring:
-        """The same ring with each arc replaced by cubics of at most a quarter turn (for code without arcs)."""
-        if self.arcs is None:
+        """The same ring with each arc and elliptic arc replaced by cubics of at most a quarter turn (for code
+        without them)."""
+        if self.arcs is None and self.ellipses is None:
             return self
         segs, lines = [], []
-        for c, line, arc in zip(self.ctrl, self.is_line, self.arcs):
+        arcs = self.arcs if self.arcs is not None else np.full((len(self.ctrl), 3), np.nan)
+        ells = self.ellipses if self.ellipses is not None else np.full((len(self.ctrl), 6), np.nan)
+        for c, line, arc, ell in zip(self.ctrl, self.is_line, arcs, ells):
+            if np.isfinite(ell[5]):
+                k = max(1, int(np.ceil(abs(ell[5]) / (np.pi / 2) - 1e-9)))
+                segs += list(ellipse.cubics(c[0], c[3], ell, k))
+                lines += [False] * k
+                continue
             if not np.isfinite(arc[2]):
                 segs.append(c)
                 lines.append(bool(line))
@@ -105,13 +128,13 @@ class Ring:
     def area(self) -> float:
         """Exact signed area in mm² (positive: counter-clockwise)."""
         if self._area is None:
-            object.__setattr__(self, "_area", geometry.signed_area(self.ctrl, self.arcs))
+            object.__setattr__(self, "_area", geometry.signed_area(self.ctrl, self.arcs, self.ellipses))
         area = self._area
         assert area is not None
         return area
 
     def flatten(self, tolerance_mm: float) -> np.ndarray:
-        return geometry.flatten(self.ctrl, self.is_line, tolerance_mm, self.arcs)
+        return geometry.flatten(self.ctrl, self.is_line, tolerance_mm, self.arcs, self.ellipses)
 
     def oriented(self, ccw: bool) -> Ring:
         if (self.area() > 0) == ccw:
@@ -121,7 +144,26 @@ class Ring:
         if self.arcs is not None:
             arcs = self.arcs[::-1].copy()
             arcs[:, 2] = -arcs[:, 2]
-        return Ring(c, l, self.exact, arcs)
+        ells = None
+        if self.ellipses is not None:
+            ells = self.ellipses[::-1].copy()
+            ells[:, 5] = -ells[:, 5]
+        return Ring(c, l, self.exact, arcs, ells)
+
+    def mapped(self, apply, M: np.ndarray) -> Ring:
+        """The ring under the affine map ``apply`` (points (..., 2) -> points) whose linear part ``M`` (2, 2)
+        is a similarity (a scale, rotation or reflection, so a circle stays a circle); a reflection
+        reverses the arcs' turn."""
+        M = np.asarray(M, np.float64)
+        arcs = None
+        if self.arcs is not None:
+            arcs = self.arcs.copy()
+            arcs[:, :2] = apply(arcs[:, :2])
+            arcs[:, 2] *= 1.0 if np.linalg.det(M) > 0 else -1.0
+        ells = None
+        if self.ellipses is not None:
+            ells = ellipse.transform(self.ellipses, M, apply(np.zeros((1, 2)))[0])
+        return Ring(apply(self.ctrl), self.is_line, self.exact, arcs, ells)
 
     @classmethod
     def from_points(cls, pts: np.ndarray) -> Ring:
@@ -173,8 +215,8 @@ class Regions:
         return float(sum(r.area() for r in self.regions))
 
     def segment_kinds(self) -> dict[str, int]:
-        """Curve segments by kind (``lines``, ``arcs``, ``beziers``) over every ring."""
-        out = {"lines": 0, "arcs": 0, "beziers": 0}
+        """Curve segments by kind (``lines``, ``arcs``, ``ellipses``, ``beziers``) over every ring."""
+        out = {"lines": 0, "arcs": 0, "ellipses": 0, "beziers": 0}
         for r in self.regions:
             for ring in r.rings:
                 for k, v in ring.kinds().items():
@@ -182,8 +224,8 @@ class Regions:
         return out
 
     def beziers(self) -> Regions:
-        """The same regions with every arc as cubics (for builders without arcs)."""
-        if not any(ring.arcs is not None for r in self.regions for ring in r.rings):
+        """The same regions with every arc and elliptic arc as cubics (for builders without them)."""
+        if not any(ring.arcs is not None or ring.ellipses is not None for r in self.regions for ring in r.rings):
             return self
         regs = tuple(Region(r.shell.beziers(), tuple(h.beziers() for h in r.holes)) for r in self.regions)
         return Regions(regions=regs, geometry=self.geometry, px_mm=self.px_mm, report=dict(self.report))
@@ -339,12 +381,11 @@ def to_regions(outlines: Outlines, *, width_mm: float | None = None, height_mm: 
     frame = Frame(scale, cx, cy, mirror)
 
     def ring_mm(ring: Ring) -> Ring:
-        arcs = None
-        if ring.arcs is not None:  # centres map like points; the y-flip (and a mirror) reverse the turn
-            arcs = ring.arcs.copy()
-            arcs[:, :2] = frame.apply(arcs[:, :2])
-            arcs[:, 2] *= 1.0 if mirror else -1.0
-        return Ring(frame.apply(ring.ctrl), ring.is_line, ring.exact, arcs)
+        if ring.arcs is None and ring.ellipses is None:
+            return Ring(frame.apply(ring.ctrl), ring.is_line, ring.exact)
+        # centres map like points, the y-flip (and a mirror) reverse the turn
+        M = (frame.apply(np.eye(2)) - frame.apply(np.zeros((1, 2)))).T
+        return ring.mapped(frame.apply, M)
 
     rings = {i: ring_mm(r) for i, r in px_rings.items()}
     raw: list[Region] = []
@@ -379,11 +420,7 @@ def _keep_extent(rings: dict[int, Ring], outer: set[int], bbox: tuple[float, flo
     c_from = 0.5 * (lo + hi)
     c_to = np.array([0.5 * (bbox[0] + bbox[2]), 0.5 * (bbox[1] + bbox[3])])
     for i, r in rings.items():
-        arcs = None
-        if r.arcs is not None:
-            arcs = r.arcs.copy()
-            arcs[:, :2] = c_to + k * (arcs[:, :2] - c_from)
-        rings[i] = Ring(c_to + k * (r.ctrl - c_from), r.is_line, r.exact, arcs)
+        rings[i] = r.mapped(lambda p: c_to + k * (p - c_from), k * np.eye(2))
 
 
 #: A refit that touches a neighbour is tried again at half the tolerance, at most this many times
@@ -428,7 +465,7 @@ def _fit_rings(rings: dict[int, Ring], tol: float, px: float, *, grain: float = 
         for i in todo:
             t = ladder[i][level]
             res = fit_ring(rings[i].ctrl, t, px=px, grain=grain * px)
-            new = Ring(res.ctrl, res.is_line, True, res.arcs) if res is not None else None
+            new = Ring(res.ctrl, res.is_line, True, res.arcs, res.ellipses) if res is not None else None
             pts = new.flatten(t / 4) if new is not None else ()
             if res is None or new is None or len(pts) < 3 or (new.area() > 0) != (rings[i].area() > 0) \
                     or not shapely.LinearRing(pts).is_simple:

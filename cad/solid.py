@@ -48,7 +48,7 @@ def ring_wire(ring):
     """The OCC wire of a :class:`cad.regions.Ring`: its Bézier and straight segments as exact edges."""
     BRepBuilderAPI, _, Geom, TColgp, gp = _occ()
     ctrl, is_line = ring.ctrl, ring.is_line
-    arcs = ring.arcs
+    arcs, ells = ring.arcs, ring.ellipses
     poly_len = np.abs(np.diff(ctrl, axis=1)).sum(axis=(1, 2))
     keep = np.flatnonzero(poly_len > DEGENERATE_MM)
     if len(keep) == 0:
@@ -67,7 +67,9 @@ def ring_wire(ring):
     for i in keep:
         c = ctrl[i].copy()
         c[0] = prev_end
-        if arcs is not None and np.isfinite(arcs[i, 2]):
+        if ells is not None and np.isfinite(ells[i, 5]):
+            me = _ellipse_edge(c[0], c[3], ells[i], pnt)
+        elif arcs is not None and np.isfinite(arcs[i, 2]):
             me = _arc_edge(c[0], c[3], arcs[i], pnt)
         elif is_line[i]:
             me = BRepBuilderAPI.BRepBuilderAPI_MakeEdge(pnt(c[0]), pnt(c[3]))
@@ -94,6 +96,19 @@ def _arc_edge(p0, p1, arc, pnt):
     axis = gp_Dir(0.0, 0.0, 1.0 if arc[2] > 0 else -1.0)
     circ = gp_Circ(gp_Ax2(gp_Pnt(float(arc[0]), float(arc[1]), 0.0), axis), r)
     return BRepBuilderAPI_MakeEdge(circ, pnt(p0), pnt(p1))
+
+
+def _ellipse_edge(p0, p1, ell, pnt):
+    """An edge on a ``Geom_Ellipse`` (``ell`` a row of :mod:`cad.ellipse`) from ``p0`` to ``p1``, counter-clockwise
+    if its sweep is positive: its side face is the linear extrusion of that ellipse."""
+    from OCP.BRepBuilderAPI import BRepBuilderAPI_MakeEdge
+    from OCP.gp import gp_Ax2, gp_Dir, gp_Elips, gp_Pnt
+
+    ccw = ell[5] > 0
+    # gp_Ax2's Y direction is N x X: about -Z the parameter runs clockwise seen from +Z
+    axes = gp_Ax2(gp_Pnt(float(ell[0]), float(ell[1]), 0.0), gp_Dir(0.0, 0.0, 1.0 if ccw else -1.0),
+                  gp_Dir(float(np.cos(ell[4])), float(np.sin(ell[4])), 0.0))
+    return BRepBuilderAPI_MakeEdge(gp_Elips(axes, float(ell[2]), float(ell[3])), pnt(p0), pnt(p1))
 
 
 def region_face(region):
@@ -162,8 +177,9 @@ def face_count(shape) -> int:
 
 
 def face_types(shape) -> dict[str, int]:
-    """Face counts by surface type: ``plane``, ``cylinder``, ``bspline`` (B-spline or Bézier surfaces, and the
-    extrusions of Bézier edges, which STEP writes as B-spline surfaces), ``other``."""
+    """Face counts by surface type: ``plane``, ``cylinder``, ``elliptic_cylinder`` (the linear extrusion of an
+    ellipse), ``bspline`` (B-spline or Bézier surfaces, and the extrusions of Bézier edges, which STEP writes
+    as B-spline surfaces), ``other``."""
     return _by_surface(shape, area=False)
 
 
@@ -179,6 +195,7 @@ def _by_surface(shape, *, area: bool) -> dict:
         GeomAbs_BezierSurface,
         GeomAbs_BSplineSurface,
         GeomAbs_Cylinder,
+        GeomAbs_Ellipse,
         GeomAbs_Plane,
         GeomAbs_SurfaceOfExtrusion,
     )
@@ -189,11 +206,14 @@ def _by_surface(shape, *, area: bool) -> dict:
 
     names = {GeomAbs_Plane: "plane", GeomAbs_Cylinder: "cylinder", GeomAbs_BSplineSurface: "bspline",
              GeomAbs_BezierSurface: "bspline", GeomAbs_SurfaceOfExtrusion: "bspline"}
-    out: dict = {"plane": 0, "cylinder": 0, "bspline": 0, "other": 0}
+    out: dict = {"plane": 0, "cylinder": 0, "elliptic_cylinder": 0, "bspline": 0, "other": 0}
     ex = TopExp_Explorer(shape, TopAbs_FACE)
     while ex.More():
         face = TopoDS.Face_s(ex.Current())
-        kind = names.get(BRepAdaptor_Surface(face).GetType(), "other")
+        surface = BRepAdaptor_Surface(face)
+        kind = names.get(surface.GetType(), "other")
+        if surface.GetType() == GeomAbs_SurfaceOfExtrusion and surface.BasisCurve().GetType() == GeomAbs_Ellipse:
+            kind = "elliptic_cylinder"
         if area:
             props = GProp_GProps()
             BRepGProp.SurfaceProperties_s(face, props)

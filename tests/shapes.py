@@ -60,6 +60,28 @@ def _plate(d, s):  # a rounded plate with four round holes and a square one
     d.rectangle([206 * s, 206 * s, 306 * s, 306 * s], fill=255)
 
 
+def curve_points(rx: float, ry: float, deg: float = 0.0, *, n: float = 2.0, egg: float = 0.0, cx: float = 256,
+                 cy: float = 256, count: int = 4096) -> np.ndarray:
+    """Points (count, 2) round a closed curve on the 512-unit canvas (y down): the ellipse of semi-axes ``rx``,
+    ``ry`` turned by ``deg`` (clockwise on the page); ``n`` != 2 makes it a superellipse |x/rx|^n + |y/ry|^n = 1,
+    ``egg`` > 0 widens one end (y scaled by 1 + egg cos t)."""
+    t = np.linspace(0, 2 * np.pi, count, endpoint=False)
+    c, s = np.cos(t), np.sin(t)
+    x = rx * np.sign(c) * np.abs(c) ** (2 / n)
+    y = ry * np.sign(s) * np.abs(s) ** (2 / n) * (1 + egg * c)
+    a = math.radians(deg)
+    return np.stack([cx + x * math.cos(a) - y * math.sin(a), cy + x * math.sin(a) + y * math.cos(a)], axis=1)
+
+
+def _curve(pts: np.ndarray, fill=0):
+    return lambda d, s: d.polygon([(float(x) * s, float(y) * s) for x, y in pts], fill=fill)
+
+
+def _elliptic_plate(d, s):  # a plate with an elliptic hole
+    d.rectangle([60 * s, 100 * s, 452 * s, 412 * s], fill=0)
+    _curve(curve_points(140, 80, 20), fill=255)(d, s)
+
+
 #: Geometric artwork, drawn at 8x and reduced to 512 px (anti-aliased): name -> (draw(d, s), full circles).
 GEOMETRIC = {
     "circle": (lambda d, s: _disc(d, s, 200), 1),
@@ -70,13 +92,37 @@ GEOMETRIC = {
     "hexagon": (_polygon(6, 200, 0.1), 0),
     "octagon": (_polygon(8, 200, 0.2), 0),
     "plate": (_plate, 4),
+    "ellipse": (_curve(curve_points(210, 120, 30)), 0),
 }
+
+
+#: Closed curves that are and are not ellipses (:func:`curve_points` arguments), drawn like :data:`GEOMETRIC`.
+CURVES = {
+    "ellipse_wide": dict(rx=200, ry=120, deg=30),
+    "ellipse_thin": dict(rx=220, ry=70, deg=-50),
+    "ellipse_round": dict(rx=150, ry=135, deg=10),
+    "ellipse_small": dict(rx=60, ry=25, deg=20),
+    "superellipse": dict(rx=200, ry=120, deg=15, n=2.3),
+    "superellipse_small": dict(rx=60, ry=30, deg=20, n=2.1),
+    "egg": dict(rx=200, ry=120, deg=10, egg=0.06),
+    "egg_small": dict(rx=40, ry=25, deg=30, egg=0.05),
+}
+
+
+def curve_png(name: str, size: int = 512, ss: int = 8) -> bytes:
+    """One of :data:`CURVES` (or ``elliptic_plate``: a plate with an elliptic hole) as a grey PNG of ``size`` px."""
+    draw = _elliptic_plate if name == "elliptic_plate" else _curve(curve_points(**CURVES[name]))
+    return _render(draw, size, ss)
 
 
 def geometric_png(name: str, size: int = 512, ss: int = 8) -> bytes:
     """One of :data:`GEOMETRIC` as a grey PNG of ``size`` px (drawn on a 512-unit canvas)."""
+    return _render(GEOMETRIC[name][0], size, ss)
+
+
+def _render(draw, size: int, ss: int) -> bytes:
     big = Image.new("L", (512 * ss, 512 * ss), 255)
-    GEOMETRIC[name][0](ImageDraw.Draw(big), ss)
+    draw(ImageDraw.Draw(big), ss)
     buf = io.BytesIO()
     big.resize((size, size), Image.LANCZOS).save(buf, format="PNG")
     return buf.getvalue()

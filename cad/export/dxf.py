@@ -46,7 +46,7 @@ from cad import geometry
 from cad.regions import Ring, polygons_of
 from tracer.errors import ExportError
 
-__all__ = ["CURVES", "Layer", "Circle", "Ellipse", "Loop", "SEGMENT_KINDS", "write_dxf", "check_dxf", "read_back",
+__all__ = ["CURVES", "Layer", "Circle", "Ellipse", "Loop", "full_ellipse", "SEGMENT_KINDS", "write_dxf", "check_dxf", "read_back",
            "read_dxf_layers", "LayerReading", "rounded_rect_loop", "layer_name",
            "footprint_layers", "colour_layer", "polygon_loops", "plate_layers",
            "OUTLINE", "HOLES", "PLATE", "PLATE_HOLES"]
@@ -82,12 +82,13 @@ class Circle:
 
 @dataclass(frozen=True, slots=True)
 class Ellipse:
-    """A full axis-aligned ellipse (counter-clockwise) with semi-axes ``a`` (x) and ``b`` (y)."""
+    """A full ellipse (counter-clockwise) with semi-axes ``a`` (along x turned by ``rotation`` radians) and ``b``."""
 
     cx: float
     cy: float
     a: float
     b: float
+    rotation: float = 0.0
 
     def area(self) -> float:
         return math.pi * self.a * self.b
@@ -100,7 +101,9 @@ class Ellipse:
         r = max(self.a, self.b)
         n = max(8, math.ceil(math.pi / math.acos(max(-1.0, 1 - tolerance_mm / r))))
         t = np.linspace(0, 2 * math.pi, n, endpoint=False)
-        return np.c_[self.cx + self.a * np.cos(t), self.cy + self.b * np.sin(t)]
+        x, y = self.a * np.cos(t), self.b * np.sin(t)
+        c, s = math.cos(self.rotation), math.sin(self.rotation)
+        return np.c_[self.cx + c * x - s * y, self.cy + s * x + c * y]
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,8 +183,22 @@ OUTLINE, HOLES, PLATE, PLATE_HOLES = "OUTLINE", "HOLES", "PLATE", "PLATE_HOLES"
 _ACI = {OUTLINE: _ACI_WHITE, HOLES: 1, PLATE: 5, PLATE_HOLES: 4}
 
 
-def _moved(ring: Ring, dx: float, dy: float) -> Ring:
-    if ring.arcs is not None and not (ring.is_line | ring.is_arc).all():
+def full_ellipse(ring: Ring) -> Ellipse | None:
+    """The ring as one :class:`Ellipse` when it is one (elliptic arcs of one ellipse, once round), else None."""
+    e = ring.ellipses
+    if e is None or not ring.is_ellipse.all():
+        return None
+    scale = float(np.abs(e[0, :4]).max()) or 1.0
+    if np.abs(e[:, :4] - e[0, :4]).max() > 1e-9 * scale or abs(np.abs(e[:, 5]).sum() - 2 * math.pi) > 1e-9:
+        return None
+    return Ellipse(float(e[0, 0]), float(e[0, 1]), float(e[0, 2]), float(e[0, 3]), float(e[0, 4]))
+
+
+def _moved(ring: Ring, dx: float, dy: float) -> Contour:
+    whole = full_ellipse(ring)
+    if whole is not None:  # one ELLIPSE entity
+        return Ellipse(whole.cx + dx, whole.cy + dy, whole.a, whole.b, whole.rotation)
+    if ring.ellipses is not None or (ring.arcs is not None and not (ring.is_line | ring.is_arc).all()):
         ring = ring.beziers()  # arcs among cubics: all as SPLINEs (an arc only in a polyline of lines and arcs)
     if not (dx or dy):
         return ring
@@ -206,7 +223,7 @@ def footprint_layers(regions, *, offset: tuple[float, float] = (0.0, 0.0)) -> li
 
 def colour_layer(color: str, regions, *, name: str | None = None) -> Layer:
     """One colour's outlines and holes on one layer, ``COLOR_rrggbb`` (or ``name``), whose true colour is ``color``."""
-    rings = tuple(ring for r in regions.regions for ring in r.rings)
+    rings = tuple(_moved(ring, 0.0, 0.0) for r in regions.regions for ring in r.rings)
     return Layer(layer_name(name or f"COLOR_{color.lstrip('#').lower()}"), rings, color=color)
 
 
@@ -265,6 +282,9 @@ def _write_contour(msp, contour: Contour, attribs: dict, curves: str, tolerance_
     if curves == "polyline":
         pts = contour.flatten(tolerance_mm) if isinstance(contour, Ring) else contour.points(tolerance_mm)
         msp.add_lwpolyline([tuple(p) for p in pts], format="xy", close=True, dxfattribs=attribs)
+    elif isinstance(contour, Ring) and (contour.ellipses is not None or (
+            contour.arcs is not None and not (contour.is_line | contour.is_arc).all())):
+        raise ValueError("a ring with elliptic arcs, or arcs among cubics, is laid out first (footprint_layers)")
     elif isinstance(contour, Ring) and contour.arcs is not None:  # lines and arcs: a polyline with bulges
         bulges = np.where(contour.is_arc, np.tan(np.nan_to_num(contour.arcs[:, 2]) / 4), 0.0)
         msp.add_lwpolyline([(float(x), float(y), float(b)) for (x, y), b in zip(contour.ctrl[:, 0], bulges)],
@@ -279,10 +299,11 @@ def _write_contour(msp, contour: Contour, attribs: dict, curves: str, tolerance_
     elif isinstance(contour, Circle):
         msp.add_circle((contour.cx, contour.cy), contour.r, dxfattribs=attribs)
     elif isinstance(contour, Ellipse):
+        c, s = math.cos(contour.rotation), math.sin(contour.rotation)
         if contour.a >= contour.b:
-            major, ratio = (contour.a, 0.0, 0.0), contour.b / contour.a
+            major, ratio = (contour.a * c, contour.a * s, 0.0), contour.b / contour.a
         else:
-            major, ratio = (0.0, contour.b, 0.0), contour.a / contour.b
+            major, ratio = (-contour.b * s, contour.b * c, 0.0), contour.a / contour.b
         msp.add_ellipse((contour.cx, contour.cy), major_axis=major, ratio=ratio, dxfattribs=attribs)
     else:
         msp.add_lwpolyline([(x, y, b) for (x, y), b in zip(contour.pts, contour._bulges())], format="xyb",

@@ -1,10 +1,13 @@
-"""SVG of the traced footprint in millimetres, with its exact lines (``L``), circular arcs (``A``) and Béziers (``C``)."""
+"""SVG of the traced footprint in millimetres, with its exact lines (``L``), circular and elliptic arcs (``A``) and
+Béziers (``C``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+
+from cad import ellipse
 
 __all__ = ["svg_text", "write_svg", "svg_area_mm2", "centerline_svg_text", "write_centerline_svg", "svg_open_paths"]
 
@@ -14,9 +17,11 @@ def _path_d(ring, x0: float, y1: float) -> str:
     c[..., 0] -= x0
     c[..., 1] = y1 - c[..., 1]  # SVG's y points down
     parts = [f"M{c[0, 0, 0]:.6f},{c[0, 0, 1]:.6f}"]
-    arcs = ring.arcs
+    arcs, ells = ring.arcs, ring.ellipses
     for i, (seg, line) in enumerate(zip(c, ring.is_line)):
-        if arcs is not None and np.isfinite(arcs[i, 2]):
+        if ells is not None and np.isfinite(ells[i, 5]):
+            parts += _ellipse_arcs(ring.ctrl[i], ells[i], x0, y1)
+        elif arcs is not None and np.isfinite(arcs[i, 2]):
             # y is flipped, so a counter-clockwise arc (y up) has sweep-flag 0 on the page
             r = float(np.hypot(*(ring.ctrl[i, 0] - arcs[i, :2])))
             sweep = 0 if arcs[i, 2] > 0 else 1
@@ -35,6 +40,17 @@ def _path_d(ring, x0: float, y1: float) -> str:
             parts.append("C" + " ".join(f"{p[0]:.6f},{p[1]:.6f}" for p in seg[1:]))
     parts.append("Z")
     return "".join(parts)
+
+
+def _ellipse_arcs(seg: np.ndarray, ell: np.ndarray, x0: float, y1: float) -> list[str]:
+    """An elliptic segment as ``A`` commands of at most a quarter turn each (the large-arc flag then never
+    matters, and the ends printed to 6 decimals pin the ellipse well). On the page (y down) the axis turns
+    the other way and a counter-clockwise arc has sweep-flag 0."""
+    k = max(1, int(np.ceil(abs(float(ell[5])) / (np.pi / 2) - 1e-9)))
+    ends = np.concatenate([ellipse.points(seg[0], ell, k)[1:], seg[3:4]])
+    rot = -np.degrees(float(ell[4]))
+    sweep = 0 if ell[5] > 0 else 1
+    return [f"A{ell[2]:.6f},{ell[3]:.6f} {rot:.6f} 0 {sweep} {e[0] - x0:.6f},{y1 - e[1]:.6f}" for e in ends]
 
 
 def svg_text(regions, *, fill: str = "#000000") -> str:
@@ -78,17 +94,12 @@ _GL_W = np.array([5.0, 8.0, 5.0]) / 18.0
 
 def _segment_area(seg) -> float:
     """The segment's part of a closed path's signed area, 1/2 of the integral of x dy - y dx (page
-    coordinates): exact for lines, Béziers and circular arcs (svgpathtools flattens arcs very finely)."""
+    coordinates): exact for lines, Béziers and circular and elliptic arcs."""
     kind = type(seg).__name__
-    if kind == "Arc" and abs(seg.radius.real - seg.radius.imag) <= 1e-9 * abs(seg.radius) and seg.rotation == 0:
-        r, c = seg.radius.real, seg.center
-        t0 = np.radians(seg.theta)
-        t1 = np.radians(seg.theta + seg.delta)
-        return 0.5 * (r * r * (t1 - t0) + r * (c.real * (np.sin(t1) - np.sin(t0)) - c.imag * (np.cos(t1) - np.cos(t0))))
-    if kind == "Arc":  # an ellipse: finely sampled
-        t = np.linspace(0.0, 1.0, 4097)
-        z = np.array([seg.point(x) for x in t])
-        return 0.5 * float(np.sum(z[:-1].real * z[1:].imag - z[1:].real * z[:-1].imag))
+    if kind == "Arc":  # c + R(rotation) (rx cos t, ry sin t): 1/2 (c x (z1 - z0) + rx ry (t1 - t0))
+        c, d = seg.center, seg.end - seg.start
+        dt = np.radians(seg.delta)
+        return 0.5 * (c.real * d.imag - c.imag * d.real + seg.radius.real * seg.radius.imag * dt)
     if kind == "Line":  # (svgpathtools has no derivative for a line of zero length)
         return 0.5 * (seg.start.real * seg.end.imag - seg.end.real * seg.start.imag)
     z = np.array([seg.point(x) for x in _GL_T])

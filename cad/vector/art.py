@@ -21,6 +21,7 @@ from shapely.geometry.base import BaseGeometry
 
 from cad import geometry
 from cad.regions import CONTACT_GAP_MM, Frame, Region, Regions, Ring, clean_regions, polygons_of, ring_contacts
+from cad.truearcs import true_arcs
 from cad.vector.boolean import Curves, fill_area, ring_curves
 from tracer.errors import GeometryError
 
@@ -75,18 +76,23 @@ def _painted(art: Art, curves: Curves) -> list[tuple[str, BaseGeometry]]:
     return out
 
 
-def _regions_mm(polys_curves, frame: Frame, min_area_mm2: float, report: dict) -> list[Region]:
+def _regions_mm(polys_curves, frame: Frame, min_area_mm2: float, report: dict, *, arcs: bool = False) -> list[Region]:
+    """The rings in mm; with ``arcs``, the cubics of circular and elliptic arcs as the arcs (:mod:`cad.truearcs`)."""
+    def ring(ctrl, is_line) -> Ring:
+        r = Ring(frame.apply(ctrl), is_line)
+        return true_arcs(r) if arcs else r
+
     out = []
     for (sc, sl, _), holes in polys_curves:
         if len(sc) < 1:
             continue
-        shell = Ring(frame.apply(sc), sl).oriented(ccw=True)
+        shell = ring(sc, sl).oriented(ccw=True)
         if abs(shell.area()) < max(min_area_mm2, 1e-12):
             report["dropped_islands"] = report.get("dropped_islands", 0) + 1
             continue
         hs = []
         for hc, hl, _ in holes:
-            h = Ring(frame.apply(hc), hl).oriented(ccw=False)
+            h = ring(hc, hl).oriented(ccw=False)
             if abs(h.area()) < max(min_area_mm2, 1e-12):
                 report["dropped_holes"] = report.get("dropped_holes", 0) + 1
                 continue
@@ -147,7 +153,7 @@ def art_regions(art: Art, *, width_mm: float | None = None, height_mm: float | N
     polys = ring_curves(curves, union)
     frame = _frame(_curve_box(polys), width_mm=width_mm, height_mm=height_mm, px_mm=px_mm, unit_mm=art.unit_mm,
                    mirror=mirror)
-    raw = _regions_mm(polys, frame, min_area_mm2, report)
+    raw = _regions_mm(polys, frame, min_area_mm2, report, arcs=True)
     if not raw:
         raise GeometryError(f"every part of the drawing is smaller than --min-area {min_area_mm2} mm²")
     box = _curve_box(polys)

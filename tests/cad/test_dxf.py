@@ -421,3 +421,21 @@ def test_open_paths_meeting_at_one_point_stay_apart(tmp_path, curves):
     assert got == pytest.approx(written, rel=1e-9)
     kinds = {e.dxftype() for e in ezdxf.readfile(out).modelspace()}
     assert kinds == ({"LINE", "SPLINE"} if curves == "spline" else {"LWPOLYLINE"})
+
+
+def test_a_colour_layer_of_arcs_among_cubics_is_exact(tmp_path):
+    # the box with its top side a half circle bulging up: a line, an arc and a cubic on a colour's layer
+    box = _box()
+    ctrl = box.ctrl.copy()
+    c, sweep = np.array([1.5, 2.0]), math.pi
+    k = 4 / 3 * math.tan(sweep / 4)
+    ctrl[2] = [[3, 2], [3, 2 + 1.5 * k], [0, 2 + 1.5 * k], [0, 2]]
+    arcs = np.full((4, 3), np.nan)
+    arcs[2] = [c[0], c[1], sweep]
+    ring = Ring(ctrl, np.array([False, True, False, True]), True, arcs)
+    assert ring.area() == pytest.approx(BOX_AREA + math.pi * 1.5**2 / 2, rel=1e-12)
+    layer = dxf.colour_layer("#336699", type("R", (), {"regions": [type("G", (), {"rings": (ring,)})()]})())
+    dxf.write_dxf([layer], tmp_path / "c.dxf")
+    # arcs among cubics are all SPLINEs: the arc as cubics of a quarter turn, within 2.7e-4 of its radius
+    area = dxf.check_dxf(tmp_path / "c.dxf", [layer])[layer.name]
+    assert area == pytest.approx(ring.beziers().area(), rel=1e-9) and area == pytest.approx(ring.area(), rel=1e-3)

@@ -21,17 +21,6 @@ def _traced(mask, width_mm=40.0):
     return to_regions(trace(isolate(load_image(shapes.to_png(mask)))), width_mm=width_mm)
 
 
-def _segments_read_back(ring) -> int:
-    """The segments a ring comes back as: a ring of lines and arcs is a polyline whose bulges are read
-    as cubics of at most 22.5 degrees; arcs among cubics are written as Bézier SPLINEs, one per span."""
-    if ring.arcs is None:
-        return len(ring.ctrl)
-    if not (ring.is_line | ring.is_arc).all():
-        return len(ring.beziers().ctrl)
-    sweeps = np.abs(ring.arcs[ring.is_arc, 2])
-    return int(ring.is_line.sum() + sum(math.ceil(a / (math.pi / 8) - 1e-9) for a in sweeps))
-
-
 @pytest.mark.parametrize("mask", [shapes.square_with_hole(), shapes.ring(), shapes.letter_f(6)],
                          ids=["square_with_hole", "ring", "F"])
 def test_round_trip_of_the_exact_dxf_is_the_same_footprint(tmp_path, mask):
@@ -39,15 +28,11 @@ def test_round_trip_of_the_exact_dxf_is_the_same_footprint(tmp_path, mask):
     dxf.write_dxf(dxf.footprint_layers(reg), tmp_path / "a.dxf")
     back = dxf_regions(tmp_path / "a.dxf")
     assert len(back.regions) == len(reg.regions) and back.n_holes == reg.n_holes
-    assert back.n_segments == sum(_segments_read_back(ring) for r in reg.regions for ring in r.rings)
-    # the same solid: exactly, or within 1e-7 of the size where arcs are read back as cubics
-    arcs = any(ring.arcs is not None and ring.is_arc.any() for r in reg.regions for ring in r.rings)
-    rel = 1e-7 if arcs else 1e-12
-    assert back.area_mm2 == pytest.approx(reg.area_mm2, rel=rel)
-    np.testing.assert_allclose(back.bounds, reg.bounds, atol=max(1e-9, rel * reg.width_mm))
-    # (the polygons are each flattened within a fine tolerance, arcs and cubics at different points)
-    flat = 1e-4 * reg.geometry.length if arcs else 1e-9 * reg.area_mm2
-    assert back.geometry.symmetric_difference(reg.geometry).area < flat
+    # the same segments (a polyline's bulges, read as cubics, are arcs again: cad.truearcs) and the same solid
+    assert back.segment_kinds() == reg.segment_kinds()
+    assert back.area_mm2 == pytest.approx(reg.area_mm2, rel=1e-9)
+    np.testing.assert_allclose(back.bounds, reg.bounds, atol=1e-9 * reg.width_mm)
+    assert back.geometry.symmetric_difference(reg.geometry).area < 1e-4 * reg.geometry.length
 
 
 def test_round_trip_of_the_polyline_dxf_within_the_tolerance(tmp_path):

@@ -36,11 +36,11 @@ def _checked_solid(regions, thickness=3.0):
 def _side_share(solid, regions) -> float:
     areas = face_areas(solid.shape)
     cap = 2 * regions.area_mm2
-    return (areas["plane"] - cap + areas["cylinder"]) / (sum(areas.values()) - cap)
+    return (areas["plane"] - cap + areas["cylinder"] + areas["elliptic_cylinder"]) / (sum(areas.values()) - cap)
 
 
 @pytest.mark.parametrize("name", list(GEOMETRIC))
-def test_geometric_artwork_is_planes_and_cylinders(tmp_path, name):
+def test_geometric_artwork_is_planes_and_cylinders(tmp_path, name):  # (and elliptic cylinders)
     outlines = _outlines(tmp_path, name)
     fitted = to_regions(outlines, width_mm=50, fit_tolerance_mm=None)
     traced = to_regions(outlines, width_mm=50, fit_tolerance_mm=0)
@@ -76,12 +76,12 @@ def test_the_fit_keeps_the_requested_width(tmp_path, name):
 
 def test_polygon_sides_are_single_planes(tmp_path):
     regions = to_regions(_outlines(tmp_path, "hexagon"), width_mm=50, fit_tolerance_mm=None)
-    assert regions.segment_kinds() == {"lines": 6, "arcs": 0, "beziers": 0}
+    assert regions.segment_kinds() == {"lines": 6, "arcs": 0, "ellipses": 0, "beziers": 0}
 
 
 def test_full_circles_are_two_cylindrical_faces_each(tmp_path):
     regions = to_regions(_outlines(tmp_path, "ring"), width_mm=50, fit_tolerance_mm=None)
-    assert regions.segment_kinds() == {"lines": 0, "arcs": 4, "beziers": 0}
+    assert regions.segment_kinds() == {"lines": 0, "arcs": 4, "ellipses": 0, "beziers": 0}
     solid = _checked_solid(regions)
     assert face_types(solid.shape)["cylinder"] == 2 * GEOMETRIC["ring"][1]
     s = regions.px_mm  # the analytic ring, centred like the regions

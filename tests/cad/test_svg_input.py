@@ -52,10 +52,10 @@ def test_width_height_and_px_mm_size_the_subject_like_an_image():
     assert regions(body, px_mm=0.5).width_mm == pytest.approx(10)
 
 
-def test_circle_is_four_cubics_and_round():
+def test_circle_is_one_true_circle_and_round():
     r = regions('<circle cx="50" cy="50" r="20"/>', 'width="100mm" height="100mm" viewBox="0 0 100 100"')
-    assert r.n_segments == 4 and not r.regions[0].shell.is_line.any()
-    assert r.area_mm2 == pytest.approx(math.pi * 400, rel=1e-3)
+    assert r.segment_kinds() == {"lines": 0, "arcs": 2, "ellipses": 0, "beziers": 0}  # (read as 4 cubics of arcs)
+    assert r.area_mm2 == pytest.approx(math.pi * 400, rel=1e-12)
     assert iou(r.geometry, Point(0, 0).buffer(20, quad_segs=256)) > 0.9995
 
 

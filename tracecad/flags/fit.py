@@ -11,7 +11,7 @@ __all__ = ["add_arguments", "apply"]
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("fitting (few lines, arcs and curves: CAD-clean STEP)")
     g.add_argument("--fit-tolerance", type=_tolerance, default=None, metavar="MM|auto",
-                   help="refit the traced outline with the fewest lines, circular arcs and Bézier curves that "
+                   help="refit the traced outline with the fewest lines, circular arcs, ellipses and Bézier curves that "
                         "stay within MM of it (auto, the default: a tenth of a source pixel at the output size, "
                         "a little more on a subject over 512 px across, up to three times that where the trace "
                         "wobbles, when a STEP, SVG or DXF is written; lines "
