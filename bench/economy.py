@@ -2,7 +2,8 @@
 
 Corpus part (skipped cleanly without the evaluation corpus): every mono item of each kind is traced
 once; its outline becomes regions as traced (``--fit-tolerance 0``) and fitted (the default
-tolerance, or ``--fit-tolerance MM``), side by side. Each count is divided by the truth SVG's path
+tolerance, or ``--fit-tolerance MM``), side by side, both dropping specks below the CLI's default
+``--min-area`` as a conversion does. Each count is divided by the truth SVG's path
 segments (the designer's count); median and p90 per category. Beside it, the IoU of each footprint
 with the truth, aligned as the corpus's ``score.py`` aligns them (its truth polygons, both centred on
 their bounding boxes, 50 mm wide), fit off and on, and the time of building the regions.
@@ -51,6 +52,7 @@ import tracer  # noqa: E402
 from cad.mesh import check_mesh, extrude_mesh  # noqa: E402
 from cad.regions import to_regions  # noqa: E402
 from cad.solid import extrude, face_areas, face_types, is_valid_shape  # noqa: E402
+from tracecad.options import DEFAULT_MIN_AREA_MM2  # noqa: E402
 
 sys.path.append(str(ROOT / "tests"))  # after the packages: tests/ holds folders named like them
 import shapes  # noqa: E402
@@ -99,10 +101,10 @@ def corpus_rows(corpus: Path, kind: str, items: set[str] | None, fit_mm: float |
             continue
         outlines = tracer.trace(tracer.isolate(tracer.load_image(corpus / img["path"])))
         t = time.perf_counter()
-        traced = to_regions(outlines, width_mm=WIDTH_MM, fit_tolerance_mm=0)
+        traced = to_regions(outlines, width_mm=WIDTH_MM, fit_tolerance_mm=0, min_area_mm2=DEFAULT_MIN_AREA_MM2)
         t_traced = time.perf_counter() - t
         t = time.perf_counter()
-        fitted = to_regions(outlines, width_mm=WIDTH_MM, fit_tolerance_mm=fit_mm)
+        fitted = to_regions(outlines, width_mm=WIDTH_MM, fit_tolerance_mm=fit_mm, min_area_mm2=DEFAULT_MIN_AREA_MM2)
         seconds = time.perf_counter() - t
         truth = svg_segments(corpus / item["truth_svg"])
         want = _truth(corpus, item)

@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 
 from cad import ellipse, geometry
+from cad.fit_noise import smooth
 from cad.fit_pieces import (
     arc_cubic,
     arc_err,
@@ -65,7 +66,8 @@ from cad.fit_pieces import (
     unit,
 )
 
-__all__ = ["FitResult", "fit_ring", "fit_grain", "default_fit_px", "arc_cubic", "DEFAULT_FIT_PX", "CORNER_DEG"]
+__all__ = ["FitResult", "fit_ring", "fit_grain", "default_fit_px", "arc_cubic", "DEFAULT_FIT_PX", "CORNER_DEG",
+           "LS_SLACK"]
 
 #: The default tolerance, in source pixels, of a subject up to FIT_SUBJECT_PX source pixels across.
 DEFAULT_FIT_PX = 0.1
@@ -568,12 +570,14 @@ def _tangents(Q: np.ndarray, cuts: list[int], N: int, w: int, closed: bool):
 
 
 def fit_ring(ctrl: np.ndarray, tol: float, *, px: float | None = None, grain: float | None = None,
-             ellipses: bool = True) -> FitResult | None:
+             ellipses: bool = True, smooth_px: float = 0.0) -> FitResult | None:
     """Refit the closed ring ``ctrl`` (n, 4, 2) within ``tol``; ``px`` is one source pixel in the same units
     (for corners, which the source's anti-aliasing rounds), ``grain`` the trace's grain (:func:`fit_grain`;
     default ``px``), over which its wobble is averaged. None when the refit would not have fewer segments
     than the trace. ``ellipses=False`` leaves out elliptic arcs (for callers that only keep lines, arcs and
-    cubics)."""
+    cubics). With ``smooth_px``, the trace is first smoothed between its corners over that many source
+    pixels either side of each point (:func:`cad.fit_noise.smooth`), so the fit follows the shape, not the
+    noise of the trace."""
     ctrl = np.asarray(ctrl, np.float64)
     n = len(ctrl)
     if n < 2 or not tol > 0 or not np.isfinite(ctrl).all():
@@ -588,7 +592,13 @@ def fit_ring(ctrl: np.ndarray, tol: float, *, px: float | None = None, grain: fl
     turn = np.degrees(np.abs(np.arctan2(cross(prev_end, st), (prev_end * st).sum(axis=1))))
     corner = turn > CORNER_DEG
     pieces: list[_Piece] | None = None
-    deviation = 0.0
+    deviation = shift = 0.0
+    if smooth_px > 0 and N > 4:
+        raw = q
+        step_len = float(np.hypot(*np.diff(q, axis=0).T).mean())
+        q = smooth(q, starts[corner], int(round(smooth_px * px / max(step_len, 1e-300))))
+        t = np.roll(raw, -1, axis=0) - np.roll(raw, 1, axis=0)  # across the trace: sliding along it moves nothing
+        shift = float((np.abs(cross(t, q - raw)) / np.maximum(np.hypot(*t.T), 1e-300)).max())
     if not corner.any():
         pieces = _full_circle(q, LS_SLACK * tol)
         if pieces is None and ellipses:
@@ -618,7 +628,7 @@ def fit_ring(ctrl: np.ndarray, tol: float, *, px: float | None = None, grain: fl
     straight = int((handles <= 1e-9 * np.hypot(*(ctrl[:, 3] - ctrl[:, 0]).T) + 1e-300).sum())
     if len(pieces) > n or (len(pieces) == n and simple <= straight):  # no fewer, nor simpler, pieces
         return None
-    deviation = max(deviation, max(p.err for p in pieces))
+    deviation = shift + max(deviation, max(p.err for p in pieces))
     out = np.array([p.ctrl for p in pieces])
     out[1:, 0] = out[:-1, 3]
     out[0, 0] = out[-1, 3]

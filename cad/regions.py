@@ -20,7 +20,8 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon
 
 from cad import ellipse, geometry
-from cad.fit import arc_cubic, default_fit_px, fit_grain, fit_ring
+from cad.fit import LS_SLACK, arc_cubic, default_fit_px, fit_grain, fit_ring
+from cad.fit_noise import pushes_out
 from cad.fit_pieces import wobble
 from tracer.errors import GeometryError, InvalidInputError
 from tracer.types import Outlines
@@ -372,7 +373,9 @@ def to_regions(outlines: Outlines, *, width_mm: float | None = None, height_mm: 
     grain = fit_grain(max(box[2] - box[0], box[3] - box[1]))
     fit_px = default_fit_px(grain) if fit_tolerance_mm is None else float(fit_tolerance_mm) / scale
     px_rings = {i: Ring(c.ctrl, c.is_line) for i, c in enumerate(contours) if alive[i]}
-    n_fitted, deviation_px = (_fit_rings(px_rings, fit_px, 1.0, grain=grain, follow_noise=fit_tolerance_mm is None)
+    auto = fit_tolerance_mm is None
+    noise_px = float(outlines.info.get("noise_px", 0.0)) if auto else 0.0
+    n_fitted, deviation_px = (_fit_rings(px_rings, fit_px, 1.0, grain=grain, follow_noise=auto, noise_px=noise_px)
                               if fit_px > 0 else (0, 0.0))
     bbox = _bbox_px(boxes_px, alive)
     if n_fitted:
@@ -440,35 +443,51 @@ def _closed(pts: np.ndarray) -> np.ndarray:
 #: its wobble (:func:`cad.fit_pieces.wobble`), never finer than the default and at most NOISE_CAP times it.
 NOISE_TOL = 10.0
 NOISE_CAP = 3.0
+#: On a noisy image, whose edges meander over ``noise_px`` source pixels (``Outlines.info["noise_px"]``, the
+#: tracer's measure: a photo's blur, at least the ringing of a compressed image), the trace is smoothed over
+#: NOISY_SMOOTH times that either side of each point (:func:`cad.fit_noise.smooth`) and fitted within
+#: NOISY_TOL times it (never finer than the default).
+NOISY_SMOOTH = 4.0
+NOISY_TOL = 0.2
 
 
-def _fit_rings(rings: dict[int, Ring], tol: float, px: float, *, grain: float = 1.0,
-               follow_noise: bool = False) -> tuple[int, float]:
+def _fit_rings(rings: dict[int, Ring], tol: float, px: float, *, grain: float = 1.0, follow_noise: bool = False,
+               noise_px: float = 0.0) -> tuple[int, float]:
     """Refit ``rings`` in place (:func:`cad.fit.fit_ring`): how many were refitted, and the largest deviation.
 
     A refit that flips, crosses itself, or touches or crosses another ring is tried again at half and
     a quarter of the tolerance, and then keeps the traced ring, so the cleaning never has to repair
-    what the fit did. With ``follow_noise`` each ring's tolerance follows the wobble of its trace. ``grain``
-    is the trace's grain in ``px`` (:func:`fit_grain`)."""
+    what the fit did. With ``follow_noise`` each ring's tolerance follows the wobble of its trace; with
+    ``noise_px`` (the length over which the image's noise makes its edges meander, in ``px``) each trace is
+    smoothed over a few times that and fitted within a fraction of it. ``grain`` is the trace's grain in
+    ``px`` (:func:`cad.fit.fit_grain`)."""
     fitted: dict[int, tuple[Ring, float]] = {}
     keys = list(rings)
     ladder = {i: [tol / 2**level for level in range(FIT_RETRIES + 1)] for i in keys}
+    smooth_px = NOISY_SMOOTH * noise_px / px
     for i in keys if follow_noise else ():
-        noisy = min(NOISE_TOL * wobble(rings[i].ctrl, px), NOISE_CAP * tol)
+        noisy = NOISY_TOL * noise_px if noise_px > 0 else min(NOISE_TOL * wobble(rings[i].ctrl, px), NOISE_CAP * tol)
+        above = []
         while noisy > tol:  # a wobbling trace is tried at its own tolerance first, halved down to the default
-            ladder[i].insert(0, noisy)
+            above.append(noisy)
             noisy /= 2
+        ladder[i][:0] = above
+    # the outline's extremes set its size and centre: above the default tolerance, a smoothed fit may not push
+    # them out by more than the default allows (an arc or a cubic bulging out at the edge would scale the whole part)
+    extent = np.array([rings[i].bounds() for i in keys] or [(0.0, 0.0, 0.0, 0.0)])
+    lo, hi = extent[:, :2].min(axis=0), extent[:, 2:].max(axis=0)
     todo = list(keys)
     for level in range(max(map(len, ladder.values()), default=0)):
         todo = [i for i in todo if level < len(ladder[i])]
         dropped: set[int] = set()
         for i in todo:
             t = ladder[i][level]
-            res = fit_ring(rings[i].ctrl, t, px=px, grain=grain * px)
+            res = fit_ring(rings[i].ctrl, t, px=px, grain=grain * px, smooth_px=smooth_px)
             new = Ring(res.ctrl, res.is_line, True, res.arcs, res.ellipses) if res is not None else None
-            pts = new.flatten(t / 4) if new is not None else ()
+            pts = new.flatten(t / 16) if new is not None else ()  # fine: a thin sliver may cross at its tip
             if res is None or new is None or len(pts) < 3 or (new.area() > 0) != (rings[i].area() > 0) \
-                    or not shapely.LinearRing(pts).is_simple:
+                    or not shapely.LinearRing(pts).is_simple \
+                    or (smooth_px > 0 and t > tol and pushes_out(new, rings[i].bounds(), lo, hi, LS_SLACK * tol)):
                 if t > tol:  # above the default tolerance, a failed refit is tried again finer
                     dropped.add(i)
                 continue

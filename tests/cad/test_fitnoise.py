@@ -42,9 +42,10 @@ def test_jpeg_traces_fit_with_fewer_pieces_and_the_same_area(tmp_path, name, sha
     buf = io.BytesIO()
     Image.open(io.BytesIO(geometric_png(name))).convert("L").save(buf, "JPEG", quality=35)
     outlines = _trace(buf.getvalue(), tmp_path, f"{name}.jpg")
-    traced = to_regions(outlines, width_mm=50, fit_tolerance_mm=0)
-    fixed = to_regions(outlines, width_mm=50, fit_tolerance_mm=0.1 * traced.px_mm)  # the default, not following
-    auto = to_regions(outlines, width_mm=50, fit_tolerance_mm=None)
+    kw = {"width_mm": 50, "min_area_mm2": 0.02}  # the CLI's default: the specks of the compression go
+    traced = to_regions(outlines, fit_tolerance_mm=0, **kw)
+    fixed = to_regions(outlines, fit_tolerance_mm=0.1 * traced.px_mm, **kw)  # the default, not following
+    auto = to_regions(outlines, fit_tolerance_mm=None, **kw)
     assert auto.n_segments <= share * fixed.n_segments
     assert auto.report["fit_tolerance_mm"] == pytest.approx(fixed.report["fit_tolerance_mm"])
     diff = auto.geometry.symmetric_difference(traced.geometry).area
