@@ -14,6 +14,11 @@ regular polygons, a plate with holes, an ellipse) at 512 px; the share of the si
 analytic surfaces (planes, cylinders, elliptic cylinders), the segments of each full circle, and
 BRepCheck, volume and mesh checks.
 
+Lettering part (``--lettering``, instead of the corpus): strings set in the system's DejaVu fonts
+(``fonts-dejavu-core``) by :mod:`cad.vector.text` (fontTools), rasterised from the exact glyph outlines
+with anti-aliasing at 512 px on the long side, traced and fitted as the corpus items are; segments
+against the font's own (a quadratic or a line each), IoU against the glyph outlines.
+
 Colour part (``--colors``, instead of the others): every item of the corpus's colour set through
 ``--colors auto`` with the fit off and on; curve segments of all bodies, per-colour IoU
 (``bench/color_fidelity.py``), union IoU, overlap and watertightness of the written 3MF.
@@ -22,6 +27,7 @@ Usage::
 
     nice -n 15 .venv/bin/python bench/economy.py [--corpus DIR] [--kind png512 --kind jpeg35 ...]
                                                  [--items a,b] [--no-corpus] [--fit-tolerance MM]
+                                                 [--lettering]
     nice -n 15 .venv/bin/python bench/economy.py --colors [--kind png512] [--items a,b]
 """
 
@@ -132,6 +138,82 @@ def _summary(kind: str, rows: list[dict]) -> None:
           f"worst item {worst['name']} {min(d):+.4f} (targets: mean >= -0.0005, item >= -0.005)")
 
 
+#: Held-out lettering: (font file in /usr/share/fonts/truetype/dejavu, text). Short strings, so the glyphs
+#: are 60 to 120 px tall at 512 px.
+LETTERING = (("DejaVuSans-Bold.ttf", "Hamburg"), ("DejaVuSans.ttf", "0123456789"),
+             ("DejaVuSerif.ttf", "Quixotic"), ("DejaVuSans-Oblique.ttf", "waxy fjord"),
+             ("DejaVuSansMono.ttf", "{[#@&%]}"), ("DejaVuSerif-Bold.ttf", "RSVP?"),
+             ("DejaVuSansCondensed-Bold.ttf", "SALE 50%"), ("DejaVuSerif-Italic.ttf", "Bodega"))
+FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
+LETTERING_PX = 512
+#: Margin around the lettering in the rendered image, as a share of the long side.
+LETTERING_MARGIN = 0.06
+#: Supersampling of the anti-aliased render (each pixel's grey level is its covered share, to 1/64).
+LETTERING_SS = 8
+
+
+def render_geometry(geom, size_px: int, path: Path) -> None:
+    """Write ``geom`` (mm, y up) as an anti-aliased black-on-white PNG ``size_px`` on its long side."""
+    from PIL import Image, ImageDraw
+
+    minx, miny, maxx, maxy = geom.bounds
+    inner = size_px * (1 - 2 * LETTERING_MARGIN)
+    s = inner / max(maxx - minx, maxy - miny)
+    w = int(round((maxx - minx) * s + 2 * LETTERING_MARGIN * size_px))
+    h = int(round((maxy - miny) * s + 2 * LETTERING_MARGIN * size_px))
+    m, k = LETTERING_MARGIN * size_px, LETTERING_SS
+    img = Image.new("L", (w * k, h * k), 0)
+    draw = ImageDraw.Draw(img)
+
+    def pts(ring):
+        xy = np.asarray(ring.coords)
+        return [((x - minx) * s * k + m * k, (maxy - y) * s * k + m * k) for x, y in xy]
+
+    polys = list(geom.geoms) if hasattr(geom, "geoms") else [geom]
+    for poly in polys:
+        draw.polygon(pts(poly.exterior), fill=255)
+        for hole in poly.interiors:
+            draw.polygon(pts(hole), fill=0)
+    cover = np.asarray(img, np.float64).reshape(h, k, w, k).mean(axis=(1, 3)) / 255.0
+    Image.fromarray(np.round(255 * (1 - cover)).astype(np.uint8), "L").save(path)
+
+
+def lettering_rows(fit_mm: float | None, items: set[str] | None) -> list[dict]:
+    """Each :data:`LETTERING` string rendered at 512 px, traced, fit off and on: segments against the font's
+    own, IoU against the glyph outlines (both 50 mm wide, centred on their bounding boxes)."""
+    from cad.vector.art import art_regions
+    from cad.vector.text import text_art
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for font, text in LETTERING:
+            name = f"{font.rsplit('.', 1)[0]}:{text}"
+            if not (FONT_DIR / font).is_file() or (items and name not in items and text not in items):
+                continue
+            art = text_art(text, font=str(FONT_DIR / font))
+            truth = sum(len(c) for p in art.paints for c, _ in p.rings)
+            geom = art_regions(art, width_mm=WIDTH_MM).geometry
+            minx, miny, maxx, maxy = geom.bounds
+            want = affinity.translate(geom, -(minx + maxx) / 2, -(miny + maxy) / 2)
+            path = Path(tmp) / "text.png"
+            render_geometry(geom, LETTERING_PX, path)
+            outlines = tracer.trace(tracer.isolate(tracer.load_image(path)))
+            traced = to_regions(outlines, width_mm=WIDTH_MM, fit_tolerance_mm=0)
+            t = time.perf_counter()
+            fitted = to_regions(outlines, width_mm=WIDTH_MM, fit_tolerance_mm=fit_mm)
+            seconds = time.perf_counter() - t
+            iou_off, iou_on = _iou(traced.geometry, want), _iou(fitted.geometry, want)
+            row = {"name": name, "category": "lettering", "truth": truth, "traced": traced.n_segments,
+                   "fitted": fitted.n_segments, "kinds": fitted.segment_kinds(),
+                   "traced_ratio": traced.n_segments / truth, "ratio": fitted.n_segments / truth,
+                   "seconds": seconds, "iou_off": iou_off, "iou_on": iou_on}
+            rows.append(row)
+            print(f"{name:<34} font {truth:>4}  traced {row['traced']:>5} ({row['traced_ratio']:5.2f}x)  "
+                  f"fitted {row['fitted']:>4} ({row['ratio']:5.2f}x)  {row['kinds']}  "
+                  f"IoU {iou_off:.4f} -> {iou_on:.4f} ({iou_on - iou_off:+.4f})  {seconds:.2f} s", flush=True)
+    return rows
+
+
 def _circle_segments(regions) -> list[int]:
     """The segment count of each ring that is a full circle (every segment an arc about one centre)."""
     out = []
@@ -235,7 +317,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fit-tolerance", type=float, default=None, metavar="MM")
     ap.add_argument("--colors", action="store_true",
                     help="the corpus's colour items through --colors, fit off and on (per-colour IoU, segments)")
+    ap.add_argument("--lettering", action="store_true",
+                    help="strings in the DejaVu fonts at 512 px instead of the corpus (segments against the font's)")
     args = ap.parse_args(argv)
+    if args.lettering:
+        print(f"== lettering at {LETTERING_PX} px")
+        rows = lettering_rows(args.fit_tolerance, set(filter(None, args.items.split(","))) or None)
+        if rows:
+            _summary("lettering", rows)
+        else:
+            print(f"no DejaVu fonts in {FONT_DIR} (fonts-dejavu-core): nothing to measure")
+        return 0
     if args.colors:
         if not (args.corpus / "manifest.json").exists():
             print(f"evaluation corpus not found at {args.corpus}: nothing to measure")

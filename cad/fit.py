@@ -5,9 +5,11 @@ chain of slightly bent cubics and a circle as dozens of them. :func:`fit_ring` r
 ring with the fewest pieces that stay close to it:
 
 1. The ring is sampled about every :data:`SPACING_TOL` tolerances (at most :data:`SPACING_PX`
-   source pixels apart). A join of the trace where its tangent turns by more than
-   :data:`CORNER_DEG` is a corner; elsewhere the tangent at a sample is the direction of the chord
-   :data:`TANGENT_PX` source pixels either side of it, which averages out the trace's wobble.
+   grains apart; the grain, :func:`fit_grain`, is a source pixel on a subject up to
+   :data:`FIT_SUBJECT_PX` across, and grows with a larger one). A join of the trace where its tangent
+   turns by more than :data:`CORNER_DEG` is a corner; elsewhere the tangent at a sample is the
+   direction of the chord :data:`TANGENT_PX` grains either side of it, which averages out the
+   trace's wobble.
 2. A closed ring without corners that is a circle (least squares) becomes one circle (two arcs);
    failing that, one that is an ellipse becomes one ellipse (two halves, :func:`_full_ellipse`).
 3. Otherwise each run between corners is covered greedily: from the end of the last piece, the
@@ -16,7 +18,7 @@ ring with the fewest pieces that stay close to it:
    that reaches farthest is taken (a line before an arc before a cubic when it reaches nearly as
    far, :data:`PREFER_SHARE`). As each kind's error only grows with its length, this gives the
    fewest pieces. A piece may stray :data:`LS_SLACK` (lines, arcs) or :data:`CUBIC_SLACK` (cubics)
-   tolerances from the trace, and on average, over :data:`BIAS_PX` source pixels, no more than
+   tolerances from the trace, and on average, over :data:`BIAS_PX` grains, no more than
    :data:`MEAN_TOL`: the wobble averages out, a shape that is not the piece's kind does not. A
    line after a curve then reaches back into it as far as it holds; a ring without corners joins
    its last and first pieces when one piece covers both.
@@ -64,16 +66,24 @@ from cad.fit_pieces import (
     unit,
 )
 
-__all__ = ["FitResult", "fit_ring", "arc_cubic", "DEFAULT_FIT_PX", "CORNER_DEG", "LS_SLACK"]
+__all__ = ["FitResult", "fit_ring", "fit_grain", "default_fit_px", "arc_cubic", "DEFAULT_FIT_PX", "CORNER_DEG",
+           "LS_SLACK"]
 
-#: The default tolerance, in source pixels at the output size.
+#: The default tolerance, in source pixels, of a subject up to FIT_SUBJECT_PX source pixels across.
 DEFAULT_FIT_PX = 0.1
+#: A larger subject is traced on a working raster that is coarser in its source pixels (the raster follows the
+#: output size, not the image): the trace's grain (:func:`fit_grain`) is its size over this many pixels ...
+FIT_SUBJECT_PX = 512.0
+#: ... and the default tolerance grows as the grain to this power: a finer image's trace is closer to the shape
+#: relative to the subject's size, so the tolerance grows more slowly than the grain (at four times the size,
+#: one and a half times the tolerance; twice would cost fidelity).
+FIT_GROWTH = 1.0 / 3.0
 #: A join of the trace where the tangent turns by more than this (degrees) is a corner.
 CORNER_DEG = 30.0
-#: Sample spacing along the trace, in tolerances, and at most this many source pixels.
+#: Sample spacing along the trace, in tolerances, and at most this many grains.
 SPACING_TOL = 2.0
 SPACING_PX = 0.2
-#: The tangent at a sample is the chord from this many source pixels before it to as many after.
+#: The tangent at a sample is the chord from this many grains before it to as many after.
 TANGENT_PX = 0.75
 #: Lines and circular arcs may stray this many tolerances from the trace, cubics CUBIC_SLACK: all are
 #: least-squares fits, which average out the trace's own wobble.
@@ -82,7 +92,7 @@ CUBIC_SLACK = 1.5
 #: ... and on average no more than MEAN_TOL tolerances: the trace's wobble averages out, a shape that
 #: is not the piece's kind does not.
 MEAN_TOL = 0.2
-#: (on pieces longer than this many source pixels), the distances averaged over BIAS_PX source pixels.
+#: (on pieces longer than this many grains), the distances averaged over BIAS_PX grains.
 MEAN_MIN_PX = 2.0
 BIAS_PX = 1.5
 #: An arc that turns by less than FLAT_SWEEP (radians) is a line when this share of its samples, all but some at its
@@ -95,13 +105,13 @@ TRIM_TOL = 0.5
 #: The refit is kept when its pieces stay within this many times their allowance of the trace.
 ACCEPT_TOL = 1.5
 #: A simpler kind of piece is taken when it reaches within this share of the longest piece's length
-#: (and at least half a source pixel) as far as a more complex one.
+#: (and at least half a grain) as far as a more complex one.
 PREFER_SHARE = 0.1
 #: Pieces are tested on at most this many samples (a line's, an arc's, a cubic's) while searching.
 TEST_SAMPLES = {"line": 200, "arc": 120, "cubic": 60}
 #: A run of short pieces (together shorter than CORNER_PIECE_PX) between two lines turning by more
 #: than :data:`CORNER_DEG` is made a sharp corner when the lines meet this close to the trace
-#: (source pixels).
+#: (source pixels: the source's anti-aliasing, not the trace's grain, rounds a corner).
 CORNER_PIECE_PX = 8.0
 CORNER_REACH_PX = 2.0
 #: A closed ring is an ellipse when its least-squares ellipse stays within ELLIPSE_MEAN tolerances on average over
@@ -112,6 +122,17 @@ ELLIPSE_WINDOW = 1.0 / 32.0
 ELLIPSE_MEAN = 0.3
 #: ... and its semi-minor axis is at least this many source pixels (a JPEG's specks are not ellipses).
 ELLIPSE_MIN_PX = 1.0
+
+
+def fit_grain(subject_px: float) -> float:
+    """The grain of the trace of a subject ``subject_px`` source pixels across, in source pixels: the length
+    over which its wobble is averaged (sample spacing, tangent chords, the window of a piece's mean error)."""
+    return max(1.0, float(subject_px) / FIT_SUBJECT_PX) if subject_px > 0 else 1.0
+
+
+def default_fit_px(grain: float = 1.0) -> float:
+    """The default tolerance in source pixels for a trace of the grain ``grain`` (:func:`fit_grain`)."""
+    return DEFAULT_FIT_PX * max(1.0, grain) ** FIT_GROWTH
 
 
 @dataclass(frozen=True, slots=True)
@@ -548,19 +569,22 @@ def _tangents(Q: np.ndarray, cuts: list[int], N: int, w: int, closed: bool):
     return tin, tout
 
 
-def fit_ring(ctrl: np.ndarray, tol: float, *, px: float | None = None, ellipses: bool = True,
-             smooth_px: float = 0.0) -> FitResult | None:
+def fit_ring(ctrl: np.ndarray, tol: float, *, px: float | None = None, grain: float | None = None,
+             ellipses: bool = True, smooth_px: float = 0.0) -> FitResult | None:
     """Refit the closed ring ``ctrl`` (n, 4, 2) within ``tol``; ``px`` is one source pixel in the same units
-    (for corners). None when the refit would not have fewer segments than the trace. ``ellipses=False``
-    leaves out elliptic arcs (for callers that only keep lines, arcs and cubics). With ``smooth_px``, the
-    trace is first smoothed between its corners over that many source pixels either side of each point
-    (:func:`cad.fit_noise.smooth`), so the fit follows the shape, not the noise of the trace."""
+    (for corners, which the source's anti-aliasing rounds), ``grain`` the trace's grain (:func:`fit_grain`;
+    default ``px``), over which its wobble is averaged. None when the refit would not have fewer segments
+    than the trace. ``ellipses=False`` leaves out elliptic arcs (for callers that only keep lines, arcs and
+    cubics). With ``smooth_px``, the trace is first smoothed between its corners over that many source
+    pixels either side of each point (:func:`cad.fit_noise.smooth`), so the fit follows the shape, not the
+    noise of the trace."""
     ctrl = np.asarray(ctrl, np.float64)
     n = len(ctrl)
     if n < 2 or not tol > 0 or not np.isfinite(ctrl).all():
         return None
     px = px if px is not None else tol / DEFAULT_FIT_PX
-    spacing = min(SPACING_TOL * tol, SPACING_PX * px)
+    grain = grain if grain is not None else px
+    spacing = min(SPACING_TOL * tol, SPACING_PX * grain)
     q, starts, seg, _ = samples(ctrl, spacing)
     N = len(q)
     st, en = seg_tangents(ctrl)
@@ -583,10 +607,10 @@ def fit_ring(ctrl: np.ndarray, tol: float, *, px: float | None = None, ellipses:
         s0 = int(starts[np.flatnonzero(corner)[0]]) if corner.any() else 0
         Q = np.concatenate([q[s0:], q[:s0], q[s0:], q[:s0], q[s0:s0 + 1]])  # two laps from the first corner
         cuts = sorted({int(c) for c in (starts[corner] - s0) % N} | {0, N})
-        w = max(1, int(round(TANGENT_PX * px / spacing)))
+        w = max(1, int(round(TANGENT_PX * grain / spacing)))
         tin, tout = _tangents(Q, cuts, N, w, closed=not corner.any())
-        step = max(2, int(round(px / spacing)))
-        res = max(1, int(round(0.25 * px / spacing)))
+        step = max(2, int(round(grain / spacing)))
+        res = max(1, int(round(0.25 * grain / spacing)))
         cover: list[_Piece] = []
         for lo, hi in zip(cuts[:-1], cuts[1:]):
             cover += _cover(Q, lo, hi, tin, tout, tol, LS_SLACK, CUBIC_SLACK, step, res)

@@ -161,8 +161,8 @@ def noisy_ladder(tol: float, noise: float, sets_frame: bool = False) -> list[tup
     return [(max(tol, f_tol * noise), f_smooth * noise, g) for f_smooth, f_tol, g in NOISY_RUNGS[int(sets_frame):]]
 
 
-def keeps_shape(new: np.ndarray, old: np.ndarray, smooth: float, tol: float) -> bool:
+def keeps_shape(new: np.ndarray | tuple, old: np.ndarray, smooth: float, tol: float) -> bool:
     """Whether a smoothed refit (closed points ``new``) keeps the shape of the trace (``old``): averaged
     over its smoothing window (``2 * smooth``), it moves no stretch of the outline by more than
     :data:`SHIFT_TOLS` default tolerances ``tol``."""
-    return local_shift(new, old, 2 * smooth) <= SHIFT_TOLS * tol
+    return local_shift(np.asarray(new, np.float64), old, 2 * smooth) <= SHIFT_TOLS * tol

@@ -20,7 +20,7 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon
 
 from cad import ellipse, geometry
-from cad.fit import DEFAULT_FIT_PX, LS_SLACK, arc_cubic, fit_ring
+from cad.fit import LS_SLACK, arc_cubic, default_fit_px, fit_grain, fit_ring
 from cad.fit_noise import keeps_shape, noisy_ladder, pushes_out
 from cad.fit_pieces import wobble
 from tracer.errors import GeometryError, InvalidInputError
@@ -330,8 +330,8 @@ def to_regions(outlines: Outlines, *, width_mm: float | None = None, height_mm: 
     min_area_mm2 : islands and holes enclosing less than this are dropped.
     mirror : flip X (the part then reads mirrored from +Z, as a stamp must).
     fit_tolerance_mm : refit each ring with lines, circular arcs and cubics within this distance
-        of the trace (:mod:`cad.fit`); None: a tenth of a source pixel, up to three tenths on a ring
-        whose trace wobbles; 0: keep potrace's curves.
+        of the trace (:mod:`cad.fit`); None: :func:`cad.fit.default_fit_px` (a tenth of a source pixel, a
+        little more on a subject over 512 px), more on a ring whose trace wobbles; 0: keep potrace's curves.
     """
     contours = outlines.contours
     if not contours:
@@ -368,13 +368,14 @@ def to_regions(outlines: Outlines, *, width_mm: float | None = None, height_mm: 
     assert scale is not None
     # The fit works on the pixel outline (its tolerance in source pixels), before the frame is set;
     # it keeps the traced outline's bounding box, so the frame (size and centre) does not depend on it.
-    fit_px = DEFAULT_FIT_PX if fit_tolerance_mm is None else float(fit_tolerance_mm) / scale
+    bbox = _bbox_px(boxes_px, alive)
+    grain = fit_grain(max(bbox[2] - bbox[0], bbox[3] - bbox[1]))
+    fit_px = default_fit_px(grain) if fit_tolerance_mm is None else float(fit_tolerance_mm) / scale
     px_rings = {i: Ring(c.ctrl, c.is_line) for i, c in enumerate(contours) if alive[i]}
     auto = fit_tolerance_mm is None
     noise_px = float(outlines.info.get("noise_px", 0.0)) if auto else 0.0
-    n_fitted, deviation_px = (_fit_rings(px_rings, fit_px, 1.0, follow_noise=auto, noise_px=noise_px)
+    n_fitted, deviation_px = (_fit_rings(px_rings, fit_px, 1.0, grain=grain, follow_noise=auto, noise_px=noise_px)
                               if fit_px > 0 else (0, 0.0))
-    bbox = _bbox_px(boxes_px, alive)
     if n_fitted:
         _keep_extent(px_rings, {i for i in px_rings if contours[i].parent < 0}, bbox, by_height=height_mm is not None)
     cx, cy = 0.5 * (bbox[0] + bbox[2]), 0.5 * (bbox[1] + bbox[3])
@@ -440,7 +441,9 @@ def _closed(pts: np.ndarray) -> np.ndarray:
 #: its wobble (:func:`cad.fit_pieces.wobble`), never finer than the default and at most NOISE_CAP times it.
 NOISE_TOL = 10.0
 NOISE_CAP = 3.0
-def _fit_rings(rings: dict[int, Ring], tol: float, px: float, *, follow_noise: bool = False,
+
+
+def _fit_rings(rings: dict[int, Ring], tol: float, px: float, *, grain: float = 1.0, follow_noise: bool = False,
                noise_px: float = 0.0) -> tuple[int, float]:
     """Refit ``rings`` in place (:func:`cad.fit.fit_ring`): how many were refitted, and the largest deviation.
 
@@ -448,7 +451,7 @@ def _fit_rings(rings: dict[int, Ring], tol: float, px: float, *, follow_noise: b
     a quarter of the tolerance, and then keeps the traced ring, so the cleaning never has to repair
     what the fit did. With ``follow_noise`` each ring's tolerance follows the wobble of its trace; with
     ``noise_px`` (the length over which the image's noise makes its edges meander, in ``px``) each trace is
-    smoothed over a few times that and fitted within a fraction of it."""
+    smoothed over a few times that and fitted within a fraction of it. ``grain``: :func:`cad.fit.fit_grain`."""
     fitted: dict[int, tuple[Ring, float]] = {}
     keys = list(rings)
     ladder = {i: [(tol / 2**level, 0.0, False) for level in range(FIT_RETRIES + 1)] for i in keys}
@@ -472,7 +475,7 @@ def _fit_rings(rings: dict[int, Ring], tol: float, px: float, *, follow_noise: b
         for i in todo:
             t, smooth_px, guard = ladder[i][level]
             coarse = t > tol or smooth_px > 0
-            res = fit_ring(rings[i].ctrl, t, px=px, smooth_px=smooth_px)
+            res = fit_ring(rings[i].ctrl, t, px=px, grain=grain * px, smooth_px=smooth_px)
             new = Ring(res.ctrl, res.is_line, True, res.arcs, res.ellipses) if res is not None else None
             pts = new.flatten(t / 16) if new is not None else ()  # fine: a thin sliver may cross at its tip
             if res is None or new is None or len(pts) < 3 or (new.area() > 0) != (rings[i].area() > 0) \

@@ -179,7 +179,7 @@ class ConvertOptions:
     tolerance_mm: float = DEFAULT_TOLERANCE_MM
     min_area_mm2: float = DEFAULT_MIN_AREA_MM2
     # --fit-tolerance: refit the trace with lines, arcs and cubics within this distance (mm); None (auto)
-    # = a tenth of a source pixel at the output size (up to three tenths on a wobbling trace) when a curve
+    # = a tenth of a source pixel at the output size (more over 512 px, and on a wobbling trace) when a curve
     # format is written (see fit_mm), 0 = keep potrace's curves
     fit_tolerance_mm: float | None = None
     mirror: bool = False

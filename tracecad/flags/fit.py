@@ -13,8 +13,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--fit-tolerance", type=_tolerance, default=None, metavar="MM|auto",
                    help="refit the traced outline with the fewest lines, circular arcs, ellipses and Bézier curves that "
                         "stay within MM of it (auto, the default: a tenth of a source pixel at the output size, "
-                        "up to three tenths where the trace wobbles, and on a photo or a JPEG a fit of the trace smoothed "
-                        "over a few pixels, when a STEP, SVG or DXF is written; lines "
+                        "a little more on a subject over 512 px across, up to three times that where the trace "
+                        "wobbles, and on a photo or a JPEG a fit of the trace smoothed over a few pixels, when a "
+                        "STEP, SVG or DXF is written; lines "
                         "and arcs, least-squares fits, may stray one and a half times as far); 0 keeps potrace's "
                         "curves")
 
