@@ -146,19 +146,19 @@ def local_shift(new: np.ndarray, old: np.ndarray, window: float) -> float:
     return float(np.abs(mean).max())
 
 
-#: A noisy image's rings are tried at these rungs, coarse first: (the smoothing half-width, the tolerance),
-#: in multiples of the image's noise length; the tolerance is never finer than the default. A rung whose
-#: refit fails :func:`keeps_shape` (or crosses) falls to the next, and the last to the plain fit.
+#: A noisy image's rings are tried at these rungs, coarse first: (the smoothing half-width, the tolerance,
+#: in multiples of the image's noise length; whether :func:`keeps_shape` guards it); the tolerance is never
+#: finer than the default. A rung whose refit fails falls to the next, and the last to the plain fit.
 NOISY_RUNGS = ((16 / 3, 4 / 15, True), (4.0, 0.2, False), (4.0, 0.0, False))
 #: A smoothed refit may move the outline, averaged over its smoothing window, by at most this many default
 #: tolerances.
 SHIFT_TOLS = 2.0
 
 
-def noisy_ladder(tol: float, noise: float, sets_frame: bool = False) -> list[tuple[float, float, bool]]:
-    """The rungs (tolerance, smoothing half-width) of a ring of an image whose noise length is ``noise``.
-    A ring that ``sets_frame`` (reaches the outline's extent) starts at the second rung."""
-    return [(max(tol, f_tol * noise), f_smooth * noise, g) for f_smooth, f_tol, g in NOISY_RUNGS[int(sets_frame):]]
+def noisy_ladder(tol: float, noise: float) -> list[tuple[float, float, bool]]:
+    """The rungs (tolerance, smoothing half-width, guarded by :func:`keeps_shape`) of a ring of an image whose
+    noise length is ``noise``, coarse first."""
+    return [(max(tol, f_tol * noise), f_smooth * noise, g) for f_smooth, f_tol, g in NOISY_RUNGS]
 
 
 def keeps_shape(new: np.ndarray | tuple, old: np.ndarray, smooth: float, tol: float) -> bool:

@@ -455,10 +455,8 @@ def _fit_rings(rings: dict[int, Ring], tol: float, px: float, *, grain: float = 
     fitted: dict[int, tuple[Ring, float]] = {}
     keys = list(rings)
     ladder = {i: [(tol / 2**level, 0.0, False) for level in range(FIT_RETRIES + 1)] for i in keys}
-    extent = np.array([rings[i].bounds() for i in keys] or [(0.0, 0.0, 0.0, 0.0)])
-    lo, hi = extent[:, :2].min(axis=0), extent[:, 2:].max(axis=0)
-    for k, i in enumerate(keys if follow_noise and noise_px > 0 else ()):  # smoothed, coarse first
-        ladder[i][:0] = noisy_ladder(tol, noise_px / px, sets_frame=bool(np.isin(extent[k], (*lo, *hi)).any()))
+    for i in keys if follow_noise and noise_px > 0 else ():  # smoothed, coarse first
+        ladder[i][:0] = noisy_ladder(tol, noise_px / px)
     for i in keys if follow_noise and not noise_px > 0 else ():
         noisy = min(NOISE_TOL * wobble(rings[i].ctrl, px), NOISE_CAP * tol)
         above = []
@@ -468,6 +466,8 @@ def _fit_rings(rings: dict[int, Ring], tol: float, px: float, *, grain: float = 
         ladder[i][:0] = above
     # the outline's extremes set its size and centre: a smoothed fit may not push them out by more than the
     # default allows (an arc or a cubic bulging out at the edge would scale the whole part)
+    extent = np.array([rings[i].bounds() for i in keys] or [(0.0, 0.0, 0.0, 0.0)])
+    lo, hi = extent[:, :2].min(axis=0), extent[:, 2:].max(axis=0)
     todo = list(keys)
     for level in range(max(map(len, ladder.values()), default=0)):
         todo = [i for i in todo if level < len(ladder[i])]
