@@ -115,35 +115,21 @@ def pushes_out(ring, old: tuple, lo, hi, reach: float) -> bool:
 
 
 def local_shift(new: np.ndarray, old: np.ndarray, window: float) -> float:
-    """How far the closed polyline ``new`` (m, 2) lies outside (+) or inside (−) the closed polyline ``old``
-    (k, 2), averaged along ``old`` over ``window`` (a length): the largest such mean, in absolute value.
-    The noise of a trace about its shape averages out over a few of its bumps; a refit that cuts a tip,
-    fills a notch or closes a gap moves the outline one way over all of it."""
-    old = np.asarray(old, np.float64)
+    """How far the closed polyline ``new`` (m, 2) moves the outline of the closed polyline ``old`` (k, 2),
+    as a mean over a stretch of at least ``window`` (a length): the largest area of a piece of their
+    symmetric difference divided by the length it spans along the outline (half its perimeter), at least
+    ``window``. The noise of a trace about its shape makes small pieces that average out over a few of its
+    bumps; a refit that cuts a tip, fills a notch or closes a gap makes one piece of that feature's area,
+    and one that moves a stretch of edge a long piece as thick as the move."""
     if len(old) < 3 or len(new) < 3:
         return 0.0
-    shape = shapely.Polygon(new)
-    if not shape.is_valid:
-        shape = shapely.make_valid(shape)
-    d = shapely.distance(shapely.points(old), shapely.LinearRing(new))
-    inside = shapely.contains_xy(shape, old[:, 0], old[:, 1])
-    d = np.where(inside, d, -d)
-    seg = np.hypot(*np.diff(np.concatenate([old, old[:1]]), axis=0).T)
-    length = float(seg.sum())
-    if not length > 0:
+    a, b = (shapely.make_valid(shapely.Polygon(p)) for p in (new, old))
+    diff = shapely.symmetric_difference(a, b)
+    parts = shapely.get_parts(diff)
+    parts = parts[shapely.area(parts) > 0]
+    if not len(parts):
         return 0.0
-    w = 0.5 * (seg + np.roll(seg, 1))  # the length each point stands for
-    s = np.concatenate([[0.0], np.cumsum(seg)[:-1]])
-    if window >= length:
-        return float(abs((d * w).sum() / length))
-    # the running mean over [s - window/2, s + window/2], the ring wrapped once
-    S = np.concatenate([s - length, s, s + length])
-    cum = np.concatenate([[0.0], np.cumsum(np.tile(d * w, 3))])
-    cw = np.concatenate([[0.0], np.cumsum(np.tile(w, 3))])
-    lo = np.searchsorted(S, s - 0.5 * window)
-    hi = np.searchsorted(S, s + 0.5 * window)
-    mean = (cum[hi] - cum[lo]) / np.maximum(cw[hi] - cw[lo], 1e-300)
-    return float(np.abs(mean).max())
+    return float((shapely.area(parts) / np.maximum(0.5 * shapely.length(parts), window)).max())
 
 
 #: A noisy image's rings are tried at these rungs, coarse first: (the smoothing half-width, the tolerance,

@@ -133,8 +133,9 @@ def test_clean_render_is_not_smoothed(tmp_path):
 
 
 def test_guard_passes_smoothed_noise_and_refuses_a_refit_that_moves_the_outline():
-    """The per-ring guard: averaged over the smoothing window, noise about the shape cancels; a refit that
-    cuts into the shape over a stretch, or moves it as a whole, does not, and is refused."""
+    """The per-ring guard: the area between refit and trace per length of outline, over at least the
+    smoothing window, is small for noise about the shape; a refit that fills a notch, or moves the whole
+    outline, exceeds the bound and is refused."""
     q, a = _noisy_circle(30.0, 0.15)
     tol, half = 0.1, 4.0  # the default tolerance and a smoothing half-width, in px
     true = 30.0 * np.stack([np.cos(a), np.sin(a)], axis=1)
@@ -147,7 +148,7 @@ def test_guard_passes_smoothed_noise_and_refuses_a_refit_that_moves_the_outline(
     notch[cut] *= 1 - 0.5 / 30.0
     assert not keeps_shape(true, notch, half, tol)  # the refit (the drawn circle) fills what the trace cut
     assert abs(local_shift(true, notch, 2 * half) - 0.5) < 0.2
-    # the shift is a mean over the window along the trace: the same notch over a window the ring's size is diluted
+    # the notch's area spread over a window the ring's size is diluted
     assert local_shift(true, notch, 1e6) < 0.05
 
 
