@@ -101,17 +101,17 @@ def smooth(q: np.ndarray, corners: np.ndarray, half: int) -> np.ndarray:
     return local_parabola(q, h)[0]
 
 
-def pushes_out(ring, old: tuple, lo, hi, reach: float) -> bool:
+def pushes_out(ring, old: tuple, lo, hi, reach: float, inward: float = math.inf) -> bool:
     """Whether the arcs and cubics of the refitted ``ring`` (a :class:`cad.regions.Ring`; its lines, which a
     sharpened corner extends, left out) push an edge of the extent ``lo``, ``hi`` that the traced ring (bounds
     ``old``) reaches out by more than ``reach``. Moving it in is what smoothing does to a trace whose
-    extreme is a bump of noise."""
+    extreme is a bump of noise; an extreme moved in by more than ``inward`` counts as well."""
     keep = ~np.asarray(ring.is_line, bool)
     if not keep.any():
         return False
     new = curve_bounds(ring.ctrl[keep], ring.arcs[keep] if ring.arcs is not None else None)
     out = (old[0] - new[0], old[1] - new[1], new[2] - old[2], new[3] - old[3])
-    return any(abs(o - e) <= 1e-9 and d > reach for d, o, e in zip(out, old, (lo[0], lo[1], hi[0], hi[1])))
+    return any(abs(o - e) <= 1e-9 and (d > reach or -d > inward) for d, o, e in zip(out, old, (lo[0], lo[1], hi[0], hi[1])))
 
 
 def local_shift(new: np.ndarray, old: np.ndarray, window: float) -> float:

@@ -480,7 +480,7 @@ def _fit_rings(rings: dict[int, Ring], tol: float, px: float, *, grain: float = 
             pts = new.flatten(t / 16) if new is not None else ()  # fine: a thin sliver may cross at its tip
             if res is None or new is None or len(pts) < 3 or (new.area() > 0) != (rings[i].area() > 0) \
                     or not shapely.LinearRing(pts).is_simple \
-                    or (smooth_px > 0 and pushes_out(new, rings[i].bounds(), lo, hi, LS_SLACK * tol)) \
+                    or (smooth_px > 0 and pushes_out(new, rings[i].bounds(), lo, hi, LS_SLACK * tol, tol if guard else np.inf)) \
                     or (guard and not keeps_shape(pts, rings[i].flatten(tol / 16), smooth_px, tol)):
                 if coarse:  # above the default tolerance, a failed refit is tried again finer
                     dropped.add(i)
