@@ -12,8 +12,8 @@ from PIL import Image, ImageDraw
 from shapely import affinity
 
 import tracer
-from cad.fit_noise import NOISY_RUNGS, SHIFT_TOLS, keeps_shape, local_shift, noisy_ladder, smooth
-from cad.regions import to_regions
+from cad.fit_noise import NOISY_RUNGS, SHIFT_TOLS, keeps_shape, local_shift, noisy_ladder, pushes_out, smooth
+from cad.regions import Ring, to_regions
 from tracer.trace import NOISE_MIN_PX, edge_noise_px
 
 R_HOLE, R_HEX, TURN = 70.0, 200.0, 0.1
@@ -158,3 +158,19 @@ def test_noisy_ladder_is_coarse_first_and_guarded_at_the_top():
     assert all(t >= 0.1 for t, _, _ in rungs)  # never finer than the default
     assert rungs[0][2] and not any(g for _, _, g in rungs[1:])  # only the coarsest rung is guarded
     assert len(rungs) == len(NOISY_RUNGS)
+
+
+def test_extent_check_counts_an_extreme_moved_in_only_when_asked():
+    """A refit's curved extreme may move in (smoothing a bump of noise does); with ``inward`` it may not
+    move in further than that, as the extremes set the frame of the whole part."""
+    def box_of_cubics(w: float) -> Ring:  # a square of straight cubics (not lines: lines are left out)
+        p = np.array([[0.0, 0.0], [w, 0.0], [w, w], [0.0, w]])
+        ctrl = np.array([[a, a + (b - a) / 3, a + 2 * (b - a) / 3, b] for a, b in zip(p, np.roll(p, -1, axis=0))])
+        return Ring(ctrl, np.zeros(4, bool))
+    old = box_of_cubics(10.0).bounds()
+    lo, hi = np.array(old[:2]), np.array(old[2:])
+    smaller = box_of_cubics(9.7)  # its right and top extremes 0.3 in
+    assert not pushes_out(smaller, old, lo, hi, 0.15)
+    assert pushes_out(smaller, old, lo, hi, 0.15, inward=0.1)
+    assert not pushes_out(smaller, old, lo, hi, 0.15, inward=0.5)
+    assert pushes_out(box_of_cubics(10.3), old, lo, hi, 0.15)
