@@ -15,10 +15,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import shapely
 
 from cad.geometry import curve_bounds
 
-__all__ = ["local_parabola", "smooth", "pushes_out", "MAX_TURN_DEG"]
+__all__ = ["local_parabola", "smooth", "pushes_out", "local_shift", "MAX_TURN_DEG"]
 
 #: A smoothing window turns by at most this much (degrees) between its halves; one that turns more holds a
 #: feature of the shape (a tip, a rounded corner), which is not smoothed.
@@ -100,14 +101,54 @@ def smooth(q: np.ndarray, corners: np.ndarray, half: int) -> np.ndarray:
     return local_parabola(q, h)[0]
 
 
-def pushes_out(ring, old: tuple, lo, hi, reach: float) -> bool:
+def pushes_out(ring, old: tuple, lo, hi, reach: float, inward: float = math.inf) -> bool:
     """Whether the arcs and cubics of the refitted ``ring`` (a :class:`cad.regions.Ring`; its lines, which a
     sharpened corner extends, left out) push an edge of the extent ``lo``, ``hi`` that the traced ring (bounds
     ``old``) reaches out by more than ``reach``. Moving it in is what smoothing does to a trace whose
-    extreme is a bump of noise."""
+    extreme is a bump of noise; an extreme moved in by more than ``inward`` counts as well."""
     keep = ~np.asarray(ring.is_line, bool)
     if not keep.any():
         return False
     new = curve_bounds(ring.ctrl[keep], ring.arcs[keep] if ring.arcs is not None else None)
     out = (old[0] - new[0], old[1] - new[1], new[2] - old[2], new[3] - old[3])
-    return any(abs(o - e) <= 1e-9 and d > reach for d, o, e in zip(out, old, (lo[0], lo[1], hi[0], hi[1])))
+    return any(abs(o - e) <= 1e-9 and (d > reach or -d > inward) for d, o, e in zip(out, old, (lo[0], lo[1], hi[0], hi[1])))
+
+
+def local_shift(new: np.ndarray, old: np.ndarray, window: float) -> float:
+    """How far the closed polyline ``new`` (m, 2) moves the outline of the closed polyline ``old`` (k, 2),
+    as a mean over a stretch of at least ``window`` (a length): the largest area of a piece of their
+    symmetric difference divided by the length it spans along the outline (half its perimeter), at least
+    ``window``. The noise of a trace about its shape makes small pieces that average out over a few of its
+    bumps; a refit that cuts a tip, fills a notch or closes a gap makes one piece of that feature's area,
+    and one that moves a stretch of edge a long piece as thick as the move."""
+    if len(old) < 3 or len(new) < 3:
+        return 0.0
+    a, b = (shapely.make_valid(shapely.Polygon(p)) for p in (new, old))
+    diff = shapely.symmetric_difference(a, b)
+    parts = shapely.get_parts(diff)
+    parts = parts[shapely.area(parts) > 0]
+    if not len(parts):
+        return 0.0
+    return float((shapely.area(parts) / np.maximum(0.5 * shapely.length(parts), window)).max())
+
+
+#: A noisy image's rings are tried at these rungs, coarse first: (the smoothing half-width, the tolerance,
+#: in multiples of the image's noise length; whether :func:`keeps_shape` guards it); the tolerance is never
+#: finer than the default. A rung whose refit fails falls to the next, and the last to the plain fit.
+NOISY_RUNGS = ((16 / 3, 4 / 15, True), (4.0, 0.2, False), (4.0, 0.0, False))
+#: A smoothed refit may move the outline, averaged over its smoothing window, by at most this many default
+#: tolerances.
+SHIFT_TOLS = 2.0
+
+
+def noisy_ladder(tol: float, noise: float) -> list[tuple[float, float, bool]]:
+    """The rungs (tolerance, smoothing half-width, guarded by :func:`keeps_shape`) of a ring of an image whose
+    noise length is ``noise``, coarse first."""
+    return [(max(tol, f_tol * noise), f_smooth * noise, g) for f_smooth, f_tol, g in NOISY_RUNGS]
+
+
+def keeps_shape(new: np.ndarray | tuple, old: np.ndarray, smooth: float, tol: float) -> bool:
+    """Whether a smoothed refit (closed points ``new``) keeps the shape of the trace (``old``): averaged
+    over its smoothing window (``2 * smooth``), it moves no stretch of the outline by more than
+    :data:`SHIFT_TOLS` default tolerances ``tol``."""
+    return local_shift(np.asarray(new, np.float64), old, 2 * smooth) <= SHIFT_TOLS * tol

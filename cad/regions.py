@@ -21,7 +21,7 @@ from shapely.geometry import MultiPolygon, Polygon
 
 from cad import ellipse, geometry
 from cad.fit import LS_SLACK, arc_cubic, default_fit_px, fit_grain, fit_ring
-from cad.fit_noise import pushes_out
+from cad.fit_noise import keeps_shape, noisy_ladder, pushes_out
 from cad.fit_pieces import wobble
 from tracer.errors import GeometryError, InvalidInputError
 from tracer.types import Outlines
@@ -441,12 +441,6 @@ def _closed(pts: np.ndarray) -> np.ndarray:
 #: its wobble (:func:`cad.fit_pieces.wobble`), never finer than the default and at most NOISE_CAP times it.
 NOISE_TOL = 10.0
 NOISE_CAP = 3.0
-#: On a noisy image, whose edges meander over ``noise_px`` source pixels (``Outlines.info["noise_px"]``, the
-#: tracer's measure: a photo's blur, at least the ringing of a compressed image), the trace is smoothed over
-#: NOISY_SMOOTH times that either side of each point (:func:`cad.fit_noise.smooth`) and fitted within
-#: NOISY_TOL times it (never finer than the default).
-NOISY_SMOOTH = 4.0
-NOISY_TOL = 0.2
 
 
 def _fit_rings(rings: dict[int, Ring], tol: float, px: float, *, grain: float = 1.0, follow_noise: bool = False,
@@ -460,17 +454,18 @@ def _fit_rings(rings: dict[int, Ring], tol: float, px: float, *, grain: float = 
     smoothed over a few times that and fitted within a fraction of it. ``grain``: :func:`cad.fit.fit_grain`."""
     fitted: dict[int, tuple[Ring, float]] = {}
     keys = list(rings)
-    ladder = {i: [tol / 2**level for level in range(FIT_RETRIES + 1)] for i in keys}
-    smooth_px = NOISY_SMOOTH * noise_px / px
-    for i in keys if follow_noise else ():
-        noisy = NOISY_TOL * noise_px if noise_px > 0 else min(NOISE_TOL * wobble(rings[i].ctrl, px), NOISE_CAP * tol)
+    ladder = {i: [(tol / 2**level, 0.0, False) for level in range(FIT_RETRIES + 1)] for i in keys}
+    for i in keys if follow_noise and noise_px > 0 else ():  # smoothed, coarse first
+        ladder[i][:0] = noisy_ladder(tol, noise_px / px)
+    for i in keys if follow_noise and not noise_px > 0 else ():
+        noisy = min(NOISE_TOL * wobble(rings[i].ctrl, px), NOISE_CAP * tol)
         above = []
         while noisy > tol:  # a wobbling trace is tried at its own tolerance first, halved down to the default
-            above.append(noisy)
+            above.append((noisy, 0.0, False))
             noisy /= 2
         ladder[i][:0] = above
-    # the outline's extremes set its size and centre: above the default tolerance, a smoothed fit may not push
-    # them out by more than the default allows (an arc or a cubic bulging out at the edge would scale the whole part)
+    # the outline's extremes set its size and centre: a smoothed fit may not push them out by more than the
+    # default allows (an arc or a cubic bulging out at the edge would scale the whole part)
     extent = np.array([rings[i].bounds() for i in keys] or [(0.0, 0.0, 0.0, 0.0)])
     lo, hi = extent[:, :2].min(axis=0), extent[:, 2:].max(axis=0)
     todo = list(keys)
@@ -478,14 +473,16 @@ def _fit_rings(rings: dict[int, Ring], tol: float, px: float, *, grain: float = 
         todo = [i for i in todo if level < len(ladder[i])]
         dropped: set[int] = set()
         for i in todo:
-            t = ladder[i][level]
+            t, smooth_px, guard = ladder[i][level]
+            coarse = t > tol or smooth_px > 0
             res = fit_ring(rings[i].ctrl, t, px=px, grain=grain * px, smooth_px=smooth_px)
             new = Ring(res.ctrl, res.is_line, True, res.arcs, res.ellipses) if res is not None else None
             pts = new.flatten(t / 16) if new is not None else ()  # fine: a thin sliver may cross at its tip
             if res is None or new is None or len(pts) < 3 or (new.area() > 0) != (rings[i].area() > 0) \
                     or not shapely.LinearRing(pts).is_simple \
-                    or (smooth_px > 0 and t > tol and pushes_out(new, rings[i].bounds(), lo, hi, LS_SLACK * tol)):
-                if t > tol:  # above the default tolerance, a failed refit is tried again finer
+                    or (smooth_px > 0 and pushes_out(new, rings[i].bounds(), lo, hi, LS_SLACK * tol, tol if guard else np.inf)) \
+                    or (guard and not keeps_shape(pts, rings[i].flatten(tol / 16), smooth_px, tol)):
+                if coarse:  # above the default tolerance, a failed refit is tried again finer
                     dropped.add(i)
                 continue
             fitted[i] = (new, res.deviation)

@@ -12,8 +12,8 @@ from PIL import Image, ImageDraw
 from shapely import affinity
 
 import tracer
-from cad.fit_noise import smooth
-from cad.regions import to_regions
+from cad.fit_noise import NOISY_RUNGS, SHIFT_TOLS, keeps_shape, local_shift, noisy_ladder, pushes_out, smooth
+from cad.regions import Ring, to_regions
 from tracer.trace import NOISE_MIN_PX, edge_noise_px
 
 R_HOLE, R_HEX, TURN = 70.0, 200.0, 0.1
@@ -130,3 +130,47 @@ def test_clean_render_is_not_smoothed(tmp_path):
     assert "noise_px" not in outlines.info
     auto = to_regions(outlines, px_mm=1.0)
     assert _iou(_centred(auto.geometry), _truth()) > 0.999
+
+
+def test_guard_passes_smoothed_noise_and_refuses_a_refit_that_moves_the_outline():
+    """The per-ring guard: the area between refit and trace per length of outline, over at least the
+    smoothing window, is small for noise about the shape; a refit that fills a notch, or moves the whole
+    outline, exceeds the bound and is refused."""
+    q, a = _noisy_circle(30.0, 0.15)
+    tol, half = 0.1, 4.0  # the default tolerance and a smoothing half-width, in px
+    true = 30.0 * np.stack([np.cos(a), np.sin(a)], axis=1)
+    assert local_shift(true, q, 2 * half) < SHIFT_TOLS * tol  # the drawn circle against its noisy trace
+    assert keeps_shape(true, q, half, tol)
+    # the circle 0.3 px smaller all round, a notch filled, a bump cut: moved by more than the bound
+    assert not keeps_shape(true * (1 - 0.3 / 30.0), q, half, tol)
+    notch = q.copy()
+    cut = np.abs(np.angle(np.exp(1j * a))) < 4.0 / 30.0  # 8 px of the edge pushed 0.5 px in
+    notch[cut] *= 1 - 0.5 / 30.0
+    assert not keeps_shape(true, notch, half, tol)  # the refit (the drawn circle) fills what the trace cut
+    assert abs(local_shift(true, notch, 2 * half) - 0.5) < 0.2
+    # the notch's area spread over a window the ring's size is diluted
+    assert local_shift(true, notch, 1e6) < 0.05
+
+
+def test_noisy_ladder_is_coarse_first_and_guarded_at_the_top():
+    rungs = noisy_ladder(0.1, 0.75)
+    assert [r[0] for r in rungs] == sorted((r[0] for r in rungs), reverse=True)  # coarse first
+    assert all(t >= 0.1 for t, _, _ in rungs)  # never finer than the default
+    assert rungs[0][2] and not any(g for _, _, g in rungs[1:])  # only the coarsest rung is guarded
+    assert len(rungs) == len(NOISY_RUNGS)
+
+
+def test_extent_check_counts_an_extreme_moved_in_only_when_asked():
+    """A refit's curved extreme may move in (smoothing a bump of noise does); with ``inward`` it may not
+    move in further than that, as the extremes set the frame of the whole part."""
+    def box_of_cubics(w: float) -> Ring:  # a square of straight cubics (not lines: lines are left out)
+        p = np.array([[0.0, 0.0], [w, 0.0], [w, w], [0.0, w]])
+        ctrl = np.array([[a, a + (b - a) / 3, a + 2 * (b - a) / 3, b] for a, b in zip(p, np.roll(p, -1, axis=0))])
+        return Ring(ctrl, np.zeros(4, bool))
+    old = box_of_cubics(10.0).bounds()
+    lo, hi = np.array(old[:2]), np.array(old[2:])
+    smaller = box_of_cubics(9.7)  # its right and top extremes 0.3 in
+    assert not pushes_out(smaller, old, lo, hi, 0.15)
+    assert pushes_out(smaller, old, lo, hi, 0.15, inward=0.1)
+    assert not pushes_out(smaller, old, lo, hi, 0.15, inward=0.5)
+    assert pushes_out(box_of_cubics(10.3), old, lo, hi, 0.15)
