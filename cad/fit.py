@@ -293,8 +293,15 @@ def _full_ellipse(q: np.ndarray, tol: float, px: float) -> list[_Piece] | None:
     if ry < ELLIPSE_MIN_PX * px:  # a speck: no shape to speak of
         return None
     window = max(BIAS_PX * px, ELLIPSE_WINDOW * float(np.hypot(*np.diff(q, axis=0).T).sum()))
-    if not (float(np.abs(d).max()) <= ACCEPT_TOL * LS_SLACK * tol and bias(d, q, window) <= ELLIPSE_MEAN * tol):
+    allow = ACCEPT_TOL * LS_SLACK * tol
+    if not (float(np.abs(d).max()) <= allow and bias(d, q, window) <= ELLIPSE_MEAN * tol):
         return None
+    if rx - ry <= allow:  # nearly round: a circle when it passes the same test (a trace's wobble can fail the
+        round_fit = circle(q, allow)  # circle's tighter one, while its ellipse, with two more freedoms, passes)
+        if round_fit is not None:
+            dc = np.hypot(*(q - round_fit[0]).T) - round_fit[1]
+            if bias(dc, q, window) <= ELLIPSE_MEAN * tol:
+                return _full_circle(q, allow)
     step = np.diff(np.concatenate([t, t[:1]]))
     step = (step + np.pi) % (2 * np.pi) - np.pi
     if not ((step > 0).all() or (step < 0).all()):  # once round, one way
