@@ -86,7 +86,7 @@ def score_file(src: Path, layers: dict, width_mm: float, workdir: Path, options:
     from tracecad.modes.colours import convert_colours
 
     t0 = time.perf_counter()
-    opts = ConvertOptions(colors="auto", width_mm=width_mm, formats=("3mf",), **(options or {}))
+    opts = ConvertOptions(**{"colors": "auto", "width_mm": width_mm, "formats": ("3mf",), **(options or {})})
     entry = convert_colours(src, workdir, opts, stem=src.stem, name=str(src))
     seconds = time.perf_counter() - t0
     unit, parts = read_3mf(entry["outputs"]["3mf"])

@@ -90,15 +90,20 @@ def _iou(geom, want) -> float:
     return shapely.intersection(g, want).area / shapely.union(g, want).area
 
 
-def corpus_rows(corpus: Path, kind: str, items: set[str] | None, fit_mm: float | None) -> list[dict]:
-    manifest = json.loads((corpus / "manifest.json").read_text())
-    rows = []
-    for item in manifest["items"]:
-        if item.get("set") != "mono" or (items and item["name"] not in items):
+def _corpus_images(corpus: Path, subset: str, kind: str, items: set[str] | None):
+    """(item, image) of each corpus item of the set ``subset`` (``mono``, ``color``) with an image of ``kind``,
+    only the named ``items`` if given."""
+    for item in json.loads((corpus / "manifest.json").read_text())["items"]:
+        if item.get("set") != subset or (items and item["name"] not in items):
             continue
         img = next((i for i in item["images"] if i["kind"] == kind), None)
-        if img is None:
-            continue
+        if img is not None:
+            yield item, img
+
+
+def corpus_rows(corpus: Path, kind: str, items: set[str] | None, fit_mm: float | None) -> list[dict]:
+    rows = []
+    for item, img in _corpus_images(corpus, "mono", kind, items):
         outlines = tracer.trace(tracer.isolate(tracer.load_image(corpus / img["path"])))
         t = time.perf_counter()
         traced = to_regions(outlines, width_mm=WIDTH_MM, fit_tolerance_mm=0, min_area_mm2=DEFAULT_MIN_AREA_MM2)
@@ -262,20 +267,15 @@ def colour_rows(corpus: Path, kind: str, items: set[str] | None, fit_mm: float |
     sys.path.insert(0, str(corpus))
     import truth  # the corpus's truth reader
 
-    manifest = json.loads((corpus / "manifest.json").read_text())
     rows = []
-    for item in manifest["items"]:
-        if item.get("set") != "color" or (items and item["name"] not in items):
-            continue
-        img = next((i for i in item["images"] if i["kind"] == kind), None)
-        if img is None:
-            continue
+    for item, img in _corpus_images(corpus, "color", kind, items):
         layers = truth.truth_layers(corpus / item["truth_svg"], img["width"])
         got = {}
         for label, fit in (("traced", 0.0), ("fitted", fit_mm)):
             with tempfile.TemporaryDirectory() as tmp:
                 got[label] = color_fidelity.score_file(corpus / img["path"], layers, WIDTH_MM, Path(tmp),
-                                                       {"fit_tolerance_mm": fit})
+                                                       # an SVG beside the 3MF: the fit's default applies
+                                                       {"fit_tolerance_mm": fit, "formats": ("3mf", "svg")})  # where curves are kept
         tr, fi = got["traced"], got["fitted"]
         ious = {c: (v["iou"], fi["per_color"][c]["iou"]) for c, v in tr["per_color"].items()}
         row = {"name": item["name"], "truth": svg_segments(corpus / item["truth_svg"]),
