@@ -11,12 +11,13 @@ from __future__ import annotations
 import numpy as np
 import shapely
 
-from cad.fit import LS_SLACK, fit_ring
+from cad import geometry
+from cad.fit import LS_SLACK, FitResult, fit_ring
 from cad.fit_noise import keeps_shape, noisy_ladder, pushes_out
 from cad.fit_pieces import wobble
 from cad.ring import Ring
 
-__all__ = ["fit_rings", "keep_extent", "closed_points", "FIT_RETRIES", "NOISE_TOL", "NOISE_CAP"]
+__all__ = ["fit_rings", "keep_extent", "closed_points", "FIT_RETRIES", "NOISE_TOL", "NOISE_CAP", "EXTREME_TOL"]
 
 
 def keep_extent(rings: dict[int, Ring], outer: set[int], bbox: tuple[float, float, float, float], *,
@@ -57,6 +58,46 @@ NOISE_TOL = 10.0
 NOISE_CAP = 3.0
 
 
+#: A fitted ring that moves an extreme of the outline (a side of its bounding box) by more than this many
+#: default tolerances is fitted again with the extreme point as a knot (:mod:`cad.fit_knots`).
+EXTREME_TOL = 0.1
+
+
+def _by_lines(res: FitResult, side: int, level: float, near: float) -> bool:
+    """Whether the extreme ``level`` of the fit ``res`` on ``side`` is set by lines: a straight edge along the
+    axis (a line with both ends within ``near`` of it, the least-squares estimate of that edge) or a sharpened
+    corner (two lines meeting there), which restores the corner the trace rounded."""
+    at = np.abs(res.ctrl[:, [0, 3], side % 2] - level) <= near
+    lines = np.asarray(res.is_line, bool)
+    sharp = np.abs(res.ctrl[:, 0, side % 2] - level) <= 1e-9 * (1.0 + abs(level))
+    return bool((lines & at.all(axis=1)).any() or (sharp & lines & np.roll(lines, 1)).any())
+
+
+def _fit_keeping(ring: Ring, tol: float, sides: tuple[int, ...], slack: float, straight: float,
+                 **kw) -> FitResult | None:
+    """:func:`cad.fit.fit_ring` of ``ring``, fitted again with the extreme points on ``sides`` of its bounding
+    box as knots (tangent along the axis) where the fit moves them by more than ``slack``, unless lines set
+    them there (:func:`_by_lines`, ``straight``: how near the level a line's ends must be): a type designer's
+    nodes at extremes, so that the outline keeps its size and centre. Pinned only where needed, as each pin
+    is a knot (a piece more)."""
+    res = fit_ring(ring.ctrl, tol, **kw)
+    old = ring.bounds()
+    pinned: set[int] = set()
+    for _ in range(2):
+        if res is None:
+            return None
+        box = geometry.curve_bounds(res.ctrl, res.arcs, res.ellipses)
+        moved = {s for s in sides if abs(box[s] - old[s]) > slack and not _by_lines(res, s, box[s], straight)} - pinned
+        if not moved:
+            break
+        pinned |= moved
+        again = fit_ring(ring.ctrl, tol, extremes=tuple(sorted(pinned)), **kw)
+        if again is None:
+            break
+        res = again
+    return res
+
+
 def fit_rings(rings: dict[int, Ring], tol: float, px: float, *, grain: float = 1.0, follow_noise: bool = False,
                noise_px: float = 0.0) -> tuple[int, float]:
     """Refit ``rings`` in place (:func:`cad.fit.fit_ring`): how many were refitted, and the largest deviation.
@@ -82,6 +123,8 @@ def fit_rings(rings: dict[int, Ring], tol: float, px: float, *, grain: float = 1
     # default allows (an arc or a cubic bulging out at the edge would scale the whole part)
     extent = np.array([rings[i].bounds() for i in keys] or [(0.0, 0.0, 0.0, 0.0)])
     lo, hi = extent[:, :2].min(axis=0), extent[:, 2:].max(axis=0)
+    # the rings that reach them keep them (:func:`_fit_keeping`)
+    sides = {i: tuple(s for s in range(4) if box[s] == (lo, hi)[s // 2][s % 2]) for i, box in zip(keys, extent)}
     todo = list(keys)
     for level in range(max(map(len, ladder.values()), default=0)):
         todo = [i for i in todo if level < len(ladder[i])]
@@ -89,7 +132,7 @@ def fit_rings(rings: dict[int, Ring], tol: float, px: float, *, grain: float = 1
         for i in todo:
             t, smooth_px, guard = ladder[i][level]
             coarse = t > tol or smooth_px > 0
-            res = fit_ring(rings[i].ctrl, t, px=px, grain=grain * px, smooth_px=smooth_px)
+            res = _fit_keeping(rings[i], t, sides[i], EXTREME_TOL * tol, LS_SLACK * tol, px=px, grain=grain * px, smooth_px=smooth_px)
             new = Ring(res.ctrl, res.is_line, True, res.arcs, res.ellipses) if res is not None else None
             pts = new.flatten(t / 16) if new is not None else ()  # fine: a thin sliver may cross at its tip
             if res is None or new is None or len(pts) < 3 or (new.area() > 0) != (rings[i].area() > 0) \

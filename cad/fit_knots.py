@@ -1,0 +1,210 @@
+"""Where the fit (:mod:`cad.fit`) must place knots, and the tangents there: corners and the outline's extremes.
+
+A corner of the trace is a knot with a tangent on either side. The points where an outline reaches its
+extremes (its least and greatest x and y, which set its bounding box and so the size and centre of the
+whole part) are knots as well, as a type designer puts nodes at extremes: a *pin*. There the fitted
+outline passes through the traced extreme point along the axis (tangent-continuous: the tangent of
+the pieces on both sides is parallel to the axis of the other coordinate), so that no piece can run
+past the extreme or fall short of it, and the fitted bounding box is the traced one. A line through
+a pin lies along that axis; an arc ending at one has its centre on the normal there; a cubic leaves
+it along the axis. An extreme at a corner of the trace is the corner's, which the fit keeps (or
+sharpens, restoring what the trace rounded), and needs no pin.
+
+Every function takes plain arrays: samples ``q`` (m, 2) of a closed ring in order, indices into them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from cad.fit_pieces import arc_through, cross
+
+__all__ = ["extreme_pins", "tangents", "merge_lines", "pinned_line", "arc_centre", "pinned_piece", "snap_joins"]
+
+#: The sides of a bounding box, in the order of its tuple ``(xmin, ymin, xmax, ymax)``.
+SIDES = ("xmin", "ymin", "xmax", "ymax")
+
+
+def extreme_pins(q: np.ndarray, raw: np.ndarray, levels: tuple, sides, corners: np.ndarray, near: int,
+                 depth: float, reach: int, corner_deg: float) -> tuple[np.ndarray, dict[int, np.ndarray | None]]:
+    """The samples ``q`` with their extremes on ``sides`` (indices into :data:`SIDES`) pinned, and the pins
+    ``{sample index: unit tangent, or None at a tip}``.
+
+    The extreme of a side is where the trace ``raw`` (the samples before any smoothing, in the same order)
+    runs along the axis: the vertex of the least-squares parabola through the stretch of samples within
+    ``depth`` of the farthest one (on a gentle curve the farthest sample is anywhere along a stretch of the
+    staircase); a straight edge there is not pinned, as a line fits it. The sample there is moved across the axis
+    to the exact traced extreme ``levels[side]`` (the trace's bounds), so the fit passes through it. Where the
+    trace turns by more than ``corner_deg`` from ``reach`` samples before the pin to as many after it (a tip,
+    or a corner the trace rounded), the pin is a corner of the fit (no tangent), which the fit may sharpen.
+    None is pinned within ``near`` samples of a corner (indices ``corners``: the extreme is the corner's) or
+    of another pin."""
+    m = len(q)
+    q = q.copy()
+    pins: dict[int, np.ndarray | None] = {}
+    if m < 4 * near + 4:
+        return q, pins
+    idx = np.arange(m)
+    for side in sides:
+        axis, sign = side % 2, (1.0 if side >= 2 else -1.0)
+        i = _vertex(raw, int(np.argmax(sign * raw[:, axis])), axis, sign, depth)
+        if i is None:  # a straight edge: its least-squares line is the best estimate of the extreme
+            continue
+        taken = np.concatenate([np.asarray(corners, np.int64) % m, np.array(list(pins), np.int64)])
+        gap = np.abs(idx[taken] - i) if len(taken) else np.array([m])
+        if len(taken) and np.minimum(gap, m - gap).min() <= near:
+            continue
+        along = (raw[(i + near) % m] - raw[(i - near) % m])[1 - axis]
+        u, v = raw[i] - raw[(i - reach) % m], raw[(i + reach) % m] - raw[i]
+        tip = math.degrees(abs(math.atan2(cross(u, v), float(u @ v)))) > corner_deg
+        if along == 0 and not tip:
+            continue
+        t = np.zeros(2)
+        t[1 - axis] = math.copysign(1.0, along)
+        q[i, axis] = float(levels[side])
+        pins[i] = None if tip else t
+    return q, pins
+
+
+def _vertex(raw: np.ndarray, i: int, axis: int, sign: float, depth: float) -> int | None:
+    """The sample of the stretch of ``raw`` about ``i`` within ``depth`` of it on the axis ``axis`` (outwards
+    ``sign``) nearest the vertex of the least-squares parabola through the stretch; None when the parabola
+    does not fall by half ``depth`` within it (a straight edge)."""
+    m = len(raw)
+    top = sign * raw[i, axis]
+    lo = hi = 0
+    while lo < m // 4 and top - sign * raw[(i - lo - 1) % m, axis] <= depth:
+        lo += 1
+    while hi < m // 4 and top - sign * raw[(i + hi + 1) % m, axis] <= depth:
+        hi += 1
+    run = (i + np.arange(-lo, hi + 1)) % m
+    if len(run) < 5:
+        return i
+    s = raw[run, 1 - axis] - raw[i, 1 - axis]
+    d = sign * raw[run, axis] - top
+    a, b, _ = np.polyfit(s, d, 2)
+    # a curve leaves the stretch by its bending (the parabola falls by about ``depth`` over it); a straight
+    # edge leaves it at its ends, where it turns
+    if a < 0 and -a * (0.5 * np.ptp(s)) ** 2 >= 0.5 * depth:
+        k = int(np.argmin(np.abs(s + b / (2 * a))))
+        if 0 < k < len(run) - 1:
+            return int(run[k])
+    return None
+
+
+def tangents(Q: np.ndarray, cuts: list[int], N: int, w: int, closed: bool, pins: dict):
+    """Unit tangents into (``tin``) and out of (``tout``) each sample of the unrolled ``Q`` (two laps of ``N``
+    samples): the chord ``w`` samples either side, not reaching past a corner (``cuts``), around the ring if
+    ``closed`` (and no pin is a tip); along the axis at the pins (``{index: tangent or None}``)."""
+    idx = np.arange(len(Q))
+    closed = closed and all(t is not None for t in pins.values())
+    if closed:
+        plus, minus = idx + w, idx - w
+        minus = np.where(minus < 0, minus + N, minus)
+        plus = np.minimum(plus, len(Q) - 1)
+        tin = Q[plus] - Q[minus]
+        tout = tin.copy()
+    else:
+        tin = np.zeros_like(Q)
+        tout = np.zeros_like(Q)
+        for lo, hi in zip(cuts[:-1], cuts[1:]):
+            k = np.arange(lo, hi + 1)
+            plus, minus = np.minimum(k + w, hi), np.maximum(k - w, lo)
+            t = Q[plus] - Q[minus]
+            tin[k] = t
+            tout[k] = t
+            tout[lo] = Q[min(lo + w, hi)] - Q[lo]
+            tin[hi] = Q[hi] - Q[max(hi - w, lo)]
+        tin[N + 1:] = tin[1: len(Q) - N]
+        tout[N + 1:] = tout[1: len(Q) - N]
+    for i, t in pins.items():
+        if t is not None:
+            tin[i] = tout[i] = t
+    tin /= np.maximum(np.hypot(*tin.T), 1e-300)[:, None]
+    tout /= np.maximum(np.hypot(*tout.T), 1e-300)[:, None]
+    return tin, tout
+
+
+def _axis_err(q: np.ndarray, p: np.ndarray, t: np.ndarray) -> float:
+    """The largest distance of ``q`` from the line through ``p`` along ``t``."""
+    return float(np.abs(cross(t, q - p)).max()) if len(q) else 0.0
+
+
+def merge_lines(pieces: list, Q: np.ndarray, pins: dict, allow: float) -> list:
+    """Pieces (with ``kind``, ``a``, ``b``) where two lines meeting at a pin are joined into one line when the
+    samples of both lie within ``allow`` of the axis through the pin: a straight edge at an extreme."""
+    k = 1
+    while k < len(pieces):
+        prev, cur = pieces[k - 1], pieces[k]
+        t = pins.get(cur.a)
+        if t is not None and prev.kind == cur.kind == "line" and prev.b == cur.a \
+                and _axis_err(Q[prev.a: cur.b + 1], Q[cur.a], t) <= allow:
+            prev.b = cur.b
+            del pieces[k]
+            continue
+        k += 1
+    return pieces
+
+
+def pinned_line(q: np.ndarray, a: int, pins: dict, Q: np.ndarray, fit, allow: float):
+    """The line ``fit`` ``(point, unit direction)`` of the samples ``q`` (the samples ``a`` on of ``Q``), or,
+    when a pin lies on it, the line along the axis through the pin: None when a sample strays more than
+    ``allow`` from that (the piece then cannot be a line)."""
+    for i, t in pins.items():
+        if t is not None and a <= i < a + len(q):
+            if _axis_err(q, Q[i], t) > allow:
+                return None
+            return Q[i].copy(), (t if t @ fit[1] >= 0 else -t)
+    return fit
+
+
+def arc_centre(q: np.ndarray, t0: np.ndarray, t1: np.ndarray, pinned: tuple[bool, bool]) -> np.ndarray | None:
+    """The centre of the arc through both ends of ``q``: tangent to ``t0`` at its start and ``t1`` at its end
+    where ``pinned`` (a circle through two points with its centre on the normal at one), else the least-squares
+    one (:func:`cad.fit_pieces.arc_through`); None when the pins allow no arc."""
+    if not any(pinned):
+        return arc_through(q)
+    a, b, t = (q[0], q[-1], t0) if pinned[0] else (q[-1], q[0], t1)
+    n = np.array([-t[1], t[0]])
+    d = a - b
+    den = 2.0 * float(n @ d)
+    if abs(den) <= 1e-12 * max(float(d @ d), 1e-300):
+        return None
+    c = a - float(d @ d) / den * n
+    if all(pinned):  # the other end's radius must be normal to its tangent as well
+        r = q[-1] - c
+        if abs(float(r @ t1)) > 1e-3 * float(np.hypot(*r)):
+            return None
+    return c
+
+
+def pinned_piece(q: np.ndarray, a: int, b: int, Q: np.ndarray, pins: dict):
+    """For a piece over the samples ``a..b`` of ``Q`` (``q`` a subset of them, ends included) with a pin at
+    an end, what :func:`cad.fit.fit_ring`'s cover tests it with: ``(largest distance of q from the line along
+    the axis through the pin(s), the circle (centre, radius) tangent to the axis there or None)``; None when
+    neither end is pinned."""
+    t0, t1 = pins.get(a), pins.get(b)
+    if t0 is None and t1 is None:
+        return None
+    line = max(_axis_err(q, Q[i], t) for i, t in ((a, t0), (b, t1)) if t is not None)
+    z = np.zeros(2)
+    c = arc_centre(q, t0 if t0 is not None else z, t1 if t1 is not None else z, (t0 is not None, t1 is not None))
+    return line, (None if c is None else (c, float(np.hypot(*(q[0] - c)))))
+
+
+def snap_joins(joins: list, pieces: list, fits: list, Q: np.ndarray, pins: dict) -> list:
+    """The joins of ``pieces`` (``joins[k]`` where piece ``k`` starts) on the pins: at a pin the traced extreme
+    point itself, and where a line along the axis through a pin meets another line, on the pinned one."""
+    for k, p in enumerate(pieces):
+        if p.a in pins:
+            joins[k] = Q[p.a]
+            continue
+        on = [f for f, piece in ((fits[k - 1], pieces[k - 1]), (fits[k], p)) if piece.kind == "line" and f is not None
+              and any(t is not None and piece.a <= i <= piece.b and abs(cross(f[1], Q[i] - f[0])) <= 1e-12 * (1 + abs(Q[i]).max())
+                      for i, t in pins.items())]
+        if len(on) == 1:
+            m, u = on[0]
+            joins[k] = m + float((joins[k] - m) @ u) * u
+    return joins
