@@ -46,7 +46,16 @@ from typing import Any
 import numpy as np
 
 from cad import ellipse, geometry
-from cad.fit_knots import arc_centre, extreme_pins, merge_lines, pinned_line, pinned_piece, snap_joins, tangents
+from cad.fit_knots import (
+    arc_centres,
+    extreme_pins,
+    fillet_joins,
+    merge_lines,
+    pinned_line,
+    pinned_piece,
+    snap_joins,
+    tangents,
+)
 from cad.fit_noise import smooth
 from cad.fit_pieces import (
     arc_cubic,
@@ -414,6 +423,7 @@ def _refine(pieces: list[_Piece], Q: np.ndarray, tin, tout, corners: set[int], t
             nxt.a -= tail
             p.b -= tail
     joins = snap_joins([_join(pieces[k - 1], pieces[k], fits[k - 1], fits[k], Q) for k in range(n)], pieces, fits, Q, pins)
+    filleted = fillet_joins(joins, pieces, fits, corners | set(pins), Q, slack * tol)
     out = []
     for k, p in enumerate(pieces):
         # a cubic leaves and meets a line or an arc along it (G1), except at a corner of the trace
@@ -421,7 +431,9 @@ def _refine(pieces: list[_Piece], Q: np.ndarray, tin, tout, corners: set[int], t
         t1 = tin[p.b] if p.b in corners else -_end_tangent(pieces[(k + 1) % n], fits[(k + 1) % n],
                                                            joins[(k + 1) % n], -tin[p.b], start=True)
         out.append(_place(p, joins[k], joins[(k + 1) % n], Q, t0, t1, tol, slack, cubic_slack, px,
-                          (pins.get(p.a) is not None, pins.get(p.b) is not None)))
+                          (pins.get(p.a) is not None, pins.get(p.b) is not None),
+                          (pieces[k - 1].kind == "line" and p.a not in corners or k in filleted,
+                           pieces[(k + 1) % n].kind == "line" and p.b not in corners or k in filleted)))
     return [p for group in out for p in group]
 
 
@@ -459,8 +471,10 @@ def _join(prev: _Piece, cur: _Piece, f0, f1, Q: np.ndarray) -> np.ndarray:
 
 
 def _place(p: _Piece, p0: np.ndarray, p1: np.ndarray, Q: np.ndarray, t0: np.ndarray, t1: np.ndarray,
-           tol: float, slack: float, cubic_slack: float, px: float, pinned=(False, False)) -> list[_Piece]:
-    """The piece ``p`` from ``p0`` to ``p1`` (an arc tangent to ``t0``, ``t1`` at ``pinned`` ends): as its kind, or a cubic leaving along ``t0`` and arriving along
+           tol: float, slack: float, cubic_slack: float, px: float, pinned=(False, False),
+           tangent=(False, False)) -> list[_Piece]:
+    """The piece ``p`` from ``p0`` to ``p1`` (an arc tangent to ``t0``, ``t1`` at ``pinned`` ends, and where it
+    can at ``tangent`` ones: :func:`cad.fit_knots.arc_centres`): as its kind, or a cubic leaving along ``t0`` and arriving along
     ``t1`` if it strays too far, or cubics split where they stray (Schneider) if that does too."""
     q = Q[p.a: p.b + 1].copy()
     q[0], q[-1] = p0, p1
@@ -470,13 +484,14 @@ def _place(p: _Piece, p0: np.ndarray, p1: np.ndarray, Q: np.ndarray, t0: np.ndar
         ctrl, err = line_ctrl(p0, p1), _chord_err(q, p0, p1, slack * tol)
     elif kind == "arc":
         assert p.arc is not None
-        c = arc_centre(q, t0, t1, pinned)
         ctrl = line_ctrl(p0, p1)
-        if c is not None:
+        for c in arc_centres(q, t0, t1, pinned, tangent):
             e, sw = arc_err(q, c, float(np.hypot(*(p0 - c))))
             # the moved centre must keep the arc's turn (else it becomes a cubic below)
-            if sw * p.arc[1] > 0 and abs(sw - p.arc[1]) <= 0.25 * abs(p.arc[1]) + 0.05:
+            if e < err and sw * p.arc[1] > 0 and abs(sw - p.arc[1]) <= 0.25 * abs(p.arc[1]) + 0.05:
                 ctrl, arc, err = arc_cubic(p0, p1, c, max(-math.pi, min(math.pi, sw))), (c, sw), e
+            if err <= allow:
+                break
     elif kind == "cubic":
         ctrl, err = cubic(sub(q, 0, len(q) - 1, 400), t0, t1)
     else:  # a split cubic: its ends follow the joins
@@ -607,7 +622,7 @@ def fit_ring(ctrl: np.ndarray, tol: float, *, px: float | None = None, grain: fl
         cover: list[_Piece] = []
         for lo, hi in zip(cuts[:-1], cuts[1:]):
             cover += _cover(Q, lo, hi, tin, tout, tol, LS_SLACK, CUBIC_SLACK, step, res, pins)
-        cover = merge_lines(cover, Q, pins, LS_SLACK * tol)
+        cover = merge_lines(cover, Q, N, pins, LS_SLACK * tol)
         if not corner.any() and not pins and len(cover) > 2:  # the start was arbitrary: join the last and first pieces
             last, first = cover[-1], cover[0]
             kind = _fits_whole(Q, last.a, first.b + N, tin, tout, tol, LS_SLACK, CUBIC_SLACK)

@@ -21,7 +21,7 @@ import numpy as np
 
 from cad.fit_pieces import arc_through, cross
 
-__all__ = ["extreme_pins", "tangents", "merge_lines", "pinned_line", "arc_centre", "pinned_piece", "snap_joins"]
+__all__ = ["extreme_pins", "tangents", "merge_lines", "pinned_line", "arc_centre", "pinned_piece", "snap_joins", "arc_centres", "fillet_joins"]
 
 #: The sides of a bounding box, in the order of its tuple ``(xmin, ymin, xmax, ymax)``.
 SIDES = ("xmin", "ymin", "xmax", "ymax")
@@ -132,9 +132,16 @@ def _axis_err(q: np.ndarray, p: np.ndarray, t: np.ndarray) -> float:
     return float(np.abs(cross(t, q - p)).max()) if len(q) else 0.0
 
 
-def merge_lines(pieces: list, Q: np.ndarray, pins: dict, allow: float) -> list:
-    """Pieces (with ``kind``, ``a``, ``b``) where two lines meeting at a pin are joined into one line when the
-    samples of both lie within ``allow`` of the axis through the pin: a straight edge at an extreme."""
+def merge_lines(pieces: list, Q: np.ndarray, N: int, pins: dict, allow: float) -> list:
+    """Pieces (with ``kind``, ``a``, ``b``; the samples ``Q`` are two laps of ``N``) where two lines meeting at a pin
+    are joined into one line when the samples of both lie within ``allow`` of the axis through the pin: a straight
+    edge at an extreme. The last and the first piece meet at the ring's start (a pin, when no corner comes first)."""
+    last, first = (pieces[-1], pieces[0]) if len(pieces) > 2 else (None, None)
+    t = pins.get(0)
+    if last is not None and t is not None and last.kind == first.kind == "line" and last.b == N and first.a == 0 \
+            and _axis_err(Q[last.a: first.b + N + 1], Q[0], t) <= allow:
+        last.b = first.b + N
+        del pieces[0]
     k = 1
     while k < len(pieces):
         prev, cur = pieces[k - 1], pieces[k]
@@ -208,3 +215,51 @@ def snap_joins(joins: list, pieces: list, fits: list, Q: np.ndarray, pins: dict)
             m, u = on[0]
             joins[k] = m + float((joins[k] - m) @ u) * u
     return joins
+
+
+def arc_centres(q: np.ndarray, t0: np.ndarray, t1: np.ndarray, pinned: tuple[bool, bool],
+                tangent: tuple[bool, bool]) -> list[np.ndarray]:
+    """Centres of the arc through both ends of ``q`` to try in turn: tangent to ``t0``, ``t1`` at the
+    ``pinned`` ends (always) and at the ``tangent`` ends (where it meets a line: G1), then at fewer of the
+    latter (:func:`arc_centre`)."""
+    tries = [tangent, (tangent[0], False), (False, tangent[1]), (False, False)]
+    out = []
+    for t in dict.fromkeys(tries):
+        c = arc_centre(q, t0, t1, (pinned[0] or t[0], pinned[1] or t[1]))
+        if c is not None:
+            out.append(c)
+    return out
+
+
+def fillet_joins(joins: list, pieces: list, fits: list, corners: set, Q: np.ndarray, allow: float) -> set[int]:
+    """Move the ends of each arc between two lines (no corner at its ends) onto the points where the circle of
+    its radius tangent to both lines touches them (a fillet), and the pieces' ends onto the samples nearest
+    them, when that circle stays within ``allow`` of the samples between them and the lines keep their
+    direction; the indices of those arcs."""
+    n, out = len(pieces), set()
+    for k, p in enumerate(pieces):
+        prev, nxt = pieces[k - 1], pieces[(k + 1) % n]
+        if p.kind != "arc" or prev.kind != "line" or nxt.kind != "line" or p.a in corners or p.b in corners \
+                or fits[k] is None or fits[k - 1] is None or fits[(k + 1) % n] is None or n < 4:
+            continue
+        (c0, r), (m0, u0), (m1, u1) = fits[k], fits[k - 1], fits[(k + 1) % n]
+        det = float(cross(u0, u1))
+        if abs(det) < 1e-3:
+            continue
+        n0, n1 = np.array([-u0[1], u0[0]]), np.array([-u1[1], u1[0]])
+        s0, s1 = math.copysign(r, float(n0 @ (c0 - m0))), math.copysign(r, float(n1 @ (c0 - m1)))
+        c = np.linalg.solve(np.array([n0, n1]), np.array([n0 @ m0 + s0, n1 @ m1 + s1]))
+        a, b = m0 + float((c - m0) @ u0) * u0, m1 + float((c - m1) @ u1) * u1
+        lo, hi = prev.a, nxt.b  # the samples of the three pieces; the arc's ends move to those nearest a and b
+        if hi <= lo or k == 0 or k + 1 >= n:  # (the ring's first and last pieces are left as they are)
+            continue
+        ia = lo + int(np.argmin(np.hypot(*(Q[lo: hi + 1] - a).T)))
+        ib = lo + int(np.argmin(np.hypot(*(Q[lo: hi + 1] - b).T)))
+        if not lo < ia < ib - 2 < hi - 3 or (a - joins[k - 1]) @ u0 <= 0 or (joins[(k + 2) % n] - b) @ u1 <= 0:
+            continue
+        if float(np.abs(np.hypot(*(Q[ia: ib + 1] - c).T) - r).max()) > allow:
+            continue
+        prev.b, p.a, p.b, nxt.a = ia, ia, ib, ib
+        joins[k], joins[k + 1] = a, b
+        out.add(k)
+    return out
