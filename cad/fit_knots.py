@@ -70,8 +70,8 @@ def extreme_pins(q: np.ndarray, raw: np.ndarray, levels: tuple, sides, corners: 
 
 def _vertex(raw: np.ndarray, i: int, axis: int, sign: float, depth: float) -> int | None:
     """The sample of the stretch of ``raw`` about ``i`` within ``depth`` of it on the axis ``axis`` (outwards
-    ``sign``) nearest the vertex of the least-squares parabola through the stretch; None when the parabola
-    does not fall by half ``depth`` within it (a straight edge)."""
+    ``sign``) nearest the vertex of the least-squares parabola through the stretch; None when it bends less
+    than the ring is large (a straight edge)."""
     m = len(raw)
     top = sign * raw[i, axis]
     lo = hi = 0
@@ -85,9 +85,9 @@ def _vertex(raw: np.ndarray, i: int, axis: int, sign: float, depth: float) -> in
     s = raw[run, 1 - axis] - raw[i, 1 - axis]
     d = sign * raw[run, axis] - top
     a, b, _ = np.polyfit(s, d, 2)
-    # a curve leaves the stretch by its bending (the parabola falls by about ``depth`` over it); a straight
-    # edge leaves it at its ends, where it turns
-    if a < 0 and -a * (0.5 * np.ptp(s)) ** 2 >= 0.5 * depth:
+    # a stretch that bends by less than the ring's size (its radius, 1 / 2a, larger) is a straight edge for the
+    # fit: a line fits it, its least-squares line estimates the extreme, and a pin along it would only split it
+    if a < 0 and 1.0 / (-2.0 * a) < np.ptp(raw, axis=0).max():
         k = int(np.argmin(np.abs(s + b / (2 * a))))
         if 0 < k < len(run) - 1:
             return int(run[k])
@@ -136,9 +136,8 @@ def merge_lines(pieces: list, Q: np.ndarray, N: int, pins: dict, allow: float) -
     """Pieces (with ``kind``, ``a``, ``b``; the samples ``Q`` are two laps of ``N``) where two lines meeting at a pin
     are joined into one line when the samples of both lie within ``allow`` of the axis through the pin: a straight
     edge at an extreme. The last and the first piece meet at the ring's start (a pin, when no corner comes first)."""
-    last, first = (pieces[-1], pieces[0]) if len(pieces) > 2 else (None, None)
-    t = pins.get(0)
-    if last is not None and t is not None and last.kind == first.kind == "line" and last.b == N and first.a == 0 \
+    last, first, t = (pieces[-1], pieces[0], pins.get(0)) if len(pieces) > 2 else (None, None, None)
+    if last is not None and first is not None and t is not None and last.kind == first.kind == "line" and last.b == N and first.a == 0 \
             and _axis_err(Q[last.a: first.b + N + 1], Q[0], t) <= allow:
         last.b = first.b + N
         del pieces[0]

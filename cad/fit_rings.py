@@ -63,31 +63,28 @@ NOISE_CAP = 3.0
 EXTREME_TOL = 0.1
 
 
-def _by_lines(res: FitResult, side: int, level: float, near: float) -> bool:
-    """Whether the extreme ``level`` of the fit ``res`` on ``side`` is set by lines: a straight edge along the
-    axis (a line with both ends within ``near`` of it, the least-squares estimate of that edge) or a sharpened
-    corner (two lines meeting there), which restores the corner the trace rounded."""
-    at = np.abs(res.ctrl[:, [0, 3], side % 2] - level) <= near
+def _sharpened(res: FitResult, side: int, level: float) -> bool:
+    """Whether the extreme ``level`` of the fit ``res`` on ``side`` is a corner between two lines: a sharpened
+    corner, which restores the corner the trace rounded and may reach past it."""
     lines = np.asarray(res.is_line, bool)
-    sharp = np.abs(res.ctrl[:, 0, side % 2] - level) <= 1e-9 * (1.0 + abs(level))
-    return bool((lines & at.all(axis=1)).any() or (sharp & lines & np.roll(lines, 1)).any())
+    at = np.abs(res.ctrl[:, 0, side % 2] - level) <= 1e-9 * (1.0 + abs(level))
+    return bool((at & lines & np.roll(lines, 1)).any())
 
 
-def _fit_keeping(ring: Ring, tol: float, sides: tuple[int, ...], slack: float, straight: float,
-                 **kw) -> FitResult | None:
+def _fit_keeping(ring: Ring, tol: float, sides: tuple[int, ...], slack: float, **kw) -> FitResult | None:
     """:func:`cad.fit.fit_ring` of ``ring``, fitted again with the extreme points on ``sides`` of its bounding
-    box as knots (tangent along the axis) where the fit moves them by more than ``slack``, unless lines set
-    them there (:func:`_by_lines`, ``straight``: how near the level a line's ends must be): a type designer's
-    nodes at extremes, so that the outline keeps its size and centre. Pinned only where needed, as each pin
-    is a knot (a piece more)."""
-    res = fit_ring(ring.ctrl, tol, **kw)
+    box as knots (:mod:`cad.fit_knots`) where the fit moves them by more than ``slack`` (and again where that
+    refit moves others), unless a sharpened corner sets them (:func:`_sharpened`): a type designer's nodes at
+    extremes, so that the outline keeps its size and centre.
+    Pinned only where needed, as each pin is a knot (a piece more)."""
     old = ring.bounds()
+    res = fit_ring(ring.ctrl, tol, **kw)
     pinned: set[int] = set()
-    for _ in range(2):
+    for _ in range(len(sides)):
         if res is None:
             return None
         box = geometry.curve_bounds(res.ctrl, res.arcs, res.ellipses)
-        moved = {s for s in sides if abs(box[s] - old[s]) > slack and not _by_lines(res, s, box[s], straight)} - pinned
+        moved = {s for s in sides if abs(box[s] - old[s]) > slack and not _sharpened(res, s, box[s])} - pinned
         if not moved:
             break
         pinned |= moved
@@ -132,7 +129,7 @@ def fit_rings(rings: dict[int, Ring], tol: float, px: float, *, grain: float = 1
         for i in todo:
             t, smooth_px, guard = ladder[i][level]
             coarse = t > tol or smooth_px > 0
-            res = _fit_keeping(rings[i], t, sides[i], EXTREME_TOL * tol, LS_SLACK * tol, px=px, grain=grain * px, smooth_px=smooth_px)
+            res = _fit_keeping(rings[i], t, sides[i], EXTREME_TOL * tol, px=px, grain=grain * px, smooth_px=smooth_px)
             new = Ring(res.ctrl, res.is_line, True, res.arcs, res.ellipses) if res is not None else None
             pts = new.flatten(t / 16) if new is not None else ()  # fine: a thin sliver may cross at its tip
             if res is None or new is None or len(pts) < 3 or (new.area() > 0) != (rings[i].area() > 0) \
