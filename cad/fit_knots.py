@@ -87,7 +87,7 @@ def _vertex(raw: np.ndarray, i: int, axis: int, sign: float, depth: float) -> in
     a, b, _ = np.polyfit(s, d, 2)
     # a stretch that bends by less than the ring's size (its radius, 1 / 2a, larger) is a straight edge for the
     # fit: a line fits it, its least-squares line estimates the extreme, and a pin along it would only split it
-    if a < 0 and 1.0 / (-2.0 * a) < np.ptp(raw, axis=0).max():
+    if a < 0 and -a * (0.5 * np.ptp(s)) ** 2 >= 0.5 * depth:
         k = int(np.argmin(np.abs(s + b / (2 * a))))
         if 0 < k < len(run) - 1:
             return int(run[k])
@@ -156,13 +156,14 @@ def merge_lines(pieces: list, Q: np.ndarray, N: int, pins: dict, allow: float) -
 
 def pinned_line(q: np.ndarray, a: int, pins: dict, Q: np.ndarray, fit, allow: float):
     """The line ``fit`` ``(point, unit direction)`` of the samples ``q`` (the samples ``a`` on of ``Q``), or,
-    when a pin lies on it, the line along the axis through the pin: None when a sample strays more than
-    ``allow`` from that (the piece then cannot be a line)."""
+    when a pin lies on it, the line along the axis through the pin if no sample strays more than ``allow``
+    from that. Else a line that ends at the pin keeps its own direction (it runs inwards from the extreme;
+    the join there is the pin), and one that passes it cannot be a line (None)."""
     for i, t in pins.items():
         if t is not None and a <= i < a + len(q):
-            if _axis_err(q, Q[i], t) > allow:
-                return None
-            return Q[i].copy(), (t if t @ fit[1] >= 0 else -t)
+            if _axis_err(q, Q[i], t) <= allow:
+                return Q[i].copy(), (t if t @ fit[1] >= 0 else -t)
+            return fit if i in (a, a + len(q) - 1) else None
     return fit
 
 
