@@ -6,8 +6,9 @@ whole part) are knots as well, as a type designer puts nodes at extremes: a *pin
 outline passes through the traced extreme point along the axis (tangent-continuous: the tangent of
 the pieces on both sides is parallel to the axis of the other coordinate), so that no piece can run
 past the extreme or fall short of it, and the fitted bounding box is the traced one. A line through
-a pin lies along that axis; an arc ending at one has its centre on the normal there; a cubic leaves
-it along the axis. An extreme at a corner of the trace is the corner's, which the fit keeps (or
+a pin lies along that axis (one that only ends there, running inwards, may keep its own direction);
+an arc ending at one has its centre on the normal there; a cubic leaves it along the axis. Arcs meet
+lines tangentially as well (:func:`fillet_joins`, :func:`arc_centres`). An extreme at a corner of the trace is the corner's, which the fit keeps (or
 sharpens, restoring what the trace rounded), and needs no pin.
 
 Every function takes plain arrays: samples ``q`` (m, 2) of a closed ring in order, indices into them.
@@ -21,7 +22,8 @@ import numpy as np
 
 from cad.fit_pieces import arc_through, cross
 
-__all__ = ["extreme_pins", "tangents", "merge_lines", "pinned_line", "arc_centre", "pinned_piece", "snap_joins", "arc_centres", "fillet_joins"]
+__all__ = ["extreme_pins", "tangents", "merge_lines", "pinned_line", "arc_centre", "arc_centres", "pinned_piece",
+           "snap_joins", "fillet_joins"]
 
 #: The sides of a bounding box, in the order of its tuple ``(xmin, ymin, xmax, ymax)``.
 SIDES = ("xmin", "ymin", "xmax", "ymax")
@@ -35,8 +37,8 @@ def extreme_pins(q: np.ndarray, raw: np.ndarray, levels: tuple, sides, corners: 
     The extreme of a side is where the trace ``raw`` (the samples before any smoothing, in the same order)
     runs along the axis: the vertex of the least-squares parabola through the stretch of samples within
     ``depth`` of the farthest one (on a gentle curve the farthest sample is anywhere along a stretch of the
-    staircase); a straight edge there is not pinned, as a line fits it. The sample there is moved across the axis
-    to the exact traced extreme ``levels[side]`` (the trace's bounds), so the fit passes through it. Where the
+    staircase); a straight edge there is not pinned, as its least-squares line is the better estimate of it.
+    The sample there is moved across the axis to the exact traced extreme ``levels[side]`` (the trace's bounds), so the fit passes through it. Where the
     trace turns by more than ``corner_deg`` from ``reach`` samples before the pin to as many after it (a tip,
     or a corner the trace rounded), the pin is a corner of the fit (no tangent), which the fit may sharpen.
     None is pinned within ``near`` samples of a corner (indices ``corners``: the extreme is the corner's) or
@@ -49,9 +51,10 @@ def extreme_pins(q: np.ndarray, raw: np.ndarray, levels: tuple, sides, corners: 
     idx = np.arange(m)
     for side in sides:
         axis, sign = side % 2, (1.0 if side >= 2 else -1.0)
-        i = _vertex(raw, int(np.argmax(sign * raw[:, axis])), axis, sign, depth)
-        if i is None:  # a straight edge: its least-squares line is the best estimate of the extreme
+        vertex = _vertex(raw, int(np.argmax(sign * raw[:, axis])), axis, sign, depth)
+        if vertex is None:  # a straight edge: its least-squares line is the better estimate of the extreme
             continue
+        i = vertex
         taken = np.concatenate([np.asarray(corners, np.int64) % m, np.array(list(pins), np.int64)])
         gap = np.abs(idx[taken] - i) if len(taken) else np.array([m])
         if len(taken) and np.minimum(gap, m - gap).min() <= near:
@@ -70,8 +73,9 @@ def extreme_pins(q: np.ndarray, raw: np.ndarray, levels: tuple, sides, corners: 
 
 def _vertex(raw: np.ndarray, i: int, axis: int, sign: float, depth: float) -> int | None:
     """The sample of the stretch of ``raw`` about ``i`` within ``depth`` of it on the axis ``axis`` (outwards
-    ``sign``) nearest the vertex of the least-squares parabola through the stretch; None when it bends less
-    than the ring is large (a straight edge)."""
+    ``sign``) nearest the vertex of the least-squares parabola through the stretch; None when the parabola
+    falls by less than half ``depth`` over it (a straight edge, which leaves the stretch where it turns at its
+    ends, not by its own bending)."""
     m = len(raw)
     top = sign * raw[i, axis]
     lo = hi = 0

@@ -71,20 +71,22 @@ def _sharpened(res: FitResult, side: int, level: float) -> bool:
     return bool((at & lines & np.roll(lines, 1)).any())
 
 
-def _fit_keeping(ring: Ring, tol: float, sides: tuple[int, ...], slack: float, **kw) -> FitResult | None:
+def _fit_keeping(ring: Ring, tol: float, sides: tuple[int, ...], slack: float, extent: tuple, **kw) -> FitResult | None:
     """:func:`cad.fit.fit_ring` of ``ring``, fitted again with the extreme points on ``sides`` of its bounding
-    box as knots (:mod:`cad.fit_knots`) where the fit moves them by more than ``slack`` (and again where that
-    refit moves others), unless a sharpened corner sets them (:func:`_sharpened`): a type designer's nodes at
-    extremes, so that the outline keeps its size and centre.
+    box as knots (:mod:`cad.fit_knots`) where the fit moves them by more than ``slack``, and on any side where
+    it runs past the outline's ``extent`` (xmin, ymin, xmax, ymax) by more (and again where that refit moves
+    others), unless a sharpened corner sets them (:func:`_sharpened`): a type designer's nodes at extremes, so that the outline keeps its size and centre.
     Pinned only where needed, as each pin is a knot (a piece more)."""
     old = ring.bounds()
     res = fit_ring(ring.ctrl, tol, **kw)
     pinned: set[int] = set()
-    for _ in range(len(sides)):
+    for _ in range(4):
         if res is None:
             return None
         box = geometry.curve_bounds(res.ctrl, res.arcs, res.ellipses)
-        moved = {s for s in sides if abs(box[s] - old[s]) > slack and not _sharpened(res, s, box[s])} - pinned
+        moved = {s for s in range(4) if ((s in sides and abs(box[s] - old[s]) > slack)
+                                         or (box[s] - extent[s]) * (1 if s >= 2 else -1) > slack)
+                 and not _sharpened(res, s, box[s])} - pinned
         if not moved:
             break
         pinned |= moved
@@ -129,7 +131,7 @@ def fit_rings(rings: dict[int, Ring], tol: float, px: float, *, grain: float = 1
         for i in todo:
             t, smooth_px, guard = ladder[i][level]
             coarse = t > tol or smooth_px > 0
-            res = _fit_keeping(rings[i], t, sides[i], EXTREME_TOL * tol, px=px, grain=grain * px, smooth_px=smooth_px)
+            res = _fit_keeping(rings[i], t, sides[i], EXTREME_TOL * tol, (*lo, *hi), px=px, grain=grain * px, smooth_px=smooth_px)
             new = Ring(res.ctrl, res.is_line, True, res.arcs, res.ellipses) if res is not None else None
             pts = new.flatten(t / 16) if new is not None else ()  # fine: a thin sliver may cross at its tip
             if res is None or new is None or len(pts) < 3 or (new.area() > 0) != (rings[i].area() > 0) \
