@@ -71,12 +71,14 @@ def _sharpened(res: FitResult, side: int, level: float) -> bool:
     return bool((at & lines & np.roll(lines, 1)).any())
 
 
-def _fit_keeping(ring: Ring, tol: float, sides: tuple[int, ...], slack: float, extent: tuple, **kw) -> FitResult | None:
+def _fit_keeping(ring: Ring, tol: float, sides: tuple[int, ...], slack: float, extent: tuple,
+                 **kw) -> FitResult | None:
     """:func:`cad.fit.fit_ring` of ``ring``, fitted again with the extreme points on ``sides`` of its bounding
     box as knots (:mod:`cad.fit_knots`) where the fit moves them by more than ``slack``, and on any side where
     it runs past the outline's ``extent`` (xmin, ymin, xmax, ymax) by more (and again where that refit moves
-    others), unless a sharpened corner sets them (:func:`_sharpened`): a type designer's nodes at extremes, so that the outline keeps its size and centre.
-    Pinned only where needed, as each pin is a knot (a piece more)."""
+    others), unless a sharpened corner sets them (:func:`_sharpened`): a type designer's nodes at extremes,
+    so that the outline keeps its size and centre. Pinned only where needed, as each pin is a knot (a piece
+    more)."""
     old = ring.bounds()
     res = fit_ring(ring.ctrl, tol, **kw)
     pinned: set[int] = set()
@@ -105,7 +107,8 @@ def fit_rings(rings: dict[int, Ring], tol: float, px: float, *, grain: float = 1
     a quarter of the tolerance, and then keeps the traced ring, so the cleaning never has to repair
     what the fit did. With ``follow_noise`` each ring's tolerance follows the wobble of its trace; with
     ``noise_px`` (the length over which the image's noise makes its edges meander, in ``px``) each trace is
-    smoothed over a few times that and fitted within a fraction of it. ``grain``: :func:`cad.fit.fit_grain`."""
+    smoothed over a few times that and fitted within a fraction of it. ``grain``: :func:`cad.fit.fit_grain`.
+    Every refit keeps the outline's extremes, which set its size and centre (:func:`_fit_keeping`)."""
     fitted: dict[int, tuple[Ring, float]] = {}
     keys = list(rings)
     ladder = {i: [(tol / 2**level, 0.0, False) for level in range(FIT_RETRIES + 1)] for i in keys}
