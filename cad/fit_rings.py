@@ -78,25 +78,34 @@ def _fit_keeping(ring: Ring, tol: float, sides: tuple[int, ...], slack: float, e
     it runs past the outline's ``extent`` (xmin, ymin, xmax, ymax) by more (and again where that refit moves
     others), unless a sharpened corner sets them (:func:`_sharpened`): a type designer's nodes at extremes,
     so that the outline keeps its size and centre. Pinned only where needed, as each pin is a knot (a piece
-    more)."""
+    more); of the fits tried, the one that moves the extremes least in all (the first of equals)."""
     old = ring.bounds()
-    res = fit_ring(ring.ctrl, tol, **kw)
-    pinned: set[int] = set()
-    for _ in range(4):
-        if res is None:
-            return None
+
+    def moved(res: FitResult) -> np.ndarray:
         box = geometry.curve_bounds(res.ctrl, res.arcs, res.ellipses)
-        moved = {s for s in range(4) if ((s in sides and abs(box[s] - old[s]) > slack)
-                                         or (box[s] - extent[s]) * (1 if s >= 2 else -1) > slack)
-                 and not _sharpened(res, s, box[s])} - pinned
-        if not moved:
+        out = np.zeros(4)
+        for s in range(4):
+            if not _sharpened(res, s, box[s]):
+                past = (box[s] - extent[s]) * (1 if s >= 2 else -1)
+                out[s] = max(abs(box[s] - old[s]) if s in sides else 0.0, past)
+        return out
+
+    res = fit_ring(ring.ctrl, tol, **kw)
+    if res is None:
+        return None
+    tried = [(float(moved(res).sum()), 0, res)]
+    pinned: set[int] = set()
+    for k in range(4):
+        more = {s for s, d in enumerate(moved(res)) if d > slack} - pinned
+        if not more:
             break
-        pinned |= moved
+        pinned |= more
         again = fit_ring(ring.ctrl, tol, extremes=tuple(sorted(pinned)), **kw)
         if again is None:
             break
         res = again
-    return res
+        tried.append((float(moved(res).sum()), k + 1, res))
+    return min(tried, key=lambda x: x[:2])[2]
 
 
 def fit_rings(rings: dict[int, Ring], tol: float, px: float, *, grain: float = 1.0, follow_noise: bool = False,
