@@ -29,12 +29,11 @@ ring with the fewest pieces that stay close to it:
    through their moved ends; an arc that barely turns is a line; cubics leave and meet lines and
    arcs along them (G1). A piece that strays more than :data:`ACCEPT_TOL` times its allowance
    becomes a cubic, and if that strays too, cubics split where they stray (Schneider).
-5. A run of short pieces between two straight runs that turn sharply is removed and the lines
-   meet at their intersection (potrace rounds a sharp corner by a fraction of a pixel), when
-   that point lies within :data:`CORNER_REACH_PX` source pixels of the trace.
+5. A run of short pieces between two straight runs that turn sharply is removed and the lines meet
+   at their intersection, when it lies within :data:`CORNER_REACH_PX` source pixels of the trace
+   (potrace rounds a sharp corner); two lines between corners that one line fits become one.
 
-The result has fewer segments than the trace, or as many with more of them lines and arcs, or
-:func:`fit_ring` returns None.
+The result has fewer segments than the trace (or as many, more of them lines and arcs), or None.
 """
 
 from __future__ import annotations
@@ -59,6 +58,7 @@ from cad.fit_pieces import (
     kasa_circle,
     line_ctrl,
     line_err,
+    merge_lines,
     samples,
     seg_tangents,
     sub,
@@ -66,8 +66,7 @@ from cad.fit_pieces import (
     unit,
 )
 
-__all__ = ["FitResult", "fit_ring", "fit_grain", "default_fit_px", "arc_cubic", "DEFAULT_FIT_PX", "CORNER_DEG",
-           "LS_SLACK"]
+__all__ = ["FitResult", "fit_ring", "fit_grain", "default_fit_px", "arc_cubic", "DEFAULT_FIT_PX", "CORNER_DEG", "LS_SLACK"]
 
 #: The default tolerance, in source pixels, of a subject up to FIT_SUBJECT_PX source pixels across.
 DEFAULT_FIT_PX = 0.1
@@ -630,6 +629,7 @@ def fit_ring(ctrl: np.ndarray, tol: float, *, px: float | None = None, grain: fl
             return None
         pieces = _refine(cover, Q, tin, tout, set(cuts), tol, LS_SLACK, CUBIC_SLACK, px)
         deviation = _sharpen(pieces, Q, px)
+        merge_lines(pieces, Q, N, LS_SLACK * tol, CORNER_DEG, CORNER_REACH_PX * px)
     simple = sum(p.kind in ("line", "arc", "ellipse") for p in pieces)
     handles = np.abs(cross(ctrl[:, 1:3] - ctrl[:, :1], (ctrl[:, 3] - ctrl[:, 0])[:, None, :])).max(axis=1)
     straight = int((handles <= 1e-9 * np.hypot(*(ctrl[:, 3] - ctrl[:, 0]).T) + 1e-300).sum())
