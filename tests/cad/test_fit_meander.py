@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import shapely
 from PIL import Image, ImageDraw
-from shapely import affinity
 
 import tracer
 from cad.regions import to_regions
+from shapes import iou_at_width
 from tracer.trace import CLEAN_MEANDER, edge_noise_px
 
 SIZE = 2048
@@ -39,18 +39,6 @@ def _render(shape: shapely.Polygon, path, ss: int = 4) -> None:
     img.resize((SIZE, SIZE), Image.BOX).save(path)
 
 
-def _iou(geom, truth) -> float:
-    """IoU with ``truth`` (y down) scaled to 50 mm wide, both centred on their boxes."""
-    a, _, c, _ = truth.bounds
-    s = 50.0 / (c - a)
-    want = affinity.scale(truth, s, -s, origin=(0, 0))
-    out = []
-    for g in (geom, want):
-        x0, y0, x1, y1 = g.bounds
-        out.append(affinity.translate(g, -(x0 + x1) / 2, -(y0 + y1) / 2))
-    return shapely.intersection(*out).area / shapely.union(*out).area
-
-
 def test_clean_meander_is_two_working_pixels():
     assert edge_noise_px({"noise_sigma": 0.0, "dead_zone": 0.01}, 0.5) == CLEAN_MEANDER * 0.5
     assert edge_noise_px({"dead_zone": 0.1}, 0.5) >= 0.75  # a compressed image keeps its own, larger, length
@@ -70,4 +58,4 @@ def test_large_render_fits_as_drawn(tmp_path, name):
     # a quarter turn of 160 px radius traced on 2 sub-pixels a pixel: potrace's own curves stray from the
     # circle by about a tolerance, so a corner takes up to three arcs
     assert arcs <= kinds["arcs"] <= 3 * arcs, kinds
-    assert _iou(fitted.geometry, shape) >= _iou(traced.geometry, shape) - 2e-4
+    assert iou_at_width(fitted.geometry, shape) >= iou_at_width(traced.geometry, shape) - 2e-4
