@@ -49,7 +49,7 @@ from cad.fit_knots import (
     arc_centres,
     extreme_pins,
     fillet_joins,
-    merge_lines,
+    merge_pinned_lines,
     pinned_line,
     pinned_piece,
     snap_joins,
@@ -610,7 +610,7 @@ def fit_ring(ctrl: np.ndarray, tol: float, *, px: float | None = None, grain: fl
         cover: list[_Piece] = []
         for lo, hi in zip(cuts[:-1], cuts[1:]):
             cover += _cover(Q, lo, hi, tin, tout, tol, LS_SLACK, CUBIC_SLACK, step, res, pins)
-        cover = merge_lines(cover, Q, N, pins, LS_SLACK * tol)
+        cover = merge_pinned_lines(cover, Q, N, pins, LS_SLACK * tol, CORNER_REACH_PX * px)
         if not corner.any() and not pins and len(cover) > 2:  # the start was arbitrary: join the last and first pieces
             last, first = cover[-1], cover[0]
             kind = _fits_whole(Q, last.a, first.b + N, tin, tout, tol, LS_SLACK, CUBIC_SLACK)

@@ -22,7 +22,7 @@ import numpy as np
 
 from cad.fit_pieces import arc_through, cross
 
-__all__ = ["extreme_pins", "tangents", "merge_lines", "pinned_line", "arc_centre", "arc_centres", "pinned_piece",
+__all__ = ["extreme_pins", "tangents", "merge_pinned_lines", "pinned_line", "arc_centre", "arc_centres", "pinned_piece",
            "snap_joins", "fillet_joins"]
 
 #: The sides of a bounding box, in the order of its tuple ``(xmin, ymin, xmax, ymax)``.
@@ -136,26 +136,44 @@ def _axis_err(q: np.ndarray, p: np.ndarray, t: np.ndarray) -> float:
     return float(np.abs(cross(t, q - p)).max()) if len(q) else 0.0
 
 
-def merge_lines(pieces: list, Q: np.ndarray, N: int, pins: dict, allow: float) -> list:
-    """Pieces (with ``kind``, ``a``, ``b``; the samples ``Q`` are two laps of ``N``) where two lines meeting at a pin
-    are joined into one line when the samples of both lie within ``allow`` of the axis through the pin: a straight
-    edge at an extreme. The last and the first piece meet at the ring's start (a pin, when no corner comes first)."""
-    last, first, t = (pieces[-1], pieces[0], pins.get(0)) if len(pieces) > 2 else (None, None, None)
-    if last is not None and first is not None and t is not None and last.kind == first.kind == "line" and last.b == N and first.a == 0 \
-            and _axis_err(Q[last.a: first.b + N + 1], Q[0], t) <= allow:
-        last.b = first.b + N
+def merge_pinned_lines(pieces: list, Q: np.ndarray, N: int, pins: dict, allow: float, trim: float) -> list:
+    """Pieces (with ``kind``, ``a``, ``b``; the samples ``Q`` are two laps of ``N``) where two lines meeting at a
+    pin are joined into one line when one line fits the samples of both within ``allow`` (but those within
+    ``trim`` of its ends, where the trace rounds into its neighbours): a straight edge at an extreme, whose
+    least-squares line is the better estimate of it, so the pin is dropped (``pins`` is updated). The last and
+    the first piece meet at the ring's start (a pin, when no corner comes first)."""
+
+    def join(a: int, b: int, i: int) -> bool:
+        q = Q[a: b + 1]
+        along = (q - q[0]) @ (q[-1] - q[0]) / max(float(np.hypot(*(q[-1] - q[0]))), 1e-300)
+        inner = q[(along > trim) & (along < along[-1] - trim)]
+        q = inner if len(inner) >= 2 else q
+        if _axis_err(q, q.mean(axis=0), _tls_direction(q)) <= allow:
+            for j in (i % N, i % N + N):
+                pins.pop(j, None)
+            return True
+        return False
+
+    if len(pieces) > 2 and pins.get(0) is not None and pieces[-1].kind == pieces[0].kind == "line" \
+            and pieces[-1].b == N and pieces[0].a == 0 and join(pieces[-1].a, pieces[0].b + N, 0):
+        pieces[-1].b = pieces[0].b + N
         del pieces[0]
     k = 1
     while k < len(pieces):
         prev, cur = pieces[k - 1], pieces[k]
-        t = pins.get(cur.a)
-        if t is not None and prev.kind == cur.kind == "line" and prev.b == cur.a \
-                and _axis_err(Q[prev.a: cur.b + 1], Q[cur.a], t) <= allow:
+        if pins.get(cur.a) is not None and prev.kind == cur.kind == "line" and prev.b == cur.a \
+                and join(prev.a, cur.b, cur.a):
             prev.b = cur.b
             del pieces[k]
             continue
         k += 1
     return pieces
+
+
+def _tls_direction(q: np.ndarray) -> np.ndarray:
+    """The unit direction of the total-least-squares line through ``q``."""
+    r = q - q.mean(axis=0)
+    return np.linalg.svd(r, full_matrices=False)[2][0]
 
 
 def pinned_line(q: np.ndarray, a: int, pins: dict, Q: np.ndarray, fit, allow: float):
