@@ -408,7 +408,8 @@ def _refine(pieces: list[_Piece], Q: np.ndarray, tin, tout, corners: set[int], t
         if tail > 0 and nxt.kind != "line" and p.b not in corners and nxt.a >= tail:
             nxt.a -= tail
             p.b -= tail
-    joins = snap_joins([_join(pieces[k - 1], pieces[k], fits[k - 1], fits[k], Q) for k in range(n)], pieces, fits, Q, pins)
+    joins = [_join(pieces[k - 1], pieces[k], fits[k - 1], fits[k], Q) for k in range(n)]
+    joins = snap_joins(joins, pieces, fits, Q, pins)
     filleted = fillet_joins(joins, pieces, fits, corners | set(pins), Q, slack * tol)
     out = []
     for k, p in enumerate(pieces):
@@ -460,8 +461,8 @@ def _place(p: _Piece, p0: np.ndarray, p1: np.ndarray, Q: np.ndarray, t0: np.ndar
            tol: float, slack: float, cubic_slack: float, px: float, pinned=(False, False),
            tangent=(False, False)) -> list[_Piece]:
     """The piece ``p`` from ``p0`` to ``p1`` (an arc tangent to ``t0``, ``t1`` at ``pinned`` ends, and where it
-    can at ``tangent`` ones: :func:`cad.fit_knots.arc_centres`): as its kind, or a cubic leaving along ``t0`` and arriving along
-    ``t1`` if it strays too far, or cubics split where they stray (Schneider) if that does too."""
+    can at ``tangent`` ones: :func:`cad.fit_knots.arc_centres`): as its kind, or a cubic leaving along ``t0``
+    and arriving along ``t1`` if it strays too far, or cubics split where they stray (Schneider) if that does too."""
     q = Q[p.a: p.b + 1].copy()
     q[0], q[-1] = p0, p1
     kind, arc, err = p.kind, None, math.inf
@@ -595,9 +596,11 @@ def fit_ring(ctrl: np.ndarray, tol: float, *, px: float | None = None, grain: fl
         if pieces is None and ellipses:
             pieces = _full_ellipse(q, tol, px)
     w = max(1, int(round(TANGENT_PX * grain / spacing)))
-    q, pins = extreme_pins(q, raw if smooth_px > 0 and N > 4 else q, geometry.curve_bounds(ctrl), extremes, starts[corner],
-                           w, LS_SLACK * tol,
-                           max(w, round(CORNER_REACH_PX * px / spacing)), CORNER_DEG) if pieces is None and extremes else (q, {})
+    pins: dict = {}  # the extremes kept as knots (cad.fit_knots)
+    if pieces is None and extremes:
+        q, pins = extreme_pins(q, raw if smooth_px > 0 and N > 4 else q, geometry.curve_bounds(ctrl), extremes,
+                               starts[corner], w, LS_SLACK * tol, max(w, round(CORNER_REACH_PX * px / spacing)),
+                               CORNER_DEG)
     if pieces is None:
         knots = sorted(set(starts[corner].tolist()) | set(pins))
         s0 = int(knots[0]) if knots else 0

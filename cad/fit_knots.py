@@ -8,8 +8,9 @@ the pieces on both sides is parallel to the axis of the other coordinate), so th
 past the extreme or fall short of it, and the fitted bounding box is the traced one. A line through
 a pin lies along that axis (one that only ends there, running inwards, may keep its own direction);
 an arc ending at one has its centre on the normal there; a cubic leaves it along the axis. Arcs meet
-lines tangentially as well (:func:`fillet_joins`, :func:`arc_centres`). An extreme at a corner of the trace is the corner's, which the fit keeps (or
-sharpens, restoring what the trace rounded), and needs no pin.
+lines tangentially as well (:func:`fillet_joins`, :func:`arc_centres`). An extreme at a corner of the
+trace is the corner's, which the fit keeps (or sharpens, restoring what the trace rounded), and needs
+no pin.
 
 Every function takes plain arrays: samples ``q`` (m, 2) of a closed ring in order, indices into them.
 """
@@ -38,9 +39,10 @@ def extreme_pins(q: np.ndarray, raw: np.ndarray, levels: tuple, sides, corners: 
     runs along the axis: the vertex of the least-squares parabola through the stretch of samples within
     ``depth`` of the farthest one (on a gentle curve the farthest sample is anywhere along a stretch of the
     staircase); a straight edge there is not pinned, as its least-squares line is the better estimate of it.
-    The sample there is moved across the axis to the exact traced extreme ``levels[side]`` (the trace's bounds), so the fit passes through it. Where the
-    trace turns by more than ``corner_deg`` from ``reach`` samples before the pin to as many after it (a tip,
-    or a corner the trace rounded), the pin is a corner of the fit (no tangent), which the fit may sharpen.
+    The sample there is moved across the axis to the exact traced extreme ``levels[side]`` (the trace's
+    bounds), so the fit passes through it. Where the trace turns by more than ``corner_deg`` from ``reach``
+    samples before the pin to as many after it (a tip, or a corner the trace rounded), the pin is a corner
+    of the fit (no tangent), which the fit may sharpen.
     None is pinned within ``near`` samples of a corner (indices ``corners``: the extreme is the corner's) or
     of another pin."""
     m = len(q)
@@ -230,9 +232,10 @@ def snap_joins(joins: list, pieces: list, fits: list, Q: np.ndarray, pins: dict)
         if p.a in pins:
             joins[k] = Q[p.a]
             continue
-        on = [f for f, piece in ((fits[k - 1], pieces[k - 1]), (fits[k], p)) if piece.kind == "line" and f is not None
-              and any(t is not None and piece.a <= i <= piece.b and abs(cross(f[1], Q[i] - f[0])) <= 1e-12 * (1 + abs(Q[i]).max())
-                      for i, t in pins.items())]
+        on = [f for f, piece in ((fits[k - 1], pieces[k - 1]), (fits[k], p))
+              if piece.kind == "line" and f is not None and any(
+                  t is not None and piece.a <= i <= piece.b
+                  and abs(cross(f[1], Q[i] - f[0])) <= 1e-12 * (1 + abs(Q[i]).max()) for i, t in pins.items())]
         if len(on) == 1:
             m, u = on[0]
             joins[k] = m + float((joins[k] - m) @ u) * u

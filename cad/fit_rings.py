@@ -78,8 +78,9 @@ def _fit_keeping(ring: Ring, tol: float, sides: tuple[int, ...], slack: float, e
     it runs past the outline's ``extent`` (xmin, ymin, xmax, ymax) by more (and again where that refit moves
     others): a type designer's nodes at extremes, so that the outline keeps its size and centre. A sharpened
     corner may reach past the trace (:func:`_sharpened`), but not in a ``coarse`` fit (of a noisy trace,
-    smoothed and fitted above the default tolerance), whose lines carry that error in their direction. Pinned only where needed, as each pin is a knot (a piece
-    more); of the fits tried, the one that moves the extremes least in all (the first of equals)."""
+    smoothed and fitted above the default tolerance), whose lines carry that error in their direction.
+    Pinned only where needed, as each pin is a knot (a piece more); of the fits tried, the one that moves
+    the extremes least in all (the first of equals)."""
     old = ring.bounds()
 
     def moved(res: FitResult) -> np.ndarray:
@@ -144,7 +145,8 @@ def fit_rings(rings: dict[int, Ring], tol: float, px: float, *, grain: float = 1
         for i in todo:
             t, smooth_px, guard = ladder[i][level]
             coarse = t > tol or smooth_px > 0
-            res = _fit_keeping(rings[i], t, sides[i], EXTREME_TOL * tol, (*lo, *hi), coarse=t > tol, px=px, grain=grain * px, smooth_px=smooth_px)
+            res = _fit_keeping(rings[i], t, sides[i], EXTREME_TOL * tol, (*lo, *hi), coarse=t > tol, px=px,
+                               grain=grain * px, smooth_px=smooth_px)
             new = Ring(res.ctrl, res.is_line, True, res.arcs, res.ellipses) if res is not None else None
             pts = new.flatten(t / 16) if new is not None else ()  # fine: a thin sliver may cross at its tip
             if res is None or new is None or len(pts) < 3 or (new.area() > 0) != (rings[i].area() > 0) \
