@@ -16,6 +16,7 @@ from cad.fit import LS_SLACK, FitResult, fit_ring
 from cad.fit_noise import keeps_shape, noisy_ladder, pushes_out
 from cad.fit_pieces import wobble
 from cad.ring import Ring
+from tracer.trace import NOISE_MIN_PX
 
 __all__ = ["fit_rings", "keep_extent", "closed_points", "FIT_RETRIES", "NOISE_TOL", "NOISE_CAP", "EXTREME_TOL"]
 
@@ -71,16 +72,21 @@ def _sharpened(res: FitResult, side: int, level: float) -> bool:
     return bool((at & lines & np.roll(lines, 1)).any())
 
 
+def _worst(moved: np.ndarray) -> tuple[float, float]:
+    """How far a fit moves the outline's extremes (per side): the largest, then in all."""
+    return float(moved.max()), float(moved.sum())
+
+
 def _fit_keeping(ring: Ring, tol: float, sides: tuple[int, ...], slack: float, extent: tuple, *, coarse: bool,
                  **kw) -> FitResult | None:
     """:func:`cad.fit.fit_ring` of ``ring``, fitted again with the extreme points on ``sides`` of its bounding
     box as knots (:mod:`cad.fit_knots`) where the fit moves them by more than ``slack``, and on any side where
     it runs past the outline's ``extent`` (xmin, ymin, xmax, ymax) by more (and again where that refit moves
     others): a type designer's nodes at extremes, so that the outline keeps its size and centre. A sharpened
-    corner may reach past the trace (:func:`_sharpened`), but not in a ``coarse`` fit (of a noisy trace,
-    smoothed and fitted above the default tolerance), whose lines carry that error in their direction.
-    Pinned only where needed, as each pin is a knot (a piece more); of the fits tried, the one that moves
-    the extremes least in all (the first of equals)."""
+    corner may reach past the trace (:func:`_sharpened`), but not in a ``coarse`` fit (of a noisy image's
+    smoothed trace), whose lines carry the noise in their direction.
+    Pinned only where needed, as each pin is a knot (a piece more); of the fits tried, the one whose worst
+    extreme moves least (then the least in all; then the first)."""
     old = ring.bounds()
 
     def moved(res: FitResult) -> np.ndarray:
@@ -95,7 +101,7 @@ def _fit_keeping(ring: Ring, tol: float, sides: tuple[int, ...], slack: float, e
     res = fit_ring(ring.ctrl, tol, **kw)
     if res is None:
         return None
-    tried = [(float(moved(res).sum()), 0, res)]
+    tried = [(*_worst(moved(res)), 0, res)]
     pinned: set[int] = set()
     for k in range(4):
         more = {s for s, d in enumerate(moved(res)) if d > slack} - pinned
@@ -106,8 +112,8 @@ def _fit_keeping(ring: Ring, tol: float, sides: tuple[int, ...], slack: float, e
         if again is None:
             break
         res = again
-        tried.append((float(moved(res).sum()), k + 1, res))
-    return min(tried, key=lambda x: x[:2])[2]
+        tried.append((*_worst(moved(res)), k + 1, res))
+    return min(tried, key=lambda x: x[:3])[3]
 
 
 def fit_rings(rings: dict[int, Ring], tol: float, px: float, *, grain: float = 1.0, follow_noise: bool = False,
@@ -138,6 +144,7 @@ def fit_rings(rings: dict[int, Ring], tol: float, px: float, *, grain: float = 1
     lo, hi = extent[:, :2].min(axis=0), extent[:, 2:].max(axis=0)
     # the rings that reach them keep them (:func:`_fit_keeping`)
     sides = {i: tuple(s for s in range(4) if box[s] == (lo, hi)[s // 2][s % 2]) for i, box in zip(keys, extent)}
+    noisy = follow_noise and noise_px / px >= NOISE_MIN_PX  # a photo's grain, a JPEG's ringing
     todo = list(keys)
     for level in range(max(map(len, ladder.values()), default=0)):
         todo = [i for i in todo if level < len(ladder[i])]
@@ -145,7 +152,7 @@ def fit_rings(rings: dict[int, Ring], tol: float, px: float, *, grain: float = 1
         for i in todo:
             t, smooth_px, guard = ladder[i][level]
             coarse = t > tol or smooth_px > 0
-            res = _fit_keeping(rings[i], t, sides[i], EXTREME_TOL * tol, (*lo, *hi), coarse=t > tol, px=px,
+            res = _fit_keeping(rings[i], t, sides[i], EXTREME_TOL * tol, (*lo, *hi), coarse=noisy and smooth_px > 0, px=px,
                                grain=grain * px, smooth_px=smooth_px)
             new = Ring(res.ctrl, res.is_line, True, res.arcs, res.ellipses) if res is not None else None
             pts = new.flatten(t / 16) if new is not None else ()  # fine: a thin sliver may cross at its tip
