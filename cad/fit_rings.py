@@ -83,8 +83,8 @@ def _fit_keeping(ring: Ring, tol: float, sides: tuple[int, ...], slack: float, e
     box as knots (:mod:`cad.fit_knots`) where the fit moves them by more than ``slack``, and on any side where
     it runs past the outline's ``extent`` (xmin, ymin, xmax, ymax) by more (and again where that refit moves
     others): a type designer's nodes at extremes, so that the outline keeps its size and centre. A sharpened
-    corner may reach past the trace (:func:`_sharpened`), but not in a ``coarse`` fit (of a noisy image's
-    smoothed trace), whose lines carry the noise in their direction.
+    corner may reach past the trace (:func:`_sharpened`). Not in a ``coarse`` fit (of a noisy image's
+    smoothed trace), whose traced extremes are the tops of the noise.
     Pinned only where needed, as each pin is a knot (a piece more); of the fits tried, the one whose worst
     extreme moves least (then the least in all; then the first)."""
     old = ring.bounds()
@@ -93,14 +93,14 @@ def _fit_keeping(ring: Ring, tol: float, sides: tuple[int, ...], slack: float, e
         box = geometry.curve_bounds(res.ctrl, res.arcs, res.ellipses)
         out = np.zeros(4)
         for s in range(4):
-            if coarse or not _sharpened(res, s, box[s]):
+            if not _sharpened(res, s, box[s]):
                 past = (box[s] - extent[s]) * (1 if s >= 2 else -1)
                 out[s] = max(abs(box[s] - old[s]) if s in sides else 0.0, past)
         return out
 
     res = fit_ring(ring.ctrl, tol, **kw)
-    if res is None:
-        return None
+    if res is None or coarse:
+        return res
     tried = [(*_worst(moved(res)), 0, res)]
     pinned: set[int] = set()
     for k in range(4):
