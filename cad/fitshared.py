@@ -15,9 +15,10 @@ loop) with :func:`cad.fit.fit_ring`:
   its moved ends and its mid-point, a cubic's handle moves with its end), so every chain meeting
   at a junction ends on the same point.
 
-A fit is kept only when it has fewer segments than the chain and stays within
-:data:`ACCEPT_TOL` tolerances of it both ways (sampled, so a lost or looped piece is seen);
-otherwise the caller's fallback fits the chain.
+A fit is kept only when it has fewer segments than the chain and stays as close to it, both ways
+(sampled, so a lost or looped piece is seen), as the ring's fit may stray from what it refits:
+:data:`ACCEPT_TOL` tolerances, or as far as :func:`cad.fit.fit_ring` reports (a corner it sharpened),
+plus how far that trace lies from the chain; otherwise the caller's fallback fits the chain.
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ from cad.fit import LS_SLACK, arc_cubic, fit_ring
 
 __all__ = ["ChainFitter", "Curve", "fit_chain", "reverse_curve", "split_arcs", "ACCEPT_TOL"]
 
-#: A fitted chain is kept when it stays within this many tolerances of the chain, both ways
-#: (lines and arcs are least-squares fits and may stray :data:`cad.fit.LS_SLACK` tolerances).
+#: A fitted chain is kept when it stays within this many tolerances of what it refits, both ways
+#: (lines and arcs are least-squares fits and may stray :data:`cad.fit.LS_SLACK` tolerances), or within
+#: the ring fit's own deviation (a sharpened corner), plus the refitted trace's distance from the chain.
 ACCEPT_TOL = 1.5 * LS_SLACK
 #: The way back of an open chain starts and ends with a step this many tolerances long.
 DETOUR_TOL = 8.0
@@ -204,11 +206,18 @@ def _way_back(ctrl: np.ndarray, step: float) -> np.ndarray:
     return _polyline_ctrl(np.array([a, a - step * t1, b + step * t0, b]))
 
 
-def fit_chain(points: np.ndarray, tol: float, *, px: float, trace: np.ndarray | None = None,
-              loop: bool = False) -> tuple[Curve, float] | None:
+def _allowance(res, tol: float) -> float:
+    """How far the ring fit ``res`` may stray from what it refitted: :data:`ACCEPT_TOL` tolerances, or its own
+    reported deviation (a corner it sharpened may lie a source pixel or two out)."""
+    return max(ACCEPT_TOL * tol, float(res.deviation) if res is not None else 0.0)
+
+
+def fit_chain(points: np.ndarray, tol: float, *, px: float, grain: float | None = None,
+              trace: np.ndarray | None = None, loop: bool = False) -> tuple[Curve, float] | None:
     """Fit the polyline ``points`` (m, 2) within ``tol`` (``px``: one source pixel, same units) with lines,
     circular arcs and cubics; its ends stay where they are. A chain whose ends coincide is a closed loop;
-    with ``loop`` it is a ring with no junction on it, whose fit may start anywhere.
+    with ``loop`` it is a ring with no junction on it, whose fit may start anywhere. ``grain`` (same units,
+    default ``px``) is the length over which the chain's wobble is averaged (:func:`cad.fit.fit_grain`).
 
     ``trace`` (n,4,2), cubics close to the chain from its first point to its last, is what
     :func:`cad.fit.fit_ring` refits (its joins are the candidate breakpoints: far fewer than the
@@ -221,17 +230,20 @@ def fit_chain(points: np.ndarray, tol: float, *, px: float, trace: np.ndarray | 
     if len(p) < (4 if closed else 3) or not tol > 0:
         return None
     fwd = _polyline_ctrl(p) if trace is None else np.asarray(trace, np.float64)
+    # what the fit may stray from the chain: its allowance from the trace it refits, plus the trace's own distance
+    off = 0.0 if trace is None else _deviation((fwd, np.zeros(len(fwd), bool), None), p, tol)
     curve: Curve | None = None
     if closed and len(fwd) >= 3:  # a circle, or the ring's own fit started on the chain's first point
-        res = fit_ring(fwd, tol, px=px)
+        res = fit_ring(fwd, tol, px=px, grain=grain)
         if loop:
             curve = None if res is None else _with_ellipses(res)
         else:
             curve = _circle_from(p[0], res) or _ellipse_from(p[0], res) or _rotated(res, p[0])
-        if curve is not None and not _deviation(curve, p, tol) <= ACCEPT_TOL * tol:
+        if curve is not None and not _deviation(curve, p, tol) <= _allowance(res, tol) + off:
             curve = None
     if curve is None:
-        res = fit_ring(np.concatenate([fwd, _way_back(fwd, DETOUR_TOL * tol)]), tol, px=px, ellipses=False)
+        res = fit_ring(np.concatenate([fwd, _way_back(fwd, DETOUR_TOL * tol)]), tol, px=px, grain=grain,
+                       ellipses=False)
         if res is None or len(res.ctrl) < 2:
             return None
         ends = res.ctrl[:-1, 3]
@@ -240,7 +252,7 @@ def fit_chain(points: np.ndarray, tol: float, *, px: float, trace: np.ndarray | 
     if curve is None or len(curve[0]) > len(fwd) or (closed and len(curve[0]) < (3 if curve[1].all() else 2)):
         return None
     dev = _deviation(curve, p, tol)
-    if not dev <= ACCEPT_TOL * tol:
+    if not dev <= _allowance(res, tol) + off:
         return None
     ctrl, is_line, arcs = curve
     if arcs is not None and not np.isfinite(arcs[:, 2]).any() and not (arcs.shape[1] > 3 and np.isfinite(arcs[:, 8]).any()):
@@ -254,13 +266,15 @@ class ChainFitter:
     tolerance; where the fit declines, the chain is ``fallback``'s at ``tol``.
 
     A chain's tolerance is the fit's, as for a single outline (its least-squares lines and arcs may
-    stray :data:`cad.fit.LS_SLACK` times as far), up to ``wide``. A wider one (a boundary between two
-    colours, known only to the label raster's precision) already covers the trace's wobble: the fit's
-    lines and arcs are kept within it (the fit runs at ``tol / LS_SLACK``, not below ``wide``).
+    stray :data:`cad.fit.LS_SLACK` times as far), up to ``wide``. A wider one (a boundary known only to
+    the precision of a label raster) already covers the trace's wobble: the fit's lines and arcs are
+    kept within it (the fit runs at ``tol / LS_SLACK``, not below ``wide``). ``grain`` is the length over
+    which a chain's wobble is averaged (:func:`cad.fit.fit_grain`, default ``px``).
     Remembers the largest deviation of the kept fits and counts the fitted and fallen-back chains."""
 
-    def __init__(self, *, px: float, fallback, wide: float = math.inf) -> None:
+    def __init__(self, *, px: float, fallback, wide: float = math.inf, grain: float | None = None) -> None:
         self.px = px
+        self.grain = px if grain is None else grain
         self.fallback = fallback
         self.wide = wide
         self.deviation = 0.0
@@ -270,7 +284,7 @@ class ChainFitter:
     def __call__(self, points: np.ndarray, tol: float, *, loop: bool = False) -> Curve:
         fit_tol = tol if tol <= self.wide else max(tol / LS_SLACK, self.wide)
         trace, _ = self.fallback(points, fit_tol)
-        got = fit_chain(points, fit_tol, px=self.px, trace=trace, loop=loop)
+        got = fit_chain(points, fit_tol, px=self.px, grain=self.grain, trace=trace, loop=loop)
         if got is None:
             self.fell_back += 1
             ctrl, is_line = self.fallback(points, tol)
