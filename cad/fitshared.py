@@ -31,7 +31,7 @@ import shapely
 from cad import ellipse, geometry
 from cad.fit import LS_SLACK, arc_cubic, fit_ring
 
-__all__ = ["ChainFitter", "Curve", "fit_chain", "reverse_curve", "split_arcs", "ACCEPT_TOL"]
+__all__ = ["ChainFitter", "Curve", "fit_chain", "pushes_extent", "reverse_curve", "split_arcs", "ACCEPT_TOL"]
 
 #: A fitted chain is kept when it stays within this many tolerances of what it refits, both ways
 #: (lines and arcs are least-squares fits and may stray :data:`cad.fit.LS_SLACK` tolerances), or within
@@ -39,6 +39,10 @@ __all__ = ["ChainFitter", "Curve", "fit_chain", "reverse_curve", "split_arcs", "
 ACCEPT_TOL = 1.5 * LS_SLACK
 #: The way back of an open chain starts and ends with a step this many tolerances long.
 DETOUR_TOL = 8.0
+#: A chain is smoothed over this many grains either side of each point before it is fitted (the
+#: label raster's staircase, traced, meanders about the edge over a few pixels; :func:`cad.fit_noise.smooth`
+#: takes the meander out without moving the shape), and fitted as traced when that fit is declined.
+SMOOTH_GRAINS = 3.0
 #: A moved arc may change its sweep by at most this fraction (plus 0.05 rad), else the fit is refused.
 SWEEP_CHANGE = 0.25
 
@@ -213,7 +217,7 @@ def _allowance(res, tol: float) -> float:
 
 
 def fit_chain(points: np.ndarray, tol: float, *, px: float, grain: float | None = None,
-              trace: np.ndarray | None = None, loop: bool = False) -> tuple[Curve, float] | None:
+              trace: np.ndarray | None = None, loop: bool = False, smooth_px: float = 0.0) -> tuple[Curve, float] | None:
     """Fit the polyline ``points`` (m, 2) within ``tol`` (``px``: one source pixel, same units) with lines,
     circular arcs and cubics; its ends stay where they are. A chain whose ends coincide is a closed loop;
     with ``loop`` it is a ring with no junction on it, whose fit may start anywhere. ``grain`` (same units,
@@ -234,7 +238,7 @@ def fit_chain(points: np.ndarray, tol: float, *, px: float, grain: float | None 
     off = 0.0 if trace is None else _deviation((fwd, np.zeros(len(fwd), bool), None), p, tol)
     curve: Curve | None = None
     if closed and len(fwd) >= 3:  # a circle, or the ring's own fit started on the chain's first point
-        res = fit_ring(fwd, tol, px=px, grain=grain)
+        res = fit_ring(fwd, tol, px=px, grain=grain, smooth_px=smooth_px)
         if loop:
             curve = None if res is None else _with_ellipses(res)
         else:
@@ -243,7 +247,7 @@ def fit_chain(points: np.ndarray, tol: float, *, px: float, grain: float | None 
             curve = None
     if curve is None:
         res = fit_ring(np.concatenate([fwd, _way_back(fwd, DETOUR_TOL * tol)]), tol, px=px, grain=grain,
-                       ellipses=False)
+                       ellipses=False, smooth_px=smooth_px)
         if res is None or len(res.ctrl) < 2:
             return None
         ends = res.ctrl[:-1, 3]
@@ -272,11 +276,13 @@ class ChainFitter:
     which a chain's wobble is averaged (:func:`cad.fit.fit_grain`, default ``px``).
     Remembers the largest deviation of the kept fits and counts the fitted and fallen-back chains."""
 
-    def __init__(self, *, px: float, fallback, wide: float = math.inf, grain: float | None = None) -> None:
+    def __init__(self, *, px: float, fallback, wide: float = math.inf, grain: float | None = None,
+                 extent: tuple[float, float, float, float] | None = None) -> None:
         self.px = px
         self.grain = px if grain is None else grain
         self.fallback = fallback
         self.wide = wide
+        self.extent = extent
         self.deviation = 0.0
         self.fitted = 0
         self.fell_back = 0
@@ -284,7 +290,14 @@ class ChainFitter:
     def __call__(self, points: np.ndarray, tol: float, *, loop: bool = False) -> Curve:
         fit_tol = tol if tol <= self.wide else max(tol / LS_SLACK, self.wide)
         trace, _ = self.fallback(points, fit_tol)
-        got = fit_chain(points, fit_tol, px=self.px, grain=self.grain, trace=trace, loop=loop)
+        got = None
+        for smooth in (SMOOTH_GRAINS * self.grain / self.px, 0.0):  # smoothed first, then as traced
+            got = fit_chain(points, fit_tol, px=self.px, grain=self.grain, trace=trace, loop=loop, smooth_px=smooth)
+            if got is not None and self.extent is not None and pushes_extent(got[0], points, self.extent,
+                                                                             LS_SLACK * fit_tol):
+                got = None
+            if got is not None:
+                break
         if got is None:
             self.fell_back += 1
             ctrl, is_line = self.fallback(points, tol)
@@ -293,3 +306,16 @@ class ChainFitter:
         self.fitted += 1
         self.deviation = max(self.deviation, dev)
         return curve
+
+
+def pushes_extent(curve: Curve, points: np.ndarray, extent: tuple[float, float, float, float], reach: float) -> bool:
+    """Whether the fitted ``curve`` of the chain ``points`` pushes a side of ``extent`` (the subject's bounding
+    box) that the chain reaches (to within ``reach``) out by more than ``reach``: the outline's extremes set the part's size and
+    centre (a sharpened corner or a bulging arc there would scale the whole part and shift every colour)."""
+    ctrl, _, arcs = curve
+    circ, ell = split_arcs(arcs)
+    new = geometry.curve_bounds(ctrl, circ, ell)
+    p = np.asarray(points, np.float64)
+    old = (p[:, 0].min(), p[:, 1].min(), p[:, 0].max(), p[:, 1].max())
+    out = (old[0] - new[0], old[1] - new[1], new[2] - old[2], new[3] - old[3])
+    return any(abs(o - e) <= reach and d > reach for d, o, e in zip(out, old, extent))

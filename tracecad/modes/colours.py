@@ -338,7 +338,8 @@ def build_multicolor(source, options: ConvertOptions, *, name: str | None = None
         grain = fit_grain(max(ub[2] - ub[0], ub[3] - ub[1]))
         fit_mm = default_fit_px(grain) * s if fit_option is None else float(fit_option)
         chain_tol = max(fit_mm, inner_tol)
-        fitter = ChainFitter(px=s, grain=grain * s, fallback=fit_arc, wide=max(fit_mm, options.tolerance_mm))
+        fitter = ChainFitter(px=s, grain=grain * s, fallback=fit_arc, wide=max(fit_mm, options.tolerance_mm),
+                             extent=union_mm.bounds)
         curves, flat = _curves(parts_mm, chain_tol, chain_tol, fine, fitter)
     if curves is None:  # no fit asked for, or its curves cross: Béziers
         fitter = None
@@ -393,7 +394,7 @@ def build_multicolor(source, options: ConvertOptions, *, name: str | None = None
 def _curves(parts_mm: list, tol: float, inner_tol: float, fine: float, fitter):
     """The partition's shared curves (:func:`cad.partition.curve_partition`) and each colour's regions
     flattened at ``fine`` (what the checks and exports read), or (None, None) if they would cross."""
-    curves = curve_partition(parts_mm, tol, inner_tol, fit=fitter)
+    curves = curve_partition(parts_mm, tol, inner_tol, fit=fitter, flatten=fine)
     if curves is None:
         return None, None
     flat = [[Polygon(r.shell.flatten(fine), [h.flatten(fine) for h in r.holes]) for r in regs] for regs in curves]
