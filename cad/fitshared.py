@@ -30,6 +30,7 @@ import shapely
 
 from cad import ellipse, geometry
 from cad.fit import LS_SLACK, arc_cubic, fit_ring
+from cad.fit_pieces import wobble
 
 __all__ = ["ChainFitter", "Curve", "fit_chain", "pushes_extent", "reverse_curve", "split_arcs", "ACCEPT_TOL"]
 
@@ -43,6 +44,10 @@ DETOUR_TOL = 8.0
 #: label raster's staircase, traced, meanders about the edge over a few pixels; :func:`cad.fit_noise.smooth`
 #: takes the meander out without moving the shape), and fitted as traced when that fit is declined.
 SMOOTH_GRAINS = 3.0
+#: A chain whose trace wobbles (:func:`cad.fit_pieces.wobble`: an aliased image's staircase) is fitted within
+#: NOISE_TOL times its wobble first, at most NOISE_CAP times the fit's tolerance, as a single outline is.
+NOISE_TOL = 10.0
+NOISE_CAP = 3.0
 #: A moved arc may change its sweep by at most this fraction (plus 0.05 rad), else the fit is refused.
 SWEEP_CHANGE = 0.25
 
@@ -289,13 +294,24 @@ class ChainFitter:
 
     def __call__(self, points: np.ndarray, tol: float, *, loop: bool = False) -> Curve:
         fit_tol = tol if tol <= self.wide else max(tol / LS_SLACK, self.wide)
-        trace, _ = self.fallback(points, fit_tol)
+        p = np.asarray(points, np.float64)
+        # a chain that wobbles more than the tolerance allows for (an aliased edge's staircase) is tried at its
+        # own tolerance first, halved down to the fit's
+        rungs = [fit_tol]
+        noisy = min(NOISE_TOL * wobble(_polyline_ctrl(p), self.px), NOISE_CAP * fit_tol) if len(p) > 2 else 0.0
+        while noisy > fit_tol:
+            rungs.insert(len(rungs) - 1, noisy)
+            noisy /= 2
         got = None
-        for smooth in (SMOOTH_GRAINS * self.grain / self.px, 0.0):  # smoothed first, then as traced
-            got = fit_chain(points, fit_tol, px=self.px, grain=self.grain, trace=trace, loop=loop, smooth_px=smooth)
-            if got is not None and self.extent is not None and pushes_extent(got[0], points, self.extent,
-                                                                             LS_SLACK * fit_tol):
-                got = None
+        for t in rungs:
+            trace, _ = self.fallback(points, t)
+            for smooth in (SMOOTH_GRAINS * self.grain / self.px, 0.0):  # smoothed first, then as traced
+                got = fit_chain(points, t, px=self.px, grain=self.grain, trace=trace, loop=loop, smooth_px=smooth)
+                if got is not None and self.extent is not None and pushes_extent(got[0], points, self.extent,
+                                                                                 LS_SLACK * t):
+                    got = None
+                if got is not None:
+                    break
             if got is not None:
                 break
         if got is None:
