@@ -30,6 +30,7 @@ import shapely
 
 from cad import ellipse, geometry
 from cad.fit import LS_SLACK, arc_cubic, fit_ring
+from cad.fit_noise import SHIFT_TOLS, local_shift
 from cad.fit_pieces import wobble
 
 __all__ = ["ChainFitter", "Curve", "fit_chain", "pushes_extent", "reverse_curve", "split_arcs", "ACCEPT_TOL"]
@@ -40,10 +41,13 @@ __all__ = ["ChainFitter", "Curve", "fit_chain", "pushes_extent", "reverse_curve"
 ACCEPT_TOL = 1.5 * LS_SLACK
 #: The way back of an open chain starts and ends with a step this many tolerances long.
 DETOUR_TOL = 8.0
-#: A chain is smoothed over this many grains either side of each point before it is fitted (the
-#: label raster's staircase, traced, meanders about the edge over a few pixels; :func:`cad.fit_noise.smooth`
-#: takes the meander out without moving the shape), and fitted as traced when that fit is declined.
-SMOOTH_GRAINS = 3.0
+#: A chain is smoothed over these many grains either side of each point before it is fitted, the longest window
+#: first (:func:`cad.fit_noise.smooth`: a label raster's staircase, traced, meanders about the edge over a few
+#: pixels; the smoothing takes the meander out without moving the shape, and leaves tips and tight turns as
+#: they are), the last as traced. A smoothed fit is kept only when it moves no stretch of the chain, averaged over
+#: its window, by more than :data:`cad.fit_noise.SHIFT_TOLS` default tolerances (:func:`cad.fit_noise.local_shift`),
+#: as a noisy image's smoothed outline.
+SMOOTH_GRAINS = (8.0, 4.0, 0.0)
 #: A chain whose trace wobbles (:func:`cad.fit_pieces.wobble`: an aliased image's staircase) is fitted within
 #: NOISE_TOL times its wobble first, at most NOISE_CAP times the fit's tolerance, as a single outline is.
 NOISE_TOL = 10.0
@@ -305,10 +309,14 @@ class ChainFitter:
         got = None
         for t in rungs:
             trace, _ = self.fallback(points, t)
-            for smooth in (SMOOTH_GRAINS * self.grain / self.px, 0.0):  # smoothed first, then as traced
-                got = fit_chain(points, t, px=self.px, grain=self.grain, trace=trace, loop=loop, smooth_px=smooth)
+            for grains in SMOOTH_GRAINS:  # smoothed over a long window first, then shorter, then as traced
+                smooth = grains * self.grain
+                got = fit_chain(points, t, px=self.px, grain=self.grain, trace=trace, loop=loop,
+                                smooth_px=smooth / self.px)
                 if got is not None and self.extent is not None and pushes_extent(got[0], points, self.extent,
                                                                                  LS_SLACK * t):
+                    got = None
+                if got is not None and smooth > 0 and not _keeps_shape(got[0], p, smooth, min(t, self.wide)):
                     got = None
                 if got is not None:
                     break
@@ -322,6 +330,22 @@ class ChainFitter:
         self.fitted += 1
         self.deviation = max(self.deviation, dev)
         return curve
+
+
+def _keeps_shape(curve: Curve, p: np.ndarray, smooth: float, tol: float) -> bool:
+    """Whether the fitted ``curve`` of the chain ``p`` moves no stretch of it, averaged over the smoothing window
+    (``2 * smooth``), by more than :data:`cad.fit_noise.SHIFT_TOLS` tolerances: for an open chain, the area
+    between the two (its ends are the same) per length; for a closed one, the symmetric difference."""
+    ctrl, is_line, arcs = curve
+    pts = np.vstack([geometry.flatten(ctrl, is_line, 0.25 * tol, *split_arcs(arcs)), ctrl[-1, 3][None]])
+    if np.array_equal(p[0], p[-1]):
+        return local_shift(pts, p, 2 * smooth) <= SHIFT_TOLS * tol
+    loop = shapely.make_valid(shapely.Polygon(np.vstack([pts, p[::-1]])))
+    parts = shapely.get_parts(loop)
+    parts = parts[shapely.area(parts) > 0]
+    if not len(parts):
+        return True
+    return float((shapely.area(parts) / np.maximum(0.5 * shapely.length(parts), 2 * smooth)).max()) <= SHIFT_TOLS * tol
 
 
 def pushes_extent(curve: Curve, points: np.ndarray, extent: tuple[float, float, float, float], reach: float) -> bool:
