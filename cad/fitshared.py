@@ -15,6 +15,10 @@ loop) with :func:`cad.fit.fit_ring`:
   its moved ends and its mid-point, a cubic's handle moves with its end), so every chain meeting
   at a junction ends on the same point.
 
+:class:`ChainFitter` tries each chain smoothed over a long window, a shorter one, then as traced (a
+boundary traced from a label raster meanders about the edge over a few pixels), a wobbling one at its own
+tolerance first, and declines a fit that moves the chain or pushes the subject's extent out.
+
 A fit is kept only when it has fewer segments than the chain and stays as close to it, both ways
 (sampled, so a lost or looped piece is seen), as the ring's fit may stray from what it refits:
 :data:`ACCEPT_TOL` tolerances, or as far as :func:`cad.fit.fit_ring` reports (a corner it sharpened),
