@@ -265,18 +265,21 @@ def geometric_rows(fit_mm: float | None) -> list[dict]:
 
 def partition_segments(layers: dict) -> int:
     """Segments of the truth partition: every ring of each truth colour's visible area (source pixels, exact
-    up to the truth's flattening) fitted by the colour fit's stage at the default tolerance, whole."""
-    from cad.fit import default_fit_px
+    up to the truth's flattening) fitted by the colour fit's stage at the default tolerance and grain, whole."""
+    from cad.fit import default_fit_px, fit_grain
     from cad.fitshared import ChainFitter
     from cad.geometry import fit_arc
 
+    x0, y0, x1, y1 = shapely.union_all(list(layers.values())).bounds
+    grain = fit_grain(max(x1 - x0, y1 - y0))
     total = 0
     for geom in layers.values():
         for poly in shapely.get_parts(geom):
             if poly.geom_type != "Polygon":
                 continue
             for ring in (poly.exterior, *poly.interiors):
-                ctrl, _, _ = ChainFitter(px=1.0, fallback=fit_arc)(np.asarray(ring.coords), default_fit_px(), loop=True)
+                fitter = ChainFitter(px=1.0, grain=grain, fallback=fit_arc)
+                ctrl, _, _ = fitter(np.asarray(ring.coords), default_fit_px(grain), loop=True)
                 total += len(ctrl)
     return total
 
