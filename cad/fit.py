@@ -29,12 +29,11 @@ ring with the fewest pieces that stay close to it:
    through their moved ends; an arc that barely turns is a line; cubics leave and meet lines and
    arcs along them (G1). A piece that strays more than :data:`ACCEPT_TOL` times its allowance
    becomes a cubic, and if that strays too, cubics split where they stray (Schneider).
-5. A run of short pieces between two straight runs that turn sharply is removed and the lines
-   meet at their intersection (potrace rounds a sharp corner by a fraction of a pixel), when
-   that point lies within :data:`CORNER_REACH_PX` source pixels of the trace.
+5. A run of short pieces between two straight runs that turn sharply is removed and the lines meet
+   at their intersection, when it lies within :data:`CORNER_REACH_PX` source pixels of the trace
+   (potrace rounds a sharp corner); two lines between corners that one line fits become one.
 
-The result has fewer segments than the trace, or as many with more of them lines and arcs, or
-:func:`fit_ring` returns None.
+The result has fewer segments than the trace (or as many, more of them lines and arcs), or None.
 """
 
 from __future__ import annotations
@@ -53,12 +52,14 @@ from cad.fit_pieces import (
     arc_sweep,
     arc_through,
     bias,
+    chord_err,
     circle,
     cross,
     cubic,
     kasa_circle,
     line_ctrl,
     line_err,
+    merge_lines,
     samples,
     seg_tangents,
     sub,
@@ -66,8 +67,7 @@ from cad.fit_pieces import (
     unit,
 )
 
-__all__ = ["FitResult", "fit_ring", "fit_grain", "default_fit_px", "arc_cubic", "DEFAULT_FIT_PX", "CORNER_DEG",
-           "LS_SLACK"]
+__all__ = ["FitResult", "fit_ring", "fit_grain", "default_fit_px", "arc_cubic", "DEFAULT_FIT_PX", "CORNER_DEG", "LS_SLACK"]
 
 #: The default tolerance, in source pixels, of a subject up to FIT_SUBJECT_PX source pixels across.
 DEFAULT_FIT_PX = 0.1
@@ -315,20 +315,6 @@ def _full_ellipse(q: np.ndarray, tol: float, px: float) -> list[_Piece] | None:
             _Piece("ellipse", 0, 0, ellipse.cubics(p1, p0, row, 1)[0], None, err, row)]
 
 
-def _chord_err(q: np.ndarray, p0: np.ndarray, p1: np.ndarray, slack: float) -> float:
-    """Largest distance of ``q`` from the line ``p0 p1`` (inf if ``q`` runs back beyond its ends by ``slack``)."""
-    d = p1 - p0
-    L = float(np.hypot(d[0], d[1]))
-    if L <= 0:
-        return math.inf
-    u = d / L
-    r = q - p0
-    s = r @ u
-    if s.min() < -slack or s.max() > L + slack:
-        return math.inf
-    return float(np.abs(cross(u, r)).max())
-
-
 def _trimmed(kind: str, q: np.ndarray, fit, tol: float):
     """The line or circle ``fit`` fitted again (twice) to the samples whose distance from it is within 4.5
     median deviations (and at least TRIM_TOL tolerances) of the median distance."""
@@ -459,7 +445,7 @@ def _place(p: _Piece, p0: np.ndarray, p1: np.ndarray, Q: np.ndarray, t0: np.ndar
     kind, arc, err = p.kind, None, math.inf
     allow = ACCEPT_TOL * tol * (slack if kind in ("line", "arc") else cubic_slack)
     if kind == "line":
-        ctrl, err = line_ctrl(p0, p1), _chord_err(q, p0, p1, slack * tol)
+        ctrl, err = line_ctrl(p0, p1), chord_err(q, p0, p1, slack * tol)
     elif kind == "arc":
         assert p.arc is not None
         c = arc_through(q)
@@ -480,13 +466,15 @@ def _place(p: _Piece, p0: np.ndarray, p1: np.ndarray, Q: np.ndarray, t0: np.ndar
     if not err <= allow and kind in ("line", "arc"):
         ctrl, err = cubic(sub(q, 0, len(q) - 1, 400), t0, t1)
         kind, arc = "cubic", None
-    # a short piece rounding a corner may stray as far as a sharpened corner may
+    # a short piece rounding a corner may stray as far as a sharpened corner may; a chord if closer (a flat end)
     chord = float(np.hypot(*(p1 - p0)))
     short = chord <= CORNER_PIECE_PX * px
     if short and kind == "cubic" and not err <= CORNER_REACH_PX * px:
         ctrl = np.array([p0, p0 + t0 * chord / 3, p1 - t1 * chord / 3, p1])
         curve = geometry.bernstein(np.linspace(0.0, 1.0, 33)) @ ctrl
         err = float(np.sqrt(((q[:, None, :] - curve[None, :, :]) ** 2).sum(axis=2).min(axis=1)).max())
+        if (straight := chord_err(q, p0, p1, CORNER_REACH_PX * px)) < err:  # two corners, not a bulge past them
+            kind, ctrl, err = "line", line_ctrl(p0, p1), straight
     if (err <= ACCEPT_TOL * tol * cubic_slack or (kind in ("line", "arc") and err <= allow)
             or (short and err <= CORNER_REACH_PX * px)):
         return [_Piece(kind, p.a, p.b, ctrl, arc, err)]
@@ -495,7 +483,7 @@ def _place(p: _Piece, p0: np.ndarray, p1: np.ndarray, Q: np.ndarray, t0: np.ndar
     split_tol = max(cubic_slack * tol, min(1.25 * moved, ACCEPT_TOL * cubic_slack * tol))
     cs = geometry.fit_cubics(q, split_tol, t0, -t1) if len(q) > 2 else None
     if not cs:
-        return [_Piece("split", p.a, p.b, line_ctrl(p0, p1), None, _chord_err(q, p0, p1, math.inf))]
+        return [_Piece("split", p.a, p.b, line_ctrl(p0, p1), None, chord_err(q, p0, p1, math.inf))]
     return [_Piece("split", p.a, p.b, np.asarray(c, np.float64), None, split_tol) for c in cs]
 
 
@@ -630,6 +618,7 @@ def fit_ring(ctrl: np.ndarray, tol: float, *, px: float | None = None, grain: fl
             return None
         pieces = _refine(cover, Q, tin, tout, set(cuts), tol, LS_SLACK, CUBIC_SLACK, px)
         deviation = _sharpen(pieces, Q, px)
+        merge_lines(pieces, Q, N, LS_SLACK * tol, CORNER_DEG, CORNER_REACH_PX * px)
     simple = sum(p.kind in ("line", "arc", "ellipse") for p in pieces)
     handles = np.abs(cross(ctrl[:, 1:3] - ctrl[:, :1], (ctrl[:, 3] - ctrl[:, 0])[:, None, :])).max(axis=1)
     straight = int((handles <= 1e-9 * np.hypot(*(ctrl[:, 3] - ctrl[:, 0]).T) + 1e-300).sum())
