@@ -317,8 +317,9 @@ class ChainFitter:
                 smooth = grains * self.grain
                 got = fit_chain(points, t, px=self.px, grain=self.grain, trace=trace, loop=loop,
                                 smooth_px=smooth / self.px)
-                if got is not None and self.extent is not None and pushes_extent(got[0], points, self.extent,
-                                                                                 LS_SLACK * t):
+                d = min(t, self.wide)  # the extremes keep to the default tolerance, as a single outline's do
+                if got is not None and self.extent is not None and pushes_extent(
+                        got[0], points, self.extent, LS_SLACK * d, d if smooth > 0 else LS_SLACK * d):
                     got = None
                 if got is not None and smooth > 0 and not _keeps_shape(got[0], p, smooth, min(t, self.wide)):
                     got = None
@@ -352,14 +353,17 @@ def _keeps_shape(curve: Curve, p: np.ndarray, smooth: float, tol: float) -> bool
     return float((shapely.area(parts) / np.maximum(0.5 * shapely.length(parts), 2 * smooth)).max()) <= SHIFT_TOLS * tol
 
 
-def pushes_extent(curve: Curve, points: np.ndarray, extent: tuple[float, float, float, float], reach: float) -> bool:
+def pushes_extent(curve: Curve, points: np.ndarray, extent: tuple[float, float, float, float], reach: float,
+                  inward: float = math.inf) -> bool:
     """Whether the fitted ``curve`` of the chain ``points`` pushes a side of ``extent`` (the subject's bounding
-    box) that the chain reaches (to within ``reach``) out by more than ``reach``: the outline's extremes set the part's size and
-    centre (a sharpened corner or a bulging arc there would scale the whole part and shift every colour)."""
+    box) that the chain reaches (to within ``reach``) out by more than ``reach``, or in by more than ``inward``:
+    the outline's extremes set the part's size and centre (a sharpened corner or a bulging arc there would
+    scale the whole part and shift every colour; smoothing may flatten an extreme that is a bump of the trace,
+    but not by more than the default tolerance)."""
     ctrl, _, arcs = curve
     circ, ell = split_arcs(arcs)
     new = geometry.curve_bounds(ctrl, circ, ell)
     p = np.asarray(points, np.float64)
     old = (p[:, 0].min(), p[:, 1].min(), p[:, 0].max(), p[:, 1].max())
     out = (old[0] - new[0], old[1] - new[1], new[2] - old[2], new[3] - old[3])
-    return any(abs(o - e) <= reach and d > reach for d, o, e in zip(out, old, extent))
+    return any(abs(o - e) <= reach and (d > reach or -d > inward) for d, o, e in zip(out, old, extent))
