@@ -360,7 +360,7 @@ def _project(kind: str, x: np.ndarray, fit) -> np.ndarray:
 
 
 def _refine(pieces: list[_Piece], Q: np.ndarray, tin, tout, corners: set[int], tol: float, slack: float,
-            cubic_slack: float, px: float, pins: dict) -> list[_Piece]:
+            cubic_slack: float, px: float, pins: dict, g1_arcs: bool = False) -> list[_Piece]:
     """Least-squares lines and circles (fitted again without the samples that stray from them), joined on the
     line where a line meets an arc or a cubic, at the intersection of two lines at a corner, else at the mean
     of the two pieces' projections of the breakpoint; arcs and cubics refitted to the moved ends (:func:`_place`)."""
@@ -410,7 +410,7 @@ def _refine(pieces: list[_Piece], Q: np.ndarray, tin, tout, corners: set[int], t
             p.b -= tail
     joins = [_join(pieces[k - 1], pieces[k], fits[k - 1], fits[k], Q) for k in range(n)]
     joins = snap_joins(joins, pieces, fits, Q, pins)
-    filleted = fillet_joins(joins, pieces, fits, corners | set(pins), Q, slack * tol)
+    filleted = fillet_joins(joins, pieces, fits, corners | set(pins), Q, slack * tol) if g1_arcs else set()
     out = []
     for k, p in enumerate(pieces):
         # a cubic leaves and meets a line or an arc along it (G1), except at a corner of the trace
@@ -419,8 +419,8 @@ def _refine(pieces: list[_Piece], Q: np.ndarray, tin, tout, corners: set[int], t
                                                            joins[(k + 1) % n], -tin[p.b], start=True)
         out.append(_place(p, joins[k], joins[(k + 1) % n], Q, t0, t1, tol, slack, cubic_slack, px,
                           (pins.get(p.a) is not None, pins.get(p.b) is not None),
-                          (pieces[k - 1].kind == "line" and p.a not in corners or k in filleted,
-                           pieces[(k + 1) % n].kind == "line" and p.b not in corners or k in filleted)))
+                          (g1_arcs and pieces[k - 1].kind == "line" and p.a not in corners or k in filleted,
+                           g1_arcs and pieces[(k + 1) % n].kind == "line" and p.b not in corners or k in filleted)))
     return [p for group in out for p in group]
 
 
@@ -561,7 +561,8 @@ def _sharpen(pieces: list[_Piece], Q: np.ndarray, px: float) -> float:
 
 
 def fit_ring(ctrl: np.ndarray, tol: float, *, px: float | None = None, grain: float | None = None,
-             ellipses: bool = True, smooth_px: float = 0.0, extremes: tuple[int, ...] = ()) -> FitResult | None:
+             ellipses: bool = True, smooth_px: float = 0.0, extremes: tuple[int, ...] = (),
+             g1_arcs: bool = False) -> FitResult | None:
     """Refit the closed ring ``ctrl`` (n, 4, 2) within ``tol``; ``px`` is one source pixel in the same units
     (for corners, which the source's anti-aliasing rounds), ``grain`` the trace's grain (:func:`fit_grain`;
     default ``px``), over which its wobble is averaged. None when the refit would not have fewer segments
@@ -569,7 +570,9 @@ def fit_ring(ctrl: np.ndarray, tol: float, *, px: float | None = None, grain: fl
     cubics). With ``smooth_px``, the trace is first smoothed between its corners over that many source
     pixels either side of each point (:func:`cad.fit_noise.smooth`), so the fit follows the shape, not the
     noise of the trace. ``extremes``: the sides of the ring's bounding box (0 to 3: xmin, ymin, xmax, ymax) whose
-    extreme points are knots with the tangent along the axis (:mod:`cad.fit_knots`), so the fit keeps them."""
+    extreme points are knots with the tangent along the axis (:mod:`cad.fit_knots`), so the fit keeps them.
+    ``g1_arcs``: arcs meet lines tangentially where they can (a fillet between two lines), so that they do not
+    bulge past a straight edge."""
     ctrl = np.asarray(ctrl, np.float64)
     n = len(ctrl)
     if n < 2 or not tol > 0 or not np.isfinite(ctrl).all():
@@ -621,7 +624,7 @@ def fit_ring(ctrl: np.ndarray, tol: float, *, px: float | None = None, grain: fl
                 cover = [_Piece(kind, last.a, first.b + N, line_ctrl(Q[last.a], Q[first.b + N]))] + cover[1:-1]
         if len(cover) < 2:
             return None
-        pieces = _refine(cover, Q, tin, tout, set(cuts), tol, LS_SLACK, CUBIC_SLACK, px, pins)
+        pieces = _refine(cover, Q, tin, tout, set(cuts), tol, LS_SLACK, CUBIC_SLACK, px, pins, g1_arcs)
         deviation = _sharpen(pieces, Q, px)
         merge_lines(pieces, Q, N, LS_SLACK * tol, CORNER_DEG, CORNER_REACH_PX * px)
     simple = sum(p.kind in ("line", "arc", "ellipse") for p in pieces)
