@@ -47,12 +47,14 @@ import numpy as np
 
 from cad import ellipse, geometry
 from cad.fit_noise import smooth
+from cad.fit_polish import polish
 from cad.fit_pieces import (
     arc_cubic,
     arc_err,
     arc_sweep,
     arc_through,
     bias,
+    chord_err,
     circle,
     cross,
     cubic,
@@ -315,20 +317,6 @@ def _full_ellipse(q: np.ndarray, tol: float, px: float) -> list[_Piece] | None:
             _Piece("ellipse", 0, 0, ellipse.cubics(p1, p0, row, 1)[0], None, err, row)]
 
 
-def _chord_err(q: np.ndarray, p0: np.ndarray, p1: np.ndarray, slack: float) -> float:
-    """Largest distance of ``q`` from the line ``p0 p1`` (inf if ``q`` runs back beyond its ends by ``slack``)."""
-    d = p1 - p0
-    L = float(np.hypot(d[0], d[1]))
-    if L <= 0:
-        return math.inf
-    u = d / L
-    r = q - p0
-    s = r @ u
-    if s.min() < -slack or s.max() > L + slack:
-        return math.inf
-    return float(np.abs(cross(u, r)).max())
-
-
 def _trimmed(kind: str, q: np.ndarray, fit, tol: float):
     """The line or circle ``fit`` fitted again (twice) to the samples whose distance from it is within 4.5
     median deviations (and at least TRIM_TOL tolerances) of the median distance."""
@@ -459,7 +447,7 @@ def _place(p: _Piece, p0: np.ndarray, p1: np.ndarray, Q: np.ndarray, t0: np.ndar
     kind, arc, err = p.kind, None, math.inf
     allow = ACCEPT_TOL * tol * (slack if kind in ("line", "arc") else cubic_slack)
     if kind == "line":
-        ctrl, err = line_ctrl(p0, p1), _chord_err(q, p0, p1, slack * tol)
+        ctrl, err = line_ctrl(p0, p1), chord_err(q, p0, p1, slack * tol)
     elif kind == "arc":
         assert p.arc is not None
         c = arc_through(q)
@@ -495,7 +483,7 @@ def _place(p: _Piece, p0: np.ndarray, p1: np.ndarray, Q: np.ndarray, t0: np.ndar
     split_tol = max(cubic_slack * tol, min(1.25 * moved, ACCEPT_TOL * cubic_slack * tol))
     cs = geometry.fit_cubics(q, split_tol, t0, -t1) if len(q) > 2 else None
     if not cs:
-        return [_Piece("split", p.a, p.b, line_ctrl(p0, p1), None, _chord_err(q, p0, p1, math.inf))]
+        return [_Piece("split", p.a, p.b, line_ctrl(p0, p1), None, chord_err(q, p0, p1, math.inf))]
     return [_Piece("split", p.a, p.b, np.asarray(c, np.float64), None, split_tol) for c in cs]
 
 
@@ -630,6 +618,8 @@ def fit_ring(ctrl: np.ndarray, tol: float, *, px: float | None = None, grain: fl
             return None
         pieces = _refine(cover, Q, tin, tout, set(cuts), tol, LS_SLACK, CUBIC_SLACK, px)
         deviation = _sharpen(pieces, Q, px)
+        polish(pieces, Q, N, step, {"line": ACCEPT_TOL * LS_SLACK * tol, "arc": ACCEPT_TOL * LS_SLACK * tol,
+                                    "cubic": ACCEPT_TOL * CUBIC_SLACK * tol})
     simple = sum(p.kind in ("line", "arc", "ellipse") for p in pieces)
     handles = np.abs(cross(ctrl[:, 1:3] - ctrl[:, :1], (ctrl[:, 3] - ctrl[:, 0])[:, None, :])).max(axis=1)
     straight = int((handles <= 1e-9 * np.hypot(*(ctrl[:, 3] - ctrl[:, 0]).T) + 1e-300).sum())

@@ -15,7 +15,7 @@ from cad.geometry import bernstein as bern
 from cad.geometry import bernstein_d as bern_d
 
 __all__ = ["wobble", "arc_cubic", "line_ctrl", "cross", "unit", "samples", "seg_tangents", "sub", "sub_cubic",
-           "bias", "tls_line", "line_err", "kasa_circle", "circle", "arc_through", "arc_sweep", "arc_err", "cubic", "MAX_SWEEP"]
+           "bias", "chord_err", "tls_line", "line_err", "kasa_circle", "circle", "arc_through", "arc_sweep", "arc_err", "cubic", "MAX_SWEEP"]
 
 #: Longest arc sweep (radians); a full circle is two arcs.
 MAX_SWEEP = 1.5 * math.pi
@@ -131,6 +131,20 @@ def line_err(q: np.ndarray, slack: float, mean_weight: float = 0.0, window: floa
     if not mean_weight or big > slack:  # the average only matters to a piece within its allowance
         return big
     return max(big, mean_weight * bias(d, q, window))
+
+
+def chord_err(q: np.ndarray, p0: np.ndarray, p1: np.ndarray, slack: float) -> float:
+    """Largest distance of ``q`` from the line ``p0 p1`` (inf if ``q`` runs back beyond its ends by ``slack``)."""
+    d = p1 - p0
+    L = float(np.hypot(d[0], d[1]))
+    if L <= 0:
+        return math.inf
+    u = d / L
+    r = q - p0
+    s = r @ u
+    if s.min() < -slack or s.max() > L + slack:
+        return math.inf
+    return float(np.abs(cross(u, r)).max())
 
 
 # ----------------------------------------------------------------------------- circles and arcs
