@@ -619,7 +619,7 @@ def fit_ring(ctrl: np.ndarray, tol: float, *, px: float | None = None, grain: fl
         pieces = _refine(cover, Q, tin, tout, set(cuts), tol, LS_SLACK, CUBIC_SLACK, px)
         deviation = _sharpen(pieces, Q, px)
         polish(pieces, Q, N, step, {"line": ACCEPT_TOL * LS_SLACK * tol, "arc": ACCEPT_TOL * LS_SLACK * tol,
-                                    "cubic": ACCEPT_TOL * CUBIC_SLACK * tol})
+                                    "cubic": ACCEPT_TOL * CUBIC_SLACK * tol}, {c % N for c in cuts} if corner.any() else set())
     simple = sum(p.kind in ("line", "arc", "ellipse") for p in pieces)
     handles = np.abs(cross(ctrl[:, 1:3] - ctrl[:, :1], (ctrl[:, 3] - ctrl[:, 0])[:, None, :])).max(axis=1)
     straight = int((handles <= 1e-9 * np.hypot(*(ctrl[:, 3] - ctrl[:, 0]).T) + 1e-300).sum())
