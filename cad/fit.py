@@ -468,6 +468,9 @@ def _place(p: _Piece, p0: np.ndarray, p1: np.ndarray, Q: np.ndarray, t0: np.ndar
     if not err <= allow and kind in ("line", "arc"):
         ctrl, err = cubic(sub(q, 0, len(q) - 1, 400), t0, t1)
         kind, arc = "cubic", None
+    line_err_ = chord_err(q, p0, p1, slack * tol) if kind == "cubic" and not err <= allow else math.inf
+    if line_err_ <= ACCEPT_TOL * tol * slack:  # a straight run between two corners that potrace rounded: a cubic
+        ctrl, err, kind = line_ctrl(p0, p1), line_err_, "line"  # held to its neighbours' tangents cannot follow it
     # a short piece rounding a corner may stray as far as a sharpened corner may
     chord = float(np.hypot(*(p1 - p0)))
     short = chord <= CORNER_PIECE_PX * px
