@@ -47,7 +47,6 @@ import numpy as np
 
 from cad import ellipse, geometry
 from cad.fit_noise import smooth
-from cad.fit_polish import polish
 from cad.fit_pieces import (
     arc_cubic,
     arc_err,
@@ -67,6 +66,7 @@ from cad.fit_pieces import (
     tls_line,
     unit,
 )
+from cad.fit_polish import polish
 
 __all__ = ["FitResult", "fit_ring", "fit_grain", "default_fit_px", "arc_cubic", "DEFAULT_FIT_PX", "CORNER_DEG",
            "LS_SLACK"]

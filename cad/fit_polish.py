@@ -220,7 +220,7 @@ def _arc_fit(q: np.ndarray, sweep: float) -> tuple[np.ndarray, float, np.ndarray
     distance of each sample), or None."""
     c = arc_through(q)
     got = arc_sweep(q, c) if c is not None else None
-    if got is None or not (got[2] * sweep > 0 and abs(got[2]) <= math.pi):
+    if c is None or got is None or not (got[2] * sweep > 0 and abs(got[2]) <= math.pi):
         return None
     return c, got[2], np.abs(np.hypot(*(q - c).T) - got[1])
 
@@ -234,13 +234,13 @@ def _arc_join(a: Any, b: Any, Q: np.ndarray, N: int, reach: int, allow: dict[str
         return
     start, end = a.ctrl[0], b.ctrl[3]
     line = a if a.kind == "line" else b if b.kind == "line" else None
-    u = unit(line.ctrl[3] - line.ctrl[0]) if line is not None else None
+    u = unit(line.ctrl[3] - line.ctrl[0]) if line is not None else np.zeros(2)
 
     def piece(p: Any, first: int, last: int, x0: np.ndarray, x1: np.ndarray, most: int):
         q = Q[np.linspace(first, last, min(last - first + 1, most)).round().astype(np.int64) % N]
         q[0], q[-1] = x0, x1
         if p.kind == "line":
-            return (line_ctrl(x0, x1), None, np.abs(cross(u, q - x0))) if u is not None else None
+            return line_ctrl(x0, x1), None, np.abs(cross(u, q - x0))
         got = _arc_fit(q, p.arc[1])
         if got is None:
             return None
