@@ -1,17 +1,20 @@
-"""Polish a fitted ring: slide each join between a cubic and a line or an arc along the line or the arc, to
-where the two pieces together follow the trace best (least squares), keeping the kinds and the count of the
-pieces and their tangent continuity.
+"""Polish a fitted ring: move its joins to where the pieces on either side follow the trace best (least
+squares), keeping the count and the kinds of the pieces and their tangent continuity.
 
-The fitting stage (:mod:`cad.fit`) places a join on the line or the arc it meets, where the greedy cover
-happened to end that piece: at the sample where the trace leaves the line, or at the end of an arc, where a
-circle through a curve that is not quite one strays the most. A cubic leaving from there along the line or
-the arc starts off the trace and stays off it over much of its length. Moving the join along the line or the
-arc keeps the line a line and the arc on its circle; the cubic, refitted from the new join with the tangent
-of the line or the arc there, then follows the trace from its start. The line or arc itself does not move,
-so a straight run or a round hole is recognised exactly as before.
+The fitting stage (:mod:`cad.fit`) puts a join where the greedy cover happened to end a piece: at the sample
+where the trace leaves a line, or at the end of an arc, where a circle through a curve that is not quite one
+strays the most. The join, projected onto the line or the arc, then lies off the trace, and a cubic leaving
+from there along the line or the arc stays off it over much of its length. Two moves put that right:
 
-:func:`polish` works on the pieces of :func:`cad.fit.fit_ring` (any objects with its attributes ``kind``,
-``a``, ``b``, ``ctrl``, ``arc`` and ``err``) and the samples they index.
+* a join of an arc with an arc or a line moves onto the trace (onto the line: a line never moves), to the
+  sample within :data:`SLIDE_PX` grains where the arcs, fitted again through their ends, follow it best;
+* a join of a cubic with a line or an arc slides along the line or the arc (which keep their place), to where
+  the cubic, fitted again from there with the tangent of the line or the arc, and the line or the arc follow
+  the trace best.
+
+A straight run or a round hole is recognised before the polish, and stays what it was. :func:`polish` works on
+the pieces of :func:`cad.fit.fit_ring` (any objects with its attributes ``kind``, ``a``, ``b``, ``ctrl``,
+``arc`` and ``err``) and the samples they index.
 """
 
 from __future__ import annotations
