@@ -100,11 +100,12 @@ class _Side:
         return self.c + self.r * v, self.sgn * np.array([-v[1], v[0]])
 
     def moved(self, x: np.ndarray) -> tuple[np.ndarray, tuple | None] | None:
-        """The piece's ctrl (and arc) with its end (``at_end``) or start at ``x``; None if an arc would
-        turn the other way or by more than a half turn."""
+        """The piece's ctrl (and arc) with its end (``at_end``) or start at ``x``; None if a line would lose
+        half its length or an arc turn the other way or by more than a half turn."""
         p = self.p
         if p.kind == "line":
-            return (line_ctrl(p.ctrl[0], x) if self.at_end else line_ctrl(x, p.ctrl[3])), None
+            a, b = (p.ctrl[0], x) if self.at_end else (x, p.ctrl[3])
+            return (line_ctrl(a, b), None) if _keeps_length(p.ctrl, a, b) else None
         c, sw = p.arc
         old = p.ctrl[3] if self.at_end else p.ctrl[0]
         delta = math.atan2(cross(old - c, x - c), float((old - c) @ (x - c)))
@@ -113,6 +114,13 @@ class _Side:
             return None
         ctrl = arc_cubic(p.ctrl[0], x, c, new) if self.at_end else arc_cubic(x, p.ctrl[3], c, new)
         return ctrl, (c, new)
+
+
+def _keeps_length(ctrl: np.ndarray, a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether the line ``ctrl`` moved to run from ``a`` to ``b`` keeps its way and half its length (a line that
+    a sharpened corner made short could otherwise turn back on itself)."""
+    d = ctrl[3] - ctrl[0]
+    return float((b - a) @ d) >= 0.5 * float(d @ d)
 
 
 def _smooth(t0: np.ndarray, t1: np.ndarray) -> bool:
@@ -243,7 +251,7 @@ def _arc_join(a: Any, b: Any, Q: np.ndarray, N: int, reach: int, allow: dict[str
         q = Q[np.linspace(first, last, min(last - first + 1, most)).round().astype(np.int64) % N]
         q[0], q[-1] = x0, x1
         if p.kind == "line":
-            return line_ctrl(x0, x1), None, np.abs(cross(u, q - x0))
+            return (line_ctrl(x0, x1), None, np.abs(cross(u, q - x0))) if _keeps_length(p.ctrl, x0, x1) else None
         got = _arc_fit(q, p.arc[1])
         if got is None:
             return None

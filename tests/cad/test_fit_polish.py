@@ -174,3 +174,30 @@ def test_polish_keeps_the_fit_within_its_allowance(seed, flat):
     assert polished.deviation <= 2.0 + 1e-9  # a sharpened corner reaches at most two source pixels
     pts_fit = Ring(polished.ctrl, polished.is_line, True, polished.arcs, polished.ellipses).flatten(0.01)
     assert shapely.LinearRing(pts_fit).is_valid
+
+
+def test_a_join_does_not_turn_a_short_line_back():
+    # a line that a sharpened corner made short (it keeps its samples from the corner on): sliding the join of
+    # the cubic after it back towards where the trace leaves the line may not take the line's end behind its start
+    from types import SimpleNamespace
+
+    from cad.fit_pieces import line_ctrl
+    from cad.fit_polish import polish
+
+    xs = np.arange(-5.0, 3.0, 0.2)
+    curve = np.arange(3.0, 13.0, 0.2)
+    back = np.linspace(np.array([13.0, 5.0]), np.array([-5.0, 0.0]), 91)[1:-1]
+    Q = np.concatenate([np.stack([xs, 0 * xs], 1), np.stack([curve, (curve - 3.0) ** 2 / 20.0], 1), back])
+    N = len(Q)
+    j = len(xs) + 10  # the join, 2 px past where the trace leaves the line
+    end = len(xs) + len(curve) - 1
+    line = SimpleNamespace(kind="line", a=0, b=j, ctrl=line_ctrl(np.array([4.0, 0.0]), np.array([Q[j][0], 0.0])), arc=None, err=0.0)
+    t1 = np.array([1.0, 1.0]) / math.sqrt(2)
+    cub = SimpleNamespace(kind="cubic", a=j, b=end, ctrl=np.array([line.ctrl[3], line.ctrl[3] + [2.0, 0.0], Q[end] - 2 * t1, Q[end]]),
+                          arc=None, err=0.2)
+    close = SimpleNamespace(kind="line", a=end, b=N, ctrl=line_ctrl(Q[end], Q[0]), arc=None, err=0.0)
+    pieces = [line, cub, close]
+    polish(pieces, Q, N, 5, {"line": 0.225, "arc": 0.225, "cubic": 0.225}, {0, end})
+    d = line.ctrl[3] - line.ctrl[0]
+    assert d[0] > 0.4 and abs(d[1]) < 1e-9  # still along +x, at least half its length
+    assert np.allclose(cub.ctrl[0], line.ctrl[3])
