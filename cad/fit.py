@@ -29,12 +29,11 @@ ring with the fewest pieces that stay close to it:
    through their moved ends; an arc that barely turns is a line; cubics leave and meet lines and
    arcs along them (G1). A piece that strays more than :data:`ACCEPT_TOL` times its allowance
    becomes a cubic, and if that strays too, cubics split where they stray (Schneider).
-5. A run of short pieces between two straight runs that turn sharply is removed and the lines
-   meet at their intersection (potrace rounds a sharp corner by a fraction of a pixel), when
-   that point lies within :data:`CORNER_REACH_PX` source pixels of the trace.
+5. A run of short pieces between two straight runs that turn sharply is removed and the lines meet
+   at their intersection, when it lies within :data:`CORNER_REACH_PX` source pixels of the trace
+   (potrace rounds a sharp corner); two lines between corners that one line fits become one.
 
-The result has fewer segments than the trace, or as many with more of them lines and arcs, or
-:func:`fit_ring` returns None.
+The result has fewer segments than the trace (or as many, more of them lines and arcs), or None.
 """
 
 from __future__ import annotations
@@ -60,6 +59,7 @@ from cad.fit_pieces import (
     kasa_circle,
     line_ctrl,
     line_err,
+    merge_lines,
     samples,
     seg_tangents,
     sub,
@@ -68,8 +68,7 @@ from cad.fit_pieces import (
 )
 from cad.fit_polish import polish
 
-__all__ = ["FitResult", "fit_ring", "fit_grain", "default_fit_px", "arc_cubic", "DEFAULT_FIT_PX", "CORNER_DEG",
-           "LS_SLACK"]
+__all__ = ["FitResult", "fit_ring", "fit_grain", "default_fit_px", "arc_cubic", "DEFAULT_FIT_PX", "CORNER_DEG", "LS_SLACK"]
 
 #: The default tolerance, in source pixels, of a subject up to FIT_SUBJECT_PX source pixels across.
 DEFAULT_FIT_PX = 0.1
@@ -471,13 +470,15 @@ def _place(p: _Piece, p0: np.ndarray, p1: np.ndarray, Q: np.ndarray, t0: np.ndar
     line_err_ = chord_err(q, p0, p1, slack * tol) if kind == "cubic" and not err <= allow else math.inf
     if line_err_ <= ACCEPT_TOL * tol * slack:  # a straight run between two corners that potrace rounded: a cubic
         ctrl, err, kind = line_ctrl(p0, p1), line_err_, "line"  # held to its neighbours' tangents cannot follow it
-    # a short piece rounding a corner may stray as far as a sharpened corner may
+    # a short piece rounding a corner may stray as far as a sharpened corner may; a chord if closer (a flat end)
     chord = float(np.hypot(*(p1 - p0)))
     short = chord <= CORNER_PIECE_PX * px
     if short and kind == "cubic" and not err <= CORNER_REACH_PX * px:
         ctrl = np.array([p0, p0 + t0 * chord / 3, p1 - t1 * chord / 3, p1])
         curve = geometry.bernstein(np.linspace(0.0, 1.0, 33)) @ ctrl
         err = float(np.sqrt(((q[:, None, :] - curve[None, :, :]) ** 2).sum(axis=2).min(axis=1)).max())
+        if (straight := chord_err(q, p0, p1, CORNER_REACH_PX * px)) < err:  # two corners, not a bulge past them
+            kind, ctrl, err = "line", line_ctrl(p0, p1), straight
     if (err <= ACCEPT_TOL * tol * cubic_slack or (kind in ("line", "arc") and err <= allow)
             or (short and err <= CORNER_REACH_PX * px)):
         return [_Piece(kind, p.a, p.b, ctrl, arc, err)]
@@ -621,6 +622,7 @@ def fit_ring(ctrl: np.ndarray, tol: float, *, px: float | None = None, grain: fl
             return None
         pieces = _refine(cover, Q, tin, tout, set(cuts), tol, LS_SLACK, CUBIC_SLACK, px)
         deviation = _sharpen(pieces, Q, px)
+        merge_lines(pieces, Q, N, LS_SLACK * tol, CORNER_DEG, CORNER_REACH_PX * px)
         polish(pieces, Q, N, step, {"line": ACCEPT_TOL * LS_SLACK * tol, "arc": ACCEPT_TOL * LS_SLACK * tol,
                                     "cubic": ACCEPT_TOL * CUBIC_SLACK * tol}, {c % N for c in cuts} if corner.any() else set())
     simple = sum(p.kind in ("line", "arc", "ellipse") for p in pieces)

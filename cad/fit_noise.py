@@ -23,7 +23,7 @@ __all__ = ["local_parabola", "smooth", "pushes_out", "local_shift", "MAX_TURN_DE
 
 #: A smoothing window turns by at most this much (degrees) between its halves; one that turns more holds a
 #: feature of the shape (a tip, a rounded corner), which is not smoothed.
-MAX_TURN_DEG = 45.0
+MAX_TURN_DEG = 30.0
 
 
 def local_parabola(q: np.ndarray, half: np.ndarray, closed: bool = True) -> tuple[np.ndarray, np.ndarray]:

@@ -15,7 +15,8 @@ from cad.geometry import bernstein as bern
 from cad.geometry import bernstein_d as bern_d
 
 __all__ = ["wobble", "arc_cubic", "line_ctrl", "cross", "unit", "samples", "seg_tangents", "sub", "sub_cubic",
-           "bias", "chord_err", "tls_line", "line_err", "kasa_circle", "circle", "arc_through", "arc_sweep", "arc_err", "cubic", "MAX_SWEEP"]
+           "bias", "tls_line", "line_err", "kasa_circle", "circle", "arc_through", "arc_sweep", "arc_err", "cubic", "merge_lines", "chord_err",
+           "MAX_SWEEP"]
 
 #: Longest arc sweep (radians); a full circle is two arcs.
 MAX_SWEEP = 1.5 * math.pi
@@ -145,6 +146,44 @@ def chord_err(q: np.ndarray, p0: np.ndarray, p1: np.ndarray, slack: float) -> fl
     if s.min() < -slack or s.max() > L + slack:
         return math.inf
     return float(np.abs(cross(u, r)).max())
+
+
+def _turn_deg(u: np.ndarray, v: np.ndarray) -> float:
+    return math.degrees(abs(math.atan2(float(cross(u, v)), float(u @ v))))
+
+
+def merge_lines(pieces: list, Q: np.ndarray, n: int, limit: float, corner_deg: float, trim: float) -> None:
+    """Join, in place, each two successive lines of a closed ring that one line fits (they turn by at most ``corner_deg``): the chord from the
+    first one's start to the second one's end lies within ``limit`` of the samples of both (but those within
+    ``trim`` of its ends, where potrace rounded the corners), and both its ends
+    are corners (it turns by more than ``corner_deg`` from its neighbours there), so no tangent join moves.
+    A corner potrace split in two turns leaves a short line beside a long one in the same direction.
+    ``pieces`` (of :mod:`cad.fit`) have ``kind``, ``a``, ``b`` (sample indices into ``Q``, which holds two
+    laps of ``n`` samples), ``ctrl`` and ``err``."""
+    k = 0
+    while len(pieces) > 3 and k < len(pieces):
+        first, second = pieces[k], pieces[(k + 1) % len(pieces)]
+        if first.kind != "line" or second.kind != "line":
+            k += 1
+            continue
+        p0, p1 = first.ctrl[0], second.ctrl[3]
+        u = unit(p1 - p0)
+        before, after = pieces[k - 1], pieces[(k + 2) % len(pieces)]
+        t_in = unit(before.ctrl[3] - (before.ctrl[2] if before.kind != "line" else before.ctrl[0]))
+        t_out = unit((after.ctrl[1] if after.kind != "line" else after.ctrl[3]) - after.ctrl[0])
+        b = second.b if second.b >= first.a else second.b + n
+        q = Q[first.a: b + 1]
+        along = (q - p0) @ u
+        q = q[(along > trim) & (along < float(np.hypot(*(p1 - p0))) - trim)]  # not the corners potrace rounded
+        d = float(np.abs(cross(q - p0, u)).max()) if len(q) else math.inf
+        bend = _turn_deg(unit(first.ctrl[3] - p0), unit(p1 - second.ctrl[0]))
+        if d > limit or bend > corner_deg or _turn_deg(t_in, u) <= corner_deg or _turn_deg(u, t_out) <= corner_deg:
+            k += 1
+            continue
+        first.ctrl, first.b, first.err = line_ctrl(p0, p1), b, max(first.err, second.err, d)
+        j = (k + 1) % len(pieces)
+        del pieces[j]
+        k -= j < k  # and stay: the joined line may join its next one too
 
 
 # ----------------------------------------------------------------------------- circles and arcs

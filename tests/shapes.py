@@ -8,7 +8,9 @@ import signal
 
 import cv2
 import numpy as np
+import shapely
 from PIL import Image, ImageDraw
+from shapely import affinity
 
 
 def square(n: int = 32, lo: int = 8, hi: int = 24) -> np.ndarray:
@@ -162,3 +164,16 @@ def line_art(paths, width: float, size: int = 160) -> np.ndarray:
     cover = np.zeros(size * size)
     cover[hit] = shapely.area(shapely.intersection(boxes[hit], geom))
     return np.round(255 * (1.0 - cover.reshape(size, size))).astype(np.uint8)
+
+
+def iou_at_width(geom, truth, width_mm: float = 50.0) -> float:
+    """IoU of ``geom`` (mm, y up) with ``truth`` (a shapely geometry, y down, any size) scaled to ``width_mm``
+    wide, both centred on their bounding boxes (as the corpus scorer aligns them)."""
+    a, _, c, _ = truth.bounds
+    s = width_mm / (c - a)
+    want = affinity.scale(truth, s, -s, origin=(0, 0))
+    out = []
+    for g in (geom, want):
+        x0, y0, x1, y1 = g.bounds
+        out.append(affinity.translate(g, -(x0 + x1) / 2, -(y0 + y1) / 2))
+    return shapely.intersection(*out).area / shapely.union(*out).area

@@ -9,7 +9,7 @@ from tracer.budget import precheck
 from tracer.errors import EmptyMaskError, TooComplexError
 from tracer.types import Contour, Mask, Outlines, TraceParams
 
-__all__ = ["trace", "edge_noise_px", "NOISE_MIN_PX", "LOSSY_DEAD_ZONE"]
+__all__ = ["trace", "edge_noise_px", "NOISE_MIN_PX", "LOSSY_DEAD_ZONE", "CLEAN_MEANDER"]
 
 
 def _contour_arrays(tags: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -107,7 +107,7 @@ def trace(mask: Mask, *, params: TraceParams = TraceParams()) -> Outlines:
         contours.append(Contour(ctrl=ctrl, is_line=is_line, is_hole=sign < 0,
                                 parent=new_index[parent] if parent >= 0 else -1))
     info = {"potrace": _potrace.version(), "segments": total}
-    noise = edge_noise_px(mask.info)
+    noise = edge_noise_px(mask.info, mask.scale)
     if noise > 0:
         info["noise_px"] = noise
     return Outlines(contours=tuple(contours), source_size=mask.source_size, info=info)
@@ -120,12 +120,17 @@ NOISE_MIN_PX = 0.75
 #: (fraction of the ink/paper contrast), is above this: a JPEG at quality 35 rings by 3 to 7 %, while a clean
 #: render reduced with a Lanczos filter overshoots by 2 % at most.
 LOSSY_DEAD_ZONE = 0.03
+#: The trace of a clean image meanders over this many pixels of the working raster: potrace follows the
+#: residual staircase of the anti-aliased edge (a third of a source pixel on a 512 px icon, one on a 2048 px
+#: render, which works at 2 sub-pixels a pixel).
+CLEAN_MEANDER = 2.0
 
 
-def edge_noise_px(info: dict) -> float:
+def edge_noise_px(info: dict, working_px: float = 0.0) -> float:
     """The length (source pixels) over which the noise of an image makes its traced edges meander, from the
-    isolation's ``info`` (:func:`tracer.isolate`): 0 for a clean image; on one with pixel noise
-    (``noise_sigma``) or compression ringing (a ``dead_zone`` above :data:`LOSSY_DEAD_ZONE`), its blur, at
-    least :data:`NOISE_MIN_PX`."""
+    isolation's ``info`` (:func:`tracer.isolate`): on an image with pixel noise (``noise_sigma``) or
+    compression ringing (a ``dead_zone`` above :data:`LOSSY_DEAD_ZONE`), its blur, at least
+    :data:`NOISE_MIN_PX`; on a clean one, :data:`CLEAN_MEANDER` working pixels (``working_px`` source pixels
+    each), the staircase of the working raster that the trace still follows."""
     noisy = info.get("noise_sigma", 0.0) > 0 or info.get("dead_zone", 0.0) > LOSSY_DEAD_ZONE
-    return max(NOISE_MIN_PX, float(info.get("blur_sigma", 0.0))) if noisy else 0.0
+    return max(NOISE_MIN_PX, float(info.get("blur_sigma", 0.0))) if noisy else CLEAN_MEANDER * working_px

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import shapely
 from PIL import Image, ImageDraw
-from shapely import affinity
 
 import tracer
 from cad.fit import DEFAULT_FIT_PX, default_fit_px, fit_grain
 from cad.regions import to_regions
+from shapes import iou_at_width
 
 
 def _blob(n: int = 720) -> np.ndarray:
@@ -25,18 +25,6 @@ def _render(path, size: int, ss: int) -> None:
     img = Image.new("L", (size * ss, size * ss), 255)
     ImageDraw.Draw(img).polygon([tuple(p) for p in _blob() * (size * ss / 512)], fill=0)
     img.resize((size, size), Image.BOX).save(path)
-
-
-def _iou(geom, truth) -> float:
-    """IoU with ``truth`` (y down, any size) scaled to 50 mm wide, both centred on their boxes."""
-    a, _, c, _ = truth.bounds
-    s = 50.0 / (c - a)
-    want = affinity.scale(truth, s, -s, origin=(0, 0))
-    out = []
-    for g in (geom, want):
-        x0, y0, x1, y1 = g.bounds
-        out.append(affinity.translate(g, -(x0 + x1) / 2, -(y0 + y1) / 2))
-    return shapely.intersection(*out).area / shapely.union(*out).area
 
 
 def test_the_grain_and_tolerance_grow_with_the_subject_only():
@@ -56,7 +44,7 @@ def test_a_finer_render_gets_about_as_many_segments_and_keeps_its_fidelity(tmp_p
         outlines = tracer.trace(tracer.isolate(tracer.load_image(path)))
         traced = to_regions(outlines, width_mm=50, fit_tolerance_mm=0)
         fitted = to_regions(outlines, width_mm=50)
-        got[size] = (fitted.n_segments, _iou(traced.geometry, truth), _iou(fitted.geometry, truth))
+        got[size] = (fitted.n_segments, iou_at_width(traced.geometry, truth), iou_at_width(fitted.geometry, truth))
     (n512, _, fit512), (n2048, off2048, fit2048) = got[512], got[2048]
     # a tolerance fixed in source pixels gives the 2048 px render about 2.4 times the segments of the 512 px one
     assert n2048 <= 1.75 * n512

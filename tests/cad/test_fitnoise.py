@@ -57,5 +57,9 @@ def test_clean_renders_keep_the_default_tolerance(tmp_path):
     px = to_regions(outlines, width_mm=50, fit_tolerance_mm=0).px_mm
     auto = to_regions(outlines, width_mm=50, fit_tolerance_mm=None)
     fixed = to_regions(outlines, width_mm=50, fit_tolerance_mm=0.1 * px)
-    assert auto.n_segments == fixed.n_segments
-    assert auto.geometry.symmetric_difference(fixed.geometry).area < 1e-9 * fixed.geometry.area
+    # smoothed over its working raster's staircase, not loosened: no more pieces, and on average within a
+    # tenth of a pixel of the fit at the default tolerance
+    assert auto.report["fit_tolerance_mm"] == pytest.approx(fixed.report["fit_tolerance_mm"])
+    assert auto.n_segments <= fixed.n_segments
+    gap = auto.geometry.symmetric_difference(fixed.geometry).area / fixed.geometry.boundary.length
+    assert gap < 0.1 * px
