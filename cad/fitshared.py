@@ -15,9 +15,14 @@ loop) with :func:`cad.fit.fit_ring`:
   its moved ends and its mid-point, a cubic's handle moves with its end), so every chain meeting
   at a junction ends on the same point.
 
-A fit is kept only when it has fewer segments than the chain and stays within
-:data:`ACCEPT_TOL` tolerances of it both ways (sampled, so a lost or looped piece is seen);
-otherwise the caller's fallback fits the chain.
+:class:`ChainFitter` tries each chain smoothed over a long window, a shorter one, then as traced (a
+boundary traced from a label raster meanders about the edge over a few pixels), a wobbling one at its own
+tolerance first, and declines a fit that moves the chain or pushes the subject's extent out.
+
+A fit is kept only when it has fewer segments than the chain and stays as close to it, both ways
+(sampled, so a lost or looped piece is seen), as the ring's fit may stray from what it refits:
+:data:`ACCEPT_TOL` tolerances, or as far as :func:`cad.fit.fit_ring` reports (a corner it sharpened),
+plus how far that trace lies from the chain; otherwise the caller's fallback fits the chain.
 """
 
 from __future__ import annotations
@@ -29,14 +34,28 @@ import shapely
 
 from cad import ellipse, geometry
 from cad.fit import LS_SLACK, arc_cubic, fit_ring
+from cad.fit_noise import SHIFT_TOLS, local_shift
+from cad.fit_pieces import wobble
 
-__all__ = ["ChainFitter", "Curve", "fit_chain", "reverse_curve", "split_arcs", "ACCEPT_TOL"]
+__all__ = ["ChainFitter", "Curve", "fit_chain", "pushes_extent", "reverse_curve", "split_arcs", "ACCEPT_TOL"]
 
-#: A fitted chain is kept when it stays within this many tolerances of the chain, both ways
-#: (lines and arcs are least-squares fits and may stray :data:`cad.fit.LS_SLACK` tolerances).
+#: A fitted chain is kept when it stays within this many tolerances of what it refits, both ways
+#: (lines and arcs are least-squares fits and may stray :data:`cad.fit.LS_SLACK` tolerances), or within
+#: the ring fit's own deviation (a sharpened corner), plus the refitted trace's distance from the chain.
 ACCEPT_TOL = 1.5 * LS_SLACK
 #: The way back of an open chain starts and ends with a step this many tolerances long.
 DETOUR_TOL = 8.0
+#: A chain is smoothed over these many grains either side of each point before it is fitted, the longest window
+#: first (:func:`cad.fit_noise.smooth`: a label raster's staircase, traced, meanders about the edge over a few
+#: pixels; the smoothing takes the meander out without moving the shape, and leaves tips and tight turns as
+#: they are), the last as traced. A smoothed fit is kept only when it moves no stretch of the chain, averaged over
+#: its window, by more than :data:`cad.fit_noise.SHIFT_TOLS` default tolerances (:func:`cad.fit_noise.local_shift`),
+#: as a noisy image's smoothed outline.
+SMOOTH_GRAINS = (8.0, 4.0, 0.0)
+#: A chain whose trace wobbles (:func:`cad.fit_pieces.wobble`: an aliased image's staircase) is fitted within
+#: NOISE_TOL times its wobble first, at most NOISE_CAP times the fit's tolerance, as a single outline is.
+NOISE_TOL = 10.0
+NOISE_CAP = 3.0
 #: A moved arc may change its sweep by at most this fraction (plus 0.05 rad), else the fit is refused.
 SWEEP_CHANGE = 0.25
 
@@ -204,11 +223,18 @@ def _way_back(ctrl: np.ndarray, step: float) -> np.ndarray:
     return _polyline_ctrl(np.array([a, a - step * t1, b + step * t0, b]))
 
 
-def fit_chain(points: np.ndarray, tol: float, *, px: float, trace: np.ndarray | None = None,
-              loop: bool = False) -> tuple[Curve, float] | None:
+def _allowance(res, tol: float) -> float:
+    """How far the ring fit ``res`` may stray from what it refitted: :data:`ACCEPT_TOL` tolerances, or its own
+    reported deviation (a corner it sharpened may lie a source pixel or two out)."""
+    return max(ACCEPT_TOL * tol, float(res.deviation) if res is not None else 0.0)
+
+
+def fit_chain(points: np.ndarray, tol: float, *, px: float, grain: float | None = None,
+              trace: np.ndarray | None = None, loop: bool = False, smooth_px: float = 0.0) -> tuple[Curve, float] | None:
     """Fit the polyline ``points`` (m, 2) within ``tol`` (``px``: one source pixel, same units) with lines,
     circular arcs and cubics; its ends stay where they are. A chain whose ends coincide is a closed loop;
-    with ``loop`` it is a ring with no junction on it, whose fit may start anywhere.
+    with ``loop`` it is a ring with no junction on it, whose fit may start anywhere. ``grain`` (same units,
+    default ``px``) is the length over which the chain's wobble is averaged (:func:`cad.fit.fit_grain`).
 
     ``trace`` (n,4,2), cubics close to the chain from its first point to its last, is what
     :func:`cad.fit.fit_ring` refits (its joins are the candidate breakpoints: far fewer than the
@@ -221,17 +247,20 @@ def fit_chain(points: np.ndarray, tol: float, *, px: float, trace: np.ndarray | 
     if len(p) < (4 if closed else 3) or not tol > 0:
         return None
     fwd = _polyline_ctrl(p) if trace is None else np.asarray(trace, np.float64)
+    # what the fit may stray from the chain: its allowance from the trace it refits, plus the trace's own distance
+    off = 0.0 if trace is None else _deviation((fwd, np.zeros(len(fwd), bool), None), p, tol)
     curve: Curve | None = None
     if closed and len(fwd) >= 3:  # a circle, or the ring's own fit started on the chain's first point
-        res = fit_ring(fwd, tol, px=px)
+        res = fit_ring(fwd, tol, px=px, grain=grain, smooth_px=smooth_px)
         if loop:
             curve = None if res is None else _with_ellipses(res)
         else:
             curve = _circle_from(p[0], res) or _ellipse_from(p[0], res) or _rotated(res, p[0])
-        if curve is not None and not _deviation(curve, p, tol) <= ACCEPT_TOL * tol:
+        if curve is not None and not _deviation(curve, p, tol) <= _allowance(res, tol) + off:
             curve = None
     if curve is None:
-        res = fit_ring(np.concatenate([fwd, _way_back(fwd, DETOUR_TOL * tol)]), tol, px=px, ellipses=False)
+        res = fit_ring(np.concatenate([fwd, _way_back(fwd, DETOUR_TOL * tol)]), tol, px=px, grain=grain,
+                       ellipses=False, smooth_px=smooth_px)
         if res is None or len(res.ctrl) < 2:
             return None
         ends = res.ctrl[:-1, 3]
@@ -240,7 +269,7 @@ def fit_chain(points: np.ndarray, tol: float, *, px: float, trace: np.ndarray | 
     if curve is None or len(curve[0]) > len(fwd) or (closed and len(curve[0]) < (3 if curve[1].all() else 2)):
         return None
     dev = _deviation(curve, p, tol)
-    if not dev <= ACCEPT_TOL * tol:
+    if not dev <= _allowance(res, tol) + off:
         return None
     ctrl, is_line, arcs = curve
     if arcs is not None and not np.isfinite(arcs[:, 2]).any() and not (arcs.shape[1] > 3 and np.isfinite(arcs[:, 8]).any()):
@@ -254,23 +283,50 @@ class ChainFitter:
     tolerance; where the fit declines, the chain is ``fallback``'s at ``tol``.
 
     A chain's tolerance is the fit's, as for a single outline (its least-squares lines and arcs may
-    stray :data:`cad.fit.LS_SLACK` times as far), up to ``wide``. A wider one (a boundary between two
-    colours, known only to the label raster's precision) already covers the trace's wobble: the fit's
-    lines and arcs are kept within it (the fit runs at ``tol / LS_SLACK``, not below ``wide``).
+    stray :data:`cad.fit.LS_SLACK` times as far), up to ``wide``. A wider one (a boundary known only to
+    the precision of a label raster) already covers the trace's wobble: the fit's lines and arcs are
+    kept within it (the fit runs at ``tol / LS_SLACK``, not below ``wide``). ``grain`` is the length over
+    which a chain's wobble is averaged (:func:`cad.fit.fit_grain`, default ``px``).
     Remembers the largest deviation of the kept fits and counts the fitted and fallen-back chains."""
 
-    def __init__(self, *, px: float, fallback, wide: float = math.inf) -> None:
+    def __init__(self, *, px: float, fallback, wide: float = math.inf, grain: float | None = None,
+                 extent: tuple[float, float, float, float] | None = None) -> None:
         self.px = px
+        self.grain = px if grain is None else grain
         self.fallback = fallback
         self.wide = wide
+        self.extent = extent
         self.deviation = 0.0
         self.fitted = 0
         self.fell_back = 0
 
     def __call__(self, points: np.ndarray, tol: float, *, loop: bool = False) -> Curve:
         fit_tol = tol if tol <= self.wide else max(tol / LS_SLACK, self.wide)
-        trace, _ = self.fallback(points, fit_tol)
-        got = fit_chain(points, fit_tol, px=self.px, trace=trace, loop=loop)
+        p = np.asarray(points, np.float64)
+        # a chain that wobbles more than the tolerance allows for (an aliased edge's staircase) is tried at its
+        # own tolerance first, halved down to the fit's
+        rungs = [fit_tol]
+        noisy = min(NOISE_TOL * wobble(_polyline_ctrl(p), self.px), NOISE_CAP * fit_tol) if len(p) > 2 else 0.0
+        while noisy > fit_tol:
+            rungs.insert(len(rungs) - 1, noisy)
+            noisy /= 2
+        got = None
+        for t in rungs:
+            trace, _ = self.fallback(points, t)
+            for grains in SMOOTH_GRAINS:  # smoothed over a long window first, then shorter, then as traced
+                smooth = grains * self.grain
+                got = fit_chain(points, t, px=self.px, grain=self.grain, trace=trace, loop=loop,
+                                smooth_px=smooth / self.px)
+                d = min(t, self.wide)  # the extremes keep to the default tolerance, as a single outline's do
+                if got is not None and self.extent is not None and pushes_extent(
+                        got[0], points, self.extent, LS_SLACK * d, d if smooth > 0 else LS_SLACK * d):
+                    got = None
+                if got is not None and smooth > 0 and not _keeps_shape(got[0], p, smooth, min(t, self.wide)):
+                    got = None
+                if got is not None:
+                    break
+            if got is not None:
+                break
         if got is None:
             self.fell_back += 1
             ctrl, is_line = self.fallback(points, tol)
@@ -279,3 +335,35 @@ class ChainFitter:
         self.fitted += 1
         self.deviation = max(self.deviation, dev)
         return curve
+
+
+def _keeps_shape(curve: Curve, p: np.ndarray, smooth: float, tol: float) -> bool:
+    """Whether the fitted ``curve`` of the chain ``p`` moves no stretch of it, averaged over the smoothing window
+    (``2 * smooth``), by more than :data:`cad.fit_noise.SHIFT_TOLS` tolerances: for an open chain, the area
+    between the two (its ends are the same) per length; for a closed one, the symmetric difference."""
+    ctrl, is_line, arcs = curve
+    pts = np.vstack([geometry.flatten(ctrl, is_line, 0.25 * tol, *split_arcs(arcs)), ctrl[-1, 3][None]])
+    if np.array_equal(p[0], p[-1]):
+        return local_shift(pts, p, 2 * smooth) <= SHIFT_TOLS * tol
+    loop = shapely.make_valid(shapely.Polygon(np.vstack([pts, p[::-1]])))
+    parts = shapely.get_parts(loop)
+    parts = parts[shapely.area(parts) > 0]
+    if not len(parts):
+        return True
+    return float((shapely.area(parts) / np.maximum(0.5 * shapely.length(parts), 2 * smooth)).max()) <= SHIFT_TOLS * tol
+
+
+def pushes_extent(curve: Curve, points: np.ndarray, extent: tuple[float, float, float, float], reach: float,
+                  inward: float = math.inf) -> bool:
+    """Whether the fitted ``curve`` of the chain ``points`` pushes a side of ``extent`` (the subject's bounding
+    box) that the chain reaches (to within ``reach``) out by more than ``reach``, or in by more than ``inward``:
+    the outline's extremes set the part's size and centre (a sharpened corner or a bulging arc there would
+    scale the whole part and shift every colour; smoothing may flatten an extreme that is a bump of the trace,
+    but not by more than the default tolerance)."""
+    ctrl, _, arcs = curve
+    circ, ell = split_arcs(arcs)
+    new = geometry.curve_bounds(ctrl, circ, ell)
+    p = np.asarray(points, np.float64)
+    old = (p[:, 0].min(), p[:, 1].min(), p[:, 0].max(), p[:, 1].max())
+    out = (old[0] - new[0], old[1] - new[1], new[2] - old[2], new[3] - old[3])
+    return any(abs(o - e) <= reach and (d > reach or -d > inward) for d, o, e in zip(out, old, extent))

@@ -201,7 +201,8 @@ CURVE_FIT_MAX_SOURCE_PX = 0.25
 REFIT_ROUNDS = 3
 
 
-def curve_partition(parts_mm: list, tol: float, inner_tol: float | None = None, *, fit=None):
+def curve_partition(parts_mm: list, tol: float, inner_tol: float | None = None, *, fit=None,
+                    flatten: float | None = None):
     """Exact curved regions for a partition (a coverage of polygons in mm).
 
     Every boundary arc between two junctions (points where three or more colours, or the
@@ -212,7 +213,8 @@ def curve_partition(parts_mm: list, tol: float, inner_tol: float | None = None, 
     or a closed one whose ends coincide; ``loop``: a whole ring without junctions, whose fit may start
     anywhere) and returns ``(ctrl, is_line, arcs)`` (``arcs`` as :data:`cad.fitshared.Curve` has them, or
     None); the default fits Béziers (:func:`cad.geometry.fit_arc`).
-    Returns a list of region lists, or None when the fitted curves would make a region invalid.
+    Returns a list of region lists, or None when the fitted curves would make a region invalid
+    (flattened within ``flatten``, if finer than a quarter of ``tol``: the flattening the caller uses).
     """
     fit = fit or _fit_beziers
 
@@ -279,7 +281,7 @@ def curve_partition(parts_mm: list, tol: float, inner_tol: float | None = None, 
         ext = np.vstack([rr, rr[:1]])
         return _join([arc(ext[a: b + 1]) for a, b in zip(idx[:-1], idx[1:])])
 
-    fine = tol / 4
+    fine = tol / 4 if flatten is None else min(tol / 4, flatten)
     tmax = max(tol, inner_tol or tol)
     for _ in range(8 + REFIT_ROUNDS):
         out: list = []

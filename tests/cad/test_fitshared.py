@@ -105,3 +105,30 @@ def test_the_fitter_falls_back_where_the_fit_declines():
     assert np.array_equal(ctrl[0, 0], zigzag[0]) and np.array_equal(ctrl[-1, 3], zigzag[-1])
     fitter(_arc(10.0, 0.0, math.pi, 80), TOL)
     assert fitter.fitted == 1 and 0 < fitter.deviation <= ACCEPT_TOL * TOL
+
+
+def test_a_fit_pushing_the_subjects_extent_out_is_seen():
+    from cad.fitshared import pushes_extent
+
+    box = (0.0, 0.0, 10.0, 10.0)
+    chain = np.array([[5.0, 10.0], [0.2, 5.2], [0.0, 5.0], [0.2, 4.8], [5.0, 0.0]])  # a rounded tip on the left side
+    tip = np.array([-0.3, 5.0])  # the two sides sharpened into a corner beyond the traced tip
+
+    def line(a, b):
+        return np.array([a, a + (b - a) / 3, a + 2 * (b - a) / 3, b])
+    sharp = (np.array([line(chain[0], tip), line(tip, chain[-1])]), np.ones(2, bool), None)
+    assert pushes_extent(sharp, chain, box, 0.1)       # the tip moved out by 0.3
+    assert not pushes_extent(sharp, chain, box, 0.5)   # within the reach
+    inside = (0.0 - 5.0, 0.0, 10.0, 10.0)              # the chain does not reach that side: nothing to push
+    assert not pushes_extent(sharp, chain, inside, 0.1)
+
+
+def test_a_wobbling_chain_is_fitted_at_its_own_tolerance_first():
+    # a straight boundary that wobbles by more than the tolerance (an edge's ringing): every pixel, a fifth of one
+    x = np.arange(0.0, 120.25, 0.5)
+    wave = 0.2 * (x % 1.0 - 0.25)
+    chain = np.c_[x, 0.05 * x + wave] * PX
+    fitter = ChainFitter(px=PX, fallback=geometry.fit_arc)
+    ctrl, is_line, _ = fitter(chain, 0.1 * PX)
+    assert fitter.fitted == 1 and len(ctrl) <= 2 and is_line.all()
+    assert np.array_equal(ctrl[0, 0], chain[0]) and np.array_equal(ctrl[-1, 3], chain[-1])

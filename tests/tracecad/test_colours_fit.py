@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import shapely
+import shapely.affinity
 from PIL import Image
 
 from cad import check_mesh
@@ -163,3 +164,93 @@ def test_cli_writes_fitted_colours_to_every_format(target_png, tmp_path, capsys)
     assert area == pytest.approx(e["area_mm2"]) and e["overlap_mm2"] <= 1e-6
     assert area == pytest.approx(sum(g.area for g in _truth().values()), rel=0.005)
     assert all(math.isclose(c["volume_mm3"], c["area_mm2"] * 3.0, rel_tol=1e-6) for c in e["colors"])
+
+
+# A warning sign: a triangle with rounded corners, outlined in black, yellow inside. Every boundary is three
+# lines and three arcs, so the ideal partition has 18 segments (the outline's 6, and the 6 the two colours
+# share, counted for each). Its boundaries, traced from the label raster, wobble by a fraction of a pixel.
+SIGN_PX, SIGN_R, SIGN_STROKE = 420, 14.0, 9.0
+YELLOW, BLACK = (250, 220, 40), (20, 20, 20)
+
+
+def _sign_truth() -> dict:
+    tri = shapely.Polygon([(210, 30), (395, 380), (25, 380)])
+    outer = tri.buffer(-SIGN_R, quad_segs=64).buffer(SIGN_R, quad_segs=64)
+    inner = outer.buffer(-SIGN_STROKE, quad_segs=64)
+    return {BLACK: outer.difference(inner), YELLOW: inner}
+
+
+def _sign_png(path: Path) -> Path:
+    from PIL import ImageDraw
+
+    img = Image.new("RGB", (SIGN_PX * SS, SIGN_PX * SS), WHITE)
+    draw = ImageDraw.Draw(img)
+    truth = _sign_truth()
+    for colour, geom in ((BLACK, truth[BLACK].union(truth[YELLOW])), (YELLOW, truth[YELLOW])):
+        draw.polygon([(x * SS, y * SS) for x, y in geom.exterior.coords], fill=colour)
+    img.resize((SIGN_PX, SIGN_PX), Image.Resampling.BOX).save(path)
+    return path
+
+
+def _sign_ious(conv) -> list[float]:
+    """Each colour's IoU with its truth, both centred on the subject's bounding box, in source pixels."""
+    truth = _sign_truth()
+    whole = shapely.union_all(list(truth.values()))
+    k = (whole.bounds[2] - whole.bounds[0]) / WIDTH_MM
+    out = []
+    for ref, shape in truth.items():
+        g = shapely.affinity.scale(_body(conv, ref).regions.geometry, k, -k, origin=(0, 0))
+        c = shapely.box(*whole.bounds).centroid
+        g = shapely.affinity.translate(g, c.x, c.y)
+        out.append(g.intersection(shape).area / g.union(shape).area)
+    return out
+
+
+@pytest.fixture(scope="module")
+def sign(tmp_path_factory):
+    path = _sign_png(tmp_path_factory.mktemp("sign") / "sign.png")
+    opts = {"colors": "auto", "width_mm": WIDTH_MM, "thickness_mm": THICK}
+    return (build_multicolor(path, ConvertOptions(**opts, fit_tolerance_mm=0.0), stem="sign"),
+            build_multicolor(path, ConvertOptions(**opts), stem="sign"))
+
+
+def test_wobbling_colour_boundaries_become_the_lines_and_arcs_they_were_drawn_with(sign):
+    traced, fitted = sign
+    kinds = fitted.report()["curve_segments_by_kind"]
+    assert kinds["beziers"] <= 1, kinds
+    assert fitted.report()["curve_segments"] <= 20 < traced.report()["curve_segments"] / 3, kinds
+    assert kinds["lines"] >= 6 and kinds["arcs"] >= 6
+    for before, after in zip(_sign_ious(traced), _sign_ious(fitted)):
+        assert after >= before - 0.002 and after >= 0.98
+
+
+def test_the_fit_keeps_the_subjects_size_and_centre(sign):
+    traced, fitted = sign
+    a = shapely.union_all([b.regions.geometry for b in traced.bodies]).bounds
+    b = shapely.union_all([b.regions.geometry for b in fitted.bodies]).bounds
+    px = fitted.px_mm
+    # no side moves out by more than the fit lets a line or an arc stray (a quarter pixel, LS_SLACK times)
+    assert max(a[0] - b[0], a[1] - b[1], b[2] - a[2], b[3] - a[3]) <= 0.4 * px
+
+
+def test_the_default_tolerance_follows_the_subjects_size(tmp_path):
+    from PIL import ImageDraw
+
+    from cad.fit import default_fit_px, fit_grain
+
+    # a subject 1300 px across: its trace's grain is 2.5 px, the tolerance 0.1 px times 2.5^(1/3); drawn without
+    # anti-aliasing, so the disc's edge is a staircase of whole pixels, which the fit follows by its wobble
+    n = 1400
+    img = Image.new("RGB", (n, n), WHITE)
+    draw = ImageDraw.Draw(img)
+    draw.rectangle((50, 50, n - 51, n - 51), fill=BLUE)
+    draw.ellipse((300, 300, n - 301, n - 301), fill=RED)
+    img.save(tmp_path / "big.png")
+    conv = build_multicolor(tmp_path / "big.png", ConvertOptions(colors="auto", width_mm=WIDTH_MM), stem="big")
+    rep = conv.report()
+    want = default_fit_px(fit_grain(n - 100)) * conv.px_mm
+    assert rep["fit_tolerance_mm"] == pytest.approx(want, rel=0.01)
+    assert rep["fit_tolerance_mm"] > 1.3 * 0.1 * conv.px_mm
+    # (the disc's boundary, a staircase the label raster's trace keeps corners of, is not one circle; it is
+    # not the hundreds of pieces that following the staircase makes either)
+    assert rep["curve_segments_by_kind"]["beziers"] <= 2 and rep["curve_segments"] <= 100

@@ -41,7 +41,7 @@ from cad.export.step import read_colored_step, write_colored_step
 from cad.export.stl import read_stl, write_stl
 from cad.export.svg import svg_area_mm2, svg_text
 from cad.export.threemf import Part, read_3mf, write_3mf
-from cad.fit import DEFAULT_FIT_PX
+from cad.fit import default_fit_px, fit_grain
 from cad.fitshared import ChainFitter
 from cad.geometry import fit_arc
 from cad.mesh import Mesh, extrude_mesh
@@ -320,9 +320,7 @@ def build_multicolor(source, options: ConvertOptions, *, name: str | None = None
     # so they are fitted within CURVE_FIT_PX of it (at most CURVE_FIT_MAX_SOURCE_PX where the raster
     # resolves that; --tolerance if coarser): fitting closer only follows the staircase of the raster
     # with more faces (a soft 3000 px picture, not upsampled: 7781 segments at a quarter pixel, 1098 at
-    # one pixel). The
-    # subject's outline (potrace's, as in the single-colour pipeline, which sets the frame) keeps
-    # --tolerance.
+    # one pixel).
     fit_px = CURVE_FIT_PX * labels.scale  # (source px)
     if 0.5 * labels.scale <= CURVE_FIT_MAX_SOURCE_PX:
         fit_px = min(fit_px, CURVE_FIT_MAX_SOURCE_PX)
@@ -332,13 +330,17 @@ def build_multicolor(source, options: ConvertOptions, *, name: str | None = None
     curves = flat = None
     fit_option = options.fit_mm()
     if fit_option is None or fit_option > 0:
-        # The fitting stage (cad.fit) on each shared boundary once: lines, arcs and cubics. The
-        # boundaries are polylines known to --tolerance (the subject's outline) and to the label
-        # raster's precision (between colours): a fit closer than that would follow their chords.
-        fit_mm = DEFAULT_FIT_PX * s if fit_option is None else float(fit_option)
-        outer = max(fit_mm, options.tolerance_mm)
-        fitter = ChainFitter(px=s, fallback=fit_arc, wide=outer)
-        curves, flat = _curves(parts_mm, outer, max(fit_mm, inner_tol), fine, fitter)
+        # The fitting stage (cad.fit) on each shared boundary once: lines, arcs and cubics. Its default
+        # tolerance and grain follow the subject's size in source pixels, as for a single outline. Every
+        # boundary, the subject's outline included, is traced from the same label raster, so each is fitted
+        # within that raster's precision (a fit closer than that follows the raster's staircase).
+        ub = union_px.bounds
+        grain = fit_grain(max(ub[2] - ub[0], ub[3] - ub[1]))
+        fit_mm = default_fit_px(grain) * s if fit_option is None else float(fit_option)
+        chain_tol = max(fit_mm, inner_tol)
+        fitter = ChainFitter(px=s, grain=grain * s, fallback=fit_arc, wide=max(fit_mm, options.tolerance_mm),
+                             extent=union_mm.bounds)
+        curves, flat = _curves(parts_mm, chain_tol, chain_tol, fine, fitter)
     if curves is None:  # no fit asked for, or its curves cross: Béziers
         fitter = None
         curves, flat = _curves(parts_mm, options.tolerance_mm, inner_tol, fine, None)
@@ -392,7 +394,7 @@ def build_multicolor(source, options: ConvertOptions, *, name: str | None = None
 def _curves(parts_mm: list, tol: float, inner_tol: float, fine: float, fitter):
     """The partition's shared curves (:func:`cad.partition.curve_partition`) and each colour's regions
     flattened at ``fine`` (what the checks and exports read), or (None, None) if they would cross."""
-    curves = curve_partition(parts_mm, tol, inner_tol, fit=fitter)
+    curves = curve_partition(parts_mm, tol, inner_tol, fit=fitter, flatten=fine)
     if curves is None:
         return None, None
     flat = [[Polygon(r.shell.flatten(fine), [h.flatten(fine) for h in r.holes]) for r in regs] for regs in curves]
