@@ -75,6 +75,7 @@ from cad.fit_pieces import (
     tls_line,
     unit,
 )
+from cad.fit_polish import polish
 
 __all__ = ["FitResult", "fit_ring", "fit_grain", "default_fit_px", "arc_cubic", "DEFAULT_FIT_PX", "CORNER_DEG", "LS_SLACK"]
 
@@ -490,6 +491,9 @@ def _place(p: _Piece, p0: np.ndarray, p1: np.ndarray, Q: np.ndarray, t0: np.ndar
     if not err <= allow and kind in ("line", "arc"):
         ctrl, err = cubic(sub(q, 0, len(q) - 1, 400), t0, t1)
         kind, arc = "cubic", None
+    line_err_ = chord_err(q, p0, p1, slack * tol) if kind == "cubic" and not err <= allow else math.inf
+    if line_err_ <= ACCEPT_TOL * tol * slack:  # a straight run between two corners that potrace rounded: a cubic
+        ctrl, err, kind = line_ctrl(p0, p1), line_err_, "line"  # held to its neighbours' tangents cannot follow it
     # a short piece rounding a corner may stray as far as a sharpened corner may; a chord if closer (a flat end)
     chord = float(np.hypot(*(p1 - p0)))
     short = chord <= CORNER_PIECE_PX * px
@@ -627,6 +631,8 @@ def fit_ring(ctrl: np.ndarray, tol: float, *, px: float | None = None, grain: fl
         pieces = _refine(cover, Q, tin, tout, set(cuts), tol, LS_SLACK, CUBIC_SLACK, px, pins, g1_arcs)
         deviation = _sharpen(pieces, Q, px)
         merge_lines(pieces, Q, N, LS_SLACK * tol, CORNER_DEG, CORNER_REACH_PX * px)
+        polish(pieces, Q, N, step, {"line": ACCEPT_TOL * LS_SLACK * tol, "arc": ACCEPT_TOL * LS_SLACK * tol,
+                                    "cubic": ACCEPT_TOL * CUBIC_SLACK * tol}, {c % N for c in cuts} if corner.any() else set())
     simple = sum(p.kind in ("line", "arc", "ellipse") for p in pieces)
     handles = np.abs(cross(ctrl[:, 1:3] - ctrl[:, :1], (ctrl[:, 3] - ctrl[:, 0])[:, None, :])).max(axis=1)
     straight = int((handles <= 1e-9 * np.hypot(*(ctrl[:, 3] - ctrl[:, 0]).T) + 1e-300).sum())
