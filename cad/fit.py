@@ -409,8 +409,7 @@ def _refine(pieces: list[_Piece], Q: np.ndarray, tin, tout, corners: set[int], t
         if tail > 0 and nxt.kind != "line" and p.b not in corners and nxt.a >= tail:
             nxt.a -= tail
             p.b -= tail
-    joins = [_join(pieces[k - 1], pieces[k], fits[k - 1], fits[k], Q) for k in range(n)]
-    joins = snap_joins(joins, pieces, fits, Q, pins)
+    joins = snap_joins([_join(pieces[k - 1], pieces[k], fits[k - 1], fits[k], Q) for k in range(n)], pieces, fits, Q, pins)
     filleted = fillet_joins(joins, pieces, fits, corners | set(pins), Q, slack * tol) if g1_arcs else set()
     out = []
     for k, p in enumerate(pieces):
@@ -575,8 +574,7 @@ def fit_ring(ctrl: np.ndarray, tol: float, *, px: float | None = None, grain: fl
     pixels either side of each point (:func:`cad.fit_noise.smooth`), so the fit follows the shape, not the
     noise of the trace. ``extremes``: the sides of the ring's bounding box (0 to 3: xmin, ymin, xmax, ymax) whose
     extreme points are knots with the tangent along the axis (:mod:`cad.fit_knots`), so the fit keeps them.
-    ``g1_arcs``: arcs meet lines tangentially where they can (a fillet between two lines), so that they do not
-    bulge past a straight edge."""
+    ``g1_arcs``: arcs meet lines tangentially where they can (fillets), not bulging past a straight edge."""
     ctrl = np.asarray(ctrl, np.float64)
     n = len(ctrl)
     if n < 2 or not tol > 0 or not np.isfinite(ctrl).all():
@@ -605,9 +603,8 @@ def fit_ring(ctrl: np.ndarray, tol: float, *, px: float | None = None, grain: fl
     w = max(1, int(round(TANGENT_PX * grain / spacing)))
     pins: dict = {}  # the extremes kept as knots (cad.fit_knots)
     if pieces is None and extremes:
-        q, pins = extreme_pins(q, raw if smooth_px > 0 and N > 4 else q, geometry.curve_bounds(ctrl), extremes,
-                               starts[corner], w, LS_SLACK * tol, max(w, round(CORNER_REACH_PX * px / spacing)),
-                               CORNER_DEG)
+        q, pins = extreme_pins(q, raw if smooth_px > 0 and N > 4 else q, geometry.curve_bounds(ctrl), extremes, starts[corner],
+                               w, LS_SLACK * tol, max(w, round(CORNER_REACH_PX * px / spacing)), CORNER_DEG)
     if pieces is None:
         knots = sorted(set(starts[corner].tolist()) | set(pins))
         s0 = int(knots[0]) if knots else 0
@@ -632,7 +629,7 @@ def fit_ring(ctrl: np.ndarray, tol: float, *, px: float | None = None, grain: fl
         deviation = _sharpen(pieces, Q, px)
         merge_lines(pieces, Q, N, LS_SLACK * tol, CORNER_DEG, CORNER_REACH_PX * px)
         polish(pieces, Q, N, step, {"line": ACCEPT_TOL * LS_SLACK * tol, "arc": ACCEPT_TOL * LS_SLACK * tol,
-                                    "cubic": ACCEPT_TOL * CUBIC_SLACK * tol}, {c % N for c in cuts} if corner.any() else set())
+                                    "cubic": ACCEPT_TOL * CUBIC_SLACK * tol}, {c % N for c in cuts} if corner.any() or pins else set())
     simple = sum(p.kind in ("line", "arc", "ellipse") for p in pieces)
     handles = np.abs(cross(ctrl[:, 1:3] - ctrl[:, :1], (ctrl[:, 3] - ctrl[:, 0])[:, None, :])).max(axis=1)
     straight = int((handles <= 1e-9 * np.hypot(*(ctrl[:, 3] - ctrl[:, 0]).T) + 1e-300).sum())
