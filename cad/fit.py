@@ -45,12 +45,21 @@ from typing import Any
 import numpy as np
 
 from cad import ellipse, geometry
+from cad.fit_knots import (
+    arc_centres,
+    extreme_pins,
+    fillet_joins,
+    merge_pinned_lines,
+    pinned_line,
+    pinned_piece,
+    snap_joins,
+    tangents,
+)
 from cad.fit_noise import smooth
 from cad.fit_pieces import (
     arc_cubic,
     arc_err,
     arc_sweep,
-    arc_through,
     bias,
     chord_err,
     circle,
@@ -186,8 +195,9 @@ def _reach(ok, i: int, lim: int, step: int, res: int, known: int | None = None) 
 
 
 def _cover(Q, lo: int, hi: int, tin, tout, tol: float, slack: float, cubic_slack: float,
-           step: int, res: int) -> list[_Piece]:
-    """Greedy cover of the samples ``lo..hi``: from each piece's end the piece of any kind that reaches farthest."""
+           step: int, res: int, pins: dict) -> list[_Piece]:
+    """Greedy cover of the samples ``lo..hi``: from each piece's end the piece of any kind that reaches farthest
+    (lines and arcs at a pin along its axis: :func:`cad.fit_knots.pinned_piece`)."""
     lt, ct = slack * tol, cubic_slack * tol
     prefer = max(1, 2 * res)
     win = BIAS_PX * step * float(np.hypot(*(Q[1] - Q[0])))  # about BIAS_PX source pixels
@@ -198,13 +208,16 @@ def _cover(Q, lo: int, hi: int, tin, tout, tol: float, slack: float, cubic_slack
             return slack / MEAN_TOL if b - a > MEAN_MIN_PX * step else 0.0
 
         def line_ok(b):
-            return line_err(sub(Q, a, b, TEST_SAMPLES["line"]), lt, lw(b), win) <= lt
+            q = sub(Q, a, b, TEST_SAMPLES["line"])
+            pinned = pinned_piece(q, a, b, Q, pins) if pins else None
+            return (line_err(q, lt, lw(b), win) if pinned is None else pinned[0]) <= lt
 
         def arc_ok(b):
             if b - a < 4:
                 return False
             q = sub(Q, a, b, TEST_SAMPLES["arc"])
-            fit = kasa_circle(q)
+            pinned = pinned_piece(q, a, b, Q, pins) if pins else None
+            fit = kasa_circle(q) if pinned is None else pinned[1]
             return fit is not None and arc_err(q, *fit, lw(b), win, lt)[0] <= lt
 
         def cubic_ok(b):
@@ -348,7 +361,7 @@ def _project(kind: str, x: np.ndarray, fit) -> np.ndarray:
 
 
 def _refine(pieces: list[_Piece], Q: np.ndarray, tin, tout, corners: set[int], tol: float, slack: float,
-            cubic_slack: float, px: float) -> list[_Piece]:
+            cubic_slack: float, px: float, pins: dict, g1_arcs: bool = False) -> list[_Piece]:
     """Least-squares lines and circles (fitted again without the samples that stray from them), joined on the
     line where a line meets an arc or a cubic, at the intersection of two lines at a corner, else at the mean
     of the two pieces' projections of the breakpoint; arcs and cubics refitted to the moved ends (:func:`_place`)."""
@@ -376,6 +389,9 @@ def _refine(pieces: list[_Piece], Q: np.ndarray, tin, tout, corners: set[int], t
             fit = None
         if fit is not None:  # again on the samples that follow it: a rounded corner at an end would pull
             fit = _trimmed(p.kind, q, fit, tol)  # the whole piece off the straight run
+        if p.kind == "line" and pins:  # a line through an extreme lies along the axis (cad.fit_knots)
+            fit = pinned_line(q, p.a, pins, Q, fit, slack * tol)
+            p.kind = "line" if fit is not None else "cubic"
         fits.append(fit)
     for k, p in enumerate(pieces):  # a line ends where the trace leaves it, not where it left the tolerance
         if p.kind != "line" or fits[k] is None:
@@ -393,14 +409,18 @@ def _refine(pieces: list[_Piece], Q: np.ndarray, tin, tout, corners: set[int], t
         if tail > 0 and nxt.kind != "line" and p.b not in corners and nxt.a >= tail:
             nxt.a -= tail
             p.b -= tail
-    joins = [_join(pieces[k - 1], pieces[k], fits[k - 1], fits[k], Q) for k in range(n)]
+    joins = snap_joins([_join(pieces[k - 1], pieces[k], fits[k - 1], fits[k], Q) for k in range(n)], pieces, fits, Q, pins)
+    filleted = fillet_joins(joins, pieces, fits, corners | set(pins), Q, slack * tol) if g1_arcs else set()
     out = []
     for k, p in enumerate(pieces):
         # a cubic leaves and meets a line or an arc along it (G1), except at a corner of the trace
         t0 = tout[p.a] if p.a in corners else _end_tangent(pieces[k - 1], fits[k - 1], joins[k], tout[p.a])
         t1 = tin[p.b] if p.b in corners else -_end_tangent(pieces[(k + 1) % n], fits[(k + 1) % n],
                                                            joins[(k + 1) % n], -tin[p.b], start=True)
-        out.append(_place(p, joins[k], joins[(k + 1) % n], Q, t0, t1, tol, slack, cubic_slack, px))
+        out.append(_place(p, joins[k], joins[(k + 1) % n], Q, t0, t1, tol, slack, cubic_slack, px,
+                          (pins.get(p.a) is not None, pins.get(p.b) is not None),
+                          (g1_arcs and pieces[k - 1].kind == "line" and p.a not in corners or k in filleted,
+                           g1_arcs and pieces[(k + 1) % n].kind == "line" and p.b not in corners or k in filleted)))
     return [p for group in out for p in group]
 
 
@@ -438,9 +458,11 @@ def _join(prev: _Piece, cur: _Piece, f0, f1, Q: np.ndarray) -> np.ndarray:
 
 
 def _place(p: _Piece, p0: np.ndarray, p1: np.ndarray, Q: np.ndarray, t0: np.ndarray, t1: np.ndarray,
-           tol: float, slack: float, cubic_slack: float, px: float) -> list[_Piece]:
-    """The piece ``p`` from ``p0`` to ``p1``: as its kind, or a cubic leaving along ``t0`` and arriving along
-    ``t1`` if it strays too far, or cubics split where they stray (Schneider) if that does too."""
+           tol: float, slack: float, cubic_slack: float, px: float, pinned=(False, False),
+           tangent=(False, False)) -> list[_Piece]:
+    """The piece ``p`` from ``p0`` to ``p1`` (an arc tangent to ``t0``, ``t1`` at ``pinned`` ends, and where it
+    can at ``tangent`` ones: :func:`cad.fit_knots.arc_centres`): as its kind, or a cubic leaving along ``t0``
+    and arriving along ``t1`` if it strays too far, or cubics split where they stray (Schneider) if that does too."""
     q = Q[p.a: p.b + 1].copy()
     q[0], q[-1] = p0, p1
     kind, arc, err = p.kind, None, math.inf
@@ -449,13 +471,14 @@ def _place(p: _Piece, p0: np.ndarray, p1: np.ndarray, Q: np.ndarray, t0: np.ndar
         ctrl, err = line_ctrl(p0, p1), chord_err(q, p0, p1, slack * tol)
     elif kind == "arc":
         assert p.arc is not None
-        c = arc_through(q)
         ctrl = line_ctrl(p0, p1)
-        if c is not None:
+        for c in arc_centres(q, t0, t1, pinned, tangent):
             e, sw = arc_err(q, c, float(np.hypot(*(p0 - c))))
             # the moved centre must keep the arc's turn (else it becomes a cubic below)
-            if sw * p.arc[1] > 0 and abs(sw - p.arc[1]) <= 0.25 * abs(p.arc[1]) + 0.05:
+            if e < err and sw * p.arc[1] > 0 and abs(sw - p.arc[1]) <= 0.25 * abs(p.arc[1]) + 0.05:
                 ctrl, arc, err = arc_cubic(p0, p1, c, max(-math.pi, min(math.pi, sw))), (c, sw), e
+            if err <= allow:
+                break
     elif kind == "cubic":
         ctrl, err = cubic(sub(q, 0, len(q) - 1, 400), t0, t1)
     else:  # a split cubic: its ends follow the joins
@@ -540,43 +563,18 @@ def _sharpen(pieces: list[_Piece], Q: np.ndarray, px: float) -> float:
     return worst
 
 
-def _tangents(Q: np.ndarray, cuts: list[int], N: int, w: int, closed: bool):
-    """Unit tangents into (``tin``) and out of (``tout``) each sample of the unrolled ``Q`` (two laps):
-    the chord ``w`` samples either side, not reaching past a corner (``cuts``), around the ring if ``closed``."""
-    idx = np.arange(len(Q))
-    if closed:
-        plus, minus = idx + w, idx - w
-        minus = np.where(minus < 0, minus + N, minus)
-        plus = np.minimum(plus, len(Q) - 1)
-        t = Q[plus] - Q[minus]
-        t /= np.maximum(np.hypot(*t.T), 1e-300)[:, None]
-        return t, t
-    tin = np.zeros_like(Q)
-    tout = np.zeros_like(Q)
-    for lo, hi in zip(cuts[:-1], cuts[1:]):
-        k = np.arange(lo, hi + 1)
-        plus, minus = np.minimum(k + w, hi), np.maximum(k - w, lo)
-        t = Q[plus] - Q[minus]
-        tin[k] = t
-        tout[k] = t
-        tout[lo] = Q[min(lo + w, hi)] - Q[lo]
-        tin[hi] = Q[hi] - Q[max(hi - w, lo)]
-    tin[N + 1:] = tin[1: len(Q) - N]
-    tout[N + 1:] = tout[1: len(Q) - N]
-    tin /= np.maximum(np.hypot(*tin.T), 1e-300)[:, None]
-    tout /= np.maximum(np.hypot(*tout.T), 1e-300)[:, None]
-    return tin, tout
-
-
 def fit_ring(ctrl: np.ndarray, tol: float, *, px: float | None = None, grain: float | None = None,
-             ellipses: bool = True, smooth_px: float = 0.0) -> FitResult | None:
+             ellipses: bool = True, smooth_px: float = 0.0, extremes: tuple[int, ...] = (),
+             g1_arcs: bool = False) -> FitResult | None:
     """Refit the closed ring ``ctrl`` (n, 4, 2) within ``tol``; ``px`` is one source pixel in the same units
     (for corners, which the source's anti-aliasing rounds), ``grain`` the trace's grain (:func:`fit_grain`;
     default ``px``), over which its wobble is averaged. None when the refit would not have fewer segments
     than the trace. ``ellipses=False`` leaves out elliptic arcs (for callers that only keep lines, arcs and
     cubics). With ``smooth_px``, the trace is first smoothed between its corners over that many source
     pixels either side of each point (:func:`cad.fit_noise.smooth`), so the fit follows the shape, not the
-    noise of the trace."""
+    noise of the trace. ``extremes``: the sides of the ring's bounding box (0 to 3: xmin, ymin, xmax, ymax) whose
+    extreme points are knots with the tangent along the axis (:mod:`cad.fit_knots`), so the fit keeps them.
+    ``g1_arcs``: arcs meet lines tangentially where they can (fillets), not bulging past a straight edge."""
     ctrl = np.asarray(ctrl, np.float64)
     n = len(ctrl)
     if n < 2 or not tol > 0 or not np.isfinite(ctrl).all():
@@ -602,29 +600,36 @@ def fit_ring(ctrl: np.ndarray, tol: float, *, px: float | None = None, grain: fl
         pieces = _full_circle(q, LS_SLACK * tol)
         if pieces is None and ellipses:
             pieces = _full_ellipse(q, tol, px)
+    w = max(1, int(round(TANGENT_PX * grain / spacing)))
+    pins: dict = {}  # the extremes kept as knots (cad.fit_knots)
+    if pieces is None and extremes:
+        q, pins = extreme_pins(q, raw if smooth_px > 0 and N > 4 else q, geometry.curve_bounds(ctrl), extremes, starts[corner],
+                               w, LS_SLACK * tol, max(w, round(CORNER_REACH_PX * px / spacing)), CORNER_DEG)
     if pieces is None:
-        s0 = int(starts[np.flatnonzero(corner)[0]]) if corner.any() else 0
+        knots = sorted(set(starts[corner].tolist()) | set(pins))
+        s0 = int(knots[0]) if knots else 0
+        pins = {(i - s0) % N + lap: t for i, t in pins.items() for lap in (0, N)}
         Q = np.concatenate([q[s0:], q[:s0], q[s0:], q[:s0], q[s0:s0 + 1]])  # two laps from the first corner
-        cuts = sorted({int(c) for c in (starts[corner] - s0) % N} | {0, N})
-        w = max(1, int(round(TANGENT_PX * grain / spacing)))
-        tin, tout = _tangents(Q, cuts, N, w, closed=not corner.any())
+        cuts = sorted({int(c) for c in (starts[corner] - s0) % N} | {0, N} | {i for i in pins if i < N})
+        tin, tout = tangents(Q, cuts, N, w, not corner.any(), pins)
         step = max(2, int(round(grain / spacing)))
         res = max(1, int(round(0.25 * grain / spacing)))
         cover: list[_Piece] = []
         for lo, hi in zip(cuts[:-1], cuts[1:]):
-            cover += _cover(Q, lo, hi, tin, tout, tol, LS_SLACK, CUBIC_SLACK, step, res)
-        if not corner.any() and len(cover) > 2:  # the start was arbitrary: join the last and first pieces
+            cover += _cover(Q, lo, hi, tin, tout, tol, LS_SLACK, CUBIC_SLACK, step, res, pins)
+        cover = merge_pinned_lines(cover, Q, N, pins, LS_SLACK * tol, CORNER_REACH_PX * px)
+        if not corner.any() and not pins and len(cover) > 2:  # the start was arbitrary: join the last and first pieces
             last, first = cover[-1], cover[0]
             kind = _fits_whole(Q, last.a, first.b + N, tin, tout, tol, LS_SLACK, CUBIC_SLACK)
             if kind is not None and first.kind != "split" and last.kind != "split":
                 cover = [_Piece(kind, last.a, first.b + N, line_ctrl(Q[last.a], Q[first.b + N]))] + cover[1:-1]
         if len(cover) < 2:
             return None
-        pieces = _refine(cover, Q, tin, tout, set(cuts), tol, LS_SLACK, CUBIC_SLACK, px)
+        pieces = _refine(cover, Q, tin, tout, set(cuts), tol, LS_SLACK, CUBIC_SLACK, px, pins, g1_arcs)
         deviation = _sharpen(pieces, Q, px)
         merge_lines(pieces, Q, N, LS_SLACK * tol, CORNER_DEG, CORNER_REACH_PX * px)
         polish(pieces, Q, N, step, {"line": ACCEPT_TOL * LS_SLACK * tol, "arc": ACCEPT_TOL * LS_SLACK * tol,
-                                    "cubic": ACCEPT_TOL * CUBIC_SLACK * tol}, {c % N for c in cuts} if corner.any() else set())
+                                    "cubic": ACCEPT_TOL * CUBIC_SLACK * tol}, {c % N for c in cuts} if corner.any() or pins else set())
     simple = sum(p.kind in ("line", "arc", "ellipse") for p in pieces)
     handles = np.abs(cross(ctrl[:, 1:3] - ctrl[:, :1], (ctrl[:, 3] - ctrl[:, 0])[:, None, :])).max(axis=1)
     straight = int((handles <= 1e-9 * np.hypot(*(ctrl[:, 3] - ctrl[:, 0]).T) + 1e-300).sum())

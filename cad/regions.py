@@ -19,10 +19,10 @@ import numpy as np
 import shapely
 from shapely.geometry import MultiPolygon, Polygon
 
-from cad import ellipse, geometry
-from cad.fit import LS_SLACK, arc_cubic, default_fit_px, fit_grain, fit_ring
-from cad.fit_noise import keeps_shape, noisy_ladder, pushes_out
-from cad.fit_pieces import wobble
+from cad import geometry
+from cad.fit import default_fit_px, fit_grain
+from cad.fit_rings import fit_rings, keep_extent
+from cad.ring import Ring
 from tracer.errors import GeometryError, InvalidInputError
 from tracer.types import Outlines
 
@@ -34,151 +34,6 @@ DEFAULT_WIDTH_MM = 50.0
 FINE_TOLERANCE_FRACTION = 2e-5
 #: Polyline rings made by repair are simplified to this fraction of the width.
 REPAIR_SIMPLIFY_FRACTION = 2e-5
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class Ring:
-    """A closed ring in mm, y up: ``ctrl`` (n,4,2), ``is_line`` (n,). ``exact`` is False after repair.
-
-    ``arcs`` (n,3), when not None, marks circular arcs: ``(centre x, centre y, signed sweep in
-    radians)`` on the rows of arc segments, NaN on the others. An arc's ``ctrl`` row holds its end
-    points and the usual cubic approximation (for code that only reads cubics); area, bounds,
-    flattening and the B-rep use the exact arc.
-
-    ``ellipses`` (n,6), when not None, marks elliptic arcs likewise: ``(centre x, centre y, rx, ry,
-    rotation, signed sweep of the parameter)`` (see :mod:`cad.ellipse`), NaN on the other rows; a row
-    is an arc or an elliptic arc, never both.
-    """
-
-    ctrl: np.ndarray
-    is_line: np.ndarray
-    exact: bool = True
-    arcs: np.ndarray | None = None
-    ellipses: np.ndarray | None = None
-    _area: float | None = field(default=None, init=False, repr=False)  # cache of area() (the arrays are read-only)
-
-    def __post_init__(self) -> None:
-        for name in ("ctrl", "is_line", "arcs", "ellipses"):
-            if getattr(self, name) is None:
-                continue
-            a = np.array(getattr(self, name), copy=True)
-            a.setflags(write=False)
-            object.__setattr__(self, name, a)
-        if self.arcs is not None and not np.isfinite(self.arcs[:, 2]).any():
-            object.__setattr__(self, "arcs", None)
-        if self.ellipses is not None and not np.isfinite(self.ellipses[:, 5]).any():
-            object.__setattr__(self, "ellipses", None)
-
-    @property
-    def is_arc(self) -> np.ndarray:
-        """(n,) bool: which segments are circular arcs."""
-        if self.arcs is None:
-            return np.zeros(len(self.ctrl), dtype=bool)
-        return np.isfinite(self.arcs[:, 2])
-
-    @property
-    def is_ellipse(self) -> np.ndarray:
-        """(n,) bool: which segments are elliptic arcs."""
-        if self.ellipses is None:
-            return np.zeros(len(self.ctrl), dtype=bool)
-        return np.isfinite(self.ellipses[:, 5])
-
-    def kinds(self) -> dict[str, int]:
-        """Segment counts by kind: ``lines``, ``arcs``, ``ellipses``, ``beziers``."""
-        arc, ell = self.is_arc, self.is_ellipse
-        lines = int((self.is_line & ~arc & ~ell).sum())
-        return {"lines": lines, "arcs": int(arc.sum()), "ellipses": int(ell.sum()),
-                "beziers": int(len(self.ctrl) - lines - arc.sum() - ell.sum())}
-
-    def bounds(self) -> tuple[float, float, float, float]:
-        """Exact bounding box of the ring's curves."""
-        return geometry.curve_bounds(self.ctrl, self.arcs, self.ellipses)
-
-    def beziers(self) -> Ring:
-        """The same ring with each arc and elliptic arc replaced by cubics of at most a quarter turn (for code
-        without them)."""
-        if self.arcs is None and self.ellipses is None:
-            return self
-        segs, lines = [], []
-        arcs = self.arcs if self.arcs is not None else np.full((len(self.ctrl), 3), np.nan)
-        ells = self.ellipses if self.ellipses is not None else np.full((len(self.ctrl), 6), np.nan)
-        for c, line, arc, ell in zip(self.ctrl, self.is_line, arcs, ells):
-            if np.isfinite(ell[5]):
-                k = max(1, int(np.ceil(abs(ell[5]) / (np.pi / 2) - 1e-9)))
-                segs += list(ellipse.cubics(c[0], c[3], ell, k))
-                lines += [False] * k
-                continue
-            if not np.isfinite(arc[2]):
-                segs.append(c)
-                lines.append(bool(line))
-                continue
-            k = max(1, int(np.ceil(abs(arc[2]) / (np.pi / 2) - 1e-9)))
-            pts = np.concatenate([geometry.arc_points(c[0], arc, k), c[3:4]])
-            for a, b in zip(pts[:-1], pts[1:]):
-                segs.append(arc_cubic(a, b, arc[:2], arc[2] / k))
-                lines.append(False)
-        out = np.array(segs)
-        out[1:, 0] = out[:-1, 3]
-        out[0, 0] = out[-1, 3]
-        return Ring(out, np.array(lines, bool), self.exact)
-
-    @property
-    def n_segments(self) -> int:
-        return len(self.ctrl)
-
-    def area(self) -> float:
-        """Exact signed area in mm² (positive: counter-clockwise)."""
-        if self._area is None:
-            object.__setattr__(self, "_area", geometry.signed_area(self.ctrl, self.arcs, self.ellipses))
-        area = self._area
-        assert area is not None
-        return area
-
-    def flatten(self, tolerance_mm: float) -> np.ndarray:
-        return geometry.flatten(self.ctrl, self.is_line, tolerance_mm, self.arcs, self.ellipses)
-
-    def oriented(self, ccw: bool) -> Ring:
-        if (self.area() > 0) == ccw:
-            return self
-        c, l = geometry.reverse(self.ctrl, self.is_line)
-        arcs = None
-        if self.arcs is not None:
-            arcs = self.arcs[::-1].copy()
-            arcs[:, 2] = -arcs[:, 2]
-        ells = None
-        if self.ellipses is not None:
-            ells = self.ellipses[::-1].copy()
-            ells[:, 5] = -ells[:, 5]
-        return Ring(c, l, self.exact, arcs, ells)
-
-    def mapped(self, apply, M: np.ndarray) -> Ring:
-        """The ring under the affine map ``apply`` (points (..., 2) -> points) whose linear part ``M`` (2, 2)
-        is a similarity (a scale, rotation or reflection, so a circle stays a circle); a reflection
-        reverses the arcs' turn."""
-        M = np.asarray(M, np.float64)
-        arcs = None
-        if self.arcs is not None:
-            arcs = self.arcs.copy()
-            arcs[:, :2] = apply(arcs[:, :2])
-            arcs[:, 2] *= 1.0 if np.linalg.det(M) > 0 else -1.0
-        ells = None
-        if self.ellipses is not None:
-            ells = ellipse.transform(self.ellipses, M, apply(np.zeros((1, 2)))[0])
-        return Ring(apply(self.ctrl), self.is_line, self.exact, arcs, ells)
-
-    @classmethod
-    def from_points(cls, pts: np.ndarray) -> Ring:
-        """A polyline ring through ``pts`` (m, 2); a repeated closing point is ignored."""
-        pts = np.asarray(pts, dtype=np.float64)
-        if len(pts) > 1 and np.allclose(pts[0], pts[-1]):
-            pts = pts[:-1]
-        p0, p1 = pts, np.roll(pts, -1, axis=0)
-        keep = np.hypot(*(p1 - p0).T) > 0
-        p0, p1 = p0[keep], p1[keep]
-        if len(p0) < 3:
-            raise GeometryError("a ring needs at least 3 distinct points")
-        ctrl = np.stack([p0, p0 + (p1 - p0) / 3, p0 + 2 * (p1 - p0) / 3, p1], axis=1)
-        return cls(ctrl, np.ones(len(p0), dtype=bool), exact=False)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -374,10 +229,10 @@ def to_regions(outlines: Outlines, *, width_mm: float | None = None, height_mm: 
     px_rings = {i: Ring(c.ctrl, c.is_line) for i, c in enumerate(contours) if alive[i]}
     auto = fit_tolerance_mm is None
     noise_px = float(outlines.info.get("noise_px", 0.0)) if auto else 0.0
-    n_fitted, deviation_px = (_fit_rings(px_rings, fit_px, 1.0, grain=grain, follow_noise=auto, noise_px=noise_px)
+    n_fitted, deviation_px = (fit_rings(px_rings, fit_px, 1.0, grain=grain, follow_noise=auto, noise_px=noise_px)
                               if fit_px > 0 else (0, 0.0))
     if n_fitted:
-        _keep_extent(px_rings, {i for i in px_rings if contours[i].parent < 0}, bbox, by_height=height_mm is not None)
+        keep_extent(px_rings, {i for i in px_rings if contours[i].parent < 0}, bbox, by_height=height_mm is not None)
     cx, cy = 0.5 * (bbox[0] + bbox[2]), 0.5 * (bbox[1] + bbox[3])
     frame = Frame(scale, cx, cy, mirror)
 
@@ -403,107 +258,6 @@ def to_regions(outlines: Outlines, *, width_mm: float | None = None, height_mm: 
               "fit_tolerance_mm": fit_px * scale, "fit_deviation_mm": deviation_px * scale,
               "origin_px": (cx, cy)}
     return Regions(regions=regions[0], geometry=regions[1], px_mm=scale, report=report)
-
-
-def _keep_extent(rings: dict[int, Ring], outer: set[int], bbox: tuple[float, float, float, float], *,
-                 by_height: bool) -> None:
-    """Map ``rings`` in place by the similarity (a uniform scale and a shift) that gives the ``outer`` rings
-    the bounding box ``bbox`` in width (or height) and centre. Sharpened corners reach a fraction of a pixel
-    beyond the traced ones; this keeps the requested size and the centre of the trace."""
-    lo = np.min([rings[i].bounds()[:2] for i in outer], axis=0)
-    hi = np.max([rings[i].bounds()[2:] for i in outer], axis=0)
-    axis = 1 if by_height else 0
-    if not (hi[axis] - lo[axis]) > 0:
-        return
-    k = (bbox[2 + axis] - bbox[axis]) / (hi[axis] - lo[axis])
-    if not abs(k - 1.0) < 0.01:
-        return
-    c_from = 0.5 * (lo + hi)
-    c_to = np.array([0.5 * (bbox[0] + bbox[2]), 0.5 * (bbox[1] + bbox[3])])
-    for i, r in rings.items():
-        rings[i] = r.mapped(lambda p: c_to + k * (p - c_from), k * np.eye(2))
-
-
-#: A refit that touches a neighbour is tried again at half the tolerance, at most this many times
-#: (after one more try at the default tolerance when the first followed the trace's wobble).
-FIT_RETRIES = 2
-
-
-def _closed(pts: np.ndarray) -> np.ndarray:
-    """``pts`` closed (first point repeated), with at least two points."""
-    pts = np.asarray(pts, np.float64)
-    if len(pts) == 0:
-        return np.zeros((2, 2))
-    return np.concatenate([pts, pts[:1]]) if len(pts) < 2 or not np.array_equal(pts[0], pts[-1]) else pts
-
-
-#: With the default tolerance, a ring whose trace wobbles (a JPEG's ringing) is fitted within NOISE_TOL times
-#: its wobble (:func:`cad.fit_pieces.wobble`), never finer than the default and at most NOISE_CAP times it.
-NOISE_TOL = 10.0
-NOISE_CAP = 3.0
-
-
-def _fit_rings(rings: dict[int, Ring], tol: float, px: float, *, grain: float = 1.0, follow_noise: bool = False,
-               noise_px: float = 0.0) -> tuple[int, float]:
-    """Refit ``rings`` in place (:func:`cad.fit.fit_ring`): how many were refitted, and the largest deviation.
-
-    A refit that flips, crosses itself, or touches or crosses another ring is tried again at half and
-    a quarter of the tolerance, and then keeps the traced ring, so the cleaning never has to repair
-    what the fit did. With ``follow_noise`` each ring's tolerance follows the wobble of its trace; with
-    ``noise_px`` (the length over which the image's noise makes its edges meander, in ``px``) each trace is
-    smoothed over a few times that and fitted within a fraction of it. ``grain``: :func:`cad.fit.fit_grain`."""
-    fitted: dict[int, tuple[Ring, float]] = {}
-    keys = list(rings)
-    ladder = {i: [(tol / 2**level, 0.0, False) for level in range(FIT_RETRIES + 1)] for i in keys}
-    for i in keys if follow_noise and noise_px > 0 else ():  # smoothed, coarse first
-        ladder[i][:0] = noisy_ladder(tol, noise_px / px)
-    for i in keys if follow_noise and not noise_px > 0 else ():
-        noisy = min(NOISE_TOL * wobble(rings[i].ctrl, px), NOISE_CAP * tol)
-        above = []
-        while noisy > tol:  # a wobbling trace is tried at its own tolerance first, halved down to the default
-            above.append((noisy, 0.0, False))
-            noisy /= 2
-        ladder[i][:0] = above
-    # the outline's extremes set its size and centre: a smoothed fit may not push them out by more than the
-    # default allows (an arc or a cubic bulging out at the edge would scale the whole part)
-    extent = np.array([rings[i].bounds() for i in keys] or [(0.0, 0.0, 0.0, 0.0)])
-    lo, hi = extent[:, :2].min(axis=0), extent[:, 2:].max(axis=0)
-    todo = list(keys)
-    for level in range(max(map(len, ladder.values()), default=0)):
-        todo = [i for i in todo if level < len(ladder[i])]
-        dropped: set[int] = set()
-        for i in todo:
-            t, smooth_px, guard = ladder[i][level]
-            coarse = t > tol or smooth_px > 0
-            res = fit_ring(rings[i].ctrl, t, px=px, grain=grain * px, smooth_px=smooth_px)
-            new = Ring(res.ctrl, res.is_line, True, res.arcs, res.ellipses) if res is not None else None
-            pts = new.flatten(t / 16) if new is not None else ()  # fine: a thin sliver may cross at its tip
-            if res is None or new is None or len(pts) < 3 or (new.area() > 0) != (rings[i].area() > 0) \
-                    or not shapely.LinearRing(pts).is_simple \
-                    or (smooth_px > 0 and pushes_out(new, rings[i].bounds(), lo, hi, LS_SLACK * tol, tol if guard else np.inf)) \
-                    or (guard and not keeps_shape(pts, rings[i].flatten(tol / 16), smooth_px, tol)):
-                if coarse:  # above the default tolerance, a failed refit is tried again finer
-                    dropped.add(i)
-                continue
-            fitted[i] = (new, res.deviation)
-        while fitted:  # each round drops at least one refit
-            # flattened coarsely, so rings this close may touch once flattened finely for the cleaning
-            t = tol / 2 ** min(level, FIT_RETRIES)  # the default tolerance of this round
-            lines = [shapely.LineString(_closed((fitted[i][0] if i in fitted else rings[i]).flatten(t / 2))) for i in keys]
-            a, b = shapely.STRtree(lines).query(lines, predicate="dwithin", distance=t)
-            pairs = [(keys[x], keys[y]) for x, y in zip(a, b) if x != y and (keys[x] in fitted or keys[y] in fitted)]
-            clash = {i for pair in pairs for i in pair} & set(fitted)
-            if not clash:
-                break
-            for i in clash:
-                fitted.pop(i)
-            dropped |= clash
-        todo = [i for i in keys if i in dropped]
-        if not todo:
-            break
-    for i, (new, _) in fitted.items():
-        rings[i] = new
-    return len(fitted), max((d for _, d in fitted.values()), default=0.0)
 
 
 def clean_regions(raw: list[Region], *, width_mm: float, px_mm: float, report: dict | None = None) -> Regions:
