@@ -118,14 +118,15 @@ def _fit_keeping(ring: Ring, tol: float, sides: tuple[int, ...], slack: float, e
 
 
 def fit_rings(rings: dict[int, Ring], tol: float, px: float, *, grain: float = 1.0, follow_noise: bool = False,
-               noise_px: float = 0.0) -> tuple[int, float]:
+               noise_px: float = 0.0, noisy: bool | None = None) -> tuple[int, float]:
     """Refit ``rings`` in place (:func:`cad.fit.fit_ring`): how many were refitted, and the largest deviation.
 
     A refit that flips, crosses itself, or touches or crosses another ring is tried again at half and
     a quarter of the tolerance, and then keeps the traced ring, so the cleaning never has to repair
     what the fit did. With ``follow_noise`` each ring's tolerance follows the wobble of its trace; with
     ``noise_px`` (the length over which the image's noise makes its edges meander, in ``px``) each trace is
-    smoothed over a few times that and fitted within a fraction of it. ``grain``: :func:`cad.fit.fit_grain`.
+    smoothed over a few times that and fitted within a fraction of it; ``noisy``: whether that is an image's
+    noise rather than a clean trace's staircase (default: by its length). ``grain``: :func:`cad.fit.fit_grain`.
     Every refit keeps the outline's extremes, which set its size and centre (:func:`_fit_keeping`)."""
     fitted: dict[int, tuple[Ring, float]] = {}
     keys = list(rings)
@@ -133,11 +134,11 @@ def fit_rings(rings: dict[int, Ring], tol: float, px: float, *, grain: float = 1
     for i in keys if follow_noise and noise_px > 0 else ():  # smoothed, coarse first
         ladder[i][:0] = noisy_ladder(tol, noise_px / px)
     for i in keys if follow_noise and not noise_px > 0 else ():
-        noisy = min(NOISE_TOL * wobble(rings[i].ctrl, px), NOISE_CAP * tol)
+        own = min(NOISE_TOL * wobble(rings[i].ctrl, px), NOISE_CAP * tol)
         above = []
-        while noisy > tol:  # a wobbling trace is tried at its own tolerance first, halved down to the default
-            above.append((noisy, 0.0, False))
-            noisy /= 2
+        while own > tol:  # a wobbling trace is tried at its own tolerance first, halved down to the default
+            above.append((own, 0.0, False))
+            own /= 2
         ladder[i][:0] = above
     # the outline's extremes set its size and centre: a smoothed fit may not push them out by more than the
     # default allows (an arc or a cubic bulging out at the edge would scale the whole part)
@@ -145,7 +146,7 @@ def fit_rings(rings: dict[int, Ring], tol: float, px: float, *, grain: float = 1
     lo, hi = extent[:, :2].min(axis=0), extent[:, 2:].max(axis=0)
     # the rings that reach them keep them (:func:`_fit_keeping`)
     sides = {i: tuple(s for s in range(4) if box[s] == (lo, hi)[s // 2][s % 2]) for i, box in zip(keys, extent)}
-    noisy = follow_noise and noise_px / px >= NOISE_MIN_PX  # a photo's grain, a JPEG's ringing
+    noisy_image = follow_noise and (noise_px / px >= NOISE_MIN_PX if noisy is None else noisy)  # grain, ringing
     todo = list(keys)
     for level in range(max(map(len, ladder.values()), default=0)):
         todo = [i for i in todo if level < len(ladder[i])]
@@ -153,7 +154,7 @@ def fit_rings(rings: dict[int, Ring], tol: float, px: float, *, grain: float = 1
         for i in todo:
             t, smooth_px, guard = ladder[i][level]
             coarse = t > tol or smooth_px > 0
-            res = _fit_keeping(rings[i], t, sides[i], EXTREME_TOL * tol, (*lo, *hi), coarse=noisy and smooth_px > 0, px=px,
+            res = _fit_keeping(rings[i], t, sides[i], EXTREME_TOL * tol, (*lo, *hi), coarse=noisy_image and smooth_px > 0, px=px,
                                grain=grain * px, smooth_px=smooth_px)
             new = Ring(res.ctrl, res.is_line, True, res.arcs, res.ellipses) if res is not None else None
             pts = new.flatten(t / 16) if new is not None else ()  # fine: a thin sliver may cross at its tip

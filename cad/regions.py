@@ -229,7 +229,8 @@ def to_regions(outlines: Outlines, *, width_mm: float | None = None, height_mm: 
     px_rings = {i: Ring(c.ctrl, c.is_line) for i, c in enumerate(contours) if alive[i]}
     auto = fit_tolerance_mm is None
     noise_px = float(outlines.info.get("noise_px", 0.0)) if auto else 0.0
-    n_fitted, deviation_px = (fit_rings(px_rings, fit_px, 1.0, grain=grain, follow_noise=auto, noise_px=noise_px)
+    n_fitted, deviation_px = (fit_rings(px_rings, fit_px, 1.0, grain=grain, follow_noise=auto, noise_px=noise_px,
+                                                        noisy=outlines.info.get("noisy"))
                               if fit_px > 0 else (0, 0.0))
     if n_fitted:
         keep_extent(px_rings, {i for i in px_rings if contours[i].parent < 0}, bbox, by_height=height_mm is not None)

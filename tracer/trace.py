@@ -9,7 +9,7 @@ from tracer.budget import precheck
 from tracer.errors import EmptyMaskError, TooComplexError
 from tracer.types import Contour, Mask, Outlines, TraceParams
 
-__all__ = ["trace", "edge_noise_px", "NOISE_MIN_PX", "LOSSY_DEAD_ZONE", "CLEAN_MEANDER"]
+__all__ = ["trace", "edge_noise_px", "is_noisy", "NOISE_MIN_PX", "LOSSY_DEAD_ZONE", "CLEAN_MEANDER"]
 
 
 def _contour_arrays(tags: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -110,6 +110,7 @@ def trace(mask: Mask, *, params: TraceParams = TraceParams()) -> Outlines:
     noise = edge_noise_px(mask.info, mask.scale)
     if noise > 0:
         info["noise_px"] = noise
+        info["noisy"] = is_noisy(mask.info)
     return Outlines(contours=tuple(contours), source_size=mask.source_size, info=info)
 
 
@@ -132,5 +133,10 @@ def edge_noise_px(info: dict, working_px: float = 0.0) -> float:
     compression ringing (a ``dead_zone`` above :data:`LOSSY_DEAD_ZONE`), its blur, at least
     :data:`NOISE_MIN_PX`; on a clean one, :data:`CLEAN_MEANDER` working pixels (``working_px`` source pixels
     each), the staircase of the working raster that the trace still follows."""
-    noisy = info.get("noise_sigma", 0.0) > 0 or info.get("dead_zone", 0.0) > LOSSY_DEAD_ZONE
-    return max(NOISE_MIN_PX, float(info.get("blur_sigma", 0.0))) if noisy else CLEAN_MEANDER * working_px
+    return max(NOISE_MIN_PX, float(info.get("blur_sigma", 0.0))) if is_noisy(info) else CLEAN_MEANDER * working_px
+
+
+def is_noisy(info: dict) -> bool:
+    """Whether the isolation's ``info`` finds pixel noise (``noise_sigma``) or compression ringing (a
+    ``dead_zone`` above :data:`LOSSY_DEAD_ZONE`) in the image."""
+    return info.get("noise_sigma", 0.0) > 0 or info.get("dead_zone", 0.0) > LOSSY_DEAD_ZONE

@@ -105,7 +105,7 @@ def jpeg_outlines(tmp_path_factory):
 
 
 def test_jpeg_trace_is_fitted_with_few_pieces_on_the_drawn_shape(jpeg_outlines):
-    assert jpeg_outlines.info.get("noise_px", 0.0) > 0  # the tracer saw the compression
+    assert jpeg_outlines.info.get("noise_px", 0.0) > 0 and jpeg_outlines.info["noisy"]  # it saw the compression
     kw = {"px_mm": 1.0, "min_area_mm2": MIN_AREA_PX}
     traced = to_regions(jpeg_outlines, fit_tolerance_mm=0, **kw)
     fixed = to_regions(jpeg_outlines, fit_tolerance_mm=0.1, **kw)  # a tenth of a pixel, no smoothing
@@ -128,6 +128,7 @@ def test_clean_render_is_smoothed_only_over_its_working_raster(tmp_path):
     path.write_bytes(_hexagon_with_hole(None))
     outlines = tracer.trace(tracer.isolate(tracer.load_image(path)))
     assert 0 < outlines.info["noise_px"] < NOISE_MIN_PX  # a few sub-pixels, not a noisy image's blur
+    assert outlines.info["noisy"] is False
     auto = to_regions(outlines, px_mm=1.0)
     assert _iou(_centred(auto.geometry), _truth()) > 0.999
 
