@@ -105,6 +105,15 @@ def _corpus_images(corpus: Path, subset: str, kind: str, items: set[str] | None)
             yield item, img
 
 
+def _row(name: str, category: str, truth: int, traced, fitted, seconds: float, iou_off: float, iou_on: float,
+         **extra) -> dict:
+    """One image's figures: segments traced and fitted against the truth's, fit time, IoU fit off and on."""
+    return {"name": name, "category": category, "truth": truth, "traced": traced.n_segments,
+            "fitted": fitted.n_segments, "kinds": fitted.segment_kinds(),
+            "traced_ratio": traced.n_segments / max(truth, 1), "ratio": fitted.n_segments / max(truth, 1),
+            "seconds": seconds, "iou_off": iou_off, "iou_on": iou_on, **extra}
+
+
 def corpus_rows(corpus: Path, kind: str, items: set[str] | None, fit_mm: float | None) -> list[dict]:
     rows = []
     for item, img in _corpus_images(corpus, "mono", kind, items):
@@ -118,11 +127,8 @@ def corpus_rows(corpus: Path, kind: str, items: set[str] | None, fit_mm: float |
         truth = svg_segments(corpus / item["truth_svg"])
         want = _truth(corpus, item)
         iou_off, iou_on = (_iou(traced.geometry, want), _iou(fitted.geometry, want)) if want is not None else (np.nan,) * 2
-        row = {"name": item["name"], "category": item.get("category", ""), "truth": truth,
-               "traced": traced.n_segments, "fitted": fitted.n_segments, "kinds": fitted.segment_kinds(),
-               "traced_ratio": traced.n_segments / max(truth, 1), "ratio": fitted.n_segments / max(truth, 1),
-               "deviation_px": fitted.report["fit_deviation_mm"] / fitted.px_mm, "seconds": seconds,
-               "seconds_traced": t_traced, "iou_off": iou_off, "iou_on": iou_on}
+        row = _row(item["name"], item.get("category", ""), truth, traced, fitted, seconds, iou_off, iou_on,
+                   deviation_px=fitted.report["fit_deviation_mm"] / fitted.px_mm, seconds_traced=t_traced)
         rows.append(row)
         print(f"{item['name']:<22} truth {truth:>5}  traced {row['traced']:>5} ({row['traced_ratio']:5.2f}x)  "
               f"fitted {row['fitted']:>5} ({row['ratio']:5.2f}x)  {row['kinds']}  dev {row['deviation_px']:.2f} px  "
@@ -212,10 +218,7 @@ def lettering_rows(fit_mm: float | None, items: set[str] | None) -> list[dict]:
             fitted = to_regions(outlines, width_mm=WIDTH_MM, fit_tolerance_mm=fit_mm)
             seconds = time.perf_counter() - t
             iou_off, iou_on = _iou(traced.geometry, want), _iou(fitted.geometry, want)
-            row = {"name": name, "category": "lettering", "truth": truth, "traced": traced.n_segments,
-                   "fitted": fitted.n_segments, "kinds": fitted.segment_kinds(),
-                   "traced_ratio": traced.n_segments / truth, "ratio": fitted.n_segments / truth,
-                   "seconds": seconds, "iou_off": iou_off, "iou_on": iou_on}
+            row = _row(name, "lettering", truth, traced, fitted, seconds, iou_off, iou_on)
             rows.append(row)
             print(f"{name:<34} font {truth:>4}  traced {row['traced']:>5} ({row['traced_ratio']:5.2f}x)  "
                   f"fitted {row['fitted']:>4} ({row['ratio']:5.2f}x)  {row['kinds']}  "
