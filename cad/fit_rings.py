@@ -14,7 +14,7 @@ import shapely
 from cad import geometry
 from cad.fit import LS_SLACK, FitResult, fit_ring
 from cad.fit_noise import keeps_shape, noisy_ladder, pushes_out
-from cad.fit_pieces import wobble
+from cad.fit_pieces import line_ctrl, wobble
 from cad.ring import Ring
 from tracer.trace import NOISE_MIN_PX
 
@@ -72,6 +72,69 @@ def _sharpened(res: FitResult, side: int, level: float) -> bool:
     return bool((at & lines & np.roll(lines, 1)).any())
 
 
+def _pull_corners(res: FitResult, ring: Ring, tol: float, extent: tuple, slack: float, pinned: tuple,
+                  kw: dict) -> FitResult:
+    """``res`` with the joins that run past the outline's ``extent`` by more than ``slack`` moved back along
+    the axis, where that is the tolerance's doing: a line laid over a gently curved side, within the
+    tolerance, carries the corner at its end outwards, and the part's size with it (:func:`keep_extent`
+    scales the whole outline back). The test is a fit at a quarter of the tolerance: a corner the trace
+    rounded reaches past the trace at any tolerance; one carried out by a line comes back, to where that fit
+    puts it. A line keeps its far end, a cubic moves its handle with its end (its tangent is kept); a join
+    with an arc stays. The moved pieces must stay within the allowance of the trace; the count of pieces is
+    unchanged."""
+    past = _past(res, extent)
+    if not past.max() > slack:
+        return res
+    finer = fit_ring(ring.ctrl, tol / 4, extremes=pinned, g1_arcs=True, **kw)
+    if finer is None:
+        return res
+    trace = shapely.LinearRing(ring.flatten(tol / 16))
+    allow = LS_SLACK * tol
+    kinds = np.where(np.asarray(res.is_line, bool), 1, np.where(np.isfinite(res.arcs[:, 2]), 2, 0))
+    if res.ellipses is not None:
+        kinds[np.isfinite(res.ellipses[:, 5])] = 2
+    n = len(res.ctrl)
+    out = res
+    for s in range(4):
+        axis, sign = s % 2, (1.0 if s >= 2 else -1.0)
+        back = past[s] - _past(finer, extent)[s]
+        if not (past[s] > slack and back > 0.5 * past[s]):
+            continue
+        ctrl = out.ctrl.copy()
+        joins = np.flatnonzero(sign * (ctrl[:, 0, axis] - extent[s]) > 0)
+        if not len(joins) or (kinds[joins] == 2).any() or (kinds[joins - 1] == 2).any():
+            continue
+        step = np.zeros(2)
+        step[axis] = -sign * back
+        moved = set()
+        for k in joins:
+            ctrl[k, 0] += step
+            ctrl[k - 1, 3] += step
+            if kinds[k] == 0:
+                ctrl[k, 1] += step
+            if kinds[k - 1] == 0:
+                ctrl[k - 1, 2] += step
+            moved |= {k % n, (k - 1) % n}
+        for k in moved:
+            if kinds[k] == 1:
+                ctrl[k] = line_ctrl(ctrl[k, 0], ctrl[k, 3])
+        again = FitResult(ctrl, out.is_line, out.arcs, out.deviation, out.ellipses)
+        t = np.linspace(0.0, 1.0, 33)
+        pts = np.concatenate([geometry.bernstein(t) @ ctrl[k] for k in moved])
+        if _past(again, extent)[s] < past[s] and shapely.distance(shapely.points(pts), trace).max() <= allow:
+            out = again
+    return out
+
+
+def _box(res: FitResult) -> tuple[float, float, float, float]:
+    return geometry.curve_bounds(res.ctrl, res.arcs, res.ellipses)
+
+
+def _past(res: FitResult, extent: tuple) -> np.ndarray:
+    """How far the fit ``res`` runs past ``extent`` (xmin, ymin, xmax, ymax) on each side (0 within it)."""
+    return np.maximum((np.asarray(_box(res)) - np.asarray(extent)) * (-1, -1, 1, 1), 0.0)
+
+
 def _worst(moved: np.ndarray) -> tuple[float, float]:
     """How far a fit moves the outline's extremes (per side): the largest, then in all."""
     return float(moved.max()), float(moved.sum())
@@ -114,7 +177,8 @@ def _fit_keeping(ring: Ring, tol: float, sides: tuple[int, ...], slack: float, e
             break
         res = again
         tried.append((*_worst(moved(res)), k + 1, res))
-    return min(tried, key=lambda x: x[:3])[3]
+    res = min(tried, key=lambda x: x[:3])[3]
+    return _pull_corners(res, ring, tol, extent, slack, tuple(sorted(pinned)), kw)
 
 
 def fit_rings(rings: dict[int, Ring], tol: float, px: float, *, grain: float = 1.0, follow_noise: bool = False,
