@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 
 from cad import ellipse, geometry
+from cad.fit_corners import sharp_corners
 from cad.fit_knots import (
     arc_centres,
     extreme_pins,
@@ -65,6 +66,7 @@ from cad.fit_pieces import (
     circle,
     cross,
     cubic,
+    farthest_ok,
     kasa_circle,
     line_ctrl,
     line_err,
@@ -169,31 +171,6 @@ class _Piece:
     ell: np.ndarray | None = None  # an elliptic arc's row (cad.ellipse)
 
 
-def _reach(ok, i: int, lim: int, step: int, res: int, known: int | None = None) -> int:
-    """The largest j in (i, lim] with ``ok(j)`` (to within ``res``), assuming ``ok`` holds up to some j and fails
-    past it: galloping from ``known`` (a j known to be ok) by ``step``, then bisection; ``i`` when none is ok."""
-    lo = i if known is None else known
-    hi = None
-    while lo < lim:
-        j = min(lo + step, lim)
-        if ok(j):
-            lo, step = j, step * 2
-        else:
-            hi = j
-            break
-    if hi is None:
-        return lo
-    while hi - lo > res:
-        mid = (lo + hi) // 2
-        if ok(mid):
-            lo = mid
-        else:
-            hi = mid
-    if lo == i and hi - lo > 1:  # nothing found at the coarse resolution: look closer
-        return _reach(ok, i, hi - 1, 1, 1) if hi - 1 > i else i
-    return lo
-
-
 def _cover(Q, lo: int, hi: int, tin, tout, tol: float, slack: float, cubic_slack: float,
            step: int, res: int, pins: dict) -> list[_Piece]:
     """Greedy cover of the samples ``lo..hi``: from each piece's end the piece of any kind that reaches farthest
@@ -224,9 +201,9 @@ def _cover(Q, lo: int, hi: int, tin, tout, tol: float, slack: float, cubic_slack
             return cubic(sub(Q, a, b, TEST_SAMPLES["cubic"]), tout[a], tin[b], ct,
                          lw(b) * cubic_slack / slack, win)[1] <= ct
 
-        rl = _reach(line_ok, a, hi, step, res)
-        ra = _reach(arc_ok, a, hi, step, res, rl if rl > a else None) if rl < hi else rl
-        rc = _reach(cubic_ok, a, hi, step, res, ra if ra > a else None) if ra < hi else ra
+        rl = farthest_ok(line_ok, a, hi, step, res)
+        ra = farthest_ok(arc_ok, a, hi, step, res, rl if rl > a else None) if rl < hi else rl
+        rc = farthest_ok(cubic_ok, a, hi, step, res, ra if ra > a else None) if ra < hi else ra
         far = max(rl, ra, rc)
         if far <= a:  # nothing fits: cubics split where they stray (Schneider)
             b = min(a + step, hi)
@@ -253,7 +230,7 @@ def _cover(Q, lo: int, hi: int, tin, tout, tol: float, slack: float, cubic_slack
 
             def back_ok(d):
                 return line_err(sub(Q, b - d, b, TEST_SAMPLES["line"]), lt, lw(d, 0), win) <= lt
-            d = _reach(back_ok, 0, b - prev.a, step, res, b - cur.a)
+            d = farthest_ok(back_ok, 0, b - prev.a, step, res, b - cur.a)
             cur.a = prev.b = b - d
             if prev.b - prev.a < 2:
                 cur.a = prev.a
@@ -565,7 +542,7 @@ def _sharpen(pieces: list[_Piece], Q: np.ndarray, px: float) -> float:
 
 def fit_ring(ctrl: np.ndarray, tol: float, *, px: float | None = None, grain: float | None = None,
              ellipses: bool = True, smooth_px: float = 0.0, extremes: tuple[int, ...] = (),
-             g1_arcs: bool = False) -> FitResult | None:
+             g1_arcs: bool = False, restore_corners: bool = False) -> FitResult | None:
     """Refit the closed ring ``ctrl`` (n, 4, 2) within ``tol``; ``px`` is one source pixel in the same units
     (for corners, which the source's anti-aliasing rounds), ``grain`` the trace's grain (:func:`fit_grain`;
     default ``px``), over which its wobble is averaged. None when the refit would not have fewer segments
@@ -574,7 +551,8 @@ def fit_ring(ctrl: np.ndarray, tol: float, *, px: float | None = None, grain: fl
     pixels either side of each point (:func:`cad.fit_noise.smooth`), so the fit follows the shape, not the
     noise of the trace. ``extremes``: the sides of the ring's bounding box (0 to 3: xmin, ymin, xmax, ymax) whose
     extreme points are knots with the tangent along the axis (:mod:`cad.fit_knots`), so the fit keeps them.
-    ``g1_arcs``: arcs meet lines tangentially where they can (fillets), not bulging past a straight edge."""
+    ``g1_arcs``: arcs meet lines tangentially where they can (fillets), not bulging past a straight edge.
+    ``restore_corners``: corners the trace rounded are made sharp first (:mod:`cad.fit_corners`)."""
     ctrl = np.asarray(ctrl, np.float64)
     n = len(ctrl)
     if n < 2 or not tol > 0 or not np.isfinite(ctrl).all():
@@ -600,6 +578,8 @@ def fit_ring(ctrl: np.ndarray, tol: float, *, px: float | None = None, grain: fl
         pieces = _full_circle(q, LS_SLACK * tol)
         if pieces is None and ellipses:
             pieces = _full_ellipse(q, tol, px)
+    q, corner_move = (sharp_corners(q, starts[corner], px, spacing, CORNER_REACH_PX * px, tol, CORNER_DEG)
+                      if restore_corners and corner.any() else (q, 0.0))
     w = max(1, int(round(TANGENT_PX * grain / spacing)))
     pins: dict = {}  # the extremes kept as knots (cad.fit_knots)
     if pieces is None and extremes:
@@ -626,7 +606,7 @@ def fit_ring(ctrl: np.ndarray, tol: float, *, px: float | None = None, grain: fl
         if len(cover) < 2:
             return None
         pieces = _refine(cover, Q, tin, tout, set(cuts), tol, LS_SLACK, CUBIC_SLACK, px, pins, g1_arcs)
-        deviation = _sharpen(pieces, Q, px)
+        deviation = max(_sharpen(pieces, Q, px), corner_move)
         merge_lines(pieces, Q, N, LS_SLACK * tol, CORNER_DEG, CORNER_REACH_PX * px)
         polish(pieces, Q, N, step, {"line": ACCEPT_TOL * LS_SLACK * tol, "arc": ACCEPT_TOL * LS_SLACK * tol,
                                     "cubic": ACCEPT_TOL * CUBIC_SLACK * tol}, {c % N for c in cuts} if corner.any() or pins else set())

@@ -16,7 +16,7 @@ from cad.geometry import bernstein_d as bern_d
 
 __all__ = ["wobble", "arc_cubic", "line_ctrl", "cross", "unit", "samples", "seg_tangents", "sub", "sub_cubic",
            "bias", "tls_line", "line_err", "kasa_circle", "circle", "arc_through", "arc_sweep", "arc_err", "cubic", "merge_lines", "chord_err",
-           "MAX_SWEEP"]
+           "MAX_SWEEP", "farthest_ok"]
 
 #: Longest arc sweep (radians); a full circle is two arcs.
 MAX_SWEEP = 1.5 * math.pi
@@ -371,3 +371,28 @@ def wobble(ctrl: np.ndarray, px: float, half: int = 8) -> float:
     c = np.linalg.solve(AtA, Aty[..., None])[..., 0]
     res = y - np.einsum("nmi,ni->nm", A, c)
     return float(np.median(np.sqrt((res * res).mean(axis=1))))
+
+
+def farthest_ok(ok, i: int, lim: int, step: int, res: int, known: int | None = None) -> int:
+    """The largest j in (i, lim] with ``ok(j)`` (to within ``res``), assuming ``ok`` holds up to some j and fails
+    past it: galloping from ``known`` (a j known to be ok) by ``step``, then bisection; ``i`` when none is ok."""
+    lo = i if known is None else known
+    hi = None
+    while lo < lim:
+        j = min(lo + step, lim)
+        if ok(j):
+            lo, step = j, step * 2
+        else:
+            hi = j
+            break
+    if hi is None:
+        return lo
+    while hi - lo > res:
+        mid = (lo + hi) // 2
+        if ok(mid):
+            lo = mid
+        else:
+            hi = mid
+    if lo == i and hi - lo > 1:  # nothing found at the coarse resolution: look closer
+        return farthest_ok(ok, i, hi - 1, 1, 1) if hi - 1 > i else i
+    return lo

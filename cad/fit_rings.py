@@ -219,7 +219,7 @@ def fit_rings(rings: dict[int, Ring], tol: float, px: float, *, grain: float = 1
             t, smooth_px, guard = ladder[i][level]
             coarse = t > tol or smooth_px > 0
             res = _fit_keeping(rings[i], t, sides[i], EXTREME_TOL * tol, (*lo, *hi), coarse=noisy_image and smooth_px > 0, px=px,
-                               grain=grain * px, smooth_px=smooth_px)
+                               grain=grain * px, smooth_px=smooth_px, restore_corners=not noisy_image)
             new = Ring(res.ctrl, res.is_line, True, res.arcs, res.ellipses) if res is not None else None
             pts = new.flatten(t / 16) if new is not None else ()  # fine: a thin sliver may cross at its tip
             if res is None or new is None or len(pts) < 3 or (new.area() > 0) != (rings[i].area() > 0) \

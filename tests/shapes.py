@@ -156,7 +156,14 @@ def line_art(paths, width: float, size: int = 160) -> np.ndarray:
     import shapely
     from shapely.geometry import LineString
 
-    geom = shapely.union_all([LineString(p) for p in paths]).buffer(width / 2, quad_segs=32)
+    return coverage_png(shapely.union_all([LineString(p) for p in paths]).buffer(width / 2, quad_segs=32), size)
+
+
+def coverage_png(geom, size: int) -> np.ndarray:
+    """``geom`` (pixel units, y down) dark on white, anti-aliased exactly: a pixel's grey level is the fraction
+    of it that ``geom`` covers. Returns (size, size) uint8 grey; pixel (c, r) covers [c, c+1] x [r, r+1]."""
+    import shapely
+
     rows, cols = np.mgrid[:size, :size]
     boxes = shapely.box(cols.ravel(), rows.ravel(), cols.ravel() + 1, rows.ravel() + 1)
     shapely.prepare(geom)
