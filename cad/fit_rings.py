@@ -80,8 +80,8 @@ def _pull_corners(res: FitResult, ring: Ring, tol: float, extent: tuple, slack: 
     scales the whole outline back). The test is a fit at a quarter of the tolerance: a corner the trace
     rounded reaches past the trace at any tolerance; one carried out by a line comes back, to where that fit
     puts it. A line keeps its far end, a cubic moves its handle with its end (its tangent is kept); a join
-    with an arc stays. The moved pieces must stay within the allowance of the trace; the count of pieces is
-    unchanged."""
+    with an arc stays. The moved pieces must stay within the allowance of the trace (or no farther from it than
+    before, at a sharpened corner); the count of pieces is unchanged."""
     past = _past(res, extent)
     if not past.max() > slack:
         return res
@@ -120,8 +120,9 @@ def _pull_corners(res: FitResult, ring: Ring, tol: float, extent: tuple, slack: 
                 ctrl[k] = line_ctrl(ctrl[k, 0], ctrl[k, 3])
         again = FitResult(ctrl, out.is_line, out.arcs, out.deviation, out.ellipses)
         t = np.linspace(0.0, 1.0, 33)
-        pts = np.concatenate([geometry.bernstein(t) @ ctrl[k] for k in moved])
-        if _past(again, extent)[s] < past[s] and shapely.distance(shapely.points(pts), trace).max() <= allow:
+        far = [shapely.distance(shapely.points(np.concatenate([geometry.bernstein(t) @ c[k] for k in moved])), trace).max()
+               for c in (out.ctrl, ctrl)]  # a sharpened corner is off the rounded trace already: no farther
+        if _past(again, extent)[s] < past[s] and far[1] <= max(allow, far[0]):
             out = again
     return out
 
