@@ -136,6 +136,16 @@ def _past(res: FitResult, extent: tuple) -> np.ndarray:
     return np.maximum((np.asarray(_box(res)) - np.asarray(extent)) * (-1, -1, 1, 1), 0.0)
 
 
+def _closed_conic(res: FitResult) -> bool:
+    """Whether the fit ``res`` is a whole circle or ellipse (at most two arcs): its least-squares size is a
+    better estimate of the shape's extent than the noisy trace's farthest points."""
+    if len(res.ctrl) > 2:
+        return False
+    arcs = np.isfinite(res.arcs[:, 2]).all() if res.arcs is not None else False
+    ells = res.ellipses is not None and np.isfinite(res.ellipses[:, 5]).all()
+    return bool(arcs or ells)
+
+
 def _worst(moved: np.ndarray) -> tuple[float, float]:
     """How far a fit moves the outline's extremes (per side): the largest, then in all."""
     return float(moved.max()), float(moved.sum())
@@ -212,6 +222,14 @@ def fit_rings(rings: dict[int, Ring], tol: float, px: float, *, grain: float = 1
     # the rings that reach them keep them (:func:`_fit_keeping`)
     sides = {i: tuple(s for s in range(4) if box[s] == (lo, hi)[s // 2][s % 2]) for i, box in zip(keys, extent)}
     noisy_image = follow_noise and (noise_px / px >= NOISE_MIN_PX if noisy is None else noisy)  # grain, ringing
+
+    def inward(res: FitResult, guard: bool) -> tuple[float, ...]:
+        # a noisy image's traced extremes are the tops of its noise: a smoothed fit may fall inside them, and a
+        # whole circle or ellipse, whose least-squares size is the better estimate, may reach past them
+        if noisy_image:
+            return (np.inf, np.inf) if _closed_conic(res) else (LS_SLACK * tol, np.inf)
+        return (LS_SLACK * tol, tol if guard else np.inf)
+
     todo = list(keys)
     for level in range(max(map(len, ladder.values()), default=0)):
         todo = [i for i in todo if level < len(ladder[i])]
@@ -225,7 +243,7 @@ def fit_rings(rings: dict[int, Ring], tol: float, px: float, *, grain: float = 1
             pts = new.flatten(t / 16) if new is not None else ()  # fine: a thin sliver may cross at its tip
             if res is None or new is None or len(pts) < 3 or (new.area() > 0) != (rings[i].area() > 0) \
                     or not shapely.LinearRing(pts).is_simple \
-                    or (smooth_px > 0 and pushes_out(new, rings[i].bounds(), lo, hi, LS_SLACK * tol, tol if guard else np.inf)) \
+                    or (smooth_px > 0 and pushes_out(new, rings[i].bounds(), lo, hi, *inward(res, guard))) \
                     or (guard and not keeps_shape(pts, rings[i].flatten(tol / 16), smooth_px, tol)):
                 if coarse:  # above the default tolerance, a failed refit is tried again finer
                     dropped.add(i)

@@ -84,3 +84,22 @@ def test_line_over_gentle_side_does_not_carry_the_corner_past_the_extent(tmp_pat
     assert traced[0][0] > 100.0
     assert abs(fitted[0] - 100.0) <= 0.05
     assert shapely.LinearRing(rings[0].flatten(0.01)).is_simple
+
+
+def test_noisy_disc_is_one_circle_though_its_trace_reaches_less_far(tmp_path):
+    """A q35 JPEG's trace: its extremes are the tops of the ringing, and the least-squares circle may reach
+    a little past them; it is still the disc (a whole circle is the better estimate of its size)."""
+    from shapely.geometry import Point
+
+    truth = Point(256.0, 256.0).buffer(200.0, quad_segs=256)
+    path = tmp_path / "disc.jpg"
+    Image.fromarray(shapes.coverage_png(truth, 512)).save(path, quality=35)
+    outlines = tracer.trace(tracer.isolate(tracer.load_image(path)))
+    assert outlines.info["noisy"]
+    from cad.regions import to_regions
+
+    regions = to_regions(outlines, width_mm=50.0, min_area_mm2=0.5)  # the JPEG's specks dropped
+    assert len(regions.regions) == 1 and not regions.regions[0].holes
+    shell = regions.regions[0].shell
+    assert shell.n_segments <= 2 and shell.kinds()["arcs"] == shell.n_segments
+    assert shapes.iou_at_width(regions.geometry, truth) > 0.999
