@@ -165,12 +165,11 @@ def _fit_keeping(ring: Ring, tol: float, sides: tuple[int, ...], slack: float, e
     old = ring.bounds()
 
     def moved(res: FitResult) -> np.ndarray:
-        box = geometry.curve_bounds(res.ctrl, res.arcs, res.ellipses)
+        box, past = _box(res), _past(res, extent)
         out = np.zeros(4)
         for s in range(4):
             if not _sharpened(res, s, box[s]):
-                past = (box[s] - extent[s]) * (1 if s >= 2 else -1)
-                out[s] = max(abs(box[s] - old[s]) if s in sides else 0.0, past)
+                out[s] = max(abs(box[s] - old[s]) if s in sides else 0.0, past[s])
         return out
 
     res = fit_ring(ring.ctrl, tol, g1_arcs=not coarse, **kw)
@@ -223,7 +222,7 @@ def fit_rings(rings: dict[int, Ring], tol: float, px: float, *, grain: float = 1
     sides = {i: tuple(s for s in range(4) if box[s] == (lo, hi)[s // 2][s % 2]) for i, box in zip(keys, extent)}
     noisy_image = follow_noise and (noise_px / px >= NOISE_MIN_PX if noisy is None else noisy)  # grain, ringing
 
-    def inward(res: FitResult, guard: bool) -> tuple[float, ...]:
+    def extent_limits(res: FitResult, guard: bool) -> tuple[float, float]:
         # a noisy image's traced extremes are the tops of its noise: a smoothed fit may fall inside them, and a
         # whole circle or ellipse, whose least-squares size is the better estimate, may reach past them
         if noisy_image:
@@ -243,7 +242,7 @@ def fit_rings(rings: dict[int, Ring], tol: float, px: float, *, grain: float = 1
             pts = new.flatten(t / 16) if new is not None else ()  # fine: a thin sliver may cross at its tip
             if res is None or new is None or len(pts) < 3 or (new.area() > 0) != (rings[i].area() > 0) \
                     or not shapely.LinearRing(pts).is_simple \
-                    or (smooth_px > 0 and pushes_out(new, rings[i].bounds(), lo, hi, *inward(res, guard))) \
+                    or (smooth_px > 0 and pushes_out(new, rings[i].bounds(), lo, hi, *extent_limits(res, guard))) \
                     or (guard and not keeps_shape(pts, rings[i].flatten(tol / 16), smooth_px, tol)):
                 if coarse:  # above the default tolerance, a failed refit is tried again finer
                     dropped.add(i)
