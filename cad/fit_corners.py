@@ -29,19 +29,18 @@ MIN_SIDE = 5
 KEEP_TOL = 0.5
 
 
-def _side(q: np.ndarray, c: int, sign: int, n0: int, n1: int) -> tuple[np.ndarray, np.ndarray, float] | None:
+def _side(q: np.ndarray, c: int, sign: int, n0: int, n1: int) -> tuple[np.ndarray, float] | None:
     """The least-squares parabola (x and y quadratic in the arc length ``t`` from sample ``c + sign * n0``, away
-    from the corner) of the samples ``n0..n1`` away from corner ``c`` on one side: its coefficients (3, 2),
-    the arc lengths of those samples, and their RMS distance from it."""
+    from the corner) of the samples ``n0..n1`` away from corner ``c`` on one side: its coefficients (3, 2)
+    and the samples' RMS distance from it."""
     m = len(q)
     pts = q[(c + sign * np.arange(n0, n1 + 1)) % m]
     t = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(pts, axis=0).T))])
     if not t[-1] > 0:
         return None
     coef = np.polyfit(t, pts, 2)  # (3, 2): t^2, t, 1
-    rms = float(np.sqrt(np.mean(np.sum((np.polyval(coef[:, 0], t)[:, None] * [1, 0]
-                                        + np.polyval(coef[:, 1], t)[:, None] * [0, 1] - pts) ** 2, axis=1))))
-    return coef, t, rms
+    rms = float(np.sqrt(np.mean(np.sum((_at(coef, t) - pts) ** 2, axis=1))))
+    return coef, rms
 
 
 def _at(coef: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -75,14 +74,14 @@ def sharp_corners(q: np.ndarray, corners: np.ndarray, px: float, spacing: float,
             if n1 - n0 < MIN_SIDE:
                 break
             fit = _side(q, int(c), sign, n0, n1)
-            if fit is None or fit[2] > tol:
+            if fit is None or fit[1] > tol:
                 break
             sides.append(fit)
         if len(sides) < 2:
             continue
         lim = (n0 * spacing + reach) * 1.5
         ts = np.linspace(-lim, 0.0, 97)
-        curves = [_at(coef, ts) for coef, _, _ in sides]
+        curves = [_at(coef, ts) for coef, _ in sides]
         hit = shapely.intersection(shapely.LineString(curves[0]), shapely.LineString(curves[1]))
         pts = shapely.get_coordinates(hit)
         if not len(pts):
@@ -91,7 +90,7 @@ def sharp_corners(q: np.ndarray, corners: np.ndarray, px: float, spacing: float,
         if np.hypot(*(x - q[c])) > reach:
             continue
         ends = []
-        for coef, _, _ in sides:  # the parameter of x on each side, and the direction there (towards the corner)
+        for coef, _ in sides:  # the parameter of x on each side, and the direction there (towards the corner)
             tt = ts[np.argmin(np.hypot(*(_at(coef, ts) - x).T))]
             d = -(2 * coef[0] * tt + coef[1])
             ends.append((tt, d / max(float(np.hypot(*d)), 1e-300)))
@@ -101,7 +100,7 @@ def sharp_corners(q: np.ndarray, corners: np.ndarray, px: float, spacing: float,
             continue
         if not np.hypot(*(x - q[c])) > KEEP_TOL * tol:  # the trace kept the corner sharp
             continue
-        for (coef, _, _), sign, tx in zip(sides, (-1, 1), (t_b, t_a)):
+        for (coef, _), sign, tx in zip(sides, (-1, 1), (t_b, t_a)):
             idx = (int(c) + sign * np.arange(0, n0)) % m  # from the corner out to the side's first sample
             new = _at(coef, np.linspace(tx, 0.0, n0 + 1)[:-1])
             new[0] = x
